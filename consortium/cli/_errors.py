@@ -1,0 +1,21 @@
+"""How commands report errors a user can fix: one line on stderr saying what was wrong and what to
+do, then a non-zero exit. Nothing the user gave is deleted on the way out."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+_stderr = Console(stderr=True, highlight=False)
+
+
+class UserError(Exception):
+    """An error caused by the user's input or setup; its message says what to do."""
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print ``error: message`` on stderr and exit with ``code``."""
+    _stderr.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
