@@ -1,0 +1,96 @@
+"""HIPAA Safe Harbor generalizations of the quasi-identifiers kept in a cohort.
+
+45 CFR 164.514(b)(2)(i) lists 18 identifiers that must be removed for data to count as
+de-identified under the Safe Harbor method. A cohort keeps only four facts derived from them, each
+generalized here exactly as the rule allows:
+
+- (B) geography: the first three digits of a ZIP code, unless the area those digits cover holds
+  20,000 people or fewer, in which case "000". The 17 such ZIP3s are those HHS lists from the 2000
+  Census (HHS OCR, "Guidance Regarding Methods for De-identification of Protected Health
+  Information in Accordance with the HIPAA Privacy Rule", 2012, section 3.4).
+- (C) dates: only the year. The cohort keeps no date at all; ages are computed from full dates
+  inside ingest, before any date is dropped.
+- (C) ages over 89 are aggregated into one category, reported as 90 (band "90+").
+- sex is not a Safe Harbor identifier; it is kept but generalized to the four FHIR genders.
+
+Postal codes outside the US are not covered by the HHS list (their populations are not in the US
+Census), so we cannot show their first three characters meet the 20,000 threshold: they become
+"000" too. That is the conservative reading; docs/decisions/0002-anonymization.md explains it.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "AGE_CAP",
+    "RESTRICTED_ZIP3",
+    "SEXES",
+    "age_band",
+    "cap_age",
+    "completed_years",
+    "generalize_sex",
+    "zip3",
+]
+
+AGE_CAP = 90
+"""Ages above 89 are reported as this value (Safe Harbor (C))."""
+
+RESTRICTED_ZIP3 = frozenset(
+    {
+        "036", "059", "063", "102", "203", "556", "692", "790", "821",
+        "823", "830", "831", "878", "879", "884", "890", "893",
+    }
+)  # fmt: skip
+"""The ZIP3 areas with 20,000 or fewer people (HHS OCR de-identification guidance, 2012, 3.4)."""
+
+SEXES = ("male", "female", "other", "unknown")
+
+_US_COUNTRIES = {"", "us", "usa", "u.s.", "u.s.a.", "united states", "united states of america"}
+_US_ZIP = re.compile(r"^(\d{3})\d{2}(?:-?\d{4})?$")
+
+
+def cap_age(age: int | None) -> int | None:
+    """Return ``age`` with every age over 89 reported as 90; ``None`` stays ``None``."""
+    if age is None:
+        return None
+    return min(age, AGE_CAP)
+
+
+def age_band(age: int | None, width: int = 5) -> str:
+    """The ``width``-year band of a (capped) age, e.g. ``"50-54"``; ``"90+"``; ``"unknown"``."""
+    if age is None:
+        return "unknown"
+    if age >= AGE_CAP:
+        return f"{AGE_CAP}+"
+    low = (age // width) * width
+    high = min(low + width - 1, AGE_CAP - 1)
+    return f"{low}-{high}"
+
+
+def completed_years(birth: tuple[int, int, int], index: tuple[int, int, int]) -> int:
+    """Completed years between two (year, month, day) dates (the usual age)."""
+    years = index[0] - birth[0]
+    if (index[1], index[2]) < (birth[1], birth[2]):
+        years -= 1
+    return years
+
+
+def zip3(postal_code: str | None, country: str | None = None) -> str:
+    """The Safe Harbor ZIP3 of an address: 3 digits, ``"000"`` when restricted, foreign or unknown."""
+    if not postal_code:
+        return "000"
+    if (country or "").strip().lower() not in _US_COUNTRIES:
+        return "000"
+    match = _US_ZIP.match(postal_code.strip())
+    if match is None:
+        return "000"
+    prefix = match.group(1)
+    return "000" if prefix in RESTRICTED_ZIP3 else prefix
+
+
+def generalize_sex(gender: str | None) -> str:
+    """FHIR administrative gender as a cohort ``sex`` value (missing or unknown -> ``"unknown"``)."""
+    if gender in SEXES:
+        return str(gender)
+    return "unknown"
