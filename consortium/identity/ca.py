@@ -1,0 +1,193 @@
+"""The consortium certificate authority: a self-signed ECDSA P-256 root issuing member identities.
+
+Certificates follow what Fabric CA issues, so that an identity made here is accepted by a Fabric
+peer unchanged:
+
+- ECDSA P-256 with SHA-256 (Fabric's default BCCSP; FIPS 186-4 curve, 128-bit security);
+- the subject's ``OU`` is the Fabric NodeOU (``client``, ``admin``, ``orderer``), matched by the
+  MSP folder's ``config.yaml``;
+- roles travel in Fabric CA's attribute extension (OID 1.2.3.4.5.6.7.8.1, raw JSON
+  ``{"attrs": {...}}``), which chaincode reads with ``GetAttributeValue``;
+- private keys are written 0600 and never leave the member's folder.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from consortium.identity.identity import ATTR_OID
+
+__all__ = ["CertificateAuthority", "write_msp", "write_private_key"]
+
+CA_YEARS = 10
+MEMBER_YEARS = 5
+# Certificates are valid from a little before "now" so that a peer whose clock lags slightly does
+# not reject a freshly issued identity.
+_BACKDATE = dt.timedelta(minutes=5)
+
+_NODE_OU_YAML = """\
+NodeOUs:
+  Enable: true
+  ClientOUIdentifier:
+    Certificate: cacerts/ca.pem
+    OrganizationalUnitIdentifier: client
+  PeerOUIdentifier:
+    Certificate: cacerts/ca.pem
+    OrganizationalUnitIdentifier: peer
+  AdminOUIdentifier:
+    Certificate: cacerts/ca.pem
+    OrganizationalUnitIdentifier: admin
+  OrdererOUIdentifier:
+    Certificate: cacerts/ca.pem
+    OrganizationalUnitIdentifier: orderer
+"""
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _pem(cert: x509.Certificate) -> str:
+    return cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def write_private_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
+    """Write ``key`` as unencrypted PKCS#8 PEM, created with mode 0600 (never world-readable)."""
+    data = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+@dataclass(frozen=True)
+class CertificateAuthority:
+    """The consortium root: its certificate and signing key."""
+
+    cert: x509.Certificate
+    key: ec.EllipticCurvePrivateKey
+
+    @property
+    def cert_pem(self) -> str:
+        """The root certificate, PEM."""
+        return _pem(self.cert)
+
+    @classmethod
+    def create(cls, consortium: str) -> CertificateAuthority:
+        """A new self-signed root for ``consortium``."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, consortium),
+                x509.NameAttribute(NameOID.COMMON_NAME, f"ca.{consortium}"),
+            ]
+        )
+        ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(_now() - _BACKDATE)
+            .not_valid_after(_now() + dt.timedelta(days=365 * CA_YEARS))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(_key_usage(ca=True), critical=True)
+            .add_extension(ski, critical=False)
+            .sign(key, hashes.SHA256())
+        )
+        return cls(cert=cert, key=key)
+
+    @classmethod
+    def load(cls, cert_path: Path, key_path: Path) -> CertificateAuthority:
+        """Load a root written by `save`."""
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        return cls(cert=cert, key=key)
+
+    def save(self, cert_path: Path, key_path: Path) -> None:
+        """Write the root certificate and (0600) key."""
+        cert_path.parent.mkdir(parents=True, exist_ok=True)
+        cert_path.write_text(self.cert_pem)
+        write_private_key(key_path, self.key)
+
+    def issue(
+        self, member_id: str, roles: list[str], node_ou: str
+    ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+        """A fresh key pair for ``member_id`` and its certificate carrying ``roles``."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        attrs = {"consortium.member": member_id, "consortium.roles": ",".join(roles)}
+        org = self.cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, str(org)),
+                x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, node_ou),
+                x509.NameAttribute(NameOID.COMMON_NAME, member_id),
+            ]
+        )
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(self.cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(_now() - _BACKDATE)
+            .not_valid_after(_now() + dt.timedelta(days=365 * MEMBER_YEARS))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(_key_usage(ca=False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+            )
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
+                critical=False,
+            )
+            .add_extension(
+                x509.UnrecognizedExtension(ATTR_OID, json.dumps({"attrs": attrs}).encode()),
+                critical=False,
+            )
+            .sign(self.key, hashes.SHA256())
+        )
+        return cert, key
+
+
+def _key_usage(*, ca: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=not ca,  # members derive wrapping keys by ECDH (consortium.crypto)
+        key_cert_sign=ca,
+        crl_sign=ca,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def write_msp(
+    msp_dir: Path, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey, ca_pem: str
+) -> None:
+    """Lay out a Fabric MSP folder: signcerts/cert.pem, keystore/key.pem (0600), cacerts/ca.pem,
+    config.yaml (NodeOUs)."""
+    (msp_dir / "signcerts").mkdir(parents=True, exist_ok=True)
+    (msp_dir / "cacerts").mkdir(parents=True, exist_ok=True)
+    (msp_dir / "signcerts" / "cert.pem").write_text(_pem(cert))
+    (msp_dir / "cacerts" / "ca.pem").write_text(ca_pem)
+    (msp_dir / "config.yaml").write_text(_NODE_OU_YAML)
+    write_private_key(msp_dir / "keystore" / "key.pem", key)

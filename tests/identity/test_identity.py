@@ -1,0 +1,132 @@
+"""Identities: MSP layout, roles in the Fabric CA attribute extension, low-S signatures."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+from cryptography.x509.oid import NameOID
+
+from consortium.config import ConsortiumConfig
+from consortium.identity import ATTR_OID, IdentityError, load_identity, verify_signature
+from consortium.identity.identity import P256_N, is_low_s
+from consortium.identity.setup import add_member_identity, create_identities, member_roles
+
+
+@pytest.fixture(scope="module")
+def consortium_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("c") / "demo"
+    roles = member_roles(
+        members=["cleveland", "hungary"],
+        admins=[],
+        aggregators=["agg"],
+        auditors=["ethics"],
+        verifiers=["hungary"],
+    )
+    create_identities(root, "demo", roles)
+    return root
+
+
+def test_roles_from_options_default_admin_and_union() -> None:
+    roles = member_roles(members=["a"], admins=[], aggregators=["a"], auditors=["x"], verifiers=[])
+    assert roles == {
+        "a": ["aggregator", "hospital", "verifier"],
+        "admin": ["admin"],
+        "x": ["auditor"],
+    }
+
+
+def test_msp_folder_layout_and_key_mode(consortium_dir: Path) -> None:
+    msp = consortium_dir / "members" / "cleveland" / "msp"
+    for rel in ["signcerts/cert.pem", "keystore/key.pem", "cacerts/ca.pem", "config.yaml"]:
+        assert (msp / rel).is_file(), rel
+    assert stat.S_IMODE((msp / "keystore" / "key.pem").stat().st_mode) == 0o600
+    assert stat.S_IMODE((consortium_dir / "ca" / "ca-key.pem").stat().st_mode) == 0o600
+    assert "OrganizationalUnitIdentifier: admin" in (msp / "config.yaml").read_text()
+
+
+def test_certificate_carries_fabric_attributes_and_node_ou(consortium_dir: Path) -> None:
+    cert_pem = (consortium_dir / "members/cleveland/msp/signcerts/cert.pem").read_bytes()
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    raw = cert.extensions.get_extension_for_oid(ATTR_OID).value.value  # type: ignore[attr-defined]
+    assert json.loads(raw) == {
+        "attrs": {"consortium.member": "cleveland", "consortium.roles": "hospital,verifier"}
+    }
+    ou = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)[0].value
+    assert ou == "client"
+    admin = load_identity(consortium_dir / "members/admin/msp")
+    admin_ou = admin.certificate.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)[
+        0
+    ].value
+    assert (admin.roles, admin_ou) == (("admin",), "admin")
+
+
+def test_certificate_chains_to_the_consortium_ca(consortium_dir: Path) -> None:
+    ca = x509.load_pem_x509_certificate((consortium_dir / "ca/ca.pem").read_bytes())
+    ident = load_identity(consortium_dir / "members/hungary/msp")
+    ident.certificate.verify_directly_issued_by(ca)
+    assert ident.member_id == "hungary"
+    assert ident.roles == ("hospital", "verifier")
+
+
+def test_sign_is_low_s_and_verifies(consortium_dir: Path) -> None:
+    ident = load_identity(consortium_dir / "members/cleveland/msp")
+    for i in range(40):
+        data = f"message {i}".encode()
+        sig = ident.sign(data)
+        assert is_low_s(sig)
+        assert verify_signature(ident.cert_pem, data, sig)
+        assert not verify_signature(ident.cert_pem, data + b"!", sig)
+
+
+def test_high_s_twin_is_refused(consortium_dir: Path) -> None:
+    ident = load_identity(consortium_dir / "members/cleveland/msp")
+    sig = ident.sign(b"payload")
+    r, s = decode_dss_signature(sig)
+    twin = encode_dss_signature(r, P256_N - s)  # mathematically valid, but high-S
+    assert not verify_signature(ident.cert_pem, b"payload", twin)
+
+
+def test_signature_by_another_member_is_refused(consortium_dir: Path) -> None:
+    a = load_identity(consortium_dir / "members/cleveland/msp")
+    b = load_identity(consortium_dir / "members/hungary/msp")
+    assert not verify_signature(b.cert_pem, b"x", a.sign(b"x"))
+
+
+def test_refuses_to_overwrite_existing_consortium(consortium_dir: Path) -> None:
+    before = (consortium_dir / "consortium.toml").read_bytes()
+    with pytest.raises(FileExistsError, match="already holds a consortium"):
+        create_identities(consortium_dir, "demo", {"z": ["hospital"]})
+    assert (consortium_dir / "consortium.toml").read_bytes() == before
+    assert not (consortium_dir / "members" / "z").exists()
+
+
+def test_config_round_trip_and_add_member(consortium_dir: Path, tmp_path: Path) -> None:
+    config = ConsortiumConfig.load(consortium_dir)
+    assert config.members["agg"].roles == ["aggregator"]
+    assert config.ledger.backend == "embedded" and config.blobs.url == "file://blobs"
+    assert config.ledger_path == consortium_dir.resolve() / "ledger/ledger.sqlite"
+    add_member_identity(config, "zurich", ["hospital"])
+    assert load_identity(config.member_msp("zurich")).roles == ("hospital",)
+    with pytest.raises(FileExistsError):
+        add_member_identity(config, "zurich", ["hospital"])
+
+
+def test_load_identity_rejects_mismatched_key(consortium_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    msp = tmp_path / "msp"
+    shutil.copytree(consortium_dir / "members/cleveland/msp", msp)
+    (msp / "keystore/key.pem").chmod(0o600)
+    (msp / "keystore/key.pem").write_bytes(
+        (consortium_dir / "members/hungary/msp/keystore/key.pem").read_bytes()
+    )
+    with pytest.raises(IdentityError, match="does not match"):
+        load_identity(msp)
