@@ -1,0 +1,213 @@
+"""The verifier's checks on one update, as pure functions of numbers (no I/O, no torch).
+
+A verifier drawn for an update decrypts it, rebuilds the submitter's Secure Mapping Layer from the
+revealed nonce and gathers *evidence* (`Evidence`): the unmapped delta, the metric of the updated
+model and of the base on its own held-out rows, the metric of the mapped model behind the rebuilt
+layer, how far the revealed first layer is from the mapped one times the layer, and its references
+(`Reference`: norms and deltas of recently accepted updates, earlier deltas, recent global steps).
+`decide` turns evidence into a verdict with the reason codes of docs/decisions/0001-protocol.md.
+
+Why these checks (docs/decisions/0007-bafl.md has the thresholds and the measurements):
+- **norm** — model-replacement and boosting attacks scale an update (×10 here); the robust
+  z-score of its norm against the median of recent accepted norms (median/MAD, not mean/std, so
+  that one earlier outlier cannot widen the band) and the plain ratio to that median both flag it.
+  DP-SGD clips every per-sample gradient, so honest norms are tightly grouped.
+- **direction** — sign flipping (and label flipping) turns an update against the consortium's
+  direction; the cosine with the mean of recent accepted deltas (and the verifier's own) is then
+  negative. FLTrust (Cao et al., NDSS 2021) uses the same signal with a server-side root dataset.
+- **duplicate / null** — the SML makes a copied mapped model useless, but a copy converted into the
+  copier's coordinates is, once unmapped, a near-copy of the original's delta (0001, SML section);
+  a resubmitted global model has a delta of zero or the negative of a recent global step.
+- **metric drop** — the updated model must not be much worse than the base on held-out rows that
+  never touched training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+__all__ = [
+    "REASONS",
+    "Evidence",
+    "Reference",
+    "Thresholds",
+    "Verdict",
+    "cosine",
+    "decide",
+    "flatten",
+    "robust_z",
+]
+
+REASONS = (
+    "OK",
+    "SML_MISMATCH",
+    "INCONSISTENT_REVEAL",
+    "DUPLICATE",
+    "NO_LEARNING",
+    "NORM_OUTLIER",
+    "DIRECTION_OUTLIER",
+    "METRIC_DROP",
+    "BAD_BLOB",
+)
+
+
+class Thresholds(BaseModel):
+    """Where each check draws the line. Defaults are the ones measured in 0007-bafl.md."""
+
+    model_config = ConfigDict(frozen=True)
+
+    norm_ratio_max: float = 3.0  # ‖Δ‖ / median of reference norms
+    norm_z_max: float = 6.0  # robust z of ‖Δ‖ (median/MAD), MAD floored at 10 % of the median
+    min_cosine: float = -0.05  # cosine with the mean reference delta
+    duplicate_cosine: float = 0.995  # a near-copy of an earlier delta ...
+    duplicate_rel_distance: float = 0.05  # ... within 5 % of its norm
+    null_rel_norm: float = 1e-3  # ‖Δ‖ below this fraction of the reference median: no learning
+    null_abs_norm: float = 1e-7  # ... or below this absolutely (no reference yet)
+    metric_drop_bp: int = 800  # held-out metric of base+Δ may be at most this much below base's
+    sml_gap_bp: int = 300  # mapped model behind the layer vs the unmapped model
+    reveal_rel_tol: float = 1e-3  # revealed first layer vs mapped one times the layer
+    min_reference: int = 1  # reference deltas needed before norm/direction checks apply
+
+
+class Verdict(BaseModel):
+    """A verifier's decision: what goes into `Endorse`."""
+
+    verdict: str  # "accept" | "reject"
+    reason: str
+    metric_bp: int
+    scores: dict[str, int]
+
+    @property
+    def accepted(self) -> bool:
+        return self.verdict == "accept"
+
+
+@dataclass
+class Reference:
+    """What a verifier compares an update with (all in global, unmapped coordinates)."""
+
+    recent_deltas: Sequence[np.ndarray] = ()  # recently accepted updates and the verifier's own
+    earlier_deltas: Sequence[np.ndarray] = ()  # every earlier update it saw (duplicate check)
+    global_steps: Sequence[np.ndarray] = ()  # θ(v) − θ(u) for recent versions u < v = base
+
+
+@dataclass
+class Evidence:
+    """What the verifier measured on one update."""
+
+    delta: np.ndarray  # the unmapped delta, flattened
+    metric_bp: int  # metric of base + Δ on the verifier's held-out rows
+    base_metric_bp: int  # metric of the base version on the same rows
+    sml_metric_bp: int | None = None  # mapped model behind the rebuilt layer (None: task w/o SML)
+    reveal_rel_error: float = 0.0  # ‖revealed − mapped·layer‖ / ‖mapped·layer‖
+    reference: Reference = field(default_factory=Reference)
+
+
+def flatten(arrays: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Concatenate tensors (in their mapping order) into one float64 vector."""
+    if not arrays:
+        return np.zeros(0, dtype=np.float64)
+    return np.concatenate([np.asarray(a, dtype=np.float64).ravel() for a in arrays.values()])
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine similarity; 0 when either vector is zero."""
+    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
+    if na == 0.0 or nb == 0.0:
+        return 0.0
+    return float(np.dot(a, b) / (na * nb))
+
+
+def robust_z(value: float, sample: Sequence[float]) -> float:
+    """(value − median) / (1.4826 · MAD), MAD floored at 10 % of |median| (and at 1e-12).
+
+    The floor keeps a tight group of honest norms (DP clipping makes them alike) from turning a
+    small honest variation into a huge z-score.
+    """
+    arr = np.asarray(sample, dtype=np.float64)
+    med = float(np.median(arr))
+    mad = float(np.median(np.abs(arr - med)))
+    scale = max(1.4826 * mad, 0.1 * abs(med), 1e-12)
+    return (value - med) / scale
+
+
+def _bp(x: float) -> int:
+    return round(x * 10_000)
+
+
+def _is_null(ev: Evidence, th: Thresholds, ref_median: float | None) -> bool:
+    norm = float(np.linalg.norm(ev.delta))
+    if norm <= th.null_abs_norm:
+        return True
+    if ref_median is not None and norm < th.null_rel_norm * ref_median:
+        return True
+    # A resubmitted older global model: Δ = θ(u) − θ(v) = −(global step u→v).
+    return any(_near(ev.delta, -step, th) for step in ev.reference.global_steps)
+
+
+def _near(a: np.ndarray, b: np.ndarray, th: Thresholds) -> bool:
+    if a.shape != b.shape:
+        return False
+    nb = float(np.linalg.norm(b))
+    if nb == 0.0:
+        return False
+    close = float(np.linalg.norm(a - b)) <= th.duplicate_rel_distance * nb
+    return close and cosine(a, b) >= th.duplicate_cosine
+
+
+def _scores(ev: Evidence) -> dict[str, int]:
+    ref = ev.reference.recent_deltas
+    norm = float(np.linalg.norm(ev.delta))
+    scores = {"norm_ppm": round(norm * 1_000_000), "base_metric_bp": ev.base_metric_bp}
+    if ref:
+        norms = [float(np.linalg.norm(d)) for d in ref]
+        med = float(np.median(norms))
+        scores["norm_ratio_bp"] = _bp(norm / med) if med > 0 else 0
+        scores["norm_z_bp"] = _bp(robust_z(norm, norms))
+        scores["cosine_bp"] = _bp(cosine(ev.delta, np.mean(np.stack(list(ref)), axis=0)))
+    if ev.sml_metric_bp is not None:
+        scores["sml_metric_bp"] = ev.sml_metric_bp
+    return scores
+
+
+def _reason(ev: Evidence, th: Thresholds, scores: Mapping[str, int]) -> str:
+    ref = ev.reference.recent_deltas
+    med = float(np.median([float(np.linalg.norm(d)) for d in ref])) if ref else None
+    if ev.reveal_rel_error > th.reveal_rel_tol:
+        return "INCONSISTENT_REVEAL"
+    if ev.sml_metric_bp is not None and ev.metric_bp - ev.sml_metric_bp > th.sml_gap_bp:
+        return "SML_MISMATCH"
+    if _is_null(ev, th, med):
+        return "NO_LEARNING"
+    if any(_near(ev.delta, d, th) for d in ev.reference.earlier_deltas):
+        return "DUPLICATE"
+    if len(ref) >= th.min_reference:
+        ratio, z = scores["norm_ratio_bp"] / 10_000, scores["norm_z_bp"] / 10_000
+        if ratio > th.norm_ratio_max or z > th.norm_z_max:
+            return "NORM_OUTLIER"
+        if scores["cosine_bp"] / 10_000 < th.min_cosine:
+            return "DIRECTION_OUTLIER"
+    if ev.base_metric_bp - ev.metric_bp > th.metric_drop_bp:
+        return "METRIC_DROP"
+    return "OK"
+
+
+def decide(ev: Evidence, th: Thresholds | None = None) -> Verdict:
+    """The verdict on one update: the first failing check names the reason, else ``OK``.
+
+    Order: reveal consistency and SML first (they say the submission is not what it claims to
+    be), then null/duplicate (free-riding), then norm and direction (poisoning), then the metric.
+    """
+    th = th or Thresholds()
+    scores = _scores(ev)
+    reason = _reason(ev, th, scores)
+    return Verdict(
+        verdict="accept" if reason == "OK" else "reject",
+        reason=reason,
+        metric_bp=ev.metric_bp,
+        scores=scores,
+    )

@@ -1,0 +1,119 @@
+"""The verifier's pure checks: each attack and free-riding pattern gets its reason code."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from consortium.federation.checks import Evidence, Reference, Thresholds, decide, robust_z
+
+
+def _honest(rng: np.random.Generator, n: int, dim: int = 200) -> list[np.ndarray]:
+    """Deltas that share a direction (the learning signal) plus DP-like noise of similar norm."""
+    signal = rng.normal(size=dim)
+    signal /= np.linalg.norm(signal)
+    return [signal + 0.6 * rng.normal(size=dim) / np.sqrt(dim) for _ in range(n)]
+
+
+def _evidence(delta: np.ndarray, history: list[np.ndarray], **kw: object) -> Evidence:
+    ref = Reference(recent_deltas=history, earlier_deltas=history)
+    return Evidence(delta=delta, metric_bp=8500, base_metric_bp=8400, reference=ref, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_honest_update_is_accepted(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    *history, new = _honest(rng, 6)
+    verdict = decide(_evidence(new, history))
+    assert verdict.accepted, verdict
+    assert verdict.reason == "OK"
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_scaled_by_ten_is_a_norm_outlier(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    *history, new = _honest(rng, 6)
+    verdict = decide(_evidence(10 * new, history))
+    assert (verdict.verdict, verdict.reason) == ("reject", "NORM_OUTLIER")
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_sign_flip_is_a_direction_outlier(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    *history, new = _honest(rng, 6)
+    verdict = decide(_evidence(-new, history))
+    assert (verdict.verdict, verdict.reason) == ("reject", "DIRECTION_OUTLIER")
+    assert verdict.scores["cosine_bp"] < 0
+
+
+def test_scaled_even_with_a_single_reference() -> None:
+    rng = np.random.default_rng(0)
+    own, new = _honest(rng, 2)
+    assert decide(_evidence(10 * new, [own])).reason == "NORM_OUTLIER"
+    assert decide(_evidence(new, [own])).reason == "OK"
+
+
+def test_replayed_update_is_a_duplicate() -> None:
+    rng = np.random.default_rng(1)
+    *history, _ = _honest(rng, 5)
+    copy = history[2] * 1.01  # a converted copy: almost the same unmapped delta
+    assert decide(_evidence(copy, history)).reason == "DUPLICATE"
+
+
+def test_null_update_is_no_learning() -> None:
+    rng = np.random.default_rng(2)
+    *history, new = _honest(rng, 5)
+    assert decide(_evidence(np.zeros_like(new), history)).reason == "NO_LEARNING"
+    assert decide(_evidence(np.zeros_like(new), [])).reason == "NO_LEARNING"
+
+
+def test_resubmitted_older_global_model_is_no_learning() -> None:
+    rng = np.random.default_rng(3)
+    *history, step = _honest(rng, 5)
+    ev = Evidence(
+        delta=-step,
+        metric_bp=8000,
+        base_metric_bp=8400,
+        reference=Reference(recent_deltas=history, global_steps=[step]),
+    )
+    assert decide(ev).reason == "NO_LEARNING"
+
+
+def test_metric_drop_is_rejected() -> None:
+    rng = np.random.default_rng(4)
+    *history, new = _honest(rng, 5)
+    th = Thresholds()
+    bad = Evidence(
+        delta=new,
+        metric_bp=8400 - th.metric_drop_bp - 1,
+        base_metric_bp=8400,
+        reference=Reference(recent_deltas=history),
+    )
+    assert decide(bad, th).reason == "METRIC_DROP"
+    ok = Evidence(delta=new, metric_bp=8400 - th.metric_drop_bp, base_metric_bp=8400)
+    assert decide(ok, th).accepted
+
+
+def test_sml_mismatch_and_inconsistent_reveal() -> None:
+    rng = np.random.default_rng(5)
+    *history, new = _honest(rng, 5)
+    copied = _evidence(new, history, sml_metric_bp=5000)  # useless behind the rebuilt layer
+    assert decide(copied).reason == "SML_MISMATCH"
+    lied = _evidence(new, history, sml_metric_bp=8500, reveal_rel_error=0.2)
+    assert decide(lied).reason == "INCONSISTENT_REVEAL"
+    fine = _evidence(new, history, sml_metric_bp=8490, reveal_rel_error=1e-6)
+    assert decide(fine).accepted
+
+
+def test_robust_z_ignores_one_earlier_outlier() -> None:
+    sample = [1.0, 1.02, 0.98, 1.01, 50.0]
+    assert robust_z(10.0, sample) > 6
+    assert abs(robust_z(1.0, sample)) < 1
+
+
+def test_scores_are_integers() -> None:
+    rng = np.random.default_rng(6)
+    *history, new = _honest(rng, 4)
+    scores = decide(_evidence(new, history)).scores
+    assert all(isinstance(v, int) for v in scores.values())
+    assert {"norm_ppm", "norm_ratio_bp", "norm_z_bp", "cosine_bp"} <= set(scores)
