@@ -1,0 +1,215 @@
+"""From a cohort table to model inputs: the design matrix and the held-out split.
+
+The cohort table (produced by `consortium.anonymize`, format in ``data_schemas/cohorts/``) has one
+row per patient: ``pid, site, age, age_band, sex, zip3``, one column per feature of the cohort
+definition, and ``label``. The definition lists each feature's kind:
+
+- ``numeric``: ``(x - center) / scale`` with the definition's decimal-string ``normalize``; a
+  missing value becomes 0 after centering (the consortium-wide centre, so it carries no site
+  information), plus an optional 0/1 missingness indicator column;
+- ``binary``: 1 for true/1/yes, 0 otherwise (missing -> 0, optional indicator);
+- ``categorical``: one-hot over the definition's categories (unknown or missing -> all zeros).
+
+Normalization constants come from the published definition, never from the local data, so every
+member maps the same patient to the same vector and the global model means the same everywhere.
+
+The held-out split (`holdout_split`) is what evaluation stands on, so it must never leak into
+training: 20 % of each stratum (label, and site when several sites are pooled) is held out, chosen
+by ranking ``sha256("consortium/holdout/v1|site|pid")``. It depends only on the pids present, not on
+row order or any random state, so it is the same on every run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+__all__ = [
+    "CohortDefinition",
+    "DesignMatrix",
+    "FeatureDef",
+    "HoldoutSplit",
+    "design_matrix",
+    "holdout_split",
+    "load_definition",
+]
+
+_TRUE = {"1", "true", "yes", "y", "t"}
+
+
+class Normalize(BaseModel):
+    """Centre and scale of a numeric feature, as decimal strings (canonical JSON has no floats)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    center: str
+    scale: str
+
+
+class Category(BaseModel):
+    """A category of a categorical feature; the cohort table holds its ``code``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+
+
+class FeatureDef(BaseModel):
+    """One feature of a cohort definition (other keys, such as FHIR codes, are kept but unused)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    kind: Literal["numeric", "binary", "categorical"]
+    categories: list[Category | str] | None = None
+
+    def category_codes(self) -> list[str]:
+        """The codes of the categories, in the definition's order (one column each)."""
+        return [c if isinstance(c, str) else c.code for c in self.categories or []]
+
+    normalize: Normalize | None = None
+
+
+class CohortDefinition(BaseModel):
+    """The part of ``data_schemas/cohorts/<name>.json`` that training needs."""
+
+    model_config = ConfigDict(extra="allow")
+
+    features: list[FeatureDef]
+
+
+def load_definition(path: str | Path) -> CohortDefinition:
+    """Read a cohort definition JSON file."""
+    return CohortDefinition.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+@dataclass(frozen=True)
+class DesignMatrix:
+    """Model inputs ``X`` (float32, rows x columns), labels ``y`` (0/1 float32) and row keys."""
+
+    X: np.ndarray
+    y: np.ndarray
+    columns: list[str]
+    pids: list[str]
+    sites: list[str]
+
+    def rows(self, mask: np.ndarray) -> DesignMatrix:
+        """The rows where ``mask`` is true."""
+        idx = np.flatnonzero(mask)
+        return DesignMatrix(
+            X=self.X[idx],
+            y=self.y[idx],
+            columns=self.columns,
+            pids=[self.pids[i] for i in idx],
+            sites=[self.sites[i] for i in idx],
+        )
+
+
+def _numeric(col: pd.Series, feature: FeatureDef) -> np.ndarray:
+    values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    if feature.normalize is not None:
+        center = float(Decimal(feature.normalize.center))
+        scale = float(Decimal(feature.normalize.scale))
+        if scale <= 0:
+            raise ValueError(f"feature {feature.name}: normalize.scale must be > 0")
+        values = (values - center) / scale
+    return np.nan_to_num(values, nan=0.0)
+
+
+def _missing(col: pd.Series) -> np.ndarray:
+    return col.isna().to_numpy(dtype=np.float64)
+
+
+def _binary(col: pd.Series) -> np.ndarray:
+    text = col.astype("string").str.strip().str.lower()
+    out = text.isin(_TRUE) | (pd.to_numeric(col, errors="coerce") == 1)
+    return out.fillna(False).to_numpy(dtype=np.float64)
+
+
+def _one_hot(col: pd.Series, feature: FeatureDef) -> tuple[np.ndarray, list[str]]:
+    cats = feature.category_codes()
+    if not cats:
+        raise ValueError(f"categorical feature {feature.name} has no categories")
+    text = col.astype("string")
+    blocks = [(text == c).fillna(False).to_numpy(dtype=np.float64) for c in cats]
+    return np.stack(blocks, axis=1), [f"{feature.name}={c}" for c in cats]
+
+
+def design_matrix(
+    table: pd.DataFrame, definition: CohortDefinition, *, missing_indicators: bool = False
+) -> DesignMatrix:
+    """Build the design matrix of ``table`` following ``definition`` (see the module docstring)."""
+    wanted = [f.name for f in definition.features] + ["pid", "label"]
+    absent = [name for name in wanted if name not in table.columns]
+    if absent:
+        raise ValueError(f"cohort table lacks columns {absent}: is it the definition's cohort?")
+    blocks: list[np.ndarray] = []
+    names: list[str] = []
+    for feature in definition.features:
+        col = table[feature.name]
+        if feature.kind == "categorical":
+            block, cols = _one_hot(col, feature)
+            blocks.append(block)
+            names.extend(cols)
+            continue
+        values = _numeric(col, feature) if feature.kind == "numeric" else _binary(col)
+        blocks.append(values[:, None])
+        names.append(feature.name)
+        if missing_indicators:
+            blocks.append(_missing(col)[:, None])
+            names.append(f"{feature.name}:missing")
+    labels = pd.to_numeric(table["label"], errors="raise").to_numpy(dtype=np.float32)
+    if not np.isin(labels, (0.0, 1.0)).all():
+        raise ValueError("label must be 0 or 1 on every row")
+    return DesignMatrix(
+        X=np.concatenate(blocks, axis=1).astype(np.float32),
+        y=labels,
+        columns=names,
+        pids=[str(p) for p in table["pid"]],
+        sites=[str(s) for s in table["site"]] if "site" in table else [""] * len(table),
+    )
+
+
+@dataclass(frozen=True)
+class HoldoutSplit:
+    """Boolean masks over the rows of a cohort table; disjoint, together covering every row."""
+
+    train: np.ndarray
+    test: np.ndarray
+
+
+def _rank_key(site: str, pid: str) -> str:
+    return hashlib.sha256(f"consortium/holdout/v1|{site}|{pid}".encode()).hexdigest()
+
+
+def holdout_split(table: pd.DataFrame, *, test_fraction_bp: int = 2000) -> HoldoutSplit:
+    """Deterministic held-out split: ``test_fraction_bp`` / 10,000 of each stratum held out.
+
+    Strata are the label, and the site as well when the table pools several sites. Within a
+    stratum, rows are ranked by a hash of (site, pid); the first ``round(n * fraction)`` are held
+    out.
+    """
+    if not 0 < test_fraction_bp < 10000:
+        raise ValueError("test_fraction_bp must be between 1 and 9999")
+    sites = table["site"].astype(str) if "site" in table else pd.Series([""] * len(table))
+    keys = [_rank_key(s, str(p)) for s, p in zip(sites, table["pid"], strict=True)]
+    if len(set(keys)) != len(keys):
+        raise ValueError("duplicate (site, pid) in the cohort table: the split needs unique rows")
+    pooled = sites.nunique() > 1
+    strata: dict[Any, list[int]] = {}
+    for i, (site, label) in enumerate(zip(sites, table["label"], strict=True)):
+        strata.setdefault((site if pooled else "", int(label)), []).append(i)
+    test = np.zeros(len(table), dtype=bool)
+    for rows in strata.values():
+        n_test = (len(rows) * test_fraction_bp + 5000) // 10000
+        for i in sorted(rows, key=lambda r: keys[r])[:n_test]:
+            test[i] = True
+    return HoldoutSplit(train=~test, test=test)

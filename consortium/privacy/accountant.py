@@ -1,0 +1,292 @@
+"""Per member and task privacy accounting, persisted, so ε composes over every update ever sent.
+
+DP-SGD's guarantee is about everything a member releases for a task, not about one update: the
+accountant must see every step of every run. Each (member, task) therefore has one JSON file under
+the member's state directory (``<state_dir>/privacy/<task_id>/<member_id>.json``) holding the
+accountant's history: a list of ``(noise_multiplier, sample_rate, steps)`` entries, exactly what
+Opacus' accountants compose (Opacus ``IAccountant.history``). ε is always recomputed from the whole
+history by Opacus (``create_accountant("prv" | "rdp")``), never summed by us: composition of
+subsampled Gaussians is sublinear, and Opacus' analysis (RDP: Mironov 2017 / Mironov et al. 2019;
+PRV: Gopi et al. 2021) is the reference.
+
+Spending is **reserved before training starts** (`AccountantStore.reserve`): if the process dies
+mid-run, the accountant over-counts a run that released nothing, never under-counts one that did.
+A run that would pass the task's budget is refused before anything is written. Floats are kept as
+their shortest ``repr`` strings (which round-trip exactly), in the project's no-floats JSON style.
+The file is replaced atomically under an exclusive lock, so two trainings of the same member cannot
+both pass the budget check.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Literal
+
+from opacus.accountants import create_accountant
+from pydantic import BaseModel, ConfigDict
+
+from consortium.canonical import canonical_json
+
+__all__ = [
+    "AccountantName",
+    "AccountantStore",
+    "BudgetExceeded",
+    "SpendEntry",
+    "SpendPlan",
+    "epsilon_of",
+    "noise_for_budget",
+    "plan_spend",
+]
+
+AccountantName = Literal["prv", "rdp"]
+History = Sequence[tuple[float, float, int]]
+
+
+class BudgetExceeded(Exception):
+    """A run would spend past the task's ε budget; nothing was spent."""
+
+
+class SpendEntry(BaseModel):
+    """``steps`` DP-SGD steps at one noise multiplier and Poisson sample rate (repr strings)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    noise_multiplier: str
+    sample_rate: str
+    steps: int
+
+    def as_tuple(self) -> tuple[float, float, int]:
+        return (float(self.noise_multiplier), float(self.sample_rate), self.steps)
+
+
+class SpendPlan(BaseModel):
+    """What a run would spend: ε before, after, of the run alone, and the budget left after it."""
+
+    accountant: AccountantName
+    delta: float
+    epsilon_budget: float
+    epsilon_before: float
+    epsilon_after: float
+    epsilon_this_run: float
+    steps: int
+
+    @property
+    def fits(self) -> bool:
+        return self.epsilon_after <= self.epsilon_budget
+
+    def refusal(self) -> str:
+        """The message a refused run gives."""
+        remaining = max(0.0, self.epsilon_budget - self.epsilon_before)
+        return (
+            f"training refused: this run ({self.steps} steps) would bring ε from "
+            f"{self.epsilon_before:.3f} to {self.epsilon_after:.3f}, past the task's budget "
+            f"ε={self.epsilon_budget:g} (δ={self.delta:g}); spent so far "
+            f"{self.epsilon_before:.3f}, remaining {remaining:.3f}. Use a larger noise "
+            "multiplier, fewer epochs or a smaller sample rate; nothing was spent."
+        )
+
+
+def epsilon_of(history: History, *, delta: float, accountant: AccountantName) -> float:
+    """ε(δ) of a whole history of ``(noise_multiplier, sample_rate, steps)``, by Opacus."""
+    entries = [(float(s), float(q), int(n)) for s, q, n in history if n > 0]
+    if not entries:
+        return 0.0
+    acc = create_accountant(mechanism=accountant)
+    acc.history = entries
+    return float(acc.get_epsilon(delta=delta))
+
+
+def plan_spend(
+    *,
+    history: History,
+    noise_multiplier: float,
+    sample_rate: float,
+    steps: int,
+    delta: float,
+    epsilon_budget: float,
+    accountant: AccountantName,
+) -> SpendPlan:
+    """Compute, without spending, what ``steps`` more steps would cost on top of ``history``."""
+    if noise_multiplier <= 0:
+        raise ValueError("noise_multiplier must be > 0 under DP (use no DP explicitly instead)")
+    if not 0 < sample_rate <= 1:
+        raise ValueError("sample_rate must be in (0, 1]")
+    run = (noise_multiplier, sample_rate, steps)
+    return SpendPlan(
+        accountant=accountant,
+        delta=delta,
+        epsilon_budget=epsilon_budget,
+        epsilon_before=epsilon_of(history, delta=delta, accountant=accountant),
+        epsilon_after=epsilon_of([*history, run], delta=delta, accountant=accountant),
+        epsilon_this_run=epsilon_of([run], delta=delta, accountant=accountant),
+        steps=steps,
+    )
+
+
+def noise_for_budget(
+    epsilon_budget: float,
+    delta: float,
+    sample_rate: float,
+    steps_per_update: int,
+    n_updates: int,
+    accountant: AccountantName,
+    *,
+    history: History = (),
+    tolerance: float = 0.01,
+) -> float:
+    """The smallest noise multiplier (within ``tolerance`` in ε) at which ``n_updates`` updates of
+    ``steps_per_update`` steps, on top of ``history``, stay within ``epsilon_budget``.
+
+    This is how a task paces its budget: the noise is fixed for the number of updates a member is
+    allowed to send, so a fast hospital cannot spend the whole budget in its first few rounds.
+    """
+    extra = (sample_rate, steps_per_update * n_updates)
+
+    def eps(sigma: float) -> float:
+        return epsilon_of([*history, (sigma, *extra)], delta=delta, accountant=accountant)
+
+    if epsilon_of(history, delta=delta, accountant=accountant) >= epsilon_budget:
+        raise BudgetExceeded("the budget is already spent: no noise multiplier fits")
+    low, high = 0.0, 1.0
+    while eps(high) > epsilon_budget:
+        low, high = high, high * 2
+        if high > 1e4:
+            raise BudgetExceeded("the budget is too small for this many steps")
+    while True:
+        mid = (low + high) / 2
+        value = eps(mid)
+        if value <= epsilon_budget:
+            high = mid
+            if epsilon_budget - value <= tolerance:
+                return high
+        else:
+            low = mid
+        if high - low < 1e-6:
+            return high
+
+
+class _Record(BaseModel):
+    member_id: str
+    task_id: str
+    accountant: AccountantName
+    delta: str
+    epsilon_budget: str
+    history: list[SpendEntry]
+
+
+class AccountantStore:
+    """The persisted accountant of one member for one task (see the module docstring)."""
+
+    def __init__(
+        self,
+        state_dir: str | Path,
+        *,
+        member_id: str,
+        task_id: str,
+        accountant: AccountantName,
+        epsilon_budget: float,
+        delta: float,
+    ) -> None:
+        for name, value in (("member_id", member_id), ("task_id", task_id)):
+            if not value or "/" in value or value.startswith("."):
+                raise ValueError(f"{name} {value!r} cannot name a file")
+        self.path = Path(state_dir) / "privacy" / task_id / f"{member_id}.json"
+        self._blank = _Record(
+            member_id=member_id,
+            task_id=task_id,
+            accountant=accountant,
+            delta=repr(float(delta)),
+            epsilon_budget=repr(float(epsilon_budget)),
+            history=[],
+        )
+
+    @property
+    def accountant(self) -> AccountantName:
+        return self._blank.accountant
+
+    @property
+    def delta(self) -> float:
+        return float(self._blank.delta)
+
+    @property
+    def epsilon_budget(self) -> float:
+        return float(self._blank.epsilon_budget)
+
+    def history(self) -> list[tuple[float, float, int]]:
+        """The composed history so far, oldest first."""
+        return [e.as_tuple() for e in self._load().history]
+
+    def epsilon_spent(self) -> float:
+        """ε spent so far for this member and task (0 when nothing was ever spent)."""
+        return epsilon_of(self.history(), delta=self.delta, accountant=self.accountant)
+
+    def plan(self, *, noise_multiplier: float, sample_rate: float, steps: int) -> SpendPlan:
+        """What a run would spend, without spending it."""
+        return plan_spend(
+            history=self.history(),
+            noise_multiplier=noise_multiplier,
+            sample_rate=sample_rate,
+            steps=steps,
+            delta=self.delta,
+            epsilon_budget=self.epsilon_budget,
+            accountant=self.accountant,
+        )
+
+    def reserve(self, *, noise_multiplier: float, sample_rate: float, steps: int) -> SpendPlan:
+        """Record a run's spending before it starts; raise `BudgetExceeded` (spending nothing)
+        if it would pass the budget."""
+        with self._locked():
+            record = self._load()
+            plan = plan_spend(
+                history=[e.as_tuple() for e in record.history],
+                noise_multiplier=noise_multiplier,
+                sample_rate=sample_rate,
+                steps=steps,
+                delta=self.delta,
+                epsilon_budget=self.epsilon_budget,
+                accountant=self.accountant,
+            )
+            if not plan.fits:
+                raise BudgetExceeded(plan.refusal())
+            entry = SpendEntry(
+                noise_multiplier=repr(float(noise_multiplier)),
+                sample_rate=repr(float(sample_rate)),
+                steps=steps,
+            )
+            record.history.append(entry)
+            self._save(record)
+        return plan
+
+    def _load(self) -> _Record:
+        if not self.path.exists():
+            return self._blank.model_copy(deep=True)
+        record = _Record.model_validate(json.loads(self.path.read_text(encoding="utf-8")))
+        for field in ("member_id", "task_id", "accountant", "delta", "epsilon_budget"):
+            if getattr(record, field) != getattr(self._blank, field):
+                raise ValueError(
+                    f"{self.path}: stored {field} {getattr(record, field)!r} differs from "
+                    f"{getattr(self._blank, field)!r}; a task's accounting cannot change midway"
+                )
+        return record
+
+    def _save(self, record: _Record) -> None:
+        tmp = self.path.with_suffix(".json.tmp")
+        tmp.write_bytes(canonical_json(record) + b"\n")
+        with tmp.open("rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.with_suffix(".lock").open("a") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
