@@ -1,0 +1,214 @@
+"""PoLe sealing: ProposeBlock, AttestBlock (with finalization) and RecordDownload.
+
+A sealer proposes the next version; a committee of verifiers other than the sealer evaluates it
+against the current head on their own held-out data. No number that decides a block rests on one
+member's word: the block's gain is the lower median of the accepting attesters' gains, and it must
+reach the requirement the difficulty retargeting set (`consortium.pole.difficulty`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from consortium.ledger.base import TxContext
+from consortium.ledger.contract import codes
+from consortium.ledger.contract._state import (
+    active_verifiers,
+    authenticate,
+    fail,
+    read,
+    require_role,
+    scan,
+    version_key,
+    write,
+)
+from consortium.ledger.contract._updates import derived_status, load_head, load_task, load_update
+from consortium.ledger.contract.committee import draw_committee
+from consortium.ledger.contract.records import (
+    Attestation,
+    AttestBlockArgs,
+    Balance,
+    Download,
+    Head,
+    Included,
+    LearningBlock,
+    Proposal,
+    ProposeBlockArgs,
+    RecordDownloadArgs,
+    TaskRecord,
+)
+from consortium.pole.difficulty import is_retarget_height, next_required_gain
+from consortium.pole.rewards import Contribution, split_rewards
+
+
+def _window_intervals(ctx: TxContext, task: TaskRecord, height: int, interval: int) -> list[int]:
+    """Intervals of blocks ``height − R + 1 … height`` (the last one not yet on the ledger)."""
+    if not is_retarget_height(task, height):
+        return []
+    start = version_key(task.task_id, height - task.retarget_every + 1)
+    found = [b.interval_ms for _, b in _versions(ctx, start, version_key(task.task_id, height))]
+    return [*found, interval]
+
+
+def _versions(ctx: TxContext, start: str, end: str) -> list[tuple[str, LearningBlock]]:
+    return [(k, LearningBlock.model_validate_json(v)) for k, v in ctx.range(start, end)]
+
+
+def propose_block(ctx: TxContext, args: ProposeBlockArgs) -> dict[str, Any]:
+    """Hospital: propose version ``head + 1`` over accepted, not yet included updates."""
+    sealer = authenticate(ctx)
+    require_role(sealer, "hospital")
+    task = load_task(ctx, args.task_id)
+    head = load_head(ctx, args.task_id)
+    if args.height != head.height + 1:
+        raise fail(codes.WRONG_HEIGHT, f"the next height is {head.height + 1}")
+    if args.parent_digest != head.model_digest:
+        raise fail(codes.WRONG_PARENT, "parent_digest is not the head's model_digest")
+    for update_id in args.updates:
+        update = load_update(ctx, args.task_id, update_id)
+        status = derived_status(ctx, update)
+        if status == "included":
+            raise fail(codes.UPDATE_ALREADY_INCLUDED, f"update {update_id} is in a block already")
+        if status != "accepted":
+            raise fail(codes.UPDATE_NOT_ACCEPTED, f"update {update_id} is {status}")
+    interval = max(0, ctx.timestamp_ms - head.ms)
+    window = _window_intervals(ctx, task, args.height, interval)
+    expected = next_required_gain(task, head.required_gain_bp, window, args.height)
+    if args.next_required_gain_bp != expected:
+        raise fail(codes.WRONG_DIFFICULTY, f"next_required_gain_bp must be {expected}")
+    candidates = [m for m in active_verifiers(ctx) if m != sealer.member_id]
+    committee = draw_committee(ctx.tx_id, candidates, task.committee_size)
+    if len(committee) < task.quorum:
+        raise fail(codes.NO_COMMITTEE, f"{len(committee)} verifiers < quorum {task.quorum}")
+    proposal = Proposal(
+        proposal_id=ctx.tx_id, required_gain_bp=head.required_gain_bp, interval_ms=interval,
+        sealer=sealer.member_id, committee=committee, quorum=task.quorum, ms=ctx.timestamp_ms,
+        status="open", **args.model_dump(),
+    )  # fmt: skip
+    write(ctx, f"proposal/{task.task_id}/{ctx.tx_id}", proposal)
+    return proposal.model_dump(mode="json")
+
+
+def load_proposal(ctx: TxContext, task_id: str, proposal_id: str) -> Proposal:
+    """The proposal or PROPOSAL_NOT_FOUND."""
+    proposal = read(ctx, f"proposal/{task_id}/{proposal_id}", Proposal)
+    if proposal is None:
+        raise fail(codes.PROPOSAL_NOT_FOUND, f"no proposal {proposal_id!r} in task {task_id!r}")
+    return proposal
+
+
+def attestations(ctx: TxContext, proposal_id: str) -> list[Attestation]:
+    """Attestations of a proposal, by attester id."""
+    return [a for _, a in scan(ctx, f"attest/{proposal_id}/", Attestation)]
+
+
+def attest_block(ctx: TxContext, args: AttestBlockArgs) -> dict[str, Any]:
+    """Verifier in the proposal's committee: one attestation; the quorum-th accept finalizes."""
+    member = authenticate(ctx)
+    require_role(member, "verifier")
+    proposal = load_proposal(ctx, args.task_id, args.proposal_id)
+    if proposal.status != "open":
+        raise fail(codes.PROPOSAL_CLOSED, f"the proposal is closed ({proposal.status})")
+    if member.member_id not in proposal.committee:
+        raise fail(codes.NOT_IN_COMMITTEE, f"{member.member_id!r} is not in this committee")
+    key = f"attest/{proposal.proposal_id}/{member.member_id}"
+    if ctx.get_state(key) is not None:
+        raise fail(codes.ALREADY_ATTESTED, "one attestation per member and proposal")
+    mine = Attestation(
+        proposal_id=proposal.proposal_id, member_id=member.member_id, verdict=args.verdict,
+        metric_bp=args.metric_bp, base_metric_bp=args.base_metric_bp, ms=ctx.timestamp_ms,
+    )  # fmt: skip
+    every = [*attestations(ctx, proposal.proposal_id), mine]
+    accepts = [a for a in every if a.verdict == "accept"]
+    status, block = "open", None
+    if len(accepts) >= proposal.quorum:
+        status, block = _finalize(ctx, proposal, accepts)
+    elif len(every) - len(accepts) > len(proposal.committee) - proposal.quorum:
+        status = "rejected"
+    if status != "open":
+        closed = proposal.model_copy(update={"status": status, "closed_ms": ctx.timestamp_ms})
+        write(ctx, f"proposal/{proposal.task_id}/{proposal.proposal_id}", closed)
+    write(ctx, key, mine)
+    return {
+        "attestation": mine.model_dump(mode="json"),
+        "proposal_status": status,
+        "block": None if block is None else block.model_dump(mode="json"),
+    }
+
+
+def median_attestation(accepts: list[Attestation]) -> Attestation:
+    """The accepting attestation with the lower-median gain (ties by member id)."""
+    ranked = sorted(accepts, key=lambda a: (a.metric_bp - a.base_metric_bp, a.member_id))
+    return ranked[(len(ranked) - 1) // 2]
+
+
+def _finalize(
+    ctx: TxContext, proposal: Proposal, accepts: list[Attestation]
+) -> tuple[str, LearningBlock | None]:
+    """Append the learning block if the proposal is still next and its gain meets the target."""
+    head = load_head(ctx, proposal.task_id)
+    if head.height + 1 != proposal.height or head.model_digest != proposal.parent_digest:
+        return "superseded", None
+    median = median_attestation(accepts)
+    gain = median.metric_bp - median.base_metric_bp
+    if gain < head.required_gain_bp:
+        return "below_target", None
+    task = load_task(ctx, proposal.task_id)
+    rewards = _pay(ctx, task, proposal)
+    block = LearningBlock(
+        task_id=proposal.task_id, height=proposal.height, parent_digest=proposal.parent_digest,
+        model_digest=proposal.model_digest, blob_digest=proposal.blob_digest,
+        aggregate_digest=proposal.aggregate_digest, updates=proposal.updates,
+        weights_ppm=proposal.weights_ppm, contribution_ppm=proposal.contribution_ppm,
+        sealer=proposal.sealer, proposal_id=proposal.proposal_id, metric_bp=median.metric_bp,
+        base_metric_bp=median.base_metric_bp, gain_bp=gain,
+        attesters=sorted(a.member_id for a in accepts),
+        required_gain_bp=head.required_gain_bp,
+        next_required_gain_bp=proposal.next_required_gain_bp,
+        interval_ms=proposal.interval_ms, ms=proposal.ms, rewards=rewards,
+    )  # fmt: skip
+    new_head = Head(
+        task_id=block.task_id, height=block.height, model_digest=block.model_digest,
+        blob_digest=block.blob_digest, ms=block.ms, required_gain_bp=block.next_required_gain_bp,
+    )  # fmt: skip
+    write(ctx, version_key(block.task_id, block.height), block)
+    write(ctx, f"head/{block.task_id}", new_head)
+    for update_id in block.updates:
+        included = Included(update_id=update_id, task_id=block.task_id, height=block.height)
+        write(ctx, f"included/{update_id}", included)
+    return "final", block
+
+
+def _pay(ctx: TxContext, task: TaskRecord, proposal: Proposal) -> dict[str, int]:
+    """Split the block reward and add it to the members' balances."""
+    contributions = [
+        Contribution(u, load_update(ctx, task.task_id, u).member_id, ppm)
+        for u, ppm in zip(proposal.updates, proposal.contribution_ppm, strict=True)
+    ]
+    rewards = split_rewards(task.block_reward, task.sealer_share_bp, proposal.sealer, contributions)
+    for member_id, units in rewards.items():
+        balance = read(ctx, f"balance/{member_id}", Balance)
+        total = units + (0 if balance is None else balance.units)
+        write(ctx, f"balance/{member_id}", Balance(member_id=member_id, units=total))
+    return rewards
+
+
+def record_download(ctx: TxContext, args: RecordDownloadArgs) -> dict[str, Any]:
+    """Hospital, verifier or admin: log that a model version was fetched (auditors may not)."""
+    member = authenticate(ctx)
+    if not {"hospital", "verifier", "admin"} & set(member.roles):
+        if "auditor" in member.roles:
+            raise fail(codes.ROLE_FORBIDDEN, "auditors review the ledger, they cannot download")
+        require_role(member, "hospital", "verifier", "admin")
+    load_task(ctx, args.task_id)
+    version = read(ctx, version_key(args.task_id, args.version), LearningBlock)
+    if version is None:
+        raise fail(codes.VERSION_NOT_FOUND, f"task {args.task_id!r} has no version {args.version}")
+    if version.model_digest != args.model_digest:
+        raise fail(codes.DIGEST_MISMATCH, "model_digest is not the version's digest")
+    download = Download(
+        download_id=ctx.tx_id, member_id=member.member_id, task_id=args.task_id,
+        version=args.version, model_digest=args.model_digest, ms=ctx.timestamp_ms,
+    )  # fmt: skip
+    write(ctx, f"download/{ctx.tx_id}", download)
+    return download.model_dump(mode="json")

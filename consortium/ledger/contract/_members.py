@@ -1,0 +1,117 @@
+"""Membership transactions: Bootstrap, RegisterMember, RevokeMember, ShareKey.
+
+The ledger's member records are the authority on who may do what: the creator's certificate must
+be the one registered for its member id (DER digest), and roles come from the record, so revoking a
+member on the ledger takes effect even though its certificate stays valid until it expires.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from consortium.ledger.base import TxContext
+from consortium.ledger.contract import codes
+from consortium.ledger.contract._state import (
+    authenticate,
+    cert_der_sha256,
+    fail,
+    read,
+    require_role,
+    scan,
+    write,
+)
+from consortium.ledger.contract.records import (
+    BootstrapArgs,
+    Member,
+    MemberIdArgs,
+    RegisterMemberArgs,
+    ShareKey,
+    ShareKeyArgs,
+)
+
+# Members that must never hold the consortium's secret key: an aggregator computes on ciphertexts
+# only, an auditor reads the ledger but may not see models (DESIGN.md, trust model).
+KEYLESS_ROLES = ("aggregator", "auditor")
+
+
+def _new_member(args: RegisterMemberArgs, ms: int) -> Member:
+    sha = cert_der_sha256(args.cert_pem)
+    if sha is None:
+        raise fail(codes.BAD_CERT, f"cert_pem of {args.member_id!r} is not a PEM certificate")
+    return Member(
+        member_id=args.member_id,
+        msp_id=args.msp_id,
+        roles=sorted(args.roles),
+        cert_pem=args.cert_pem,
+        cert_sha256=sha,
+        status="active",
+        registered_ms=ms,
+    )
+
+
+def bootstrap(ctx: TxContext, args: BootstrapArgs) -> dict[str, Any]:
+    """Write the genesis members; only once, by one of them holding role admin."""
+    if next(iter(ctx.range("member/", "member0")), None) is not None:
+        raise fail(codes.ALREADY_BOOTSTRAPPED, "members exist already; use RegisterMember")
+    members = [_new_member(m, ctx.timestamp_ms) for m in args.members]
+    if len({m.cert_sha256 for m in members}) != len(members):
+        raise fail(codes.CERT_IN_USE, "two genesis members share one certificate")
+    creator = ctx.creator
+    sha = cert_der_sha256(creator.cert_pem)
+    mine = [m for m in members if m.cert_sha256 == sha]
+    if not mine:
+        raise fail(codes.NOT_A_MEMBER, "the creator's certificate is not among the members")
+    if mine[0].member_id != creator.member_id or mine[0].msp_id != creator.msp_id:
+        raise fail(codes.CERT_MISMATCH, "the creator's certificate is listed under another id")
+    require_role(mine[0], "admin")
+    for member in members:
+        write(ctx, f"member/{member.member_id}", member)
+    return {"members": sorted(m.member_id for m in members)}
+
+
+def register_member(ctx: TxContext, args: RegisterMemberArgs) -> dict[str, Any]:
+    """Admin: add one member, with a certificate no other member uses."""
+    require_role(authenticate(ctx), "admin")
+    member = _new_member(args, ctx.timestamp_ms)
+    if ctx.get_state(f"member/{args.member_id}") is not None:
+        raise fail(codes.MEMBER_EXISTS, f"member {args.member_id!r} exists (ids are never reused)")
+    for _, other in scan(ctx, "member/", Member):
+        if other.cert_sha256 == member.cert_sha256:
+            raise fail(codes.CERT_IN_USE, f"this certificate belongs to {other.member_id!r}")
+    write(ctx, f"member/{member.member_id}", member)
+    return member.model_dump(mode="json")
+
+
+def revoke_member(ctx: TxContext, args: MemberIdArgs) -> dict[str, Any]:
+    """Admin: mark a member revoked; its later transactions are refused with MEMBER_REVOKED."""
+    require_role(authenticate(ctx), "admin")
+    member = read(ctx, f"member/{args.member_id}", Member)
+    if member is None:
+        raise fail(codes.MEMBER_NOT_FOUND, f"no member {args.member_id!r}")
+    if member.status == "revoked":
+        raise fail(codes.ALREADY_REVOKED, f"member {args.member_id!r} is revoked already")
+    revoked = member.model_copy(update={"status": "revoked", "revoked_ms": ctx.timestamp_ms})
+    write(ctx, f"member/{member.member_id}", revoked)
+    return revoked.model_dump(mode="json")
+
+
+def share_key(ctx: TxContext, args: ShareKeyArgs) -> dict[str, Any]:
+    """Record that the secret context was wrapped for a member (by an admin or a key holder)."""
+    creator = authenticate(ctx)
+    if "admin" not in creator.roles and ctx.get_state(f"sharekey/{creator.member_id}") is None:
+        raise fail(codes.MISSING_ROLE, "only an admin or a member holding the key may share it")
+    target = read(ctx, f"member/{args.member_id}", Member)
+    if target is None:
+        raise fail(codes.MEMBER_NOT_FOUND, f"no member {args.member_id!r}")
+    if target.status != "active":
+        raise fail(codes.MEMBER_REVOKED, f"member {args.member_id!r} is revoked")
+    if set(KEYLESS_ROLES) & set(target.roles):
+        raise fail(codes.ROLE_FORBIDDEN, "aggregators and auditors never receive the secret key")
+    if ctx.get_state(f"sharekey/{args.member_id}") is not None:
+        raise fail(codes.SHARE_EXISTS, f"{args.member_id!r} holds a share already")
+    first = next(scan(ctx, "sharekey/", ShareKey), None)
+    if first is not None and first[1].public_context_digest != args.public_context_digest:
+        raise fail(codes.CONTEXT_MISMATCH, "every share must name the consortium's public context")
+    record = ShareKey(**args.model_dump(), by=creator.member_id, ms=ctx.timestamp_ms)
+    write(ctx, f"sharekey/{args.member_id}", record)
+    return record.model_dump(mode="json")

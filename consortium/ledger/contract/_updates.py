@@ -1,0 +1,223 @@
+"""Task and update transactions: PublishTask, SubmitUpdate, RevealNonce, Endorse.
+
+An update's status is never stored: it is derived from its endorsements (one key per endorser),
+so endorsements arriving concurrently never conflict (Fabric MVCC).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from consortium.ledger.base import TxContext
+from consortium.ledger.contract import codes
+from consortium.ledger.contract._state import (
+    active_verifiers,
+    authenticate,
+    decimal_cmp,
+    fail,
+    read,
+    require_role,
+    scan,
+    version_key,
+    write,
+)
+from consortium.ledger.contract.committee import draw_committee
+from consortium.ledger.contract.records import (
+    EndorseArgs,
+    Endorsement,
+    Epsilon,
+    Head,
+    LearningBlock,
+    PublishTaskArgs,
+    RevealNonceArgs,
+    SubmitUpdateArgs,
+    TaskRecord,
+    Update,
+)
+
+SML_COMMIT_PREFIX = "consortium/sml-commit/v1|"
+
+
+def sml_commitment(nonce: str) -> str:
+    """``sha256("consortium/sml-commit/v1|" + nonce)`` in hex: binds an update to its SML nonce.
+
+    The member commits before anyone sees its update and reveals after its submission is ordered,
+    so the mapping layer (seeded by the nonce, the base digest and the member id) could not be
+    known to anyone copying the update before the copy had to be submitted (Lan et al., PoLe).
+    The prefix separates this hash from every other SHA-256 in the protocol.
+    """
+    return hashlib.sha256((SML_COMMIT_PREFIX + nonce).encode()).hexdigest()
+
+
+def load_task(ctx: TxContext, task_id: str) -> TaskRecord:
+    """The task or TASK_NOT_FOUND."""
+    task = read(ctx, f"task/{task_id}", TaskRecord)
+    if task is None:
+        raise fail(codes.TASK_NOT_FOUND, f"no task {task_id!r}")
+    return task
+
+
+def load_head(ctx: TxContext, task_id: str) -> Head:
+    """The task's head (exists whenever the task does)."""
+    head = read(ctx, f"head/{task_id}", Head)
+    if head is None:
+        raise fail(codes.TASK_NOT_FOUND, f"no task {task_id!r}")
+    return head
+
+
+def load_update(ctx: TxContext, task_id: str, update_id: str) -> Update:
+    """The update or UPDATE_NOT_FOUND."""
+    update = read(ctx, f"update/{task_id}/{update_id}", Update)
+    if update is None:
+        raise fail(codes.UPDATE_NOT_FOUND, f"no update {update_id!r} in task {task_id!r}")
+    return update
+
+
+def endorsements(ctx: TxContext, update_id: str) -> list[Endorsement]:
+    """Endorsements of an update, by endorser id."""
+    return [e for _, e in scan(ctx, f"endorse/{update_id}/", Endorsement)]
+
+
+def status_of(update: Update, accepts: int, rejects: int) -> str:
+    """accepted (accepts ≥ quorum), rejected (rejects > committee − quorum), else pending."""
+    if accepts >= update.quorum:
+        return "accepted"
+    if rejects > len(update.committee) - update.quorum:
+        return "rejected"
+    return "pending"
+
+
+def derived_status(ctx: TxContext, update: Update) -> str:
+    """The update's status from the ledger, ``included`` once a learning block holds it."""
+    if ctx.get_state(f"included/{update.update_id}") is not None:
+        return "included"
+    found = endorsements(ctx, update.update_id)
+    accepts = sum(e.verdict == "accept" for e in found)
+    return status_of(update, accepts, len(found) - accepts)
+
+
+def publish_task(ctx: TxContext, args: PublishTaskArgs) -> dict[str, Any]:
+    """Admin: create a task and its version 0 (the initial model)."""
+    admin = authenticate(ctx)
+    require_role(admin, "admin")
+    task = args.task
+    if ctx.get_state(f"task/{task.task_id}") is not None:
+        raise fail(codes.TASK_EXISTS, f"task {task.task_id!r} exists")
+    ms = ctx.timestamp_ms
+    record = TaskRecord(**task.model_dump(), published_by=admin.member_id, published_ms=ms)
+    genesis = LearningBlock(
+        task_id=task.task_id, height=0, parent_digest=None,
+        model_digest=task.initial_model_digest, blob_digest=task.initial_blob_digest,
+        aggregate_digest=None, updates=[], weights_ppm=[], contribution_ppm=[],
+        sealer=admin.member_id, proposal_id=ctx.tx_id, metric_bp=0, base_metric_bp=0, gain_bp=0,
+        attesters=[], required_gain_bp=task.initial_required_gain_bp,
+        next_required_gain_bp=task.initial_required_gain_bp, interval_ms=0, ms=ms, rewards={},
+    )  # fmt: skip
+    head = Head(
+        task_id=task.task_id, height=0, model_digest=task.initial_model_digest,
+        blob_digest=task.initial_blob_digest, ms=ms,
+        required_gain_bp=task.initial_required_gain_bp,
+    )  # fmt: skip
+    write(ctx, f"task/{task.task_id}", record)
+    write(ctx, version_key(task.task_id, 0), genesis)
+    write(ctx, f"head/{task.task_id}", head)
+    return record.model_dump(mode="json")
+
+
+def _check_budget(ctx: TxContext, task: TaskRecord, member_id: str, spent: str) -> None:
+    if decimal_cmp(spent, task.epsilon_budget) > 0:
+        raise fail(codes.BUDGET_EXCEEDED, f"ε {spent} exceeds the budget {task.epsilon_budget}")
+    previous = read(ctx, f"epsilon/{task.task_id}/{member_id}", Epsilon)
+    if previous is not None and decimal_cmp(spent, previous.epsilon_spent) < 0:
+        raise fail(
+            codes.EPSILON_DECREASED,
+            f"cumulative ε {spent} is below the {previous.epsilon_spent} declared before",
+        )
+
+
+def submit_update(ctx: TxContext, args: SubmitUpdateArgs) -> dict[str, Any]:
+    """Hospital: record an update and draw its verification committee."""
+    member = authenticate(ctx)
+    require_role(member, "hospital")
+    task = load_task(ctx, args.task_id)
+    head = load_head(ctx, args.task_id)
+    if args.base_version > head.height:
+        raise fail(codes.VERSION_NOT_FOUND, f"version {args.base_version} does not exist yet")
+    if head.height - args.base_version > task.max_staleness:
+        raise fail(codes.STALE_BASE, f"base {args.base_version} is too old (head {head.height})")
+    if task.sml and not args.commitment:
+        raise fail(codes.COMMITMENT_MISSING, "this task uses SML: send the nonce's commitment")
+    sub_key = f"sub/{task.task_id}/{args.base_version:08d}/{member.member_id}"
+    if ctx.get_state(sub_key) is not None:
+        raise fail(codes.DUPLICATE_SUBMISSION, f"one update per member on base {args.base_version}")
+    _check_budget(ctx, task, member.member_id, args.epsilon_spent)
+    candidates = [m for m in active_verifiers(ctx) if m != member.member_id]
+    committee = draw_committee(ctx.tx_id, candidates, task.committee_size)
+    if len(committee) < task.quorum:
+        raise fail(codes.NO_COMMITTEE, f"{len(committee)} verifiers < quorum {task.quorum}")
+    update = Update(
+        update_id=ctx.tx_id, member_id=member.member_id, committee=committee, quorum=task.quorum,
+        submitted_ms=ctx.timestamp_ms, **args.model_dump(),
+    )  # fmt: skip
+    epsilon = Epsilon(
+        task_id=task.task_id, member_id=member.member_id,
+        epsilon_spent=args.epsilon_spent, ms=ctx.timestamp_ms,
+    )  # fmt: skip
+    write(ctx, f"update/{task.task_id}/{ctx.tx_id}", update)
+    write(ctx, sub_key, ctx.tx_id)
+    write(ctx, f"epsilon/{task.task_id}/{member.member_id}", epsilon)
+    return update.model_dump(mode="json")
+
+
+def reveal_nonce(ctx: TxContext, args: RevealNonceArgs) -> dict[str, Any]:
+    """Submitter: open the SML commitment and name the unmapped first-layer blob."""
+    member = authenticate(ctx)
+    task = load_task(ctx, args.task_id)
+    update = load_update(ctx, args.task_id, args.update_id)
+    if update.member_id != member.member_id:
+        raise fail(codes.NOT_SUBMITTER, "only the submitter reveals its nonce")
+    if update.nonce is not None:
+        raise fail(codes.ALREADY_REVEALED, "the nonce of this update is revealed already")
+    if update.commitment:
+        opened = sml_commitment(args.nonce) == update.commitment
+    else:  # no commitment: only a task without SML, and then only the empty nonce
+        opened = not task.sml and args.nonce == ""
+    if not opened:
+        raise fail(codes.COMMITMENT_MISMATCH, "the nonce does not open the update's commitment")
+    revealed = update.model_copy(
+        update={
+            "nonce": args.nonce,
+            "unmapped_digest": args.unmapped_digest,
+            "revealed_ms": ctx.timestamp_ms,
+        }
+    )
+    write(ctx, f"update/{args.task_id}/{args.update_id}", revealed)
+    return revealed.model_dump(mode="json")
+
+
+def endorse(ctx: TxContext, args: EndorseArgs) -> dict[str, Any]:
+    """Verifier in the committee: one verdict per update, after the reveal."""
+    member = authenticate(ctx)
+    require_role(member, "verifier")
+    update = load_update(ctx, args.task_id, args.update_id)
+    if update.member_id == member.member_id:
+        raise fail(codes.SELF_ENDORSEMENT, "a member never endorses its own update")
+    if member.member_id not in update.committee:
+        raise fail(codes.NOT_IN_COMMITTEE, f"{member.member_id!r} is not in this committee")
+    if update.nonce is None:
+        raise fail(codes.NOT_REVEALED, "wait for the submitter's RevealNonce")
+    key = f"endorse/{update.update_id}/{member.member_id}"
+    if ctx.get_state(key) is not None:
+        raise fail(codes.ALREADY_ENDORSED, "one endorsement per member and update")
+    endorsement = Endorsement(
+        update_id=update.update_id, member_id=member.member_id, verdict=args.verdict,
+        reason=args.reason, metric_bp=args.metric_bp, scores=args.scores, ms=ctx.timestamp_ms,
+    )  # fmt: skip
+    earlier = endorsements(ctx, update.update_id)
+    accepts = sum(e.verdict == "accept" for e in [*earlier, endorsement])
+    status = status_of(update, accepts, len(earlier) + 1 - accepts)
+    if ctx.get_state(f"included/{update.update_id}") is not None:
+        status = "included"
+    write(ctx, key, endorsement)
+    return {"endorsement": endorsement.model_dump(mode="json"), "status": status}

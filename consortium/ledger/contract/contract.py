@@ -1,0 +1,107 @@
+"""`ConsortiumContract`: the deterministic rules every consortium ledger runs.
+
+Implements the `Contract` protocol of `consortium.ledger.base`; the embedded ledger, the Fabric
+gateway fake and the TypeScript chaincode (`chaincode/`) run the same rules, pinned by the vectors
+in `data_schemas/vectors/`. docs/decisions/0001-protocol.md is the specification.
+
+Order of checks, the same in both implementations: the function name (`UNKNOWN_FUNCTION`), the
+arguments against their pydantic model (`BAD_ARGS`), the creator (`NOT_A_MEMBER`,
+`CERT_MISMATCH`, `MEMBER_REVOKED`, `MISSING_ROLE`), then the transaction's own rules. Every check
+runs before the first write, and reads never see the transaction's own writes (as in Fabric).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import ValidationError
+
+from consortium.canonical import CanonicalError, canonical_json, to_plain
+from consortium.ledger.base import ContractError, TxContext
+from consortium.ledger.contract import _blocks, _members, _queries, _updates, codes
+from consortium.ledger.contract.records import ARGS_MODELS, QUERY_ARGS_MODELS, Record
+
+Handler = Callable[[TxContext, Any], Any]
+
+TRANSACTIONS: dict[str, Handler] = {
+    "Bootstrap": _members.bootstrap,
+    "RegisterMember": _members.register_member,
+    "RevokeMember": _members.revoke_member,
+    "ShareKey": _members.share_key,
+    "PublishTask": _updates.publish_task,
+    "SubmitUpdate": _updates.submit_update,
+    "RevealNonce": _updates.reveal_nonce,
+    "Endorse": _updates.endorse,
+    "ProposeBlock": _blocks.propose_block,
+    "AttestBlock": _blocks.attest_block,
+    "RecordDownload": _blocks.record_download,
+}
+
+QUERIES: dict[str, Handler] = {
+    "GetMember": _queries.get_member,
+    "ListMembers": _queries.list_members,
+    "GetTask": _queries.get_task,
+    "ListTasks": _queries.list_tasks,
+    "GetUpdate": _queries.get_update,
+    "ListUpdates": _queries.list_updates,
+    "GetHead": _queries.get_head,
+    "GetVersion": _queries.get_version,
+    "ListVersions": _queries.list_versions,
+    "GetProposal": _queries.get_proposal,
+    "GetBalance": _queries.get_balance,
+    "ListBalances": _queries.list_balances,
+    "GetShareKey": _queries.get_share_key,
+    "ListDownloads": _queries.list_downloads,
+}
+
+
+def parse_args(model: type[Record], args: Any) -> Record:
+    """Validate ``args`` (a JSON object) against ``model`` or raise BAD_ARGS with the reason.
+
+    Arguments pass through canonical JSON first, so a float anywhere is refused, and pydantic
+    validates them in JSON mode, exactly as the chaincode receives them.
+    """
+    if not isinstance(args, dict):
+        raise ContractError(codes.BAD_ARGS, "arguments must be a JSON object")
+    try:
+        data = canonical_json(to_plain(args))
+        return model.model_validate_json(data)
+    except CanonicalError as error:
+        raise ContractError(codes.BAD_ARGS, str(error)) from None
+    except ValidationError as error:
+        raise ContractError(codes.BAD_ARGS, format_validation_error(error)) from None
+
+
+def format_validation_error(error: ValidationError) -> str:
+    """Pydantic's errors on one line: ``field.path: message; …``."""
+    parts = []
+    for item in error.errors(include_url=False):
+        where = ".".join(str(p) for p in item["loc"]) or "args"
+        parts.append(f"{where}: {item['msg']}")
+    return "; ".join(parts)
+
+
+class ConsortiumContract:
+    """The consortium contract (stateless: all state is in the `TxContext`)."""
+
+    name = "consortium"
+
+    def invoke(self, ctx: TxContext, fn: str, args: dict[str, Any]) -> Any:
+        """Run transaction ``fn``; raise `ContractError` to reject it."""
+        handler = TRANSACTIONS.get(fn)
+        if handler is None:
+            raise ContractError(codes.UNKNOWN_FUNCTION, f"no transaction {fn!r}")
+        return handler(ctx, parse_args(ARGS_MODELS[fn], args))
+
+    def query(self, ctx: TxContext, fn: str, args: dict[str, Any]) -> Any:
+        """Run query ``fn`` (no state change)."""
+        handler = QUERIES.get(fn)
+        if handler is None:
+            raise ContractError(codes.UNKNOWN_FUNCTION, f"no query {fn!r}")
+        return handler(ctx, parse_args(QUERY_ARGS_MODELS[fn], args))
+
+    @staticmethod
+    def is_query(fn: str) -> bool:
+        """Whether ``fn`` names a query rather than a transaction."""
+        return fn in QUERIES

@@ -1,0 +1,508 @@
+"""Pydantic models of every world-state record and every transaction's arguments.
+
+These models are the contract's input checks (a malformed argument is `BAD_ARGS` with pydantic's
+message) and the source of the JSON Schemas in `data_schemas/ledger/` (`data_schemas/generate.py`).
+The TypeScript chaincode re-implements exactly these constraints; `data_schemas/vectors/` keeps
+the two in step. Rules that make both languages agree (see docs/decisions/0001-protocol.md):
+
+- strict types, unknown fields refused: ``"1"`` is not an integer and ``true`` is not ``1``;
+- integers stay within ±(2**53 − 1), so JavaScript numbers hold them exactly;
+- identifiers cannot contain ``/``, so world-state keys built from them are unambiguous;
+- decimal quantities (ε, δ) are strings of plain decimal digits, never floats.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+MAX_SAFE = 2**53 - 1
+ROLES = ("admin", "aggregator", "auditor", "hospital", "verifier")
+REJECT_REASONS = (
+    "SML_MISMATCH",
+    "INCONSISTENT_REVEAL",
+    "DUPLICATE",
+    "NO_LEARNING",
+    "NORM_OUTLIER",
+    "DIRECTION_OUTLIER",
+    "METRIC_DROP",
+    "BAD_BLOB",
+)
+
+Int = Annotated[int, Field(ge=-MAX_SAFE, le=MAX_SAFE)]
+NonNegInt = Annotated[int, Field(ge=0, le=MAX_SAFE)]
+PosInt = Annotated[int, Field(ge=1, le=MAX_SAFE)]
+Bp = Annotated[int, Field(ge=0, le=10_000)]
+GainBp = Annotated[int, Field(ge=-10_000, le=10_000)]
+Ppm = Annotated[int, Field(ge=0, le=1_000_000)]
+Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+TxId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
+Digest = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+OptDigest = Annotated[str, Field(pattern=r"^([0-9a-f]{64})?$")]
+Decimal = Annotated[str, Field(pattern=r"^(0|[1-9][0-9]{0,17})(\.[0-9]{1,18})?$")]
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+Role = Literal["admin", "aggregator", "auditor", "hospital", "verifier"]
+Verdict = Literal["accept", "reject"]
+Reason = Literal[
+    "OK",
+    "SML_MISMATCH",
+    "INCONSISTENT_REVEAL",
+    "DUPLICATE",
+    "NO_LEARNING",
+    "NORM_OUTLIER",
+    "DIRECTION_OUTLIER",
+    "METRIC_DROP",
+    "BAD_BLOB",
+]
+ProposalStatus = Literal["open", "final", "below_target", "superseded", "rejected"]
+
+
+class Record(BaseModel):
+    """Base of every model: strict types, no unknown fields."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+class RegisterMemberArgs(Record):
+    """`RegisterMember` (and one entry of `Bootstrap`)."""
+
+    member_id: Ident
+    msp_id: Ident
+    roles: Annotated[list[Role], Field(min_length=1, max_length=5)]
+    cert_pem: Annotated[str, Field(min_length=1, max_length=8192)]
+
+    @model_validator(mode="after")
+    def _unique_roles(self) -> RegisterMemberArgs:
+        if len(set(self.roles)) != len(self.roles):
+            raise ValueError("roles must not repeat")
+        return self
+
+
+class BootstrapArgs(Record):
+    """`Bootstrap`: the genesis members; the creator must be one of them, with role admin."""
+
+    members: Annotated[list[RegisterMemberArgs], Field(min_length=1, max_length=1000)]
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> BootstrapArgs:
+        ids = [m.member_id for m in self.members]
+        if len(set(ids)) != len(ids):
+            raise ValueError("member_id must not repeat")
+        return self
+
+
+class MemberIdArgs(Record):
+    """`RevokeMember`, `GetMember`, `GetBalance`, `GetShareKey`."""
+
+    member_id: Ident
+
+
+class ShareKeyArgs(Record):
+    """`ShareKey`: the digest of the secret context wrapped for one member."""
+
+    member_id: Ident
+    wrapped_key_digest: Digest
+    public_context_digest: Digest
+
+
+class Task(Record):
+    """A learning task, as published (`PublishTask.task`) and stored in `task/{task_id}`."""
+
+    task_id: Ident
+    title: Text
+    cohort: Ident
+    model_spec: dict[str, Any]
+    metric: Literal["auroc"]
+    epsilon_budget: Decimal
+    delta: Decimal
+    accountant: Literal["prv", "rdp"]
+    committee_size: Annotated[int, Field(ge=1, le=100)]
+    quorum: Annotated[int, Field(ge=1, le=100)]
+    staleness_exponent_bp: Annotated[int, Field(ge=0, le=100_000)]
+    max_staleness: Annotated[int, Field(ge=0, le=1_000_000)]
+    buffer_size: Annotated[int, Field(ge=1, le=10_000)]
+    server_lr_bp: Annotated[int, Field(ge=1, le=100_000)]
+    sml: bool
+    target_interval_ms: Annotated[int, Field(ge=1, le=2**40)]
+    retarget_every: Annotated[int, Field(ge=1, le=1000)]
+    initial_required_gain_bp: GainBp
+    min_required_gain_bp: GainBp
+    max_required_gain_bp: GainBp
+    block_reward: Annotated[int, Field(ge=0, le=2**40)]
+    sealer_share_bp: Bp
+    initial_model_digest: Digest
+    initial_blob_digest: Digest
+    verification_set_digest: Digest | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Task:
+        if self.quorum > self.committee_size:
+            raise ValueError("quorum must not exceed committee_size")
+        lo, mid, hi = (
+            self.min_required_gain_bp,
+            self.initial_required_gain_bp,
+            self.max_required_gain_bp,
+        )
+        if not lo <= mid <= hi:
+            raise ValueError(
+                "need min_required_gain_bp <= initial_required_gain_bp <= max_required_gain_bp"
+            )
+        return self
+
+
+class PublishTaskArgs(Record):
+    """`PublishTask`."""
+
+    task: Task
+
+
+class SubmitUpdateArgs(Record):
+    """`SubmitUpdate`: an encrypted (SML-mapped) model delta, by digest."""
+
+    task_id: Ident
+    base_version: NonNegInt
+    model_digest: Digest
+    n_samples: PosInt
+    epsilon_spent: Decimal
+    commitment: OptDigest
+
+
+class RevealNonceArgs(Record):
+    """`RevealNonce`: opens the SML commitment; `nonce` is 32 bytes in hex, or "" without SML."""
+
+    task_id: Ident
+    update_id: TxId
+    nonce: Annotated[str, Field(pattern=r"^([0-9a-f]{64})?$")]
+    unmapped_digest: Digest
+
+
+class EndorseArgs(Record):
+    """`Endorse`: one committee member's verdict on one update."""
+
+    task_id: Ident
+    update_id: TxId
+    verdict: Verdict
+    reason: Reason
+    metric_bp: Bp
+    scores: Annotated[dict[Ident, Int], Field(max_length=64)]
+
+    @model_validator(mode="after")
+    def _reason_matches(self) -> EndorseArgs:
+        if (self.verdict == "accept") != (self.reason == "OK"):
+            raise ValueError("reason must be OK exactly when verdict is accept")
+        return self
+
+
+class ProposeBlockArgs(Record):
+    """`ProposeBlock`: a sealer's candidate learning block."""
+
+    task_id: Ident
+    height: PosInt
+    parent_digest: Digest
+    updates: Annotated[list[TxId], Field(min_length=1, max_length=1000)]
+    weights_ppm: Annotated[list[Annotated[int, Field(ge=1, le=1_000_000)]], Field(max_length=1000)]
+    contribution_ppm: Annotated[list[Ppm], Field(max_length=1000)]
+    aggregate_digest: Digest
+    model_digest: Digest
+    blob_digest: Digest
+    next_required_gain_bp: GainBp
+
+    @model_validator(mode="after")
+    def _lists(self) -> ProposeBlockArgs:
+        n = len(self.updates)
+        if len(set(self.updates)) != n:
+            raise ValueError("updates must not repeat")
+        if len(self.weights_ppm) != n or len(self.contribution_ppm) != n:
+            raise ValueError("updates, weights_ppm and contribution_ppm need the same length")
+        if sum(self.contribution_ppm) != 1_000_000:
+            raise ValueError("contribution_ppm must sum to 1000000")
+        return self
+
+
+class AttestBlockArgs(Record):
+    """`AttestBlock`: a committee member's evaluation of a proposal against the current head."""
+
+    task_id: Ident
+    proposal_id: TxId
+    verdict: Verdict
+    metric_bp: Bp
+    base_metric_bp: Bp
+
+
+class RecordDownloadArgs(Record):
+    """`RecordDownload`: a member fetched a model version."""
+
+    task_id: Ident
+    version: NonNegInt
+    model_digest: Digest
+
+
+class NoArgs(Record):
+    """Queries without arguments (`ListMembers`, `ListTasks`, `ListBalances`)."""
+
+
+class TaskIdArgs(Record):
+    """`GetTask`, `GetHead`, `ListVersions`."""
+
+    task_id: Ident
+
+
+class UpdateRefArgs(Record):
+    """`GetUpdate`."""
+
+    task_id: Ident
+    update_id: TxId
+
+
+class ListUpdatesArgs(Record):
+    """`ListUpdates`, optionally filtered by derived status."""
+
+    task_id: Ident
+    status: Literal["pending", "accepted", "rejected", "included"] | None = None
+
+
+class VersionRefArgs(Record):
+    """`GetVersion`."""
+
+    task_id: Ident
+    version: NonNegInt
+
+
+class ProposalRefArgs(Record):
+    """`GetProposal`."""
+
+    task_id: Ident
+    proposal_id: TxId
+
+
+class ListDownloadsArgs(Record):
+    """`ListDownloads`, optionally for one task."""
+
+    task_id: Ident | None = None
+
+
+# --------------------------------------------------------------------------- world state
+
+
+class Member(Record):
+    """`member/{member_id}`."""
+
+    member_id: Ident
+    msp_id: Ident
+    roles: list[Role]
+    cert_pem: str
+    cert_sha256: Digest
+    status: Literal["active", "revoked"]
+    registered_ms: NonNegInt
+    revoked_ms: NonNegInt | None = None
+
+
+class ShareKey(Record):
+    """`sharekey/{member_id}`."""
+
+    member_id: Ident
+    wrapped_key_digest: Digest
+    public_context_digest: Digest
+    by: Ident
+    ms: NonNegInt
+
+
+class TaskRecord(Task):
+    """`task/{task_id}`: the task plus who published it and when."""
+
+    published_by: Ident
+    published_ms: NonNegInt
+
+
+class Update(Record):
+    """`update/{task_id}/{update_id}`; `update_id` is the SubmitUpdate transaction id."""
+
+    update_id: TxId
+    task_id: Ident
+    member_id: Ident
+    base_version: NonNegInt
+    model_digest: Digest
+    n_samples: PosInt
+    epsilon_spent: Decimal
+    commitment: OptDigest
+    committee: list[Ident]
+    quorum: PosInt
+    submitted_ms: NonNegInt
+    nonce: str | None = None
+    unmapped_digest: Digest | None = None
+    revealed_ms: NonNegInt | None = None
+
+
+class Endorsement(Record):
+    """`endorse/{update_id}/{member_id}`."""
+
+    update_id: TxId
+    member_id: Ident
+    verdict: Verdict
+    reason: Reason
+    metric_bp: Bp
+    scores: dict[str, Int]
+    ms: NonNegInt
+
+
+class Proposal(Record):
+    """`proposal/{task_id}/{proposal_id}`; `proposal_id` is the ProposeBlock transaction id."""
+
+    proposal_id: TxId
+    task_id: Ident
+    height: PosInt
+    parent_digest: Digest
+    updates: list[TxId]
+    weights_ppm: list[PosInt]
+    contribution_ppm: list[Ppm]
+    aggregate_digest: Digest
+    model_digest: Digest
+    blob_digest: Digest
+    required_gain_bp: GainBp
+    next_required_gain_bp: GainBp
+    interval_ms: NonNegInt
+    sealer: Ident
+    committee: list[Ident]
+    quorum: PosInt
+    ms: NonNegInt
+    status: ProposalStatus
+    closed_ms: NonNegInt | None = None
+
+
+class Attestation(Record):
+    """`attest/{proposal_id}/{member_id}`."""
+
+    proposal_id: TxId
+    member_id: Ident
+    verdict: Verdict
+    metric_bp: Bp
+    base_metric_bp: Bp
+    ms: NonNegInt
+
+
+class LearningBlock(Record):
+    """`version/{task_id}/{height:08d}`: version `height` of the task's model.
+
+    Version 0 is written by `PublishTask` (no parent, no updates, no attestation). `ms` is the
+    timestamp of the block's `ProposeBlock` (of `PublishTask` for version 0) and `interval_ms` the
+    time since the parent's `ms`: the quantity the difficulty retargeting steers.
+    """
+
+    task_id: Ident
+    height: NonNegInt
+    parent_digest: Digest | None
+    model_digest: Digest
+    blob_digest: Digest
+    aggregate_digest: Digest | None
+    updates: list[TxId]
+    weights_ppm: list[PosInt]
+    contribution_ppm: list[Ppm]
+    sealer: Ident
+    proposal_id: TxId
+    metric_bp: Bp
+    base_metric_bp: Bp
+    gain_bp: GainBp
+    attesters: list[Ident]
+    required_gain_bp: GainBp
+    next_required_gain_bp: GainBp
+    interval_ms: NonNegInt
+    ms: NonNegInt
+    rewards: dict[str, NonNegInt]
+
+
+class Head(Record):
+    """`head/{task_id}`: the latest version and the gain required of the next block."""
+
+    task_id: Ident
+    height: NonNegInt
+    model_digest: Digest
+    blob_digest: Digest
+    ms: NonNegInt
+    required_gain_bp: GainBp
+
+
+class Included(Record):
+    """`included/{update_id}`."""
+
+    update_id: TxId
+    task_id: Ident
+    height: PosInt
+
+
+class Balance(Record):
+    """`balance/{member_id}`."""
+
+    member_id: Ident
+    units: NonNegInt
+
+
+class Epsilon(Record):
+    """`epsilon/{task_id}/{member_id}`: the member's latest cumulative ε declaration."""
+
+    task_id: Ident
+    member_id: Ident
+    epsilon_spent: Decimal
+    ms: NonNegInt
+
+
+class Download(Record):
+    """`download/{tx_id}`."""
+
+    download_id: TxId
+    member_id: Ident
+    task_id: Ident
+    version: NonNegInt
+    model_digest: Digest
+    ms: NonNegInt
+
+
+ARGS_MODELS: dict[str, type[Record]] = {
+    "Bootstrap": BootstrapArgs,
+    "RegisterMember": RegisterMemberArgs,
+    "RevokeMember": MemberIdArgs,
+    "ShareKey": ShareKeyArgs,
+    "PublishTask": PublishTaskArgs,
+    "SubmitUpdate": SubmitUpdateArgs,
+    "RevealNonce": RevealNonceArgs,
+    "Endorse": EndorseArgs,
+    "ProposeBlock": ProposeBlockArgs,
+    "AttestBlock": AttestBlockArgs,
+    "RecordDownload": RecordDownloadArgs,
+}
+
+QUERY_ARGS_MODELS: dict[str, type[Record]] = {
+    "GetMember": MemberIdArgs,
+    "ListMembers": NoArgs,
+    "GetTask": TaskIdArgs,
+    "ListTasks": NoArgs,
+    "GetUpdate": UpdateRefArgs,
+    "ListUpdates": ListUpdatesArgs,
+    "GetHead": TaskIdArgs,
+    "GetVersion": VersionRefArgs,
+    "ListVersions": TaskIdArgs,
+    "GetProposal": ProposalRefArgs,
+    "GetBalance": MemberIdArgs,
+    "ListBalances": NoArgs,
+    "GetShareKey": MemberIdArgs,
+    "ListDownloads": ListDownloadsArgs,
+}
+
+STATE_MODELS: dict[str, type[Record]] = {
+    "Member": Member,
+    "ShareKey": ShareKey,
+    "Task": TaskRecord,
+    "Update": Update,
+    "Endorsement": Endorsement,
+    "Proposal": Proposal,
+    "Attestation": Attestation,
+    "LearningBlock": LearningBlock,
+    "Head": Head,
+    "Included": Included,
+    "Balance": Balance,
+    "Epsilon": Epsilon,
+    "Download": Download,
+}

@@ -1,0 +1,86 @@
+"""PoLe difficulty: the gain a learning block must show, retargeted toward a steady block rate.
+
+Proof of Work keeps its block interval near a target by retargeting a hash difficulty; its
+intervals stay exponential (coefficient of variation ≈ 1). Proof of Learning (Lan et al., "Proof
+of Learning (PoLe): Empowering Neural Network Training with Consensus Building on Blockchains",
+2021) replaces the hash puzzle with a required model improvement. Here the requirement is the
+*attested gain* of the task metric over the parent version, in basis points, and the contract
+retargets it every ``retarget_every`` blocks from the intervals just observed:
+
+    target = retarget_every × target_interval_ms
+    actual = sum(intervals), clamped to [floor(target / 4), 4 × target]
+    adjust = max(50, |old|)
+    new    = old + floor(adjust × (target − actual) / max(target, actual))
+    new    clamped to [min_required_gain_bp, max_required_gain_bp]
+
+The step is bounded by ±0.75 × adjust whatever the intervals were (the ratio lies in [−0.75,
+0.75] after the clamp), so one very slow period cannot swing the bar from a large gain to a large
+loss; it is continuous at ``actual == target`` and decreases as ``actual`` grows, so blocks that
+came faster never lower the bar. ``min_required_gain_bp`` may be negative: once the model
+plateaus, the chain still advances at the target rate while tolerating that much metric noise.
+
+Integer arithmetic only, floor division toward −∞ (the chaincode uses BigInt with the same floor):
+every peer computes the same number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+MIN_ADJUST_BP = 50
+
+
+class DifficultyParams(Protocol):
+    """The task fields retargeting reads (a `Task` record satisfies it)."""
+
+    @property
+    def target_interval_ms(self) -> int: ...
+
+    @property
+    def retarget_every(self) -> int: ...
+
+    @property
+    def min_required_gain_bp(self) -> int: ...
+
+    @property
+    def max_required_gain_bp(self) -> int: ...
+
+
+def is_retarget_height(task: DifficultyParams, height: int) -> bool:
+    """Whether the block at ``height`` recomputes the requirement for its successor."""
+    return height >= 1 and height % task.retarget_every == 0
+
+
+def retarget(task: DifficultyParams, old_bp: int, intervals_ms: Sequence[int]) -> int:
+    """The formula of the module docstring for ``old_bp`` and the window's intervals."""
+    target = task.retarget_every * task.target_interval_ms
+    actual = min(max(sum(intervals_ms), target // 4), 4 * target)
+    adjust = max(MIN_ADJUST_BP, abs(old_bp))
+    new = old_bp + (adjust * (target - actual)) // max(target, actual)
+    return min(max(new, task.min_required_gain_bp), task.max_required_gain_bp)
+
+
+def next_required_gain(
+    task: DifficultyParams,
+    parent_required_gain_bp: int,
+    recent_intervals_ms: Sequence[int],
+    height: int,
+) -> int:
+    """The gain required of block ``height + 1``, as block ``height`` must state it.
+
+    ``parent_required_gain_bp`` is the requirement block ``height`` itself had to meet (its
+    parent's ``next_required_gain_bp``). At a retarget height, ``recent_intervals_ms`` are the
+    intervals of blocks ``height − retarget_every + 1 … height`` (oldest first, the last one is
+    block ``height``'s own); elsewhere the requirement carries over unchanged and they are ignored.
+    """
+    if not is_retarget_height(task, height):
+        return parent_required_gain_bp
+    if len(recent_intervals_ms) != task.retarget_every:
+        raise ValueError(
+            f"retargeting at height {height} needs {task.retarget_every} intervals, "
+            f"got {len(recent_intervals_ms)}"
+        )
+    if any(interval < 0 for interval in recent_intervals_ms):
+        raise ValueError("intervals must not be negative")
+    return retarget(task, parent_required_gain_bp, recent_intervals_ms)
