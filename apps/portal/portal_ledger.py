@@ -1,0 +1,294 @@
+"""Tables the pages show, derived from the ledger that `PortalData` reads.
+
+Every function takes a `PortalData` and returns a pandas DataFrame (or plain records) with
+human-readable columns. Transactions' arguments are fixed by docs/decisions/0001-protocol.md, so
+updates, endorsements, proposals, attestations and ε declarations are replayed from the committed
+transactions; learning blocks and balances come from the contract's queries (only the world state
+knows which proposal was finalized and what was paid), with a replay fallback for versions.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from portal_data import VALID, PortalData, task_of, to_decimal
+
+__all__ = [
+    "attestations",
+    "balances",
+    "downloads",
+    "endorsements",
+    "epsilon_history",
+    "tx_table",
+    "updates",
+    "versions",
+]
+
+
+def when(ms: int | None) -> datetime | None:
+    """Ledger milliseconds as an aware UTC datetime."""
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def _update_tasks(data: PortalData) -> dict[str, str]:
+    out = {tx.tx_id: task_of(tx) for tx in data.valid("SubmitUpdate")}
+    out.update({tx.tx_id: task_of(tx) for tx in data.valid("ProposeBlock")})
+    return out
+
+
+def tx_table(data: PortalData) -> pd.DataFrame:
+    """One row per committed transaction (valid or not), with the task it concerns."""
+    owner = _update_tasks(data)
+    rows = []
+    for tx in data.transactions():
+        ref = tx.args.get("update_id") or tx.args.get("proposal_id") or ""
+        rows.append(
+            {
+                "block": tx.block_number,
+                "index": tx.tx_index,
+                "time": when(tx.timestamp_ms),
+                "type": tx.fn,
+                "member": tx.creator,
+                "task": task_of(tx) or owner.get(str(ref), ""),
+                "code": tx.code,
+                "tx_id": tx.tx_id,
+            }
+        )
+    columns = ["block", "index", "time", "type", "member", "task", "code", "tx_id"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def endorsements(data: PortalData) -> pd.DataFrame:
+    """Valid endorsements: who judged which update, verdict, reason and metric."""
+    owner = {tx.tx_id: tx.creator for tx in data.valid("SubmitUpdate")}
+    rows = [
+        {
+            "time": when(tx.timestamp_ms),
+            "update_id": tx.args["update_id"],
+            "submitter": owner.get(tx.args["update_id"], ""),
+            "endorser": tx.creator,
+            "verdict": tx.args.get("verdict"),
+            "reason": tx.args.get("reason", ""),
+            "metric_bp": tx.args.get("metric_bp"),
+        }
+        for tx in data.valid("Endorse")
+    ]
+    columns = ["time", "update_id", "submitter", "endorser", "verdict", "reason", "metric_bp"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _statuses(data: PortalData) -> dict[str, str]:
+    """Derived status per update id, from the contract's ListUpdates (authoritative)."""
+    out: dict[str, str] = {}
+    for task_id in data.tasks():
+        listed = data.query("ListUpdates", {"task_id": task_id})
+        for view in listed if isinstance(listed, list) else []:
+            out[str(view["update"]["update_id"])] = str(view["status"])
+    return out
+
+
+def _status(
+    known: dict[str, str], update_id: str, task: dict[str, Any], votes: pd.DataFrame
+) -> str:
+    if update_id in known:
+        return known[update_id]
+    accepts = int((votes["verdict"] == "accept").sum())
+    rejects = int((votes["verdict"] == "reject").sum())
+    quorum, size = int(task.get("quorum", 1)), int(task.get("committee_size", 1))
+    if accepts >= quorum:
+        return "accepted"
+    return "rejected" if rejects > size - quorum else "pending"
+
+
+def updates(data: PortalData, member: str | None = None) -> pd.DataFrame:
+    """Submitted updates (valid SubmitUpdate), their fate and the reasons given by verifiers."""
+    tasks, votes, known = data.tasks(), endorsements(data), _statuses(data)
+    included = {
+        u: int(v["height"]) for v in versions(data).to_dict("records") for u in v["updates"]
+    }
+    rows = []
+    for tx in data.valid("SubmitUpdate"):
+        if member and tx.creator != member:
+            continue
+        mine = votes[votes["update_id"] == tx.tx_id]
+        status = _status(known, tx.tx_id, tasks.get(task_of(tx), {}), mine)
+        reasons = sorted(set(mine[mine["verdict"] == "reject"]["reason"]))
+        rows.append(
+            {
+                "time": when(tx.timestamp_ms),
+                "task": task_of(tx),
+                "member": tx.creator,
+                "base_version": tx.args.get("base_version"),
+                "n_samples": tx.args.get("n_samples"),
+                "epsilon_spent": tx.args.get("epsilon_spent"),
+                "status": status,
+                "included_in": included.get(tx.tx_id),
+                "reject_reasons": ", ".join(reasons),
+                "endorsements": len(mine),
+                "update_id": tx.tx_id,
+            }
+        )
+    return pd.DataFrame(rows, columns=_UPDATE_COLUMNS)
+
+
+_UPDATE_COLUMNS = [
+    "time",
+    "task",
+    "member",
+    "base_version",
+    "n_samples",
+    "epsilon_spent",
+    "status",
+    "included_in",
+    "reject_reasons",
+    "endorsements",
+    "update_id",
+]
+
+
+def refused(data: PortalData, member: str) -> pd.DataFrame:
+    """This member's transactions the contract refused, with their validation code."""
+    table = tx_table(data)
+    return table[(table["member"] == member) & (table["code"] != VALID)]
+
+
+def _replayed_versions(data: PortalData, task_id: str) -> list[dict[str, Any]]:
+    task = data.tasks().get(task_id, {})
+    out: list[dict[str, Any]] = []
+    for tx in data.valid("PublishTask"):
+        if task_of(tx) == task_id:
+            genesis = {"height": 0, "model_digest": task.get("initial_model_digest")}
+            out.append({**genesis, "ms": tx.timestamp_ms, "updates": []})
+    return out
+
+
+def versions(data: PortalData, task_id: str | None = None) -> pd.DataFrame:
+    """Learning blocks (model versions) per task, oldest first, with intervals between them."""
+    rows: list[dict[str, Any]] = []
+    for tid in [task_id] if task_id else list(data.tasks()):
+        listed = data.query("ListVersions", {"task_id": tid})
+        records = listed if isinstance(listed, list) else _replayed_versions(data, tid)
+        for rec in records:
+            rows.append({**rec, "task": tid, "updates": list(rec.get("updates") or [])})
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return pd.DataFrame(columns=["task", "height", "time", "interval_s", "updates"])
+    frame = frame.sort_values(["task", "height"]).reset_index(drop=True)
+    ms = frame["ms"] if "ms" in frame else pd.Series([None] * len(frame))
+    frame["time"] = [when(int(m)) if pd.notna(m) else None for m in ms]
+    frame["interval_s"] = ms.groupby(frame["task"]).diff() / 1000
+    return frame
+
+
+def attestations(data: PortalData) -> pd.DataFrame:
+    """Per-site attested metrics of proposed blocks: one row per (proposal, attesting member)."""
+    proposals = {tx.tx_id: tx for tx in data.valid("ProposeBlock")}
+    rows = []
+    for tx in data.valid("AttestBlock"):
+        prop = proposals.get(tx.args.get("proposal_id", ""))
+        if prop is None:
+            continue
+        rows.append(
+            {
+                "task": task_of(prop),
+                "height": prop.args.get("height"),
+                "model_digest": prop.args.get("model_digest"),
+                "site": tx.creator,
+                "verdict": tx.args.get("verdict"),
+                "metric_bp": tx.args.get("metric_bp"),
+                "base_metric_bp": tx.args.get("base_metric_bp"),
+            }
+        )
+    columns = ["task", "height", "model_digest", "site", "verdict", "metric_bp", "base_metric_bp"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def epsilon_history(data: PortalData, member: str) -> pd.DataFrame:
+    """Cumulative ε this member declared per task over time (from its valid SubmitUpdates)."""
+    tasks = data.tasks()
+    rows = []
+    for tx in data.valid("SubmitUpdate"):
+        if tx.creator != member:
+            continue
+        spent = to_decimal(tx.args.get("epsilon_spent"))
+        budget = to_decimal(tasks.get(task_of(tx), {}).get("epsilon_budget"))
+        rows.append(
+            {
+                "time": when(tx.timestamp_ms),
+                "task": task_of(tx),
+                "epsilon": float(spent) if spent is not None else None,
+                "budget": float(budget) if budget is not None else None,
+            }
+        )
+    return pd.DataFrame(rows, columns=["time", "task", "epsilon", "budget"])
+
+
+def balances(data: PortalData) -> pd.DataFrame:
+    """Reward balances per member (the contract's ListBalances)."""
+    listed = data.query("ListBalances", {})
+    rows: list[dict[str, Any]] = []
+    if isinstance(listed, dict):
+        rows = [{"member": k, "balance": v} for k, v in listed.items()]
+    elif isinstance(listed, list):
+        rows = [
+            {"member": r.get("member_id"), "balance": r.get("units", r.get("balance"))}
+            for r in listed
+        ]
+    return pd.DataFrame(rows, columns=["member", "balance"])
+
+
+def downloads(data: PortalData) -> pd.DataFrame:
+    """Model downloads recorded on the ledger (valid RecordDownload transactions)."""
+    rows = [
+        {
+            "time": when(tx.timestamp_ms),
+            "member": tx.creator,
+            "task": task_of(tx),
+            "version": tx.args.get("version"),
+            "model_digest": tx.args.get("model_digest"),
+        }
+        for tx in data.valid("RecordDownload")
+    ]
+    return pd.DataFrame(rows, columns=["time", "member", "task", "version", "model_digest"])
+
+
+def lineage(data: PortalData, task_id: str, version: int) -> pd.DataFrame:
+    """Every update that went into ``version`` and its ancestors, with who signed and what ε.
+
+    Read from the ledger alone (learning blocks' update lists and the updates' SubmitUpdate
+    transactions), so any member, auditors included, can follow a version back to its inputs.
+    """
+    chain = versions(data, task_id)
+    chain = chain[chain["height"] <= version]
+    subs = {tx.tx_id: tx for tx in data.valid("SubmitUpdate")}
+    votes = endorsements(data)
+    rows = []
+    for block in chain.to_dict("records"):
+        for update_id in block["updates"]:
+            tx = subs.get(update_id)
+            judged = votes[votes["update_id"] == update_id]
+            rows.append(
+                {
+                    "version": int(block["height"]),
+                    "sealer": block.get("sealer", ""),
+                    "update_id": update_id,
+                    "member": tx.creator if tx else "",
+                    "base_version": tx.args.get("base_version") if tx else None,
+                    "epsilon_spent": tx.args.get("epsilon_spent") if tx else None,
+                    "accepts": int((judged["verdict"] == "accept").sum()),
+                    "endorsers": ", ".join(judged["endorser"]),
+                }
+            )
+    columns = [
+        "version",
+        "sealer",
+        "update_id",
+        "member",
+        "base_version",
+        "epsilon_spent",
+        "accepts",
+        "endorsers",
+    ]
+    return pd.DataFrame(rows, columns=columns)

@@ -1,0 +1,170 @@
+"""What the portal reads from this member's own folder: ingest runs, quarantine, privacy store.
+
+Layouts read (written by other parts of consortium; found by searching the member folder, so a run
+written anywhere under it shows up):
+
+- an **ingest run** is a folder holding ``report.json``, optionally ``quarantine/`` (the resources
+  that failed validation, each with a reason) and ``cohort.parquet`` (the anonymized cohort);
+- the **privacy accountant store** is ``<state>/privacy/<task_id>/<member_id>.json``
+  (`consortium.privacy.accountant.AccountantStore`).
+
+Privacy: quarantined files are raw input and may carry direct identifiers (that is often *why*
+they were quarantined), so only their name, size and reason are listed; their content is read
+only by `quarantine_file`, which the Data page calls for a hospital of this member. The cohort is
+summarized by row count and column names, never rows: even anonymized rows are not for a browser.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from portal_data import IngestRun, QuarantineItem
+
+__all__ = ["accountant_files", "ingest_runs", "quarantine_file", "quarantine_items", "redact"]
+
+_REASON_KEYS = ("reason", "reasons", "error", "errors", "message")
+# Validation messages quote the offending input (pydantic: "input_value='Jane Doe'"), and that
+# input may be a name, an address or a record number. Quoted literals and long digit runs are
+# replaced before a reason reaches the browser; the field path and the rule broken stay readable.
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_INPUT_VALUE = re.compile(r"input_value=[^,\]]*")
+_DIGITS = re.compile(r"\d{5,}")
+
+
+def redact(text: str) -> str:
+    """A reason with quoted values, pydantic's input values and long digit runs removed."""
+    text = _INPUT_VALUE.sub("input_value=[redacted]", text)
+    text = _QUOTED.sub("[redacted]", text)
+    return _DIGITS.sub("[redacted]", text)[:500]
+
+
+def _reason_text(value: Any) -> str:
+    if isinstance(value, list):
+        return "; ".join(_reason_text(v) for v in value)
+    if isinstance(value, dict):
+        for key in _REASON_KEYS:
+            if key in value:
+                return _reason_text(value[key])
+        return json.dumps(value, sort_keys=True)[:300]
+    return str(value)
+
+
+def _reasons_from_report(report: dict[str, Any]) -> dict[str, str]:
+    """File name -> reason, from whatever list of quarantined entries the report holds."""
+    out: dict[str, str] = {}
+    entries = report.get("quarantine") or report.get("quarantined") or []
+    if isinstance(entries, dict):
+        entries = [{"file": k, "reason": v} for k, v in entries.items()]
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        name = entry.get("file") or entry.get("path") or entry.get("name") or entry.get("id")
+        if name:
+            out[Path(str(name)).name] = _reason_text(entry)
+    return out
+
+
+def quarantine_items(run_dir: Path, report: dict[str, Any]) -> list[QuarantineItem]:
+    """Quarantined files of a run with their reasons (from the report or a sidecar file)."""
+    folder = run_dir / "quarantine"
+    if not folder.is_dir():
+        return []
+    reasons = _reasons_from_report(report)
+    items = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        if path.name.endswith((".reason.json", ".reason.txt", ".reason")):
+            continue
+        reason = reasons.get(path.name, "")
+        for sidecar in (path.parent / f"{path.name}.reason.json", path.with_suffix(".reason.json")):
+            if not reason and sidecar.is_file():
+                reason = _reason_text(json.loads(sidecar.read_text(encoding="utf-8")))
+        txt = path.parent / f"{path.name}.reason.txt"
+        if not reason and txt.is_file():
+            reason = txt.read_text(encoding="utf-8").strip()
+        rel = str(path.relative_to(folder))
+        size = path.stat().st_size
+        items.append(QuarantineItem(name=rel, size_bytes=size, reason=redact(reason)))
+    return items
+
+
+def _cohort_shape(path: Path) -> tuple[int | None, list[str]]:
+    if not path.is_file():
+        return None, []
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(path)
+    return meta.metadata.num_rows, list(meta.schema_arrow.names)
+
+
+def ingest_runs(member_dir: Path) -> list[IngestRun]:
+    """Every ingest run under the member's folder, newest report first."""
+    reports = [p for p in member_dir.rglob("report.json") if "msp" not in p.parts]
+    reports.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    runs = []
+    for report_path in reports:
+        try:
+            report = json.loads(report_path.read_text(encoding="utf-8"))
+        except ValueError:
+            report = {"error": "report.json is not valid JSON"}
+        run_dir = report_path.parent
+        rows, columns = _cohort_shape(run_dir / "cohort.parquet")
+        runs.append(
+            IngestRun(
+                name=str(run_dir.relative_to(member_dir)),
+                path=str(run_dir),
+                report=report if isinstance(report, dict) else {"report": report},
+                cohort_rows=rows,
+                cohort_columns=columns,
+                quarantine=quarantine_items(run_dir, report if isinstance(report, dict) else {}),
+            )
+        )
+    return runs
+
+
+def quarantine_file(member_dir: Path, run_name: str, item_name: str) -> bytes:
+    """The raw bytes of one quarantined file (may contain identifiers: hospital admins only).
+
+    Both names are checked to resolve inside the member's folder, so a crafted name cannot read
+    anything else on the node.
+    """
+    base = member_dir.resolve()
+    path = (base / run_name / "quarantine" / item_name).resolve()
+    if not path.is_relative_to(base / run_name) or not path.is_file():
+        raise FileNotFoundError(f"no quarantined file {item_name!r} in run {run_name!r}")
+    return path.read_bytes()
+
+
+def accountant_files(member_dir: Path, member_id: str) -> dict[str, Path]:
+    """The privacy accountant store file of this member per task id."""
+    found = {}
+    for path in member_dir.rglob(f"privacy/*/{member_id}.json"):
+        found[path.parent.name] = path
+    return found
+
+
+def report_facts(report: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """The report flattened to ``a.b.c -> value``: numbers and flags as they are, short strings
+    redacted, lists by their length. Quarantine entries are left out (listed separately)."""
+    out: dict[str, Any] = {}
+    for key, value in report.items():
+        name = f"{prefix}{key}"
+        if key in ("quarantine", "quarantined") and not prefix:
+            continue
+        if isinstance(value, dict):
+            out.update(report_facts(value, f"{name}."))
+        elif isinstance(value, list):
+            out[f"{name} (count)"] = len(value)
+        elif isinstance(value, bool | int | float) or value is None:
+            out[name] = value
+        else:
+            out[name] = redact(str(value))[:120]
+    return out
+
+
+def privacy_facts(facts: dict[str, Any]) -> dict[str, Any]:
+    """The k-anonymity and suppression figures among a report's facts."""
+    words = ("k_anon", "kanon", "k-anon", "suppress", "quasi", "min_k", ".k", "safe_harbor")
+    return {k: v for k, v in facts.items() if k == "k" or any(w in k.lower() for w in words)}

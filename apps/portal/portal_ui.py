@@ -1,0 +1,143 @@
+"""Streamlit plumbing shared by the portal's pages: which member, who is signed in, role checks.
+
+The member and consortium directory come from the environment (``CONSORTIUM_PORTAL_DIR``,
+``CONSORTIUM_PORTAL_MEMBER``, set by `consortium portal`) or from the script's own arguments
+(``streamlit run apps/portal/portal.py -- --dir DIR --member NAME``). A portal serves exactly one
+member: the node's own.
+
+Every page starts with `require(page)`: it stops the page unless somebody is signed in and the
+member's ledger roles allow the page (docs/decisions/0008-portal-access.md). The menu hides pages
+a member may not open, but the check is made again here because a page can be asked for by URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+from portal_auth import allowed, sign_in
+from portal_data import PortalData, PortalUnavailable
+
+__all__ = ["current", "require", "show_sign_in", "signed_in"]
+
+SESSION_KEY = "portal_user"
+SESSION_IDLE_S = 30 * 60  # a browser left open at a nurses' station signs itself out
+
+
+def _settings() -> tuple[Path, str]:
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--dir", default=os.environ.get("CONSORTIUM_PORTAL_DIR", ""))
+    parser.add_argument("--member", default=os.environ.get("CONSORTIUM_PORTAL_MEMBER", ""))
+    args, _ = parser.parse_known_args(sys.argv[1:])
+    if not args.dir or not args.member:
+        st.error(
+            "This portal does not know which member it serves: start it with "
+            "`consortium portal --dir DIR --member NAME`."
+        )
+        st.stop()
+    return Path(args.dir), str(args.member)
+
+
+@st.cache_resource(show_spinner=False)
+def _data(consortium_dir: str, member_id: str) -> PortalData:
+    return PortalData(Path(consortium_dir), member_id)
+
+
+def current() -> PortalData:
+    """The `PortalData` of the member this portal serves (one per process, shared by sessions)."""
+    consortium_dir, member_id = _settings()
+    return _data(str(consortium_dir.resolve()), member_id)
+
+
+def member_roles(data: PortalData) -> tuple[str, ...]:
+    """The member's roles, or a clear stop when the ledger cannot be read."""
+    try:
+        return data.roles()
+    except PortalUnavailable as err:
+        st.error(str(err))
+        st.stop()
+    except Exception as err:  # no ledger yet, bad directory: say what to do
+        st.error(f"Cannot read the ledger of {data.dir}: {err}")
+        st.info("Check that `consortium init` ran for this directory and the member exists.")
+        st.stop()
+    raise AssertionError("unreachable")
+
+
+def signed_in() -> bool:
+    """Whether this browser session is signed in (and not idle for too long)."""
+    user: dict[str, Any] | None = st.session_state.get(SESSION_KEY)
+    if not user:
+        return False
+    if time.time() - float(user.get("seen", 0)) > SESSION_IDLE_S:
+        del st.session_state[SESSION_KEY]
+        return False
+    user["seen"] = time.time()
+    return True
+
+
+def _oidc_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets.toml: OIDC is simply not configured
+        return False
+
+
+def _oidc_allowed(email: str) -> bool:
+    try:
+        allowed_emails = st.secrets.get("portal", {}).get("allowed_emails", [])
+    except Exception:
+        return False
+    return email.lower() in {str(e).lower() for e in allowed_emails}
+
+
+def _accept_oidc() -> None:
+    if not _oidc_configured() or not getattr(st.user, "is_logged_in", False):
+        return
+    email = str(st.user.get("email", ""))
+    if _oidc_allowed(email):
+        st.session_state[SESSION_KEY] = {"method": "oidc", "who": email, "seen": time.time()}
+        st.rerun()
+    st.error(f"{email} is not in this portal's allowed_emails; ask the node's admin.")
+
+
+def show_sign_in() -> None:
+    """The sign-in page: a password form, and an OpenID Connect button when configured."""
+    data = current()
+    st.title(f"Sign in — {data.member_id}")
+    st.caption(f"Consortium portal of member **{data.member_id}** ({data.dir})")
+    _accept_oidc()
+    with st.form("sign_in", clear_on_submit=True):
+        password = st.text_input("Portal password", type="password", key="password")
+        submitted = st.form_submit_button("Sign in", type="primary")
+    if submitted:
+        result = sign_in(data.member_dir, password)
+        if result.ok:
+            st.session_state[SESSION_KEY] = {"method": "password", "who": data.member_id}
+            st.session_state[SESSION_KEY]["seen"] = time.time()
+            st.rerun()
+        st.error(f"Sign-in refused: {result.reason}")
+    if _oidc_configured():
+        st.divider()
+        if st.button("Sign in with your organisation (OpenID Connect)"):
+            st.login()
+
+
+def require(page: str) -> tuple[PortalData, tuple[str, ...]]:
+    """Stop unless signed in and allowed to see ``page``; return the data and member roles."""
+    if not signed_in():
+        st.warning("Please sign in first.")
+        st.stop()
+    data = current()
+    roles = member_roles(data)
+    if not allowed(roles, page):
+        st.error(
+            f"Member {data.member_id} (roles: {', '.join(roles) or 'none'}) may not open the "
+            f"{page} page; see docs/decisions/0008-portal-access.md."
+        )
+        st.stop()
+    return data, roles

@@ -1,0 +1,99 @@
+"""Audit: blocks and transactions with filters, chain verification, model tracing, CSV export."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time
+
+import pandas as pd
+import portal_actions as act
+import portal_ledger as pl
+import streamlit as st
+from portal_data import PortalUnavailable
+from portal_ui import require
+
+data, roles = require("audit")
+st.title("Audit")
+txs = pl.tx_table(data)
+st.caption(f"{len(txs)} transactions in {data.height()} blocks, valid and refused alike.")
+
+with st.expander("Filters", expanded=True):
+    c1, c2, c3, c4 = st.columns(4)
+    members = c1.multiselect("Member", sorted(txs["member"].unique()))
+    types = c2.multiselect("Type", sorted(txs["type"].unique()))
+    task_ids = c3.multiselect("Task", sorted(t for t in txs["task"].unique() if t))
+    codes = c4.multiselect("Validation code", sorted(txs["code"].unique()))
+    days = sorted({t.date() for t in txs["time"]}) if not txs.empty else []
+    span = st.date_input("Time (UTC days)", value=(days[0], days[-1]) if days else ())
+shown = txs
+for column, chosen in (("member", members), ("type", types), ("task", task_ids), ("code", codes)):
+    if chosen:
+        shown = shown[shown[column].isin(chosen)]
+if isinstance(span, tuple) and len(span) == 2:
+    lo = datetime.combine(span[0], time.min, tzinfo=UTC)
+    hi = datetime.combine(span[1], time.max, tzinfo=UTC)
+    shown = shown[(shown["time"] >= lo) & (shown["time"] <= hi)]
+
+st.subheader(f"Transactions ({len(shown)} shown)")
+st.dataframe(shown, hide_index=True)
+st.download_button(
+    "Export CSV",
+    shown.to_csv(index=False).encode("utf-8"),
+    file_name=f"ledger-{data.member_id}.csv",
+    mime="text/csv",
+)
+
+st.subheader("Blocks")
+if txs.empty:
+    st.info("The ledger holds no block with a transaction yet.")
+else:
+    blocks = (
+        txs.groupby("block")
+        .agg(
+            time=("time", "min"),
+            transactions=("tx_id", "count"),
+            refused=("code", lambda c: int((c != "VALID").sum())),
+            types=("type", lambda t: ", ".join(sorted(set(t)))),
+        )
+        .reset_index()
+    )
+    st.dataframe(blocks, hide_index=True)
+
+st.subheader("Verify the chain")
+st.caption("Re-checks every block's hash chain and signatures and replays the world state.")
+if st.button("Verify the whole ledger"):
+    bar = st.progress(0.0, text="starting")
+    try:
+        report = act.verify_chain(data, lambda f, label: bar.progress(f, text=label))
+    except PortalUnavailable as err:
+        st.error(f"Verification could not run: {err}")
+    except Exception as err:  # a verification failure is a finding, not a crash
+        st.error(f"The ledger did NOT verify: {err}")
+    else:
+        bar.progress(1.0, text="done")
+        ok = getattr(report, "ok", report if isinstance(report, bool) else True)
+        (st.success if ok else st.error)(f"Verification {'passed' if ok else 'FAILED'}")
+        st.write(report if not hasattr(report, "model_dump") else report.model_dump())
+
+st.subheader("Trace a model version")
+tasks = data.tasks()
+if not tasks:
+    st.info("No task published yet.")
+    st.stop()
+c1, c2 = st.columns(2)
+task_id = c1.selectbox("Task", list(tasks), key="trace_task")
+heights = [int(h) for h in pl.versions(data, task_id)["height"]]
+version = c2.selectbox("Version", heights[::-1], key="trace_version")
+st.dataframe(pd.DataFrame(pl.lineage(data, task_id, int(version))), hide_index=True)
+if st.button("Run the full trace (recomputes digests from the blobs)"):
+    try:
+        traced = act.trace_version(data, task_id, int(version))
+    except Exception as err:
+        st.error(f"Trace failed: {err}")
+    else:
+        if traced is None:
+            st.info(
+                "The full trace is not available in this install; the table above is read "
+                "from the ledger."
+            )
+        else:
+            st.write(traced if not hasattr(traced, "model_dump") else traced.model_dump())

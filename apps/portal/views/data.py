@@ -1,0 +1,82 @@
+"""Data: this member's ingest runs, their reports, the quarantine, k-anonymity and suppression.
+
+No row of patient data is shown: reports are summarized as figures, the cohort by its shape, and
+quarantined resources by name, size and a redacted reason (portal_local.py explains why).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import portal_local as loc
+import streamlit as st
+from portal_auth import allowed
+from portal_ui import require
+
+data, roles = require("data")
+st.title("Data")
+st.caption(f"Ingest runs of {data.member_id} only. Patient rows are never shown here.")
+
+runs = loc.ingest_runs(data.member_dir)
+if not runs:
+    st.info(
+        f"No ingest run found under {data.member_dir}. Run the ingest for this member; each run's "
+        "folder (report.json, quarantine/, cohort.parquet) then appears here."
+    )
+    st.stop()
+
+summary = pd.DataFrame(
+    [
+        {
+            "run": r.name,
+            "cohort rows": r.cohort_rows,
+            "cohort columns": len(r.cohort_columns),
+            "quarantined files": len(r.quarantine),
+        }
+        for r in runs
+    ]
+)
+st.dataframe(summary, hide_index=True)
+run = runs[[r.name for r in runs].index(st.selectbox("Ingest run", [r.name for r in runs]))]
+
+facts = loc.report_facts(run.report)
+privacy = loc.privacy_facts(facts)
+left, right = st.columns(2)
+with left:
+    st.subheader("Report")
+    table = pd.DataFrame({"figure": list(facts), "value": [str(v) for v in facts.values()]})
+    st.dataframe(table, hide_index=True)
+with right:
+    st.subheader("k-anonymity and suppression")
+    if privacy:
+        st.dataframe(
+            pd.DataFrame({"figure": list(privacy), "value": [str(v) for v in privacy.values()]}),
+            hide_index=True,
+        )
+    else:
+        st.info("This report has no k-anonymity figures.")
+    st.subheader("Cohort")
+    st.write(f"{run.cohort_rows or 0} rows; columns: {', '.join(run.cohort_columns) or 'none'}")
+
+st.subheader(f"Quarantine ({len(run.quarantine)} files)")
+if not run.quarantine:
+    st.success("Nothing was quarantined in this run.")
+    st.stop()
+st.caption(
+    "Quarantined resources are raw input and may contain direct identifiers: only their name, "
+    "size and the reason (with quoted values redacted) are shown."
+)
+st.dataframe(pd.DataFrame([q.model_dump() for q in run.quarantine]), hide_index=True)
+if not allowed(roles, "download_quarantine"):
+    st.info("Only a hospital admin of this member may download raw quarantined files.")
+    st.stop()
+choice = st.selectbox("Raw file to download", [q.name for q in run.quarantine])
+st.warning(
+    f"The raw file may contain direct identifiers. You download it as a hospital admin of "
+    f"{data.member_id}: keep it inside the hospital, do not forward it."
+)
+st.download_button(
+    "Download raw quarantined file",
+    data=loc.quarantine_file(data.member_dir, run.name, choice),
+    file_name=choice.replace("/", "_"),
+    mime="application/octet-stream",
+)

@@ -1,0 +1,89 @@
+"""Models: versions with metrics per site, and download with provenance (as `model pull`)."""
+
+from __future__ import annotations
+
+import json
+
+import portal_actions as act
+import portal_ledger as pl
+import streamlit as st
+from portal_auth import allowed
+from portal_charts import bp_text, line, short
+from portal_data import PortalUnavailable
+from portal_ui import require
+
+data, roles = require("models")
+st.title("Models")
+tasks = data.tasks()
+if not tasks:
+    st.info("No task is published yet, so there is no model.")
+    st.stop()
+task_id = st.selectbox("Task", list(tasks), format_func=lambda t: f"{tasks[t]['title']} ({t})")
+versions = pl.versions(data, task_id)
+table = versions.copy()
+table["auroc"] = [bp_text(v) for v in table["metric_bp"]] if "metric_bp" in table else "—"
+if "model_digest" in table:
+    table["model_digest"] = table["model_digest"].map(short)
+table["updates"] = table["updates"].map(len)
+show = [
+    c
+    for c in ("height", "time", "auroc", "gain_bp", "sealer", "updates", "model_digest")
+    if c in table
+]
+st.dataframe(table[show], hide_index=True)
+
+sites = pl.attestations(data)
+sites = sites[sites["task"] == task_id]
+if not sites.empty:
+    st.subheader("Metric per site")
+    st.caption("Each attester evaluated the proposed version on its own held-out data.")
+    per_site = sites.assign(auroc=sites["metric_bp"] / 10000)[["height", "site", "auroc"]]
+    line(per_site, x="height:Q", y="auroc:Q", color="site:N", title="AUROC per site")
+    st.dataframe(
+        sites.drop(columns=["task"]).assign(model_digest=sites["model_digest"].map(short)),
+        hide_index=True,
+    )
+
+st.subheader("Download a version")
+heights = [int(h) for h in versions["height"]]
+version = st.selectbox("Version", heights[::-1])
+if not allowed(roles, "download_model"):
+    st.error(
+        f"Download refused: member {data.member_id} has roles {', '.join(roles)}; models may be "
+        "downloaded by hospitals, verifiers and admins only (auditors and aggregators cannot)."
+    )
+elif st.button("Pull model (checks the digest, records the download on the ledger)"):
+    try:
+        with st.spinner("Pulling, checking and recording…"):
+            outcome = act.pull_model(data, roles, task_id, int(version))
+    except (PortalUnavailable, PermissionError) as err:
+        st.error(f"Model pull failed: {err}")
+    else:
+        st.session_state["pulled"] = {"task": task_id, "version": int(version), **outcome}
+pulled = st.session_state.get("pulled")
+if pulled and pulled["task"] == task_id and pulled["version"] == version:
+    if pulled["match"]:
+        st.success(f"SHA-256 of the model matches the ledger: {pulled['got']}")
+    else:
+        st.error(f"Digest mismatch: ledger {pulled['expected']}, file {pulled['got']}")
+    st.download_button(
+        "Download model (.safetensors)",
+        act.model_bytes(pulled["model"]),
+        file_name=pulled["model"].name,
+        mime="application/octet-stream",
+    )
+    if pulled["provenance"] is not None:
+        st.download_button(
+            "Download provenance (.json)",
+            act.model_bytes(pulled["provenance"]),
+            file_name=pulled["provenance"].name,
+            mime="application/json",
+        )
+        with st.expander("Provenance"):
+            st.json(json.loads(act.model_bytes(pulled["provenance"])))
+
+mine = pl.downloads(data)
+mine = mine[mine["member"] == data.member_id]
+if not mine.empty:
+    st.subheader("Downloads this member recorded on the ledger")
+    st.dataframe(mine.assign(model_digest=mine["model_digest"].map(short)), hide_index=True)

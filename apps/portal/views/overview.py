@@ -1,0 +1,57 @@
+"""Overview: this member, its roles, node status, ledger height, latest model, blocks over time."""
+
+from __future__ import annotations
+
+import time
+
+import portal_ledger as pl
+import streamlit as st
+from portal_charts import bp_text, line
+from portal_ui import require
+
+data, roles = require("overview")
+member = data.members().get(data.member_id, {})
+tasks = data.tasks()
+txs = data.transactions()
+
+st.title(f"{data.member_id}")
+st.caption(f"Consortium directory: {data.dir}")
+cols = st.columns(4)
+cols[0].metric("Roles", ", ".join(roles) or "none")
+cols[1].metric("Status on the ledger", member.get("status", "not registered"))
+cols[2].metric("Ledger height (blocks)", data.height())
+cols[3].metric("Tasks", len(tasks))
+
+st.subheader("Node status")
+if txs:
+    last = txs[-1]
+    age_s = max(0, int(time.time() - last.timestamp_ms / 1000))
+    mine = sum(t.creator == data.member_id for t in txs)
+    st.write(
+        f"The ledger is readable. Last transaction: {last.fn} in block {last.block_number}, "
+        f"{age_s} s ago. This member signed {mine} of its {len(txs)} transactions."
+    )
+else:
+    st.info("The ledger is readable but holds no transaction yet.")
+
+versions = pl.versions(data)
+st.subheader("Latest model per task")
+if versions.empty:
+    st.info("No task has been published yet, so there is no model.")
+else:
+    latest = versions.groupby("task").tail(1)
+    cols = st.columns(max(1, len(latest)))
+    for col, row in zip(cols, latest.to_dict("records"), strict=False):
+        title = tasks.get(row["task"], {}).get("title", row["task"])
+        col.metric(
+            f"{title}: version {int(row['height'])}", f"AUROC {bp_text(row.get('metric_bp'))}"
+        )
+    blocks = versions[versions["height"] > 0]
+    if blocks.empty:
+        st.info("No learning block yet: every task is still at its initial model (version 0).")
+    elif "metric_bp" in blocks:
+        st.subheader("Learning blocks over time")
+        chart = blocks.assign(auroc=blocks["metric_bp"] / 10000)[
+            ["time", "task", "height", "auroc"]
+        ]
+        line(chart, x="time:T", y="auroc:Q", color="task:N", title="attested AUROC")

@@ -1,0 +1,87 @@
+"""Privacy: ε this member spent per task against the task's budget, over time, with warnings.
+
+Two sources, shown side by side: the ε the member declared on the ledger with each update (public,
+what the contract checks against the budget) and the member's own accountant store (what training
+has reserved locally, which runs ahead of the ledger while a run is in flight).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import portal_ledger as pl
+import portal_local as loc
+import streamlit as st
+from portal_charts import line
+from portal_data import to_decimal
+from portal_ui import require
+
+WARN_AT = 0.8  # warn when 80 % of a task's budget is spent: about one or two updates left
+
+data, roles = require("privacy")
+st.title("Privacy budget")
+st.caption(f"ε spent by {data.member_id} per task (differential privacy, (ε, δ)).")
+
+tasks = data.tasks()
+history = pl.epsilon_history(data, data.member_id)
+local = loc.accountant_files(data.member_dir, data.member_id)
+if not tasks:
+    st.info("No task is published yet, so no privacy budget is in use.")
+    st.stop()
+
+
+def local_epsilon(path_text: str) -> float | None:
+    """ε of a local accountant store file, recomputed by the privacy package (None if absent)."""
+    try:
+        from consortium.privacy.accountant import epsilon_of
+    except ImportError:
+        return None
+    record = json.loads(Path(path_text).read_text(encoding="utf-8"))
+    steps = [
+        (float(e["noise_multiplier"]), float(e["sample_rate"]), int(e["steps"]))
+        for e in record.get("history", [])
+    ]
+    if not steps:
+        return 0.0
+    return float(epsilon_of(steps, delta=float(record["delta"]), accountant=record["accountant"]))
+
+
+for task_id, task in tasks.items():
+    budget = float(to_decimal(task.get("epsilon_budget")) or 0)
+    mine = history[history["task"] == task_id]
+    spent = float(mine["epsilon"].max()) if not mine.empty else 0.0
+    st.subheader(f"{task.get('title', task_id)} ({task_id})")
+    cols = st.columns(4)
+    cols[0].metric("ε declared on the ledger", f"{spent:.3f}")
+    cols[1].metric("ε budget", f"{budget:g}", help=f"δ = {task.get('delta')}")
+    cols[2].metric("updates sent", len(mine))
+    reserved = local_epsilon(str(local[task_id])) if task_id in local else None
+    cols[3].metric("ε reserved locally", "—" if reserved is None else f"{reserved:.3f}")
+    used = max(spent, reserved or 0.0)
+    fraction = min(1.0, used / budget) if budget > 0 else 1.0
+    st.progress(fraction, text=f"{fraction:.0%} of the budget used")
+    if used >= budget:
+        st.error("The budget is spent: this node refuses to train on this task any further.")
+    elif fraction >= WARN_AT:
+        per_update = spent / len(mine) if len(mine) else 0.0
+        left = int((budget - used) // per_update) if per_update > 0 else 0
+        st.warning(
+            f"Budget almost spent: {budget - used:.3f} ε left, about {left} more update(s) at the "
+            "recent rate. Ask the task's publisher before the node stops training."
+        )
+    if not mine.empty:
+        line(
+            mine[["time", "epsilon"]],
+            x="time:T",
+            y="epsilon:Q",
+            title="cumulative ε",
+            rule=budget,
+            rule_label="budget",
+        )
+if history.empty:
+    st.info("This member has not submitted any update yet: no ε spent.")
+else:
+    with st.expander("Every declaration"):
+        st.dataframe(pd.DataFrame(history), hide_index=True)

@@ -1,0 +1,61 @@
+"""Training: this member's updates and their fate, endorsements given and received."""
+
+from __future__ import annotations
+
+import portal_ledger as pl
+import streamlit as st
+from portal_charts import short
+from portal_ui import require
+
+data, roles = require("training")
+me = data.member_id
+st.title("Training")
+
+mine = pl.updates(data, member=me)
+votes = pl.endorsements(data)
+st.subheader("Updates this member submitted")
+if mine.empty:
+    st.info(f"{me} has not submitted any update.")
+else:
+    counts = mine["status"].value_counts()
+    cols = st.columns(4)
+    for col, status in zip(cols, ("accepted", "rejected", "pending", "included"), strict=True):
+        value = (
+            int(mine["included_in"].notna().sum())
+            if status == "included"
+            else int(counts.get(status, 0))
+        )
+        col.metric(status, value)
+    st.dataframe(mine.assign(update_id=mine["update_id"].map(short)), hide_index=True)
+    rejected = mine[mine["status"] == "rejected"]
+    if not rejected.empty:
+        st.warning(
+            "Rejected updates and the verifiers' reasons: "
+            + "; ".join(
+                f"{short(u)}: {r or 'no reason'}"
+                for u, r in zip(rejected["update_id"], rejected["reject_reasons"], strict=True)
+            )
+        )
+
+refused = pl.refused(data, me)
+if not refused.empty:
+    st.subheader("Transactions the contract refused")
+    st.caption("Kept on the ledger with their validation code (docs/decisions/0001-protocol.md).")
+    st.dataframe(refused, hide_index=True)
+
+st.subheader("Endorsements received")
+received = votes[votes["submitter"] == me]
+if received.empty:
+    st.info("No verifier has judged an update of this member yet.")
+else:
+    st.dataframe(received.assign(update_id=received["update_id"].map(short)), hide_index=True)
+
+st.subheader("Endorsements given")
+given = votes[votes["endorser"] == me]
+if given.empty:
+    st.info(
+        "This member has not endorsed any update (it needs the verifier role and a seat "
+        "in an update's committee)."
+    )
+else:
+    st.dataframe(given.assign(update_id=given["update_id"].map(short)), hide_index=True)
