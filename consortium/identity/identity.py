@@ -34,6 +34,7 @@ __all__ = [
     "Identity",
     "IdentityError",
     "cert_attributes",
+    "cert_member_id",
     "cert_roles",
     "is_low_s",
     "load_identity",
@@ -75,7 +76,8 @@ def cert_roles(cert: x509.Certificate) -> tuple[str, ...]:
     return tuple(sorted(r for r in text.split(",") if r))
 
 
-def _member_id(cert: x509.Certificate) -> str:
+def cert_member_id(cert: x509.Certificate) -> str:
+    """The member id of a certificate: its ``consortium.member`` attribute, else its CN."""
     member = cert_attributes(cert).get("consortium.member")
     if member:
         return member
@@ -112,7 +114,7 @@ class Identity:
     @property
     def member_id(self) -> str:
         """The member's id (``consortium.member`` attribute, else the subject CN)."""
-        return _member_id(self.certificate)
+        return cert_member_id(self.certificate)
 
     @property
     def roles(self) -> tuple[str, ...]:

@@ -1,0 +1,228 @@
+"""Validating and executing one ordered transaction: the same code commits blocks and replays them.
+
+Order of checks (Fabric's committer order): well-formed envelope and transaction id, channel,
+creator certificate chains to the consortium CA, creator signature, duplicate transaction id, then
+the contract. The first failing check gives the validation code; an invalid transaction writes
+nothing. Because `verify_ledger` replays the ledger through this very function, a stored code or
+state that the code here would not produce is a verification failure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from consortium.canonical import CanonicalError, canonical_json, digest, sha256_hex
+from consortium.ledger.base import VALID, Contract, ContractError, Creator
+from consortium.ledger.embedded.certs import CertValidator
+from consortium.ledger.embedded.envelope import ParsedEnvelope, parse_envelope, tx_id_for
+from consortium.ledger.embedded.merkle import leaf_hash
+
+__all__ = [
+    "AUTHENTIC_FAILURES",
+    "BAD_SIGNATURE",
+    "BAD_TXID",
+    "CONTRACT_ERROR",
+    "DUPLICATE_TXID",
+    "MALFORMED_TX",
+    "UNKNOWN_CREATOR",
+    "WRONG_CHANNEL",
+    "Executor",
+    "Outcome",
+    "tx_leaf",
+]
+
+MALFORMED_TX = "MALFORMED_TX"
+BAD_TXID = "BAD_TXID"
+WRONG_CHANNEL = "WRONG_CHANNEL"
+UNKNOWN_CREATOR = "UNKNOWN_CREATOR"
+BAD_SIGNATURE = "BAD_SIGNATURE"
+DUPLICATE_TXID = "DUPLICATE_TXID"
+CONTRACT_ERROR = "CONTRACT_ERROR"
+# Codes given before the signature is known to be good: such a transaction does not "use" its id.
+AUTHENTIC_FAILURES = (MALFORMED_TX, BAD_TXID, WRONG_CHANNEL, UNKNOWN_CREATOR, BAD_SIGNATURE)
+
+_UPSERT = (
+    "INSERT INTO state (key, value, block, tx) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE "
+    "SET value = excluded.value, block = excluded.block, tx = excluded.tx"
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The validation result of one transaction, as stored in ``txs`` and hashed into the block."""
+
+    tx_id: str
+    code: str
+    message: str
+    result: bytes
+    writes: dict[str, bytes]
+    leaf: bytes
+
+
+def tx_leaf(
+    envelope: bytes,
+    signature: bytes,
+    code: str,
+    message: str,
+    result: bytes,
+    writes: dict[str, bytes],
+) -> bytes:
+    """The Merkle leaf of a transaction: what was ordered (envelope, signature) and what the
+    validation made of it (code, message, result, write set), so the orderer's block signature
+    covers both."""
+    record = {
+        "code": code,
+        "envelope": sha256_hex(envelope),
+        "message": message,
+        "result": sha256_hex(result),
+        "signature": signature.hex(),
+        "writes": digest(sorted([k, sha256_hex(v)] for k, v in writes.items())),
+    }
+    return leaf_hash(canonical_json(record))
+
+
+class StateContext:
+    """`TxContext` over the SQLite world state, buffering this transaction's writes."""
+
+    def __init__(self, conn: sqlite3.Connection, tx_id: str, timestamp_ms: int, creator: Creator):
+        self._conn = conn
+        self._tx_id = tx_id
+        self._timestamp_ms = timestamp_ms
+        self._creator = creator
+        self.writes: dict[str, bytes] = {}
+
+    @property
+    def tx_id(self) -> str:
+        return self._tx_id
+
+    @property
+    def timestamp_ms(self) -> int:
+        return self._timestamp_ms
+
+    @property
+    def creator(self) -> Creator:
+        return self._creator
+
+    def get_state(self, key: str) -> bytes | None:
+        """The committed value (reads do not see this transaction's own writes, as in Fabric)."""
+        row = self._conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def put_state(self, key: str, value: bytes) -> None:
+        if not isinstance(key, str) or not key or not isinstance(value, bytes | bytearray):
+            raise TypeError("put_state needs a non-empty str key and bytes value")
+        self.writes[key] = bytes(value)
+
+    def range(self, start: str, end: str) -> Iterator[tuple[str, bytes]]:
+        """Committed keys in [start, end) in byte order; an empty ``end`` means no upper bound."""
+        sql = "SELECT key, value FROM state WHERE key >= ?"
+        params: tuple[str, ...] = (start,)
+        if end:
+            sql, params = sql + " AND key < ?", (start, end)
+        rows = self._conn.execute(sql + " ORDER BY key", params).fetchall()
+        for key, value in rows:
+            yield str(key), bytes(value)
+
+
+class Executor:
+    """Validates and executes transactions in ledger order against one SQLite world state.
+
+    ``seen_before(tx_id)`` answers whether an authentic transaction with that id was committed in
+    an earlier block; ids within the block being executed are tracked here.
+    """
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        contract: Contract,
+        certs: CertValidator,
+        channel: str,
+        seen_before: Callable[[str], bool],
+    ) -> None:
+        self.conn = conn
+        self.contract = contract
+        self.certs = certs
+        self.channel = channel
+        self.seen_before = seen_before
+        self.ids: set[str] = set()
+
+    def execute(
+        self,
+        block: int,
+        index: int,
+        envelope: bytes,
+        signature: bytes,
+        signature_ok: bool | None = None,
+    ) -> Outcome:
+        """Validate, run and (if valid) apply one transaction. ``signature_ok`` lets a caller that
+        checked the signature already (e.g. in a process pool) skip that check."""
+        try:
+            env = parse_envelope(envelope)
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            return self._outcome(envelope, signature, "", MALFORMED_TX, "malformed envelope")
+        code, message = self._precheck(env, envelope, signature, signature_ok)
+        if code:
+            return self._outcome(envelope, signature, env.tx_id, code, message)
+        self.ids.add(env.tx_id)
+        ctx = StateContext(
+            self.conn, env.tx_id, env.timestamp_ms, self.certs.creator(env.cert_pem, env.msp_id)
+        )
+        try:
+            result = canonical_json(self.contract.invoke(ctx, env.fn, env.args))
+        except ContractError as exc:
+            return self._outcome(envelope, signature, env.tx_id, exc.code, exc.message)
+        except CanonicalError as exc:
+            return self._outcome(envelope, signature, env.tx_id, CONTRACT_ERROR, str(exc))
+        except Exception as exc:  # a contract bug must not stop the ledger; keep it recorded
+            return self._outcome(envelope, signature, env.tx_id, CONTRACT_ERROR, type(exc).__name__)
+        self.conn.executemany(
+            _UPSERT, [(k, v, block, index) for k, v in sorted(ctx.writes.items())]
+        )
+        return self._outcome(envelope, signature, env.tx_id, VALID, "", result, ctx.writes)
+
+    def _precheck(
+        self, env: ParsedEnvelope, envelope: bytes, signature: bytes, signature_ok: bool | None
+    ) -> tuple[str, str]:
+        try:
+            if tx_id_for(env.nonce, env.cert_pem, env.msp_id) != env.tx_id:
+                return BAD_TXID, "tx_id is not sha256(nonce + creator)"
+        except ValueError:
+            return BAD_TXID, "nonce is not hex"
+        if env.channel != self.channel:
+            return WRONG_CHANNEL, "envelope is for another consortium"
+        info = self.certs.info(env.cert_pem)
+        if not info.valid_at(env.timestamp_ms):
+            return UNKNOWN_CREATOR, info.error or "certificate not valid at the transaction time"
+        ok = info.verify(envelope, signature) if signature_ok is None else signature_ok
+        if not ok:
+            return BAD_SIGNATURE, "signature does not match the creator certificate"
+        if env.tx_id in self.ids or self.seen_before(env.tx_id):
+            return DUPLICATE_TXID, "a transaction with this id is already on the ledger"
+        return "", ""
+
+    @staticmethod
+    def _outcome(
+        envelope: bytes,
+        signature: bytes,
+        tx_id: str,
+        code: str,
+        message: str,
+        result: bytes = b"null",
+        writes: dict[str, bytes] | None = None,
+    ) -> Outcome:
+        writes = writes or {}
+        if not tx_id:
+            tx_id = hashlib.sha256(envelope).hexdigest()
+        leaf = tx_leaf(envelope, signature, code, message, result, writes)
+        return Outcome(tx_id, code, message, result, writes, leaf)
+
+
+def result_value(result: bytes) -> Any:
+    """The contract result stored as canonical JSON bytes, decoded."""
+    import json
+
+    return json.loads(result)

@@ -1,0 +1,322 @@
+"""`verify_ledger`: re-check an embedded ledger from its genesis block, trusting only the CA.
+
+For every block, in order: the header is canonical JSON whose SHA-256 is the stored hash; it
+follows the previous block's hash; it is signed (low-S ECDSA) by an orderer certificate issued by
+the consortium CA; its transactions are numbered 0..n-1. Every transaction is then replayed through
+the same `Executor` that committed it, on a fresh in-memory world state: signature, certificate
+chain, transaction id, duplicate check and the contract must give the stored code, message and
+result, and the Merkle root of the replayed leaves must be the header's. At the end the replayed
+world state (value and version of every key) must equal the stored one. The first difference is
+reported with the block, transaction or key it is in.
+
+Signature checks dominate the cost, so they can run in a process pool (``workers``) a window ahead
+of the replay; the replay itself is sequential, as it must be.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from consortium.canonical import canonical_json, sha256_hex
+from consortium.ledger.base import VALID, Contract
+from consortium.ledger.embedded.certs import CertValidator
+from consortium.ledger.embedded.execute import Executor
+from consortium.ledger.embedded.merkle import merkle_root
+from consortium.ledger.embedded.orderer import GENESIS_PREV
+from consortium.ledger.embedded.schema import SCHEMA, connect
+from consortium.ledger.embedded.sigcheck import check_signatures
+
+__all__ = ["VerifyFailure", "VerifyReport", "verify_ledger"]
+
+Progress = Callable[[int, int], None]
+_WINDOW = 4000  # transactions whose signatures are checked ahead of the replay, per pool job
+
+
+class VerifyFailure(BaseModel):
+    """Where verification failed: a block (and transaction), or a world-state key."""
+
+    block: int | None = None
+    tx_index: int | None = None
+    tx_id: str | None = None
+    key: str | None = None
+    reason: str
+
+    def describe(self) -> str:
+        """One line naming the place and the reason."""
+        where = []
+        if self.block is not None:
+            where.append(f"block {self.block}")
+        if self.tx_index is not None:
+            where.append(
+                f"transaction {self.tx_index}" + (f" ({self.tx_id})" if self.tx_id else "")
+            )
+        if self.key is not None:
+            where.append(f"state key {self.key!r}")
+        return f"{', '.join(where) or 'ledger'}: {self.reason}"
+
+
+class VerifyReport(BaseModel):
+    """Summary of a verification run; ``failure`` is the first problem found, if any."""
+
+    ok: bool
+    blocks: int = 0
+    transactions: int = 0
+    valid: int = 0
+    invalid: int = 0
+    codes: dict[str, int] = {}
+    members: int = 0
+    revoked_members: int = 0
+    elapsed_ms: int = 0
+    failure: VerifyFailure | None = None
+
+
+class _Failed(Exception):
+    def __init__(self, failure: VerifyFailure) -> None:
+        super().__init__(failure.describe())
+        self.failure = failure
+
+
+def _fail(reason: str, **where: Any) -> _Failed:
+    return _Failed(VerifyFailure(reason=reason, **where))
+
+
+class _Verifier:
+    """State of one verification run (kept small: the replay lives in an in-memory SQLite)."""
+
+    def __init__(self, conn: sqlite3.Connection, ca_pem: str, contract: Contract) -> None:
+        self.conn = conn
+        self.ca_pem = ca_pem
+        self.certs = CertValidator(ca_pem)
+        self.replay = sqlite3.connect(":memory:", isolation_level=None)
+        self.replay.executescript(SCHEMA)
+        self.authentic: set[str] = set()
+        self.contract = contract
+        self.executor: Executor | None = None
+        self.prev_hash = GENESIS_PREV
+        self.report = VerifyReport(ok=False)
+
+    def check_header(self, number: int, row: tuple[Any, ...]) -> dict[str, Any]:
+        stored_number, header_bytes, stored_hash, signature = row
+        if stored_number != number:
+            raise _fail(f"block numbers jump from {number - 1} to {stored_number}", block=number)
+        header_bytes, signature = bytes(header_bytes), bytes(signature)
+        try:
+            header = json.loads(header_bytes)
+            if canonical_json(header) != header_bytes:
+                raise ValueError("header is not canonical JSON")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise _fail(f"header unreadable: {exc}", block=number) from None
+        if sha256_hex(header_bytes) != stored_hash:
+            raise _fail("stored hash is not the SHA-256 of the header", block=number)
+        if header.get("number") != number or header.get("prev_hash") != self.prev_hash:
+            raise _fail("header number or previous-block hash does not chain", block=number)
+        self._check_orderer(number, header, header_bytes, signature)
+        if number == 0:
+            self._check_genesis(header)
+        elif header.get("channel") != self.executor.channel:  # type: ignore[union-attr]
+            raise _fail("block belongs to another channel", block=number)
+        self.prev_hash = stored_hash
+        return dict(header)
+
+    def _check_orderer(
+        self, number: int, header: dict[str, Any], data: bytes, signature: bytes
+    ) -> None:
+        row = self.conn.execute(
+            "SELECT pem FROM certs WHERE sha256 = ?", (header.get("orderer"),)
+        ).fetchone()
+        if row is None or sha256_hex(str(row[0]).encode()) != header.get("orderer"):
+            raise _fail("orderer certificate missing or altered", block=number)
+        info = self.certs.info(str(row[0]))
+        if not info.valid_at(int(header.get("timestamp_ms", -1))) or "orderer" not in info.roles:
+            raise _fail("block signer is not an orderer of this consortium's CA", block=number)
+        if not info.verify(data, signature):
+            raise _fail("orderer signature does not match the header", block=number)
+
+    def _check_genesis(self, header: dict[str, Any]) -> None:
+        if header.get("ca_sha256") != sha256_hex(self.ca_pem.encode()):
+            raise _fail("the genesis block names another CA certificate", block=0)
+        self.executor = Executor(
+            self.replay,
+            self.contract,
+            self.certs,
+            str(header["channel"]),
+            self.authentic.__contains__,
+        )
+
+    def replay_block(
+        self,
+        number: int,
+        header: dict[str, Any],
+        txs: list[tuple[Any, ...]],
+        sigs: list[bool | None],
+    ) -> None:
+        assert self.executor is not None
+        if len(txs) != header.get("tx_count"):
+            raise _fail(
+                f"{len(txs)} transactions stored, header says {header.get('tx_count')}",
+                block=number,
+            )
+        self.executor.ids.clear()
+        leaves = []
+        self.replay.execute("BEGIN")
+        for i, (index, tx_id, env, sig, code, message, result) in enumerate(txs):
+            where = {"block": number, "tx_index": i, "tx_id": str(tx_id)}
+            if index != i:
+                raise _fail("transaction indexes are not 0..n-1", **where)
+            out = self.executor.execute(number, i, bytes(env), bytes(sig), sigs[i])
+            if out.tx_id != tx_id:
+                raise _fail("stored transaction id differs from the envelope's", **where)
+            if (out.code, out.message) != (code, message):
+                raise _fail(
+                    f"stored code {code!r} but replay gives {out.code!r} ({out.message})", **where
+                )
+            if out.result != bytes(result):
+                raise _fail("stored contract result differs from the replay", **where)
+            leaves.append(out.leaf)
+            self._count(out.code)
+        self.replay.execute("COMMIT")
+        self.authentic.update(self.executor.ids)
+        if merkle_root(leaves) != header.get("merkle_root"):
+            raise _fail("Merkle root of the transactions differs from the header", block=number)
+
+    def _count(self, code: str) -> None:
+        r = self.report
+        r.transactions += 1
+        r.codes[code] = r.codes.get(code, 0) + 1
+        if code == VALID:
+            r.valid += 1
+        else:
+            r.invalid += 1
+
+    def compare_state(self) -> None:
+        sql = "SELECT key, value, block, tx FROM state ORDER BY key"
+        stored, replayed = self.conn.execute(sql), self.replay.execute(sql)
+        for mine, theirs in _zip_longest(replayed, stored):
+            if mine != theirs:
+                key = (theirs or mine)[0]
+                if mine and theirs and mine[0] != theirs[0]:
+                    key = min(str(mine[0]), str(theirs[0]))
+                raise _fail("stored world state differs from the replay", key=str(key))
+        for (value,) in self.replay.execute(
+            "SELECT value FROM state WHERE key >= 'member/' AND key < 'member0'"
+        ):
+            self.report.members += 1
+            if b'"status":"revoked"' in bytes(value):
+                self.report.revoked_members += 1
+
+
+def _zip_longest(a: Iterator[Any], b: Iterator[Any]) -> Iterator[tuple[Any, Any]]:
+    from itertools import zip_longest
+
+    return zip_longest((tuple(r) for r in a), (tuple(r) for r in b))
+
+
+def _tx_rows(conn: sqlite3.Connection, number: int) -> list[tuple[Any, ...]]:
+    return conn.execute(
+        "SELECT tx_index, tx_id, envelope, signature, code, message, result FROM txs "
+        "WHERE block_number = ? ORDER BY tx_index",
+        (number,),
+    ).fetchall()
+
+
+def verify_ledger(
+    path: Path | str,
+    ca_cert: str | Path,
+    contract: Contract,
+    progress: Progress | None = None,
+    workers: int = 0,
+) -> VerifyReport:
+    """Verify the ledger at ``path`` against the consortium CA (PEM text or a file).
+
+    ``progress(done_blocks, total_blocks)`` is called as blocks are checked. ``workers > 0``
+    checks signatures in that many extra processes.
+    """
+    started = time.perf_counter()
+    ca_pem = Path(ca_cert).read_text() if isinstance(ca_cert, Path) else str(ca_cert)
+    conn = connect(path)
+    v = _Verifier(conn, ca_pem, contract)
+    pool = ProcessPoolExecutor(workers) if workers > 0 else None
+    try:
+        conn.execute("BEGIN")  # one consistent snapshot while others keep committing
+        _run(v, conn, progress, pool)
+        v.report.ok = True
+    except _Failed as failed:
+        v.report.failure = failed.failure
+    finally:
+        conn.execute("COMMIT")
+        conn.close()
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    v.report.elapsed_ms = int((time.perf_counter() - started) * 1000)
+    return v.report
+
+
+def _run(
+    v: _Verifier,
+    conn: sqlite3.Connection,
+    progress: Progress | None,
+    pool: ProcessPoolExecutor | None,
+) -> None:
+    total = int(conn.execute("SELECT COUNT(*) FROM blocks").fetchone()[0])
+    if total == 0:
+        raise _fail("the ledger has no genesis block")
+    blocks = conn.execute("SELECT number, header, hash, signature FROM blocks ORDER BY number")
+    for number, (row, txs, sigs) in enumerate(_with_signatures(conn, blocks, pool)):
+        header = v.check_header(number, row)
+        try:
+            v.replay_block(number, header, txs, sigs)
+        except _Failed:
+            raise
+        except Exception as exc:  # a tampered row can break decoding anywhere: name the block
+            raise _fail(f"unreadable data: {type(exc).__name__}: {exc}", block=number) from None
+        v.report.blocks += 1
+        if progress is not None:
+            progress(number + 1, total)
+    stored_txs = int(conn.execute("SELECT COUNT(*) FROM txs").fetchone()[0])
+    if stored_txs != v.report.transactions:
+        raise _fail(f"{stored_txs - v.report.transactions} stored transaction(s) are in no block")
+    v.compare_state()
+
+
+def _with_signatures(
+    conn: sqlite3.Connection, blocks: sqlite3.Cursor, pool: ProcessPoolExecutor | None
+) -> Iterator[tuple[Any, list[tuple[Any, ...]], list[bool | None]]]:
+    """Blocks with their transactions and (if a pool is given) pre-checked signatures."""
+    rows = iter(blocks.fetchall())
+    if pool is None:
+        for row in rows:
+            txs = _tx_rows(conn, int(row[0]))
+            yield row, txs, [None] * len(txs)
+        return
+    pending: list[tuple[list[Any], Future[list[bool | None]]]] = []
+    window = _next_window(conn, rows)
+    while window or pending:
+        if window:
+            items = [(bytes(t[2]), bytes(t[3])) for _, txs in window for t in txs]
+            pending.append((window, pool.submit(check_signatures, items)))
+            window = _next_window(conn, rows)
+        if pending and (not window or len(pending) > 1):
+            done, future = pending.pop(0)
+            flags = iter(future.result())
+            for row, txs in done:
+                yield row, txs, [next(flags) for _ in txs]
+
+
+def _next_window(conn: sqlite3.Connection, rows: Iterator[Any]) -> list[Any]:
+    window: list[Any] = []
+    size = 0
+    for row in rows:
+        txs = _tx_rows(conn, int(row[0]))
+        window.append((row, txs))
+        size += len(txs)
+        if size >= _WINDOW:
+            break
+    return window
