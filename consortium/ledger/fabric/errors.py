@@ -1,0 +1,178 @@
+"""The failures a user of the Fabric backend meets, each with a message saying what to do.
+
+The Fabric Gateway reports problems as gRPC status codes with `gateway.ErrorDetail` messages (one
+per peer or orderer that failed) in the standard ``grpc-status-details-bin`` trailer, a serialized
+``google.rpc.Status``. `classify_rpc_error` turns that into one of the exceptions below; the
+matching is on status codes first and on the peers' well-known message texts second (Fabric 2.5
+``internal/pkg/gateway/api.go`` and the endorser's "chaincode definition for ... not found").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+from consortium.cli._errors import UserError
+
+__all__ = [
+    "ChaincodeFailed",
+    "ChaincodeNotFound",
+    "EndorsementPolicyFailure",
+    "FabricError",
+    "MvccConflict",
+    "PeerDetail",
+    "PeerUnreachable",
+    "TlsMismatch",
+    "TransactionInvalid",
+    "classify_rpc_error",
+]
+
+
+class FabricError(UserError):
+    """Base of every Fabric backend error; the message says what was wrong and what to do."""
+
+
+class PeerUnreachable(FabricError):
+    """No connection to the gateway peer (down, wrong address or port, firewall)."""
+
+
+class TlsMismatch(FabricError):
+    """The TLS handshake with the peer failed (wrong CA file or host name)."""
+
+
+class EndorsementPolicyFailure(FabricError):
+    """Not enough organisations endorsed the transaction to satisfy the chaincode's policy."""
+
+
+class MvccConflict(FabricError):
+    """A key the transaction read was changed by another transaction first, retries exhausted."""
+
+
+class ChaincodeNotFound(FabricError):
+    """The chaincode (or channel) named in the configuration is not committed on the peer."""
+
+
+class ChaincodeFailed(FabricError):
+    """The chaincode itself failed (threw) while executing; nothing was recorded."""
+
+
+class TransactionInvalid(FabricError):
+    """The peer committed the transaction with a Fabric validation code other than VALID."""
+
+    def __init__(self, message: str, code: str, tx_id: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.tx_id = tx_id
+
+
+@dataclass(frozen=True)
+class PeerDetail:
+    """One `gateway.ErrorDetail`: which node failed and what it said."""
+
+    address: str
+    msp_id: str
+    message: str
+
+
+def _status_classes() -> tuple[type, type]:
+    """Build ``google.rpc.Status`` in a private pool (googleapis-common-protos is not needed).
+
+    ``details`` is declared with a local message that has ``google.protobuf.Any``'s two fields,
+    so the wire format is identical.
+    """
+    fdp = descriptor_pb2.FileDescriptorProto(
+        name="consortium_rpc_status.proto", package="consortium.rpc", syntax="proto3"
+    )
+    any_msg = fdp.message_type.add(name="AnyLike")
+    any_msg.field.add(name="type_url", number=1, type=9, label=1)
+    any_msg.field.add(name="value", number=2, type=12, label=1)
+    status = fdp.message_type.add(name="Status")
+    status.field.add(name="code", number=1, type=5, label=1)
+    status.field.add(name="message", number=2, type=9, label=1)
+    status.field.add(
+        name="details", number=3, type=11, label=3, type_name=".consortium.rpc.AnyLike"
+    )
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(fdp)
+    status_cls = message_factory.GetMessageClass(
+        pool.FindMessageTypeByName("consortium.rpc.Status")
+    )
+    any_cls = message_factory.GetMessageClass(pool.FindMessageTypeByName("consortium.rpc.AnyLike"))
+    return status_cls, any_cls
+
+
+RpcStatus, RpcAny = _status_classes()
+STATUS_TRAILER = "grpc-status-details-bin"
+ERROR_DETAIL_URL = "type.googleapis.com/gateway.ErrorDetail"
+
+
+def encode_status(code: grpc.StatusCode, message: str, details: list[PeerDetail]) -> bytes:
+    """Serialize a ``google.rpc.Status`` carrying ``gateway.ErrorDetail`` messages (for the fake)."""
+    from fabric_protos.gateway import gateway_pb2
+
+    status = RpcStatus(code=code.value[0], message=message)
+    for d in details:
+        detail = gateway_pb2.ErrorDetail(address=d.address, msp_id=d.msp_id, message=d.message)
+        status.details.add(type_url=ERROR_DETAIL_URL, value=detail.SerializeToString())
+    return bytes(status.SerializeToString())
+
+
+def peer_details(error: grpc.RpcError) -> list[PeerDetail]:
+    """The `gateway.ErrorDetail` entries attached to a gateway error (empty if none)."""
+    from fabric_protos.gateway import gateway_pb2
+
+    trailers = error.trailing_metadata() if hasattr(error, "trailing_metadata") else None
+    out: list[PeerDetail] = []
+    for key, value in trailers or ():
+        if key != STATUS_TRAILER:
+            continue
+        status = RpcStatus.FromString(value)
+        for item in status.details:
+            if item.type_url.endswith("gateway.ErrorDetail"):
+                d = gateway_pb2.ErrorDetail.FromString(item.value)
+                out.append(PeerDetail(d.address, d.msp_id, d.message))
+    return out
+
+
+_TLS_WORDS = ("ssl", "tls", "handshake", "certificate")
+_NOT_FOUND_WORDS = ("chaincode definition for", "could not find chaincode", "not found")
+
+
+def classify_rpc_error(error: grpc.RpcError, *, endpoint: str, what: str) -> FabricError:
+    """Map a gateway gRPC error to the exception a user can act on."""
+    code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
+    text = error.details() if hasattr(error, "details") else str(error)
+    details = peer_details(error)
+    detail_text = "; ".join(f"{d.msp_id or d.address}: {d.message}" for d in details)
+    everything = f"{text} {detail_text} {error.debug_error_string() if hasattr(error, 'debug_error_string') else ''}".lower()
+    said = f"{text}" + (f" ({detail_text})" if detail_text else "")
+    if (
+        code == grpc.StatusCode.UNAVAILABLE
+        and any(w in everything for w in _TLS_WORDS)
+        and not details
+    ):
+        return TlsMismatch(
+            f"TLS handshake with the Fabric peer at {endpoint} failed: check that [ledger.fabric] "
+            "tls_ca is the CA that issued the peer's TLS certificate and that "
+            "server_name_override matches a name in it"
+        )
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) and not details:
+        return PeerUnreachable(
+            f"cannot reach the Fabric peer at {endpoint} ({what}: {text}): check that the peer is "
+            "running and that [ledger.fabric] peer_endpoint is its gateway address host:port"
+        )
+    if "endorsement policy" in everything or "satisfy the endorsement" in everything:
+        return EndorsementPolicyFailure(
+            f"{what}: not enough organisations endorsed the transaction ({said}): start the "
+            "peers of the organisations the chaincode's endorsement policy needs, or remove "
+            "endorsing_orgs from [ledger.fabric] to let the gateway choose"
+        )
+    if any(w in everything for w in _NOT_FOUND_WORDS) or code == grpc.StatusCode.NOT_FOUND:
+        return ChaincodeNotFound(
+            f"{what}: the chaincode or channel is not available on the peer ({said}): check "
+            "[ledger.fabric] channel and chaincode, and run `deploy/fabric/network.sh deploy` "
+            "so the chaincode definition is approved and committed"
+        )
+    return ChaincodeFailed(f"{what} failed at the peer ({code.name}: {said})")
