@@ -142,6 +142,12 @@ def load_cohort(name_or_path: str | Path) -> CohortDefinition:
     if not path.is_file():
         known = sorted(p.stem for p in COHORTS_DIR.glob("*.json") if p.stem != "cohort.schema")
         raise CohortError(f"unknown cohort {name_or_path!r}; known cohorts: {', '.join(known)}")
+    return _load_file(str(path.resolve()), path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=32)
+def _load_file(path_text: str, _mtime_ns: int) -> CohortDefinition:
+    path = Path(path_text)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         jsonschema.validate(data, _schema())

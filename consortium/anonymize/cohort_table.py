@@ -1,0 +1,99 @@
+"""Build the anonymized cohort table from extracted facts (the last step before anything is kept).
+
+Per patient: the pseudonym replaces every identifier; the age is computed from the full birth date
+and the index date (the earliest dated cohort fact of the patient) and then capped at 90; the
+postal code becomes a Safe Harbor ZIP3; gender becomes one of four values. No date, name, address
+line, telecom, identifier value or free text is carried over. Then rows whose (age band, sex, ZIP3)
+group is smaller than k are suppressed. The format is documented in ``consortium.datasets.heart``
+and docs/ingest.md; ``consortium.datasets.heart.heart_cohort_table`` builds the same table for
+the demo data straight from the CSV.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pandas as pd
+
+from consortium.anonymize.kanon import suppress_below_k
+from consortium.anonymize.pseudonym import patient_basis, pseudonym
+from consortium.anonymize.safe_harbor import (
+    age_band,
+    cap_age,
+    completed_years,
+    generalize_sex,
+    zip3,
+)
+from consortium.fhir.cohort import table_columns
+from consortium.fhir.extract import CohortFacts, Date
+
+__all__ = ["build_cohort_table"]
+
+
+def build_cohort_table(
+    facts: CohortFacts, *, site: str, key: bytes, k: int
+) -> tuple[pd.DataFrame, int]:
+    """The anonymized, k-anonymous cohort table of ``facts`` and the number of rows suppressed."""
+    cohort = facts.cohort
+    fallback = facts.latest or _today()
+    rows = [_row(facts, pkey, site, key, fallback) for pkey in facts.patients]
+    columns = table_columns(cohort)
+    table = pd.DataFrame(rows, columns=columns)
+    table = _merge_same_person(table)
+    table = _typed(table, facts)
+    kept, suppressed = suppress_below_k(table, list(cohort.quasi_identifiers), k)
+    return kept.sort_values("pid", ignore_index=True)[columns], suppressed
+
+
+def _row(facts: CohortFacts, pkey: str, site: str, key: bytes, fallback: Date) -> dict[str, Any]:
+    patient = facts.patients[pkey]
+    dates = facts.dates.get(pkey)
+    index = min(dates) if dates else fallback
+    age = None
+    if patient.birth is not None and patient.birth <= index:
+        age = cap_age(completed_years(patient.birth, index))
+    row: dict[str, Any] = {
+        "pid": pseudonym(key, site, patient_basis(patient.identifiers, patient.resource_id)),
+        "site": site,
+        "age": age,
+        "age_band": age_band(age, facts.cohort.age_band_years),
+        "sex": generalize_sex(patient.gender),
+        "zip3": zip3(patient.postal_code, patient.country),
+        "label": 1 if pkey in facts.labels else 0,
+    }
+    for name, (_, value) in facts.values.get(pkey, {}).items():
+        if name not in row:
+            row[name] = value
+    return row
+
+
+def _merge_same_person(table: pd.DataFrame) -> pd.DataFrame:
+    """Patients with the same business identifier are one person: one row, first values win."""
+    if not table["pid"].duplicated().any():
+        return table
+    label = table.groupby("pid", sort=False)["label"].max()
+    merged = table.groupby("pid", sort=False, as_index=False).first()
+    merged["label"] = merged["pid"].map(label)
+    return merged
+
+
+def _typed(table: pd.DataFrame, facts: CohortFacts) -> pd.DataFrame:
+    out = table.copy()
+    out["age"] = pd.array(out["age"].tolist(), dtype="Int64")
+    for feature in facts.cohort.features:
+        if feature.name in ("age", "sex"):
+            continue
+        if feature.kind == "categorical":
+            out[feature.name] = out[feature.name].astype("str").where(out[feature.name].notna())
+        else:
+            out[feature.name] = out[feature.name].astype("float64")
+    out["label"] = out["label"].astype("int64")
+    for column in ("pid", "site", "age_band", "sex", "zip3"):
+        out[column] = out[column].astype("str")
+    return out
+
+
+def _today() -> Date:
+    today = dt.datetime.now(dt.UTC).date()
+    return (today.year, today.month, today.day)

@@ -1,0 +1,242 @@
+"""Ingest: FHIR R4 input -> validated, anonymized, k-anonymous cohort table.
+
+``ingest(paths, site, cohort, out, k=5)`` is the Python API (the CLI `consortium ingest` and
+`make demo` call it). It writes, in ``out``:
+
+- ``cohort.parquet``: the cohort table (format: ``consortium.datasets.heart`` / docs/ingest.md);
+- ``report.json``: an :class:`IngestReport` (integer totals, no floats, never the key);
+- ``quarantine/NNNNNN.json``: each rejected resource verbatim (``raw``), with its source file,
+  position and the reason;
+- ``secrets/pseudonym.key`` (unless ``key_path`` says otherwise): the site's HMAC key, created
+  with mode 0600 on first use, never to be shared.
+
+Nothing is lost: every resource read is either accepted or quarantined (``read == accepted +
+quarantined``, per type too). Accepted resources that the cohort does not use are simply not in
+the table; they are counted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from consortium.anonymize.cohort_table import build_cohort_table
+from consortium.anonymize.pseudonym import PseudonymKeyError, fingerprint, load_or_create_key
+from consortium.cli._errors import UserError
+from consortium.fhir.cohort import CohortDefinition, CohortError, load_cohort
+from consortium.fhir.extract import CohortFacts
+from consortium.fhir.reader import RawResource, collect_files, iter_file
+from consortium.fhir.validate import validate_resource
+
+__all__ = ["IngestReport", "Progress", "TypeTally", "ingest"]
+
+Progress = Callable[[int, int], None]
+"""Called as ``progress(bytes_done, bytes_total)`` while input is read."""
+
+PROGRESS_EVERY = 2000
+
+
+class TypeTally(BaseModel):
+    """Counts of one resource type."""
+
+    model_config = ConfigDict(extra="forbid")
+    read: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+
+
+class IngestReport(BaseModel):
+    """What one ingest run did (``report.json``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    site: str
+    cohort: str
+    cohort_version: int
+    files: int
+    read: int
+    accepted: int
+    quarantined: int
+    by_type: dict[str, TypeTally]
+    used: int
+    patients: int
+    unlinked_patients: int
+    k: int
+    suppressed: int
+    rows: int
+    key_fingerprint: str
+    elapsed_ms: int
+
+
+class _Run:
+    """Mutable state of one run: tallies, quarantine writer, cohort facts."""
+
+    def __init__(self, out: Path, cohort: CohortDefinition) -> None:
+        self.quarantine_dir = out / "quarantine"
+        self.by_type: dict[str, TypeTally] = {}
+        self.facts = CohortFacts(cohort)
+        self.quarantined = 0
+
+    def handle(self, item: RawResource) -> None:
+        tally = self.by_type.setdefault(item.resource_type, TypeTally())
+        tally.read += 1
+        reason = item.parse_error
+        if reason is None and item.data is not None:
+            reason = validate_resource(item.data)
+            if reason is None:
+                reason = self.facts.add(item.data, item.full_url, item.bundle_urls)
+        if reason is None:
+            tally.accepted += 1
+        else:
+            tally.quarantined += 1
+            self._quarantine(item, reason)
+
+    def _quarantine(self, item: RawResource, reason: str) -> None:
+        self.quarantined += 1
+        record = {
+            "source": item.source,
+            "position": item.position,
+            "resourceType": item.resource_type,
+            "error": reason,
+            "raw": item.verbatim(),
+        }
+        path = self.quarantine_dir / f"{self.quarantined:06d}.json"
+        path.write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def ingest(
+    paths: Sequence[Path | str],
+    site: str,
+    cohort: str | Path,
+    out: Path | str,
+    k: int = 5,
+    *,
+    key_path: Path | None = None,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Ingest FHIR files/folders ``paths`` of ``site`` into ``out`` for ``cohort`` with k-anonymity.
+
+    Raises :class:`UserError` (one line: what is wrong, what to do) when it cannot run.
+    """
+    started = time.monotonic()
+    definition, files, out_dir = _prepare(paths, site, cohort, Path(out), k)
+    key = _key(key_path or out_dir / "secrets" / "pseudonym.key")
+    run = _Run(out_dir, definition)
+    _read_all(files, run, progress)
+    table, suppressed = build_cohort_table(run.facts, site=site, key=key, k=k)
+    table.to_parquet(out_dir / "cohort.parquet", index=False)
+    report = _report(run, definition, site, len(files), k, suppressed, len(table), key, started)
+    (out_dir / "report.json").write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    return report
+
+
+def _prepare(
+    paths: Sequence[Path | str], site: str, cohort: str | Path, out: Path, k: int
+) -> tuple[CohortDefinition, list[Path], Path]:
+    if k < 1:
+        raise UserError(f"--k must be at least 1 (got {k})")
+    if not site or not site.replace("-", "").replace("_", "").isalnum():
+        raise UserError(f"--site {site!r}: use a short name of letters, digits, - or _")
+    try:
+        definition = load_cohort(cohort)
+    except CohortError as exc:
+        raise UserError(str(exc)) from exc
+    inputs = [Path(p) for p in paths]
+    missing = [p for p in inputs if not p.exists()]
+    if missing:
+        raise UserError(
+            f"input {missing[0]} does not exist; give FHIR JSON/NDJSON files or folders"
+        )
+    files = collect_files(inputs)
+    if not files:
+        raise UserError("no readable input: no .json, .ndjson or .jsonl files in the given paths")
+    _check_out(out.resolve(), inputs)
+    return definition, files, out
+
+
+def _check_out(out: Path, inputs: list[Path]) -> None:
+    for path in inputs:
+        folder = path.resolve()
+        if path.is_dir() and (out == folder or folder in out.parents):
+            raise UserError(
+                f"--out {out} is inside the input folder {folder}; choose an output folder "
+                "outside the input, so that outputs are never read back as input"
+            )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "quarantine").mkdir(exist_ok=True)
+        for old in (out / "quarantine").glob("*.json"):
+            old.unlink()
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"cannot write to --out {out}: {exc.strerror or exc}") from exc
+
+
+def _key(path: Path) -> bytes:
+    try:
+        return load_or_create_key(path)
+    except PseudonymKeyError as exc:
+        raise UserError(str(exc)) from exc
+    except OSError as exc:
+        raise UserError(f"cannot create the pseudonym key {path}: {exc.strerror or exc}") from exc
+
+
+def _read_all(files: list[Path], run: _Run, progress: Progress | None) -> None:
+    total = sum(_size(f) for f in files)
+    done = 0
+    for path in files:
+        try:
+            for count, item in enumerate(iter_file(path), start=1):
+                run.handle(item)
+                if progress is not None and count % PROGRESS_EVERY == 0:
+                    progress(done + min(_size(path), count * 400), total)
+        except OSError as exc:
+            run.handle(RawResource(str(path), "file", "", parse_error=f"unreadable: {exc}"))
+        done += _size(path)
+        if progress is not None:
+            progress(done, total)
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
+def _report(
+    run: _Run,
+    definition: CohortDefinition,
+    site: str,
+    files: int,
+    k: int,
+    suppressed: int,
+    rows: int,
+    key: bytes,
+    started: float,
+) -> IngestReport:
+    tallies = dict(sorted(run.by_type.items()))
+    return IngestReport(
+        site=site,
+        cohort=definition.cohort,
+        cohort_version=definition.version,
+        files=files,
+        read=sum(t.read for t in tallies.values()),
+        accepted=sum(t.accepted for t in tallies.values()),
+        quarantined=sum(t.quarantined for t in tallies.values()),
+        by_type=tallies,
+        used=run.facts.used,
+        patients=len(run.facts.patients),
+        unlinked_patients=run.facts.unlinked(),
+        k=k,
+        suppressed=suppressed,
+        rows=rows,
+        key_fingerprint=fingerprint(key),
+        elapsed_ms=int((time.monotonic() - started) * 1000),
+    )

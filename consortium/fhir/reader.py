@@ -1,0 +1,142 @@
+"""Read FHIR JSON input: single resources, Bundles of any type, bulk-export NDJSON, or folders.
+
+Reading never drops anything: every resource found becomes one :class:`RawResource`, and text that
+cannot even be parsed becomes one too (with ``parse_error`` set), so that ingest can quarantine it
+verbatim with its source file and position. Bundles are containers *and* resources: the Bundle
+itself (without its entries' resources) is one item, and each ``entry.resource`` is another
+(nested Bundles are unpacked the same way).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["NDJSON_SUFFIXES", "RawResource", "collect_files", "iter_file"]
+
+NDJSON_SUFFIXES = (".ndjson", ".jsonl")
+JSON_SUFFIXES = (".json",)
+
+
+@dataclass(slots=True)
+class RawResource:
+    """One resource as read, before validation.
+
+    ``raw`` is the exact text it was read from (an NDJSON line, a whole file); for a Bundle entry
+    it is None and :meth:`verbatim` re-serializes the entry's resource (the same JSON content),
+    which is only needed when it is quarantined. ``full_url`` is the Bundle entry's fullUrl and
+    ``bundle_urls`` maps the enclosing Bundles' fullUrls, to resolve ``urn:uuid:`` references.
+    """
+
+    source: str
+    position: str
+    raw: str | None
+    data: dict[str, Any] | None = None
+    parse_error: str | None = None
+    full_url: str | None = None
+    bundle_urls: dict[str, str] = field(default_factory=dict)
+
+    def verbatim(self) -> str:
+        """The text of this resource as it was given."""
+        if self.raw is not None:
+            return self.raw
+        return json.dumps(self.data, ensure_ascii=False)
+
+    @property
+    def resource_type(self) -> str:
+        """The resourceType, or ``"(unparsed)"`` / ``"(none)"`` when there is none."""
+        if self.data is None:
+            return "(unparsed)"
+        rt = self.data.get("resourceType")
+        return rt if isinstance(rt, str) and rt else "(none)"
+
+
+def collect_files(paths: list[Path]) -> list[Path]:
+    """The input files named by ``paths`` (folders searched recursively for .json/.ndjson/.jsonl),
+    sorted within each folder so that runs are reproducible."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = [
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and p.suffix.lower() in JSON_SUFFIXES + NDJSON_SUFFIXES
+                and not p.name.startswith(".")
+            ]
+            files.extend(sorted(found))
+        else:
+            files.append(path)
+    return files
+
+
+def iter_file(path: Path) -> Iterator[RawResource]:
+    """Every resource in one file (NDJSON by suffix .ndjson/.jsonl, JSON otherwise)."""
+    source = str(path)
+    if path.suffix.lower() in NDJSON_SUFFIXES:
+        with path.open(encoding="utf-8", errors="surrogateescape") as handle:
+            for number, line in enumerate(handle, start=1):
+                if line.strip():
+                    yield from _parse_text(line.rstrip("\r\n"), source, f"line {number}")
+        return
+    text = path.read_text(encoding="utf-8", errors="surrogateescape")
+    yield from _parse_text(text, source, "file")
+
+
+def _parse_text(text: str, source: str, position: str) -> Iterator[RawResource]:
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, UnicodeError) as exc:
+        yield RawResource(source, position, text, parse_error=f"not valid JSON: {exc}")
+        return
+    if not isinstance(data, dict):
+        kind = type(data).__name__
+        yield RawResource(source, position, text, parse_error=f"not a JSON object but a {kind}")
+        return
+    yield from _unpack(data, text, source, position, None, {})
+
+
+def _unpack(
+    data: dict[str, Any],
+    raw: str | None,
+    source: str,
+    position: str,
+    full_url: str | None,
+    outer_urls: dict[str, str],
+) -> Iterator[RawResource]:
+    if data.get("resourceType") != "Bundle" or not isinstance(data.get("entry"), list):
+        yield RawResource(source, position, raw, data, None, full_url, outer_urls)
+        return
+    entries: list[Any] = data["entry"]
+    urls = {**outer_urls, **_bundle_urls(entries)}
+    shell = dict(data)
+    shell["entry"] = [_without_resource(e) for e in entries]
+    yield RawResource(source, position, raw, data=shell, full_url=full_url, bundle_urls=urls)
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
+            continue
+        resource: dict[str, Any] = entry["resource"]
+        url = entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else None
+        yield from _unpack(resource, None, source, f"{position} entry[{index}]", url, urls)
+
+
+def _without_resource(entry: Any) -> Any:
+    if isinstance(entry, dict) and "resource" in entry:
+        return {k: v for k, v in entry.items() if k != "resource"}
+    return entry
+
+
+def _bundle_urls(entries: list[Any]) -> dict[str, str]:
+    """fullUrl -> "Type/id" for the entries that have both (to resolve urn:uuid references)."""
+    urls: dict[str, str] = {}
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        url, resource = entry.get("fullUrl"), entry.get("resource")
+        if isinstance(url, str) and isinstance(resource, dict):
+            rt, rid = resource.get("resourceType"), resource.get("id")
+            urls[url] = f"{rt}/{rid}" if rid else url
+    return urls
