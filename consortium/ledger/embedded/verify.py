@@ -118,10 +118,10 @@ class _Verifier:
             raise _fail("stored hash is not the SHA-256 of the header", block=number)
         if header.get("number") != number or header.get("prev_hash") != self.prev_hash:
             raise _fail("header number or previous-block hash does not chain", block=number)
-        self._check_orderer(number, header, header_bytes, signature)
         if number == 0:
             self._check_genesis(header)
-        elif header.get("channel") != self.executor.channel:  # type: ignore[union-attr]
+        self._check_orderer(number, header, header_bytes, signature)
+        if number > 0 and header.get("channel") != self.executor.channel:  # type: ignore[union-attr]
             raise _fail("block belongs to another channel", block=number)
         self.prev_hash = stored_hash
         return dict(header)
