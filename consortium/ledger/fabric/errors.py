@@ -17,6 +17,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from consortium.cli._errors import UserError
 
 __all__ = [
+    "AccessDenied",
     "ChaincodeFailed",
     "ChaincodeNotFound",
     "EndorsementPolicyFailure",
@@ -52,6 +53,10 @@ class MvccConflict(FabricError):
 
 class ChaincodeNotFound(FabricError):
     """The chaincode (or channel) named in the configuration is not committed on the peer."""
+
+
+class AccessDenied(FabricError):
+    """The peer refused the identity or its signature (unknown MSP, foreign CA, bad signature)."""
 
 
 class ChaincodeFailed(FabricError):
@@ -109,7 +114,7 @@ ERROR_DETAIL_URL = "type.googleapis.com/gateway.ErrorDetail"
 
 
 def encode_status(code: grpc.StatusCode, message: str, details: list[PeerDetail]) -> bytes:
-    """Serialize a ``google.rpc.Status`` carrying ``gateway.ErrorDetail`` messages (for the fake)."""
+    """A serialized ``google.rpc.Status`` carrying ``gateway.ErrorDetail`` (used by the fake)."""
     from fabric_protos.gateway import gateway_pb2
 
     status = RpcStatus(code=code.value[0], message=message)
@@ -146,7 +151,8 @@ def classify_rpc_error(error: grpc.RpcError, *, endpoint: str, what: str) -> Fab
     text = error.details() if hasattr(error, "details") else str(error)
     details = peer_details(error)
     detail_text = "; ".join(f"{d.msp_id or d.address}: {d.message}" for d in details)
-    everything = f"{text} {detail_text} {error.debug_error_string() if hasattr(error, 'debug_error_string') else ''}".lower()
+    debug = error.debug_error_string() if hasattr(error, "debug_error_string") else ""
+    everything = f"{text} {detail_text} {debug}".lower()
     said = f"{text}" + (f" ({detail_text})" if detail_text else "")
     if (
         code == grpc.StatusCode.UNAVAILABLE
@@ -168,6 +174,12 @@ def classify_rpc_error(error: grpc.RpcError, *, endpoint: str, what: str) -> Fab
             f"{what}: not enough organisations endorsed the transaction ({said}): start the "
             "peers of the organisations the chaincode's endorsement policy needs, or remove "
             "endorsing_orgs from [ledger.fabric] to let the gateway choose"
+        )
+    if code == grpc.StatusCode.PERMISSION_DENIED or "access denied" in everything:
+        return AccessDenied(
+            f"{what}: the peer refused this identity ({said}): check that [ledger.fabric] msp_id "
+            "is your organisation's MSP id on the channel and that your certificate was issued by "
+            "that organisation's CA"
         )
     if any(w in everything for w in _NOT_FOUND_WORDS) or code == grpc.StatusCode.NOT_FOUND:
         return ChaincodeNotFound(

@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent import futures
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 from cryptography import x509
@@ -54,6 +55,7 @@ class FakeSettings:
     batch_timeout_s: float = 0.01
     max_batch: int = 200
     server_name: str = "peer0.fake.consortium"
+    record: bool = False  # keep every request received, for tests that decode them
 
 
 def _abort(
@@ -79,11 +81,16 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
         self.peers = {org: _peer_identity(org) for org in settings.peer_orgs}
         self.down_orgs: set[str] = set()
         self.after_endorse: Callable[[str], None] | None = None
+        self.received: list[tuple[str, Any]] = []
         self._cond = threading.Condition()
         self._queue: list[common_pb2.Envelope] = []
         self._stopping = False
         self._orderer = threading.Thread(target=self._order_loop, name="fake-orderer", daemon=True)
         self._orderer.start()
+
+    def _record(self, method: str, request: Any) -> None:
+        if self.settings.record:
+            self.received.append((method, request))
 
     # --- endorsement -----------------------------------------------------------------------
     def _detail(self, message: str) -> PeerDetail:
@@ -110,7 +117,8 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
                 context,
                 grpc.StatusCode.FAILED_PRECONDITION,
                 "no combination of peers can be derived which satisfy the endorsement policy: "
-                f"{len(up)} of {len(self.peers)} organisations available, policy {self.settings.policy}",
+                f"{len(up)} of {len(self.peers)} organisations available, "
+                f"policy {self.settings.policy}",
                 [],
             )
         return up
@@ -119,6 +127,7 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
         self, request: gateway_pb2.EndorseRequest, context: grpc.ServicerContext
     ) -> gateway_pb2.EndorseResponse:
         """Simulate the proposal, collect endorsements and return the prepared transaction."""
+        self._record("Endorse", request)
         with self._cond:
             try:
                 proposal, action = self.endorser.simulate(request.proposed_transaction, invoke=True)
@@ -142,9 +151,10 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
         self, request: gateway_pb2.EvaluateRequest, context: grpc.ServicerContext
     ) -> gateway_pb2.EvaluateResponse:
         """Run a query (or a ``qscc`` ledger query) and return its response."""
+        self._record("Evaluate", request)
         with self._cond:
             try:
-                proposal, action = self.endorser.simulate(
+                _, action = self.endorser.simulate(
                     request.proposed_transaction, invoke=False, system=self._qscc
                 )
             except Rejected as r:
@@ -175,6 +185,7 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
         self, request: gateway_pb2.SubmitRequest, context: grpc.ServicerContext
     ) -> gateway_pb2.SubmitResponse:
         """Check the client's signature on the prepared transaction and hand it to the orderer."""
+        self._record("Submit", request)
         envelope = request.prepared_transaction
         if not envelope.signature:
             _abort(
@@ -227,6 +238,7 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
         self, signed: gateway_pb2.SignedCommitStatusRequest, context: grpc.ServicerContext
     ) -> gateway_pb2.CommitStatusResponse:
         """Wait until the transaction is committed; return its validation code and block."""
+        self._record("CommitStatus", signed)
         request = gateway_pb2.CommitStatusRequest.FromString(signed.request)
         self._check_signed(request.identity, signed.request, signed.signature, context)
         with self._cond:
@@ -249,6 +261,7 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
         self, signed: gateway_pb2.SignedChaincodeEventsRequest, context: grpc.ServicerContext
     ) -> Iterator[gateway_pb2.ChaincodeEventsResponse]:
         """Stream, block by block, the events of valid transactions of the requested chaincode."""
+        self._record("ChaincodeEvents", signed)
         request = gateway_pb2.ChaincodeEventsRequest.FromString(signed.request)
         self._check_signed(request.identity, signed.request, signed.signature, context)
         if request.channel_id != self.settings.channel:

@@ -113,12 +113,13 @@ class Endorser:
             cert = x509.load_pem_x509_certificate(bytes(ident.id_bytes))
         except (DecodeError, ValueError) as exc:
             raise Rejected(
-                grpc.StatusCode.FAILED_PRECONDITION, f"malformed creator: {exc}"
+                grpc.StatusCode.FAILED_PRECONDITION, f"access denied: malformed creator: {exc}"
             ) from exc
         ca = self.client_cas.get(ident.mspid)
         if ca is None:
             raise Rejected(
-                grpc.StatusCode.FAILED_PRECONDITION, f"MSP {ident.mspid} is not defined on channel"
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"access denied: MSP {ident.mspid} is not defined on the channel",
             )
         now = dt.datetime.now(dt.UTC)
         try:
@@ -127,7 +128,8 @@ class Endorser:
         except (ValueError, TypeError) as exc:
             raise Rejected(
                 grpc.StatusCode.FAILED_PRECONDITION,
-                f"access denied: creator certificate is not valid: not issued by the {ident.mspid} CA ({exc})",
+                "access denied: creator certificate is not valid: not issued by the "
+                f"{ident.mspid} CA ({exc})",
             ) from exc
         if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
             raise Rejected(
