@@ -25,6 +25,7 @@ ROLES = {
     "hospital-c": ["hospital", "verifier"],
     "auditor": ["auditor"],
     "agg": ["aggregator"],
+    "lab": ["verifier"],
 }
 PASSWORD = "correct horse battery"
 TASK = "heart"
@@ -136,4 +137,5 @@ def make_consortium(root: Path, *, populated: bool) -> ConsortiumConfig:
         for ledger in ledgers.values():
             ledger.close()
     write_ingest_run(root / "members" / "hospital-a")
+    write_ingest_run(root / "members" / "lab")
     return config

@@ -66,10 +66,11 @@ for task_id, task in tasks.items():
         st.error("The budget is spent: this node refuses to train on this task any further.")
     elif fraction >= WARN_AT:
         per_update = spent / len(mine) if len(mine) else 0.0
-        left = int((budget - used) // per_update) if per_update > 0 else 0
+        fits = int((budget - used) // per_update) if per_update > 0 else 0
         st.warning(
-            f"Budget almost spent: {budget - used:.3f} ε left, about {left} more update(s) at the "
-            "recent rate. Ask the task's publisher before the node stops training."
+            f"Budget almost spent: {budget - used:.3f} ε left; at the recent rate "
+            f"({per_update:.3f} ε per update) that is {fits} more update(s). Ask the task's "
+            "publisher before the node stops training on this task."
         )
     if not mine.empty:
         line(

@@ -1,0 +1,59 @@
+"""Fixtures of the portal tests: a populated and an empty consortium (session-scoped, built once
+through the real ledger) and an AppTest factory signed in as a given member."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = ROOT / "apps" / "portal" / "portal.py"
+sys.path.insert(0, str(APP.parent))
+
+from portal_fixture import make_consortium  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def populated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A consortium after two learning rounds (see portal_fixture)."""
+    root = tmp_path_factory.mktemp("populated") / "consortium"
+    make_consortium(root, populated=True)
+    return root
+
+
+@pytest.fixture(scope="session")
+def empty(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A consortium right after init: identities and the genesis block only."""
+    root = tmp_path_factory.mktemp("empty") / "consortium"
+    make_consortium(root, populated=False)
+    return root
+
+
+AppFactory = Callable[..., "object"]
+
+
+@pytest.fixture
+def portal(monkeypatch: pytest.MonkeyPatch) -> Iterator[AppFactory]:
+    """``portal(dir, member, signed_in=True, page=None)`` -> an AppTest that has run once."""
+    from streamlit.testing.v1 import AppTest
+
+    def make(
+        root: Path, member: str, *, signed_in: bool = True, page: str | None = None
+    ) -> AppTest:
+        monkeypatch.setenv("CONSORTIUM_PORTAL_DIR", str(root))
+        monkeypatch.setenv("CONSORTIUM_PORTAL_MEMBER", member)
+        at = AppTest.from_file(str(APP), default_timeout=30)
+        if signed_in:
+            at.session_state["portal_user"] = {"method": "test", "who": member, "seen": time.time()}
+        at.run()
+        if page is not None:
+            at.switch_page(f"views/{page}.py").run()
+        return at
+
+    yield make
+    os.environ.pop("CONSORTIUM_PORTAL_DIR", None)

@@ -1,0 +1,138 @@
+"""Every portal page under Streamlit's AppTest, populated and empty, with the role rules."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from portal_auth import allowed
+from portal_fixture import FAKE_NAME, PASSWORD, ROLES
+
+PAGES = ["overview", "data", "privacy", "training", "models", "audit", "consensus"]
+
+
+def rendered_text(at: Any) -> str:
+    """Everything a person could read on the page, dataframes included."""
+    parts: list[str] = []
+    for kind in ("title", "header", "subheader", "markdown", "caption", "text", "info",
+                 "warning", "error", "success", "metric"):  # fmt: skip
+        parts += [str(getattr(e, "value", "")) + str(getattr(e, "label", "")) for e in at.get(kind)]
+    parts += [e.value.to_csv() for e in at.dataframe]
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("which", ["populated", "empty"])
+@pytest.mark.parametrize("member", sorted(ROLES))
+def test_every_allowed_page_renders_and_others_are_not_routed(
+    request: pytest.FixtureRequest, portal: Any, which: str, member: str
+) -> None:
+    root: Path = request.getfixturevalue(which)
+    at = portal(root, member)
+    assert not at.exception
+    for page in PAGES:
+        if allowed(ROLES[member], page):
+            at.switch_page(f"views/{page}.py").run()
+            assert not at.exception, (member, page, [e.value for e in at.exception])
+            assert at.title, (member, page)
+        else:
+            with pytest.raises(ValueError, match="not a registered page|registered"):
+                at.switch_page(f"views/{page}.py")
+
+
+def test_a_page_script_run_directly_still_checks_the_role(populated: Path, portal: Any) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    portal(populated, "auditor")  # sets the member and directory
+    direct = AppTest.from_file(str(Path(__file__).parents[2] / "apps/portal/views/data.py"))
+    direct.session_state["portal_user"] = {"method": "test", "who": "auditor", "seen": time.time()}
+    direct.run()
+    assert not direct.exception
+    assert any("may not open the data page" in e.value for e in direct.error)
+    assert not direct.dataframe
+
+
+def test_auditor_cannot_download_models(populated: Path, portal: Any) -> None:
+    at = portal(populated, "auditor", page="models")
+    assert any("Download refused" in e.value for e in at.error)
+    assert not [b for b in at.button if "Pull model" in b.label]
+
+
+def test_hospital_is_offered_the_model_pull(populated: Path, portal: Any) -> None:
+    at = portal(populated, "hospital-a", page="models")
+    assert [b for b in at.button if "Pull model" in b.label]
+    table = at.dataframe[0].value
+    assert list(table["height"]) == [0, 1, 2]
+
+
+def test_data_page_never_shows_the_identifier(populated: Path, portal: Any) -> None:
+    at = portal(populated, "hospital-a", page="data")
+    text = rendered_text(at)
+    assert "patient-0007.json" in text and "[redacted]" in text
+    assert FAKE_NAME not in text
+    assert at.get("download_button"), "a hospital admin may download the raw file"
+
+
+def test_verifier_only_member_sees_data_but_cannot_download_raw(
+    populated: Path, portal: Any
+) -> None:
+    at = portal(populated, "lab", page="data")
+    assert not at.get("download_button")
+    assert any("Only a hospital admin" in e.value for e in at.info)
+
+
+def test_privacy_warns_before_the_budget_runs_out(populated: Path, portal: Any) -> None:
+    at = portal(populated, "hospital-a", page="privacy")
+    assert any("Budget almost spent" in w.value for w in at.warning)
+    assert not at.error  # 3.4 of 4: not yet spent
+
+
+def test_training_shows_a_rejection_and_its_reason(populated: Path, portal: Any) -> None:
+    at = portal(populated, "hospital-c", page="training")
+    mine = at.dataframe[0].value
+    assert "rejected" in set(mine["status"])
+    assert any("NORM_OUTLIER" in w.value for w in at.warning)
+
+
+def test_audit_filters_by_type_and_refused_code(populated: Path, portal: Any) -> None:
+    at = portal(populated, "auditor", page="audit")
+    at.multiselect[1].select("SubmitUpdate").run()
+    shown = at.dataframe[0].value
+    assert len(shown) == 6 and set(shown["type"]) == {"SubmitUpdate"}
+    at.multiselect[1].unselect("SubmitUpdate").run()
+    at.multiselect[3].select("ROLE_FORBIDDEN").run()
+    refused = at.dataframe[0].value
+    assert list(refused["member"]) == ["auditor"] and list(refused["type"]) == ["RecordDownload"]
+    assert at.get("download_button")  # CSV export
+
+
+def test_audit_verify_button_reports_without_crashing(populated: Path, portal: Any) -> None:
+    at = portal(populated, "auditor", page="audit")
+    next(b for b in at.button if b.label.startswith("Verify")).click().run()
+    assert not at.exception
+    assert at.success or at.error
+
+
+def test_consensus_lists_the_learning_blocks(populated: Path, portal: Any) -> None:
+    at = portal(populated, "auditor", page="consensus")
+    blocks = at.dataframe[0].value
+    assert list(blocks["height"]) == [1, 2]
+    balances = at.dataframe[-1].value
+    assert set(balances["member"]) == {"hospital-a", "hospital-b", "hospital-c"}
+
+
+def test_sign_in_refuses_a_wrong_password_then_accepts_the_right_one(
+    populated: Path, portal: Any
+) -> None:
+    at = portal(populated, "hospital-b", signed_in=False)
+    assert at.title[0].value.startswith("Sign in")
+    at.text_input[0].input("not the password")
+    at.button[0].click().run()
+    assert any("wrong password" in e.value for e in at.error)
+    assert "portal_user" not in at.session_state
+    at.text_input[0].input(PASSWORD)
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.session_state["portal_user"]["who"] == "hospital-b"
+    assert at.title[0].value == "hospital-b"  # the overview
