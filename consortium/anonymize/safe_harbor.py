@@ -77,7 +77,7 @@ def completed_years(birth: tuple[int, int, int], index: tuple[int, int, int]) ->
 
 
 def zip3(postal_code: str | None, country: str | None = None) -> str:
-    """The Safe Harbor ZIP3 of an address: 3 digits, ``"000"`` when restricted, foreign or unknown."""
+    """The Safe Harbor ZIP3 of an address: 3 digits; ``"000"`` if restricted, foreign or unknown."""
     if not postal_code:
         return "000"
     if (country or "").strip().lower() not in _US_COUNTRIES:
@@ -90,7 +90,7 @@ def zip3(postal_code: str | None, country: str | None = None) -> str:
 
 
 def generalize_sex(gender: str | None) -> str:
-    """FHIR administrative gender as a cohort ``sex`` value (missing or unknown -> ``"unknown"``)."""
+    """FHIR administrative gender as a cohort ``sex`` value (missing -> ``"unknown"``)."""
     if gender in SEXES:
         return str(gender)
     return "unknown"

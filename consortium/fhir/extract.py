@@ -237,8 +237,9 @@ def _numeric(quantity: Any, feature: Feature, code: str) -> tuple[float | None, 
         return float(value * feature.convert[unit]), None
     accepted = ", ".join([str(feature.unit), *feature.convert])
     return None, (
-        f"Observation {code}: unit {unit!r} is not accepted (the cohort's unit is {feature.unit!r}; "
-        f"accepted: {accepted}); convert the value or add a factor to the cohort definition"
+        f"Observation {code}: unit {unit!r} is not accepted (the cohort's unit is "
+        f"{feature.unit!r}; accepted: {accepted}); convert the value or add a factor to the "
+        "cohort definition"
     )
 
 

@@ -35,7 +35,7 @@ R4_ONLY_TYPES = frozenset(
         "SubstanceReferenceInformation", "SubstanceSourceMaterial", "SubstanceSpecification",
     }
 )  # fmt: skip
-"""R4 resource types without an R4B model (the R4 spec's resource StructureDefinitions minus R4B)."""
+"""R4 resource types without an R4B model (R4's resource StructureDefinitions minus R4B's)."""
 
 MAX_ERRORS = 3
 
