@@ -1,0 +1,196 @@
+"""Generate the shared contract test vectors in `data_schemas/vectors/cases/`.
+
+Each vector is one transaction (or query) run by the Python contract on an in-memory world state:
+the state before (key -> JSON value), the creator (certificate included), the transaction (fn,
+args, tx_id, timestamp_ms), the expected validation code and result, and the state after.
+
+``state_before`` holds the keys the transaction read (every key it got and every key its range
+reads returned): replaying on it gives the transaction exactly the reads it had on the full world
+state, and it keeps each vector a few kilobytes instead of the whole consortium's state.
+``state_after`` is ``state_before`` with the transaction's writes applied. The
+TypeScript chaincode replays the same files (`chaincode/test/vectors.test.ts`), and
+`tests/contract/test_vectors.py` replays them against the Python contract.
+
+The scenario below builds one consortium step by step and records a vector at each step; every
+step states the code it expects, so the generator itself fails if the contract changed behaviour.
+
+The test identities' certificates are created once (`identities.json`, made by the consortium CA
+of `consortium.identity.ca`) and reused on every run, so regenerating gives identical files.
+
+    .venv/bin/python data_schemas/vectors/generate.py          # rewrite cases/
+    .venv/bin/python data_schemas/vectors/generate.py --check  # fail if cases/ is out of date
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from consortium.canonical import canonical_json
+from consortium.ledger.base import Creator
+from consortium.ledger.contract.memory import MemoryState
+from consortium.ledger.contract.scenario import Scenario
+
+HERE = Path(__file__).resolve().parent
+CASES = HERE / "cases"
+IDENTITIES = HERE / "identities.json"
+
+# name -> (member id in the certificate, MSP, roles in the certificate)
+PEOPLE: dict[str, tuple[str, str, list[str]]] = {
+    "admin": ("admin", "Org1MSP", ["admin"]),
+    "h1": ("h1", "Org1MSP", ["hospital"]),
+    "h2": ("h2", "Org2MSP", ["hospital"]),
+    "h3": ("h3", "Org3MSP", ["hospital", "verifier"]),
+    "v1": ("v1", "Org1MSP", ["verifier"]),
+    "v2": ("v2", "Org2MSP", ["verifier"]),
+    "v3": ("v3", "Org3MSP", ["verifier"]),
+    "agg": ("agg", "Org1MSP", ["aggregator"]),
+    "aud": ("aud", "Org2MSP", ["auditor"]),
+    "late": ("late", "Org3MSP", ["hospital"]),
+    "outsider": ("outsider", "Org9MSP", ["hospital"]),
+    "rogue-h1": ("h1", "Org1MSP", ["hospital"]),  # claims h1 with another certificate
+}
+
+
+def load_identities() -> dict[str, Creator]:
+    """The stored test identities, created on first use."""
+    if not IDENTITIES.exists():
+        _create_identities()
+    data = json.loads(IDENTITIES.read_text())
+    return {name: Creator(**fields) for name, fields in data["identities"].items()}
+
+
+def _create_identities() -> None:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from consortium.identity.ca import CertificateAuthority
+
+    ca = CertificateAuthority.create("consortium-vectors")
+    out: dict[str, Any] = {}
+    for name, (member_id, msp_id, roles) in PEOPLE.items():
+        cert, _key = ca.issue(member_id, roles, "client")
+        pem = cert.public_bytes(Encoding.PEM).decode()
+        out[name] = {"member_id": member_id, "msp_id": msp_id, "roles": roles, "cert_pem": pem}
+    IDENTITIES.write_text(json.dumps({"ca_pem": ca.cert_pem, "identities": out}, indent=1) + "\n")
+
+
+def _plain_state(items: dict[str, bytes]) -> dict[str, Any]:
+    return {key: json.loads(value) for key, value in sorted(items.items())}
+
+
+class ReadTracingState(MemoryState):
+    """A memory state that remembers every key a transaction read (point reads and ranges)."""
+
+    def __init__(self, items: dict[str, bytes]) -> None:
+        super().__init__(items)
+        self.read: set[str] = set()
+
+    def get(self, key: str) -> bytes | None:
+        self.read.add(key)
+        return super().get(key)
+
+    def range(self, start: str, end: str) -> Iterator[tuple[str, bytes]]:
+        for key, value in super().range(start, end):
+            self.read.add(key)
+            yield key, value
+
+
+class Recorder:
+    """A scenario that records a vector for each transaction it runs."""
+
+    def __init__(self) -> None:
+        self.people = load_identities()
+        self.sc = Scenario(self.people)
+        self.vectors: list[dict[str, Any]] = []
+
+    def member_args(self, name: str, roles: list[str] | None = None) -> dict[str, Any]:
+        """RegisterMember args for a stored identity."""
+        who = self.people[name]
+        return {
+            "member_id": who.member_id,
+            "msp_id": who.msp_id,
+            "roles": roles or list(who.roles),
+            "cert_pem": who.cert_pem,
+        }
+
+    def step(
+        self, name: str, who: str, fn: str, args: dict[str, Any], expect: str = "VALID",
+        *, keep: bool = True, about: str = "", after_ms: int | None = None,
+    ) -> Any:  # fmt: skip
+        """Run one transaction, check its code, record the vector; ``keep=False`` undoes it."""
+        before = self.sc.state.items()
+        saved = (self.sc.now_ms, self.sc.counter)
+        tracing = ReadTracingState(before)
+        self.sc.state = tracing
+        tx_id = self.sc.next_tx_id()
+        outcome = self.sc.run(who, fn, args, tx_id=tx_id, after_ms=after_ms)
+        if outcome.code != expect:
+            raise SystemExit(f"{name}: expected {expect}, got {outcome.code}: {outcome.message}")
+        seen = {key: value for key, value in before.items() if key in tracing.read}
+        creator = self.people[who]
+        self.vectors.append(
+            {
+                "name": name,
+                "about": about,
+                "state_before": _plain_state(seen),
+                "creator": creator.model_dump(mode="json"),
+                "tx": {
+                    "kind": "query" if self.sc.contract.is_query(fn) else "invoke",
+                    "fn": fn,
+                    "args": copy.deepcopy(args),
+                    "tx_id": tx_id,
+                    "timestamp_ms": self.sc.now_ms,
+                },
+                "expected": {"code": outcome.code, "result": outcome.result},
+                "state_after": _plain_state({**seen, **outcome.writes}),
+            }
+        )
+        self.sc.state = MemoryState(tracing.items())
+        if not keep:
+            self.sc.state = MemoryState(before)
+            self.sc.now_ms, self.sc.counter = saved
+        return outcome.result
+
+    def write(self, check: bool) -> int:
+        """Write (or compare) one file per vector; returns the number of stale files."""
+        CASES.mkdir(exist_ok=True)
+        wanted = {
+            f"{i:03d}-{v['name']}.json": json.dumps(v, indent=1, ensure_ascii=False) + "\n"
+            for i, v in enumerate(self.vectors)
+        }
+        present = {p.name for p in CASES.glob("*.json")}
+        stale = sorted(present ^ set(wanted)) + sorted(
+            n for n, text in wanted.items() if n in present and (CASES / n).read_text() != text
+        )
+        if not check:
+            for path in CASES.glob("*.json"):
+                if path.name not in wanted:
+                    path.unlink()
+            for name, text in wanted.items():
+                (CASES / name).write_text(text)
+        return len(stale)
+
+
+def main() -> int:
+    """Build the scenario and write or check the vectors."""
+    from scenarios import build  # the steps, kept in their own module
+
+    rec = Recorder()
+    build(rec)
+    for vector in rec.vectors:  # every stored value is canonical JSON of a plain value
+        for value in vector["state_after"].values():
+            canonical_json(value)
+    check = "--check" in sys.argv
+    stale = rec.write(check)
+    codes = sorted({v["expected"]["code"] for v in rec.vectors})
+    print(f"{len(rec.vectors)} vectors, {len(codes)} codes, {stale} stale files")
+    return 1 if check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(HERE))
+    raise SystemExit(main())

@@ -1,0 +1,406 @@
+"""The steps of the vectors scenario: one consortium from genesis to two learning blocks.
+
+Each `rec.step` names a vector, the identity that signs, the transaction and the code it must get.
+Rejected steps change nothing; `keep=False` runs a valid step without keeping its effects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from generate import Recorder
+
+from consortium.ledger.contract._updates import sml_commitment
+from consortium.ledger.contract.records import TaskRecord
+from consortium.ledger.contract.scenario import example_task, fake_digest
+from consortium.pole.difficulty import next_required_gain
+
+CONTEXT = fake_digest("public context")
+NON_ASCII_TITLE = 'Cœur · 心臓 — "quoted" \\ tab\t newline\n \x01 \x7f \u2028 😀'
+
+
+def nonce_for(label: str) -> str:
+    """A deterministic 32-byte nonce (hex) for ``label``."""
+    return hashlib.sha256(f"nonce/{label}".encode()).hexdigest()
+
+
+def build(rec: Recorder) -> None:
+    """All steps, in order."""
+    _bootstrap(rec)
+    _members(rec)
+    _shares(rec)
+    _tasks(rec)
+    ids = _submissions(rec)
+    _reveals(rec, ids)
+    _endorsements(rec, ids)
+    _block_one(rec, ids)
+    _downloads(rec)
+    _block_two(rec, ids)
+    _no_sml_block(rec, ids)
+    _queries(rec, ids)
+
+
+def _bootstrap(rec: Recorder) -> None:
+    genesis = [rec.member_args(n) for n in ("admin", "h1", "h2", "h3", "v1", "v2", "agg", "aud")]
+    step = rec.step
+    step("unknown-function", "admin", "Mint", {"units": 5}, "UNKNOWN_FUNCTION")
+    step("args-not-an-object", "admin", "Bootstrap", [], "BAD_ARGS")  # type: ignore[arg-type]
+    twice = [*genesis, genesis[1]]
+    step("bootstrap-repeated-id", "admin", "Bootstrap", {"members": twice}, "BAD_ARGS")
+    step("bootstrap-by-outsider", "outsider", "Bootstrap", {"members": genesis}, "NOT_A_MEMBER")
+    step("bootstrap-not-admin", "h1", "Bootstrap", {"members": genesis}, "MISSING_ROLE")
+    bad = [*genesis, {**rec.member_args("v3"), "cert_pem": "not a certificate"}]
+    step("bootstrap-bad-cert", "admin", "Bootstrap", {"members": bad}, "BAD_CERT")
+    shared = [*genesis, {**rec.member_args("v3"), "cert_pem": genesis[1]["cert_pem"]}]
+    step("bootstrap-shared-cert", "admin", "Bootstrap", {"members": shared}, "CERT_IN_USE")
+    renamed = [{**genesis[0], "member_id": "boss"}, *genesis[1:]]
+    step("bootstrap-cert-renamed", "admin", "Bootstrap", {"members": renamed}, "CERT_MISMATCH")
+    step("bootstrap", "admin", "Bootstrap", {"members": genesis})
+    step("bootstrap-again", "admin", "Bootstrap", {"members": genesis}, "ALREADY_BOOTSTRAPPED")
+
+
+def _members(rec: Recorder) -> None:
+    step = rec.step
+    step("register-verifier", "admin", "RegisterMember", rec.member_args("v3"))
+    step("register-late", "admin", "RegisterMember", rec.member_args("late"))
+    step("register-exists", "admin", "RegisterMember", rec.member_args("v3"), "MEMBER_EXISTS")
+    reuse = {**rec.member_args("h1"), "member_id": "h1bis"}
+    step("register-cert-in-use", "admin", "RegisterMember", reuse, "CERT_IN_USE")
+    pem = "-----BEGIN CERTIFICATE-----\nnot*base64\n-----END CERTIFICATE-----\n"
+    bad = {**rec.member_args("outsider"), "cert_pem": pem}
+    step("register-bad-cert", "admin", "RegisterMember", bad, "BAD_CERT")
+    out = rec.member_args("outsider")
+    step("register-by-hospital", "h1", "RegisterMember", out, "MISSING_ROLE")
+    step("register-by-outsider", "outsider", "RegisterMember", out, "NOT_A_MEMBER")
+    step("register-by-rogue-cert", "rogue-h1", "RegisterMember", out, "CERT_MISMATCH")
+    step("register-bad-role", "admin", "RegisterMember", {**out, "roles": ["doctor"]}, "BAD_ARGS")
+    twice = {**out, "roles": ["hospital", "hospital"]}
+    step("register-repeated-role", "admin", "RegisterMember", twice, "BAD_ARGS")
+    step("register-extra-field", "admin", "RegisterMember", {**out, "x": 1}, "BAD_ARGS")
+    step("register-slash-id", "admin", "RegisterMember", {**out, "member_id": "a/b"}, "BAD_ARGS")
+    step("revoke", "admin", "RevokeMember", {"member_id": "late"})
+    step("revoke-again", "admin", "RevokeMember", {"member_id": "late"}, "ALREADY_REVOKED")
+    step("revoke-unknown", "admin", "RevokeMember", {"member_id": "nobody"}, "MEMBER_NOT_FOUND")
+    step("revoke-by-verifier", "v1", "RevokeMember", {"member_id": "h2"}, "MISSING_ROLE")
+
+
+def _share(member_id: str, context: str = CONTEXT) -> dict[str, Any]:
+    return {
+        "member_id": member_id,
+        "wrapped_key_digest": fake_digest(f"wrapped key for {member_id}"),
+        "public_context_digest": context,
+    }
+
+
+def _shares(rec: Recorder) -> None:
+    step = rec.step
+    step("share-to-self", "admin", "ShareKey", _share("admin"))
+    step("share-to-hospital", "admin", "ShareKey", _share("h1"))
+    step("share-by-holder", "h1", "ShareKey", _share("h2"))
+    step("share-by-keyless", "v1", "ShareKey", _share("v2"), "MISSING_ROLE")
+    step("share-to-aggregator", "admin", "ShareKey", _share("agg"), "ROLE_FORBIDDEN")
+    step("share-to-auditor", "admin", "ShareKey", _share("aud"), "ROLE_FORBIDDEN")
+    other = _share("v1", fake_digest("another context"))
+    step("share-other-context", "admin", "ShareKey", other, "CONTEXT_MISMATCH")
+    step("share-twice", "admin", "ShareKey", _share("h1"), "SHARE_EXISTS")
+    step("share-unknown", "admin", "ShareKey", _share("nobody"), "MEMBER_NOT_FOUND")
+    step("share-revoked", "admin", "ShareKey", _share("late"), "MEMBER_REVOKED")
+    for name in ("h3", "v1", "v2", "v3"):
+        step(f"share-to-{name}", "admin", "ShareKey", _share(name))
+
+
+def _tasks(rec: Recorder) -> None:
+    step = rec.step
+    heart = example_task("heart", max_staleness=1)
+    step("publish", "admin", "PublishTask", {"task": heart})
+    nosml = example_task("nosml", sml=False, committee_size=2, quorum=1, retarget_every=1)
+    step("publish-without-sml", "admin", "PublishTask", {"task": nosml})
+    step("publish-exists", "admin", "PublishTask", {"task": heart}, "TASK_EXISTS")
+    bad = example_task("bad", quorum=4)
+    step("publish-quorum-over-size", "admin", "PublishTask", {"task": bad}, "BAD_ARGS")
+    floaty = example_task("floaty", server_lr_bp=0.5)
+    step("publish-float", "admin", "PublishTask", {"task": floaty}, "BAD_ARGS")
+    step("publish-by-hospital", "h1", "PublishTask", {"task": example_task("x")}, "MISSING_ROLE")
+    coeur = example_task("coeur", title=NON_ASCII_TITLE)
+    step("publish-non-ascii", "admin", "PublishTask", {"task": coeur}, about="canonical JSON")
+    big = example_task("big", committee_size=10, quorum=10)
+    step("publish-big-committee", "admin", "PublishTask", {"task": big})
+
+
+def _submit(task_id: str, base: int, label: str, eps: str = "2.5", sml: bool = True) -> Any:
+    return {
+        "task_id": task_id,
+        "base_version": base,
+        "model_digest": fake_digest(f"update {label}"),
+        "n_samples": 240,
+        "epsilon_spent": eps,
+        "commitment": sml_commitment(nonce_for(label)) if sml else "",
+    }
+
+
+def _submissions(rec: Recorder) -> dict[str, str]:
+    step, ids = rec.step, {}
+    for who in ("h1", "h2", "h3"):
+        ids[who] = step(f"submit-{who}", who, "SubmitUpdate", _submit("heart", 0, who))["update_id"]
+    step("submit-twice", "h1", "SubmitUpdate", _submit("heart", 0, "h1"), "DUPLICATE_SUBMISSION")
+    step("submit-future-base", "h2", "SubmitUpdate", _submit("heart", 7, "x"), "VERSION_NOT_FOUND")
+    over = _submit("nosml", 0, "w", eps="8.000001", sml=False)
+    step("submit-over-budget", "h1", "SubmitUpdate", over, "BUDGET_EXCEEDED")
+    bare = {**_submit("heart", 0, "h1"), "commitment": ""}
+    step("submit-no-commitment", "h1", "SubmitUpdate", bare, "COMMITMENT_MISSING")
+    step("submit-by-verifier", "v1", "SubmitUpdate", _submit("heart", 0, "v"), "MISSING_ROLE")
+    step("submit-unknown-task", "h1", "SubmitUpdate", _submit("nope", 0, "n"), "TASK_NOT_FOUND")
+    step("submit-revoked", "late", "SubmitUpdate", _submit("heart", 0, "l"), "MEMBER_REVOKED")
+    step("submit-rogue-cert", "rogue-h1", "SubmitUpdate", _submit("heart", 0, "r"), "CERT_MISMATCH")
+    step("submit-no-committee", "h1", "SubmitUpdate", _submit("big", 0, "b"), "NO_COMMITTEE")
+    digest = {**_submit("heart", 0, "d"), "model_digest": "ABC"}
+    step("submit-bad-digest", "h2", "SubmitUpdate", digest, "BAD_ARGS")
+    boolean = {**_submit("heart", 0, "d"), "n_samples": True}
+    step("submit-bool-samples", "h2", "SubmitUpdate", boolean, "BAD_ARGS")
+    big = {**_submit("heart", 0, "d"), "n_samples": 2**53}
+    step("submit-unsafe-integer", "h2", "SubmitUpdate", big, "BAD_ARGS")
+    exponent = {**_submit("heart", 0, "d"), "epsilon_spent": "1e3"}
+    step("submit-exponent-epsilon", "h2", "SubmitUpdate", exponent, "BAD_ARGS")
+    plain = _submit("nosml", 0, "w", eps="1.5", sml=False)
+    ids["w"] = step("submit-without-sml", "h1", "SubmitUpdate", plain)["update_id"]
+    return ids
+
+
+def _reveal(ids: dict[str, str], who: str, nonce: str | None = None, task: str = "heart") -> Any:
+    return {
+        "task_id": task,
+        "update_id": ids[who],
+        "nonce": nonce_for(who) if nonce is None else nonce,
+        "unmapped_digest": fake_digest(f"unmapped {who}"),
+    }
+
+
+def _reveals(rec: Recorder, ids: dict[str, str]) -> None:
+    step = rec.step
+    step("reveal-by-other", "h2", "RevealNonce", _reveal(ids, "h1"), "NOT_SUBMITTER")
+    wrong = _reveal(ids, "h1", nonce_for("other"))
+    step("reveal-wrong-nonce", "h1", "RevealNonce", wrong, "COMMITMENT_MISMATCH")
+    step("reveal", "h1", "RevealNonce", _reveal(ids, "h1"))
+    step("reveal-again", "h1", "RevealNonce", _reveal(ids, "h1"), "ALREADY_REVEALED")
+    unknown = {**_reveal(ids, "h1"), "update_id": "f" * 64}
+    step("reveal-unknown", "h1", "RevealNonce", unknown, "UPDATE_NOT_FOUND")
+    w_nonce = _reveal(ids, "w", nonce_for("w"), task="nosml")
+    step("reveal-nonce-without-sml", "h1", "RevealNonce", w_nonce, "COMMITMENT_MISMATCH")
+    step("reveal-without-sml", "h1", "RevealNonce", _reveal(ids, "w", "", task="nosml"))
+    update = _get_update(rec, "heart", ids["h2"])
+    step(
+        "endorse-before-reveal", update["committee"][0], "Endorse",
+        _endorse(ids, "h2"), "NOT_REVEALED",
+    )  # fmt: skip
+    step("reveal-h2", "h2", "RevealNonce", _reveal(ids, "h2"))
+    step("reveal-h3", "h3", "RevealNonce", _reveal(ids, "h3"))
+
+
+def _get_update(rec: Recorder, task_id: str, update_id: str) -> Any:
+    args = {"task_id": task_id, "update_id": update_id}
+    return rec.sc.ok("admin", "GetUpdate", args, after_ms=0)["update"]
+
+
+def _endorse(ids: dict[str, str], who: str, verdict: str = "accept", **kw: Any) -> Any:
+    args = {
+        "task_id": kw.pop("task", "heart"),
+        "update_id": ids[who],
+        "verdict": verdict,
+        "reason": "OK" if verdict == "accept" else "NORM_OUTLIER",
+        "metric_bp": 7300,
+        "scores": {"norm_ppm": 1_200_000, "cosine_ppm": -50_000},
+    }
+    args.update(kw)
+    return args
+
+
+def _endorsements(rec: Recorder, ids: dict[str, str]) -> None:
+    step = rec.step
+    committee = _get_update(rec, "heart", ids["h1"])["committee"]
+    outside = sorted({"h3", "v1", "v2", "v3"} - set(committee))[0]
+    step("endorse-outside-committee", outside, "Endorse", _endorse(ids, "h1"), "NOT_IN_COMMITTEE")
+    step("endorse-own-update", "h3", "Endorse", _endorse(ids, "h3"), "SELF_ENDORSEMENT")
+    step("endorse-by-hospital", "h2", "Endorse", _endorse(ids, "h1"), "MISSING_ROLE")
+    odd = _endorse(ids, "h1", reason="DUPLICATE")
+    step("endorse-accept-with-reason", committee[0], "Endorse", odd, "BAD_ARGS")
+    step("endorse-first", committee[0], "Endorse", _endorse(ids, "h1"))
+    step("endorse-twice", committee[0], "Endorse", _endorse(ids, "h1"), "ALREADY_ENDORSED")
+    step("endorse-quorum", committee[1], "Endorse", _endorse(ids, "h1", metric_bp=7310))
+    for i, member in enumerate(_get_update(rec, "heart", ids["h2"])["committee"][:2]):
+        step(f"endorse-h2-{i}", member, "Endorse", _endorse(ids, "h2"))
+    for i, member in enumerate(_get_update(rec, "heart", ids["h3"])["committee"][:2]):
+        step(f"endorse-reject-{i}", member, "Endorse", _endorse(ids, "h3", "reject"))
+    member = _get_update(rec, "nosml", ids["w"])["committee"][0]
+    step("endorse-without-sml", member, "Endorse", _endorse(ids, "w", task="nosml"))
+
+
+def _propose(rec: Recorder, task_id: str, height: int, updates: list[str], **kw: Any) -> Any:
+    head = rec.sc.ok("admin", "GetHead", {"task_id": task_id}, after_ms=0)
+    n = len(updates)
+    contribution = [1_000_000 // n] * n
+    contribution[0] += 1_000_000 - sum(contribution)
+    args = {
+        "task_id": task_id,
+        "height": height,
+        "parent_digest": head["model_digest"],
+        "updates": updates,
+        "weights_ppm": [1_000_000 - 100_000 * i for i in range(n)],
+        "contribution_ppm": contribution,
+        "aggregate_digest": fake_digest(f"aggregate {task_id} {height}"),
+        "model_digest": fake_digest(f"model {task_id} {height}"),
+        "blob_digest": fake_digest(f"blob {task_id} {height}"),
+        "next_required_gain_bp": _expected_difficulty(rec, task_id, height, head),
+    }
+    args.update(kw)
+    return args
+
+
+def _expected_difficulty(rec: Recorder, task_id: str, height: int, head: Any) -> int:
+    """What the sealer computes (the clock advances one step before the proposal runs)."""
+    task = TaskRecord(**rec.sc.ok("admin", "GetTask", {"task_id": task_id}, after_ms=0))
+    versions = rec.sc.ok("admin", "ListVersions", {"task_id": task_id}, after_ms=0)
+    interval = rec.sc.now_ms + rec.sc.step_ms - head["ms"]
+    r = task.retarget_every
+    if height != len(versions):  # not the next height: any value (the vector fails earlier)
+        return int(head["required_gain_bp"])
+    window = [v["interval_ms"] for v in versions[height - r + 1 : height]] + [interval]
+    return next_required_gain(task, head["required_gain_bp"], window, height)
+
+
+def _attest(proposal_id: str, verdict: str, metric: int, base: int, task: str = "heart") -> Any:
+    return {
+        "task_id": task,
+        "proposal_id": proposal_id,
+        "verdict": verdict,
+        "metric_bp": metric,
+        "base_metric_bp": base,
+    }
+
+
+def _block_one(rec: Recorder, ids: dict[str, str]) -> None:
+    step, pair = rec.step, [ids["h1"], ids["h2"]]
+    step(
+        "propose-wrong-height",
+        "h1",
+        "ProposeBlock",
+        _propose(rec, "heart", 2, pair),
+        "WRONG_HEIGHT",
+    )
+    parent = _propose(rec, "heart", 1, pair, parent_digest=fake_digest("x"))
+    step("propose-wrong-parent", "h1", "ProposeBlock", parent, "WRONG_PARENT")
+    rejected = _propose(rec, "heart", 1, [ids["h1"], ids["h3"]])
+    step("propose-rejected-update", "h1", "ProposeBlock", rejected, "UPDATE_NOT_ACCEPTED")
+    unknown = _propose(rec, "heart", 1, [ids["h1"], "e" * 64])
+    step("propose-unknown-update", "h1", "ProposeBlock", unknown, "UPDATE_NOT_FOUND")
+    short = _propose(rec, "heart", 1, pair, weights_ppm=[1])
+    step("propose-lengths-differ", "h1", "ProposeBlock", short, "BAD_ARGS")
+    sums = _propose(rec, "heart", 1, pair, contribution_ppm=[500_000, 400_000])
+    step("propose-contributions-sum", "h1", "ProposeBlock", sums, "BAD_ARGS")
+    step(
+        "propose-by-verifier", "v1", "ProposeBlock", _propose(rec, "heart", 1, pair), "MISSING_ROLE"
+    )
+    wrong = _propose(rec, "heart", 1, pair)
+    wrong["next_required_gain_bp"] += 1
+    step("propose-wrong-difficulty", "h1", "ProposeBlock", wrong, "WRONG_DIFFICULTY")
+    first = step("propose", "h1", "ProposeBlock", _propose(rec, "heart", 1, pair))
+    rival = step("propose-rival", "h2", "ProposeBlock", _propose(rec, "heart", 1, pair))
+    pid, committee = first["proposal_id"], first["committee"]
+    outside = sorted({"h3", "v1", "v2", "v3"} - set(committee))[0]
+    good = _attest(pid, "accept", 7400, 7300)
+    step("attest-outside-committee", outside, "AttestBlock", good, "NOT_IN_COMMITTEE")
+    step("attest-by-hospital", "h2", "AttestBlock", good, "MISSING_ROLE")
+    step("attest-unknown", committee[0], "AttestBlock", _attest("d" * 64, "accept", 1, 0),
+         "PROPOSAL_NOT_FOUND")  # fmt: skip
+    step("attest-first", committee[0], "AttestBlock", good)
+    step("attest-twice", committee[0], "AttestBlock", good, "ALREADY_ATTESTED")
+    step("attest-finalize", committee[1], "AttestBlock", _attest(pid, "accept", 7380, 7300))
+    step("attest-closed", committee[2], "AttestBlock", good, "PROPOSAL_CLOSED")
+    rid, rc = rival["proposal_id"], rival["committee"]
+    step("attest-rival", rc[0], "AttestBlock", _attest(rid, "accept", 7400, 7300))
+    step("attest-superseded", rc[1], "AttestBlock", _attest(rid, "accept", 7400, 7300))
+
+
+def _downloads(rec: Recorder) -> None:
+    step = rec.step
+    head = rec.sc.ok("admin", "GetHead", {"task_id": "heart"}, after_ms=0)
+    args = {"task_id": "heart", "version": 1, "model_digest": head["model_digest"]}
+    step("download", "h1", "RecordDownload", args)
+    step("download-by-auditor", "aud", "RecordDownload", args, "ROLE_FORBIDDEN")
+    step("download-by-aggregator", "agg", "RecordDownload", args, "MISSING_ROLE")
+    missing = {**args, "version": 9}
+    step("download-missing-version", "v1", "RecordDownload", missing, "VERSION_NOT_FOUND")
+    other = {**args, "model_digest": fake_digest("other")}
+    step("download-wrong-digest", "admin", "RecordDownload", other, "DIGEST_MISMATCH")
+
+
+def _block_two(rec: Recorder, ids: dict[str, str]) -> None:
+    step = rec.step
+    lower = _submit("heart", 1, "h1b", eps="2.25")
+    step("submit-epsilon-decreased", "h1", "SubmitUpdate", lower, "EPSILON_DECREASED")
+    for who in ("h1", "h2"):
+        update = step(
+            f"submit-base1-{who}", who, "SubmitUpdate", _submit("heart", 1, f"{who}b", "3")
+        )
+        ids[f"{who}b"] = update["update_id"]
+        rec.sc.ok(who, "RevealNonce", {**_reveal(ids, f"{who}b")}, after_ms=500)
+        for member in update["committee"][:2]:
+            rec.sc.ok(member, "Endorse", _endorse(ids, f"{who}b"), after_ms=500)
+    pair = [ids["h1b"], ids["h2b"]]
+    again = _propose(rec, "heart", 2, [ids["h1"]])
+    step("propose-included-update", "h2", "ProposeBlock", again, "UPDATE_ALREADY_INCLUDED")
+    wrong = _propose(rec, "heart", 2, pair)
+    wrong["next_required_gain_bp"] -= 1
+    step("propose-retarget-wrong", "h2", "ProposeBlock", wrong, "WRONG_DIFFICULTY")
+    low = step("propose-low-gain", "h2", "ProposeBlock", _propose(rec, "heart", 2, pair))
+    for i, member in enumerate(low["committee"][:2]):
+        attest = _attest(low["proposal_id"], "accept", 7390 + i, 7380)
+        step(f"attest-below-target-{i}", member, "AttestBlock", attest)
+    good = step("propose-retarget", "h2", "ProposeBlock", _propose(rec, "heart", 2, pair))
+    for i, member in enumerate(good["committee"][:2]):
+        attest = _attest(good["proposal_id"], "accept", 7600 + 100 * i, 7380)
+        step(f"attest-retarget-{i}", member, "AttestBlock", attest)
+    stale = _submit("heart", 0, "h3", "3")
+    step("submit-stale-base", "h3", "SubmitUpdate", stale, "STALE_BASE")
+
+
+def _no_sml_block(rec: Recorder, ids: dict[str, str]) -> None:
+    step = rec.step
+    proposal = step(
+        "propose-without-sml", "h1", "ProposeBlock", _propose(rec, "nosml", 1, [ids["w"]])
+    )
+    for i, member in enumerate(proposal["committee"]):
+        attest = _attest(proposal["proposal_id"], "reject", 7000, 7300, task="nosml")
+        step(f"attest-reject-{i}", member, "AttestBlock", attest)
+
+
+def _queries(rec: Recorder, ids: dict[str, str]) -> None:
+    step = rec.step
+    heart = {"task_id": "heart"}
+    step("query-member", "aud", "GetMember", {"member_id": "h1"})
+    step("query-members", "aud", "ListMembers", {})
+    step("query-task", "aud", "GetTask", {"task_id": "coeur"})
+    step("query-tasks", "aud", "ListTasks", {})
+    step("query-update", "aud", "GetUpdate", {"task_id": "heart", "update_id": ids["h1"]})
+    step("query-accepted-updates", "aud", "ListUpdates", {**heart, "status": "included"})
+    step("query-head", "aud", "GetHead", heart)
+    step("query-version", "aud", "GetVersion", {**heart, "version": 2})
+    step("query-versions", "aud", "ListVersions", heart)
+    versions = rec.sc.ok("aud", "ListVersions", heart, after_ms=0)
+    step(
+        "query-proposal", "aud", "GetProposal", {**heart, "proposal_id": versions[2]["proposal_id"]}
+    )
+    step("query-balance", "aud", "GetBalance", {"member_id": "h1"})
+    step("query-balance-none", "aud", "GetBalance", {"member_id": "v1"})
+    step("query-balances", "aud", "ListBalances", {})
+    step("query-share", "aud", "GetShareKey", {"member_id": "h2"})
+    step("query-downloads", "aud", "ListDownloads", heart)
+    step("query-unknown-member", "aud", "GetMember", {"member_id": "zz"}, "MEMBER_NOT_FOUND")
+    step("query-no-share", "aud", "GetShareKey", {"member_id": "agg"}, "SHARE_NOT_FOUND")
+    step("query-unknown-task", "aud", "GetHead", {"task_id": "zz"}, "TASK_NOT_FOUND")
+    step("query-unknown-version", "aud", "GetVersion", {**heart, "version": 3}, "VERSION_NOT_FOUND")
+    step("query-unknown-proposal", "aud", "GetProposal", {**heart, "proposal_id": "c" * 64},
+         "PROPOSAL_NOT_FOUND")  # fmt: skip
+    step("query-unknown-update", "aud", "GetUpdate", {**heart, "update_id": "c" * 64},
+         "UPDATE_NOT_FOUND")  # fmt: skip
+    step("query-bad-status", "aud", "ListUpdates", {**heart, "status": "done"}, "BAD_ARGS")
