@@ -22,7 +22,6 @@ row order or any random state, so it is the same on every run.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -40,6 +39,7 @@ __all__ = [
     "design_matrix",
     "holdout_split",
     "load_definition",
+    "train_test",
 ]
 
 _TRUE = {"1", "true", "yes", "y", "t"}
@@ -86,9 +86,13 @@ class CohortDefinition(BaseModel):
     features: list[FeatureDef]
 
 
-def load_definition(path: str | Path) -> CohortDefinition:
-    """Read a cohort definition JSON file."""
-    return CohortDefinition.model_validate(json.loads(Path(path).read_text(encoding="utf-8")))
+def load_definition(name_or_path: str | Path) -> CohortDefinition:
+    """A cohort definition by name (``"heart"``) or JSON path, validated by the ingest side
+    (`consortium.fhir.cohort.load_cohort`, which raises ``CohortError`` with the reason)."""
+    from consortium.fhir.cohort import load_cohort
+
+    cohort = load_cohort(name_or_path)
+    return CohortDefinition.model_validate(cohort.model_dump(mode="json"))
 
 
 @dataclass(frozen=True)
@@ -213,3 +217,12 @@ def holdout_split(table: pd.DataFrame, *, test_fraction_bp: int = 2000) -> Holdo
         for i in sorted(rows, key=lambda r: keys[r])[:n_test]:
             test[i] = True
     return HoldoutSplit(train=~test, test=test)
+
+
+def train_test(
+    table: pd.DataFrame, definition: CohortDefinition, *, missing_indicators: bool = False
+) -> tuple[DesignMatrix, DesignMatrix]:
+    """The training rows and the held-out rows of ``table`` as design matrices."""
+    matrix = design_matrix(table, definition, missing_indicators=missing_indicators)
+    split = holdout_split(table)
+    return matrix.rows(split.train), matrix.rows(split.test)

@@ -83,7 +83,8 @@ def build_model(spec: ModelSpec, *, seed: int) -> MLP:
 
     A private generator is used, so the global torch RNG is neither read nor disturbed.
     """
-    model = MLP(spec)
+    with torch.random.fork_rng(devices=[]):  # nn.Linear's own init draws from the global RNG
+        model = MLP(spec)
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for layer in model.layers:

@@ -1,0 +1,125 @@
+"""train_local: determinism, the fast path equals Opacus' path, and DP utility on the heart cohort."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from consortium.datasets.heart import heart_cohort_table
+from consortium.learning.data import DesignMatrix, load_definition, train_test
+from consortium.learning.evaluate import evaluate
+from consortium.learning.models import ModelSpec, build_model, load_arrays, state_arrays
+from consortium.learning.train import train_local
+from consortium.privacy.accountant import AccountantStore
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+@lru_cache(maxsize=1)
+def _pooled() -> tuple[DesignMatrix, DesignMatrix]:
+    return train_test(heart_cohort_table(), load_definition("heart"))
+
+
+def _store(tmp_path: Path, budget: float = 3.0) -> AccountantStore:
+    return AccountantStore(
+        tmp_path, member_id="m", task_id="heart", accountant="prv",
+        epsilon_budget=budget, delta=1e-5,
+    )  # fmt: skip
+
+
+def _small() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(150, 6)).astype(np.float32)
+    return X, (X[:, 0] - X[:, 1] > 0).astype(np.float32)
+
+
+def test_same_seed_same_model_and_the_input_model_is_untouched(tmp_path: Path) -> None:
+    X, y = _small()
+    spec = ModelSpec(in_features=6, hidden=(8,))
+    base = build_model(spec, seed=0)
+    before = state_arrays(base)
+    runs = [
+        train_local(
+            model=base,
+            X=X,
+            y=y,
+            epochs=2,
+            lr=0.1,
+            batch_size=25,
+            noise_multiplier=1.0,
+            accountant_store=_store(tmp_path / str(i), 50.0),
+            seed=11,
+        )  # fmt: skip
+        for i in range(2)
+    ]
+    assert all(np.array_equal(runs[0].state[k], runs[1].state[k]) for k in before)
+    assert all(np.array_equal(state_arrays(base)[k], before[k]) for k in before)
+    assert any(not np.array_equal(runs[0].state[k], before[k]) for k in before)
+
+
+def test_fast_path_trains_exactly_like_opacus_grad_sample_module(tmp_path: Path) -> None:
+    X, y = _small()
+    spec = ModelSpec(in_features=6, hidden=(8, 4), activation="tanh")
+    states = {}
+    for how in ("fast", "opacus"):
+        result = train_local(
+            model=build_model(spec, seed=2), X=X, y=y, epochs=3, lr=0.2, batch_size=30,
+            noise_multiplier=0.9, accountant_store=_store(tmp_path / how, 50.0), seed=5,
+            clipping=how,  # type: ignore[arg-type]
+        )  # fmt: skip
+        assert result.clipping == how
+        states[how] = result.state
+    for name, value in states["fast"].items():
+        assert np.allclose(value, states["opacus"][name], atol=1e-5), name
+
+
+def test_opacus_path_runs_for_a_module_that_is_not_our_mlp(tmp_path: Path) -> None:
+    X, y = _small()
+
+    class Flat(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = torch.nn.Linear(6, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.lin(x).reshape(-1)
+
+    result = train_local(model=Flat(), X=X, y=y, epochs=1, lr=0.1, batch_size=30,
+                         noise_multiplier=1.0, accountant_store=_store(tmp_path, 50.0), seed=0)  # fmt: skip
+    assert result.clipping == "opacus" and result.steps == 5
+
+
+def test_dp_needs_a_store_and_one_noise_setting(tmp_path: Path) -> None:
+    X, y = _small()
+    model = build_model(ModelSpec(in_features=6), seed=0)
+    with pytest.raises(ValueError, match="accountant_store"):
+        train_local(model=model, X=X, y=y, epochs=1, lr=0.1, batch_size=10, noise_multiplier=1.0)
+    with pytest.raises(ValueError, match="exactly one of noise_multiplier or target_epsilon"):
+        train_local(model=model, X=X, y=y, epochs=1, lr=0.1, batch_size=10,
+                    accountant_store=_store(tmp_path))  # fmt: skip
+
+
+def test_pooled_heart_at_epsilon_3_is_within_002_auroc_of_non_private(tmp_path: Path) -> None:
+    train, test = _pooled()
+    spec = ModelSpec(in_features=train.X.shape[1], hidden=(16,))
+    common = {"model": build_model(spec, seed=0), "X": train.X, "y": train.y, "epochs": 20,
+              "lr": 0.05, "batch_size": 64, "seed": 0}  # fmt: skip
+    plain = train_local(dp=False, **common)  # type: ignore[arg-type]
+    private = train_local(target_epsilon=3.0, max_grad_norm=1.0, accountant_store=_store(tmp_path),
+                          **common)  # type: ignore[arg-type]  # fmt: skip
+    scores = {}
+    for name, result in (("non-private", plain), ("DP ε=3", private)):
+        model = build_model(spec, seed=0)
+        load_arrays(model, result.state)
+        scores[name] = evaluate(model, test.X, test.y)
+        print(f"{name:12s} {scores[name].summary()}")
+    print(f"ε spent {private.epsilon_spent_total:.3f} (σ={private.noise_multiplier:.3f})")
+    assert private.epsilon_spent_total is not None and private.epsilon_spent_total <= 3.0
+    auroc_plain, auroc_dp = scores["non-private"].auroc, scores["DP ε=3"].auroc
+    assert auroc_plain is not None and auroc_dp is not None
+    assert auroc_plain > 0.8
+    assert abs(auroc_plain - auroc_dp) <= 0.02

@@ -1,0 +1,123 @@
+"""The persisted accountant: Opacus' numbers, composition across runs, refusal past the budget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from opacus.accountants import PRVAccountant, RDPAccountant
+
+from consortium.learning.models import ModelSpec, build_model
+from consortium.learning.train import train_local
+from consortium.privacy.accountant import (
+    AccountantStore,
+    BudgetExceeded,
+    epsilon_of,
+    noise_for_budget,
+)
+
+SPEC = ModelSpec(in_features=4, hidden=(8,))
+
+
+def _data(n: int = 120) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, 4)).astype(np.float32)
+    return X, (X[:, 0] + 0.3 * rng.normal(size=n) > 0).astype(np.float32)
+
+
+def _store(tmp_path: Path, mechanism: str = "rdp", budget: float = 50.0) -> AccountantStore:
+    return AccountantStore(
+        tmp_path, member_id="hosp-a", task_id="heart", accountant=mechanism,  # type: ignore[arg-type]
+        epsilon_budget=budget, delta=1e-5,
+    )  # fmt: skip
+
+
+def _train(store: AccountantStore, *, epochs: int = 1, sigma: float = 1.1, seed: int = 0):  # type: ignore[no-untyped-def]
+    X, y = _data()
+    return train_local(
+        model=build_model(SPEC, seed=0), X=X, y=y, epochs=epochs, lr=0.1, batch_size=20,
+        noise_multiplier=sigma, max_grad_norm=1.0, accountant_store=store, seed=seed,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("mechanism", ["rdp", "prv"])
+def test_epsilon_after_training_matches_opacus_stepping_its_own_accountant(
+    tmp_path: Path, mechanism: str
+) -> None:
+    result = _train(_store(tmp_path, mechanism), epochs=2)
+    opacus = RDPAccountant() if mechanism == "rdp" else PRVAccountant()
+    for _ in range(result.steps):  # what DPOptimizer's hook does after every step
+        opacus.step(noise_multiplier=1.1, sample_rate=result.sample_rate)
+    expected = opacus.get_epsilon(delta=1e-5)
+    reread = _store(tmp_path, mechanism).epsilon_spent()  # from the JSON file on disk
+    assert result.steps == 12 and result.sample_rate == pytest.approx(1 / 6)
+    assert result.epsilon_spent_total == pytest.approx(expected, rel=1e-9)
+    assert reread == pytest.approx(expected, rel=1e-9)
+
+
+def test_two_runs_of_three_updates_compose_to_six(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    for seed in range(3):
+        _train(store, seed=seed)
+    after_three = store.epsilon_spent()
+    second = _store(tmp_path)  # a new process reading the same state dir
+    for seed in range(3, 6):
+        last = _train(second, seed=seed)
+    six = epsilon_of([(1.1, 1 / 6, 36)], delta=1e-5, accountant="rdp")
+    assert last.epsilon_spent_total == pytest.approx(six, rel=1e-9)
+    assert second.epsilon_spent() == pytest.approx(six, rel=1e-9)
+    assert six > after_three * 1.2  # not the ε of three updates
+    assert last.epsilon_this_run is not None and last.epsilon_this_run < six
+
+
+def test_training_past_the_budget_is_refused_and_spends_nothing(tmp_path: Path) -> None:
+    store = _store(tmp_path, budget=1.0)
+    _train(store, sigma=4.0)
+    before_bytes = store.path.read_bytes()
+    spent = store.epsilon_spent()
+    with pytest.raises(BudgetExceeded) as err:
+        _train(store, epochs=5, sigma=0.8)
+    message = str(err.value)
+    assert f"spent so far {spent:.3f}" in message
+    assert f"remaining {1.0 - spent:.3f}" in message and "nothing was spent" in message
+    assert store.path.read_bytes() == before_bytes
+
+
+def test_a_store_refuses_a_changed_accountant(tmp_path: Path) -> None:
+    _train(_store(tmp_path))
+    with pytest.raises(ValueError, match="accountant"):
+        _store(tmp_path, "prv").epsilon_spent()
+
+
+def test_noise_for_budget_paces_n_updates_within_the_budget() -> None:
+    sigma = noise_for_budget(3.0, 1e-5, 0.1, 50, 4, "rdp")
+    spent = epsilon_of([(sigma, 0.1, 200)], delta=1e-5, accountant="rdp")
+    assert 2.98 <= spent <= 3.0
+    assert epsilon_of([(sigma * 0.97, 0.1, 200)], delta=1e-5, accountant="rdp") > 3.0
+    first = epsilon_of([(sigma, 0.1, 50)], delta=1e-5, accountant="rdp")
+    assert first < 3.0 / 2  # a fast hospital's first update spends a fraction only
+
+
+def test_noise_for_budget_accounts_for_history() -> None:
+    fresh = noise_for_budget(3.0, 1e-5, 0.1, 50, 2, "rdp")
+    later = noise_for_budget(3.0, 1e-5, 0.1, 50, 2, "rdp", history=[(fresh, 0.1, 50)])
+    assert later > fresh
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.floats(0.7, 5.0), st.floats(0.01, 0.5), st.integers(1, 60)),
+        min_size=1,
+        max_size=4,
+    ),  # fmt: skip
+    st.tuples(st.floats(0.7, 5.0), st.floats(0.01, 0.5), st.integers(1, 60)),
+)
+def test_epsilon_never_decreases_with_more_steps(
+    history: list[tuple[float, float, int]], extra: tuple[float, float, int]
+) -> None:
+    before = epsilon_of(history, delta=1e-5, accountant="rdp")
+    assert epsilon_of([*history, extra], delta=1e-5, accountant="rdp") >= before
