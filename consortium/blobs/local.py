@@ -1,0 +1,74 @@
+"""`LocalBlobStore`: blobs in a directory, safe for several processes at once.
+
+Layout: ``<root>/<d[:2]>/<d[2:4]>/<d>`` (two fan-out levels keep directories small), temporary
+files in ``<root>/tmp/``, corrupted copies in ``<root>/quarantine/<d>.<ms>``.
+
+Writes go to a unique temporary file in the same file system, are flushed and fsync'ed, then
+``os.replace``d onto the final name, which POSIX makes atomic: a reader sees the whole blob or
+none. Two processes storing the same digest race harmlessly: both write identical bytes and the
+last rename wins.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from consortium.blobs.base import BlobNotFoundError, BlobStore, check_digest
+
+__all__ = ["LocalBlobStore"]
+
+
+class LocalBlobStore(BlobStore):
+    """A content-addressed blob directory."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def __repr__(self) -> str:
+        return f"LocalBlobStore({str(self.root)!r})"
+
+    def path(self, digest: str) -> Path:
+        """The file that holds (or would hold) blob ``digest``."""
+        d = check_digest(digest)
+        return self.root / d[:2] / d[2:4] / d
+
+    def locate(self, digest: str) -> str:
+        """The blob's file path."""
+        return str(self.path(digest))
+
+    def _exists(self, digest: str) -> bool:
+        return self.path(digest).is_file()
+
+    def _read(self, digest: str) -> bytes:
+        try:
+            return self.path(digest).read_bytes()
+        except FileNotFoundError:
+            raise BlobNotFoundError(f"blob {digest} is not in {self.root}") from None
+
+    def _write(self, digest: str, data: bytes) -> None:
+        final = self.path(digest)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp_dir = self.root / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=digest[:16] + ".", dir=tmp_dir)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, final)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def _quarantine(self, digest: str) -> str:
+        aside = self.root / "quarantine" / f"{digest}.{time.time_ns() // 1_000_000}"
+        aside.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(self.path(digest), aside)
+        except FileNotFoundError:  # another reader moved it aside first
+            return str(aside.parent)
+        return str(aside)

@@ -1,0 +1,281 @@
+"""Encrypted model updates: CKKS-encrypt a dict of tensors, sum them with public weights, decrypt.
+
+Layout. Tensors are taken in name order; each one is flattened (row-major) and cut into chunks of
+N/2 = 2048 values, one ciphertext per chunk. Chunking is per tensor, so one tensor can be swapped
+for the same tensor of another blob (`replace_tensor`): the SML's unmapped first layer replaces the
+mapped one before aggregation (docs/decisions/0001-protocol.md, "The Secure Mapping Layer").
+
+Blob format (``consortium/he-update/v1``; its SHA-256 is the digest on the ledger)::
+
+    b"CSHEUPD1"                       8 bytes, magic
+    header length                     4 bytes, big-endian unsigned
+    header                            canonical JSON (`UpdateHeader`)
+    ciphertexts                       TenSEAL CKKSVector serializations, back to back, in header
+                                      order (tensors by name, chunks in order); their lengths are
+                                      in the header
+
+The header is canonical JSON so that the same update always has the same bytes. ``kind`` is
+``update`` for a fresh encryption (two data primes: one multiplication left) and ``sum`` for a
+weighted sum (one prime left: it can be decrypted or added to, not weighted again).
+
+Weighted sums. ``weighted_sum`` computes sum_k (w_k / 1e6) * Enc(u_k) with the integer weights from
+the ledger, using only the public context. Plaintext-scalar products, additions and TenSEAL
+serialization are deterministic, so anyone holding the inputs recomputes the same bytes
+(tests/crypto/test_update.py checks it).
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from consortium.canonical import canonical_json, sha256_hex
+from consortium.crypto.context import CkksContext
+from consortium.crypto.params import MAX_ABS_VALUE, MAX_WEIGHT_SUM_PPM, exact_weight_scalar
+
+__all__ = [
+    "FORMAT",
+    "EncryptedUpdate",
+    "TensorEntry",
+    "UpdateFormatError",
+    "UpdateHeader",
+    "decrypt_update",
+    "encrypt_update",
+    "replace_tensor",
+    "weighted_sum",
+]
+
+FORMAT: Literal["consortium/he-update/v1"] = "consortium/he-update/v1"
+MAGIC = b"CSHEUPD1"
+_DTYPES: dict[str, Literal["float32", "float64"]] = {"float32": "float32", "float64": "float64"}
+
+
+class UpdateFormatError(ValueError):
+    """Bytes that are not a well-formed encrypted update, or an update that cannot be used so."""
+
+
+class TensorEntry(BaseModel):
+    """One tensor of an encrypted update: its name, shape, dtype and ciphertext sizes."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: Literal["float32", "float64"]
+    chunk_bytes: tuple[int, ...]
+
+
+class UpdateHeader(BaseModel):
+    """The canonical-JSON header of an encrypted-update blob."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format: Literal["consortium/he-update/v1"] = FORMAT
+    kind: Literal["update", "sum"]
+    context_digest: str
+    slots: int
+    tensors: tuple[TensorEntry, ...]
+
+
+@dataclass(frozen=True)
+class EncryptedUpdate:
+    """An encrypted update in memory: the header and, per tensor, its serialized ciphertexts."""
+
+    header: UpdateHeader
+    chunks: Mapping[str, tuple[bytes, ...]]
+
+    def to_bytes(self) -> bytes:
+        """The blob bytes (deterministic)."""
+        head = canonical_json(self.header)
+        body = b"".join(c for t in self.header.tensors for c in self.chunks[t.name])
+        return MAGIC + struct.pack(">I", len(head)) + head + body
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of `to_bytes` (the digest the blob store and the ledger use)."""
+        return sha256_hex(self.to_bytes())
+
+    def entry(self, name: str) -> TensorEntry:
+        """The header entry of tensor ``name``."""
+        for t in self.header.tensors:
+            if t.name == name:
+                return t
+        raise UpdateFormatError(f"the update has no tensor named {name!r}")
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> EncryptedUpdate:
+        """Parse blob bytes, checking magic, header and ciphertext lengths."""
+        if data[:8] != MAGIC or len(data) < 12:
+            raise UpdateFormatError("not an encrypted update (bad magic); was it another blob?")
+        (size,) = struct.unpack(">I", data[8:12])
+        try:
+            header = UpdateHeader.model_validate_json(data[12 : 12 + size])
+        except ValidationError as err:
+            raise UpdateFormatError(f"bad encrypted-update header: {err}") from err
+        _check_layout(header)
+        chunks: dict[str, tuple[bytes, ...]] = {}
+        pos = 12 + size
+        for t in header.tensors:
+            parts = []
+            for n in t.chunk_bytes:
+                parts.append(data[pos : pos + n])
+                pos += n
+            chunks[t.name] = tuple(parts)
+        if pos != len(data):
+            raise UpdateFormatError("encrypted update is truncated or has trailing bytes")
+        return cls(header, chunks)
+
+
+def _check_layout(header: UpdateHeader) -> None:
+    names = [t.name for t in header.tensors]
+    if names != sorted(set(names)):
+        raise UpdateFormatError("tensor names must be unique and sorted")
+    for t in header.tensors:
+        if len(t.chunk_bytes) != math.ceil(math.prod(t.shape) / header.slots):
+            raise UpdateFormatError(f"tensor {t.name!r}: chunk count does not match its shape")
+
+
+def _as_update(item: EncryptedUpdate | bytes) -> EncryptedUpdate:
+    return item if isinstance(item, EncryptedUpdate) else EncryptedUpdate.from_bytes(item)
+
+
+def _flat(name: str, array: Any) -> tuple[NDArray[np.float64], Literal["float32", "float64"]]:
+    arr = np.asarray(array)
+    dtype = _DTYPES.get(str(arr.dtype), "float64")
+    if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+        raise UpdateFormatError(f"tensor {name!r} is not a real-valued array ({arr.dtype})")
+    flat = arr.astype(np.float64).ravel()
+    if not np.all(np.isfinite(flat)):
+        raise UpdateFormatError(f"tensor {name!r} contains NaN or infinity")
+    if flat.size and float(np.abs(flat).max()) > MAX_ABS_VALUE:
+        raise UpdateFormatError(
+            f"tensor {name!r} has entries beyond ±{MAX_ABS_VALUE}; CKKS here is sized for model "
+            "deltas (clip or rescale the update)"
+        )
+    return flat, dtype
+
+
+def encrypt_update(tensors: Mapping[str, Any], ctx: CkksContext) -> EncryptedUpdate:
+    """Encrypt ``{name: array}`` (any float arrays) under ``ctx`` (public or secret context)."""
+    import tenseal as ts
+
+    slots = ctx.params.slots
+    entries: list[TensorEntry] = []
+    chunks: dict[str, tuple[bytes, ...]] = {}
+    for name in sorted(tensors):
+        flat, dtype = _flat(name, tensors[name])
+        parts = tuple(
+            bytes(ts.ckks_vector(ctx.context, flat[i : i + slots]).serialize())
+            for i in range(0, flat.size, slots)
+        )
+        shape = tuple(int(d) for d in np.shape(tensors[name]))
+        entries.append(
+            TensorEntry(
+                name=name, shape=shape, dtype=dtype, chunk_bytes=tuple(len(p) for p in parts)
+            )
+        )
+        chunks[name] = parts
+    header = UpdateHeader(
+        kind="update", context_digest=ctx.digest, slots=slots, tensors=tuple(entries)
+    )
+    return EncryptedUpdate(header, chunks)
+
+
+def decrypt_update(
+    update: EncryptedUpdate | bytes, ctx: CkksContext, *, dtype: str | None = None
+) -> dict[str, NDArray[Any]]:
+    """Decrypt to ``{name: array}`` with the original shapes (needs the secret key).
+
+    Arrays get the dtype recorded at encryption unless ``dtype`` (e.g. ``"float64"``) is given.
+    """
+    import tenseal as ts
+
+    upd = _as_update(update)
+    ctx.check(upd.header.context_digest, "this update")
+    if not ctx.can_decrypt:
+        raise PermissionError("this context holds no secret key: it cannot decrypt updates")
+    out: dict[str, NDArray[Any]] = {}
+    for t in upd.header.tensors:
+        values = [ts.ckks_vector_from(ctx.context, c).decrypt() for c in upd.chunks[t.name]]
+        flat = np.concatenate([np.asarray(v, dtype=np.float64) for v in values] or [np.zeros(0)])
+        out[t.name] = flat.reshape(t.shape).astype(dtype or t.dtype)
+    return out
+
+
+def replace_tensor(
+    update: EncryptedUpdate | bytes, name: str, source: EncryptedUpdate | bytes
+) -> EncryptedUpdate:
+    """``update`` with tensor ``name`` taken from ``source`` (same shape, context and kind)."""
+    upd, src = _as_update(update), _as_update(source)
+    old, new = upd.entry(name), src.entry(name)
+    if src.header.context_digest != upd.header.context_digest:
+        raise UpdateFormatError(f"tensor {name!r} comes from a blob under another context")
+    if (old.shape, src.header.kind) != (new.shape, upd.header.kind):
+        raise UpdateFormatError(
+            f"tensor {name!r}: replacement has shape {new.shape} ({src.header.kind}), "
+            f"expected {old.shape} ({upd.header.kind})"
+        )
+    tensors = tuple(new if t.name == name else t for t in upd.header.tensors)
+    header = upd.header.model_copy(update={"tensors": tensors})
+    return EncryptedUpdate(header, {**upd.chunks, name: src.chunks[name]})
+
+
+def _check_weights(weights_ppm: Sequence[int], count: int) -> None:
+    if count == 0 or len(weights_ppm) != count:
+        raise ValueError(f"need one weight per update: {count} updates, {len(weights_ppm)} weights")
+    if any(isinstance(w, bool) or not isinstance(w, int) or w <= 0 for w in weights_ppm):
+        raise ValueError("weights must be positive integers (parts per million)")
+    if sum(weights_ppm) > MAX_WEIGHT_SUM_PPM:
+        raise ValueError(f"weights sum to more than {MAX_WEIGHT_SUM_PPM} ppm (the CKKS range)")
+
+
+def _check_same_layout(updates: Sequence[EncryptedUpdate], ctx: CkksContext) -> None:
+    first = updates[0].header
+    for i, upd in enumerate(updates):
+        ctx.check(upd.header.context_digest, f"update #{i}")
+        if upd.header.kind != "update":
+            raise UpdateFormatError(f"update #{i} is already a weighted sum; it has no level left")
+        layout = [(t.name, t.shape, len(t.chunk_bytes)) for t in upd.header.tensors]
+        if layout != [(t.name, t.shape, len(t.chunk_bytes)) for t in first.tensors]:
+            raise UpdateFormatError(f"update #{i} has other tensors or shapes than update #0")
+
+
+def _sum_chunk(ctx: CkksContext, parts: Sequence[bytes], scalars: Sequence[float]) -> bytes:
+    import tenseal as ts
+
+    acc = ts.ckks_vector_from(ctx.context, parts[0]) * scalars[0]
+    for part, scalar in zip(parts[1:], scalars[1:], strict=True):
+        acc += ts.ckks_vector_from(ctx.context, part) * scalar
+    return bytes(acc.serialize())
+
+
+def weighted_sum(
+    updates: Sequence[EncryptedUpdate | bytes], weights_ppm: Sequence[int], ctx: CkksContext
+) -> EncryptedUpdate:
+    """sum_k (weights_ppm[k] / 1e6) * updates[k], on ciphertexts, with the public context only.
+
+    The result is a ``sum`` update with the same tensors; it decrypts to the plaintext weighted
+    sum within ~1e-8 per entry and its bytes are the same whoever computes it.
+    """
+    ups = [_as_update(u) for u in updates]
+    _check_weights(weights_ppm, len(ups))
+    _check_same_layout(ups, ctx)
+    scalars = [exact_weight_scalar(w, ctx.params) for w in weights_ppm]
+    entries: list[TensorEntry] = []
+    chunks: dict[str, tuple[bytes, ...]] = {}
+    for t in ups[0].header.tensors:
+        summed = tuple(
+            _sum_chunk(ctx, [u.chunks[t.name][i] for u in ups], scalars)
+            for i in range(len(t.chunk_bytes))
+        )
+        chunks[t.name] = summed
+        entries.append(t.model_copy(update={"chunk_bytes": tuple(len(c) for c in summed)}))
+    header = ups[0].header.model_copy(update={"kind": "sum", "tensors": tuple(entries)})
+    return EncryptedUpdate(header, chunks)

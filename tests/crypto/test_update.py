@@ -1,0 +1,176 @@
+"""Encrypted updates: round trip, blob format, deterministic weighted sums, tensor replacement."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tenseal as ts
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from consortium.crypto import (
+    CkksContext,
+    ContextMismatchError,
+    EncryptedUpdate,
+    KeyBundle,
+    UpdateFormatError,
+    decrypt_update,
+    encrypt_update,
+    replace_tensor,
+    weighted_sum,
+)
+
+
+def delta(seed: int, scale: float = 1.0) -> dict[str, np.ndarray]:
+    """A small model delta: entries of magnitude ~1e-2..1, a 3-chunk first layer."""
+    rng = np.random.default_rng(seed)
+    return {
+        "fc1.weight": (rng.uniform(-1, 1, (50, 100)) * scale).astype(np.float32),
+        "fc1.bias": (rng.uniform(-0.01, 0.01, 50) * scale).astype(np.float32),
+        "fc2.weight": rng.uniform(-0.1, 0.1, (1, 50)),
+    }
+
+
+def test_round_trip_keeps_shapes_dtypes_and_values(secret_ctx: CkksContext) -> None:
+    plain = delta(1)
+    back = decrypt_update(encrypt_update(plain, secret_ctx), secret_ctx)
+    assert sorted(back) == sorted(plain)
+    for name, arr in plain.items():
+        assert back[name].shape == arr.shape and back[name].dtype == arr.dtype
+        assert np.abs(back[name].astype(np.float64) - arr).max() < 1e-6
+
+
+def test_tensors_are_chunked_per_tensor(secret_ctx: CkksContext) -> None:
+    upd = encrypt_update(delta(1), secret_ctx)
+    counts = {t.name: len(t.chunk_bytes) for t in upd.header.tensors}
+    assert counts == {"fc1.bias": 1, "fc1.weight": 3, "fc2.weight": 1}  # 5000 / 2048 -> 3
+    assert [t.name for t in upd.header.tensors] == sorted(counts)
+
+
+def test_blob_bytes_parse_back_identically(secret_ctx: CkksContext) -> None:
+    blob = encrypt_update(delta(2), secret_ctx).to_bytes()
+    parsed = EncryptedUpdate.from_bytes(blob)
+    assert parsed.to_bytes() == blob
+    assert parsed.header.context_digest == secret_ctx.digest
+
+
+@pytest.mark.parametrize(
+    ("mangle", "message"),
+    [
+        (lambda b: b"XXXXXXXX" + b[8:], "bad magic"),
+        (lambda b: b[:-10], "truncated"),
+        (lambda b: b + b"\0", "trailing"),
+        (lambda b: b[:12] + b[12:].replace(b'"slots":2048', b'"slots":4096', 1), "chunk count"),
+    ],
+)
+def test_malformed_blobs_are_refused(secret_ctx: CkksContext, mangle, message: str) -> None:
+    blob = encrypt_update(delta(2), secret_ctx).to_bytes()
+    with pytest.raises(UpdateFormatError, match=message):
+        EncryptedUpdate.from_bytes(mangle(blob))
+
+
+def test_weighted_sum_matches_plaintext_and_is_byte_deterministic(
+    secret_ctx: CkksContext, public_ctx: CkksContext
+) -> None:
+    deltas = [delta(10), delta(11, scale=0.01), delta(12, scale=0.3)]
+    blobs = [encrypt_update(d, secret_ctx).to_bytes() for d in deltas]
+    weights = [1_000_000, 333_333, 27]
+    first = weighted_sum(blobs, weights, public_ctx).to_bytes()
+    # Anyone recomputes it from the blobs and a freshly loaded public context: same bytes.
+    again = weighted_sum(blobs, weights, CkksContext.from_public_bytes(public_ctx.public_bytes()))
+    assert again.to_bytes() == first
+    got = decrypt_update(first, secret_ctx, dtype="float64")
+    for name in deltas[0]:
+        want = sum(
+            w / 1e6 * d[name].astype(np.float64) for w, d in zip(weights, deltas, strict=True)
+        )
+        assert np.abs(got[name] - want).max() < 1e-6
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    weights=st.lists(st.integers(1, 1_000_000), min_size=1, max_size=4),
+    scale=st.sampled_from([0.01, 0.1, 1.0]),
+)
+def test_weighted_sum_precision_property(
+    secret_ctx: CkksContext, public_ctx: CkksContext, weights: list[int], scale: float
+) -> None:
+    rng = np.random.default_rng(sum(weights))
+    deltas = [{"w": rng.uniform(-scale, scale, 3000)} for _ in weights]
+    summed = weighted_sum([encrypt_update(d, secret_ctx) for d in deltas], weights, public_ctx)
+    want = sum(w / 1e6 * d["w"] for w, d in zip(weights, deltas, strict=True))
+    assert np.abs(decrypt_update(summed, secret_ctx)["w"] - want).max() < 1e-6
+
+
+def test_public_context_cannot_decrypt(secret_ctx: CkksContext, public_ctx: CkksContext) -> None:
+    upd = encrypt_update(delta(3), public_ctx)  # the public key encrypts fine
+    assert not public_ctx.can_decrypt
+    with pytest.raises(PermissionError, match="no secret key"):
+        decrypt_update(upd, public_ctx)
+    with pytest.raises(ValueError, match="secret_key"):  # TenSEAL itself refuses too
+        ts.ckks_vector_from(public_ctx.context, upd.chunks["fc1.bias"][0]).decrypt()
+    assert (
+        np.abs(decrypt_update(upd, secret_ctx)["fc2.weight"] - delta(3)["fc2.weight"]).max() < 1e-6
+    )
+
+
+def test_public_context_bytes_hold_no_secret_key(secret_ctx: CkksContext, tmp_path) -> None:
+    path = tmp_path / "sk"
+    secret_ctx.context.secret_key().data.save(str(path))
+    sk = path.read_bytes()
+    windows = [sk[i : i + 64] for i in range(16, len(sk) - 64, 4096)]
+    assert all(w in secret_ctx.secret_bytes() for w in windows)  # the check can see a key
+    public = secret_ctx.public_bytes()
+    assert not any(w in public for w in windows)
+    loaded = ts.context_from(public)
+    assert not loaded.has_secret_key() and not loaded.has_galois_keys()
+    assert not loaded.has_relin_keys()
+
+
+def test_replace_tensor_takes_the_unmapped_first_layer(secret_ctx: CkksContext) -> None:
+    mapped, unmapped = delta(4), {"fc1.weight": delta(5)["fc1.weight"]}
+    composite = replace_tensor(
+        encrypt_update(mapped, secret_ctx), "fc1.weight", encrypt_update(unmapped, secret_ctx)
+    )
+    out = decrypt_update(composite, secret_ctx)
+    assert np.abs(out["fc1.weight"] - unmapped["fc1.weight"]).max() < 1e-6
+    assert np.abs(out["fc1.bias"] - mapped["fc1.bias"]).max() < 1e-6
+    assert EncryptedUpdate.from_bytes(composite.to_bytes()).to_bytes() == composite.to_bytes()
+
+
+def test_replace_tensor_refuses_other_shapes(secret_ctx: CkksContext) -> None:
+    other = encrypt_update({"fc1.weight": np.zeros((10, 10))}, secret_ctx)
+    with pytest.raises(UpdateFormatError, match="shape"):
+        replace_tensor(encrypt_update(delta(4), secret_ctx), "fc1.weight", other)
+    with pytest.raises(UpdateFormatError, match="no tensor named"):
+        replace_tensor(other, "fc9.weight", other)
+
+
+def test_sum_refuses_bad_inputs(secret_ctx: CkksContext, public_ctx: CkksContext) -> None:
+    a = encrypt_update({"w": np.ones(4) * 0.5}, secret_ctx)
+    b = encrypt_update({"w": np.ones(5) * 0.5}, secret_ctx)
+    with pytest.raises(UpdateFormatError, match="other tensors or shapes"):
+        weighted_sum([a, b], [1, 1], public_ctx)
+    with pytest.raises(ValueError, match="positive integers"):
+        weighted_sum([a], [0], public_ctx)
+    with pytest.raises(ValueError, match="positive integers"):
+        weighted_sum([a], [True], public_ctx)
+    with pytest.raises(ValueError, match="one weight per update"):
+        weighted_sum([a, a], [1], public_ctx)
+    with pytest.raises(ValueError, match="CKKS range"):
+        weighted_sum([a] * 17, [1_000_000] * 17, public_ctx)
+    with pytest.raises(UpdateFormatError, match="already a weighted sum"):
+        weighted_sum([weighted_sum([a], [1], public_ctx)], [1], public_ctx)
+
+
+def test_update_under_another_key_is_refused(secret_ctx: CkksContext) -> None:
+    stranger = KeyBundle.generate().ckks
+    upd = encrypt_update({"w": np.zeros(3)}, stranger)
+    with pytest.raises(ContextMismatchError, match="another key"):
+        decrypt_update(upd, secret_ctx)
+
+
+@pytest.mark.parametrize("bad", [np.array([np.nan]), np.array([5.0]), np.array(["x"])])
+def test_encrypt_refuses_values_it_cannot_carry(secret_ctx: CkksContext, bad) -> None:
+    with pytest.raises(UpdateFormatError):
+        encrypt_update({"w": bad}, secret_ctx)
