@@ -67,6 +67,7 @@ class MemberEntry(_Strict):
     msp: str
     roles: list[str]
     msp_id: str = DEFAULT_MSP_ID
+    revoked: bool | None = None  # set by `consortium member revoke`; the ledger is authoritative
 
 
 class ConsortiumConfig(_Strict):

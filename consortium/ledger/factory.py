@@ -44,13 +44,13 @@ def open_ledger(
     identity = _identity(config, member_id)
     if config.ledger.backend == "fabric":
         try:
-            from consortium.ledger.fabric import open_fabric_ledger  # type: ignore[attr-defined]
+            from consortium.ledger.fabric import open_fabric_ledger
         except ImportError as exc:
             raise ConfigError(
                 "the Fabric backend is not available in this install; set [ledger] "
                 'backend = "embedded"'
             ) from exc
-        return open_fabric_ledger(config, identity)  # type: ignore[no-any-return]
+        return open_fabric_ledger(config, identity)
     from consortium.ledger.embedded import EmbeddedLedger
 
     return EmbeddedLedger(

@@ -1,0 +1,143 @@
+"""`consortium ledger verify|show|export`: audit the embedded ledger."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
+
+import typer
+
+from consortium.cli._errors import fail
+from consortium.cli.app import app
+
+if TYPE_CHECKING:
+    from consortium.config import ConsortiumConfig
+
+ledger_app = typer.Typer(
+    help="Verify, inspect and export the ledger (auditors).", no_args_is_help=True
+)
+app.add_typer(ledger_app, name="ledger")
+
+ConsortiumDir = Annotated[
+    Path,
+    typer.Option("--consortium", "-C", envvar="CONSORTIUM_DIR", help="Consortium directory."),
+]
+
+
+def _embedded(directory: Path) -> ConsortiumConfig:
+    from consortium.config import ConfigError, ConsortiumConfig
+
+    try:
+        config = ConsortiumConfig.load(directory)
+    except ConfigError as exc:
+        fail(str(exc))
+    if config.ledger.backend != "embedded":
+        fail("this command reads the embedded ledger; this consortium uses Fabric")
+    if not config.ledger_path.is_file():
+        fail(f"no ledger at {config.ledger_path}: run `consortium init` first")
+    return config
+
+
+@ledger_app.command("verify")
+def verify_command(
+    consortium: ConsortiumDir = Path("."),
+    workers: Annotated[
+        int, typer.Option("--workers", help="Extra processes checking signatures (0 = none).")
+    ] = 0,
+) -> None:
+    """Re-check every hash, signature, Merkle root and certificate, and replay the world state."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from consortium.ledger.embedded.verify import verify_ledger
+    from consortium.ledger.factory import default_contract
+
+    config = _embedded(consortium)
+    columns = ("verify", BarColumn(), MofNCompleteColumn(), "blocks", TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("verify", total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        report = verify_ledger(
+            config.ledger_path, config.ca_cert_path, default_contract(), advance, workers=workers
+        )
+    if report.failure is not None:
+        fail(f"ledger verification FAILED at {report.failure.describe()}", code=1)
+    codes = ", ".join(f"{c} {n}" for c, n in sorted(report.codes.items()) if c != "VALID")
+    typer.echo(
+        f"ledger OK: {report.blocks} blocks, {report.transactions} transactions "
+        f"({report.valid} valid, {report.invalid} invalid{': ' + codes if codes else ''}), "
+        f"{report.members} members ({report.revoked_members} revoked); "
+        f"{report.elapsed_ms} ms"
+    )
+
+
+def _ms(ms: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ms / 1000))
+
+
+@ledger_app.command("show")
+def show_command(
+    consortium: ConsortiumDir = Path("."),
+    last: Annotated[int, typer.Option("--last", help="How many recent blocks.")] = 10,
+    fn: Annotated[str | None, typer.Option("--fn", help="Only this transaction type.")] = None,
+    creator: Annotated[str | None, typer.Option("--creator", help="Only this member.")] = None,
+    invalid: Annotated[bool, typer.Option("--invalid", help="Only invalid transactions.")] = False,
+) -> None:
+    """Recent blocks and their transactions (time UTC, creator, function, validation code)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from consortium.ledger.embedded.audit import read_blocks, read_transactions
+
+    config = _embedded(consortium)
+    blocks = read_blocks(config.ledger_path, last)
+    start = blocks[0].number if blocks else 0
+    table = Table("block", "tx", "time (UTC)", "creator", "fn", "code", "tx id")
+    for tx in read_transactions(
+        config.ledger_path, start_block=start, fn=fn, creator=creator, invalid_only=invalid
+    ):
+        code = tx.code if tx.code == "VALID" else f"[red]{tx.code}[/]"
+        table.add_row(
+            str(tx.block_number),
+            str(tx.tx_index),
+            _ms(tx.timestamp_ms),
+            tx.creator,
+            tx.fn,
+            code,
+            tx.tx_id[:16],
+        )
+    Console().print(table)
+    height = blocks[-1].number + 1 if blocks else 0
+    typer.echo(f"height {height}; showing blocks {start}..{height - 1}")
+
+
+@ledger_app.command("export")
+def export_command(
+    consortium: ConsortiumDir = Path("."),
+    fmt: Annotated[str, typer.Option("--format", help="jsonl or csv.")] = "jsonl",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write [default: stdout].")
+    ] = None,
+    start_block: Annotated[int, typer.Option("--from-block", help="First block.")] = 0,
+) -> None:
+    """Every transaction (valid and invalid) with its code, creator, arguments and result."""
+    from consortium.ledger.embedded.audit import export_transactions, read_transactions
+
+    if fmt not in ("jsonl", "csv"):
+        fail(f"unknown format {fmt!r}: use --format jsonl or --format csv")
+    chosen: Literal["jsonl", "csv"] = "jsonl" if fmt == "jsonl" else "csv"
+    config = _embedded(consortium)
+    if output is not None and output.exists():
+        fail(f"{output} exists; choose another --output (nothing was overwritten)")
+    txs = read_transactions(config.ledger_path, start_block=start_block)
+    if output is None:
+        export_transactions(txs, sys.stdout, chosen)
+        return
+    with output.open("w", newline="") as out:
+        count = export_transactions(txs, out, chosen)
+    typer.echo(f"wrote {count} transactions to {output}", err=True)

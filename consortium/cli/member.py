@@ -1,0 +1,113 @@
+"""`consortium member add|revoke|list`: membership changes as ledger transactions by an admin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from consortium.cli._errors import fail
+from consortium.cli.app import app
+
+if TYPE_CHECKING:
+    from consortium.config import ConsortiumConfig
+    from consortium.ledger.base import Ledger
+
+member_app = typer.Typer(
+    help="Add, revoke and list consortium members (admin).", no_args_is_help=True
+)
+app.add_typer(member_app, name="member")
+
+ConsortiumDir = Annotated[
+    Path,
+    typer.Option("--consortium", "-C", envvar="CONSORTIUM_DIR", help="Consortium directory."),
+]
+AsMember = Annotated[str, typer.Option("--as", help="The admin identity that signs.")]
+
+
+def _config(directory: Path) -> ConsortiumConfig:
+    from consortium.config import ConfigError, ConsortiumConfig
+
+    try:
+        return ConsortiumConfig.load(directory)
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def _ledger(config: ConsortiumConfig, as_member: str) -> Ledger:
+    from consortium.config import ConfigError
+    from consortium.ledger.factory import open_ledger
+
+    try:
+        return open_ledger(config, as_member)
+    except (ConfigError, FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
+
+
+@member_app.command("add")
+def add_command(
+    name: Annotated[str, typer.Argument(help="The new member's id.")],
+    role: Annotated[
+        list[str],
+        typer.Option(
+            "--role", help="A role (repeat): hospital, verifier, aggregator, auditor, admin."
+        ),
+    ],
+    as_member: AsMember = "admin",
+    consortium: ConsortiumDir = Path("."),
+) -> None:
+    """Issue an identity for NAME and register it on the ledger (RegisterMember)."""
+    from consortium.identity.setup import add_member_identity, remove_member_identity
+    from consortium.ledger.factory import genesis_args
+
+    config = _config(consortium)
+    ledger = _ledger(config, as_member)
+    try:
+        add_member_identity(config, name, role)
+    except (ValueError, FileExistsError) as exc:
+        fail(str(exc))
+    record = next(m for m in genesis_args(config)["members"] if m["member_id"] == name)
+    result = ledger.submit("RegisterMember", record)
+    ledger.close()
+    if not result.valid:
+        remove_member_identity(config, name)
+        fail(f"the ledger refused the registration: {result.code}: {result.message}")
+    config.save()
+    typer.echo(
+        f"{name} registered ({','.join(sorted(set(role)))}) in block {result.block_number}; "
+        f"identity in {config.member_msp(name)}"
+    )
+
+
+@member_app.command("revoke")
+def revoke_command(
+    name: Annotated[str, typer.Argument(help="The member to revoke.")],
+    as_member: AsMember = "admin",
+    consortium: ConsortiumDir = Path("."),
+) -> None:
+    """Revoke NAME on the ledger (RevokeMember): its later transactions are refused."""
+    config = _config(consortium)
+    ledger = _ledger(config, as_member)
+    result = ledger.submit("RevokeMember", {"member_id": name})
+    ledger.close()
+    if not result.valid:
+        fail(f"the ledger refused the revocation: {result.code}: {result.message}")
+    if name in config.members:
+        config.members[name].revoked = True
+        config.save()
+    typer.echo(f"{name} revoked in block {result.block_number}")
+
+
+@member_app.command("list")
+def list_command(
+    as_member: AsMember = "admin",
+    consortium: ConsortiumDir = Path("."),
+) -> None:
+    """Members as registered on the ledger (roles and status)."""
+    config = _config(consortium)
+    ledger = _ledger(config, as_member)
+    members = ledger.evaluate("ListMembers", {})
+    ledger.close()
+    for m in members:
+        typer.echo(f"{m['member_id']:<16} {m['status']:<8} {','.join(m['roles'])}")
