@@ -347,6 +347,7 @@ def _block_two(rec: Recorder, ids: dict[str, str]) -> None:
         for member in update["committee"][:2]:
             rec.sc.ok(member, "Endorse", _endorse(ids, f"{who}b"), after_ms=500)
     pair = [ids["h1b"], ids["h2b"]]
+    aggregate_id = _aggregates(rec, ids, pair)
     again = _propose(rec, "heart", 2, [ids["h1"]])
     step("propose-included-update", "h2", "ProposeBlock", again, "UPDATE_ALREADY_INCLUDED")
     wrong = _propose(rec, "heart", 2, pair)
@@ -356,12 +357,39 @@ def _block_two(rec: Recorder, ids: dict[str, str]) -> None:
     for i, member in enumerate(low["committee"][:2]):
         attest = _attest(low["proposal_id"], "accept", 7390 + i, 7380)
         step(f"attest-below-target-{i}", member, "AttestBlock", attest)
-    good = step("propose-retarget", "h2", "ProposeBlock", _propose(rec, "heart", 2, pair))
+    mixed = _propose(rec, "heart", 2, pair, aggregate_id=aggregate_id)
+    mismatch = {**mixed, "weights_ppm": [500_000, 500_000]}
+    step("propose-aggregate-mismatch", "h2", "ProposeBlock", mismatch, "AGGREGATE_MISMATCH")
+    unknown = {**mixed, "aggregate_id": "b" * 64}
+    step("propose-aggregate-unknown", "h2", "ProposeBlock", unknown, "AGGREGATE_NOT_FOUND")
+    good = step(
+        "propose-retarget",
+        "h2",
+        "ProposeBlock",
+        _propose(rec, "heart", 2, pair, aggregate_id=aggregate_id),
+    )
     for i, member in enumerate(good["committee"][:2]):
         attest = _attest(good["proposal_id"], "accept", 7600 + 100 * i, 7380)
         step(f"attest-retarget-{i}", member, "AttestBlock", attest)
     stale = _submit("heart", 0, "h3", "3")
     step("submit-stale-base", "h3", "SubmitUpdate", stale, "STALE_BASE")
+
+
+def _aggregate_args(rec: Recorder, updates: list[str]) -> dict[str, Any]:
+    proposal = _propose(rec, "heart", 2, updates)
+    fields = ("task_id", "updates", "weights_ppm", "contribution_ppm", "aggregate_digest")
+    return {name: proposal[name] for name in fields}
+
+
+def _aggregates(rec: Recorder, ids: dict[str, str], pair: list[str]) -> str:
+    step = rec.step
+    args = _aggregate_args(rec, pair)
+    step("aggregate-by-hospital", "h1", "PostAggregate", args, "MISSING_ROLE")
+    rejected = _aggregate_args(rec, [ids["h1b"], ids["h3"]])
+    step("aggregate-rejected-update", "agg", "PostAggregate", rejected, "UPDATE_NOT_ACCEPTED")
+    included = _aggregate_args(rec, [ids["h1"]])
+    step("aggregate-included-update", "agg", "PostAggregate", included, "UPDATE_ALREADY_INCLUDED")
+    return str(step("aggregate", "agg", "PostAggregate", args)["aggregate_id"])
 
 
 def _no_sml_block(rec: Recorder, ids: dict[str, str]) -> None:
@@ -390,6 +418,9 @@ def _queries(rec: Recorder, ids: dict[str, str]) -> None:
     step(
         "query-proposal", "aud", "GetProposal", {**heart, "proposal_id": versions[2]["proposal_id"]}
     )
+    step("query-aggregates", "aud", "ListAggregates", heart)
+    aggregate_id = rec.sc.ok("aud", "ListAggregates", heart, after_ms=0)[0]["aggregate_id"]
+    step("query-aggregate", "aud", "GetAggregate", {**heart, "aggregate_id": aggregate_id})
     step("query-balance", "aud", "GetBalance", {"member_id": "h1"})
     step("query-balance-none", "aud", "GetBalance", {"member_id": "v1"})
     step("query-balances", "aud", "ListBalances", {})

@@ -18,7 +18,7 @@ PREFIX_TO_SCHEMA = {
     "member/": "Member", "task/": "Task", "sharekey/": "ShareKey", "endorse/": "Endorsement",
     "proposal/": "Proposal", "attest/": "Attestation", "included/": "Included",
     "version/": "LearningBlock", "head/": "Head", "balance/": "Balance", "epsilon/": "Epsilon",
-    "download/": "Download", "update/": "Update",
+    "download/": "Download", "update/": "Update", "aggregate/": "Aggregate",
 }  # fmt: skip
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from consortium.ledger.base import TxContext
 from consortium.ledger.contract import codes
+from consortium.ledger.contract._aggregates import check_aggregate
 from consortium.ledger.contract._state import (
     active_verifiers,
     authenticate,
@@ -22,7 +23,12 @@ from consortium.ledger.contract._state import (
     version_key,
     write,
 )
-from consortium.ledger.contract._updates import derived_status, load_head, load_task, load_update
+from consortium.ledger.contract._updates import (
+    check_includable,
+    load_head,
+    load_task,
+    load_update,
+)
 from consortium.ledger.contract.committee import draw_committee
 from consortium.ledger.contract.records import (
     Attestation,
@@ -64,13 +70,9 @@ def propose_block(ctx: TxContext, args: ProposeBlockArgs) -> dict[str, Any]:
         raise fail(codes.WRONG_HEIGHT, f"the next height is {head.height + 1}")
     if args.parent_digest != head.model_digest:
         raise fail(codes.WRONG_PARENT, "parent_digest is not the head's model_digest")
-    for update_id in args.updates:
-        update = load_update(ctx, args.task_id, update_id)
-        status = derived_status(ctx, update)
-        if status == "included":
-            raise fail(codes.UPDATE_ALREADY_INCLUDED, f"update {update_id} is in a block already")
-        if status != "accepted":
-            raise fail(codes.UPDATE_NOT_ACCEPTED, f"update {update_id} is {status}")
+    if args.aggregate_id:
+        check_aggregate(ctx, args)
+    check_includable(ctx, args.task_id, args.updates)
     interval = max(0, ctx.timestamp_ms - head.ms)
     window = _window_intervals(ctx, task, args.height, interval)
     expected = next_required_gain(task, head.required_gain_bp, window, args.height)
@@ -155,17 +157,11 @@ def _finalize(
         return "below_target", None
     task = load_task(ctx, proposal.task_id)
     rewards = _pay(ctx, task, proposal)
+    shared = proposal.model_dump(include=set(LearningBlock.model_fields))
     block = LearningBlock(
-        task_id=proposal.task_id, height=proposal.height, parent_digest=proposal.parent_digest,
-        model_digest=proposal.model_digest, blob_digest=proposal.blob_digest,
-        aggregate_digest=proposal.aggregate_digest, updates=proposal.updates,
-        weights_ppm=proposal.weights_ppm, contribution_ppm=proposal.contribution_ppm,
-        sealer=proposal.sealer, proposal_id=proposal.proposal_id, metric_bp=median.metric_bp,
-        base_metric_bp=median.base_metric_bp, gain_bp=gain,
-        attesters=sorted(a.member_id for a in accepts),
-        required_gain_bp=head.required_gain_bp,
-        next_required_gain_bp=proposal.next_required_gain_bp,
-        interval_ms=proposal.interval_ms, ms=proposal.ms, rewards=rewards,
+        **{**shared, "required_gain_bp": head.required_gain_bp},
+        metric_bp=median.metric_bp, base_metric_bp=median.base_metric_bp, gain_bp=gain,
+        attesters=sorted(a.member_id for a in accepts), rewards=rewards,
     )  # fmt: skip
     new_head = Head(
         task_id=block.task_id, height=block.height, model_digest=block.model_digest,

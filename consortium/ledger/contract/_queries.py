@@ -7,6 +7,7 @@ from typing import Any
 
 from consortium.ledger.base import TxContext
 from consortium.ledger.contract import codes
+from consortium.ledger.contract._aggregates import load_aggregate
 from consortium.ledger.contract._blocks import attestations, load_proposal
 from consortium.ledger.contract._state import fail, read, read_raw, scan, version_key
 from consortium.ledger.contract._updates import (
@@ -17,6 +18,8 @@ from consortium.ledger.contract._updates import (
     load_update,
 )
 from consortium.ledger.contract.records import (
+    Aggregate,
+    AggregateRefArgs,
     Balance,
     Download,
     LearningBlock,
@@ -101,6 +104,17 @@ def list_versions(ctx: TxContext, args: TaskIdArgs) -> Any:
     """All learning blocks of a task, by height."""
     load_task(ctx, args.task_id)
     return _dump([b for _, b in scan(ctx, f"version/{args.task_id}/", LearningBlock)])
+
+
+def get_aggregate(ctx: TxContext, args: AggregateRefArgs) -> Any:
+    """One posted aggregate."""
+    return load_aggregate(ctx, args.task_id, args.aggregate_id).model_dump(mode="json")
+
+
+def list_aggregates(ctx: TxContext, args: TaskIdArgs) -> Any:
+    """A task's aggregates (by aggregate id) with the height each was computed at."""
+    load_task(ctx, args.task_id)
+    return _dump([a for _, a in scan(ctx, f"aggregate/{args.task_id}/", Aggregate)])
 
 
 def get_proposal(ctx: TxContext, args: ProposalRefArgs) -> Any:

@@ -97,6 +97,20 @@ def derived_status(ctx: TxContext, update: Update) -> str:
     return status_of(update, accepts, len(found) - accepts)
 
 
+def check_includable(ctx: TxContext, task_id: str, update_ids: list[str]) -> list[Update]:
+    """Each update exists, is accepted and is in no learning block yet (in the given order)."""
+    found = []
+    for update_id in update_ids:
+        update = load_update(ctx, task_id, update_id)
+        status = derived_status(ctx, update)
+        if status == "included":
+            raise fail(codes.UPDATE_ALREADY_INCLUDED, f"update {update_id} is in a block already")
+        if status != "accepted":
+            raise fail(codes.UPDATE_NOT_ACCEPTED, f"update {update_id} is {status}")
+        found.append(update)
+    return found
+
+
 def publish_task(ctx: TxContext, args: PublishTaskArgs) -> dict[str, Any]:
     """Admin: create a task and its version 0 (the initial model)."""
     admin = authenticate(ctx)
@@ -109,7 +123,7 @@ def publish_task(ctx: TxContext, args: PublishTaskArgs) -> dict[str, Any]:
     genesis = LearningBlock(
         task_id=task.task_id, height=0, parent_digest=None,
         model_digest=task.initial_model_digest, blob_digest=task.initial_blob_digest,
-        aggregate_digest=None, updates=[], weights_ppm=[], contribution_ppm=[],
+        aggregate_id="", aggregate_digest=None, updates=[], weights_ppm=[], contribution_ppm=[],
         sealer=admin.member_id, proposal_id=ctx.tx_id, metric_bp=0, base_metric_bp=0, gain_bp=0,
         attesters=[], required_gain_bp=task.initial_required_gain_bp,
         next_required_gain_bp=task.initial_required_gain_bp, interval_ms=0, ms=ms, rewards={},

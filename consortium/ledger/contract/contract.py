@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from consortium.canonical import CanonicalError, canonical_json, to_plain
 from consortium.ledger.base import ContractError, TxContext
-from consortium.ledger.contract import _blocks, _members, _queries, _updates, codes
+from consortium.ledger.contract import _aggregates, _blocks, _members, _queries, _updates, codes
 from consortium.ledger.contract.records import ARGS_MODELS, QUERY_ARGS_MODELS, Record
 
 Handler = Callable[[TxContext, Any], Any]
@@ -33,6 +33,7 @@ TRANSACTIONS: dict[str, Handler] = {
     "SubmitUpdate": _updates.submit_update,
     "RevealNonce": _updates.reveal_nonce,
     "Endorse": _updates.endorse,
+    "PostAggregate": _aggregates.post_aggregate,
     "ProposeBlock": _blocks.propose_block,
     "AttestBlock": _blocks.attest_block,
     "RecordDownload": _blocks.record_download,
@@ -48,6 +49,8 @@ QUERIES: dict[str, Handler] = {
     "GetHead": _queries.get_head,
     "GetVersion": _queries.get_version,
     "ListVersions": _queries.list_versions,
+    "GetAggregate": _queries.get_aggregate,
+    "ListAggregates": _queries.list_aggregates,
     "GetProposal": _queries.get_proposal,
     "GetBalance": _queries.get_balance,
     "ListBalances": _queries.list_balances,

@@ -38,6 +38,7 @@ GainBp = Annotated[int, Field(ge=-10_000, le=10_000)]
 Ppm = Annotated[int, Field(ge=0, le=1_000_000)]
 Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 TxId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")]
+OptTxId = Annotated[str, Field(pattern=r"^([A-Za-z0-9][A-Za-z0-9._-]{0,127})?$")]
 Digest = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 OptDigest = Annotated[str, Field(pattern=r"^([0-9a-f]{64})?$")]
 Decimal = Annotated[str, Field(pattern=r"^(0|[1-9][0-9]{0,17})(\.[0-9]{1,18})?$")]
@@ -197,22 +198,15 @@ class EndorseArgs(Record):
         return self
 
 
-class ProposeBlockArgs(Record):
-    """`ProposeBlock`: a sealer's candidate learning block."""
+class WeightedUpdates(Record):
+    """The updates of an aggregate or block, with their aggregation weights and contributions."""
 
-    task_id: Ident
-    height: PosInt
-    parent_digest: Digest
     updates: Annotated[list[TxId], Field(min_length=1, max_length=1000)]
     weights_ppm: Annotated[list[Annotated[int, Field(ge=1, le=1_000_000)]], Field(max_length=1000)]
     contribution_ppm: Annotated[list[Ppm], Field(max_length=1000)]
-    aggregate_digest: Digest
-    model_digest: Digest
-    blob_digest: Digest
-    next_required_gain_bp: GainBp
 
     @model_validator(mode="after")
-    def _lists(self) -> ProposeBlockArgs:
+    def _lists(self) -> WeightedUpdates:
         n = len(self.updates)
         if len(set(self.updates)) != n:
             raise ValueError("updates must not repeat")
@@ -221,6 +215,26 @@ class ProposeBlockArgs(Record):
         if sum(self.contribution_ppm) != 1_000_000:
             raise ValueError("contribution_ppm must sum to 1000000")
         return self
+
+
+class PostAggregateArgs(WeightedUpdates):
+    """`PostAggregate`: the aggregator's encrypted weighted sum of accepted updates, by digest."""
+
+    task_id: Ident
+    aggregate_digest: Digest
+
+
+class ProposeBlockArgs(WeightedUpdates):
+    """`ProposeBlock`: a sealer's candidate learning block (``aggregate_id`` "" when none)."""
+
+    task_id: Ident
+    height: PosInt
+    parent_digest: Digest
+    aggregate_id: OptTxId = ""
+    aggregate_digest: Digest
+    model_digest: Digest
+    blob_digest: Digest
+    next_required_gain_bp: GainBp
 
 
 class AttestBlockArgs(Record):
@@ -270,6 +284,13 @@ class VersionRefArgs(Record):
 
     task_id: Ident
     version: NonNegInt
+
+
+class AggregateRefArgs(Record):
+    """`GetAggregate`."""
+
+    task_id: Ident
+    aggregate_id: TxId
 
 
 class ProposalRefArgs(Record):
@@ -349,6 +370,20 @@ class Endorsement(Record):
     ms: NonNegInt
 
 
+class Aggregate(Record):
+    """`aggregate/{task_id}/{aggregate_id}`; `aggregate_id` is the PostAggregate transaction id."""
+
+    aggregate_id: TxId
+    task_id: Ident
+    head: NonNegInt
+    updates: list[TxId]
+    weights_ppm: list[PosInt]
+    contribution_ppm: list[Ppm]
+    aggregate_digest: Digest
+    by: Ident
+    ms: NonNegInt
+
+
 class Proposal(Record):
     """`proposal/{task_id}/{proposal_id}`; `proposal_id` is the ProposeBlock transaction id."""
 
@@ -356,6 +391,7 @@ class Proposal(Record):
     task_id: Ident
     height: PosInt
     parent_digest: Digest
+    aggregate_id: OptTxId
     updates: list[TxId]
     weights_ppm: list[PosInt]
     contribution_ppm: list[Ppm]
@@ -397,6 +433,7 @@ class LearningBlock(Record):
     parent_digest: Digest | None
     model_digest: Digest
     blob_digest: Digest
+    aggregate_id: OptTxId
     aggregate_digest: Digest | None
     updates: list[TxId]
     weights_ppm: list[PosInt]
@@ -469,6 +506,7 @@ ARGS_MODELS: dict[str, type[Record]] = {
     "SubmitUpdate": SubmitUpdateArgs,
     "RevealNonce": RevealNonceArgs,
     "Endorse": EndorseArgs,
+    "PostAggregate": PostAggregateArgs,
     "ProposeBlock": ProposeBlockArgs,
     "AttestBlock": AttestBlockArgs,
     "RecordDownload": RecordDownloadArgs,
@@ -484,6 +522,8 @@ QUERY_ARGS_MODELS: dict[str, type[Record]] = {
     "GetHead": TaskIdArgs,
     "GetVersion": VersionRefArgs,
     "ListVersions": TaskIdArgs,
+    "GetAggregate": AggregateRefArgs,
+    "ListAggregates": TaskIdArgs,
     "GetProposal": ProposalRefArgs,
     "GetBalance": MemberIdArgs,
     "ListBalances": NoArgs,
@@ -497,6 +537,7 @@ STATE_MODELS: dict[str, type[Record]] = {
     "Task": TaskRecord,
     "Update": Update,
     "Endorsement": Endorsement,
+    "Aggregate": Aggregate,
     "Proposal": Proposal,
     "Attestation": Attestation,
     "LearningBlock": LearningBlock,
