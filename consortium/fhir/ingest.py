@@ -33,10 +33,12 @@ from consortium.fhir.extract import CohortFacts
 from consortium.fhir.reader import RawResource, collect_files, iter_file
 from consortium.fhir.validate import validate_resource
 
-__all__ = ["IngestReport", "Progress", "TypeTally", "ingest"]
+__all__ = ["IngestReport", "OnItem", "Progress", "TypeTally", "ingest"]
 
 Progress = Callable[[int, int], None]
 """Called as ``progress(bytes_done, bytes_total)`` while input is read."""
+OnItem = Callable[[RawResource, str | None], None]
+"""Called for every resource read with None (accepted) or the quarantine reason."""
 
 PROGRESS_EVERY = 2000
 
@@ -75,8 +77,9 @@ class IngestReport(BaseModel):
 class _Run:
     """Mutable state of one run: tallies, quarantine writer, cohort facts."""
 
-    def __init__(self, out: Path, cohort: CohortDefinition) -> None:
+    def __init__(self, out: Path, cohort: CohortDefinition, on_item: OnItem | None) -> None:
         self.quarantine_dir = out / "quarantine"
+        self.on_item = on_item
         self.by_type: dict[str, TypeTally] = {}
         self.facts = CohortFacts(cohort)
         self.quarantined = 0
@@ -94,6 +97,8 @@ class _Run:
         else:
             tally.quarantined += 1
             self._quarantine(item, reason)
+        if self.on_item is not None:
+            self.on_item(item, reason)
 
     def _quarantine(self, item: RawResource, reason: str) -> None:
         self.quarantined += 1
@@ -117,6 +122,7 @@ def ingest(
     *,
     key_path: Path | None = None,
     progress: Progress | None = None,
+    on_item: OnItem | None = None,
 ) -> IngestReport:
     """Ingest FHIR files/folders ``paths`` of ``site`` into ``out`` for ``cohort`` with k-anonymity.
 
@@ -125,7 +131,7 @@ def ingest(
     started = time.monotonic()
     definition, files, out_dir = _prepare(paths, site, cohort, Path(out), k)
     key = _key(key_path or out_dir / "secrets" / "pseudonym.key")
-    run = _Run(out_dir, definition)
+    run = _Run(out_dir, definition, on_item)
     _read_all(files, run, progress)
     table, suppressed = build_cohort_table(run.facts, site=site, key=key, k=k)
     table.to_parquet(out_dir / "cohort.parquet", index=False)
