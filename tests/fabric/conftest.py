@@ -74,6 +74,12 @@ def start(ca: CertificateAuthority, **settings: Any) -> FakeGatewayHandle:
     return serve_fake_gateway(CounterContract(), ca.cert_pem, settings=FakeSettings(**settings))
 
 
+@pytest.fixture(scope="session")
+def start_fake() -> Callable[..., FakeGatewayHandle]:
+    """``start_fake(ca, **FakeSettings fields)``: a running fake gateway (stop it yourself)."""
+    return start
+
+
 @pytest.fixture
 def fake(ca: CertificateAuthority) -> Iterator[FakeGatewayHandle]:
     handle = start(ca, record=True)
@@ -85,6 +91,12 @@ def connect(handle: FakeGatewayHandle, signer: KeySigner, **options: Any) -> Fab
     return FabricLedger(
         signer, endpoint=handle.address, tls_ca_pem=handle.tls_ca_pem, timeout_s=10, **options
     )
+
+
+@pytest.fixture(scope="session")
+def connect_to() -> Callable[..., FabricLedger]:
+    """``connect_to(handle, signer, **options)``: a `FabricLedger` client of a fake gateway."""
+    return connect
 
 
 @pytest.fixture

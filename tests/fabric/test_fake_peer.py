@@ -54,7 +54,8 @@ def _endorse_error(stub: gateway_pb2_grpc.GatewayStub, signed: proposal_pb2.Sign
             gateway_pb2.EndorseRequest(channel_id="consortium", proposed_transaction=signed)
         )
     trailers = dict(info.value.trailing_metadata() or ())
-    return f"{info.value.code().name} {info.value.details()} {trailers.get('grpc-status-details-bin', b'')!r}"
+    details = trailers.get("grpc-status-details-bin", b"")
+    return f"{info.value.code().name} {info.value.details()} {details!r}"
 
 
 def _high_s(signer: KeySigner) -> Callable[[bytes], bytes]:

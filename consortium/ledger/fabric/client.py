@@ -232,3 +232,9 @@ class FabricLedger(Ledger):
     def close(self) -> None:
         """Close the gRPC channel."""
         self._grpc.close()
+
+    def __enter__(self) -> FabricLedger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -10,6 +10,7 @@ matching is on status codes first and on the peers' well-known message texts sec
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
@@ -81,7 +82,7 @@ class PeerDetail:
     message: str
 
 
-def _status_classes() -> tuple[type, type]:
+def _status_classes() -> tuple[Any, Any]:
     """Build ``google.rpc.Status`` in a private pool (googleapis-common-protos is not needed).
 
     ``details`` is declared with a local message that has ``google.protobuf.Any``'s two fields,
@@ -141,7 +142,7 @@ def peer_details(error: grpc.RpcError) -> list[PeerDetail]:
     return out
 
 
-_TLS_WORDS = ("ssl", "tls", "handshake", "certificate")
+_TLS_WORDS = ("ssl", "tls", "handshake", "certificate", "hostname verification")
 _NOT_FOUND_WORDS = ("chaincode definition for", "could not find chaincode", "not found")
 
 

@@ -41,7 +41,10 @@ from consortium.ledger.fabric.fakeendorser import Endorser, Rejected
 
 __all__ = ["FakeGateway", "FakeGatewayHandle", "FakeSettings", "serve_fake_gateway"]
 
-_POLICIES = {"ANY": lambda n: 1, "MAJORITY": lambda n: n // 2 + 1, "ALL": lambda n: n}
+
+def required_endorsements(policy: str, orgs: int) -> int:
+    """How many organisations a policy needs: ANY, MAJORITY (Fabric's default) or ALL."""
+    return {"ANY": 1, "MAJORITY": orgs // 2 + 1, "ALL": orgs}[policy]
 
 
 @dataclass
@@ -112,7 +115,7 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
                     [],
                 )
             return chosen
-        if len(up) < _POLICIES[self.settings.policy](len(self.peers)):
+        if len(up) < required_endorsements(self.settings.policy, len(self.peers)):
             _abort(
                 context,
                 grpc.StatusCode.FAILED_PRECONDITION,
@@ -232,7 +235,7 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
         tx = transaction_pb2.Transaction.FromString(payload.data)
         cap = transaction_pb2.ChaincodeActionPayload.FromString(tx.actions[0].payload)
         orgs = fakepeer.endorsing_orgs(cap.action, self.peers)
-        return len(orgs) >= _POLICIES[self.settings.policy](len(self.peers))
+        return len(orgs) >= required_endorsements(self.settings.policy, len(self.peers))
 
     def CommitStatus(
         self, signed: gateway_pb2.SignedCommitStatusRequest, context: grpc.ServicerContext

@@ -1,0 +1,201 @@
+"""Each failure a user meets comes out as its own exception, with a message saying what to do."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from consortium.cli._errors import UserError
+from consortium.config import ConsortiumConfig
+from consortium.identity import CertificateAuthority
+from consortium.ledger.fabric import open_fabric_ledger
+from consortium.ledger.fabric.client import FabricLedger
+from consortium.ledger.fabric.errors import (
+    AccessDenied,
+    ChaincodeFailed,
+    ChaincodeNotFound,
+    EndorsementPolicyFailure,
+    MvccConflict,
+    PeerUnreachable,
+    TlsMismatch,
+)
+from consortium.ledger.fabric.fake import FakeGatewayHandle
+from consortium.ledger.fabric.signing import KeySigner
+
+Connect = Callable[..., FabricLedger]
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_peer_down_is_unreachable(alice: KeySigner, fake: FakeGatewayHandle) -> None:
+    client = FabricLedger(alice, endpoint=f"127.0.0.1:{_closed_port()}", tls_ca_pem=fake.tls_ca_pem)
+    with pytest.raises(PeerUnreachable, match="peer_endpoint"):
+        client.submit("Inc", {"name": "x"})
+
+
+def test_wrong_tls_ca_is_a_tls_error(
+    alice: KeySigner, fake: FakeGatewayHandle, ca: CertificateAuthority
+) -> None:
+    client = FabricLedger(alice, endpoint=fake.address, tls_ca_pem=ca.cert_pem.encode())
+    with pytest.raises(TlsMismatch, match="tls_ca"):
+        client.evaluate("Get", {"name": "x"})
+
+
+def test_server_name_override_must_match_the_certificate(
+    alice: KeySigner, fake: FakeGatewayHandle
+) -> None:
+    good = FabricLedger(
+        alice,
+        endpoint=fake.address,
+        tls_ca_pem=fake.tls_ca_pem,
+        server_name_override=fake.server_name,
+    )
+    bad = FabricLedger(
+        alice,
+        endpoint=fake.address,
+        tls_ca_pem=fake.tls_ca_pem,
+        server_name_override="peer9.elsewhere",
+    )
+    assert good.evaluate("Get", {"name": "x"}) == 0
+    with pytest.raises(TlsMismatch, match="server_name_override"):
+        bad.evaluate("Get", {"name": "x"})
+
+
+def test_unavailable_organisations_fail_the_endorsement_policy(
+    ca: CertificateAuthority,
+    alice: KeySigner,
+    connect_to: Connect,
+    start_fake: Callable[..., FakeGatewayHandle],
+) -> None:
+    handle = start_fake(ca, peer_orgs=("Org1MSP", "Org2MSP", "Org3MSP"), policy="MAJORITY")
+    handle.gateway.down_orgs = {"Org2MSP", "Org3MSP"}
+    try:
+        with (
+            connect_to(handle, alice) as gateway_picks,
+            pytest.raises(EndorsementPolicyFailure, match="endorse"),
+        ):
+            gateway_picks.submit("Inc", {"name": "x"})
+        with connect_to(handle, alice, endorsing_orgs=["Org1MSP"]) as client_picks:
+            with pytest.raises(EndorsementPolicyFailure, match="invalidated in block"):
+                client_picks.submit("Inc", {"name": "x"})
+            assert client_picks.evaluate("Get", {"name": "x"}) == 0  # nothing was applied
+            [tx] = list(client_picks.transactions())
+            assert tx.code == "ENDORSEMENT_POLICY_FAILURE"
+        handle.gateway.down_orgs = {"Org3MSP"}
+        with connect_to(handle, alice) as recovered:
+            assert recovered.submit("Inc", {"name": "x"}).valid
+    finally:
+        handle.stop()
+
+
+def _conflict_on_endorse(fake: FakeGatewayHandle, other: FabricLedger, times: int) -> list[str]:
+    """Before each of the next ``times`` endorsements returns, commit a write to the same key."""
+    conflicts: list[str] = []
+
+    def hook(tx_id: str) -> None:
+        if len(conflicts) < times and tx_id not in conflicts:
+            conflicts.append(tx_id)
+            fake.gateway.after_endorse = None  # the nested submit must not trigger the hook
+            other.submit("Inc", {"name": "hot"})
+            fake.gateway.after_endorse = hook
+
+    fake.gateway.after_endorse = hook
+    return conflicts
+
+
+def test_mvcc_conflict_is_retried_with_a_new_tx_id(
+    fake: FakeGatewayHandle, ledger: FabricLedger, bob: KeySigner, connect_to: Connect
+) -> None:
+    with connect_to(fake, bob) as other:
+        conflicted = _conflict_on_endorse(fake, other, times=1)
+        result = ledger.submit("Inc", {"name": "hot"})
+
+    assert result.valid and result.result == {"value": 2, "by": "hospital-a"}
+    assert conflicted and result.tx_id not in conflicted
+    codes = {t.tx_id: t.code for t in ledger.transactions()}
+    assert codes[conflicted[0]] == "MVCC_READ_CONFLICT"
+    assert codes[result.tx_id] == "VALID"
+
+
+def test_mvcc_conflict_gives_up_after_the_retries(
+    fake: FakeGatewayHandle, alice: KeySigner, bob: KeySigner, connect_to: Connect
+) -> None:
+    with connect_to(fake, bob) as other, connect_to(fake, alice, mvcc_retries=1) as client:
+        _conflict_on_endorse(fake, other, times=5)
+        with pytest.raises(MvccConflict, match="2 attempts"):
+            client.submit("Inc", {"name": "hot"})
+        assert client.evaluate("Get", {"name": "hot"}) == 2  # only the other member's writes
+
+
+def test_unknown_chaincode_or_channel_is_not_found(
+    fake: FakeGatewayHandle, alice: KeySigner, connect_to: Connect
+) -> None:
+    with connect_to(fake, alice, chaincode="assets") as wrong_cc:
+        with pytest.raises(ChaincodeNotFound, match=r"network\.sh deploy"):
+            wrong_cc.submit("Inc", {"name": "x"})
+        with pytest.raises(ChaincodeNotFound, match="assets"):
+            wrong_cc.evaluate("Get", {"name": "x"})
+    with (
+        connect_to(fake, alice, channel="mychannel") as wrong_channel,
+        pytest.raises(ChaincodeNotFound, match="mychannel"),
+    ):
+        wrong_channel.submit("Inc", {"name": "x"})
+
+
+def test_chaincode_crash_is_reported_and_not_recorded(ledger: FabricLedger) -> None:
+    height = ledger.height()
+    with pytest.raises(ChaincodeFailed, match="boom"):
+        ledger.submit("Crash", {})
+    assert ledger.height() == height
+
+
+def test_identity_from_another_ca_is_denied(
+    fake: FakeGatewayHandle, issue: Callable[..., KeySigner], connect_to: Connect
+) -> None:
+    stranger = issue(CertificateAuthority.create("elsewhere"), "hospital-z", ["hospital"])
+    with connect_to(fake, stranger) as client, pytest.raises(AccessDenied, match="msp_id"):
+        client.submit("Inc", {"name": "x"})
+
+
+def _config(tmp_path: Path, fabric: str) -> ConsortiumConfig:
+    (tmp_path / "consortium.toml").write_text(
+        f'name = "t"\n[ledger]\nbackend = "fabric"\n[ledger.fabric]\n{fabric}'
+    )
+    return ConsortiumConfig.load(tmp_path)
+
+
+def test_open_fabric_ledger_reads_consortium_toml(
+    tmp_path: Path, fake: FakeGatewayHandle, alice: KeySigner
+) -> None:
+    (tmp_path / "tls").mkdir()
+    (tmp_path / "tls" / "ca.pem").write_bytes(fake.tls_ca_pem)
+    config = _config(
+        tmp_path,
+        f'peer_endpoint = "{fake.address}"\ntls_ca = "tls/ca.pem"\nmsp_id = "ConsortiumMSP"\n'
+        'channel = "consortium"\nchaincode = "consortium"\n'
+        f'server_name_override = "{fake.server_name}"\n',
+    )
+    with open_fabric_ledger(config, alice) as client:
+        assert client.submit_ok("Inc", {"name": "cfg"}) == {"value": 1, "by": "hospital-a"}
+
+
+@pytest.mark.parametrize(
+    ("fabric", "expected"),
+    [
+        ('tls_ca = "tls/ca.pem"\n', "peer_endpoint is not set"),
+        ('peer_endpoint = "127.0.0.1:7051"\n', "tls_ca is not set"),
+        ('peer_endpoint = "127.0.0.1:7051"\ntls_ca = "missing.pem"\n', "cannot read"),
+    ],
+)
+def test_incomplete_fabric_config_says_what_to_set(
+    tmp_path: Path, alice: KeySigner, fabric: str, expected: str
+) -> None:
+    with pytest.raises(UserError, match=expected):
+        open_fabric_ledger(_config(tmp_path, fabric), alice)
