@@ -125,17 +125,20 @@ def _numeric(col: pd.Series, feature: FeatureDef) -> np.ndarray:
         if scale <= 0:
             raise ValueError(f"feature {feature.name}: normalize.scale must be > 0")
         values = (values - center) / scale
-    return np.nan_to_num(values, nan=0.0)
+    out: np.ndarray = np.nan_to_num(values, nan=0.0)
+    return out
 
 
 def _missing(col: pd.Series) -> np.ndarray:
-    return col.isna().to_numpy(dtype=np.float64)
+    out: np.ndarray = col.isna().to_numpy(dtype=np.float64)
+    return out
 
 
 def _binary(col: pd.Series) -> np.ndarray:
     text = col.astype("string").str.strip().str.lower()
-    out = text.isin(_TRUE) | (pd.to_numeric(col, errors="coerce") == 1)
-    return out.fillna(False).to_numpy(dtype=np.float64)
+    truth = text.isin(_TRUE) | (pd.to_numeric(col, errors="coerce") == 1)
+    out: np.ndarray = truth.fillna(False).to_numpy(dtype=np.float64)
+    return out
 
 
 def _one_hot(col: pd.Series, feature: FeatureDef) -> tuple[np.ndarray, list[str]]:

@@ -192,7 +192,8 @@ def _opacus_dp_steps(
                 p.grad_sample = torch.zeros(0, *p.shape)
         else:
             logits = gsm(X[idx])
-            F.binary_cross_entropy_with_logits(logits.reshape(-1), y[idx]).backward()
+            loss = F.binary_cross_entropy_with_logits(logits.reshape(-1), y[idx])
+            loss.backward()  # type: ignore[no-untyped-call]
         dp_opt.step()
     gsm._close()
 
@@ -214,7 +215,7 @@ def _plain_epochs(
             idx = order[start : start + batch]
             loss = F.binary_cross_entropy_with_logits(model(X[idx]).reshape(-1), y[idx])
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             opt.step()
             steps += 1
     return steps
@@ -289,8 +290,18 @@ def train_local(
         how = _choose_clipping(module, clipping)
         sigma, plan = _plan(accountant_store, noise_multiplier, target_epsilon, q, steps)
         run = _fast_dp_steps if how == "fast" else _opacus_dp_steps
-        run(module, opt, Xt, yt, steps=steps, q=q, sigma=sigma, clip=max_grad_norm, gens=gens,
-            secure_mode=secure_mode)  # fmt: skip
+        run(
+            module,
+            opt,
+            Xt,
+            yt,
+            steps=steps,
+            q=q,
+            sigma=sigma,
+            clip=max_grad_norm,
+            gens=gens,
+            secure_mode=secure_mode,
+        )
     else:
         batch = batch_size or max(1, round(q * len(X)))
         steps = _plain_epochs(module, opt, Xt, yt, epochs=epochs, batch=batch, gen=gens["shuffle"])

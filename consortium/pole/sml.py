@@ -119,7 +119,8 @@ def sml_layer(task_id: str, base_digest: str, member_id: str, nonce: str, dim: i
 
 def mapped_inputs(X: np.ndarray, layer: np.ndarray) -> np.ndarray:
     """The frozen layer applied to rows: ``x -> Mx`` (float32 out)."""
-    return (np.asarray(X, dtype=np.float64) @ layer.T).astype(np.float32)
+    mapped: np.ndarray = np.asarray(X, dtype=np.float64) @ layer.T
+    return mapped.astype(np.float32)
 
 
 def first_layer_name(arrays: Mapping[str, np.ndarray]) -> str:

@@ -47,6 +47,7 @@ def clipped_grad_sum(
     h = X
     last = len(model.layers) - 1
     for i, layer in enumerate(model.layers):
+        assert isinstance(layer, torch.nn.Linear)
         inputs.append(h.detach())
         z = F.linear(h, layer.weight, layer.bias)
         pre.append(z)

@@ -1,4 +1,4 @@
-"""train_local: determinism, the fast path equals Opacus' path, and DP utility on the heart cohort."""
+"""train_local: determinism, fast path equals Opacus, DP utility on the heart cohort."""
 
 from __future__ import annotations
 
@@ -26,9 +26,13 @@ def _pooled() -> tuple[DesignMatrix, DesignMatrix]:
 
 def _store(tmp_path: Path, budget: float = 3.0) -> AccountantStore:
     return AccountantStore(
-        tmp_path, member_id="m", task_id="heart", accountant="prv",
-        epsilon_budget=budget, delta=1e-5,
-    )  # fmt: skip
+        tmp_path,
+        member_id="m",
+        task_id="heart",
+        accountant="prv",
+        epsilon_budget=budget,
+        delta=1e-5,
+    )
 
 
 def _small() -> tuple[np.ndarray, np.ndarray]:
@@ -53,7 +57,7 @@ def test_same_seed_same_model_and_the_input_model_is_untouched(tmp_path: Path) -
             noise_multiplier=1.0,
             accountant_store=_store(tmp_path / str(i), 50.0),
             seed=11,
-        )  # fmt: skip
+        )
         for i in range(2)
     ]
     assert all(np.array_equal(runs[0].state[k], runs[1].state[k]) for k in before)
@@ -67,10 +71,17 @@ def test_fast_path_trains_exactly_like_opacus_grad_sample_module(tmp_path: Path)
     states = {}
     for how in ("fast", "opacus"):
         result = train_local(
-            model=build_model(spec, seed=2), X=X, y=y, epochs=3, lr=0.2, batch_size=30,
-            noise_multiplier=0.9, accountant_store=_store(tmp_path / how, 50.0), seed=5,
+            model=build_model(spec, seed=2),
+            X=X,
+            y=y,
+            epochs=3,
+            lr=0.2,
+            batch_size=30,
+            noise_multiplier=0.9,
+            accountant_store=_store(tmp_path / how, 50.0),
+            seed=5,
             clipping=how,  # type: ignore[arg-type]
-        )  # fmt: skip
+        )
         assert result.clipping == how
         states[how] = result.state
     for name, value in states["fast"].items():
@@ -88,8 +99,17 @@ def test_opacus_path_runs_for_a_module_that_is_not_our_mlp(tmp_path: Path) -> No
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.lin(x).reshape(-1)
 
-    result = train_local(model=Flat(), X=X, y=y, epochs=1, lr=0.1, batch_size=30,
-                         noise_multiplier=1.0, accountant_store=_store(tmp_path, 50.0), seed=0)  # fmt: skip
+    result = train_local(
+        model=Flat(),
+        X=X,
+        y=y,
+        epochs=1,
+        lr=0.1,
+        batch_size=30,
+        noise_multiplier=1.0,
+        accountant_store=_store(tmp_path, 50.0),
+        seed=0,
+    )
     assert result.clipping == "opacus" and result.steps == 5
 
 
@@ -99,18 +119,33 @@ def test_dp_needs_a_store_and_one_noise_setting(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="accountant_store"):
         train_local(model=model, X=X, y=y, epochs=1, lr=0.1, batch_size=10, noise_multiplier=1.0)
     with pytest.raises(ValueError, match="exactly one of noise_multiplier or target_epsilon"):
-        train_local(model=model, X=X, y=y, epochs=1, lr=0.1, batch_size=10,
-                    accountant_store=_store(tmp_path))  # fmt: skip
+        train_local(
+            model=model,
+            X=X,
+            y=y,
+            epochs=1,
+            lr=0.1,
+            batch_size=10,
+            accountant_store=_store(tmp_path),
+        )
 
 
 def test_pooled_heart_at_epsilon_3_is_within_002_auroc_of_non_private(tmp_path: Path) -> None:
     train, test = _pooled()
     spec = ModelSpec(in_features=train.X.shape[1], hidden=(16,))
-    common = {"model": build_model(spec, seed=0), "X": train.X, "y": train.y, "epochs": 20,
-              "lr": 0.05, "batch_size": 64, "seed": 0}  # fmt: skip
+    common = {
+        "model": build_model(spec, seed=0),
+        "X": train.X,
+        "y": train.y,
+        "epochs": 20,
+        "lr": 0.05,
+        "batch_size": 64,
+        "seed": 0,
+    }
     plain = train_local(dp=False, **common)  # type: ignore[arg-type]
-    private = train_local(target_epsilon=3.0, max_grad_norm=1.0, accountant_store=_store(tmp_path),
-                          **common)  # type: ignore[arg-type]  # fmt: skip
+    private = train_local(
+        target_epsilon=3.0, max_grad_norm=1.0, accountant_store=_store(tmp_path), **common
+    )  # type: ignore[arg-type]
     scores = {}
     for name, result in (("non-private", plain), ("DP ε=3", private)):
         model = build_model(spec, seed=0)

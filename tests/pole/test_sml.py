@@ -47,12 +47,27 @@ def _heart() -> tuple[DesignMatrix, DesignMatrix]:
 def _train(tmp_path: Path, seed: int, layer: np.ndarray | None) -> TrainResult:
     train, _ = _heart()
     spec = ModelSpec(in_features=train.X.shape[1], hidden=(16,))
-    store = AccountantStore(tmp_path / f"{seed}-{layer is None}", member_id="A", task_id="t",
-                            accountant="prv", epsilon_budget=3.0, delta=1e-5)  # fmt: skip
+    store = AccountantStore(
+        tmp_path / f"{seed}-{layer is None}",
+        member_id="A",
+        task_id="t",
+        accountant="prv",
+        epsilon_budget=3.0,
+        delta=1e-5,
+    )
     return train_local(
-        model=build_model(spec, seed=0), X=train.X, y=train.y, epochs=20, lr=0.05, batch_size=64,
-        noise_multiplier=2.1, max_grad_norm=1.0, accountant_store=store, sml=layer, seed=seed,
-    )  # fmt: skip
+        model=build_model(spec, seed=0),
+        X=train.X,
+        y=train.y,
+        epochs=20,
+        lr=0.05,
+        batch_size=64,
+        noise_multiplier=2.1,
+        max_grad_norm=1.0,
+        accountant_store=store,
+        sml=layer,
+        seed=seed,
+    )
 
 
 def _model(state: dict[str, np.ndarray]) -> torch.nn.Module:
@@ -66,8 +81,12 @@ def test_layer_is_deterministic_orthogonal_and_bound_to_every_input() -> None:
     assert np.array_equal(m, sml_layer("t", BASE, "A", NONCE, 16))
     assert np.allclose(m @ m.T, np.eye(16), atol=1e-12)
     assert np.linalg.cond(m) == pytest.approx(1.0, abs=1e-9)
-    for other in (("u", BASE, "A", NONCE), ("t", "c" * 64, "A", NONCE),
-                  ("t", BASE, "B", NONCE), ("t", BASE, "A", _nonce(0))):  # fmt: skip
+    for other in (
+        ("u", BASE, "A", NONCE),
+        ("t", "c" * 64, "A", NONCE),
+        ("t", BASE, "B", NONCE),
+        ("t", BASE, "A", _nonce(0)),
+    ):
         assert not np.allclose(sml_layer(*other, 16), m)
 
 
@@ -88,8 +107,9 @@ def test_map_then_unmap_is_identity_and_mapped_model_behind_layer_is_the_global_
     load_arrays(f, mapped)
     x = torch.randn(7, 6)
     assert torch.allclose(behind(f, layer)(x), g(x), atol=1e-5)
-    assert np.allclose(f(torch.as_tensor(mapped_inputs(x.numpy(), layer))).detach(), g(x).detach(),
-                       atol=1e-5)  # fmt: skip
+    assert np.allclose(
+        f(torch.as_tensor(mapped_inputs(x.numpy(), layer))).detach(), g(x).detach(), atol=1e-5
+    )
 
 
 def test_per_sample_gradient_norms_and_clipped_sums_are_unchanged_behind_the_layer() -> None:
@@ -126,11 +146,13 @@ def test_binding_a_model_behind_other_members_layers_scores_at_chance(tmp_path: 
     others = [
         evaluate_behind(
             mapped, sml_layer("t", BASE, f"member-{i:02d}", _nonce(i), d), test.X, test.y
-        ).auroc  # fmt: skip
+        ).auroc
         for i in range(20)
     ]
-    print(f"own layer {own:.3f}; 20 others mean {np.mean(others):.3f} "
-          f"[{min(others):.3f}, {max(others):.3f}]")  # fmt: skip
+    print(
+        f"own layer {own:.3f}; 20 others mean {np.mean(others):.3f} "
+        f"[{min(others):.3f}, {max(others):.3f}]"
+    )
     assert own is not None and own == pytest.approx(at_training, abs=1e-6) and own > 0.8
     assert abs(float(np.mean(others)) - 0.5) <= 0.05
     assert min(others) < 0.4 and max(others) > 0.6  # single wrong layers scatter widely

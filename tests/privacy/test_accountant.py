@@ -30,17 +30,29 @@ def _data(n: int = 120) -> tuple[np.ndarray, np.ndarray]:
 
 def _store(tmp_path: Path, mechanism: str = "rdp", budget: float = 50.0) -> AccountantStore:
     return AccountantStore(
-        tmp_path, member_id="hosp-a", task_id="heart", accountant=mechanism,  # type: ignore[arg-type]
-        epsilon_budget=budget, delta=1e-5,
-    )  # fmt: skip
+        tmp_path,
+        member_id="hosp-a",
+        task_id="heart",
+        accountant=mechanism,  # type: ignore[arg-type]
+        epsilon_budget=budget,
+        delta=1e-5,
+    )
 
 
 def _train(store: AccountantStore, *, epochs: int = 1, sigma: float = 1.1, seed: int = 0):  # type: ignore[no-untyped-def]
     X, y = _data()
     return train_local(
-        model=build_model(SPEC, seed=0), X=X, y=y, epochs=epochs, lr=0.1, batch_size=20,
-        noise_multiplier=sigma, max_grad_norm=1.0, accountant_store=store, seed=seed,
-    )  # fmt: skip
+        model=build_model(SPEC, seed=0),
+        X=X,
+        y=y,
+        epochs=epochs,
+        lr=0.1,
+        batch_size=20,
+        noise_multiplier=sigma,
+        max_grad_norm=1.0,
+        accountant_store=store,
+        seed=seed,
+    )
 
 
 @pytest.mark.parametrize("mechanism", ["rdp", "prv"])
@@ -113,7 +125,7 @@ def test_noise_for_budget_accounts_for_history() -> None:
         st.tuples(st.floats(0.7, 5.0), st.floats(0.01, 0.5), st.integers(1, 60)),
         min_size=1,
         max_size=4,
-    ),  # fmt: skip
+    ),
     st.tuples(st.floats(0.7, 5.0), st.floats(0.01, 0.5), st.integers(1, 60)),
 )
 def test_epsilon_never_decreases_with_more_steps(

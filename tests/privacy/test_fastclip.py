@@ -18,8 +18,10 @@ def _opacus_clipped_sums(model: torch.nn.Module, X: torch.Tensor, y: torch.Tenso
     gsm = GradSampleModule(model, loss_reduction="mean")
     opt = DPOptimizer(
         torch.optim.SGD(model.parameters(), lr=0.1),
-        noise_multiplier=0.0, max_grad_norm=clip, expected_batch_size=len(X),
-    )  # fmt: skip
+        noise_multiplier=0.0,
+        max_grad_norm=clip,
+        expected_batch_size=len(X),
+    )
     F.binary_cross_entropy_with_logits(gsm(X), y).backward()
     opt.clip_and_accumulate()
     sums = [p.summed_grad.clone() for p in model.parameters()]
