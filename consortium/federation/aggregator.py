@@ -1,0 +1,136 @@
+"""Aggregator role: buffer accepted updates, weigh them, sum them on ciphertexts, post the sum.
+
+FedBuff-style buffering (Nguyen et al., AISTATS 2022): the aggregator waits until the task's
+``buffer_size`` accepted, not yet included updates exist (or, so that a straggler's update is not
+held forever, until the oldest one has waited ``flush_seconds``), then aggregates all of them at
+once. Weights are public integers (`consortium.federation.weights`) computed from the ledger only:
+base versions (staleness), sample counts and the verifiers' endorsement metrics and scores.
+
+The aggregator holds the public CKKS context only: it can add and scale ciphertexts, never
+decrypt (tests/federation/test_he_vault.py tries). Before summing it swaps in each update's
+revealed first layer in global coordinates (0001, "The Secure Mapping Layer in the protocol").
+
+One aggregate at a time: a posted aggregate is outstanding until the head moves past the height
+it was computed at, or a sealer's proposal for it closes, or it has waited ``sealer_timeout`` ×
+(number of hospitals + 1) (all sealers gone): then the updates are aggregated afresh.
+
+The synchronous baseline (`NodeSettings.sync_members`) waits instead for every listed hospital's
+update on the current head to be decided (or for the hospital to have sent all its planned
+updates): synchronous FedAvg, through the same ledger transactions.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from consortium.federation.session import Session
+from consortium.federation.weights import BufferedUpdate, buffer_weights
+
+__all__ = ["aggregate_step", "buffered"]
+
+
+def buffered(view: dict[str, Any]) -> BufferedUpdate:
+    """The aggregator's view of an accepted update: ledger numbers only."""
+    u = view["update"]
+    accepts = [e for e in view["endorsements"] if e["verdict"] == "accept"]
+
+    def med(key: str) -> int:
+        vals = [int(e["scores"][key]) for e in accepts if key in e["scores"]]
+        return int(statistics.median_low(vals)) if vals else 0
+
+    metrics = [int(e["metric_bp"]) for e in accepts]
+    return BufferedUpdate(
+        update_id=u["update_id"], member_id=u["member_id"], base_version=u["base_version"],
+        n_samples=u["n_samples"], metric_bp=int(statistics.median_low(metrics)) if metrics else 1,
+        cosine_bp=med("cosine_bp"), norm_z_bp=med("norm_z_bp"),
+    )  # fmt: skip
+
+
+def _accepted_ms(view: dict[str, Any]) -> int:
+    accepts = sorted(int(e["ms"]) for e in view["endorsements"] if e["verdict"] == "accept")
+    quorum = int(view["update"]["quorum"])
+    return accepts[quorum - 1] if len(accepts) >= quorum else accepts[-1]
+
+
+def _outstanding(s: Session, head: dict[str, Any], mem: dict[str, Any]) -> bool:
+    last = mem.get("last")
+    if not last or last["head"] != head["height"]:
+        return False
+    if last.get("closed"):
+        return False
+    n_hospitals = max(1, int(mem.get("hospitals", 4)))
+    timeout = s.settings.sealer_timeout_seconds * (n_hospitals + 1)
+    return bool(s.clock() - last["posted_at"] < timeout)
+
+
+def _sync_ready(s: Session, head: int, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    everything = s.q("ListUpdates", task_id=s.task_id)
+    for member in s.settings.sync_members:
+        own = [v for v in everything if v["update"]["member_id"] == member]
+        if len(own) >= s.settings.planned_updates:
+            continue  # this hospital has sent all it planned
+        at_head = [v for v in own if v["update"]["base_version"] == head]
+        if not at_head or at_head[0]["status"] == "pending":
+            return []
+    return [v for v in views if v["update"]["base_version"] == head]
+
+
+def _select(s: Session, head: int, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if s.settings.sync_members:
+        return _sync_ready(s, head, views)
+    if len(views) >= int(s.task()["buffer_size"]):
+        return views
+    if (
+        views
+        and s.now_ms() - min(_accepted_ms(v) for v in views) >= s.settings.flush_seconds * 1000
+    ):
+        return views
+    return []
+
+
+def _aggregate_blob(s: Session, ids: list[str], weights: list[int]) -> str:
+    blobs = []
+    for update_id in ids:
+        u = s.q("GetUpdate", task_id=s.task_id, update_id=update_id)["update"]
+        mapped = s.blobs.get(u["model_digest"])
+        blobs.append(s.vault.replace(mapped, s.blobs.get(u["unmapped_digest"])))
+    return s.blobs.put(s.vault.weighted_sum(blobs, weights))
+
+
+def aggregate_step(s: Session) -> bool:
+    """Post the next aggregate when the buffer is ready; True if it did."""
+    if "aggregator" not in s.roles:
+        return False
+    mem: dict[str, Any] = s.state.read_json("tasks", s.task_id, "aggregator.json", default={})
+    head = s.head()
+    if _outstanding(s, head, mem):
+        return False
+    views = s.q("ListUpdates", task_id=s.task_id, status="accepted")
+    chosen = _select(s, int(head["height"]), views)
+    if not chosen:
+        return False
+    task = s.task()
+    bw = buffer_weights([buffered(v) for v in chosen], head=int(head["height"]),
+                        exponent_bp=int(task["staleness_exponent_bp"]))  # fmt: skip
+    digest = _aggregate_blob(s, bw.updates, bw.weights_ppm)
+    args = {"task_id": s.task_id, "updates": bw.updates, "weights_ppm": bw.weights_ppm,
+            "contribution_ppm": bw.contribution_ppm, "aggregate_digest": digest}  # fmt: skip
+    res = s.ledger.submit("PostAggregate", args)
+    posted = res.valid or res.code == "UNKNOWN_FUNCTION"  # see consortium.node.runner
+    if not posted and res.code not in ("UPDATE_ALREADY_INCLUDED", "UPDATE_NOT_ACCEPTED"):
+        raise RuntimeError(f"PostAggregate refused: {res.code}: {res.message}")
+    if posted:
+        mem["last"] = {"id": res.tx_id, "head": head["height"], "posted_at": s.clock()}
+        members = s.q("ListMembers")
+        mem["hospitals"] = sum(1 for m in members if "hospital" in m["roles"])
+        s.state.write_json(mem, "tasks", s.task_id, "aggregator.json")
+    return True
+
+
+def close_aggregate(s: Session, aggregate_id: str) -> None:
+    """Mark the outstanding aggregate closed (its proposal failed): aggregate afresh."""
+    mem: dict[str, Any] = s.state.read_json("tasks", s.task_id, "aggregator.json", default={})
+    if mem.get("last", {}).get("id") == aggregate_id:
+        mem["last"]["closed"] = True
+        s.state.write_json(mem, "tasks", s.task_id, "aggregator.json")

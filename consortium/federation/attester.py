@@ -1,0 +1,66 @@
+"""Attester role (a verifier): evaluate a proposed version against the head, on held-out rows.
+
+Before it gives a metric, the attester checks that the proposal is what the ledger says it is:
+the blob opens to bytes whose SHA-256 is ``model_digest``, and — since it holds the secret key —
+that decrypting the aggregate and applying it to the head reproduces exactly those bytes
+(`consortium.federation.sealer.form_version`). A sealer that slipped anything else into the
+version gets a ``reject``. The contract then appends the block when the lower median of the
+accepting attesters' gains meets the required gain (0001, AttestBlock).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from consortium.canonical import sha256_hex
+from consortium.federation.session import Session
+from consortium.federation.vault import VaultError
+from consortium.federation.verifier import metric_bp
+
+__all__ = ["attest_step"]
+
+
+def _consistent(s: Session, proposal: dict[str, Any]) -> bool:
+    from consortium.federation.sealer import form_version
+
+    try:
+        data = s.vault.open_model(s.blobs.get(proposal["blob_digest"]))
+        if sha256_hex(data) != proposal["model_digest"]:
+            return False
+        agg = {"aggregate_digest": proposal["aggregate_digest"],
+               "weights_ppm": proposal["weights_ppm"]}  # fmt: skip
+        return sha256_hex(form_version(s, agg, int(proposal["height"]) - 1)) == sha256_hex(data)
+    except (VaultError, OSError, ValueError):
+        return False
+
+
+def attest_step(s: Session, proposals: list[str]) -> bool:
+    """Attest the next open proposal this member is drawn for; True if it did."""
+    if "verifier" not in s.roles or s.cohort is None or not s.vault.can_decrypt:
+        return False
+    mem: dict[str, Any] = s.state.read_json("tasks", s.task_id, "attester.json", default={})
+    done = set(mem.get("done", []))
+    for proposal_id in proposals:
+        if proposal_id in done:
+            continue
+        view = s.q("GetProposal", task_id=s.task_id, proposal_id=proposal_id)
+        p = view["proposal"]
+        mine = any(a["member_id"] == s.member_id for a in view["attestations"])
+        if p["status"] != "open" or s.member_id not in p["committee"] or mine:
+            mem.setdefault("done", []).append(proposal_id)
+            s.state.write_json(mem, "tasks", s.task_id, "attester.json")
+            continue
+        base = s.version(int(p["height"]) - 1)
+        ok = _consistent(s, p)
+        new_bp = metric_bp(s.model_by_digest(p["model_digest"], p["blob_digest"]), s) if ok else 0
+        base_bp = metric_bp(base, s)
+        res = s.ledger.submit("AttestBlock", {
+            "task_id": s.task_id, "proposal_id": proposal_id,
+            "verdict": "accept" if ok else "reject", "metric_bp": new_bp, "base_metric_bp": base_bp,
+        })  # fmt: skip
+        if not res.valid and res.code not in ("ALREADY_ATTESTED", "PROPOSAL_CLOSED"):
+            raise RuntimeError(f"AttestBlock refused: {res.code}: {res.message}")
+        mem.setdefault("done", []).append(proposal_id)
+        s.state.write_json(mem, "tasks", s.task_id, "attester.json")
+        return True
+    return False

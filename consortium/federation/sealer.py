@@ -1,0 +1,118 @@
+"""Sealer role (a hospital): turn a posted aggregate into the next version and propose the block.
+
+The sealer decrypts the aggregate (it holds the secret context; the aggregator does not), forms
+``θ(v+1) = θ(v) + η·S·10⁶/Σw`` (`consortium.federation.versions`), stores the version's
+safetensors under AES-GCM, and sends `ProposeBlock` with both digests, the aggregate's updates and
+weights, and the next difficulty as the contract computes it (`consortium.pole.difficulty`).
+
+Who seals: every hospital ranks itself by ``sha256(aggregate_id | member)`` (the committee
+function); the first seals at once, the k-th only after ``k × sealer_timeout`` (the first is
+presumably dead). Two sealers racing is harmless: the contract takes the first valid proposal
+for a height and the next one fails ``WRONG_HEIGHT`` or ``UPDATE_ALREADY_INCLUDED``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from consortium.federation.session import Session
+from consortium.federation.versions import apply_aggregate
+
+__all__ = ["form_version", "seal_step", "sealer_rank"]
+
+
+def sealer_rank(s: Session, aggregate_id: str) -> int:
+    """This member's place among the active hospitals for sealing ``aggregate_id``."""
+    from consortium.ledger.contract.committee import draw_committee
+
+    hospitals = [
+        m["member_id"] for m in s.q("ListMembers")
+        if "hospital" in m["roles"] and m["status"] == "active"
+    ]  # fmt: skip
+    order = draw_committee(aggregate_id, hospitals, len(hospitals))
+    return order.index(s.member_id) if s.member_id in order else len(order)
+
+
+def form_version(s: Session, agg: dict[str, Any], height: int) -> bytes:
+    """The safetensors bytes of version ``height + 1`` from version ``height`` and ``agg``."""
+    from consortium.learning.serialize import to_safetensors
+
+    base = s.version(height)
+    total = s.vault.decrypt(s.blobs.get(agg["aggregate_digest"]))
+    new = apply_aggregate(base, total, agg["weights_ppm"], int(s.task()["server_lr_bp"]))
+    return to_safetensors(new)
+
+
+def _next_gain(s: Session, head: dict[str, Any], height: int) -> int:
+    from consortium.pole.difficulty import is_retarget_height, next_required_gain
+
+    task = s.task()
+    params = _difficulty_params(task)
+    window: list[int] = []
+    if is_retarget_height(params, height):
+        earlier = int(task["retarget_every"]) - 1  # blocks height-R+1 … height-1 are on the ledger
+        versions = s.q("ListVersions", task_id=s.task_id) if earlier else []
+        window = [int(v["interval_ms"]) for v in versions[len(versions) - earlier :]]
+        window.append(max(0, s.now_ms() - int(head["ms"])))
+    return int(next_required_gain(params, int(head["required_gain_bp"]), window, height))
+
+
+def _difficulty_params(task: dict[str, Any]) -> Any:
+    from consortium.ledger.contract.records import TaskRecord
+
+    return TaskRecord.model_validate(task)
+
+
+def _propose(s: Session, agg: dict[str, Any], head: dict[str, Any]) -> str:
+    from consortium.canonical import sha256_hex
+    from consortium.ledger.contract.records import ProposeBlockArgs
+
+    height = int(head["height"])
+    data = form_version(s, agg, height)
+    blob_digest = s.blobs.put(s.vault.seal_model(data))
+    args: dict[str, Any] = {
+        "task_id": s.task_id, "height": height + 1, "parent_digest": head["model_digest"],
+        "aggregate_id": agg["aggregate_id"], "updates": agg["updates"],
+        "weights_ppm": agg["weights_ppm"], "contribution_ppm": agg["contribution_ppm"],
+        "aggregate_digest": agg["aggregate_digest"], "model_digest": sha256_hex(data),
+        "blob_digest": blob_digest, "next_required_gain_bp": _next_gain(s, head, height + 1),
+    }  # fmt: skip
+    args = {k: v for k, v in args.items() if k in ProposeBlockArgs.model_fields}
+    for _ in range(3):
+        res = s.ledger.submit("ProposeBlock", args)
+        if res.code != "WRONG_DIFFICULTY":
+            return res.code
+        # The requirement depends on the transaction's own timestamp (its interval since the
+        # head) at retarget heights: take the value the contract computed and try again.
+        found = re.search(r"must be (-?\d+)", res.message)
+        if not found:
+            return res.code
+        args["next_required_gain_bp"] = int(found.group(1))
+    return "WRONG_DIFFICULTY"
+
+
+def seal_step(s: Session, aggregates: list[dict[str, Any]]) -> bool:
+    """Seal the next posted aggregate this member should seal; True if it did something."""
+    if "hospital" not in s.roles or not s.vault.can_decrypt:
+        return False
+    mem: dict[str, Any] = s.state.read_json("tasks", s.task_id, "sealer.json", default={})
+    done = set(mem.get("done", []))
+    for agg in aggregates:
+        if agg["aggregate_id"] in done:
+            continue
+        head = s.head()
+        stale = agg.get("head") is not None and int(agg["head"]) != int(head["height"])
+        if stale:
+            mem.setdefault("done", []).append(agg["aggregate_id"])
+            s.state.write_json(mem, "tasks", s.task_id, "sealer.json")
+            continue
+        wait = sealer_rank(s, agg["aggregate_id"]) * s.settings.sealer_timeout_seconds
+        if s.now_ms() - int(agg["ms"]) < wait * 1000:
+            continue
+        code = _propose(s, agg, head)
+        mem.setdefault("done", []).append(agg["aggregate_id"])
+        mem.setdefault("codes", {})[agg["aggregate_id"]] = code
+        s.state.write_json(mem, "tasks", s.task_id, "sealer.json")
+        return True
+    return False

@@ -1,0 +1,220 @@
+"""Hospital role: train on the newest version, submit the encrypted update, reveal the nonce.
+
+Restart safety (a ``kill -9`` may land between any two lines):
+1. the SML nonce is drawn and **written to disk before anything else**, so the commitment that
+   will be submitted can always be opened later;
+2. training reserves its ε in the persisted accountant before the first step (over-counting a run
+   that released nothing is safe, under-counting is not); the encrypted blobs are then stored and
+   their digests written next to the nonce;
+3. `SubmitUpdate` is sent; if the process dies before it learns the outcome, the next attempt
+   gets ``DUPLICATE_SUBMISSION`` and finds its own update on the ledger (one per member and base);
+4. `RevealNonce` is sent once the submission is committed; ``ALREADY_REVEALED`` counts as done.
+
+Attacks (`NodeSettings.attack`, for the poisoning tests) transform the honest delta in global
+coordinates before it is mapped and encrypted, so the attacker's SML binding stays consistent and
+only the verifier's content checks can catch it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+
+from consortium.federation.pacing import PacingPlan, epsilon_decimal, plan_pacing
+from consortium.federation.session import Session
+from consortium.ledger.base import TxResult
+
+__all__ = ["apply_attack", "train_step"]
+
+Arrays = OrderedDict[str, np.ndarray]
+
+
+def _subs(s: Session) -> dict[str, Any]:
+    result: dict[str, Any] = s.state.read_json("tasks", s.task_id, "submissions.json", default={})
+    return result
+
+
+def _save_subs(s: Session, subs: dict[str, Any]) -> None:
+    s.state.write_json(subs, "tasks", s.task_id, "submissions.json")
+
+
+def _pacing(s: Session) -> PacingPlan:
+    saved = s.state.read_json("tasks", s.task_id, "pacing.json")
+    if saved is not None:
+        return PacingPlan.model_validate(saved)
+    assert s.cohort is not None
+    task = s.task()
+    plan = plan_pacing(
+        epsilon_budget=float(task["epsilon_budget"]),
+        delta=float(task["delta"]),
+        accountant=task["accountant"],
+        n_train=len(s.cohort.y_train),
+        batch_size=s.settings.batch_size,
+        epochs=s.settings.epochs,
+        planned_updates=s.settings.planned_updates,
+    )
+    s.state.write_json(plan.model_dump(mode="json"), "tasks", s.task_id, "pacing.json")
+    return plan
+
+
+def _store(s: Session) -> Any:
+    from consortium.privacy.accountant import AccountantStore
+
+    task = s.task()
+    return AccountantStore(
+        s.state.root,
+        member_id=s.member_id,
+        task_id=s.task_id,
+        accountant=task["accountant"],
+        epsilon_budget=float(task["epsilon_budget"]),
+        delta=float(task["delta"]),
+    )
+
+
+def apply_attack(kind: str, delta: Arrays, rng: np.random.Generator) -> Arrays:
+    """The poisoned version of an honest (unmapped) delta. ``label_flip`` acts on the data."""
+    if kind == "sign_flip":
+        return OrderedDict((k, -v) for k, v in delta.items())
+    if kind == "scale10":
+        return OrderedDict((k, 10.0 * v) for k, v in delta.items())
+    if kind == "noise":
+        norm = float(np.sqrt(sum(float(np.sum(v.astype(np.float64) ** 2)) for v in delta.values())))
+        noise = OrderedDict((k, rng.normal(size=v.shape)) for k, v in delta.items())
+        scale = norm / max(1e-12, float(np.sqrt(sum(float(np.sum(n**2)) for n in noise.values()))))
+        return OrderedDict((k, (scale * n).astype(np.float32)) for k, n in noise.items())
+    return delta
+
+
+def _train(s: Session, base: Arrays, layer: np.ndarray | None) -> tuple[Arrays, int, float]:
+    """(unmapped delta, n_samples, cumulative ε) of one paced DP run from ``base``."""
+    from consortium.learning.models import delta as model_delta
+    from consortium.learning.train import train_local
+
+    assert s.cohort is not None
+    y = s.cohort.y_train
+    if s.settings.attack == "label_flip":
+        y = 1.0 - y
+    plan = _pacing(s) if s.settings.dp else None
+    result = train_local(
+        model=base, spec=s.spec(), X=s.cohort.X_train, y=y, epochs=s.settings.epochs,
+        lr=s.settings.lr, batch_size=s.settings.batch_size, dp=s.settings.dp,
+        noise_multiplier=None if plan is None else plan.noise_multiplier,
+        max_grad_norm=s.settings.max_grad_norm,
+        accountant_store=_store(s) if s.settings.dp else None, sml=layer, seed=s.settings.seed,
+    )  # fmt: skip
+    trained = result.unmapped_state if result.unmapped_state is not None else result.state
+    rng = np.random.default_rng(secrets.randbits(63))
+    delta = apply_attack(s.settings.attack, model_delta(trained, base), rng)
+    eps = result.epsilon_spent_total if result.epsilon_spent_total is not None else 0.0
+    return delta, result.n_samples, eps
+
+
+def _budget_left(s: Session, subs: dict[str, Any]) -> bool:
+    sent = sum(1 for r in subs.values() if r.get("update_id") or r.get("status") == "abandoned")
+    if sent >= s.settings.planned_updates:
+        return False
+    if not s.settings.dp:
+        return True
+    plan = _pacing(s)
+    store = _store(s)
+    spend = store.plan(noise_multiplier=plan.noise_multiplier, sample_rate=plan.sample_rate,
+                       steps=plan.steps_per_update)  # fmt: skip
+    return bool(spend.fits)
+
+
+def _prepare(s: Session, height: int, head: dict[str, Any], subs: dict[str, Any]) -> None:
+    """Steps 1–2 of the module docstring for base ``height``."""
+    from consortium.pole.sml import first_layer_name, map_state, sml_layer
+
+    rec = subs.setdefault(str(height), {"base": height})
+    if "nonce" not in rec:
+        rec["nonce"] = secrets.token_hex(32) if s.task()["sml"] else ""
+        rec["started"] = s.clock()
+        _save_subs(s, subs)  # the nonce is on disk before any commitment exists
+    base = s.version(height)
+    layer = None
+    if s.task()["sml"]:
+        dim = base[first_layer_name(base)].shape[1]
+        layer = sml_layer(s.task_id, head["model_digest"], s.member_id, rec["nonce"], dim)
+    delta, n, eps = _train(s, base, layer)
+    mapped = map_state(delta, layer) if layer is not None else delta
+    first = first_layer_name(delta)
+    rec["model_digest"] = s.blobs.put(s.vault.encrypt(mapped))
+    rec["unmapped_digest"] = s.blobs.put(s.vault.encrypt({first: delta[first]}))
+    rec["n_samples"], rec["epsilon"] = n, epsilon_decimal(eps)
+    rec["ready_at"] = rec["started"] + s.settings.speed * s.settings.update_seconds
+    s.state.write_arrays(delta, "tasks", s.task_id, "own", f"{height:08d}.npz")
+    _save_subs(s, subs)
+
+
+def _find_own(s: Session, height: int) -> str | None:
+    for view in s.q("ListUpdates", task_id=s.task_id):
+        u = view["update"]
+        if u["member_id"] == s.member_id and u["base_version"] == height:
+            return str(u["update_id"])
+    return None
+
+
+def _submit(s: Session, rec: dict[str, Any]) -> None:
+    from consortium.pole.sml import commitment
+
+    args = {
+        "task_id": s.task_id, "base_version": rec["base"], "model_digest": rec["model_digest"],
+        "n_samples": rec["n_samples"], "epsilon_spent": rec["epsilon"],
+        "commitment": commitment(rec["nonce"]) if rec["nonce"] else "",
+    }  # fmt: skip
+    res: TxResult = s.ledger.submit("SubmitUpdate", args)
+    if res.valid:
+        rec["update_id"] = res.tx_id
+    elif res.code == "DUPLICATE_SUBMISSION":
+        rec["update_id"] = _find_own(s, rec["base"])
+    elif res.code in ("STALE_BASE", "BUDGET_EXCEEDED", "EPSILON_DECREASED"):
+        rec["status"] = "abandoned"
+        rec["code"] = res.code
+    else:
+        raise RuntimeError(f"SubmitUpdate refused: {res.code}: {res.message}")
+
+
+def _reveal(s: Session, rec: dict[str, Any]) -> None:
+    args = {"task_id": s.task_id, "update_id": rec["update_id"], "nonce": rec["nonce"],
+            "unmapped_digest": rec["unmapped_digest"]}  # fmt: skip
+    res = s.ledger.submit("RevealNonce", args)
+    if res.valid or res.code == "ALREADY_REVEALED":
+        rec["revealed"] = True
+    else:
+        raise RuntimeError(f"RevealNonce refused: {res.code}: {res.message}")
+
+
+def train_step(s: Session) -> bool:
+    """Do the next piece of the hospital's work; True when something was done."""
+    if "hospital" not in s.roles or s.cohort is None:
+        return False
+    subs = _subs(s)
+    for rec in subs.values():  # finish what an earlier run started
+        if rec.get("status") == "abandoned" or rec.get("revealed"):
+            continue
+        if "model_digest" in rec and s.clock() < rec["ready_at"]:
+            return False  # a (simulated) slow hospital is still "computing"
+        if "model_digest" in rec and "update_id" not in rec:
+            _submit(s, rec)
+            _save_subs(s, subs)
+            return True
+        if rec.get("update_id"):
+            _reveal(s, rec)
+            _save_subs(s, subs)
+            return True
+    head = s.head()
+    rec = subs.get(str(head["height"]))
+    if rec is not None and "model_digest" in rec:
+        return False
+    if rec is None and not _budget_left(s, subs):
+        return False
+    if rec is None and _find_own(s, head["height"]) is not None:
+        subs[str(head["height"])] = {"base": head["height"], "status": "abandoned", "code": "LOST"}
+        _save_subs(s, subs)
+        return True
+    _prepare(s, head["height"], head, subs)
+    return True

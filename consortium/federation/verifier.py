@@ -1,0 +1,163 @@
+"""Verifier role: endorse the updates this member is drawn for, after the submitter's reveal.
+
+For one update: fetch and decrypt the mapped delta and the revealed unmapped first layer
+(``BAD_BLOB`` when either does not open), rebuild the submitter's layer from the revealed nonce,
+check the reveal (``INCONSISTENT_REVEAL``), evaluate base+Δ and the mapped model behind the layer
+on this member's **held-out** rows, and let `consortium.federation.checks.decide` judge against
+this verifier's references: the deltas of updates it accepted recently and its own recent
+deltas (a verifier that is also a hospital waits until it has trained once, so that even the
+first update it sees is compared with something). The verdict goes on the ledger with its
+reason code and integer scores.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+
+from consortium.federation.checks import Evidence, Reference, Verdict, decide, flatten
+from consortium.federation.session import Session
+from consortium.federation.vault import VaultError
+
+__all__ = ["metric_bp", "verify_step", "verify_update"]
+
+Arrays = OrderedDict[str, np.ndarray]
+
+
+def metric_bp(model_arrays: Arrays, s: Session, layer: np.ndarray | None = None) -> int:
+    """AUROC (bp) of a model on the held-out rows (behind ``layer`` when given).
+
+    Falls back to accuracy when the held-out rows have a single class (AUROC undefined).
+    """
+    from consortium.learning.evaluate import evaluate
+    from consortium.learning.models import build_model, load_arrays
+    from consortium.pole.sml import evaluate_behind
+
+    assert s.cohort is not None
+    model = build_model(s.spec(), seed=0)
+    load_arrays(model, OrderedDict((k, v.astype(np.float32)) for k, v in model_arrays.items()))
+    X, y = s.cohort.X_test, s.cohort.y_test
+    metrics = evaluate_behind(model, layer, X, y) if layer is not None else evaluate(model, X, y)
+    if metrics.auroc_bp is not None:
+        return int(metrics.auroc_bp)
+    return round(metrics.accuracy * 10_000)
+
+
+def _references(s: Session, base: int) -> Reference:
+    mem: dict[str, Any] = s.state.read_json("tasks", s.task_id, "verifier.json", default={})
+    window = s.settings.reference_window
+    recent_ids = mem.get("accepted", [])[-window:]
+    recent = [s.state.read_arrays("tasks", s.task_id, "seen", f"{u}.npz") for u in recent_ids]
+    own_dir = s.state.path("tasks", s.task_id, "own")
+    own_files = sorted(own_dir.glob("*.npz"))[-window:] if own_dir.is_dir() else []
+    own = [s.state.read_arrays("tasks", s.task_id, "own", f.name) for f in own_files]
+    earlier_ids = mem.get("seen", [])[-64:]
+    earlier = [s.state.read_arrays("tasks", s.task_id, "seen", f"{u}.npz") for u in earlier_ids]
+    steps = []
+    if base >= 1:
+        cur = s.version(base)
+        for old in range(max(0, base - 3), base):
+            prev = s.version(old)
+            steps.append(flatten(cur) - flatten(prev))
+    return Reference(
+        recent_deltas=[flatten(a) for a in [*recent, *own] if a is not None],
+        earlier_deltas=[flatten(a) for a in earlier if a is not None],
+        global_steps=steps,
+    )
+
+
+def _remember(s: Session, update_id: str, delta: Arrays, verdict: Verdict) -> None:
+    mem: dict[str, Any] = s.state.read_json("tasks", s.task_id, "verifier.json", default={})
+    s.state.write_arrays(delta, "tasks", s.task_id, "seen", f"{update_id}.npz")
+    mem.setdefault("seen", []).append(update_id)
+    if verdict.accepted:
+        mem.setdefault("accepted", []).append(update_id)
+    mem.setdefault("done", []).append(update_id)
+    s.state.write_json(mem, "tasks", s.task_id, "verifier.json")
+
+
+def _bad_blob(s: Session, update: dict[str, Any], why: str) -> Verdict:
+    return Verdict(verdict="reject", reason="BAD_BLOB", metric_bp=0, scores={})
+
+
+def verify_update(s: Session, update: dict[str, Any]) -> tuple[Verdict, Arrays | None]:
+    """The verdict on one revealed update (and its unmapped delta when it could be opened)."""
+    from consortium.pole.sml import consistent_reveal, first_layer_name, map_state, sml_layer
+
+    try:
+        mapped = s.vault.decrypt(s.blobs.get(update["model_digest"]))
+        revealed = s.vault.decrypt(s.blobs.get(update["unmapped_digest"]))
+    except (VaultError, OSError, ValueError) as exc:
+        return _bad_blob(s, update, str(exc)), None
+    base_h = int(update["base_version"])
+    base = s.version(base_h)
+    first = first_layer_name(base)
+    if list(mapped) != list(base) or first not in revealed:
+        return _bad_blob(s, update, "tensor layout"), None
+    delta = OrderedDict(mapped)
+    delta[first] = revealed[first]
+    layer, reveal_err, sml_bp = None, 0.0, None
+    if s.task()["sml"]:
+        block = s.q("GetVersion", task_id=s.task_id, version=base_h)
+        dim = base[first].shape[1]
+        layer = sml_layer(
+            s.task_id, block["model_digest"], update["member_id"], update["nonce"], dim
+        )
+        expected = np.asarray(mapped[first], dtype=np.float64) @ layer
+        denom = max(1e-12, float(np.linalg.norm(expected)))
+        reveal_err = float(np.linalg.norm(expected - revealed[first])) / denom
+        if not consistent_reveal(mapped[first], revealed[first], layer, atol=1e-4):
+            reveal_err = max(reveal_err, 1.0)
+        mapped_model = OrderedDict((k, map_state(base, layer)[k] + mapped[k]) for k in base)
+        sml_bp = metric_bp(mapped_model, s, layer)
+    updated = OrderedDict((k, base[k].astype(np.float64) + delta[k]) for k in base)
+    ev = Evidence(
+        delta=flatten(delta), metric_bp=metric_bp(updated, s), base_metric_bp=metric_bp(base, s),
+        sml_metric_bp=sml_bp, reveal_rel_error=reveal_err, reference=_references(s, base_h),
+    )  # fmt: skip
+    return decide(ev), delta
+
+
+def _ready(s: Session) -> bool:
+    """A hospital verifier waits for its own first delta (its reference of last resort)."""
+    if "hospital" not in s.roles:
+        return True
+    own = s.state.path("tasks", s.task_id, "own")
+    return own.is_dir() and any(own.glob("*.npz"))
+
+
+def verify_step(s: Session, candidates: list[str]) -> bool:
+    """Endorse the next update of ``candidates`` this member must verify; True if it did."""
+    if "verifier" not in s.roles or s.cohort is None or not _ready(s):
+        return False
+    mem: dict[str, Any] = s.state.read_json("tasks", s.task_id, "verifier.json", default={})
+    done = set(mem.get("done", []))
+    for update_id in candidates:
+        if update_id in done:
+            continue
+        view = s.q("GetUpdate", task_id=s.task_id, update_id=update_id)
+        update = view["update"]
+        mine = any(e["member_id"] == s.member_id for e in view["endorsements"])
+        if s.member_id not in update["committee"] or mine or view["status"] != "pending":
+            mem.setdefault("done", []).append(update_id)
+            s.state.write_json(mem, "tasks", s.task_id, "verifier.json")
+            continue
+        if update["nonce"] is None:
+            continue  # wait for the reveal
+        verdict, delta = verify_update(s, update)
+        res = s.ledger.submit("Endorse", {
+            "task_id": s.task_id, "update_id": update_id, "verdict": verdict.verdict,
+            "reason": verdict.reason, "metric_bp": max(0, min(10_000, verdict.metric_bp)),
+            "scores": verdict.scores,
+        })  # fmt: skip
+        if not res.valid and res.code != "ALREADY_ENDORSED":
+            raise RuntimeError(f"Endorse refused: {res.code}: {res.message}")
+        if delta is not None:
+            _remember(s, update_id, delta, verdict)
+        else:
+            mem.setdefault("done", []).append(update_id)
+            s.state.write_json(mem, "tasks", s.task_id, "verifier.json")
+        return True
+    return False

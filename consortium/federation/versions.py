@@ -1,0 +1,49 @@
+"""Model versions: forming version v+1 from v and the aggregate, exactly, and reading versions.
+
+``θ(v+1) = θ(v) + η · S · 10⁶ / Σ w_k`` where ``S = Σ (w_k/10⁶)·Δ_k`` is the decrypted aggregate
+(`consortium.federation.vault`), ``η = server_lr_bp / 10⁴`` and ``w_k`` the ledger's integer
+weights. The arithmetic is float64 then rounded once to float32, in tensor order, so the same
+inputs give the same bytes on any machine: the version's digest is recomputable
+(`consortium.federation.recompute`).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["apply_aggregate", "global_step"]
+
+
+def apply_aggregate(
+    base: Mapping[str, np.ndarray],
+    aggregate: Mapping[str, np.ndarray],
+    weights_ppm: Sequence[int],
+    server_lr_bp: int,
+) -> OrderedDict[str, np.ndarray]:
+    """``θ + η·S·10⁶/Σw`` tensor by tensor, float64 arithmetic, float32 result."""
+    total = sum(int(w) for w in weights_ppm)
+    if total <= 0:
+        raise ValueError("weights must sum to a positive number")
+    if list(base) != list(aggregate):
+        raise ValueError(
+            f"aggregate tensors {list(aggregate)} differ from the model's {list(base)}"
+        )
+    factor = (server_lr_bp / 10_000) * (1_000_000 / total)
+    out: OrderedDict[str, np.ndarray] = OrderedDict()
+    for name, theta in base.items():
+        step = np.asarray(aggregate[name], dtype=np.float64).reshape(theta.shape)
+        out[name] = (np.asarray(theta, dtype=np.float64) + factor * step).astype(np.float32)
+    return out
+
+
+def global_step(
+    new: Mapping[str, np.ndarray], old: Mapping[str, np.ndarray]
+) -> OrderedDict[str, np.ndarray]:
+    """``new − old`` in float64 (a verifier's reference for resubmitted global models)."""
+    return OrderedDict(
+        (k, np.asarray(new[k], dtype=np.float64) - np.asarray(old[k], dtype=np.float64))
+        for k in old
+    )

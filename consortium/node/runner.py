@@ -1,0 +1,94 @@
+"""The node loop: follow the ledger, then do one piece of work a role allows, and repeat.
+
+`Node.step()` is one pass (follow new transactions; train; verify; aggregate; seal; attest) and
+returns whether anything was done; `Node.run()` repeats it, sleeping ``poll_seconds`` when idle.
+Every piece of work is idempotent against the ledger (see each role's module), and the follower's
+position and what it learnt (update, aggregate and proposal ids) are saved together in one
+document after each page of transactions, so a ``kill -9`` anywhere loses nothing: a restart
+re-reads at most one page and re-asks the ledger before acting.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from consortium.federation.aggregator import aggregate_step, close_aggregate
+from consortium.federation.attester import attest_step
+from consortium.federation.sealer import seal_step
+from consortium.federation.session import Session
+from consortium.federation.trainer import train_step
+from consortium.federation.verifier import verify_step
+from consortium.ledger.base import CommittedTx
+
+__all__ = ["Node"]
+
+# PostAggregate is in docs/decisions/0001-protocol.md; until the contract implements it the
+# transaction is committed as UNKNOWN_FUNCTION with its arguments intact, and followers read it
+# from there (the proposal is then checked by the contract on its own terms).
+_AGGREGATE_CODES = ("VALID", "UNKNOWN_FUNCTION")
+
+
+class Node:
+    """One member's node for one task (see the module docstring)."""
+
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    def _events(self) -> dict[str, Any]:
+        blank = {"next_block": 0, "updates": [], "aggregates": [], "proposals": []}
+        doc: dict[str, Any] = self.s.state.read_json("events.json", default=blank)
+        return doc
+
+    def _take(self, doc: dict[str, Any], tx: CommittedTx) -> None:
+        if tx.args.get("task_id") != self.s.task_id:
+            return
+        if tx.fn == "SubmitUpdate" and tx.code == "VALID":
+            doc["updates"].append(tx.tx_id)
+        elif tx.fn == "PostAggregate" and tx.code in _AGGREGATE_CODES:
+            result = tx.result if isinstance(tx.result, dict) else {}
+            doc["aggregates"].append({**tx.args, "aggregate_id": tx.tx_id,
+                                      "ms": tx.timestamp_ms, "head": result.get("head")})  # fmt: skip
+        elif tx.fn == "ProposeBlock" and tx.code == "VALID":
+            doc["proposals"].append(tx.tx_id)
+        elif tx.fn == "AttestBlock" and isinstance(tx.result, dict):
+            status = tx.result.get("status") or tx.result.get("proposal", {}).get("status")
+            if status in ("below_target", "superseded"):
+                agg_id = tx.result.get("aggregate_id")
+                if agg_id:
+                    close_aggregate(self.s, agg_id)
+
+    def follow(self) -> int:
+        """Read newly committed transactions; returns how many."""
+        doc = self._events()
+        count = 0
+        for tx in self.s.ledger.transactions(doc["next_block"]):
+            self._take(doc, tx)
+            doc["next_block"] = tx.block_number + 1
+            count += 1
+            if count % 500 == 0:
+                self.s.state.write_json(doc, "events.json")
+        if count:
+            self.s.state.write_json(doc, "events.json")
+        return count
+
+    def step(self) -> bool:
+        """One pass over every role's work; True when something was done."""
+        self.follow()
+        doc = self._events()
+        did = train_step(self.s)
+        did = verify_step(self.s, doc["updates"][-200:]) or did
+        did = aggregate_step(self.s) or did
+        did = seal_step(self.s, doc["aggregates"][-20:]) or did
+        did = attest_step(self.s, doc["proposals"][-20:]) or did
+        return did
+
+    def run(self, until: Callable[[], bool] | None = None) -> None:
+        """Step until ``until()`` is true (forever when None)."""
+        cut = getattr(self.s.ledger, "cut", None)
+        while until is None or not until():
+            if not self.step():
+                if cut is not None and getattr(self.s.ledger, "orderer", None) is not None:
+                    cut()  # order envelopes a submitter left behind when it died
+                time.sleep(self.s.settings.poll_seconds)

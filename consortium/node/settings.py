@@ -1,0 +1,75 @@
+"""A node's local settings: `DIR/members/NAME/node.toml` (optional; every field has a default).
+
+These are local choices of one member (how hard to train, how fast it polls, which cohort file),
+not consortium rules: the rules (budget, committee, buffer size, staleness exponent, learning
+rate of the server) are in the task on the ledger. The simulator writes this file to make a
+hospital slow (`speed`) or malicious (`attack`, for the poisoning tests only).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["ATTACKS", "NodeSettings", "load_settings", "save_settings"]
+
+ATTACKS = ("none", "sign_flip", "scale10", "label_flip", "noise")
+Attack = Literal["none", "sign_flip", "scale10", "label_flip", "noise"]
+
+SETTINGS_NAME = "node.toml"
+
+
+class NodeSettings(BaseModel):
+    """What one node does and how (see the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task_id: str | None = None  # None: the first task on the ledger
+    cohort: str | None = None  # cohort.parquet; default DIR/members/NAME/cohort/cohort.parquet
+    site: str | None = None  # for the demo: take heart_cohort_table(site) when no file exists
+    holdout_bp: int = Field(2000, ge=100, le=9000)  # held-out share, never used for training
+    # training (hospital)
+    planned_updates: int = Field(8, ge=1)  # updates the ε budget is paced over
+    epochs: int = Field(2, ge=1)
+    lr: float = Field(0.05, gt=0)
+    batch_size: int = Field(32, ge=1)
+    max_grad_norm: float = Field(1.0, gt=0)
+    dp: bool = True
+    speed: float = Field(1.0, gt=0)  # simulated slowness: 5 = five times slower
+    update_seconds: float = Field(0.0, ge=0)  # simulated compute time of one update at speed 1
+    attack: Attack = "none"
+    seed: int | None = None  # tests only: a known seed means known DP noise
+    # verification
+    reference_window: int = Field(8, ge=1)
+    # aggregation
+    flush_seconds: float = Field(4.0, gt=0)  # aggregate a partial buffer after this wait
+    sync_members: list[str] = Field(default_factory=list)  # synchronous baseline: wait for all
+    # sealing
+    sealer_timeout_seconds: float = Field(8.0, gt=0)
+    poll_seconds: float = Field(0.2, gt=0)
+    plaintext: bool = False  # no HE: only for the overhead benchmark's baseline
+
+
+def load_settings(member_dir: Path) -> NodeSettings:
+    """Read ``member_dir/node.toml`` (defaults when absent)."""
+    path = member_dir / SETTINGS_NAME
+    if not path.is_file():
+        return NodeSettings()
+    try:
+        return NodeSettings.model_validate(tomllib.loads(path.read_text()))
+    except (tomllib.TOMLDecodeError, ValueError) as exc:
+        raise ValueError(f"{path} is not a valid {SETTINGS_NAME}: {exc}") from exc
+
+
+def save_settings(member_dir: Path, settings: NodeSettings) -> Path:
+    """Write ``member_dir/node.toml`` atomically."""
+    member_dir.mkdir(parents=True, exist_ok=True)
+    path = member_dir / SETTINGS_NAME
+    tmp = path.with_suffix(".toml.tmp")
+    tmp.write_text(tomli_w.dumps(settings.model_dump(mode="json", exclude_none=True)))
+    tmp.replace(path)
+    return path

@@ -1,0 +1,88 @@
+"""What a simulation runs (`SimConfig`) and what it reports (`SimReport`)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from consortium.node.settings import Attack
+
+__all__ = ["DEFAULT_SITES", "SimConfig", "SimReport", "SiteReport", "VersionPoint"]
+
+DEFAULT_SITES = ("cleveland", "hungary", "switzerland", "va")
+
+
+class SimConfig(BaseModel):
+    """A simulated consortium: hospitals (one process each), an aggregator, one task."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sites: tuple[str, ...] = DEFAULT_SITES
+    speeds: dict[str, float] = Field(default_factory=dict)  # site -> slowness factor (5 = 5x)
+    attacks: dict[str, Attack] = Field(default_factory=dict)  # site -> attack
+    sync: bool = False  # synchronous FedAvg baseline
+    sml: bool = True
+    plaintext: bool = False  # no HE (bench baseline only)
+    dp: bool = True
+    epsilon_budget: str = "3"
+    delta: str = "0.00001"
+    planned_updates: int = 6
+    epochs: int = 2
+    lr: float = 0.05
+    batch_size: int = 32
+    hidden: tuple[int, ...] = (16,)
+    buffer_size: int = 3
+    committee_size: int = 2
+    quorum: int = 2
+    staleness_exponent_bp: int = 5000
+    max_staleness: int = 50
+    server_lr_bp: int = 10_000
+    initial_required_gain_bp: int = -200
+    min_required_gain_bp: int = -300
+    max_required_gain_bp: int = 500
+    retarget_every: int = 1000
+    target_interval_ms: int = 5000
+    update_seconds: float = 1.0  # simulated compute per update at speed 1
+    flush_seconds: float = 4.0
+    target_auroc: float | None = None  # stop when the pooled held-out AUROC reaches this
+    max_seconds: float = 120.0
+    stop_when_done: bool = True  # stop once every hospital sent all it planned and all is sealed
+    seed: int = 0
+    out: str | None = None  # report directory
+    workdir: str | None = None  # consortium directory (a temporary one when None)
+
+
+class VersionPoint(BaseModel):
+    """A version as the simulator saw it appear."""
+
+    height: int
+    seconds: float
+    auroc: float | None
+    auroc_honest: float | None
+    n_updates: int
+
+
+class SiteReport(BaseModel):
+    """Per hospital: updates sent, accepted, rejected (by reason), ε spent."""
+
+    site: str
+    speed: float
+    attack: str
+    submitted: int
+    accepted: int
+    rejected: int
+    reasons: dict[str, int]
+    epsilon_spent: str
+
+
+class SimReport(BaseModel):
+    """What `run_simulation` returns and writes as report.json."""
+
+    config: SimConfig
+    seconds: float
+    seconds_to_target: float | None
+    final_auroc: float | None
+    final_auroc_honest: float | None
+    versions: list[VersionPoint]
+    sites: list[SiteReport]
+    ledger_verified: bool | None = None
+    workdir: str

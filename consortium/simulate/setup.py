@@ -1,0 +1,116 @@
+"""Create the consortium directory a simulation runs in: identities, ledger, keys, task, cohorts.
+
+The same steps as `consortium init` followed by publishing a task, done through the library:
+one hospital per site (roles hospital + verifier), one aggregator (public context only), one
+admin. Each hospital's cohort table (``heart_cohort_table(site)``, the table an ingest of the
+demo FHIR produces) is written to ``members/SITE/cohort/cohort.parquet``, and each node's local
+settings (speed, attack, pacing) to ``members/NAME/node.toml``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from consortium.node.settings import NodeSettings, save_settings
+from consortium.simulate.config import SimConfig
+
+__all__ = ["ADMIN", "AGGREGATOR", "create_consortium", "task_record"]
+
+AGGREGATOR = "aggregator"
+ADMIN = "admin"
+TASK_ID = "heart"
+
+
+def task_record(
+    cfg: SimConfig, in_features: int, model_digest: str, blob_digest: str
+) -> dict[str, Any]:
+    """The task the simulation publishes (docs/decisions/0001-protocol.md, Task)."""
+    return {
+        "task_id": TASK_ID, "title": "Coronary disease (UCI heart, four hospitals)",
+        "cohort": "heart",
+        "model_spec": {"kind": "mlp", "in_features": in_features, "hidden": list(cfg.hidden),
+                       "activation": "relu"},
+        "metric": "auroc", "epsilon_budget": cfg.epsilon_budget, "delta": cfg.delta,
+        "accountant": "rdp", "committee_size": cfg.committee_size, "quorum": cfg.quorum,
+        "staleness_exponent_bp": cfg.staleness_exponent_bp,
+        "max_staleness": 0 if cfg.sync else cfg.max_staleness,
+        "buffer_size": len(cfg.sites) if cfg.sync else cfg.buffer_size,
+        "server_lr_bp": cfg.server_lr_bp, "sml": cfg.sml,
+        "target_interval_ms": cfg.target_interval_ms, "retarget_every": cfg.retarget_every,
+        "initial_required_gain_bp": cfg.initial_required_gain_bp,
+        "min_required_gain_bp": cfg.min_required_gain_bp,
+        "max_required_gain_bp": cfg.max_required_gain_bp,
+        "block_reward": 1000, "sealer_share_bp": 1000,
+        "initial_model_digest": model_digest, "initial_blob_digest": blob_digest,
+    }  # fmt: skip
+
+
+def _node_settings(cfg: SimConfig, site: str | None) -> NodeSettings:
+    return NodeSettings(
+        task_id=TASK_ID, planned_updates=cfg.planned_updates, epochs=cfg.epochs, lr=cfg.lr,
+        batch_size=cfg.batch_size, dp=cfg.dp, speed=cfg.speeds.get(site or "", 1.0),
+        update_seconds=cfg.update_seconds, attack=cfg.attacks.get(site or "", "none"),
+        flush_seconds=cfg.flush_seconds, plaintext=cfg.plaintext,
+        sync_members=list(cfg.sites) if cfg.sync else [],
+        poll_seconds=0.1,
+    )  # fmt: skip
+
+
+def _keys(config: Any, blobs: Any, admin: Any) -> Any:
+    from consortium.crypto.setup import provision_keys
+    from consortium.identity import load_identity
+
+    members = []
+    for member_id, entry in sorted(config.members.items()):
+        ident = load_identity(config.member_msp(member_id), msp_id=entry.msp_id)
+        members.append((member_id, ident.cert_pem, entry.roles))
+    result = provision_keys(config.root, members, blobs)
+    for share in result.shares:
+        admin.submit_ok("ShareKey", share.model_dump(mode="json"))
+    return result.bundle
+
+
+def create_consortium(cfg: SimConfig, root: Path) -> Path:
+    """Make the consortium directory of ``cfg`` under ``root``; returns it."""
+    from consortium.blobs import open_blob_store
+    from consortium.datasets.heart import heart_cohort_table
+    from consortium.identity.setup import create_identities
+    from consortium.learning.models import build_model, state_arrays
+    from consortium.learning.serialize import to_safetensors
+    from consortium.ledger.factory import bootstrap_ledger, open_ledger
+    from consortium.node.open import cohort_from_table, member_dir
+
+    roles = {site: ["hospital", "verifier"] for site in cfg.sites}
+    roles[AGGREGATOR] = ["aggregator"]
+    roles[ADMIN] = ["admin"]
+    config = create_identities(root, "sim", roles)
+    bootstrap_ledger(config, ADMIN)
+    blobs = open_blob_store(config.blobs.url, config.root)
+    admin = open_ledger(config, ADMIN)
+    bundle = None if cfg.plaintext else _keys(config, blobs, admin)
+    tables = {site: heart_cohort_table(site) for site in cfg.sites}
+    in_features = cohort_from_table(tables[cfg.sites[0]], "heart", 2000).X_train.shape[1]
+    spec_hidden = tuple(cfg.hidden)
+    from consortium.learning.models import ModelSpec
+
+    model = build_model(ModelSpec(in_features=in_features, hidden=spec_hidden), seed=cfg.seed)
+    data = to_safetensors(state_arrays(model))
+    if bundle is not None:
+        from consortium.crypto.modelblob import encrypt_model_blob
+
+        blob = encrypt_model_blob(data, bundle.model_key)
+    else:
+        blob = data
+    from consortium.canonical import sha256_hex
+
+    task = task_record(cfg, in_features, sha256_hex(data), blobs.put(blob))
+    admin.submit_ok("PublishTask", {"task": task})
+    admin.close()
+    for site in cfg.sites:
+        mdir = member_dir(config, site)
+        (mdir / "cohort").mkdir(parents=True, exist_ok=True)
+        tables[site].to_parquet(mdir / "cohort" / "cohort.parquet")
+        save_settings(mdir, _node_settings(cfg, site))
+    save_settings(member_dir(config, AGGREGATOR), _node_settings(cfg, None))
+    return config.root
