@@ -27,13 +27,14 @@ Why these numbers (the full argument, with the measurements, is docs/decisions/0
   2^40 although the exact scale is 2^80 / q1. With q1 = 1099511480321 = 2^40 - 36 * 2^12 + 1 this
   is a systematic relative error of 1.34e-7. `exact_weight_scalar` multiplies the weight by
   q1 / 2^40 so the result is exactly w * v (up to noise); q1 is recomputed here the way SEAL picks
-  it (`CoeffModulus::Create`: the largest primes below 2^bits that are 1 mod 2N) and checked
-  against the context.
+  it (`CoeffModulus::Create`: the largest primes below 2^bits that are 1 mod 2N, handed out
+  smallest first among equal bit sizes) and checked against the context.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import Counter
 from typing import TYPE_CHECKING
 
@@ -133,7 +134,7 @@ def coeff_primes(params: CkksParams = PARAMS) -> list[int]:
                 found.append(value)
             value -= factor
         pools[bits] = found
-    return [pools[bits].pop(0) for bits in params.coeff_mod_bit_sizes]
+    return [pools[bits].pop() for bits in params.coeff_mod_bit_sizes]  # SEAL takes from the back
 
 
 def exact_weight_scalar(weight_ppm: int, params: CkksParams = PARAMS) -> float:
@@ -173,7 +174,7 @@ def _check_primes(ctx: ts.Context, params: CkksParams) -> None:
     seal = ctx.seal_context().data
     q0: int = seal.last_context_data().total_coeff_modulus()
     low64: int = seal.first_context_data().total_coeff_modulus()
-    if q0 != primes[0] or low64 != (primes[0] * primes[1]) % 2**64:
+    if q0 != primes[0] or low64 != math.prod(primes[:-1]) % 2**64:
         raise RuntimeError("SEAL chose other coefficient primes than expected; update params.py")
 
 
