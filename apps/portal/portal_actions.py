@@ -26,12 +26,6 @@ from portal_data import PortalData, PortalUnavailable
 __all__ = ["PullOutcome", "pull_model", "trace_version", "verify_chain"]
 
 _PULL = [("consortium.pole.provenance", "pull_model"), ("consortium.provenance", "pull_model")]
-_VERIFY = [
-    ("consortium.ledger.verify", "verify_ledger"),
-    ("consortium.ledger.embedded.verify", "verify_ledger"),
-    ("consortium.ledger.embedded", "verify_ledger"),
-    ("consortium.ledger", "verify_ledger"),
-]
 _TRACE = [
     ("consortium.pole.provenance", "trace_version"),
     ("consortium.pole.provenance", "trace"),
@@ -43,7 +37,7 @@ _ALIASES = {
     "member_id": ("member_id", "member", "member_name"),
     "task_id": ("task_id", "task"),
     "version": ("version", "height"),
-    "out": ("out", "out_dir", "dest", "output", "path"),
+    "out": ("out", "out_dir", "dest", "output"),
     "progress": ("progress", "on_progress", "callback", "progress_callback"),
     "ledger": ("ledger",),
     "root": ("root", "consortium_dir", "directory", "dir"),
@@ -131,25 +125,25 @@ def pull_model(data: PortalData, roles: tuple[str, ...], task_id: str, version: 
 
 
 def verify_chain(data: PortalData, progress: Callable[[float, str], None]) -> Any:
-    """Re-verify the whole ledger, reporting progress as a fraction in [0, 1] with a label."""
-    fn = find(_VERIFY)
-    if fn is None:
-        raise PortalUnavailable("ledger verification is not available in this install")
+    """Re-verify the whole ledger (`consortium.ledger.embedded.verify.verify_ledger`): every
+    block's hash chain, orderer and creator signatures, and a replay of the world state.
 
-    def report(*args: Any, **_: Any) -> None:
-        numbers = [a for a in args if isinstance(a, int | float)]
-        if len(numbers) >= 2 and numbers[1]:
-            progress(min(1.0, numbers[0] / numbers[1]), f"block {numbers[0]} of {numbers[1]}")
-        elif numbers:
-            progress(min(1.0, float(numbers[0])), "verifying")
+    ``progress(fraction, label)`` is called as blocks are checked (for the page's progress bar).
+    """
+    try:
+        from consortium.ledger.embedded.verify import verify_ledger
+        from consortium.ledger.factory import default_contract
+    except ImportError as err:
+        raise PortalUnavailable(f"ledger verification is not available: {err}") from err
+    config = data.config()
+    if config.ledger.backend != "embedded":
+        raise PortalUnavailable("the portal verifies the embedded ledger; this one is Fabric")
 
-    return call(
-        fn,
-        config=data.config(),
-        member_id=data.member_id,
-        progress=report,
-        ledger=data.ledger(),
-        root=data.dir,
+    def report(done: int, total: int) -> None:
+        progress(min(1.0, done / total) if total else 1.0, f"block {done} of {total}")
+
+    return verify_ledger(
+        config.ledger_path, config.ca_cert_path, default_contract(), progress=report
     )
 
 

@@ -46,10 +46,13 @@ class PortalUnavailable(RuntimeError):
 
 
 class QuarantineItem(BaseModel):
-    """One quarantined input file: its name, size and why it was quarantined. Never its content."""
+    """One quarantined resource: file name, size, type, origin and why. Never its content."""
 
     name: str
     size_bytes: int
+    resource_type: str = ""
+    source: str = ""
+    position: str = ""
     reason: str
 
 

@@ -32,6 +32,7 @@ _REASON_KEYS = ("reason", "reasons", "error", "errors", "message")
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 _INPUT_VALUE = re.compile(r"input_value=[^,\]]*")
 _DIGITS = re.compile(r"\d{5,}")
+_HEX = re.compile(r"[0-9a-f]{8,128}")
 
 
 def redact(text: str) -> str:
@@ -67,26 +68,54 @@ def _reasons_from_report(report: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def _quarantine_record(path: Path) -> dict[str, Any]:
+    """The metadata of a quarantine record written by `consortium.fhir.ingest` (``error``,
+    ``resourceType``, ``source``, ``position``); its ``raw`` resource is deliberately not kept."""
+    if path.suffix != ".json":
+        return {}
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    if not isinstance(record, dict) or "error" not in record:
+        return {}
+    return {
+        "reason": _reason_text(record["error"]),
+        "resource_type": str(record.get("resourceType") or ""),
+        "source": Path(str(record.get("source") or "")).name,
+        "position": str(record.get("position") or ""),
+    }
+
+
+def _sidecar_reason(path: Path) -> str:
+    for sidecar in (path.parent / f"{path.name}.reason.json", path.with_suffix(".reason.json")):
+        if sidecar.is_file():
+            return _reason_text(json.loads(sidecar.read_text(encoding="utf-8")))
+    txt = path.parent / f"{path.name}.reason.txt"
+    return txt.read_text(encoding="utf-8").strip() if txt.is_file() else ""
+
+
 def quarantine_items(run_dir: Path, report: dict[str, Any]) -> list[QuarantineItem]:
-    """Quarantined files of a run with their reasons (from the report or a sidecar file)."""
+    """Quarantined resources of a run with their (redacted) reasons and origin."""
     folder = run_dir / "quarantine"
     if not folder.is_dir():
         return []
     reasons = _reasons_from_report(report)
     items = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        if path.name.endswith((".reason.json", ".reason.txt", ".reason")):
+        if ".reason" in path.name:
             continue
-        reason = reasons.get(path.name, "")
-        for sidecar in (path.parent / f"{path.name}.reason.json", path.with_suffix(".reason.json")):
-            if not reason and sidecar.is_file():
-                reason = _reason_text(json.loads(sidecar.read_text(encoding="utf-8")))
-        txt = path.parent / f"{path.name}.reason.txt"
-        if not reason and txt.is_file():
-            reason = txt.read_text(encoding="utf-8").strip()
-        rel = str(path.relative_to(folder))
-        size = path.stat().st_size
-        items.append(QuarantineItem(name=rel, size_bytes=size, reason=redact(reason)))
+        meta = _quarantine_record(path)
+        reason = meta.pop("reason", "") or reasons.get(path.name, "") or _sidecar_reason(path)
+        meta = {k: redact(v) for k, v in meta.items()}
+        items.append(
+            QuarantineItem(
+                name=str(path.relative_to(folder)),
+                size_bytes=path.stat().st_size,
+                reason=redact(reason) or "no reason recorded",
+                **meta,
+            )
+        )
     return items
 
 
@@ -131,8 +160,9 @@ def quarantine_file(member_dir: Path, run_name: str, item_name: str) -> bytes:
     anything else on the node.
     """
     base = member_dir.resolve()
-    path = (base / run_name / "quarantine" / item_name).resolve()
-    if not path.is_relative_to(base / run_name) or not path.is_file():
+    folder = (base / run_name / "quarantine").resolve()
+    path = (folder / item_name).resolve()
+    if not folder.is_relative_to(base) or not path.is_relative_to(folder) or not path.is_file():
         raise FileNotFoundError(f"no quarantined file {item_name!r} in run {run_name!r}")
     return path.read_bytes()
 
@@ -151,7 +181,7 @@ def report_facts(report: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in report.items():
         name = f"{prefix}{key}"
-        if key in ("quarantine", "quarantined") and not prefix:
+        if key in ("quarantine", "quarantined") and not prefix and isinstance(value, list | dict):
             continue
         if isinstance(value, dict):
             out.update(report_facts(value, f"{name}."))
@@ -159,6 +189,8 @@ def report_facts(report: dict[str, Any], prefix: str = "") -> dict[str, Any]:
             out[f"{name} (count)"] = len(value)
         elif isinstance(value, bool | int | float) or value is None:
             out[name] = value
+        elif _HEX.fullmatch(str(value)):  # digests and key fingerprints identify no patient
+            out[name] = str(value)
         else:
             out[name] = redact(str(value))[:120]
     return out

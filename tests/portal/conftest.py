@@ -19,11 +19,17 @@ from portal_fixture import make_consortium  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def populated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A consortium after two learning rounds (see portal_fixture)."""
+def populated_with_name(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A consortium after two learning rounds, and the name in its quarantined resource."""
     root = tmp_path_factory.mktemp("populated") / "consortium"
-    make_consortium(root, populated=True)
-    return root
+    name = make_consortium(root, populated=True)
+    return root, name
+
+
+@pytest.fixture(scope="session")
+def populated(populated_with_name: tuple[Path, str]) -> Path:
+    """A consortium after two learning rounds (see portal_fixture)."""
+    return populated_with_name[0]
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from consortium.config import ConsortiumConfig
 from consortium.identity.setup import create_identities
 from consortium.ledger.base import Ledger
 from consortium.ledger.factory import bootstrap_ledger, open_ledger
@@ -29,7 +28,6 @@ ROLES = {
 }
 PASSWORD = "correct horse battery"
 TASK = "heart"
-FAKE_NAME = "Jane Q. Patient"
 
 
 def h(text: str) -> str:
@@ -92,28 +90,37 @@ def _round(ledgers: dict[str, Ledger], height: int, eps: str, reject: str | None
         })  # fmt: skip
 
 
-def write_ingest_run(member_dir: Path) -> Path:
-    """An ingest run folder: report, cohort (anonymized columns), a quarantined raw resource."""
-    import pandas as pd
+def _demo_input(folder: Path, patients: int) -> str:
+    """A few demo patients as NDJSON, plus one Patient that fails validation and carries a
+    (synthetic) name; returns that name, which the portal must never display."""
+    from consortium.datasets.demo import demo_resources
 
-    run = member_dir / "ingest" / "run-1"
-    (run / "quarantine").mkdir(parents=True)
-    raw = {"resourceType": "Patient", "name": [{"text": FAKE_NAME}], "birthDate": "1950-13-40"}
-    (run / "quarantine" / "patient-0007.json").write_text(json.dumps(raw))
-    report = {
-        "resources_read": 120, "resources_valid": 119, "patients": 40,
-        "k_anonymity": {"k": 5, "achieved_k": 5, "suppressed_rows": 2},
-        "quarantine": [{"file": "patient-0007.json",
-                        "reason": f"Patient.birthDate: invalid date input_value='{FAKE_NAME}'"}],
-    }  # fmt: skip
-    (run / "report.json").write_text(json.dumps(report))
-    frame = pd.DataFrame({"pseudonym": ["p1", "p2"], "age": [50, 61], "label": [0, 1]})
-    frame.to_parquet(run / "cohort.parquet")
-    return run
+    resources = demo_resources("switzerland")
+    keep = resources["Patient"][:patients]
+    ids = {f"Patient/{p['id']}" for p in keep}
+    obs = [o for o in resources["Observation"] if o["subject"]["reference"] in ids]
+    broken = json.loads(json.dumps(keep[0]))
+    broken["id"], broken["birthDate"] = "broken-0001", "1950-13-40"
+    name = f"{broken['name'][0]['given'][0]} {broken['name'][0]['family']}"
+    folder.mkdir(parents=True)
+    for kind, items in (("Patient", [*keep, broken]), ("Observation", obs)):
+        lines = "".join(json.dumps(item) + "\n" for item in items)
+        (folder / f"{kind}.ndjson").write_text(lines, encoding="utf-8")
+    return name
 
 
-def make_consortium(root: Path, *, populated: bool) -> ConsortiumConfig:
-    """Identities, genesis, portal passwords; with ``populated``, two rounds of learning."""
+def write_ingest_run(member_dir: Path, tmp: Path) -> str:
+    """Run the real ingest into the member's folder; returns the quarantined patient's name."""
+    from consortium.fhir.ingest import ingest
+
+    name = _demo_input(tmp / f"fhir-{member_dir.name}", patients=25)
+    ingest([tmp / f"fhir-{member_dir.name}"], "switzerland", "heart", member_dir / "ingest", 2)
+    return name
+
+
+def make_consortium(root: Path, *, populated: bool) -> str:
+    """Identities, genesis, portal passwords; with ``populated``, two rounds of learning and an
+    ingest run for hospital-a and lab. Returns the name in their quarantined resource."""
     from portal_auth import set_password
 
     config = create_identities(root, "testnet", ROLES)
@@ -121,7 +128,7 @@ def make_consortium(root: Path, *, populated: bool) -> ConsortiumConfig:
     for name in ROLES:  # a cheap scrypt cost keeps the tests fast; the default is 2**17
         set_password(root / "members" / name, PASSWORD, n_log2=12)
     if not populated:
-        return config
+        return ""
     ledgers = {name: open_ledger(config, name) for name in ROLES}
     try:
         ledgers["admin"].submit_ok("PublishTask", {"task": task_record()})
@@ -136,6 +143,5 @@ def make_consortium(root: Path, *, populated: bool) -> ConsortiumConfig:
     finally:
         for ledger in ledgers.values():
             ledger.close()
-    write_ingest_run(root / "members" / "hospital-a")
-    write_ingest_run(root / "members" / "lab")
-    return config
+    write_ingest_run(root / "members" / "lab", root.parent)
+    return write_ingest_run(root / "members" / "hospital-a", root.parent)

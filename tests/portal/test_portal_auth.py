@@ -1,4 +1,4 @@
-"""Portal passwords (scrypt, salt, constant-time check), the sign-in rate limit, the access table."""
+"""Portal passwords (scrypt, salt, constant-time check), sign-in rate limit, the access table."""
 
 from __future__ import annotations
 

@@ -69,10 +69,17 @@ if st.button("Verify the whole ledger"):
     except Exception as err:  # a verification failure is a finding, not a crash
         st.error(f"The ledger did NOT verify: {err}")
     else:
-        bar.progress(1.0, text="done")
-        ok = getattr(report, "ok", report if isinstance(report, bool) else True)
-        (st.success if ok else st.error)(f"Verification {'passed' if ok else 'FAILED'}")
-        st.write(report if not hasattr(report, "model_dump") else report.model_dump())
+        if report.ok:
+            bar.progress(1.0, text="done")
+            st.success(
+                f"The ledger verifies: {report.blocks} blocks, {report.transactions} transactions "
+                f"({report.invalid} refused, kept with their codes), {report.members} members, "
+                f"in {report.elapsed_ms} ms."
+            )
+        else:
+            where = report.failure.describe() if report.failure else "no detail"
+            st.error(f"The ledger does NOT verify: {where}")
+        st.json(report.model_dump(mode="json"), expanded=False)
 
 st.subheader("Trace a model version")
 tasks = data.tasks()

@@ -1,0 +1,47 @@
+"""What the portal reads from a member's folder: redaction, quarantine metadata, raw-file guard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from portal_local import ingest_runs, privacy_facts, quarantine_file, redact, report_facts
+
+
+def test_redact_removes_quoted_values_input_values_and_long_numbers() -> None:
+    text = "Patient.name: bad value 'Jane Doe' input_value=Jane Doe, MRN 12345678 in field"
+    out = redact(text)
+    assert "Jane" not in out and "12345678" not in out
+    assert out.startswith("Patient.name: bad value")
+
+
+def test_a_real_ingest_run_is_summarized_without_its_patients(
+    populated_with_name: tuple[Path, str],
+) -> None:
+    root, name = populated_with_name
+    (run,) = ingest_runs(root / "members" / "hospital-a")
+    assert run.cohort_rows == 25 and "age_band" in run.cohort_columns
+    facts = report_facts(run.report)
+    assert facts["quarantined"] == 1 and facts["read"] == facts["accepted"] + 1
+    assert set(privacy_facts(facts)) == {"k", "suppressed"}
+    (item,) = run.quarantine
+    assert (item.resource_type, item.source, item.position) == (
+        "Patient",
+        "Patient.ndjson",
+        "line 26",
+    )
+    assert name.split()[1] not in item.model_dump_json()
+
+
+def test_the_raw_file_is_served_only_from_inside_the_run(
+    populated_with_name: tuple[Path, str],
+) -> None:
+    root, name = populated_with_name
+    member = root / "members" / "hospital-a"
+    (run,) = ingest_runs(member)
+    raw = quarantine_file(member, run.name, run.quarantine[0].name).decode()
+    assert name.split()[1] in raw  # the raw resource is what a hospital admin asked for
+    with pytest.raises(FileNotFoundError):
+        quarantine_file(member, run.name, "../report.json")
+    with pytest.raises(FileNotFoundError):
+        quarantine_file(member, run.name, "../../msp/keystore/key.pem")
