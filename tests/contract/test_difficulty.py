@@ -1,0 +1,74 @@
+"""PoLe difficulty retargeting: exact examples and properties (bounded, monotone, calm)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from consortium.pole.difficulty import next_required_gain, retarget
+
+
+@dataclass(frozen=True)
+class Params:
+    target_interval_ms: int = 60_000
+    retarget_every: int = 2
+    min_required_gain_bp: int = -100
+    max_required_gain_bp: int = 2000
+
+
+P = Params()
+
+
+def test_fast_blocks_raise_the_bar_by_the_worked_example() -> None:
+    # target 120000, actual 60000: 50 + floor(50 × 60000 / 120000) = 75
+    assert next_required_gain(P, 50, [30_000, 30_000], height=2) == 75
+
+
+def test_slow_blocks_lower_it_with_floor_toward_minus_infinity() -> None:
+    # actual 480000 (the clamp): 50 + floor(50 × −360000 / 480000) = 50 + floor(−37.5) = 12
+    assert next_required_gain(P, 50, [240_000, 240_000], height=4) == 12
+
+
+def test_a_negative_requirement_moves_by_its_own_size() -> None:
+    # adjust = max(50, |−80|) = 80: −80 + floor(80 × 0.5) = −40
+    assert next_required_gain(P, -80, [30_000, 30_000], height=2) == -40
+
+
+def test_on_target_nothing_changes_and_off_retarget_heights_carry_over() -> None:
+    assert next_required_gain(P, 333, [60_000, 60_000], height=2) == 333
+    assert next_required_gain(P, 333, [], height=3) == 333
+
+
+def test_a_wrong_window_is_an_error() -> None:
+    with pytest.raises(ValueError, match="needs 2 intervals"):
+        next_required_gain(P, 50, [1], height=2)
+
+
+gains = st.integers(min_value=-100, max_value=2000)
+intervals = st.lists(st.integers(min_value=0, max_value=10**9), min_size=2, max_size=2)
+
+
+@given(gains, intervals)
+def test_result_stays_within_the_task_bounds(old: int, window: list[int]) -> None:
+    new = retarget(P, old, window)
+
+    assert P.min_required_gain_bp <= new <= P.max_required_gain_bp
+
+
+@given(gains, intervals, st.integers(min_value=0, max_value=10**9))
+def test_faster_blocks_never_lower_the_bar(old: int, window: list[int], slower_by: int) -> None:
+    slower = [window[0], window[1] + slower_by]
+
+    assert retarget(P, old, window) >= retarget(P, old, slower)
+
+
+@given(gains, intervals)
+def test_one_step_moves_at_most_three_quarters_of_adjust(old: int, window: list[int]) -> None:
+    adjust = max(50, abs(old))
+
+    new = retarget(Params(min_required_gain_bp=-(10**6), max_required_gain_bp=10**6), old, window)
+
+    assert -0.75 * adjust - 1 <= new - old <= 0.75 * adjust
