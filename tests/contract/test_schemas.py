@@ -44,7 +44,7 @@ def test_every_stored_value_in_the_vectors_validates_against_its_schema() -> Non
             assert isinstance(value, str)
         else:
             validators[prefix].validate(value)
-    assert len(values) > 100
+    assert len(values) > 80  # distinct (key, value) pairs over all vectors
 
 
 def test_schema_refuses_a_float() -> None:
