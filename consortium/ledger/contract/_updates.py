@@ -228,10 +228,7 @@ def endorse(ctx: TxContext, args: EndorseArgs) -> dict[str, Any]:
         update_id=update.update_id, member_id=member.member_id, verdict=args.verdict,
         reason=args.reason, metric_bp=args.metric_bp, scores=args.scores, ms=ctx.timestamp_ms,
     )  # fmt: skip
-    earlier = endorsements(ctx, update.update_id)
-    accepts = sum(e.verdict == "accept" for e in [*earlier, endorsement])
-    status = status_of(update, accepts, len(earlier) + 1 - accepts)
-    if ctx.get_state(f"included/{update.update_id}") is not None:
-        status = "included"
+    # No range read of the other endorsements here: in Fabric a range read joins the read set and is
+    # re-checked at commit (phantom reads), so concurrent endorsements of one update would conflict.
     write(ctx, key, endorsement)
-    return {"endorsement": endorsement.model_dump(mode="json"), "status": status}
+    return endorsement.model_dump(mode="json")
