@@ -52,6 +52,8 @@ class LedgerConfig(_Strict):
 
     backend: Literal["embedded", "fabric"] = "embedded"
     path: str = "ledger/ledger.sqlite"
+    # "normal": committed blocks survive any process crash; "full": also power cuts (fsync/block).
+    sync: Literal["normal", "full"] = "normal"
     fabric: FabricConfig = Field(default_factory=FabricConfig)
 
 

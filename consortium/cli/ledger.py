@@ -111,7 +111,8 @@ def show_command(
             code,
             tx.tx_id[:16],
         )
-    Console().print(table)
+    # Piped output (files, tests) is not cut to 80 columns: codes and ids must stay whole.
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
     height = blocks[-1].number + 1 if blocks else 0
     typer.echo(f"height {height}; showing blocks {start}..{height - 1}")
 

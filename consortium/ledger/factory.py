@@ -60,6 +60,7 @@ def open_ledger(
         ca_cert_pem=config.ca_cert_path.read_text(),
         channel=config.name,
         orderer=_orderer(config),
+        sync=config.ledger.sync,
     )
 
 

@@ -17,6 +17,7 @@ An envelope is canonical JSON::
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -26,15 +27,44 @@ from typing import Any
 from consortium.canonical import canonical_json, sha256_hex
 from consortium.identity import Identity
 
-__all__ = ["NONCE_BYTES", "ParsedEnvelope", "make_envelope", "parse_envelope", "tx_id_for"]
+__all__ = [
+    "NONCE_BYTES",
+    "ParsedEnvelope",
+    "make_envelope",
+    "parse_envelope",
+    "plain_canonical",
+    "tx_id_for",
+]
 
 NONCE_BYTES = 24
 
 
+def plain_canonical(value: Any) -> bytes:
+    """Canonical JSON of a value already made of plain JSON types without floats.
+
+    Same bytes as `canonical_json` (which also converts and checks arbitrary values) at a
+    fraction of the cost; used on the commit path for values parsed by `_strict_loads` or built
+    from strings only.
+    """
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _no_float(text: str) -> Any:
+    raise ValueError(f"float {text} in an envelope: canonical JSON has no floats")
+
+
+def _strict_loads(data: bytes) -> Any:
+    return json.loads(data, parse_float=_no_float, parse_constant=_no_float)
+
+
+@functools.lru_cache(maxsize=4096)
+def _creator_bytes(cert_pem: str, msp_id: str) -> bytes:
+    return plain_canonical({"cert_pem": cert_pem, "msp_id": msp_id})
+
+
 def tx_id_for(nonce_hex: str, cert_pem: str, msp_id: str) -> str:
     """Fabric-style transaction id: hex SHA-256 of the nonce bytes then the creator bytes."""
-    creator = canonical_json({"cert_pem": cert_pem, "msp_id": msp_id})
-    return sha256_hex(bytes.fromhex(nonce_hex) + creator)
+    return sha256_hex(bytes.fromhex(nonce_hex) + _creator_bytes(cert_pem, msp_id))
 
 
 def make_envelope(
@@ -72,8 +102,8 @@ class ParsedEnvelope:
 
 def parse_envelope(data: bytes) -> ParsedEnvelope:
     """Parse envelope bytes; raise ValueError if they are not a well-formed canonical envelope."""
-    body = json.loads(data)
-    if not isinstance(body, dict) or canonical_json(body) != data:
+    body = _strict_loads(data)
+    if not isinstance(body, dict) or plain_canonical(body) != data:
         raise ValueError("envelope is not canonical JSON")
     creator = body["creator"]
     env = ParsedEnvelope(

@@ -15,10 +15,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from consortium.canonical import CanonicalError, canonical_json, digest, sha256_hex
+from consortium.canonical import CanonicalError, canonical_json, sha256_hex
 from consortium.ledger.base import VALID, Contract, ContractError, Creator
 from consortium.ledger.embedded.certs import CertValidator
-from consortium.ledger.embedded.envelope import ParsedEnvelope, parse_envelope, tx_id_for
+from consortium.ledger.embedded.envelope import (
+    ParsedEnvelope,
+    parse_envelope,
+    plain_canonical,
+    tx_id_for,
+)
 from consortium.ledger.embedded.merkle import leaf_hash
 
 __all__ = [
@@ -80,9 +85,11 @@ def tx_leaf(
         "message": message,
         "result": sha256_hex(result),
         "signature": signature.hex(),
-        "writes": digest(sorted([k, sha256_hex(v)] for k, v in writes.items())),
+        "writes": sha256_hex(
+            plain_canonical(sorted([k, sha256_hex(v)] for k, v in writes.items()))
+        ),
     }
-    return leaf_hash(canonical_json(record))
+    return leaf_hash(plain_canonical(record))
 
 
 class StateContext:

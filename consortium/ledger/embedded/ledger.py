@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from consortium.canonical import sha256_hex
 from consortium.identity import Identity
@@ -77,6 +77,7 @@ class EmbeddedLedger(Ledger):
         orderer: Identity | None = None,
         policy: BlockPolicy | None = None,
         timeout_s: float = 120.0,
+        sync: Literal["normal", "full"] = "normal",
     ) -> None:
         self.path = Path(path)
         self.identity = identity
@@ -85,7 +86,7 @@ class EmbeddedLedger(Ledger):
         self.orderer = orderer
         self.policy = policy or BlockPolicy()
         self.timeout_s = timeout_s
-        self._conn = connect(self.path)
+        self._conn = connect(self.path, sync=sync)
         self._lock = threading.RLock()
         self._certs = CertValidator(ca_cert_pem)
         self._executor = Executor(
@@ -136,7 +137,7 @@ class EmbeddedLedger(Ledger):
                     f"{self.timeout_s:.0f} s: is a process holding the orderer key running?"
                 )
             time.sleep(pause)
-            pause = min(pause * 2, 0.05)
+            pause = min(pause * 2, 0.005)
 
     def _receipts(self, seqs: list[int]) -> dict[int, TxResult]:
         found: dict[int, TxResult] = {}

@@ -1,0 +1,129 @@
+"""Embedded ledger throughput, each figure beside this run's bare ECDSA P-256 verification cost.
+
+Run: ``.venv/bin/python bench/ledger.py [--processes 4] [--txs 2000] [--batch 100]``
+
+Prints signed transactions committed per second (clients sign, the orderer validates, executes,
+writes and signs blocks) and transactions verified per second (`verify_ledger`: every signature,
+hash, Merkle root, certificate, plus the world-state replay), each as a ratio to the rate at which
+one core does nothing but verify ECDSA P-256 signatures: every transaction needs at least one
+such verification at commit and one at verification, so that rate is the single-core limit.
+The contract is a minimal one (one state read, one write per transaction) so that the figures
+measure the ledger, not a contract.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from consortium.canonical import canonical_json
+from consortium.config import ConsortiumConfig
+from consortium.identity.setup import create_identities, member_roles
+from consortium.ledger.base import ContractError, TxContext
+from consortium.ledger.embedded import BlockPolicy, EmbeddedLedger
+from consortium.ledger.embedded.verify import verify_ledger
+from consortium.ledger.factory import bootstrap_ledger, open_ledger
+
+
+class BenchContract:
+    """Bootstrap members; ``Record`` checks the creator is a member and writes one key."""
+
+    def invoke(self, ctx: TxContext, fn: str, args: dict[str, Any]) -> Any:
+        if fn == "Bootstrap":
+            for m in args["members"]:
+                ctx.put_state(f"member/{m['member_id']}", canonical_json(m))
+            return None
+        if ctx.get_state(f"member/{ctx.creator.member_id}") is None:
+            raise ContractError("NOT_A_MEMBER", ctx.creator.member_id)
+        ctx.put_state(f"rec/{ctx.tx_id}", canonical_json(args))
+        return {"ok": True}
+
+    def query(self, ctx: TxContext, fn: str, args: dict[str, Any]) -> Any:
+        return None
+
+
+def bare_verify_us(rounds: int = 3000) -> float:
+    """Microseconds per ECDSA P-256/SHA-256 verification of a transaction-sized message."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    data = b"x" * 1200
+    sig = key.sign(data, ec.ECDSA(hashes.SHA256()))
+    pub = key.public_key()
+    start = time.perf_counter()
+    for _ in range(rounds):
+        pub.verify(sig, data, ec.ECDSA(hashes.SHA256()))
+    return (time.perf_counter() - start) / rounds * 1e6
+
+
+def _client(root: Path, member: str, count: int, batch: int, go: Any) -> None:
+    ledger = open_ledger(ConsortiumConfig.load(root), member, contract=BenchContract())
+    assert isinstance(ledger, EmbeddedLedger)
+    ledger.policy = BlockPolicy(max_txs=1000, max_wait_ms=5)
+    go.wait()
+    for start in range(0, count, batch):
+        calls = [
+            ("Record", {"n": i, "site": member}) for i in range(start, min(count, start + batch))
+        ]
+        results = ledger.submit_many(calls) if batch > 1 else [ledger.submit(*calls[0])]
+        assert all(r.valid for r in results), results[0]
+
+
+def commit_rate(root: Path, processes: int, per_process: int, batch: int) -> float:
+    """Transactions committed per second by ``processes`` concurrent submitters."""
+    ctx = mp.get_context("fork")
+    go = ctx.Event()
+    members = [f"h{i}" for i in range(processes)]
+    procs = [ctx.Process(target=_client, args=(root, m, per_process, batch, go)) for m in members]
+    for p in procs:
+        p.start()
+    time.sleep(0.5)  # let every process open its ledger before the clock starts
+    start = time.perf_counter()
+    go.set()
+    for p in procs:
+        p.join()
+        if p.exitcode != 0:
+            raise SystemExit(f"a submitting process failed (exit {p.exitcode})")
+    return processes * per_process / (time.perf_counter() - start)
+
+
+def main() -> None:
+    """Run the benchmark and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--processes", type=int, default=4)
+    parser.add_argument("--txs", type=int, default=2000, help="transactions per process (batched)")
+    parser.add_argument("--single", type=int, default=250, help="per process, one at a time")
+    parser.add_argument("--batch", type=int, default=100)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "bench"
+        members = [f"h{i}" for i in range(args.processes)]
+        roles = member_roles(members=members, admins=[], aggregators=[], auditors=[], verifiers=[])
+        config = create_identities(root, "bench", roles)
+        bootstrap_ledger(config, "admin", contract=BenchContract())
+        bare = bare_verify_us()
+        limit = 1e6 / bare
+        print(f"bare ECDSA P-256 verify: {bare:.1f} us -> {limit:,.0f} verifications/s on one core")
+        rows = []
+        batched = commit_rate(root, args.processes, args.txs, args.batch)
+        rows.append((f"commit, {args.processes} processes, submit_many({args.batch})", batched))
+        single = commit_rate(root, args.processes, args.single, 1)
+        rows.append((f"commit, {args.processes} processes, one submit at a time", single))
+        for workers in (0, 2):
+            report = verify_ledger(
+                config.ledger_path, config.ca_cert_path, BenchContract(), workers=workers
+            )
+            assert report.ok, report.failure
+            rate = report.transactions / (report.elapsed_ms / 1000)
+            rows.append((f"verify {report.transactions:,} tx, {workers} signature workers", rate))
+        for label, rate in rows:
+            print(f"{label:<48} {rate:>9,.0f} tx/s   {rate / limit:5.2f} x bare-verify limit")
+
+
+if __name__ == "__main__":
+    main()

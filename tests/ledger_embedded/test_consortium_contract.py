@@ -1,0 +1,140 @@
+"""The embedded ledger running the real `ConsortiumContract`, driven through the CLI as an admin
+and an auditor would: init, member add/revoke, verify, show, export."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from consortium.cli import app
+from consortium.config import ConsortiumConfig
+from consortium.identity import load_identity
+from consortium.ledger.factory import default_contract, open_ledger
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("cli") / "demo"
+    result = runner.invoke(
+        app,
+        [
+            "init",
+            str(root),
+            "--member",
+            "cleveland",
+            "--member",
+            "hungary",
+            "--auditor",
+            "ethics",
+            "--aggregator",
+            "agg",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    return root
+
+
+def _invoke(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_init_writes_config_and_genesis_registers_everyone(demo: Path) -> None:
+    config = ConsortiumConfig.load(demo)
+    assert set(config.members) == {"admin", "agg", "cleveland", "ethics", "hungary"}
+    ledger = open_ledger(config, "ethics")
+    members = {m["member_id"]: m for m in ledger.evaluate("ListMembers", {})}
+    assert members["cleveland"]["roles"] == ["hospital", "verifier"]
+    assert members["agg"]["roles"] == ["aggregator"] and members["admin"]["status"] == "active"
+    assert members["hungary"]["cert_pem"] == load_identity(config.member_msp("hungary")).cert_pem
+    ledger.close()
+
+
+def test_init_refuses_an_existing_consortium(demo: Path) -> None:
+    before = (demo / "consortium.toml").read_text()
+    code, output = _invoke("init", str(demo), "--member", "x")
+    assert code != 0 and "already holds a consortium" in output
+    assert (demo / "consortium.toml").read_text() == before
+
+
+def test_member_add_then_revoke_through_the_ledger(demo: Path) -> None:
+    code, output = _invoke("member", "add", "zurich", "--role", "hospital", "-C", str(demo))
+    assert code == 0, output
+    config = ConsortiumConfig.load(demo)
+    zurich = open_ledger(config, "zurich")
+    assert zurich.evaluate("GetMember", {"member_id": "zurich"})["status"] == "active"
+    code, output = _invoke("member", "revoke", "zurich", "-C", str(demo))
+    assert code == 0, output
+    result = zurich.submit(
+        "RecordDownload", {"task_id": "t", "version": 0, "model_digest": "0" * 64}
+    )
+    assert result.code == "MEMBER_REVOKED"
+    zurich.close()
+
+
+def test_only_an_admin_may_add_members(demo: Path) -> None:
+    code, output = _invoke(
+        "member", "add", "rogue", "--role", "hospital", "--as", "cleveland", "-C", str(demo)
+    )
+    assert code != 0 and "refused" in output
+    assert "rogue" not in ConsortiumConfig.load(demo).members
+    assert not (demo / "members" / "rogue").exists()
+
+
+def test_auditor_cannot_act_as_admin(demo: Path) -> None:
+    config = ConsortiumConfig.load(demo)
+    ethics = open_ledger(config, "ethics")
+    before = ethics.evaluate("GetMember", {"member_id": "cleveland"})
+    result = ethics.submit("RevokeMember", {"member_id": "cleveland"})
+    assert not result.valid and result.code == "MISSING_ROLE"
+    assert ethics.evaluate("GetMember", {"member_id": "cleveland"}) == before
+    ethics.close()
+
+
+def test_verify_show_export(demo: Path, tmp_path: Path) -> None:
+    code, output = _invoke("ledger", "verify", "-C", str(demo))
+    assert code == 0 and "ledger OK" in output, output
+    code, output = _invoke("ledger", "show", "-C", str(demo), "--invalid")
+    assert code == 0 and "MISSING_ROLE" in output and "Bootstrap" not in output
+    out = tmp_path / "audit.jsonl"
+    code, _ = _invoke("ledger", "export", "-C", str(demo), "--format", "jsonl", "-o", str(out))
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert code == 0 and records[0]["fn"] == "Bootstrap" and records[0]["block_number"] == 0
+    with sqlite3.connect(demo / "ledger" / "ledger.sqlite") as conn:
+        assert len(records) == conn.execute("SELECT COUNT(*) FROM txs").fetchone()[0]
+    code, output = _invoke("ledger", "export", "-C", str(demo), "--format", "xml")
+    assert code != 0 and "unknown format" in output
+
+
+def test_verify_fails_with_location_after_tampering(demo: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(demo, copy)
+    with sqlite3.connect(copy / "ledger" / "ledger.sqlite") as conn:
+        conn.execute(
+            "UPDATE state SET value = replace(value, '\"active\"', '\"revoked\"') "
+            "WHERE key = 'member/cleveland'"
+        )
+    code, output = _invoke("ledger", "verify", "-C", str(copy))
+    assert code == 1 and "member/cleveland" in output
+
+
+def test_real_contract_ledger_verifies_via_api(demo: Path) -> None:
+    from consortium.ledger.embedded.verify import verify_ledger
+
+    config = ConsortiumConfig.load(demo)
+    calls: list[tuple[int, int]] = []
+    report = verify_ledger(
+        config.ledger_path,
+        config.ca_cert_path,
+        default_contract(),
+        progress=lambda d, t: calls.append((d, t)),
+    )
+    assert report.ok and calls[-1] == (report.blocks, report.blocks)
