@@ -1,0 +1,339 @@
+#!/usr/bin/env python3
+"""Write the Fabric 2.5 network files for N hospital organisations and one Raft orderer org.
+
+    python3 deploy/fabric/generate.py --orgs 3        (network.sh up -n 3 runs it)
+
+Writes, next to this script: ``crypto-config.yaml`` (cryptogen), ``configtx/configtx.yaml``
+(configtxgen, profile ``ConsortiumChannel``: the application channel's genesis block, no system
+channel), ``compose.yaml`` (orderers, peers, the chaincode service, a tools container) and
+``chaincode/connection.json`` + ``metadata.json`` (the chaincode-as-a-service package).
+Only needs Python 3 and PyYAML. Names the client relies on (docs/fabric.md):
+channel ``consortium``, chaincode ``consortium``, endorsement policy MAJORITY of the hospitals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+CHANNEL = "consortium"
+CHAINCODE = "consortium"
+CC_VERSION = "1.0"
+DOMAIN = "consortium.example"
+ORDERERS = 3
+PEER_PORT = 7051  # inside the compose network, every peer listens on 7051
+CC_SERVICE = "consortium-cc"
+CC_PORT = 9999
+IMAGE_TAG = "2.5"
+
+
+def hospital(i: int) -> dict[str, Any]:
+    """Names and ports of hospital organisation ``i`` (1-based)."""
+    domain = f"hospital{i}.{DOMAIN}"
+    return {
+        "name": f"Hospital{i}",
+        "msp_id": f"Hospital{i}MSP",
+        "domain": domain,
+        "peer": f"peer0.{domain}",
+        "host_port": PEER_PORT + 1000 * (i - 1),
+        "org_dir": f"organizations/peerOrganizations/{domain}",
+    }
+
+
+def orderer(i: int) -> dict[str, Any]:
+    """Names and ports of orderer ``i`` (0-based)."""
+    host = f"orderer{i}.{DOMAIN}"
+    return {
+        "host": host,
+        "host_port": 7050 + 1000 * i,
+        "admin_port": 7053 + 1000 * i,
+        "dir": f"organizations/ordererOrganizations/{DOMAIN}/orderers/{host}",
+    }
+
+
+def crypto_config(n: int) -> dict[str, Any]:
+    """cryptogen input: NodeOUs on, so client/peer/admin/orderer OUs decide the MSP role."""
+    return {
+        "OrdererOrgs": [
+            {
+                "Name": "Orderer",
+                "Domain": DOMAIN,
+                "EnableNodeOUs": True,
+                "Specs": [
+                    {"Hostname": f"orderer{i}", "SANS": ["localhost", "127.0.0.1"]}
+                    for i in range(ORDERERS)
+                ],
+            }
+        ],
+        "PeerOrgs": [
+            {
+                "Name": h["name"],
+                "Domain": h["domain"],
+                "EnableNodeOUs": True,
+                "Template": {"Count": 1, "SANS": ["localhost", "127.0.0.1"]},
+                "Users": {"Count": 1},
+            }
+            for h in map(hospital, range(1, n + 1))
+        ],
+    }
+
+
+def _sig(rule: str) -> dict[str, str]:
+    return {"Type": "Signature", "Rule": rule}
+
+
+def _meta(rule: str) -> dict[str, str]:
+    return {"Type": "ImplicitMeta", "Rule": rule}
+
+
+def _hospital_org(h: dict[str, Any]) -> dict[str, Any]:
+    m = h["msp_id"]
+    return {
+        "Name": h["msp_id"],
+        "ID": m,
+        "MSPDir": f"../{h['org_dir']}/msp",
+        "Policies": {
+            "Readers": _sig(f"OR('{m}.admin', '{m}.peer', '{m}.client')"),
+            "Writers": _sig(f"OR('{m}.admin', '{m}.client')"),
+            "Admins": _sig(f"OR('{m}.admin')"),
+            "Endorsement": _sig(f"OR('{m}.peer')"),
+        },
+        # In the genesis block of an application channel, so no anchor-peer update is needed:
+        # the gateway's discovery finds the other organisations' peers through them.
+        "AnchorPeers": [{"Host": h["peer"], "Port": PEER_PORT}],
+    }
+
+
+def configtx(n: int) -> dict[str, Any]:
+    """configtxgen input with one profile, ``ConsortiumChannel`` (Raft, no system channel)."""
+    orderer_org = {
+        "Name": "OrdererOrg",
+        "ID": "OrdererMSP",
+        "MSPDir": f"../organizations/ordererOrganizations/{DOMAIN}/msp",
+        "Policies": {
+            "Readers": _sig("OR('OrdererMSP.member')"),
+            "Writers": _sig("OR('OrdererMSP.member')"),
+            "Admins": _sig("OR('OrdererMSP.admin')"),
+        },
+        "OrdererEndpoints": [f"{orderer(i)['host']}:7050" for i in range(ORDERERS)],
+    }
+    consenters = [
+        {
+            "Host": o["host"],
+            "Port": 7050,
+            "ClientTLSCert": f"../{o['dir']}/tls/server.crt",
+            "ServerTLSCert": f"../{o['dir']}/tls/server.crt",
+        }
+        for o in map(orderer, range(ORDERERS))
+    ]
+    channel_policies = {
+        "Readers": _meta("ANY Readers"),
+        "Writers": _meta("ANY Writers"),
+        "Admins": _meta("MAJORITY Admins"),
+    }
+    profile = {
+        "Policies": channel_policies,
+        "Capabilities": {"V2_0": True},
+        "Orderer": {
+            "OrdererType": "etcdraft",
+            "BatchTimeout": "1s",
+            "BatchSize": {
+                "MaxMessageCount": 100,
+                "AbsoluteMaxBytes": "99 MB",
+                "PreferredMaxBytes": "2 MB",
+            },
+            "EtcdRaft": {"Consenters": consenters},
+            "Organizations": [orderer_org],
+            "Policies": {**channel_policies, "BlockValidation": _meta("ANY Writers")},
+            "Capabilities": {"V2_0": True},
+        },
+        "Application": {
+            "Organizations": [_hospital_org(h) for h in map(hospital, range(1, n + 1))],
+            "Policies": {
+                **channel_policies,
+                "LifecycleEndorsement": _meta("MAJORITY Endorsement"),
+                "Endorsement": _meta("MAJORITY Endorsement"),
+            },
+            "Capabilities": {"V2_5": True},
+        },
+    }
+    return {"Profiles": {"ConsortiumChannel": profile}}
+
+
+def _orderer_service(o: dict[str, Any]) -> dict[str, Any]:
+    tls = "/var/hyperledger/orderer/tls"
+    return {
+        "image": f"hyperledger/fabric-orderer:{IMAGE_TAG}",
+        "container_name": o["host"],
+        "command": "orderer",
+        "environment": {
+            "FABRIC_LOGGING_SPEC": "INFO",
+            "ORDERER_GENERAL_LISTENADDRESS": "0.0.0.0",
+            "ORDERER_GENERAL_LISTENPORT": "7050",
+            "ORDERER_GENERAL_LOCALMSPID": "OrdererMSP",
+            "ORDERER_GENERAL_LOCALMSPDIR": "/var/hyperledger/orderer/msp",
+            "ORDERER_GENERAL_TLS_ENABLED": "true",
+            "ORDERER_GENERAL_TLS_PRIVATEKEY": f"{tls}/server.key",
+            "ORDERER_GENERAL_TLS_CERTIFICATE": f"{tls}/server.crt",
+            "ORDERER_GENERAL_TLS_ROOTCAS": f"[{tls}/ca.crt]",
+            "ORDERER_GENERAL_CLUSTER_CLIENTCERTIFICATE": f"{tls}/server.crt",
+            "ORDERER_GENERAL_CLUSTER_CLIENTPRIVATEKEY": f"{tls}/server.key",
+            "ORDERER_GENERAL_CLUSTER_ROOTCAS": f"[{tls}/ca.crt]",
+            "ORDERER_GENERAL_BOOTSTRAPMETHOD": "none",
+            "ORDERER_CHANNELPARTICIPATION_ENABLED": "true",
+            "ORDERER_ADMIN_LISTENADDRESS": "0.0.0.0:7053",
+            "ORDERER_ADMIN_TLS_ENABLED": "true",
+            "ORDERER_ADMIN_TLS_CERTIFICATE": f"{tls}/server.crt",
+            "ORDERER_ADMIN_TLS_PRIVATEKEY": f"{tls}/server.key",
+            "ORDERER_ADMIN_TLS_ROOTCAS": f"[{tls}/ca.crt]",
+            "ORDERER_ADMIN_TLS_CLIENTROOTCAS": f"[{tls}/ca.crt]",
+        },
+        "volumes": [
+            f"./{o['dir']}/msp:/var/hyperledger/orderer/msp:ro",
+            f"./{o['dir']}/tls:{tls}:ro",
+            f"{o['host']}:/var/hyperledger/production/orderer",
+        ],
+        "ports": [f"{o['host_port']}:7050", f"{o['admin_port']}:7053"],
+        "networks": ["consortium"],
+    }
+
+
+def _peer_service(h: dict[str, Any]) -> dict[str, Any]:
+    peer_dir = f"./{h['org_dir']}/peers/{h['peer']}"
+    address = f"{h['peer']}:{PEER_PORT}"
+    return {
+        "image": f"hyperledger/fabric-peer:{IMAGE_TAG}",
+        "container_name": h["peer"],
+        "command": "peer node start",
+        "environment": {
+            "FABRIC_LOGGING_SPEC": "INFO",
+            "CORE_PEER_ID": h["peer"],
+            "CORE_PEER_ADDRESS": address,
+            "CORE_PEER_LISTENADDRESS": f"0.0.0.0:{PEER_PORT}",
+            "CORE_PEER_CHAINCODEADDRESS": f"{h['peer']}:7052",
+            "CORE_PEER_CHAINCODELISTENADDRESS": "0.0.0.0:7052",
+            "CORE_PEER_GOSSIP_BOOTSTRAP": address,
+            "CORE_PEER_GOSSIP_EXTERNALENDPOINT": address,
+            "CORE_PEER_LOCALMSPID": h["msp_id"],
+            "CORE_PEER_MSPCONFIGPATH": "/etc/hyperledger/fabric/msp",
+            "CORE_PEER_TLS_ENABLED": "true",
+            "CORE_PEER_TLS_CERT_FILE": "/etc/hyperledger/fabric/tls/server.crt",
+            "CORE_PEER_TLS_KEY_FILE": "/etc/hyperledger/fabric/tls/server.key",
+            "CORE_PEER_TLS_ROOTCERT_FILE": "/etc/hyperledger/fabric/tls/ca.crt",
+            "CORE_PEER_GATEWAY_ENABLED": "true",
+            "CORE_LEDGER_STATE_STATEDATABASE": "goleveldb",
+        },
+        # msp/ and tls/ are mounted one by one: the image's core.yaml in /etc/hyperledger/fabric
+        # (with the built-in ccaas_builder) must stay visible.
+        "volumes": [
+            f"{peer_dir}/msp:/etc/hyperledger/fabric/msp:ro",
+            f"{peer_dir}/tls:/etc/hyperledger/fabric/tls:ro",
+            f"{h['peer']}:/var/hyperledger/production",
+        ],
+        "ports": [f"{h['host_port']}:{PEER_PORT}"],
+        "depends_on": [orderer(i)["host"] for i in range(ORDERERS)],
+        "networks": ["consortium"],
+    }
+
+
+def compose(n: int) -> dict[str, Any]:
+    """The docker compose file: orderers, one peer per hospital, chaincode service, tools."""
+    services: dict[str, Any] = {}
+    for o in map(orderer, range(ORDERERS)):
+        services[o["host"]] = _orderer_service(o)
+    for h in map(hospital, range(1, n + 1)):
+        services[h["peer"]] = _peer_service(h)
+    services[CC_SERVICE] = {
+        "build": {"context": "../../chaincode", "dockerfile": "Dockerfile"},
+        "image": f"consortium-chaincode:{CC_VERSION}",
+        "container_name": CC_SERVICE,
+        "environment": {
+            "CHAINCODE_SERVER_ADDRESS": f"0.0.0.0:{CC_PORT}",
+            "CHAINCODE_ID": "${CHAINCODE_ID:-set-by-network.sh-deploy}",
+        },
+        "profiles": ["chaincode"],
+        "networks": ["consortium"],
+    }
+    services["tools"] = {
+        "image": f"hyperledger/fabric-tools:{IMAGE_TAG}",
+        "container_name": "consortium-tools",
+        "command": "sleep infinity",
+        "working_dir": "/work",
+        "volumes": ["./:/work"],
+        "networks": ["consortium"],
+    }
+    volumes = {name: None for name in services if name not in (CC_SERVICE, "tools")}
+    return {
+        "name": "consortium-fabric",
+        "services": services,
+        "volumes": volumes,
+        "networks": {"consortium": {"name": "consortium_fabric"}},
+    }
+
+
+def ccaas_package() -> dict[str, dict[str, Any]]:
+    """connection.json and metadata.json of the chaincode-as-a-service package."""
+    return {
+        "connection.json": {
+            "address": f"{CC_SERVICE}:{CC_PORT}",
+            "dial_timeout": "10s",
+            "tls_required": False,
+        },
+        "metadata.json": {"type": "ccaas", "label": f"{CHAINCODE}_{CC_VERSION}"},
+    }
+
+
+class _NoAliases(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _write_yaml(path: Path, data: Any, header: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = yaml.dump(data, Dumper=_NoAliases, sort_keys=False, default_flow_style=False)
+    path.write_text(
+        f"# {header}\n# Generated by deploy/fabric/generate.py; edit that, not this.\n{text}"
+    )
+
+
+def generate(n: int, out: Path = HERE) -> list[Path]:
+    """Write every generated file for ``n`` hospitals under ``out``; return their paths."""
+    if n < 1:
+        raise ValueError("at least one hospital organisation is needed")
+    files = {
+        out / "crypto-config.yaml": (
+            crypto_config(n),
+            "cryptogen generate --config=crypto-config.yaml",
+        ),
+        out / "configtx" / "configtx.yaml": (configtx(n), "configtxgen -profile ConsortiumChannel"),
+        out / "compose.yaml": (
+            compose(n),
+            f"docker compose: {n} hospitals, {ORDERERS} Raft orderers",
+        ),
+    }
+    for path, (data, header) in files.items():
+        _write_yaml(path, data, header)
+    for name, data in ccaas_package().items():
+        path = out / "chaincode" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=2) + "\n")
+        files[path] = (data, name)
+    return list(files)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orgs", type=int, default=3, help="number of hospital organisations")
+    parser.add_argument("--out", type=Path, default=HERE, help="where to write (default: here)")
+    args = parser.parse_args()
+    for path in generate(args.orgs, args.out):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()

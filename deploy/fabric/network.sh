@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# A Fabric 2.5 network for the consortium: N hospital organisations (one peer each, LevelDB),
+# one orderer organisation with three Raft orderers, the application channel "consortium" created
+# through the channel participation API (no system channel), and the consortium chaincode run as a
+# service (built from chaincode/Dockerfile).
+#
+#   ./network.sh up [-n N]        crypto material, channel genesis block, containers, joins
+#   ./network.sh deploy [-s SEQ]  build + start the chaincode service, install, approve, commit
+#   ./network.sh down             stop everything and delete the generated material
+#
+# Needs docker with the compose plugin. Every Fabric binary (cryptogen, configtxgen, osnadmin,
+# peer) runs inside the hyperledger/fabric-tools:2.5 container, so nothing else is installed.
+# Written from the Fabric 2.5 documentation; it has not been run where it was written (no docker
+# engine there): see docs/fabric.md.
+set -euo pipefail
+
+cd "$(dirname "$0")"
+CHANNEL=consortium
+CC_NAME=consortium
+CC_VERSION=1.0
+DOMAIN=consortium.example
+ORDERER_CA=/work/organizations/ordererOrganizations/$DOMAIN/tlsca/tlsca.$DOMAIN-cert.pem
+COMPOSE=(docker compose -f compose.yaml)
+
+log() { printf '\033[1m%s\033[0m\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+hospitals() { grep -c '^- Name: Hospital' crypto-config.yaml; }
+
+in_tools() { "${COMPOSE[@]}" exec -T tools "$@"; }
+
+# The peer CLI, acting as hospital $1's admin against that hospital's peer.
+peer_as() {
+  local i=$1 domain="hospital$1.$DOMAIN"
+  shift
+  local org=/work/organizations/peerOrganizations/$domain
+  "${COMPOSE[@]}" exec -T \
+    -e CORE_PEER_TLS_ENABLED=true \
+    -e CORE_PEER_LOCALMSPID="Hospital${i}MSP" \
+    -e CORE_PEER_TLS_ROOTCERT_FILE="$org/tlsca/tlsca.$domain-cert.pem" \
+    -e CORE_PEER_MSPCONFIGPATH="$org/users/Admin@$domain/msp" \
+    -e CORE_PEER_ADDRESS="peer0.$domain:7051" \
+    tools peer "$@"
+}
+
+retry() {
+  local n=0
+  until "$@"; do
+    n=$((n + 1))
+    [ "$n" -ge 10 ] && die "gave up after 10 attempts: $*"
+    sleep 3
+  done
+}
+
+network_up() {
+  local orgs=${1:-}
+  command -v docker >/dev/null || die "docker is not installed"
+  if [ -n "$orgs" ]; then
+    python3 generate.py --orgs "$orgs" >/dev/null || die "generate.py failed (needs python3 + pyyaml)"
+  fi
+  log "Crypto material (cryptogen) for $(hospitals) hospitals and the orderer organisation"
+  "${COMPOSE[@]}" run --rm --no-deps --user "$(id -u):$(id -g)" tools \
+    cryptogen generate --config=crypto-config.yaml --output=organizations
+  log "Genesis block of channel $CHANNEL (configtxgen, profile ConsortiumChannel)"
+  "${COMPOSE[@]}" run --rm --no-deps --user "$(id -u):$(id -g)" \
+    -e FABRIC_CFG_PATH=/work/configtx tools \
+    configtxgen -profile ConsortiumChannel -outputBlock "channel-artifacts/$CHANNEL.block" \
+    -channelID "$CHANNEL"
+  log "Starting orderers, peers and the tools container"
+  "${COMPOSE[@]}" up -d
+  for i in 0 1 2; do
+    local dir=/work/organizations/ordererOrganizations/$DOMAIN/orderers/orderer$i.$DOMAIN/tls
+    log "Joining orderer$i to $CHANNEL (osnadmin, channel participation API)"
+    retry in_tools osnadmin channel join --channelID "$CHANNEL" \
+      --config-block "channel-artifacts/$CHANNEL.block" -o "orderer$i.$DOMAIN:7053" \
+      --ca-file "$ORDERER_CA" --client-cert "$dir/server.crt" --client-key "$dir/server.key"
+  done
+  for i in $(seq 1 "$(hospitals)"); do
+    log "Joining peer0.hospital$i to $CHANNEL"
+    retry peer_as "$i" channel join -b "channel-artifacts/$CHANNEL.block"
+  done
+  log "Network up: channel $CHANNEL. Next: ./network.sh deploy"
+}
+
+chaincode_package() {
+  mkdir -p build
+  (cd chaincode && tar czf ../build/code.tar.gz connection.json)
+  cp chaincode/metadata.json build/metadata.json
+  (cd build && tar czf "$CC_NAME.tar.gz" metadata.json code.tar.gz)
+}
+
+deploy_chaincode() {
+  local seq=${1:-1} n
+  n=$(hospitals)
+  [ -f ../../chaincode/Dockerfile ] || die "chaincode/Dockerfile is missing"
+  log "Packaging the chaincode as a service (connection.json -> $CC_NAME-cc:9999)"
+  chaincode_package
+  local package_id
+  package_id=$(peer_as 1 lifecycle chaincode calculatepackageid "build/$CC_NAME.tar.gz" | tr -d '\r')
+  log "Package id $package_id; building and starting the chaincode service"
+  CHAINCODE_ID=$package_id "${COMPOSE[@]}" --profile chaincode up -d --build "$CC_NAME-cc"
+  local commit_peers=()
+  for i in $(seq 1 "$n"); do
+    local domain="hospital$i.$DOMAIN"
+    log "hospital$i: install and approve $CC_NAME $CC_VERSION (sequence $seq)"
+    peer_as "$i" lifecycle chaincode install "build/$CC_NAME.tar.gz" ||
+      log "(already installed on peer0.hospital$i)"
+    # No --signature-policy: the definition uses the channel's /Channel/Application/Endorsement
+    # policy, MAJORITY Endorsement, i.e. a majority of the hospital organisations' peers.
+    peer_as "$i" lifecycle chaincode approveformyorg \
+      -o "orderer0.$DOMAIN:7050" --tls --cafile "$ORDERER_CA" --channelID "$CHANNEL" \
+      --name "$CC_NAME" --version "$CC_VERSION" --package-id "$package_id" --sequence "$seq"
+    commit_peers+=(--peerAddresses "peer0.$domain:7051" --tlsRootCertFiles
+      "/work/organizations/peerOrganizations/$domain/tlsca/tlsca.$domain-cert.pem")
+  done
+  peer_as 1 lifecycle chaincode checkcommitreadiness --channelID "$CHANNEL" \
+    --name "$CC_NAME" --version "$CC_VERSION" --sequence "$seq" --output json
+  log "Committing the chaincode definition"
+  peer_as 1 lifecycle chaincode commit -o "orderer0.$DOMAIN:7050" --tls \
+    --cafile "$ORDERER_CA" --channelID "$CHANNEL" --name "$CC_NAME" --version "$CC_VERSION" \
+    --sequence "$seq" "${commit_peers[@]}"
+  peer_as 1 lifecycle chaincode querycommitted --channelID "$CHANNEL" --name "$CC_NAME"
+  log "Chaincode $CC_NAME committed on $CHANNEL. Next: docs/fabric.md, 'Run a node against it'"
+}
+
+network_down() {
+  "${COMPOSE[@]}" --profile chaincode down --volumes --remove-orphans || true
+  rm -rf organizations channel-artifacts build
+  log "Network removed"
+}
+
+main() {
+  local cmd=${1:-} orgs="" seq=1
+  shift || true
+  while getopts "n:s:" opt; do
+    case $opt in
+      n) orgs=$OPTARG ;;
+      s) seq=$OPTARG ;;
+      *) die "usage: network.sh up [-n N] | deploy [-s SEQUENCE] | down" ;;
+    esac
+  done
+  case $cmd in
+    up) network_up "$orgs" ;;
+    deploy) deploy_chaincode "$seq" ;;
+    down) network_down ;;
+    *) die "usage: network.sh up [-n N] | deploy [-s SEQUENCE] | down" ;;
+  esac
+}
+
+main "$@"
