@@ -1,8 +1,11 @@
-"""Generate the shared contract test vectors in `data_schemas/vectors/cases/`.
+r"""Generate the shared contract test vectors in `data_schemas/vectors/cases/`.
 
 Each vector is one transaction (or query) run by the Python contract on an in-memory world state:
 the state before (key -> JSON value), the creator (certificate included), the transaction (fn,
-args, tx_id, timestamp_ms), the expected validation code and result, and the state after.
+args, tx_id, timestamp_ms, and ``args_json``: the exact argument text a client sends, which is
+what both contracts parse, so that ``100.0`` stays a float), the expected validation code and
+result, and the state after. Files are ASCII (``\uXXXX`` escapes), so even a lone surrogate in
+an argument survives the file.
 
 ``state_before`` holds the keys the transaction read (every key it got and every key its range
 reads returned): replaying on it gives the transaction exactly the reads it had on the full world
@@ -120,6 +123,7 @@ class Recorder:
     def step(
         self, name: str, who: str, fn: str, args: dict[str, Any], expect: str = "VALID",
         *, keep: bool = True, about: str = "", after_ms: int | None = None,
+        args_json: str | None = None,
     ) -> Any:  # fmt: skip
         """Run one transaction, check its code, record the vector; ``keep=False`` undoes it."""
         before = self.sc.state.items()
@@ -127,6 +131,8 @@ class Recorder:
         tracing = ReadTracingState(before)
         self.sc.state = tracing
         tx_id = self.sc.next_tx_id()
+        if args_json is not None:
+            args = json.loads(args_json)
         outcome = self.sc.run(who, fn, args, tx_id=tx_id, after_ms=after_ms)
         if outcome.code != expect:
             raise SystemExit(f"{name}: expected {expect}, got {outcome.code}: {outcome.message}")
@@ -142,6 +148,7 @@ class Recorder:
                     "kind": "query" if self.sc.contract.is_query(fn) else "invoke",
                     "fn": fn,
                     "args": copy.deepcopy(args),
+                    "args_json": args_json if args_json is not None else json.dumps(args),
                     "tx_id": tx_id,
                     "timestamp_ms": self.sc.now_ms,
                 },
@@ -159,7 +166,7 @@ class Recorder:
         """Write (or compare) one file per vector; returns the number of stale files."""
         CASES.mkdir(exist_ok=True)
         wanted = {
-            f"{i:03d}-{v['name']}.json": json.dumps(v, indent=1, ensure_ascii=False) + "\n"
+            f"{i:03d}-{v['name']}.json": json.dumps(v, indent=1) + "\n"
             for i, v in enumerate(self.vectors)
         }
         present = {p.name for p in CASES.glob("*.json")}

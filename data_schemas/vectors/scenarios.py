@@ -7,6 +7,7 @@ Rejected steps change nothing; `keep=False` runs a valid step without keeping it
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 from generate import Recorder
@@ -162,6 +163,12 @@ def _submissions(rec: Recorder) -> dict[str, str]:
     step("submit-unsafe-integer", "h2", "SubmitUpdate", big, "BAD_ARGS")
     exponent = {**_submit("heart", 0, "d"), "epsilon_spent": "1e3"}
     step("submit-exponent-epsilon", "h2", "SubmitUpdate", exponent, "BAD_ARGS")
+    text = json.dumps(_submit("heart", 0, "d")).replace('"n_samples": 240', '"n_samples": 240.0')
+    step("submit-integral-float", "h2", "SubmitUpdate", {}, "BAD_ARGS", args_json=text)
+    spec = example_task("huge", model_spec={"seed": 2**60})
+    step("publish-unsafe-integer-in-spec", "admin", "PublishTask", {"task": spec}, "BAD_ARGS")
+    surrogate = json.dumps({"task": example_task("lone")}).replace("Coronary", "\\ud800Coronary")
+    step("publish-lone-surrogate", "admin", "PublishTask", {}, "BAD_ARGS", args_json=surrogate)
     plain = _submit("nosml", 0, "w", eps="1.5", sml=False)
     ids["w"] = step("submit-without-sml", "h1", "SubmitUpdate", plain)["update_id"]
     return ids

@@ -30,9 +30,10 @@ def test_vector_replays(path: Path) -> None:
     vector = _load(path)
     state = MemoryState({k: canonical_json(v) for k, v in vector["state_before"].items()})
     tx = vector["tx"]
+    creator = Creator(**vector["creator"])
 
     outcome = execute(
-        ConsortiumContract(), state, tx["fn"], tx["args"], creator=Creator(**vector["creator"]),
+        ConsortiumContract(), state, tx["fn"], json.loads(tx["args_json"]), creator=creator,
         tx_id=tx["tx_id"], timestamp_ms=tx["timestamp_ms"], query=tx["kind"] == "query",
     )  # fmt: skip
 

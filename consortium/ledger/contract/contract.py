@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from consortium.canonical import CanonicalError, canonical_json, to_plain
 from consortium.ledger.base import ContractError, TxContext
 from consortium.ledger.contract import _aggregates, _blocks, _members, _queries, _updates, codes
-from consortium.ledger.contract.records import ARGS_MODELS, QUERY_ARGS_MODELS, Record
+from consortium.ledger.contract.records import ARGS_MODELS, MAX_SAFE, QUERY_ARGS_MODELS, Record
 
 Handler = Callable[[TxContext, Any], Any]
 
@@ -68,12 +68,32 @@ def parse_args(model: type[Record], args: Any) -> Record:
     if not isinstance(args, dict):
         raise ContractError(codes.BAD_ARGS, "arguments must be a JSON object")
     try:
-        data = canonical_json(to_plain(args))
+        plain = to_plain(args)
+        _check_safe_integers(plain, "$")
+        data = canonical_json(plain)
         return model.model_validate_json(data)
     except CanonicalError as error:
         raise ContractError(codes.BAD_ARGS, str(error)) from None
+    except UnicodeEncodeError:  # a lone surrogate (from a "\ud800" escape) has no UTF-8 form
+        raise ContractError(codes.BAD_ARGS, "a string holds a lone UTF-16 surrogate") from None
     except ValidationError as error:
         raise ContractError(codes.BAD_ARGS, format_validation_error(error)) from None
+
+
+def _check_safe_integers(value: Any, path: str) -> None:
+    """Refuse integers beyond ±(2**53 − 1) anywhere (also in free-form objects like model_spec):
+    JavaScript numbers cannot hold them, so the chaincode would store different bytes."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return
+    if isinstance(value, int):
+        if abs(value) > MAX_SAFE:
+            raise ContractError(codes.BAD_ARGS, f"integer at {path} is beyond ±(2**53 − 1)")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_safe_integers(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_safe_integers(item, f"{path}[{i}]")
 
 
 def format_validation_error(error: ValidationError) -> str:
