@@ -1,0 +1,170 @@
+"""`consortium fabric ...`: identities from a Fabric organisation's CA, the genesis transaction on
+the Fabric channel, a connection check, and the protocol-level fake peer (demos without Fabric)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from consortium.cli._errors import UserError, fail
+from consortium.cli.app import app
+
+if TYPE_CHECKING:
+    from consortium.config import ConsortiumConfig
+    from consortium.ledger.base import Ledger
+
+fabric_app = typer.Typer(
+    help="Run the consortium on Hyperledger Fabric (see docs/fabric.md).", no_args_is_help=True
+)
+app.add_typer(fabric_app, name="fabric")
+
+ConsortiumDir = Annotated[
+    Path,
+    typer.Option("--consortium", "-C", envvar="CONSORTIUM_DIR", help="Consortium directory."),
+]
+
+
+def _config(directory: Path) -> ConsortiumConfig:
+    from consortium.config import ConfigError, ConsortiumConfig
+
+    try:
+        return ConsortiumConfig.load(directory)
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def _fabric_ledger(config: ConsortiumConfig, member: str) -> Ledger:
+    from consortium.config import ConfigError
+    from consortium.ledger.factory import open_ledger
+
+    if config.ledger.backend != "fabric":
+        fail(
+            f'{config.root}/consortium.toml has [ledger] backend = "{config.ledger.backend}": '
+            'set it to "fabric" and fill [ledger.fabric] (docs/fabric.md)'
+        )
+    try:
+        return open_ledger(config, member)
+    except (ConfigError, UserError, FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
+
+
+@fabric_app.command("enroll")
+def enroll_command(
+    member: Annotated[str, typer.Argument(help="The member id (certificate CN).")],
+    role: Annotated[list[str], typer.Option("--role", help="A role (repeat).")],
+    org_ca: Annotated[
+        Path,
+        typer.Option(
+            help="The organisation's CA folder (cryptogen: .../peerOrganizations/ORG/ca)."
+        ),
+    ],
+    msp_id: Annotated[str, typer.Option(help="The organisation's MSP id, e.g. Hospital1MSP.")],
+    consortium: ConsortiumDir = Path("."),
+) -> None:
+    """Issue MEMBER's identity from a Fabric organisation's CA into this consortium directory."""
+    from consortium.config import MemberEntry
+    from consortium.identity import ROLES, CertificateAuthority, write_msp
+
+    config = _config(consortium)
+    unknown = sorted(set(role) - set(ROLES))
+    if unknown or not role:
+        fail(f"give one or more --role among {', '.join(ROLES)} (got {role})")
+    if member in config.members:
+        fail(f"{member!r} already exists in {config.root}; choose another id")
+    certs = sorted(org_ca.glob("*-cert.pem")) if org_ca.is_dir() else []
+    keys = sorted(org_ca.glob("priv_sk")) or sorted(org_ca.glob("*_sk"))
+    if len(certs) != 1 or len(keys) != 1:
+        fail(f"{org_ca} is not a cryptogen CA folder (one *-cert.pem and one priv_sk expected)")
+    ca = CertificateAuthority.load(certs[0], keys[0])
+    cert, key = ca.issue(member, sorted(set(role)), "client")
+    msp = f"members/{member}/msp"
+    write_msp(config.resolve(msp), cert, key, ca.cert_pem)
+    config.members[member] = MemberEntry(msp=msp, roles=sorted(set(role)), msp_id=msp_id)
+    config.save()
+    typer.echo(f"{member} ({msp_id}) enrolled: {config.resolve(msp)}")
+
+
+@fabric_app.command("bootstrap")
+def bootstrap_command(
+    as_member: Annotated[str, typer.Option("--as", help="An admin member that signs.")] = "admin",
+    consortium: ConsortiumDir = Path("."),
+) -> None:
+    """Submit the genesis transaction (Bootstrap with every member of the directory) to Fabric."""
+    from consortium.ledger.factory import genesis_args
+
+    config = _config(consortium)
+    ledger = _fabric_ledger(config, as_member)
+    try:
+        result = ledger.submit("Bootstrap", genesis_args(config))
+    except UserError as exc:
+        fail(str(exc))
+    finally:
+        ledger.close()
+    if not result.valid:
+        fail(f"the chaincode refused Bootstrap: {result.code}: {result.message}")
+    typer.echo(f"bootstrapped {len(config.members)} members in block {result.block_number}")
+
+
+@fabric_app.command("status")
+def status_command(
+    as_member: Annotated[str, typer.Option("--as", help="The member that connects.")],
+    consortium: ConsortiumDir = Path("."),
+) -> None:
+    """Check the connection to the Fabric peer and the chaincode, as one member."""
+    config = _config(consortium)
+    ledger = _fabric_ledger(config, as_member)
+    fabric = config.ledger.fabric
+    try:
+        height = ledger.height()
+        members = ledger.evaluate("ListMembers", {})
+    except UserError as exc:
+        fail(str(exc))
+    finally:
+        ledger.close()
+    typer.echo(
+        f"peer {fabric.peer_endpoint}: channel {fabric.channel or 'consortium'} has {height} "
+        f"blocks; chaincode {fabric.chaincode or 'consortium'} lists {len(members)} members"
+    )
+
+
+@fabric_app.command("fake-peer")
+def fake_peer_command(
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 7051,
+    configure: Annotated[
+        bool, typer.Option(help="Point this directory's [ledger.fabric] at the fake peer.")
+    ] = False,
+    consortium: ConsortiumDir = Path("."),
+) -> None:
+    """Serve the protocol-level fake gateway peer (no Fabric needed) until interrupted."""
+    import threading
+
+    from consortium.ledger.contract import ConsortiumContract
+    from consortium.ledger.fabric.fake import serve_fake_gateway
+
+    config = _config(consortium)
+    # Trust, per MSP id, the CA its members' MSP folders name (the consortium CA by default).
+    cas = {config.msp_id: config.ca_cert_path.read_text()}
+    for member_id, entry in config.members.items():
+        cacerts = sorted((config.member_msp(member_id) / "cacerts").glob("*.pem"))
+        if cacerts:
+            cas.setdefault(entry.msp_id, cacerts[0].read_text())
+    handle = serve_fake_gateway(ConsortiumContract(), cas, port=port)
+    tls_path = config.resolve("fabric/fake-peer-tls-ca.pem")
+    tls_path.parent.mkdir(parents=True, exist_ok=True)
+    tls_path.write_bytes(handle.tls_ca_pem)
+    if configure:
+        config.ledger.backend = "fabric"
+        fabric = config.ledger.fabric
+        fabric.peer_endpoint, fabric.tls_ca = handle.address, "fabric/fake-peer-tls-ca.pem"
+        fabric.server_name_override, fabric.msp_id = handle.server_name, None
+        fabric.channel, fabric.chaincode = "consortium", "consortium"
+        config.save()
+    typer.echo(f"fake Fabric gateway on {handle.address}, TLS CA in {tls_path}; Ctrl-C stops it")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        handle.stop()

@@ -1,0 +1,159 @@
+"""`consortium fabric ...` end to end: the fake peer in its own process, identities enrolled from a
+hospital organisation's CA, the genesis transaction and a status check through `open_ledger`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from consortium.cli import app
+from consortium.config import ConsortiumConfig
+from consortium.identity import CertificateAuthority
+from consortium.identity.setup import create_identities
+from consortium.ledger.factory import open_ledger
+
+runner = CliRunner()
+
+
+def _text(result: Result) -> str:
+    """The command's output with rich's line wrapping undone."""
+    return " ".join(result.output.split())
+
+
+@pytest.fixture
+def directory(tmp_path: Path) -> Path:
+    root = tmp_path / "demo"
+    create_identities(root, "demo", {"admin": ["admin"], "v1": ["verifier"]})
+    return root
+
+
+@pytest.fixture
+def hospital_ca(tmp_path: Path) -> Path:
+    """A folder laid out as cryptogen writes an organisation's CA."""
+    ca = CertificateAuthority.create("hospital1.consortium.example")
+    folder = tmp_path / "ca"
+    ca.save(folder / "ca.hospital1.consortium.example-cert.pem", folder / "priv_sk")
+    return folder
+
+
+def _start_fake_peer(directory: Path) -> subprocess.Popen[str]:
+    """`consortium fabric fake-peer --configure` in its own process, once it listens."""
+    command = [sys.executable, "-m", "consortium", "fabric", "fake-peer", "--port", "0"]
+    process = subprocess.Popen(
+        [*command, "--configure", "-C", str(directory)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert "fake Fabric gateway on" in line, process.stderr.read() if process.stderr else line
+    return process
+
+
+@pytest.fixture
+def fake_peer(directory: Path) -> Iterator[subprocess.Popen[str]]:
+    process = _start_fake_peer(directory)
+    yield process
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def _enroll(directory: Path, member: str, role: str, ca: Path) -> Result:
+    return runner.invoke(
+        app,
+        [
+            "fabric",
+            "enroll",
+            member,
+            "--role",
+            role,
+            "--org-ca",
+            str(ca),
+            "--msp-id",
+            "Hospital1MSP",
+            "-C",
+            str(directory),
+        ],
+    )
+
+
+def test_enroll_writes_a_member_of_the_hospital_msp(directory: Path, hospital_ca: Path) -> None:
+    result = _enroll(directory, "h1", "hospital", hospital_ca)
+
+    assert result.exit_code == 0, result.output
+    config = ConsortiumConfig.load(directory)
+    assert config.members["h1"].msp_id == "Hospital1MSP"
+    assert (config.member_msp("h1") / "cacerts" / "ca.pem").read_text() == (
+        hospital_ca / "ca.hospital1.consortium.example-cert.pem"
+    ).read_text()
+
+
+def test_enroll_refuses_a_folder_that_is_not_a_ca(directory: Path, tmp_path: Path) -> None:
+    result = _enroll(directory, "h1", "hospital", tmp_path)
+    assert result.exit_code != 0
+    assert "not a cryptogen CA folder" in _text(result)
+
+
+def test_bootstrap_and_status_against_the_fake_peer_process(
+    directory: Path, fake_peer: subprocess.Popen[str]
+) -> None:
+    boot = runner.invoke(app, ["fabric", "bootstrap", "--as", "admin", "-C", str(directory)])
+    status = runner.invoke(app, ["fabric", "status", "--as", "v1", "-C", str(directory)])
+    again = runner.invoke(app, ["fabric", "bootstrap", "--as", "admin", "-C", str(directory)])
+
+    assert boot.exit_code == 0, boot.output
+    assert "bootstrapped 2 members" in _text(boot)
+    assert status.exit_code == 0, status.output
+    assert "lists 2 members" in _text(status)
+    assert again.exit_code != 0 and "ALREADY_BOOTSTRAPPED" in _text(again)
+    ledger = open_ledger(ConsortiumConfig.load(directory), "v1")  # the factory's Fabric path
+    try:
+        assert [(t.fn, t.code) for t in ledger.transactions()] == [
+            ("Bootstrap", "VALID"),
+            ("Bootstrap", "ALREADY_BOOTSTRAPPED"),
+        ]
+    finally:
+        ledger.close()
+
+
+def test_status_says_what_to_do_when_the_peer_is_down(directory: Path) -> None:
+    config = ConsortiumConfig.load(directory)
+    config.ledger.backend = "fabric"
+    config.ledger.fabric.peer_endpoint = "127.0.0.1:1"
+    config.ledger.fabric.tls_ca = "ca/ca.pem"
+    config.save()
+
+    result = runner.invoke(app, ["fabric", "status", "--as", "v1", "-C", str(directory)])
+
+    assert result.exit_code != 0
+    assert "cannot reach the Fabric peer at 127.0.0.1:1" in _text(result)
+
+
+def test_enrolled_hospital_member_transacts_under_its_own_msp(
+    directory: Path, hospital_ca: Path
+) -> None:
+    assert _enroll(directory, "h1", "hospital", hospital_ca).exit_code == 0
+    process = _start_fake_peer(directory)
+    try:
+        boot = runner.invoke(app, ["fabric", "bootstrap", "--as", "admin", "-C", str(directory)])
+        ledger = open_ledger(ConsortiumConfig.load(directory), "h1")
+        try:
+            me = ledger.evaluate("GetMember", {"member_id": "h1"})
+            [genesis] = list(ledger.transactions())
+        finally:
+            ledger.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+    assert boot.exit_code == 0, boot.output
+    assert me["msp_id"] == "Hospital1MSP" and me["roles"] == ["hospital"]
+    assert genesis.creator == "admin"
