@@ -4,6 +4,10 @@
 with public weights on the public context, decrypts the sum and reports sizes, times and the
 largest error against the plaintext weighted sum. Times are wall-clock seconds on this machine
 (a report, never an assertion); sizes and errors are exact properties of the format.
+``tenseal_bytes_per_param`` is the size of the same ciphertexts in TenSEAL's own serialization
+(SEAL + zstd), to show what `consortium.crypto.packing` saves.
+
+``python -m consortium.crypto.bench [n_params]`` prints one measurement as JSON.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from numpy.typing import NDArray
 from pydantic import BaseModel
 
 from consortium.crypto.context import CkksContext
+from consortium.crypto.packing import unpack_ciphertext
 from consortium.crypto.params import PARAMS, CkksParams
-from consortium.crypto.update import decrypt_update, encrypt_update, weighted_sum
+from consortium.crypto.update import EncryptedUpdate, decrypt_update, encrypt_update, weighted_sum
 
 __all__ = ["TENSEAL_TUTORIAL_PARAMS", "HeOverhead", "measure_he", "synthetic_delta"]
 
@@ -36,6 +41,7 @@ class HeOverhead(BaseModel):
     plaintext_bytes_per_param: float
     update_bytes: int
     update_bytes_per_param: float
+    tenseal_bytes_per_param: float
     sum_bytes_per_param: float
     encrypt_s_per_update: float
     sum_s: float
@@ -78,8 +84,10 @@ def measure_he(
     ``ctx`` reuses a secret context; otherwise one is made with ``params`` (e.g.
     `TENSEAL_TUTORIAL_PARAMS`, for a side-by-side comparison).
     """
+    import tenseal as ts
+
     secret = ctx or CkksContext.generate(params)
-    public = CkksContext.from_public_bytes(secret.public_bytes())
+    public = CkksContext.from_public_bytes(secret.public_bytes(), secret.params)
     deltas = [synthetic_delta(n_params, seed + k) for k in range(n_updates)]
     weights = [1_000_000 - 123_457 * k for k in range(n_updates)]
     start = time.perf_counter()
@@ -92,6 +100,12 @@ def measure_he(
     got = decrypt_update(summed, secret, dtype="float64")
     decrypt_s = time.perf_counter() - start
     error = max(float(np.abs(got[name] - _plain_sum(deltas, weights, name)).max()) for name in got)
+    first = EncryptedUpdate.from_bytes(blobs[0])
+    tenseal_bytes = sum(
+        len(ts.ckks_vector_from(secret.context, unpack_ciphertext(c, secret.params)).serialize())
+        for chunks in first.chunks.values()
+        for c in chunks
+    )
     return HeOverhead(
         n_params=n_params,
         n_updates=n_updates,
@@ -100,9 +114,18 @@ def measure_he(
         plaintext_bytes_per_param=4.0,
         update_bytes=len(blobs[0]),
         update_bytes_per_param=len(blobs[0]) / n_params,
+        tenseal_bytes_per_param=tenseal_bytes / n_params,
         sum_bytes_per_param=len(summed) / n_params,
         encrypt_s_per_update=encrypt_s,
         sum_s=sum_s,
         decrypt_s=decrypt_s,
         max_abs_error=error,
+    )
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(
+        measure_he(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000).model_dump_json(indent=1)
     )

@@ -33,6 +33,7 @@ Why these numbers (the full argument, with the measurements, is docs/decisions/0
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections import Counter
@@ -124,6 +125,11 @@ def _is_prime(n: int) -> bool:
 
 def coeff_primes(params: CkksParams = PARAMS) -> list[int]:
     """The primes SEAL's ``CoeffModulus::Create`` picks for ``params``, in modulus order."""
+    return list(_coeff_primes(params))
+
+
+@functools.lru_cache(maxsize=8)
+def _coeff_primes(params: CkksParams) -> tuple[int, ...]:
     factor = 2 * params.poly_modulus_degree
     pools: dict[int, list[int]] = {}
     for bits, count in Counter(params.coeff_mod_bit_sizes).items():
@@ -134,7 +140,7 @@ def coeff_primes(params: CkksParams = PARAMS) -> list[int]:
                 found.append(value)
             value -= factor
         pools[bits] = found
-    return [pools[bits].pop() for bits in params.coeff_mod_bit_sizes]  # SEAL takes from the back
+    return tuple(pools[bits].pop() for bits in params.coeff_mod_bit_sizes)  # SEAL: from the back
 
 
 def exact_weight_scalar(weight_ppm: int, params: CkksParams = PARAMS) -> float:
@@ -175,7 +181,7 @@ def _check_primes(ctx: ts.Context, params: CkksParams) -> None:
     q0: int = seal.last_context_data().total_coeff_modulus()
     low64: int = seal.first_context_data().total_coeff_modulus()
     if q0 != primes[0] or low64 != math.prod(primes[:-1]) % 2**64:
-        raise RuntimeError("SEAL chose other coefficient primes than expected; update params.py")
+        raise ValueError("this context has other coefficient primes than the consortium parameters")
 
 
 def secret_context_bytes(ctx: ts.Context) -> bytes:
@@ -218,6 +224,7 @@ def load_context(data: bytes, params: CkksParams = PARAMS) -> ts.Context:
 
     ctx = ts.context_from(data)
     ctx.global_scale = 2.0**params.scale_bits
+    _check_primes(ctx, params)
     return ctx
 
 

@@ -15,15 +15,16 @@ def test_one_million_parameters(secret_ctx: CkksContext) -> None:
     m = measure_he(1_000_000, n_updates=2, ctx=secret_ctx)
     print(
         f"\nCKKS N={m.poly_modulus_degree} bits={list(m.coeff_mod_bit_sizes)}: "
-        f"update {m.update_bytes_per_param:.1f} B/param (float32: 4), "
+        f"update {m.update_bytes_per_param:.1f} B/param (TenSEAL's serialization "
+        f"{m.tenseal_bytes_per_param:.1f}; float32: 4), "
         f"sum {m.sum_bytes_per_param:.1f} B/param; encrypt {m.encrypt_s_per_update:.2f} s/update, "
         f"sum of 2 {m.sum_s:.2f} s, decrypt {m.decrypt_s:.2f} s; max error {m.max_abs_error:.1e}"
     )
     assert m.max_abs_error < 1e-6
-    # Two data primes of 48 + 40 bits, two polynomials per 2048 values: 44 B/param of raw
-    # coefficient bits; the serialization must stay well below TenSEAL's default (~81 B/param).
-    assert 44 <= m.update_bytes_per_param < 60
-    assert 24 <= m.sum_bytes_per_param < 32
+    # Two data primes of 48 + 40 bits, two polynomials per 2048 values: 44 B/param of residues
+    # (24 after the rescale); packing must beat TenSEAL's own zstd serialization.
+    assert 44 <= m.update_bytes_per_param < 0.9 * m.tenseal_bytes_per_param
+    assert 24 <= m.sum_bytes_per_param < 26
 
 
 def test_smaller_than_tenseal_tutorial_parameters(secret_ctx: CkksContext) -> None:

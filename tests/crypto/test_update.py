@@ -19,6 +19,7 @@ from consortium.crypto import (
     replace_tensor,
     weighted_sum,
 )
+from consortium.crypto.packing import unpack_ciphertext
 
 
 def delta(seed: int, scale: float = 1.0) -> dict[str, np.ndarray]:
@@ -108,7 +109,8 @@ def test_public_context_cannot_decrypt(secret_ctx: CkksContext, public_ctx: Ckks
     with pytest.raises(PermissionError, match="no secret key"):
         decrypt_update(upd, public_ctx)
     with pytest.raises(ValueError, match="secret_key"):  # TenSEAL itself refuses too
-        ts.ckks_vector_from(public_ctx.context, upd.chunks["fc1.bias"][0]).decrypt()
+        chunk = unpack_ciphertext(upd.chunks["fc1.bias"][0])
+        ts.ckks_vector_from(public_ctx.context, chunk).decrypt()
     assert (
         np.abs(decrypt_update(upd, secret_ctx)["fc2.weight"] - delta(3)["fc2.weight"]).max() < 1e-6
     )
