@@ -24,9 +24,12 @@ SITES = ("cleveland", "hungary", "switzerland", "va")
 EXPECTED_ZIP3 = {"cleveland": "441", "va": "908", "hungary": "000", "switzerland": "000"}
 
 
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def _same(a: object, b: object) -> bool:
-    missing = lambda v: v is None or (isinstance(v, float) and math.isnan(v))
-    return (missing(a) and missing(b)) or a == b
+    return (_missing(a) and _missing(b)) or a == b
 
 
 @pytest.mark.parametrize("site", SITES)

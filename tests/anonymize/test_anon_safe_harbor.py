@@ -1,0 +1,79 @@
+"""Safe Harbor generalizations (45 CFR 164.514(b)(2)(i)(B)-(C))."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from consortium.anonymize.safe_harbor import (
+    RESTRICTED_ZIP3,
+    age_band,
+    cap_age,
+    completed_years,
+    generalize_sex,
+    zip3,
+)
+
+
+def test_restricted_zip3_list_is_the_hhs_list() -> None:
+    hhs = [
+        "036",
+        "059",
+        "063",
+        "102",
+        "203",
+        "556",
+        "692",
+        "790",
+        "821",
+        "823",
+        "830",
+        "831",
+        "878",
+        "879",
+        "884",
+        "890",
+        "893",
+    ]
+    assert set(hhs) == RESTRICTED_ZIP3 and len(RESTRICTED_ZIP3) == 17
+
+
+def test_zip3() -> None:
+    assert zip3("44195", "US") == "441"
+    assert zip3("44195-5108") == "441"  # ZIP+4, no country means US
+    assert zip3("03601", "USA") == "000"  # restricted
+    assert zip3("1051", "HU") == "000"  # not a US ZIP: population unknown
+    assert zip3("4419", "US") == "000"  # malformed
+    assert zip3(None) == "000"
+
+
+@given(st.integers(min_value=0, max_value=150))
+def test_ages_over_89_become_90_and_bands_contain_the_age(age: int) -> None:
+    capped = cap_age(age)
+    assert capped is not None
+    assert capped == (90 if age > 89 else age)
+    band = age_band(capped)
+    if capped >= 90:
+        assert band == "90+"
+    else:
+        low, high = (int(x) for x in band.split("-"))
+        assert low <= capped <= high and high - low == 4 and low % 5 == 0
+
+
+@given(st.dates(min_value=dt.date(1880, 1, 1)), st.dates(min_value=dt.date(1880, 1, 1)))
+def test_completed_years_matches_calendar_arithmetic(born: dt.date, seen: dt.date) -> None:
+    if born > seen:
+        born, seen = seen, born
+    years = completed_years((born.year, born.month, born.day), (seen.year, seen.month, seen.day))
+    birthday_reached = (seen.month, seen.day) >= (born.month, born.day)
+    assert years == seen.year - born.year - (0 if birthday_reached else 1)
+    assert years >= 0
+
+
+def test_sex_and_unknown_age() -> None:
+    assert generalize_sex("female") == "female"
+    assert generalize_sex(None) == "unknown"
+    assert generalize_sex("intersex") == "unknown"
+    assert age_band(None) == "unknown" and cap_age(None) is None
