@@ -89,22 +89,33 @@ def enroll_command(
 @fabric_app.command("bootstrap")
 def bootstrap_command(
     as_member: Annotated[str, typer.Option("--as", help="An admin member that signs.")] = "admin",
+    member: Annotated[
+        list[str] | None,
+        typer.Option("--member", help="Register only these members (repeat) [default: all]."),
+    ] = None,
     consortium: ConsortiumDir = Path("."),
 ) -> None:
-    """Submit the genesis transaction (Bootstrap with every member of the directory) to Fabric."""
+    """Submit the genesis transaction (Bootstrap with the directory's members) to Fabric."""
     from consortium.ledger.factory import genesis_args
 
     config = _config(consortium)
+    genesis = genesis_args(config)
+    if member:
+        missing = sorted(set(member) - set(config.members))
+        if missing:
+            fail(f"no identity named {', '.join(missing)} in {config.root}")
+        genesis["members"] = [m for m in genesis["members"] if m["member_id"] in member]
     ledger = _fabric_ledger(config, as_member)
     try:
-        result = ledger.submit("Bootstrap", genesis_args(config))
+        result = ledger.submit("Bootstrap", genesis)
     except UserError as exc:
         fail(str(exc))
     finally:
         ledger.close()
     if not result.valid:
         fail(f"the chaincode refused Bootstrap: {result.code}: {result.message}")
-    typer.echo(f"bootstrapped {len(config.members)} members in block {result.block_number}")
+    count = len(genesis["members"])
+    typer.echo(f"bootstrapped {count} members in block {result.block_number}")
 
 
 @fabric_app.command("status")

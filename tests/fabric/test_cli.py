@@ -143,10 +143,25 @@ def test_enrolled_hospital_member_transacts_under_its_own_msp(
     assert _enroll(directory, "h1", "hospital", hospital_ca).exit_code == 0
     process = _start_fake_peer(directory)
     try:
-        boot = runner.invoke(app, ["fabric", "bootstrap", "--as", "admin", "-C", str(directory)])
+        boot = runner.invoke(
+            app,
+            [
+                "fabric",
+                "bootstrap",
+                "--as",
+                "admin",
+                "--member",
+                "admin",
+                "--member",
+                "h1",
+                "-C",
+                str(directory),
+            ],
+        )
         ledger = open_ledger(ConsortiumConfig.load(directory), "h1")
         try:
             me = ledger.evaluate("GetMember", {"member_id": "h1"})
+            listed = ledger.evaluate("ListMembers", {})
             [genesis] = list(ledger.transactions())
         finally:
             ledger.close()
@@ -155,5 +170,7 @@ def test_enrolled_hospital_member_transacts_under_its_own_msp(
         process.wait(timeout=10)
 
     assert boot.exit_code == 0, boot.output
+    assert "bootstrapped 2 members" in _text(boot)
+    assert sorted(m["member_id"] for m in listed) == ["admin", "h1"]  # v1 was left out
     assert me["msp_id"] == "Hospital1MSP" and me["roles"] == ["hospital"]
     assert genesis.creator == "admin"
