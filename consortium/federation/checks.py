@@ -60,9 +60,9 @@ class Thresholds(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    norm_ratio_max: float = 3.0  # ‖Δ‖ / median of reference norms
-    norm_z_max: float = 6.0  # robust z of ‖Δ‖ (median/MAD), MAD floored at 10 % of the median
-    min_cosine: float = -0.05  # cosine with the mean reference delta
+    norm_ratio_max: float = 4.0  # ‖Δ‖ / median of reference norms
+    norm_z_max: float = 8.0  # robust z of ‖Δ‖ (median/MAD), MAD floored at 25 % of the median
+    min_cosine: float = 0.0  # cosine with the reference direction
     duplicate_cosine: float = 0.995  # a near-copy of an earlier delta ...
     duplicate_rel_distance: float = 0.05  # ... within 5 % of its norm
     null_rel_norm: float = 1e-3  # ‖Δ‖ below this fraction of the reference median: no learning
@@ -91,6 +91,7 @@ class Reference:
     """What a verifier compares an update with (all in global, unmapped coordinates)."""
 
     recent_deltas: Sequence[np.ndarray] = ()  # recently accepted updates and the verifier's own
+    trajectory: np.ndarray | None = None  # θ(base) − θ(0): where the consortium has been going
     earlier_deltas: Sequence[np.ndarray] = ()  # every earlier update it saw (duplicate check)
     global_steps: Sequence[np.ndarray] = ()  # θ(v) − θ(u) for recent versions u < v = base
 
@@ -104,6 +105,7 @@ class Evidence:
     base_metric_bp: int  # metric of the base version on the same rows
     sml_metric_bp: int | None = None  # mapped model behind the rebuilt layer (None: task w/o SML)
     reveal_rel_error: float = 0.0  # ‖revealed − mapped·layer‖ / ‖mapped·layer‖
+    metric_reliable: bool = True  # enough held-out rows of each class for a metric comparison
     reference: Reference = field(default_factory=Reference)
 
 
@@ -123,7 +125,7 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def robust_z(value: float, sample: Sequence[float]) -> float:
-    """(value − median) / (1.4826 · MAD), MAD floored at 10 % of |median| (and at 1e-12).
+    """(value − median) / (1.4826 · MAD), MAD floored at 25 % of |median| (and at 1e-12).
 
     The floor keeps a tight group of honest norms (DP clipping makes them alike) from turning a
     small honest variation into a huge z-score.
@@ -131,7 +133,7 @@ def robust_z(value: float, sample: Sequence[float]) -> float:
     arr = np.asarray(sample, dtype=np.float64)
     med = float(np.median(arr))
     mad = float(np.median(np.abs(arr - med)))
-    scale = max(1.4826 * mad, 0.1 * abs(med), 1e-12)
+    scale = max(1.4826 * mad, 0.25 * abs(med), 1e-12)
     return (value - med) / scale
 
 
@@ -159,6 +161,21 @@ def _near(a: np.ndarray, b: np.ndarray, th: Thresholds) -> bool:
     return close and cosine(a, b) >= th.duplicate_cosine
 
 
+def _direction(ref: Reference) -> np.ndarray:
+    """Unit mean of the recent deltas, plus the unit trajectory when there is one.
+
+    Each part is normalised first so that neither dominates by scale: the recent deltas say where
+    updates go now, the trajectory where the accepted versions went; a sign-flipped update points
+    against both.
+    """
+    mean = np.mean(np.stack(list(ref.recent_deltas)), axis=0)
+    out = mean / max(float(np.linalg.norm(mean)), 1e-12)
+    traj = ref.trajectory
+    if traj is not None and traj.shape == out.shape and float(np.linalg.norm(traj)) > 0:
+        out = out + traj / float(np.linalg.norm(traj))
+    return np.asarray(out)
+
+
 def _scores(ev: Evidence) -> dict[str, int]:
     ref = ev.reference.recent_deltas
     norm = float(np.linalg.norm(ev.delta))
@@ -168,7 +185,7 @@ def _scores(ev: Evidence) -> dict[str, int]:
         med = float(np.median(norms))
         scores["norm_ratio_bp"] = _bp(norm / med) if med > 0 else 0
         scores["norm_z_bp"] = _bp(robust_z(norm, norms))
-        scores["cosine_bp"] = _bp(cosine(ev.delta, np.mean(np.stack(list(ref)), axis=0)))
+        scores["cosine_bp"] = _bp(cosine(ev.delta, _direction(ev.reference)))
     if ev.sml_metric_bp is not None:
         scores["sml_metric_bp"] = ev.sml_metric_bp
     return scores
@@ -191,7 +208,7 @@ def _reason(ev: Evidence, th: Thresholds, scores: Mapping[str, int]) -> str:
             return "NORM_OUTLIER"
         if scores["cosine_bp"] / 10_000 < th.min_cosine:
             return "DIRECTION_OUTLIER"
-    if ev.base_metric_bp - ev.metric_bp > th.metric_drop_bp:
+    if ev.metric_reliable and ev.base_metric_bp - ev.metric_bp > th.metric_drop_bp:
         return "METRIC_DROP"
     return "OK"
 

@@ -22,7 +22,11 @@ __all__ = ["HEVault"]
 
 
 class HEVault:
-    """CKKS updates and AES-GCM model blobs. ``ctx`` is a `consortium.crypto.context.CkksContext`."""
+    """CKKS updates and AES-GCM model blobs; ``ctx`` is a `consortium.crypto.context.CkksContext`.
+
+    ``model_key`` is None for the aggregator, whose context is public too: it can neither
+    decrypt updates nor open model versions.
+    """
 
     def __init__(self, ctx: Any, model_key: bytes | None) -> None:
         if model_key is not None and len(model_key) != 32:

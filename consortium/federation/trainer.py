@@ -113,16 +113,14 @@ def _train(s: Session, base: Arrays, layer: np.ndarray | None) -> tuple[Arrays, 
 
 
 def _budget_left(s: Session, subs: dict[str, Any]) -> bool:
+    """Fewer updates sent than planned, and the budget not refused earlier.
+
+    The pacing makes the planned updates fit the budget; the accountant still refuses any run
+    past it (`BudgetExceeded`, recorded as ``status = "spent"``).
+    """
     sent = sum(1 for r in subs.values() if r.get("update_id") or r.get("status") == "abandoned")
-    if sent >= s.settings.planned_updates:
-        return False
-    if not s.settings.dp:
-        return True
-    plan = _pacing(s)
-    store = _store(s)
-    spend = store.plan(noise_multiplier=plan.noise_multiplier, sample_rate=plan.sample_rate,
-                       steps=plan.steps_per_update)  # fmt: skip
-    return bool(spend.fits)
+    spent = any(r.get("status") == "spent" for r in subs.values())
+    return sent < s.settings.planned_updates and not spent
 
 
 def _prepare(s: Session, height: int, head: dict[str, Any], subs: dict[str, Any]) -> None:
@@ -194,7 +192,7 @@ def train_step(s: Session) -> bool:
         return False
     subs = _subs(s)
     for rec in subs.values():  # finish what an earlier run started
-        if rec.get("status") == "abandoned" or rec.get("revealed"):
+        if rec.get("status") in ("abandoned", "spent") or rec.get("revealed"):
             continue
         if "model_digest" in rec and s.clock() < rec["ready_at"]:
             return False  # a (simulated) slow hospital is still "computing"
@@ -216,5 +214,11 @@ def train_step(s: Session) -> bool:
         subs[str(head["height"])] = {"base": head["height"], "status": "abandoned", "code": "LOST"}
         _save_subs(s, subs)
         return True
-    _prepare(s, head["height"], head, subs)
+    from consortium.privacy.accountant import BudgetExceeded
+
+    try:
+        _prepare(s, head["height"], head, subs)
+    except BudgetExceeded:
+        subs[str(head["height"])] = {"base": head["height"], "status": "spent"}
+        _save_subs(s, subs)
     return True

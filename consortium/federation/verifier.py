@@ -25,6 +25,11 @@ __all__ = ["metric_bp", "verify_step", "verify_update"]
 
 Arrays = OrderedDict[str, np.ndarray]
 
+# Below this many held-out rows of the rarer class an AUROC moves by thousands of basis points
+# from one row (Switzerland's held-out split has 2 negatives): the metric-drop check is skipped
+# there and the norm, direction and duplicate checks still apply.
+MIN_CLASS_ROWS = 10
+
 
 def metric_bp(model_arrays: Arrays, s: Session, layer: np.ndarray | None = None) -> int:
     """AUROC (bp) of a model on the held-out rows (behind ``layer`` when given).
@@ -55,16 +60,17 @@ def _references(s: Session, base: int) -> Reference:
     own = [s.state.read_arrays("tasks", s.task_id, "own", f.name) for f in own_files]
     earlier_ids = mem.get("seen", [])[-64:]
     earlier = [s.state.read_arrays("tasks", s.task_id, "seen", f"{u}.npz") for u in earlier_ids]
-    steps = []
+    steps, trajectory = [], None
     if base >= 1:
-        cur = s.version(base)
+        cur = flatten(s.version(base))
         for old in range(max(0, base - 3), base):
-            prev = s.version(old)
-            steps.append(flatten(cur) - flatten(prev))
+            steps.append(cur - flatten(s.version(old)))
+        trajectory = cur - flatten(s.version(0))
     return Reference(
         recent_deltas=[flatten(a) for a in [*recent, *own] if a is not None],
         earlier_deltas=[flatten(a) for a in earlier if a is not None],
         global_steps=steps,
+        trajectory=trajectory,
     )
 
 
@@ -113,9 +119,13 @@ def verify_update(s: Session, update: dict[str, Any]) -> tuple[Verdict, Arrays |
         mapped_model = OrderedDict((k, map_state(base, layer)[k] + mapped[k]) for k in base)
         sml_bp = metric_bp(mapped_model, s, layer)
     updated = OrderedDict((k, base[k].astype(np.float64) + delta[k]) for k in base)
+    assert s.cohort is not None
+    positives = int(s.cohort.y_test.sum())
+    reliable = min(positives, len(s.cohort.y_test) - positives) >= MIN_CLASS_ROWS
     ev = Evidence(
         delta=flatten(delta), metric_bp=metric_bp(updated, s), base_metric_bp=metric_bp(base, s),
         sml_metric_bp=sml_bp, reveal_rel_error=reveal_err, reference=_references(s, base_h),
+        metric_reliable=reliable,
     )  # fmt: skip
     return decide(ev), delta
 

@@ -48,8 +48,8 @@ class Node:
             doc["updates"].append(tx.tx_id)
         elif tx.fn == "PostAggregate" and tx.code in _AGGREGATE_CODES:
             result = tx.result if isinstance(tx.result, dict) else {}
-            doc["aggregates"].append({**tx.args, "aggregate_id": tx.tx_id,
-                                      "ms": tx.timestamp_ms, "head": result.get("head")})  # fmt: skip
+            event = {**tx.args, "aggregate_id": tx.tx_id, "ms": tx.timestamp_ms}
+            doc["aggregates"].append({**event, "head": result.get("head")})
         elif tx.fn == "ProposeBlock" and tx.code == "VALID":
             doc["proposals"].append(tx.tx_id)
         elif tx.fn == "AttestBlock" and isinstance(tx.result, dict):

@@ -112,5 +112,6 @@ def create_consortium(cfg: SimConfig, root: Path) -> Path:
         (mdir / "cohort").mkdir(parents=True, exist_ok=True)
         tables[site].to_parquet(mdir / "cohort" / "cohort.parquet")
         save_settings(mdir, _node_settings(cfg, site))
-    save_settings(member_dir(config, AGGREGATOR), _node_settings(cfg, None))
+    for other in (AGGREGATOR, ADMIN):
+        save_settings(member_dir(config, other), _node_settings(cfg, None))
     return config.root

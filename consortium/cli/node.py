@@ -1,0 +1,55 @@
+"""`consortium node run`: the long-running member process (train, verify, aggregate, seal, attest).
+
+It reads ``DIR/consortium.toml`` and the member's optional ``members/NAME/node.toml``
+(`consortium.node.settings`), follows the ledger and does what the member's roles allow. All its
+state is under ``members/NAME/state``: stop it any way (even ``kill -9``) and start it again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from consortium.cli._errors import fail
+from consortium.cli.app import app
+
+node_app = typer.Typer(help="Run a member's node.", no_args_is_help=True)
+app.add_typer(node_app, name="node")
+
+
+@node_app.command("run")
+def run(
+    member: Annotated[str, typer.Option("--member", help="The member identity to run as.")],
+    directory: Annotated[
+        Path, typer.Option("--dir", envvar="CONSORTIUM_DIR", help="Consortium directory.")
+    ] = Path("."),
+    wait: Annotated[float, typer.Option(help="Seconds to wait for a task to appear.")] = 60.0,
+) -> None:
+    """Follow the ledger and do the member's work until stopped (Ctrl-C or SIGTERM)."""
+    from consortium.config import ConfigError, ConsortiumConfig
+
+    try:
+        config = ConsortiumConfig.load(directory)
+        config.member_msp(member)
+    except ConfigError as exc:
+        fail(str(exc))
+    from consortium.node.open import open_session
+    from consortium.node.runner import Node
+
+    try:
+        session = open_session(directory, member, wait_s=wait)
+    except (TimeoutError, ValueError, FileNotFoundError) as exc:
+        fail(f"cannot start the node of {member!r}: {exc}")
+    stopping = {"flag": False}
+
+    def _stop(_signum: int, _frame: object) -> None:
+        stopping["flag"] = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    typer.echo(f"node {member} ({', '.join(sorted(session.roles))}) on task {session.task_id}")
+    with contextlib.suppress(KeyboardInterrupt):
+        Node(session).run(until=lambda: stopping["flag"])

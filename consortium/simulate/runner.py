@@ -1,0 +1,208 @@
+"""`run_simulation(SimConfig) -> SimReport`: real node processes on one consortium directory.
+
+Each hospital and the aggregator run as separate OS processes (`consortium node run`), sharing
+only the consortium directory (SQLite ledger, blob directory), exactly as on several machines
+sharing a ledger. This process watches the ledger as the admin member: it evaluates every new
+version on the pooled held-out rows of all hospitals (and of the honest ones only), stops at the
+target metric, when every hospital has sent all the updates it planned and everything is sealed,
+or at ``max_seconds``, then stops the nodes and writes the report (`consortium.simulate.report`).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from consortium.simulate.config import SimConfig, SimReport, SiteReport, VersionPoint
+from consortium.simulate.setup import ADMIN, AGGREGATOR, create_consortium
+
+__all__ = ["Monitor", "run_simulation", "start_node", "stop_node", "verify_ledger_dir"]
+
+
+def start_node(root: Path, member: str, log_dir: Path) -> subprocess.Popen[bytes]:
+    """Start ``consortium node run`` for ``member`` as its own process (own session group)."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log = open(log_dir / f"{member}.log", "ab")  # noqa: SIM115 - owned by the child
+    cmd = [
+        sys.executable,
+        "-m",
+        "consortium",
+        "node",
+        "run",
+        "--member",
+        member,
+        "--dir",
+        str(root),
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
+                            start_new_session=True)  # fmt: skip
+
+
+def stop_node(proc: subprocess.Popen[bytes], *, hard: bool = False) -> None:
+    """Stop a node process (SIGKILL when ``hard``), and reap it."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL if hard else signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class Monitor:
+    """Watches the ledger as the admin and measures each new version on pooled held-out rows."""
+
+    def __init__(self, root: Path, cfg: SimConfig) -> None:
+        from consortium.datasets.heart import heart_cohort_table
+        from consortium.node.open import cohort_from_table, open_session
+
+        self.cfg = cfg
+        self.root = root
+        self.s = open_session(root, ADMIN)
+        self.tests: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for site in cfg.sites:
+            c = cohort_from_table(heart_cohort_table(site), "heart", 2000)
+            self.tests[site] = (c.X_test, c.y_test)
+        self.points: list[VersionPoint] = []
+        self.started = time.monotonic()
+
+    def _auroc(self, arrays: Any, sites: list[str]) -> float | None:
+        from consortium.learning.evaluate import evaluate
+        from consortium.learning.models import build_model, load_arrays
+
+        model = build_model(self.s.spec(), seed=0)
+        load_arrays(model, arrays)
+        X = np.concatenate([self.tests[s][0] for s in sites])
+        y = np.concatenate([self.tests[s][1] for s in sites])
+        return evaluate(model, X, y).auroc
+
+    def poll(self) -> VersionPoint | None:
+        """Record the newest version if it is new; returns its point."""
+        head = self.s.head()
+        if self.points and self.points[-1].height == head["height"]:
+            return None
+        arrays = self.s.version(int(head["height"]))
+        honest = [s for s in self.cfg.sites if self.cfg.attacks.get(s, "none") == "none"]
+        block = self.s.q("GetVersion", task_id=self.s.task_id, version=head["height"])
+        point = VersionPoint(
+            height=int(head["height"]), seconds=time.monotonic() - self.started,
+            auroc=self._auroc(arrays, list(self.cfg.sites)),
+            auroc_honest=self._auroc(arrays, honest or list(self.cfg.sites)),
+            n_updates=len(block["updates"]),
+        )  # fmt: skip
+        self.points.append(point)
+        return point
+
+    def done(self) -> bool:
+        """Every hospital sent all it planned (or stopped), and nothing is left to seal."""
+        views = self.s.q("ListUpdates", task_id=self.s.task_id)
+        if any(v["status"] in ("pending", "accepted") for v in views):
+            return False
+        for site in self.cfg.sites:
+            subs = _read_json(self.root / "members" / site / "state" / "tasks" / "heart"
+                              / "submissions.json")  # fmt: skip
+            sent = sum(1 for r in subs.values() if r.get("update_id") or r.get("status"))
+            if sent < self.cfg.planned_updates and not _out_of_budget(subs):
+                return False
+        return True
+
+    def sites(self) -> list[SiteReport]:
+        """Per-site counts from the ledger."""
+        views = self.s.q("ListUpdates", task_id=self.s.task_id)
+        out = []
+        for site in self.cfg.sites:
+            own = [v for v in views if v["update"]["member_id"] == site]
+            reasons: dict[str, int] = {}
+            for v in own:
+                if v["status"] == "rejected":
+                    for e in v["endorsements"]:
+                        if e["verdict"] == "reject":
+                            reasons[e["reason"]] = reasons.get(e["reason"], 0) + 1
+            eps = max((v["update"]["epsilon_spent"] for v in own), key=float, default="0")
+            out.append(SiteReport(
+                site=site, speed=self.cfg.speeds.get(site, 1.0),
+                attack=self.cfg.attacks.get(site, "none"), submitted=len(own),
+                accepted=sum(v["status"] in ("accepted", "included") for v in own),
+                rejected=sum(v["status"] == "rejected" for v in own), reasons=reasons,
+                epsilon_spent=eps,
+            ))  # fmt: skip
+        return out
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    import json
+
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _out_of_budget(subs: dict[str, Any]) -> bool:
+    return any(r.get("code") in ("BUDGET_EXCEEDED",) for r in subs.values())
+
+
+def verify_ledger_dir(root: Path) -> bool:
+    """Re-verify the whole embedded ledger (signatures, hash chain, replayed world state)."""
+    from consortium.config import ConsortiumConfig
+    from consortium.ledger.embedded.verify import verify_ledger
+    from consortium.ledger.factory import default_contract
+
+    config = ConsortiumConfig.load(root)
+    report = verify_ledger(config.ledger_path, config.ca_cert_path.read_text(), default_contract())
+    return bool(report.ok)
+
+
+def run_simulation(
+    cfg: SimConfig, *, on_version: Callable[[VersionPoint], None] | None = None
+) -> SimReport:
+    """Run the simulation of ``cfg`` (see the module docstring) and return its report."""
+    base = Path(cfg.workdir) if cfg.workdir else Path(tempfile.mkdtemp(prefix="consortium-sim-"))
+    root = create_consortium(cfg, base / "consortium")
+    members = [*cfg.sites, AGGREGATOR]
+    procs = {m: start_node(root, m, root / "logs") for m in members}
+    monitor = Monitor(root, cfg)
+    reached: float | None = None
+    try:
+        while time.monotonic() - monitor.started < cfg.max_seconds:
+            point = monitor.poll()
+            if point is not None:
+                if on_version is not None:
+                    on_version(point)
+                hit = cfg.target_auroc is not None and (point.auroc or 0) >= cfg.target_auroc
+                if hit and reached is None:
+                    reached = point.seconds
+            if cfg.stop_when_done and monitor.done():
+                break
+            for m, p in procs.items():
+                if p.poll() is not None and p.returncode not in (0, -signal.SIGTERM):
+                    raise RuntimeError(f"node {m} exited with {p.returncode}: see {root}/logs")
+            time.sleep(0.5)
+        monitor.poll()
+    finally:
+        for p in procs.values():
+            stop_node(p)
+    return _report(cfg, monitor, reached, root)
+
+
+def _report(cfg: SimConfig, monitor: Monitor, reached: float | None, root: Path) -> SimReport:
+    from consortium.simulate.report import write_report
+
+    last = monitor.points[-1] if monitor.points else None
+    report = SimReport(
+        config=cfg, seconds=time.monotonic() - monitor.started, seconds_to_target=reached,
+        final_auroc=last.auroc if last else None,
+        final_auroc_honest=last.auroc_honest if last else None,
+        versions=monitor.points, sites=monitor.sites(), ledger_verified=verify_ledger_dir(root),
+        workdir=str(root),
+    )  # fmt: skip
+    if cfg.out:
+        write_report(report, Path(cfg.out))
+    return report
