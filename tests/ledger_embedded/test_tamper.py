@@ -145,3 +145,23 @@ def test_report_counts(sealed: tuple[Path, Path], open_as: OpenAs) -> None:
     assert (report.valid, report.invalid) == (9, 2)
     assert report.codes["REJECTED_VALUE"] == 2
     assert (report.members, report.revoked_members) == (4, 1)
+
+
+def test_signature_pool_gives_the_same_verdicts(sealed: tuple[Path, Path], tmp_path: Path) -> None:
+    source, ca = sealed
+    assert verify_ledger(source, ca, KVContract(), workers=1).ok
+    target = tmp_path / "sig.sqlite"
+    shutil.copyfile(source, target)
+    with sqlite3.connect(target) as conn:
+        block, index, sig = conn.execute(
+            "SELECT block_number, tx_index, signature FROM txs "
+            "WHERE block_number = 1 AND tx_index = 3"
+        ).fetchone()
+        conn.execute(
+            "UPDATE txs SET signature = ? WHERE block_number = ? AND tx_index = ?",
+            (sig[:-1] + bytes([sig[-1] ^ 1]), block, index),
+        )
+    pooled = verify_ledger(target, ca, KVContract(), workers=1).failure
+    alone = verify_ledger(target, ca, KVContract()).failure
+    assert pooled is not None and pooled == alone
+    assert (pooled.block, pooled.tx_index) == (1, 3) and "BAD_SIGNATURE" in pooled.reason

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
@@ -37,7 +38,7 @@ from consortium.ledger.embedded.sigcheck import check_signatures
 __all__ = ["VerifyFailure", "VerifyReport", "verify_ledger"]
 
 Progress = Callable[[int, int], None]
-_WINDOW = 4000  # transactions whose signatures are checked ahead of the replay, per pool job
+_WINDOW = 500  # transactions per signature-checking job of the pool
 
 
 class VerifyFailure(BaseModel):
@@ -246,7 +247,7 @@ def verify_ledger(
     pool = ProcessPoolExecutor(workers) if workers > 0 else None
     try:
         conn.execute("BEGIN")  # one consistent snapshot while others keep committing
-        _run(v, conn, progress, pool)
+        _run(v, conn, progress, pool, 2 * workers + 1)
         v.report.ok = True
     except _Failed as failed:
         v.report.failure = failed.failure
@@ -264,12 +265,13 @@ def _run(
     conn: sqlite3.Connection,
     progress: Progress | None,
     pool: ProcessPoolExecutor | None,
+    ahead: int,
 ) -> None:
     total = int(conn.execute("SELECT COUNT(*) FROM blocks").fetchone()[0])
     if total == 0:
         raise _fail("the ledger has no genesis block")
     blocks = conn.execute("SELECT number, header, hash, signature FROM blocks ORDER BY number")
-    for number, (row, txs, sigs) in enumerate(_with_signatures(conn, blocks, pool)):
+    for number, (row, txs, sigs) in enumerate(_with_signatures(conn, blocks, pool, ahead)):
         header = v.check_header(number, row)
         try:
             v.replay_block(number, header, txs, sigs)
@@ -287,27 +289,32 @@ def _run(
 
 
 def _with_signatures(
-    conn: sqlite3.Connection, blocks: sqlite3.Cursor, pool: ProcessPoolExecutor | None
+    conn: sqlite3.Connection, blocks: sqlite3.Cursor, pool: ProcessPoolExecutor | None, ahead: int
 ) -> Iterator[tuple[Any, list[tuple[Any, ...]], list[bool | None]]]:
-    """Blocks with their transactions and (if a pool is given) pre-checked signatures."""
+    """Blocks with their transactions and (if a pool is given) pre-checked signatures.
+
+    Up to ``ahead`` windows are being checked by the pool while the replay consumes the oldest.
+    """
     rows = iter(blocks.fetchall())
     if pool is None:
         for row in rows:
             txs = _tx_rows(conn, int(row[0]))
             yield row, txs, [None] * len(txs)
         return
-    pending: list[tuple[list[Any], Future[list[bool | None]]]] = []
-    window = _next_window(conn, rows)
-    while window or pending:
-        if window:
-            items = [(bytes(t[2]), bytes(t[3])) for _, txs in window for t in txs]
-            pending.append((window, pool.submit(check_signatures, items)))
+    in_flight: deque[tuple[list[Any], Future[list[bool | None]]]] = deque()
+    while True:
+        while len(in_flight) < ahead:
             window = _next_window(conn, rows)
-        if pending and (not window or len(pending) > 1):
-            done, future = pending.pop(0)
-            flags = iter(future.result())
-            for row, txs in done:
-                yield row, txs, [next(flags) for _ in txs]
+            if not window:
+                break
+            items = [(bytes(t[2]), bytes(t[3])) for _, txs in window for t in txs]
+            in_flight.append((window, pool.submit(check_signatures, items)))
+        if not in_flight:
+            return
+        done, future = in_flight.popleft()
+        flags = iter(future.result())
+        for row, txs in done:
+            yield row, txs, [next(flags) for _ in txs]
 
 
 def _next_window(conn: sqlite3.Connection, rows: Iterator[Any]) -> list[Any]:
