@@ -1,9 +1,12 @@
 """A small populated consortium for the portal's tests, written through the real ledger.
 
-Until the simulator can produce one quickly, this follows docs/decisions/0001-protocol.md by hand:
-genesis, a task, two rounds of updates (one rejected by its committee), endorsements, a learning
-block per round with attestations and rewards, a model download and an auditor's refused download.
-Also an ingest run for hospital-a with a quarantined file that holds a (fake) direct identifier.
+The simulator's own setup (`consortium.simulate.setup.create_consortium`: identities, genesis,
+CKKS and model keys wrapped per member, the task and its real encrypted version 0) makes the
+directory; a full `run_simulation` takes minutes on a loaded 2-core machine, so the learning on top
+is written by hand following docs/decisions/0001-protocol.md: two rounds of updates (one rejected
+by its committee), endorsements, a learning block per round with attestations and rewards, a
+download and an auditor's refused download. Then the real ingest runs for two members, on demo
+FHIR with one invalid Patient that carries a (synthetic) name.
 """
 
 from __future__ import annotations
@@ -13,19 +16,20 @@ import json
 from pathlib import Path
 from typing import Any
 
-from consortium.identity.setup import create_identities
 from consortium.ledger.base import Ledger
 from consortium.ledger.factory import bootstrap_ledger, open_ledger
 
+SITES = ("cleveland", "hungary", "switzerland")
 ROLES = {
     "admin": ["admin"],
-    "hospital-a": ["hospital", "verifier"],
-    "hospital-b": ["hospital", "verifier"],
-    "hospital-c": ["hospital", "verifier"],
+    "cleveland": ["hospital", "verifier"],
+    "hungary": ["hospital", "verifier"],
+    "switzerland": ["hospital", "verifier"],
+    "aggregator": ["aggregator"],
     "auditor": ["auditor"],
-    "agg": ["aggregator"],
     "lab": ["verifier"],
 }
+HOSPITAL, REJECTED = "cleveland", "switzerland"
 PASSWORD = "correct horse battery"
 TASK = "heart"
 
@@ -35,23 +39,10 @@ def h(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def task_record() -> dict[str, Any]:
-    """The task the fixture publishes (small committee, no retargeting, SML off)."""
-    return {
-        "task_id": TASK, "title": "Heart disease", "cohort": "heart", "model_spec": {"kind": "mlp"},
-        "metric": "auroc", "epsilon_budget": "4", "delta": "0.00001", "accountant": "prv",
-        "committee_size": 2, "quorum": 2, "staleness_exponent_bp": 5000, "max_staleness": 4,
-        "buffer_size": 2, "server_lr_bp": 10000, "sml": False, "target_interval_ms": 60000,
-        "retarget_every": 1000, "initial_required_gain_bp": 0, "min_required_gain_bp": -50,
-        "max_required_gain_bp": 500, "block_reward": 1000, "sealer_share_bp": 1000,
-        "initial_model_digest": h("model-0"), "initial_blob_digest": h("blob-0"),
-    }  # fmt: skip
-
-
 def _round(ledgers: dict[str, Ledger], height: int, eps: str, reject: str | None) -> None:
-    """Every hospital submits on ``height - 1``; committees judge; hospital-a seals ``height``."""
+    """Every hospital submits on ``height - 1``; committees judge; HOSPITAL seals ``height``."""
     accepted = []
-    for name in ("hospital-a", "hospital-b", "hospital-c"):
+    for name in SITES:
         args = {"task_id": TASK, "base_version": height - 1, "model_digest": h(f"{name}{height}"),
                 "n_samples": 200, "epsilon_spent": eps, "commitment": ""}  # fmt: skip
         update = ledgers[name].submit_ok("SubmitUpdate", args)
@@ -74,10 +65,10 @@ def _round(ledgers: dict[str, Ledger], height: int, eps: str, reject: str | None
             })  # fmt: skip
         if not bad:
             accepted.append(uid)
-    head = ledgers["hospital-a"].evaluate("GetHead", {"task_id": TASK})
+    head = ledgers[HOSPITAL].evaluate("GetHead", {"task_id": TASK})
     share = [1_000_000 - 1_000_000 // len(accepted) * (len(accepted) - 1)]
     share += [1_000_000 // len(accepted)] * (len(accepted) - 1)
-    proposal = ledgers["hospital-a"].submit_ok("ProposeBlock", {
+    proposal = ledgers[HOSPITAL].submit_ok("ProposeBlock", {
         "task_id": TASK, "height": height, "parent_digest": head["model_digest"],
         "updates": accepted, "weights_ppm": [500_000] * len(accepted), "contribution_ppm": share,
         "aggregate_digest": h(f"agg{height}"), "model_digest": h(f"model-{height}"),
@@ -118,30 +109,56 @@ def write_ingest_run(member_dir: Path, tmp: Path) -> str:
     return name
 
 
+def _register(root: Path, admin: Ledger, name: str) -> None:
+    from consortium.config import ConsortiumConfig
+    from consortium.identity import load_identity
+    from consortium.identity.setup import add_member_identity
+
+    config = ConsortiumConfig.load(root)
+    msp = add_member_identity(config, name, ROLES[name])
+    config.save()
+    cert = load_identity(msp, msp_id=config.msp_id).cert_pem
+    admin.submit_ok("RegisterMember", {"member_id": name, "msp_id": config.msp_id,
+                                       "roles": ROLES[name], "cert_pem": cert})  # fmt: skip
+
+
 def make_consortium(root: Path, *, populated: bool) -> str:
-    """Identities, genesis, portal passwords; with ``populated``, two rounds of learning and an
-    ingest run for hospital-a and lab. Returns the name in their quarantined resource."""
+    """Init only (``populated=False``), or the simulator's setup plus two rounds of learning and
+    two ingest runs. Sets every portal password; returns the quarantined patient's name."""
     from portal_auth import set_password
 
-    config = create_identities(root, "testnet", ROLES)
-    bootstrap_ledger(config, "admin")
+    from consortium.config import ConsortiumConfig
+    from consortium.identity.setup import create_identities
+    from consortium.simulate.config import SimConfig
+    from consortium.simulate.setup import create_consortium
+
+    if not populated:
+        bootstrap_ledger(create_identities(root, "testnet", ROLES), "admin")
+    else:
+        cfg = SimConfig(sites=SITES, sml=False, epsilon_budget="4", committee_size=2, quorum=2)
+        create_consortium(cfg, root)
+        _learn(ConsortiumConfig.load(root), root)
     for name in ROLES:  # a cheap scrypt cost keeps the tests fast; the default is 2**17
         set_password(root / "members" / name, PASSWORD, n_log2=12)
     if not populated:
         return ""
+    write_ingest_run(root / "members" / "lab", root.parent)
+    return write_ingest_run(root / "members" / HOSPITAL, root.parent)
+
+
+def _learn(config: Any, root: Path) -> None:
+    admin = open_ledger(config, "admin")
+    for name in ("auditor", "lab"):
+        _register(root, admin, name)
+    admin.close()
+    config = type(config).load(root)
     ledgers = {name: open_ledger(config, name) for name in ROLES}
     try:
-        ledgers["admin"].submit_ok("PublishTask", {"task": task_record()})
-        _round(ledgers, 1, "1.5", reject="hospital-c")
+        _round(ledgers, 1, "1.5", reject=REJECTED)
         _round(ledgers, 2, "3.4", reject=None)
-        ledgers["hospital-a"].submit_ok(
-            "RecordDownload", {"task_id": TASK, "version": 2, "model_digest": h("model-2")}
-        )
-        ledgers["auditor"].submit(
-            "RecordDownload", {"task_id": TASK, "version": 2, "model_digest": h("model-2")}
-        )
+        download = {"task_id": TASK, "version": 2, "model_digest": h("model-2")}
+        ledgers[HOSPITAL].submit_ok("RecordDownload", download)
+        ledgers["auditor"].submit("RecordDownload", download)
     finally:
         for ledger in ledgers.values():
             ledger.close()
-    write_ingest_run(root / "members" / "lab", root.parent)
-    return write_ingest_run(root / "members" / "hospital-a", root.parent)

@@ -19,7 +19,7 @@ def test_a_real_ingest_run_is_summarized_without_its_patients(
     populated_with_name: tuple[Path, str],
 ) -> None:
     root, name = populated_with_name
-    (run,) = ingest_runs(root / "members" / "hospital-a")
+    (run,) = ingest_runs(root / "members" / "cleveland")
     assert run.cohort_rows == 25 and "age_band" in run.cohort_columns
     facts = report_facts(run.report)
     assert facts["quarantined"] == 1 and facts["read"] == facts["accepted"] + 1
@@ -37,7 +37,7 @@ def test_the_raw_file_is_served_only_from_inside_the_run(
     populated_with_name: tuple[Path, str],
 ) -> None:
     root, name = populated_with_name
-    member = root / "members" / "hospital-a"
+    member = root / "members" / "cleveland"
     (run,) = ingest_runs(member)
     raw = quarantine_file(member, run.name, run.quarantine[0].name).decode()
     assert name.split()[1] in raw  # the raw resource is what a hospital admin asked for

@@ -60,7 +60,7 @@ def test_auditor_cannot_download_models(populated: Path, portal: Any) -> None:
 
 
 def test_hospital_is_offered_the_model_pull(populated: Path, portal: Any) -> None:
-    at = portal(populated, "hospital-a", page="models")
+    at = portal(populated, "cleveland", page="models")
     assert [b for b in at.button if "Pull model" in b.label]
     table = at.dataframe[0].value
     assert list(table["height"]) == [0, 1, 2]
@@ -70,7 +70,7 @@ def test_data_page_never_shows_the_identifier(
     populated_with_name: tuple[Path, str], portal: Any
 ) -> None:
     root, name = populated_with_name
-    at = portal(root, "hospital-a", page="data")
+    at = portal(root, "cleveland", page="data")
     text = rendered_text(at)
     quarantine = at.dataframe[-1].value
     assert list(quarantine["resource_type"]) == ["Patient"]
@@ -88,13 +88,13 @@ def test_verifier_only_member_sees_data_but_cannot_download_raw(
 
 
 def test_privacy_warns_before_the_budget_runs_out(populated: Path, portal: Any) -> None:
-    at = portal(populated, "hospital-a", page="privacy")
+    at = portal(populated, "cleveland", page="privacy")
     assert any("Budget almost spent" in w.value for w in at.warning)
     assert not at.error  # 3.4 of 4: not yet spent
 
 
 def test_training_shows_a_rejection_and_its_reason(populated: Path, portal: Any) -> None:
-    at = portal(populated, "hospital-c", page="training")
+    at = portal(populated, "switzerland", page="training")
     mine = at.dataframe[0].value
     assert "rejected" in set(mine["status"])
     assert any("NORM_OUTLIER" in w.value for w in at.warning)
@@ -124,13 +124,13 @@ def test_consensus_lists_the_learning_blocks(populated: Path, portal: Any) -> No
     blocks = at.dataframe[0].value
     assert list(blocks["height"]) == [1, 2]
     balances = at.dataframe[-1].value
-    assert set(balances["member"]) == {"hospital-a", "hospital-b", "hospital-c"}
+    assert set(balances["member"]) == {"cleveland", "hungary", "switzerland"}
 
 
 def test_sign_in_refuses_a_wrong_password_then_accepts_the_right_one(
     populated: Path, portal: Any
 ) -> None:
-    at = portal(populated, "hospital-b", signed_in=False)
+    at = portal(populated, "hungary", signed_in=False)
     assert at.title[0].value.startswith("Sign in")
     at.text_input[0].input("not the password")
     at.button[0].click().run()
@@ -139,5 +139,5 @@ def test_sign_in_refuses_a_wrong_password_then_accepts_the_right_one(
     at.text_input[0].input(PASSWORD)
     at.button[0].click().run()
     assert not at.exception
-    assert at.session_state["portal_user"]["who"] == "hospital-b"
-    assert at.title[0].value == "hospital-b"  # the overview
+    assert at.session_state["portal_user"]["who"] == "hungary"
+    assert at.title[0].value == "hungary"  # the overview
