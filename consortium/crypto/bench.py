@@ -7,7 +7,8 @@ largest error against the plaintext weighted sum. Times are wall-clock seconds o
 ``tenseal_bytes_per_param`` is the size of the same ciphertexts in TenSEAL's own serialization
 (SEAL + zstd), to show what `consortium.crypto.packing` saves.
 
-``python -m consortium.crypto.bench [n_params]`` prints one measurement as JSON.
+``python -m consortium.crypto.bench [n_params] [tutorial]`` prints one measurement as JSON
+(``tutorial``: with `TENSEAL_TUTORIAL_PARAMS` instead of the consortium's).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class HeOverhead(BaseModel):
     poly_modulus_degree: int
     coeff_mod_bit_sizes: tuple[int, ...]
     plaintext_bytes_per_param: float
+    public_context_bytes: int
     update_bytes: int
     update_bytes_per_param: float
     tenseal_bytes_per_param: float
@@ -112,6 +114,7 @@ def measure_he(
         poly_modulus_degree=secret.params.poly_modulus_degree,
         coeff_mod_bit_sizes=secret.params.coeff_mod_bit_sizes,
         plaintext_bytes_per_param=4.0,
+        public_context_bytes=len(secret.public_bytes()),
         update_bytes=len(blobs[0]),
         update_bytes_per_param=len(blobs[0]) / n_params,
         tenseal_bytes_per_param=tenseal_bytes / n_params,
@@ -126,6 +129,6 @@ def measure_he(
 if __name__ == "__main__":
     import sys
 
-    print(
-        measure_he(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000).model_dump_json(indent=1)
-    )
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    chosen = TENSEAL_TUTORIAL_PARAMS if sys.argv[2:] == ["tutorial"] else PARAMS
+    print(measure_he(n, params=chosen).model_dump_json(indent=1))
