@@ -199,3 +199,12 @@ def test_incomplete_fabric_config_says_what_to_set(
 ) -> None:
     with pytest.raises(UserError, match=expected):
         open_fabric_ledger(_config(tmp_path, fabric), alice)
+
+
+def test_a_foreign_chaincode_answer_is_reported_not_misread() -> None:
+    from consortium.ledger.fabric.adapter import parse_envelope
+    from consortium.ledger.fabric.errors import FabricError
+
+    assert parse_envelope(b'{"code":"VALID","message":"","result":[1]}') == ("VALID", "", [1])
+    with pytest.raises(FabricError, match="not a consortium response envelope"):
+        parse_envelope(b'{"ID":"asset1","Owner":"Tom"}')

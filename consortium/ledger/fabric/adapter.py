@@ -33,6 +33,7 @@ from fabric_protos.peer import (
 
 from consortium.canonical import canonical_json
 from consortium.ledger.base import VALID, CommittedTx
+from consortium.ledger.fabric.errors import FabricError
 
 EVENT_NAME = "tx"
 
@@ -43,12 +44,12 @@ def response_envelope(code: str, message: str, result: Any) -> bytes:
 
 
 def parse_envelope(payload: bytes) -> tuple[str, str, Any]:
-    """``(code, message, result)`` of a response envelope; ValueError if it is not one."""
+    """``(code, message, result)`` of a response envelope; `FabricError` if it is not one."""
     try:
         data = json.loads(payload)
         return str(data["code"]), str(data["message"]), data["result"]
     except (ValueError, KeyError, TypeError) as exc:
-        raise ValueError(
+        raise FabricError(
             f"the chaincode answered {payload[:80]!r}, not a consortium response envelope: "
             "is [ledger.fabric] chaincode the consortium chaincode?"
         ) from exc
@@ -75,11 +76,21 @@ def committed_from_event(
     block_number: int, tx_index: int, event: chaincode_event_pb2.ChaincodeEvent
 ) -> CommittedTx:
     """A `CommittedTx` from one ``tx`` chaincode event."""
-    data = json.loads(event.payload)
+    try:
+        data = json.loads(event.payload)
+        return _committed(block_number, tx_index, event.tx_id, data)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise FabricError(
+            f"event of tx {event.tx_id[:12]} is not a consortium `tx` event ({exc}): is "
+            "[ledger.fabric] chaincode the consortium chaincode?"
+        ) from exc
+
+
+def _committed(block_number: int, tx_index: int, tx_id: str, data: Any) -> CommittedTx:
     return CommittedTx(
         block_number=block_number,
         tx_index=tx_index,
-        tx_id=event.tx_id,
+        tx_id=tx_id,
         fn=data["fn"],
         args=data["args"],
         creator=data["creator"],
