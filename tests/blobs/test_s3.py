@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -27,7 +28,7 @@ def store(endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path) -> S3BlobSto
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("CONSORTIUM_S3_ENDPOINT_URL", endpoint)
-    s = open_blob_store(f"s3://blobs-{tmp_path.name.lower()[-20:]}/consortium/a", tmp_path)
+    s = open_blob_store(f"s3://blobs-{uuid.uuid4().hex[:12]}/consortium/a", tmp_path)
     assert isinstance(s, S3BlobStore)
     s.client.create_bucket(Bucket=s.bucket)
     return s
