@@ -17,7 +17,6 @@ Errors come back the way the Fabric gateway sends them (``api.go``): a gRPC stat
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from concurrent import futures
@@ -26,18 +25,16 @@ from typing import Any
 
 import grpc
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from fabric_protos.common import common_pb2, ledger_pb2
 from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
 from fabric_protos.peer import proposal_response_pb2, transaction_pb2
 
-from consortium.identity import DEFAULT_MSP_ID, CertificateAuthority
+from consortium.identity import DEFAULT_MSP_ID
 from consortium.ledger.base import Contract
 from consortium.ledger.fabric import fakepeer
 from consortium.ledger.fabric.errors import STATUS_TRAILER, PeerDetail, encode_status
 from consortium.ledger.fabric.fakeendorser import Endorser, Rejected
+from consortium.ledger.fabric.fakepki import peer_identity, tls_material
 
 __all__ = ["FakeGateway", "FakeGatewayHandle", "FakeSettings", "serve_fake_gateway"]
 
@@ -81,7 +78,7 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
         self.endorser = Endorser(
             contract, client_cas, settings.channel, settings.chaincode, self.state
         )
-        self.peers = {org: _peer_identity(org) for org in settings.peer_orgs}
+        self.peers = {org: peer_identity(org) for org in settings.peer_orgs}
         self.down_orgs: set[str] = set()
         self.after_endorse: Callable[[str], None] | None = None
         self.received: list[tuple[str, Any]] = []
@@ -308,43 +305,6 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
         self._orderer.join(timeout=2)
 
 
-def _peer_identity(msp_id: str) -> fakepeer.EndorsingPeer:
-    ca = CertificateAuthority.create(msp_id)
-    cert, key = ca.issue(f"peer0.{msp_id.lower()}", [], "peer")
-    pem = cert.public_bytes(serialization.Encoding.PEM).decode()
-    return fakepeer.EndorsingPeer(msp_id=msp_id, cert_pem=pem, key=key)
-
-
-def _tls_material(server_name: str, host: str) -> tuple[bytes, bytes, bytes]:
-    """A throw-away TLS CA and a server certificate for ``server_name``, localhost and ``host``."""
-    import ipaddress
-
-    ca = CertificateAuthority.create("fake-tls")
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    sans: list[x509.GeneralName] = [x509.DNSName(server_name), x509.DNSName("localhost")]
-    try:
-        sans.append(x509.IPAddress(ipaddress.ip_address(host)))
-    except ValueError:
-        sans.append(x509.DNSName(host))
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, server_name)]))
-        .issuer_name(ca.cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(ca.key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return ca.cert_pem.encode(), cert.public_bytes(serialization.Encoding.PEM), key_pem
-
-
 @dataclass
 class FakeGatewayHandle:
     """A running fake: where it listens, the TLS CA to trust, and `stop()`."""
@@ -395,7 +355,7 @@ def serve_fake_gateway(
     """
     settings = settings or FakeSettings()
     gateway = FakeGateway(contract, _client_cas(ca_cert, msp_id), settings)
-    ca_pem, cert_pem, key_pem = _tls_material(settings.server_name, host)
+    ca_pem, cert_pem, key_pem = tls_material(settings.server_name, host)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="fake-gw"))
     gateway_pb2_grpc.add_GatewayServicer_to_server(gateway, server)
     creds = grpc.ssl_server_credentials([(key_pem, cert_pem)])

@@ -14,6 +14,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from cryptography import x509
@@ -214,36 +215,12 @@ class Endorser:
             return proposal, proposal_pb2.ChaincodeAction(response=response, chaincode_id=cc_id)
         sim = Simulator(self.state, proposal.tx_id, proposal.decoded.timestamp_ms, proposal.creator)
         fn, params = _call(proposal.decoded.args)
-        try:
-            result = (
-                self.contract.invoke(sim, fn, params)
-                if invoke
-                else self.contract.query(sim, fn, params)
-            )
-            code, message = VALID, ""
-        except ContractError as error:
-            result, code, message = None, error.code, error.message
-            sim.writes.clear()  # a rejected transaction changes nothing
-        except Exception as exc:  # the chaincode failed: no endorsement (status 500)
-            raise Rejected(grpc.StatusCode.UNKNOWN, f"chaincode response 500, {exc}") from exc
+        code, message, result = self._run(sim, fn, params, invoke)
         try:
             body = response_envelope(code, message, result)
             event = b""
             if invoke:
-                event = chaincode_event_pb2.ChaincodeEvent(
-                    chaincode_id=self.chaincode,
-                    tx_id=proposal.tx_id,
-                    event_name=EVENT_NAME,
-                    payload=event_payload(
-                        fn=fn,
-                        args=params,
-                        creator=proposal.creator.member_id,
-                        timestamp_ms=proposal.decoded.timestamp_ms,
-                        code=code,
-                        message=message,
-                        result=result,
-                    ),
-                ).SerializeToString()
+                event = _event(proposal, self.chaincode, fn, params, (code, message, result))
         except CanonicalError as exc:
             raise Rejected(grpc.StatusCode.UNKNOWN, f"chaincode response 500, {exc}") from exc
         action = proposal_pb2.ChaincodeAction(
@@ -254,8 +231,46 @@ class Endorser:
         )
         return proposal, action
 
+    def _run(
+        self, sim: Simulator, fn: str, params: dict[str, Any], invoke: bool
+    ) -> tuple[str, str, Any]:
+        """The contract's ``(code, message, result)``; a rejection's writes are discarded."""
+        try:
+            if invoke:
+                return VALID, "", self.contract.invoke(sim, fn, params)
+            return VALID, "", self.contract.query(sim, fn, params)
+        except ContractError as error:
+            sim.writes.clear()  # a rejected transaction changes nothing
+            return error.code, error.message, None
+        except Exception as exc:  # the chaincode failed: no endorsement (status 500)
+            raise Rejected(grpc.StatusCode.UNKNOWN, f"chaincode response 500, {exc}") from exc
 
-def _call(args: list[bytes]) -> tuple[str, dict[str, object]]:
+
+def _event(
+    proposal: CheckedProposal,
+    chaincode: str,
+    fn: str,
+    params: dict[str, Any],
+    outcome: tuple[str, str, Any],
+) -> bytes:
+    """The serialized ``tx`` chaincode event of an invoked transaction (adapter.py)."""
+    code, message, result = outcome
+    payload = event_payload(
+        fn=fn,
+        args=params,
+        creator=proposal.creator.member_id,
+        timestamp_ms=proposal.decoded.timestamp_ms,
+        code=code,
+        message=message,
+        result=result,
+    )
+    event = chaincode_event_pb2.ChaincodeEvent(
+        chaincode_id=chaincode, tx_id=proposal.tx_id, event_name=EVENT_NAME, payload=payload
+    )
+    return bytes(event.SerializeToString())
+
+
+def _call(args: list[bytes]) -> tuple[str, dict[str, Any]]:
     if not args:
         raise Rejected(grpc.StatusCode.UNKNOWN, "chaincode response 500, no function name")
     try:
