@@ -2,7 +2,7 @@
 
 A CKKS ciphertext is two polynomials whose coefficients, limb j, are integers below the prime q_j
 (48 or 40 bits here), but SEAL stores each in a 64-bit word and then zstd-compresses them; random
-residues do not compress much (105.7 kB for 2048 values, 51.6 B/param). Storing each residue in
+residues do not compress much (~105.4 kB for 2048 values, 51.7 B/param). Storing each residue in
 ``ceil(q_j.bit_length() / 8)`` bytes (exactly 6 and 5 bytes here, as the primes were chosen with
 whole-byte sizes) gives 2 * (6 + 5) * 4096 = 90,112 bytes of payload: the information-theoretic
 size of the ciphertext up to < 1 bit per residue.

@@ -20,9 +20,10 @@ Why these numbers (the full argument, with the measurements, is docs/decisions/0
   `MAX_ABS_VALUE` per plaintext entry and `MAX_WEIGHT_SUM_PPM` over a weighted sum keep
   |sum| <= 4 * 16 = 64 (a 2x margin).
 - **Size.** Ciphertext bytes per parameter depend on the data-level modulus bits, not on N:
-  2 polynomials x (48 + 40) bits per N coefficients over N/2 slots = 44 bytes before SEAL's zstd
-  framing (51.4 measured), 27 bytes for a weighted sum (one prime left). N = 4096 rather than 8192
-  halves the padding of the last ciphertext of each tensor (2048 slots instead of 4096).
+  2 polynomials x (48 + 40) bits per N coefficients over N/2 slots = 44 bytes, which
+  `consortium.crypto.packing` achieves (SEAL's own zstd framing: 51.7), 24 bytes for a weighted
+  sum (one prime left); `python -m consortium.crypto.bench` measures both. N = 4096 rather than
+  8192 halves the padding of the last ciphertext of each tensor (2048 slots instead of 4096).
 - **TenSEAL's rescale.** After `ct * w` TenSEAL sets the ciphertext scale back to the global scale
   2^40 although the exact scale is 2^80 / q1. With q1 = 1099511480321 = 2^40 - 36 * 2^12 + 1 this
   is a systematic relative error of 1.34e-7. `exact_weight_scalar` multiplies the weight by

@@ -14,7 +14,7 @@ Blob format (``consortium/he-update/v1``; its SHA-256 is the digest on the ledge
                                       name, chunks in order); their lengths are in the header.
                                       Each is a TenSEAL CKKSVector serialization with its residues
                                       stored in exactly 6 / 5 bytes (`consortium.crypto.packing`):
-                                      44 B/param instead of SEAL's zstd framing (51.6 B/param)
+                                      44.2 B/param instead of SEAL's zstd framing (51.7)
 
 The header is canonical JSON so that the same update always has the same bytes. ``kind`` is
 ``update`` for a fresh encryption (two data primes: one multiplication left) and ``sum`` for a
