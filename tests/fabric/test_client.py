@@ -136,3 +136,28 @@ def test_follow_delivers_new_commits_live(
     thread.join(timeout=10)
 
     assert got == ["Inc:hospital-b", "Refuse:hospital-b"]
+
+
+def test_concurrent_increments_serialize_through_mvcc_retries(
+    fake: FakeGatewayHandle,
+    alice: KeySigner,
+    bob: KeySigner,
+    connect_to: Callable[..., FabricLedger],
+) -> None:
+    fake.gateway.settings.batch_timeout_s = 0.05  # concurrent submissions share blocks
+    clients = [connect_to(fake, s, mvcc_retries=8) for s in (alice, bob, alice, bob)]
+
+    def work(client: FabricLedger) -> list[int]:
+        return [client.submit_ok("Inc", {"name": "hot"})["value"] for _ in range(2)]
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        values = [v for vs in pool.map(work, clients) for v in vs]
+    for client in clients:
+        client.close()
+
+    assert sorted(values) == list(range(1, 9))  # every increment saw the previous one
+    with connect_to(fake, alice) as reader:
+        assert reader.evaluate("Get", {"name": "hot"}) == 8
+        codes = [t.code for t in reader.transactions()]
+    assert codes.count("VALID") == 8
+    assert set(codes) <= {"VALID", "MVCC_READ_CONFLICT"}
