@@ -32,6 +32,7 @@ from consortium.ledger.fabric.errors import (
 from consortium.ledger.fabric.follower import EventFollower, FileCheckpoint
 
 RETRYABLE = ("MVCC_READ_CONFLICT", "PHANTOM_READ_CONFLICT")
+MAX_MESSAGE_BYTES = 100 * 1024 * 1024
 
 
 class FabricLedger(Ledger):
@@ -59,7 +60,11 @@ class FabricLedger(Ledger):
         self.mvcc_retries = mvcc_retries
         self.timeout_s = timeout_s
         self.commit_timeout_s = commit_timeout_s
-        options: list[tuple[str, Any]] = []
+        # Blocks read through qscc can be large; Fabric's own limit is 100 MB (core.yaml).
+        options: list[tuple[str, Any]] = [
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ]
         if server_name_override:
             options += [
                 ("grpc.ssl_target_name_override", server_name_override),
