@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -44,7 +44,7 @@ def config(_template: Path, tmp_path: Path) -> ConsortiumConfig:
 
 
 @pytest.fixture
-def open_as(config: ConsortiumConfig) -> OpenAs:
+def open_as(config: ConsortiumConfig) -> Iterator[OpenAs]:
     """Open the test ledger as a member of the directory (closed at teardown)."""
     opened: list[EmbeddedLedger] = []
 

@@ -62,7 +62,10 @@ def connect(
         raise FileNotFoundError(f"no ledger at {target}: run `consortium init` first")
     if create and str(path) != ":memory:":
         target.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    # Shared across threads of one client: `EmbeddedLedger` serializes its use with a lock.
+    conn = sqlite3.connect(
+        str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+    )
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={'FULL' if sync == 'full' else 'NORMAL'}")
     if create:
