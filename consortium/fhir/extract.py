@@ -89,7 +89,8 @@ class CohortFacts:
         self, data: dict[str, Any], full_url: str | None, urls: dict[str, str]
     ) -> None:
         rid = data.get("id")
-        key = f"Patient/{rid}" if rid else urls.get(full_url or "", full_url or f"#{id(data)}")
+        anonymous = f"#patient-without-id-{len(self.patients)}"
+        key = f"Patient/{rid}" if rid else urls.get(full_url or "", full_url or anonymous)
         if key in self.patients:
             return
         postal, country = _postal(data.get("address"))

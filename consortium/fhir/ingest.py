@@ -174,7 +174,7 @@ def _check_out(out: Path, inputs: list[Path]) -> None:
             )
     try:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "quarantine").mkdir(exist_ok=True)
+        (out / "quarantine").mkdir(mode=0o700, exist_ok=True)  # holds identifiable input
         for old in (out / "quarantine").glob("*.json"):
             old.unlink()
         probe = out / ".write-test"

@@ -1,0 +1,52 @@
+"""Whatever mix of good and bad lines an NDJSON file holds, every non-blank line is read once and
+ends up accepted or quarantined."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from consortium.fhir.ingest import ingest
+from consortium.fhir.reader import iter_file
+
+POOL = [
+    json.dumps({"resourceType": "Patient", "id": "a", "gender": "male"}),
+    json.dumps({"resourceType": "Patient", "birthDate": "19xx"}),
+    json.dumps({"resourceType": "Observation", "status": "final", "code": {"text": "x"}}),
+    json.dumps({"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": {"resourceType": "Patient", "id": "b"}},
+        {"resource": {"resourceType": "Nope"}},
+    ]}),
+    "{broken",
+    "42",
+    "   ",
+    json.dumps({"resourceType": "SubstancePolymer"}),
+]  # fmt: skip
+
+
+def _expected_items(line: str) -> int:
+    if not line.strip():
+        return 0
+    if line.startswith('{"resourceType": "Bundle"'):
+        return 3  # the Bundle and its two entries
+    return 1
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.sampled_from(POOL), min_size=1, max_size=12))
+def test_nothing_is_lost(lines: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "in" / "x.ndjson"
+        source.parent.mkdir()
+        source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        expected = sum(_expected_items(line) for line in lines)
+        assert len(list(iter_file(source))) == expected
+        if expected == 0:
+            return
+        report = ingest([source.parent], "t", "heart", Path(tmp) / "out", k=1)
+        assert report.read == expected == report.accepted + report.quarantined
+        assert report.quarantined == len(list((Path(tmp) / "out" / "quarantine").iterdir()))
