@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from consortium.cli._errors import UserError
-from consortium.config import ConsortiumConfig
+from consortium.config import ConfigError, ConsortiumConfig
 from consortium.identity import CertificateAuthority
 from consortium.ledger.fabric import open_fabric_ledger
 from consortium.ledger.fabric.client import FabricLedger
@@ -197,7 +196,7 @@ def test_open_fabric_ledger_reads_consortium_toml(
 def test_incomplete_fabric_config_says_what_to_set(
     tmp_path: Path, alice: KeySigner, fabric: str, expected: str
 ) -> None:
-    with pytest.raises(UserError, match=expected):
+    with pytest.raises(ConfigError, match=expected):
         open_fabric_ledger(_config(tmp_path, fabric), alice)
 
 

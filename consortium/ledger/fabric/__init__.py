@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from consortium.cli._errors import UserError
-
 if TYPE_CHECKING:
     from consortium.ledger.fabric.client import FabricLedger
     from consortium.ledger.fabric.messages import Signer
@@ -42,17 +40,20 @@ def open_fabric_ledger(config: Any, identity: Signer, **options: Any) -> FabricL
     """A `FabricLedger` for ``identity`` from ``config.ledger.fabric`` (a `ConsortiumConfig`).
 
     ``options`` go to `FabricLedger` (endorsing_orgs, mvcc_retries, timeout_s, commit_timeout_s).
+    A missing or unreadable setting raises `ConfigError`; failures talking to the peer raise the
+    `errors.FabricError` subclasses (all `UserError`s).
     """
+    from consortium.config import ConfigError
     from consortium.ledger.fabric.client import FabricLedger
 
     fabric = config.ledger.fabric
     if not fabric.peer_endpoint:
-        raise UserError(
+        raise ConfigError(
             "[ledger.fabric] peer_endpoint is not set in consortium.toml: set it to the gateway "
             "peer's host:port (see docs/fabric.md)"
         )
     if not fabric.tls_ca:
-        raise UserError(
+        raise ConfigError(
             "[ledger.fabric] tls_ca is not set in consortium.toml: set it to the PEM file of the "
             "CA that issued the peer's TLS certificate (see docs/fabric.md)"
         )
@@ -60,7 +61,7 @@ def open_fabric_ledger(config: Any, identity: Signer, **options: Any) -> FabricL
     try:
         tls_ca_pem = tls_path.read_bytes()
     except OSError as exc:
-        raise UserError(
+        raise ConfigError(
             f"cannot read [ledger.fabric] tls_ca {tls_path} ({exc.strerror}): copy the peer "
             "organisation's TLS CA certificate there"
         ) from exc
