@@ -1,0 +1,147 @@
+"""`consortium train`: train a model on one cohort alone (a hospital's own model, and the baseline
+that federated learning must beat), with DP-SGD by default.
+
+Reads ``DIR/cohort.parquet`` (the output of `consortium ingest`), holds out 20 % (stratified,
+keyed on pids, see `consortium.learning.data`), trains, and writes ``OUT/model.safetensors`` and
+``OUT/report.json`` (canonical JSON: metrics in basis points, ε as a decimal string). The privacy
+accountant is persisted under ``--state-dir`` (default ``OUT``): training twice on the same data
+composes, and a run that would pass ``--epsilon`` is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from consortium.cli._errors import fail
+from consortium.cli.app import app
+
+
+def _read_cohort(cohort_dir: Path, definition: str | None) -> tuple[Any, str]:
+    import pandas as pd
+
+    table_path = cohort_dir / "cohort.parquet"
+    if not table_path.is_file():
+        fail(
+            f"no cohort table at {table_path}: point --cohort at the --out folder of "
+            "`consortium ingest`"
+        )
+    name = definition
+    report = cohort_dir / "report.json"
+    if name is None and report.is_file():
+        name = json.loads(report.read_text(encoding="utf-8")).get("cohort")
+    return pd.read_parquet(table_path), name or "heart"
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        fail(f"--hidden {text!r}: give layer widths separated by commas, e.g. 32,16")
+    if any(s < 1 for s in sizes):
+        fail(f"--hidden {text!r}: widths must be positive")
+    return sizes
+
+
+@app.command("train")
+def train_command(
+    cohort: Annotated[Path, typer.Option("--cohort", help="Folder of `consortium ingest` output.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for model.safetensors + report.json.")],
+    epsilon: Annotated[
+        float | None, typer.Option("--epsilon", help="ε budget of this cohort and task (DP).")
+    ] = None,
+    delta: Annotated[float, typer.Option("--delta", help="δ of the DP guarantee.")] = 1e-5,
+    epochs: Annotated[int, typer.Option("--epochs", help="Passes over the training rows.")] = 20,
+    no_dp: Annotated[
+        bool, typer.Option("--no-dp", help="Train without differential privacy (baseline only).")
+    ] = False,
+    definition: Annotated[
+        str | None, typer.Option("--definition", help="Cohort definition name or JSON path.")
+    ] = None,
+    hidden: Annotated[str, typer.Option("--hidden", help="Hidden layer widths.")] = "16",
+    lr: Annotated[float, typer.Option("--lr", help="SGD learning rate.")] = 0.05,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Expected batch size.")] = 64,
+    max_grad_norm: Annotated[float, typer.Option("--max-grad-norm", help="DP clip norm.")] = 1.0,
+    accountant: Annotated[str, typer.Option("--accountant", help="prv or rdp.")] = "prv",
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="For reproducible runs (keep it private).")
+    ] = None,
+    state_dir: Annotated[
+        Path | None, typer.Option("--state-dir", help="Where the accountant lives [default: OUT].")
+    ] = None,
+    task_id: Annotated[
+        str, typer.Option("--task-id", help="Task the budget belongs to.")
+    ] = "local",
+    eval_cohort: Annotated[
+        Path | None,
+        typer.Option("--eval-cohort", help="Also evaluate on this cohort's held-out rows."),
+    ] = None,
+) -> None:
+    """Train a model on one cohort alone; print held-out metrics and ε; write model and report."""
+    if not no_dp and epsilon is None:
+        fail("give --epsilon (the privacy budget) or --no-dp for a non-private baseline")
+    if epsilon is not None and epsilon <= 0:
+        fail(f"--epsilon {epsilon}: must be > 0")
+    if not 0 < delta < 1:
+        fail(f"--delta {delta}: must be between 0 and 1 (typically below 1/rows)")
+    if accountant not in ("prv", "rdp"):
+        fail(f"--accountant {accountant!r}: use prv or rdp")
+    if epochs < 1 or batch_size < 1 or lr <= 0 or max_grad_norm <= 0:
+        fail("--epochs, --batch-size, --lr and --max-grad-norm must be positive")
+    from consortium.fhir.cohort import CohortError
+    from consortium.learning.alone import AloneOptions, evaluate_elsewhere, train_alone
+    from consortium.privacy.accountant import BudgetExceeded
+
+    table, cohort_name = _read_cohort(cohort, definition)
+    other = None if eval_cohort is None else _read_cohort(eval_cohort, cohort_name)[0]
+    options = AloneOptions(
+        cohort_name=cohort_name,
+        dp=not no_dp,
+        epsilon=epsilon,
+        delta=delta,
+        epochs=epochs,
+        hidden=_hidden(hidden),
+        lr=lr,
+        batch_size=batch_size,
+        max_grad_norm=max_grad_norm,
+        accountant="rdp" if accountant == "rdp" else "prv",
+        seed=seed,
+        state_dir=state_dir or out,
+        task_id=task_id,
+    )
+    try:
+        report, data, metrics = train_alone(table, options)
+    except BudgetExceeded as exc:
+        fail(f"{exc} (accountant under {options.state_dir}/privacy/{task_id})")
+    except (CohortError, ValueError) as exc:
+        fail(f"cannot train on {cohort}: {exc}")
+    _write(out, report, data)
+    typer.echo(f"held-out {metrics.summary()}")
+    if other is not None:
+        elsewhere = evaluate_elsewhere(other, cohort_name, data)
+        typer.echo(f"held-out of {eval_cohort}: {elsewhere.summary()}")
+    if report.dp:
+        typer.echo(
+            f"ε spent {report.epsilon_spent} of {report.epsilon_budget} (δ={report.delta}, "
+            f"{report.accountant}, σ={report.noise_multiplier}, {report.steps} steps)"
+        )
+    else:
+        typer.echo("no differential privacy: this model is a baseline, do not release it")
+    typer.echo(
+        f"wrote {out / 'model.safetensors'} (sha256 {report.model_digest}) and "
+        f"{out / 'report.json'}"
+    )
+
+
+def _write(out: Path, report: Any, data: bytes) -> None:
+    from consortium.canonical import canonical_json
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "model.safetensors").write_bytes(data)
+        (out / "report.json").write_bytes(canonical_json(report) + b"\n")
+    except OSError as exc:
+        fail(f"cannot write to --out {out}: {exc.strerror or exc}")
