@@ -120,7 +120,7 @@ deploy_chaincode() {
     --cafile "$ORDERER_CA" --channelID "$CHANNEL" --name "$CC_NAME" --version "$CC_VERSION" \
     --sequence "$seq" "${commit_peers[@]}"
   peer_as 1 lifecycle chaincode querycommitted --channelID "$CHANNEL" --name "$CC_NAME"
-  log "Chaincode $CC_NAME committed on $CHANNEL. Next: docs/fabric.md, 'Run a node against it'"
+  log "Chaincode $CC_NAME committed on $CHANNEL. Next: docs/fabric.md, steps 2-4"
 }
 
 network_down() {
