@@ -9,6 +9,7 @@ blocks, and a submitter that is killed leaves its envelope to be ordered by the 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
@@ -89,6 +90,7 @@ class EmbeddedLedger(Ledger):
         self._conn = connect(self.path, sync=sync)
         self._lock = threading.RLock()
         self._certs = CertValidator(ca_cert_pem)
+        self._cutter = _CutterLock(Path(f"{self.path}.cutter.lock"))
         self._executor = Executor(
             self._conn, contract, self._certs, channel, seen_in_db(self._conn)
         )
@@ -155,29 +157,60 @@ class EmbeddedLedger(Ledger):
         return found
 
     def cut(self, *, force: bool = False) -> bool:
-        """Cut one block from pending envelopes if the policy says so; True if a block was cut."""
+        """Cut one block from pending envelopes if the policy says so; True if a block was cut.
+
+        One process at a time is the cutter (an advisory file lock, released by the kernel if
+        the process dies). It checks the signatures of the pending envelopes *before* taking
+        SQLite's write lock, so that other processes keep inserting envelopes meanwhile, then
+        validates, executes and commits the block under the write lock.
+        """
         if self.orderer is None:
             raise PermissionError("this ledger client has no orderer key")
         with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
+            if not self._cutter.acquire():
+                return False
             try:
-                rows = conn.execute(
-                    "SELECT seq, envelope, signature, queued_ms FROM pending ORDER BY seq LIMIT ?",
-                    (self.policy.max_txs,),
-                ).fetchall()
-                now = time.time_ns() // 1_000_000
-                young = rows and now - int(rows[0][3]) < self.policy.max_wait_ms
-                if not rows or (len(rows) < self.policy.max_txs and young and not force):
-                    conn.execute("ROLLBACK")
+                rows = self._pending()
+                if not rows or (not force and not self._due(rows)):
                     return False
-                batch = [(int(s), bytes(e), bytes(g)) for s, e, g, _ in rows]
-                cut_block(conn, self._executor, self.orderer, batch)
-                conn.execute("COMMIT")
-                return True
-            except BaseException:
+                checked = {int(r[0]): self._check_signature(r[1], r[2]) for r in rows}
+                return self._commit_block(checked)
+            finally:
+                self._cutter.release()
+
+    def _pending(self) -> list[tuple[Any, ...]]:
+        return self._conn.execute(
+            "SELECT seq, envelope, signature, queued_ms FROM pending ORDER BY seq LIMIT ?",
+            (self.policy.max_txs,),
+        ).fetchall()
+
+    def _due(self, rows: list[tuple[Any, ...]]) -> bool:
+        now = time.time_ns() // 1_000_000
+        return len(rows) >= self.policy.max_txs or now - int(rows[0][3]) >= self.policy.max_wait_ms
+
+    def _check_signature(self, envelope: bytes, signature: bytes) -> bool | None:
+        try:
+            cert_pem = json.loads(envelope)["creator"]["cert_pem"]
+            return self._certs.info(str(cert_pem)).verify(bytes(envelope), bytes(signature))
+        except (ValueError, KeyError, TypeError):
+            return None  # unreadable: the executor decides the code under the write lock
+
+    def _commit_block(self, checked: dict[int, bool | None]) -> bool:
+        conn = self._conn
+        assert self.orderer is not None
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            rows = self._pending()  # again, under the lock: the authoritative batch
+            if not rows:
                 conn.execute("ROLLBACK")
-                raise
+                return False
+            batch = [(int(s), bytes(e), bytes(g)) for s, e, g, _ in rows]
+            cut_block(conn, self._executor, self.orderer, batch, checked=checked)
+            conn.execute("COMMIT")
+            return True
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     # -- reading ---------------------------------------------------------------------------
     def evaluate(self, fn: str, args: dict[str, Any]) -> Any:
@@ -249,6 +282,27 @@ class EmbeddedLedger(Ledger):
     def close(self) -> None:
         """Close the SQLite connection."""
         self._conn.close()
+        self._cutter.close()
+
+
+class _CutterLock:
+    """A non-blocking advisory lock (flock) naming the one process that cuts blocks right now."""
+
+    def __init__(self, path: Path) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def acquire(self) -> bool:
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def release(self) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        os.close(self._fd)
 
 
 def _write_checkpoint(path: Path, next_block: int) -> None:

@@ -94,14 +94,20 @@ def cut_block(
     orderer: Identity,
     batch: list[tuple[int, bytes, bytes]],
     ca_sha256: str | None = None,
+    checked: dict[int, bool | None] | None = None,
 ) -> tuple[int, list[Outcome]]:
     """Validate, execute and append ``batch`` (seq, envelope, signature) as the next block.
 
-    The caller holds the write transaction and commits it.
+    ``checked`` holds signature verdicts this process already computed for pending rows (by
+    ``seq``; pending rows never change). The caller holds the write transaction and commits it.
     """
     number, prev_hash = _head(conn)
     executor.ids.clear()
-    outcomes = [executor.execute(number, i, env, sig) for i, (_, env, sig) in enumerate(batch)]
+    known = checked or {}
+    outcomes = [
+        executor.execute(number, i, env, sig, known.get(seq))
+        for i, (seq, env, sig) in enumerate(batch)
+    ]
     conn.executemany(
         "INSERT INTO txs (block_number, tx_index, tx_id, envelope, signature, code, message, "
         "result) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
