@@ -151,27 +151,13 @@ def fake_peer_command(
     """Serve the protocol-level fake gateway peer (no Fabric needed) until interrupted."""
     import threading
 
-    from consortium.ledger.contract import ConsortiumContract
-    from consortium.ledger.fabric.fake import serve_fake_gateway
+    from consortium.ledger.fabric.local import TLS_CA_FILE, point_config_at, serve_for_consortium
 
     config = _config(consortium)
-    # Trust, per MSP id, the CA its members' MSP folders name (the consortium CA by default).
-    cas = {config.msp_id: config.ca_cert_path.read_text()}
-    for member_id, entry in config.members.items():
-        cacerts = sorted((config.member_msp(member_id) / "cacerts").glob("*.pem"))
-        if cacerts:
-            cas.setdefault(entry.msp_id, cacerts[0].read_text())
-    handle = serve_fake_gateway(ConsortiumContract(), cas, port=port)
-    tls_path = config.resolve("fabric/fake-peer-tls-ca.pem")
-    tls_path.parent.mkdir(parents=True, exist_ok=True)
-    tls_path.write_bytes(handle.tls_ca_pem)
+    handle = serve_for_consortium(config, port=port)
+    tls_path = config.resolve(TLS_CA_FILE)
     if configure:
-        config.ledger.backend = "fabric"
-        fabric = config.ledger.fabric
-        fabric.peer_endpoint, fabric.tls_ca = handle.address, "fabric/fake-peer-tls-ca.pem"
-        fabric.server_name_override, fabric.msp_id = handle.server_name, None
-        fabric.channel, fabric.chaincode = "consortium", "consortium"
-        config.save()
+        point_config_at(config, handle)
     typer.echo(f"fake Fabric gateway on {handle.address}, TLS CA in {tls_path}; Ctrl-C stops it")
     try:
         threading.Event().wait()
