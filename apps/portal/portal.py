@@ -27,7 +27,7 @@ TITLES = {
     "consensus": ("Consensus", ":material/link:"),
 }
 
-st.set_page_config(page_title="consortium portal", page_icon=":material/hub:", layout="wide")
+st.set_page_config(page_title="consortium portal", page_icon="🏥", layout="wide")
 
 if not signed_in():
     st.navigation([st.Page(show_sign_in, title="Sign in", url_path="signin")]).run()

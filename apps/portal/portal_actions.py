@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import inspect
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -92,22 +93,24 @@ def pull_model(data: PortalData, roles: tuple[str, ...], task_id: str, version: 
         raise PermissionError(
             f"member {data.member_id} (roles: {', '.join(roles)}) may not download models"
         )
-    fn = find(_PULL)
-    if fn is None:
-        raise PortalUnavailable("model pull is not available in this install")
-    expected = _version_record(data, task_id, version)["model_digest"]
+    block = _version_record(data, task_id, version)
+    expected = block["model_digest"]
     out = data.member_dir / "portal" / "downloads" / f"{task_id}-v{version}"
     out.mkdir(parents=True, exist_ok=True)
-    result = call(
-        fn,
-        config=data.config(),
-        member_id=data.member_id,
-        task_id=task_id,
-        version=version,
-        out=out,
-        ledger=data.ledger(),
-        root=data.dir,
-    )
+    fn = find(_PULL)
+    if fn is not None:
+        result = call(
+            fn,
+            config=data.config(),
+            member_id=data.member_id,
+            task_id=task_id,
+            version=version,
+            out=out,
+            ledger=data.ledger(),
+            root=data.dir,
+        )
+    else:
+        result = _pull_here(data, block, out)
     files = sorted(p for p in out.rglob("*") if p.is_file())
     model = next((p for p in files if p.suffix == ".safetensors"), None)
     if model is None:
@@ -122,6 +125,44 @@ def pull_model(data: PortalData, roles: tuple[str, ...], task_id: str, version: 
         match=got == expected,
         result=result,
     )
+
+
+def _pull_here(data: PortalData, block: dict[str, Any], out: Path) -> str:
+    """The pull steps, for an install without ``consortium.pole.provenance.pull_model``: fetch
+    the version's blob (the store re-hashes it against ``blob_digest``), open the member's
+    wrapped key bundle with its own private key, decrypt (AES-GCM: any altered byte fails) and
+    check the plaintext against the ledger's ``model_digest``, then record the download."""
+    from consortium.blobs import open_blob_store
+    from consortium.crypto.modelblob import decrypt_model_blob
+    from consortium.crypto.setup import load_member_keys
+
+    config, ledger = data.config(), data.ledger()
+    blobs = open_blob_store(config.blobs.url, config.root)
+    share = ledger.evaluate("GetShareKey", {"member_id": data.member_id})
+    bundle = load_member_keys(
+        config.member_msp(data.member_id),
+        blobs,
+        share["wrapped_key_digest"],
+        member_id=data.member_id,
+    )
+    plain = decrypt_model_blob(
+        blobs.get(block["blob_digest"]),
+        bundle.model_key,
+        expected_model_digest=block["model_digest"],
+    )
+    name = f"{block['task_id']}-v{block['height']}"
+    (out / f"{name}.safetensors").write_bytes(plain)
+    record = ledger.submit_ok(
+        "RecordDownload",
+        {
+            "task_id": block["task_id"],
+            "version": block["height"],
+            "model_digest": block["model_digest"],
+        },
+    )
+    provenance = {"version": block, "download": record, "pulled_by": data.member_id}
+    (out / f"{name}.provenance.json").write_text(json.dumps(provenance, indent=1, sort_keys=True))
+    return str(record.get("download_id", ""))
 
 
 def verify_chain(data: PortalData, progress: Callable[[float, str], None]) -> Any:

@@ -39,7 +39,33 @@ def h(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _round(ledgers: dict[str, Ledger], height: int, eps: str, reject: str | None) -> None:
+def _real_version(root: Path, ledger: Ledger, height: int) -> tuple[str, str]:
+    """Version 0's weights nudged by ``height``, encrypted with the consortium model key and
+    stored as a blob, as a sealer would: returns (model_digest, blob_digest)."""
+    import numpy as np
+
+    from consortium.blobs import open_blob_store
+    from consortium.config import ConsortiumConfig
+    from consortium.crypto.modelblob import decrypt_model_blob, encrypt_model_blob
+    from consortium.crypto.setup import load_member_keys
+    from consortium.learning.serialize import from_safetensors, to_safetensors
+
+    config = ConsortiumConfig.load(root)
+    blobs = open_blob_store(config.blobs.url, config.root)
+    share = ledger.evaluate("GetShareKey", {"member_id": HOSPITAL})
+    key = load_member_keys(
+        config.member_msp(HOSPITAL), blobs, share["wrapped_key_digest"]
+    ).model_key
+    genesis = ledger.evaluate("GetVersion", {"task_id": TASK, "version": 0})
+    arrays, spec = from_safetensors(decrypt_model_blob(blobs.get(genesis["blob_digest"]), key))
+    nudged = {k: (v + np.float32(0.01 * height)).astype(v.dtype) for k, v in arrays.items()}
+    data = to_safetensors(nudged, spec)
+    return hashlib.sha256(data).hexdigest(), blobs.put(encrypt_model_blob(data, key))
+
+
+def _round(
+    ledgers: dict[str, Ledger], root: Path, height: int, eps: str, reject: str | None
+) -> None:
     """Every hospital submits on ``height - 1``; committees judge; HOSPITAL seals ``height``."""
     accepted = []
     for name in SITES:
@@ -66,13 +92,14 @@ def _round(ledgers: dict[str, Ledger], height: int, eps: str, reject: str | None
         if not bad:
             accepted.append(uid)
     head = ledgers[HOSPITAL].evaluate("GetHead", {"task_id": TASK})
+    model_digest, blob_digest = _real_version(root, ledgers[HOSPITAL], height)
     share = [1_000_000 - 1_000_000 // len(accepted) * (len(accepted) - 1)]
     share += [1_000_000 // len(accepted)] * (len(accepted) - 1)
     proposal = ledgers[HOSPITAL].submit_ok("ProposeBlock", {
         "task_id": TASK, "height": height, "parent_digest": head["model_digest"],
         "updates": accepted, "weights_ppm": [500_000] * len(accepted), "contribution_ppm": share,
-        "aggregate_digest": h(f"agg{height}"), "model_digest": h(f"model-{height}"),
-        "blob_digest": h(f"blob-{height}"), "next_required_gain_bp": head["required_gain_bp"],
+        "aggregate_digest": h(f"agg{height}"), "model_digest": model_digest,
+        "blob_digest": blob_digest, "next_required_gain_bp": head["required_gain_bp"],
     })  # fmt: skip
     for i, judge in enumerate(proposal["committee"]):
         ledgers[judge].submit_ok("AttestBlock", {
@@ -154,9 +181,10 @@ def _learn(config: Any, root: Path) -> None:
     config = type(config).load(root)
     ledgers = {name: open_ledger(config, name) for name in ROLES}
     try:
-        _round(ledgers, 1, "1.5", reject=REJECTED)
-        _round(ledgers, 2, "3.4", reject=None)
-        download = {"task_id": TASK, "version": 2, "model_digest": h("model-2")}
+        _round(ledgers, root, 1, "1.5", reject=REJECTED)
+        _round(ledgers, root, 2, "3.4", reject=None)
+        v2 = ledgers[HOSPITAL].evaluate("GetVersion", {"task_id": TASK, "version": 2})
+        download = {"task_id": TASK, "version": 2, "model_digest": v2["model_digest"]}
         ledgers[HOSPITAL].submit_ok("RecordDownload", download)
         ledgers["auditor"].submit("RecordDownload", download)
     finally:

@@ -141,3 +141,15 @@ def test_sign_in_refuses_a_wrong_password_then_accepts_the_right_one(
     assert not at.exception
     assert at.session_state["portal_user"]["who"] == "hungary"
     assert at.title[0].value == "hungary"  # the overview
+
+
+def test_hospital_pulls_a_version_checked_against_the_ledger_and_recorded(
+    populated: Path, portal: Any
+) -> None:
+    at = portal(populated, "hungary", page="models")
+    at.selectbox[1].select(1).run()
+    next(b for b in at.button if "Pull model" in b.label).click().run()
+    assert not at.exception and not at.error
+    assert any("matches the ledger" in s.value for s in at.success)
+    downloads = at.dataframe[-1].value
+    assert list(downloads["member"]) == ["hungary"] and list(downloads["version"]) == [1]

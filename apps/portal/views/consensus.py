@@ -54,7 +54,7 @@ else:
         st.subheader("Block intervals")
         line(
             blocks[["height", "interval_s"]].dropna(),
-            x="height:Q",
+            x="height:O",
             y="interval_s:Q",
             title="seconds since the parent block",
             rule=task["target_interval_ms"] / 1000,
@@ -64,7 +64,7 @@ else:
         st.subheader("Difficulty (required gain, basis points)")
         line(
             blocks[["height", "required_gain_bp"]],
-            x="height:Q",
+            x="height:O",
             y="required_gain_bp:Q",
             title="required gain (bp)",
         )

@@ -9,7 +9,6 @@ import portal_ledger as pl
 import streamlit as st
 from portal_auth import allowed
 from portal_charts import bp_text, line, short
-from portal_data import PortalUnavailable
 from portal_ui import require
 
 data, roles = require("models")
@@ -21,7 +20,11 @@ if not tasks:
 task_id = st.selectbox("Task", list(tasks), format_func=lambda t: f"{tasks[t]['title']} ({t})")
 versions = pl.versions(data, task_id)
 table = versions.copy()
-table["auroc"] = [bp_text(v) for v in table["metric_bp"]] if "metric_bp" in table else "—"
+# version 0 is the published initial model: nobody attested a metric for it
+table["auroc"] = [
+    bp_text(v) if h > 0 else "—"
+    for h, v in zip(table["height"], table.get("metric_bp", [None] * len(table)), strict=True)
+]
 if "model_digest" in table:
     table["model_digest"] = table["model_digest"].map(short)
 table["updates"] = table["updates"].map(len)
@@ -38,7 +41,7 @@ if not sites.empty:
     st.subheader("Metric per site")
     st.caption("Each attester evaluated the proposed version on its own held-out data.")
     per_site = sites.assign(auroc=sites["metric_bp"] / 10000)[["height", "site", "auroc"]]
-    line(per_site, x="height:Q", y="auroc:Q", color="site:N", title="AUROC per site")
+    line(per_site, x="height:O", y="auroc:Q", color="site:N", title="AUROC per site")
     st.dataframe(
         sites.drop(columns=["task"]).assign(model_digest=sites["model_digest"].map(short)),
         hide_index=True,
@@ -56,7 +59,7 @@ elif st.button("Pull model (checks the digest, records the download on the ledge
     try:
         with st.spinner("Pulling, checking and recording…"):
             outcome = act.pull_model(data, roles, task_id, int(version))
-    except (PortalUnavailable, PermissionError) as err:
+    except Exception as err:  # a blob missing or failing its check is a finding, not a crash
         st.error(f"Model pull failed: {err}")
     else:
         st.session_state["pulled"] = {"task": task_id, "version": int(version), **outcome}
