@@ -164,3 +164,18 @@ def test_admin_registers_a_member_that_can_then_submit(
     assert open_as("admin").submit("RegisterMember", record).valid
     assert open_as("zurich").submit("Put", {"key": "z", "value": "1"}).valid
     _verify_ok(config)
+
+
+def test_threads_share_one_client(open_as: OpenAs, config: ConsortiumConfig) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    ledger = open_as("a")
+
+    def work(t: int) -> list[str]:
+        return [ledger.submit("Put", {"key": f"t{t}/{i}", "value": "v"}).code for i in range(25)]
+
+    with ThreadPoolExecutor(4) as pool:
+        codes = [code for chunk in pool.map(work, range(4)) for code in chunk]
+    assert codes == ["VALID"] * 100
+    assert sum(1 for t in ledger.transactions(1) if t.code == "VALID") == 100
+    _verify_ok(config)

@@ -104,24 +104,17 @@ class EmbeddedLedger(Ledger):
         """Submit several transactions at once (one insert, usually one block); results in order."""
         signed = [make_envelope(self.identity, self.channel, fn, args) for fn, args in calls]
         now = time.time_ns() // 1_000_000
+        sql = "INSERT INTO pending (envelope, signature, queued_ms) VALUES (?, ?, ?)"
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                seqs = [
-                    int(
-                        self._conn.execute(
-                            "INSERT INTO pending (envelope, signature, queued_ms) VALUES (?, ?, ?)",
-                            (env, sig, now),
-                        ).lastrowid
-                        or 0
-                    )
-                    for env, sig, _ in signed
-                ]
+                cursors = [self._conn.execute(sql, (env, sig, now)) for env, sig, _ in signed]
+                seqs = [int(c.lastrowid or 0) for c in cursors]
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
-            return self._await(seqs)
+        return self._await(seqs)  # outside the lock: other threads may submit meanwhile
 
     def _await(self, seqs: list[int]) -> list[TxResult]:
         deadline = time.monotonic() + self.timeout_s
@@ -146,7 +139,9 @@ class EmbeddedLedger(Ledger):
         for i in range(0, len(seqs), _CHUNK):
             part = seqs[i : i + _CHUNK]
             sql = _RECEIPTS.format(",".join("?" * len(part)))
-            for seq, block, tx_id, code, message, result in self._conn.execute(sql, part):
+            with self._lock:
+                rows = self._conn.execute(sql, part).fetchall()
+            for seq, block, tx_id, code, message, result in rows:
                 found[int(seq)] = TxResult(
                     tx_id=tx_id,
                     code=code,
