@@ -56,6 +56,8 @@ class FakeSettings:
     max_batch: int = 200
     server_name: str = "peer0.fake.consortium"
     record: bool = False  # keep every request received, for tests that decode them
+    # Each waiting CommitStatus and each open ChaincodeEvents stream holds a server thread.
+    max_workers: int = 64
 
 
 def _abort(
@@ -356,7 +358,8 @@ def serve_fake_gateway(
     settings = settings or FakeSettings()
     gateway = FakeGateway(contract, _client_cas(ca_cert, msp_id), settings)
     ca_pem, cert_pem, key_pem = tls_material(settings.server_name, host)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="fake-gw"))
+    pool = futures.ThreadPoolExecutor(settings.max_workers, thread_name_prefix="fake-gw")
+    server = grpc.server(pool)
     gateway_pb2_grpc.add_GatewayServicer_to_server(gateway, server)
     creds = grpc.ssl_server_credentials([(key_pem, cert_pem)])
     bound = server.add_secure_port(f"{host}:{port}", creds)
