@@ -110,7 +110,8 @@ class _Run:
             "raw": item.verbatim(),
         }
         path = self.quarantine_dir / f"{self.quarantined:06d}.json"
-        path.write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
+        text = json.dumps(record, ensure_ascii=False, indent=1)
+        path.write_text(text, encoding="utf-8", errors="surrogateescape")  # bytes as given
 
 
 def ingest(

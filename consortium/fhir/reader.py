@@ -74,29 +74,58 @@ def collect_files(paths: list[Path]) -> list[Path]:
 
 
 def iter_file(path: Path) -> Iterator[RawResource]:
-    """Every resource in one file (NDJSON by suffix .ndjson/.jsonl, JSON otherwise)."""
+    """Every resource in one file (NDJSON by suffix .ndjson/.jsonl, JSON otherwise; a .json file
+    that holds several JSON objects, one a line, is read as NDJSON).
+
+    Bytes that are not UTF-8 are kept (``surrogateescape``) so the quarantine can write them back
+    verbatim, and the resource holding them is refused: FHIR JSON is UTF-8.
+    """
     source = str(path)
     if path.suffix.lower() in NDJSON_SUFFIXES:
-        with path.open(encoding="utf-8", errors="surrogateescape") as handle:
-            for number, line in enumerate(handle, start=1):
-                if line.strip():
-                    yield from _parse_text(line.rstrip("\r\n"), source, f"line {number}")
+        yield from _iter_lines(path, source)
         return
-    text = path.read_text(encoding="utf-8", errors="surrogateescape")
-    yield from _parse_text(text, source, "file")
+    text = path.read_text(encoding="utf-8-sig", errors="surrogateescape")
+    data, error = _load(text)
+    if error is not None and error.startswith("Extra data") and 0 < text.find("\n") < len(text) - 1:
+        yield from _iter_lines(path, source)
+        return
+    yield from _items(data, error, text, source, "file")
 
 
-def _parse_text(text: str, source: str, position: str) -> Iterator[RawResource]:
+def _iter_lines(path: Path, source: str) -> Iterator[RawResource]:
+    with path.open(encoding="utf-8-sig", errors="surrogateescape") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                text = line.rstrip("\r\n")
+                data, error = _load(text)
+                yield from _items(data, error, text, source, f"line {number}")
+
+
+def _load(text: str) -> tuple[Any, str | None]:
+    """(parsed JSON, None) or (None, why it could not be parsed)."""
     try:
-        data = json.loads(text)
-    except (json.JSONDecodeError, UnicodeError) as exc:
-        yield RawResource(source, position, text, parse_error=f"not valid JSON: {exc}")
-        return
-    if not isinstance(data, dict):
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return None, f"not valid UTF-8 (character {exc.start} is not a UTF-8 byte)"
+    try:
+        return json.loads(text), None
+    except json.JSONDecodeError as exc:
+        return None, f"{exc.msg}: line {exc.lineno} column {exc.colno} (char {exc.pos})"
+    except RecursionError:
+        return None, "JSON nested too deeply"
+
+
+def _items(
+    data: Any, error: str | None, text: str, source: str, position: str
+) -> Iterator[RawResource]:
+    if error is not None:
+        reason = error if error.startswith("not valid UTF-8") else f"not valid JSON: {error}"
+        yield RawResource(source, position, text, parse_error=reason)
+    elif not isinstance(data, dict):
         kind = type(data).__name__
         yield RawResource(source, position, text, parse_error=f"not a JSON object but a {kind}")
-        return
-    yield from _unpack(data, text, source, position, None, {})
+    else:
+        yield from _unpack(data, text, source, position, None, {})
 
 
 def _unpack(

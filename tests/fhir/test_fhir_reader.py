@@ -50,3 +50,22 @@ def test_nothing_is_lost(lines: list[str]) -> None:
         report = ingest([source.parent], "t", "heart", Path(tmp) / "out", k=1)
         assert report.read == expected == report.accepted + report.quarantined
         assert report.quarantined == len(list((Path(tmp) / "out" / "quarantine").iterdir()))
+
+
+def test_encodings_and_several_objects_in_a_json_file(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    patient = json.dumps({"resourceType": "Patient", "id": "p"})
+    (folder / "bom.json").write_text("\ufeff" + patient, encoding="utf-8")
+    (folder / "lines.json").write_text(patient + "\n" + patient.replace('"p"', '"q"') + "\n")
+    bad = b'{"resourceType": "Patient", "name": [{"family": "M\xfcller"}]}\n'
+    (folder / "latin1.ndjson").write_bytes(bad)
+    out = tmp_path / "out"
+
+    report = ingest([folder], "t", "heart", out, k=1)
+
+    assert (report.read, report.accepted, report.quarantined) == (4, 3, 1)
+    record = json.loads(next((out / "quarantine").glob("*.json")).read_bytes().decode("latin-1"))
+    assert record["error"].startswith("not valid UTF-8")
+    quarantined = next((out / "quarantine").glob("*.json")).read_bytes()
+    assert bad.rstrip(b"\n").replace(b'"', b'\\"') in quarantined  # the bytes as given
