@@ -100,9 +100,10 @@ def verify_update(s: Session, update: dict[str, Any]) -> tuple[Verdict, Arrays |
     base_h = int(update["base_version"])
     base = s.version(base_h)
     first = first_layer_name(base)
-    if list(mapped) != list(base) or first not in revealed:
+    shapes_ok = all(k in mapped and mapped[k].shape == v.shape for k, v in base.items())
+    if set(mapped) != set(base) or not shapes_ok or first not in revealed:
         return _bad_blob(s, update, "tensor layout"), None
-    delta = OrderedDict(mapped)
+    delta = OrderedDict((k, mapped[k]) for k in base)  # the model's order (blobs sort by name)
     delta[first] = revealed[first]
     layer, reveal_err, sml_bp = None, 0.0, None
     if s.task()["sml"]:

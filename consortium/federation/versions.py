@@ -27,7 +27,7 @@ def apply_aggregate(
     total = sum(int(w) for w in weights_ppm)
     if total <= 0:
         raise ValueError("weights must sum to a positive number")
-    if list(base) != list(aggregate):
+    if set(base) != set(aggregate):
         raise ValueError(
             f"aggregate tensors {list(aggregate)} differ from the model's {list(base)}"
         )

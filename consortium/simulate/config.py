@@ -45,6 +45,9 @@ class SimConfig(BaseModel):
     flush_seconds: float = 4.0
     target_auroc: float | None = None  # stop when the pooled held-out AUROC reaches this
     max_seconds: float = 120.0
+    stop_at_target: bool = False  # stop as soon as target_auroc is reached
+    in_process: bool = False  # step every node in this process (tests), not one process each
+    kill_every_seconds: float | None = None  # faults: SIGKILL a random node about this often
     stop_when_done: bool = True  # stop once every hospital sent all it planned and all is sealed
     seed: int = 0
     out: str | None = None  # report directory
@@ -86,3 +89,4 @@ class SimReport(BaseModel):
     sites: list[SiteReport]
     ledger_verified: bool | None = None
     workdir: str
+    kills: list[str] = Field(default_factory=list)

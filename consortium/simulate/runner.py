@@ -10,7 +10,9 @@ or at ``max_seconds``, then stops the nodes and writes the report (`consortium.s
 
 from __future__ import annotations
 
+import math
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -160,6 +162,60 @@ def verify_ledger_dir(root: Path) -> bool:
     return bool(report.ok)
 
 
+class _Processes:
+    """Each node in its own OS process; with ``kill_every_seconds``, a random node (or the
+    aggregator) is killed with SIGKILL at random moments and restarted at once."""
+
+    def __init__(self, root: Path, members: list[str], cfg: SimConfig) -> None:
+        self.root, self.cfg = root, cfg
+        self.procs = {m: start_node(root, m, root / "logs") for m in members}
+        self.rng = random.Random(cfg.seed)
+        self.next_kill = self._draw()
+        self.kills: list[str] = []
+
+    def _draw(self) -> float:
+        every = self.cfg.kill_every_seconds
+        return math.inf if every is None else time.monotonic() + self.rng.uniform(0.3, 1.7) * every
+
+    def tick(self) -> None:
+        for m, p in self.procs.items():
+            if p.poll() is not None and p.returncode not in (0, -signal.SIGTERM, -signal.SIGKILL):
+                raise RuntimeError(f"node {m} exited with {p.returncode}: see {self.root}/logs")
+        if time.monotonic() >= self.next_kill:
+            victim = self.rng.choice(sorted(self.procs))
+            stop_node(self.procs[victim], hard=True)
+            self.kills.append(victim)
+            self.procs[victim] = start_node(self.root, victim, self.root / "logs")
+            self.next_kill = self._draw()
+        time.sleep(0.5)
+
+    def close(self) -> None:
+        for p in self.procs.values():
+            stop_node(p)
+
+
+class _InProcess:
+    """All nodes stepped in turn in this process (tests: no interpreter start-up per node)."""
+
+    def __init__(self, root: Path, members: list[str]) -> None:
+        from consortium.node.open import open_session
+        from consortium.node.runner import Node
+
+        self.nodes = [Node(open_session(root, m)) for m in members]
+        self.kills: list[str] = []
+
+    def tick(self) -> None:
+        did = False
+        for node in self.nodes:
+            did = node.step() or did
+        if not did:
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        for node in self.nodes:
+            node.s.ledger.close()
+
+
 def run_simulation(
     cfg: SimConfig, *, on_version: Callable[[VersionPoint], None] | None = None
 ) -> SimReport:
@@ -167,7 +223,9 @@ def run_simulation(
     base = Path(cfg.workdir) if cfg.workdir else Path(tempfile.mkdtemp(prefix="consortium-sim-"))
     root = create_consortium(cfg, base / "consortium")
     members = [*cfg.sites, AGGREGATOR]
-    procs = {m: start_node(root, m, root / "logs") for m in members}
+    driver: _Processes | _InProcess = (
+        _InProcess(root, members) if cfg.in_process else _Processes(root, members, cfg)
+    )
     monitor = Monitor(root, cfg)
     reached: float | None = None
     try:
@@ -179,20 +237,20 @@ def run_simulation(
                 hit = cfg.target_auroc is not None and (point.auroc or 0) >= cfg.target_auroc
                 if hit and reached is None:
                     reached = point.seconds
+                    if cfg.stop_at_target:
+                        break
             if cfg.stop_when_done and monitor.done():
                 break
-            for m, p in procs.items():
-                if p.poll() is not None and p.returncode not in (0, -signal.SIGTERM):
-                    raise RuntimeError(f"node {m} exited with {p.returncode}: see {root}/logs")
-            time.sleep(0.5)
+            driver.tick()
         monitor.poll()
     finally:
-        for p in procs.values():
-            stop_node(p)
-    return _report(cfg, monitor, reached, root)
+        driver.close()
+    return _report(cfg, monitor, reached, root, driver.kills)
 
 
-def _report(cfg: SimConfig, monitor: Monitor, reached: float | None, root: Path) -> SimReport:
+def _report(
+    cfg: SimConfig, monitor: Monitor, reached: float | None, root: Path, kills: list[str]
+) -> SimReport:
     from consortium.simulate.report import write_report
 
     last = monitor.points[-1] if monitor.points else None
@@ -201,7 +259,7 @@ def _report(cfg: SimConfig, monitor: Monitor, reached: float | None, root: Path)
         final_auroc=last.auroc if last else None,
         final_auroc_honest=last.auroc_honest if last else None,
         versions=monitor.points, sites=monitor.sites(), ledger_verified=verify_ledger_dir(root),
-        workdir=str(root),
+        workdir=str(root), kills=kills,
     )  # fmt: skip
     if cfg.out:
         write_report(report, Path(cfg.out))
