@@ -138,3 +138,8 @@ def test_real_contract_ledger_verifies_via_api(demo: Path) -> None:
         progress=lambda d, t: calls.append((d, t)),
     )
     assert report.ok and calls[-1] == (report.blocks, report.blocks)
+    as_text = verify_ledger(
+        str(config.ledger_path), config.ca_cert_path.read_text(), default_contract()
+    )
+    as_str_path = verify_ledger(config.ledger_path, str(config.ca_cert_path), default_contract())
+    assert as_text.ok and as_str_path.ok and as_text.transactions == report.transactions

@@ -235,13 +235,14 @@ def verify_ledger(
     progress: Progress | None = None,
     workers: int = 0,
 ) -> VerifyReport:
-    """Verify the ledger at ``path`` against the consortium CA (PEM text or a file).
+    """Verify the ledger at ``path`` against the consortium CA (PEM text, or the path of a file).
 
     ``progress(done_blocks, total_blocks)`` is called as blocks are checked. ``workers > 0``
     checks signatures in that many extra processes.
     """
     started = time.perf_counter()
-    ca_pem = Path(ca_cert).read_text() if isinstance(ca_cert, Path) else str(ca_cert)
+    is_pem = isinstance(ca_cert, str) and ca_cert.lstrip().startswith("-----BEGIN")
+    ca_pem = str(ca_cert) if is_pem else Path(ca_cert).read_text()
     conn = connect(path)
     v = _Verifier(conn, ca_pem, contract)
     pool = ProcessPoolExecutor(workers) if workers > 0 else None
