@@ -179,3 +179,15 @@ def test_threads_share_one_client(open_as: OpenAs, config: ConsortiumConfig) -> 
     assert codes == ["VALID"] * 100
     assert sum(1 for t in ledger.transactions(1) if t.code == "VALID") == 100
     _verify_ok(config)
+
+
+def test_float_arguments_are_refused_before_signing(open_as: OpenAs) -> None:
+    import pytest
+
+    from consortium.canonical import CanonicalError
+
+    ledger = open_as("a")
+    height = ledger.height()
+    with pytest.raises(CanonicalError, match=r"float at \$\.args\.value"):
+        ledger.submit("Put", {"key": "x", "value": 0.5})
+    assert ledger.height() == height

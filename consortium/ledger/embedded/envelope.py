@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from consortium.canonical import canonical_json, sha256_hex
+from consortium.canonical import sha256_hex, to_plain
 from consortium.identity import Identity
 
 __all__ = [
@@ -74,7 +74,7 @@ def make_envelope(
     nonce = os.urandom(NONCE_BYTES).hex()
     tx_id = tx_id_for(nonce, identity.cert_pem, identity.msp_id)
     body = {
-        "args": args,
+        "args": to_plain(args, "$.args"),  # refuses floats and other non-canonical values
         "channel": channel,
         "creator": {"cert_pem": identity.cert_pem, "msp_id": identity.msp_id},
         "fn": fn,
@@ -82,7 +82,7 @@ def make_envelope(
         "timestamp_ms": time.time_ns() // 1_000_000 if timestamp_ms is None else timestamp_ms,
         "tx_id": tx_id,
     }
-    data = canonical_json(body)
+    data = plain_canonical(body)
     return data, identity.sign(data), tx_id
 
 
