@@ -1,6 +1,6 @@
 """Embedded ledger throughput, each figure beside this run's bare ECDSA P-256 verification cost.
 
-Run: ``.venv/bin/python bench/ledger.py [--processes 4] [--txs 2000] [--batch 100]``
+Run: ``.venv/bin/python bench/ledger.py [--processes 4] [--txs 2000] [--batch 100] [--sync full]``
 
 Prints signed transactions committed per second (clients sign, the orderer validates, executes,
 writes and signs blocks) and transactions verified per second (`verify_ledger`: every signature,
@@ -124,15 +124,21 @@ def main() -> None:
     parser.add_argument("--txs", type=int, default=2000, help="transactions per process (batched)")
     parser.add_argument("--single", type=int, default=250, help="per process, one at a time")
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--sync", choices=["normal", "full"], default="normal")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "bench"
         members = [f"h{i}" for i in range(args.processes)]
         roles = member_roles(members=members, admins=[], aggregators=[], auditors=[], verifiers=[])
         config = create_identities(root, "bench", roles)
+        config.ledger.sync = args.sync
+        config.save()
         bootstrap_ledger(config, "admin", contract=BenchContract())
         n = args.processes
-        print(f"embedded ledger, {os.cpu_count()} cores; bare = one ECDSA P-256 verification")
+        print(
+            f"embedded ledger, {os.cpu_count()} cores, sync={args.sync}; "
+            "bare = one ECDSA P-256 verification"
+        )
         _beside_bare(
             f"commit, {n} processes, submit_many({args.batch})",
             lambda: commit_rate(root, n, args.txs, args.batch),
