@@ -54,8 +54,8 @@ def connect(
     ``sync="normal"`` (WAL with synchronous=NORMAL): a committed block survives the death of any
     process (kill -9) because it is in the WAL before the commit returns; a power cut may lose
     the last blocks not yet synced (never corrupt the file). ``sync="full"`` also fsyncs every
-    commit, surviving power cuts, at one fsync per block (about 5 ms on the test machine: see
-    docs/decisions/0003-embedded-ledger.md).
+    commit, surviving power cuts, at one fsync per block (`bench/ledger.py --sync full` shows the
+    cost; docs/decisions/0003-embedded-ledger.md).
     """
     target = Path(path)
     if not create and str(path) != ":memory:" and not target.is_file():
