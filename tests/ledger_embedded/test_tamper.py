@@ -141,6 +141,8 @@ def test_truncated_chain_and_foreign_ca_are_caught(
 
 def test_report_counts(sealed: tuple[Path, Path], open_as: OpenAs) -> None:
     report = verify_ledger(*sealed, KVContract())
+    # `sealed` built: genesis (1 tx), 6 puts, 1 rejected put, 1 revoke, 1 put + 1 rejected put:
+    # 5 blocks, 11 transactions, 2 rejected; members a, b, admin, ethics, of which b revoked.
     assert (report.ok, report.blocks, report.transactions) == (True, 5, 11)
     assert (report.valid, report.invalid) == (9, 2)
     assert report.codes["REJECTED_VALUE"] == 2
