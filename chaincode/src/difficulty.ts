@@ -1,0 +1,51 @@
+/**
+ * PoLe difficulty retargeting, the twin of consortium/pole/difficulty.py (formula and reasoning
+ * there and in docs/decisions/0001-protocol.md). BigInt arithmetic with floor division toward −∞,
+ * since products may exceed 2**53 and BigInt division truncates toward zero.
+ */
+
+export interface DifficultyParams {
+  target_interval_ms: number;
+  retarget_every: number;
+  min_required_gain_bp: number;
+  max_required_gain_bp: number;
+}
+
+const MIN_ADJUST_BP = 50n;
+
+/** Floor division of BigInts (toward −∞, as Python's //). */
+export function floorDiv(a: bigint, b: bigint): bigint {
+  const q = a / b;
+  return (a % b !== 0n) && ((a < 0n) !== (b < 0n)) ? q - 1n : q;
+}
+
+const max = (a: bigint, b: bigint): bigint => (a > b ? a : b);
+const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
+
+/** Whether the block at `height` recomputes the requirement for its successor. */
+export function isRetargetHeight(task: DifficultyParams, height: number): boolean {
+  return height >= 1 && height % task.retarget_every === 0;
+}
+
+/** The retargeting formula for `oldBp` over the window's intervals. */
+export function retarget(task: DifficultyParams, oldBp: number, intervalsMs: number[]): number {
+  const old = BigInt(oldBp);
+  const target = BigInt(task.retarget_every) * BigInt(task.target_interval_ms);
+  const sum = intervalsMs.reduce((a, b) => a + BigInt(b), 0n);
+  const actual = min(max(sum, target / 4n), 4n * target);
+  const adjust = max(MIN_ADJUST_BP, old < 0n ? -old : old);
+  const next = old + floorDiv(adjust * (target - actual), max(target, actual));
+  const clamped = min(max(next, BigInt(task.min_required_gain_bp)), BigInt(task.max_required_gain_bp));
+  return Number(clamped);
+}
+
+/** The gain required of block `height + 1`, as block `height` must state it. */
+export function nextRequiredGain(
+  task: DifficultyParams, parentRequiredGainBp: number, recentIntervalsMs: number[], height: number,
+): number {
+  if (!isRetargetHeight(task, height)) return parentRequiredGainBp;
+  if (recentIntervalsMs.length !== task.retarget_every) {
+    throw new Error(`retargeting at height ${height} needs ${task.retarget_every} intervals`);
+  }
+  return retarget(task, parentRequiredGainBp, recentIntervalsMs);
+}

@@ -1,0 +1,102 @@
+/**
+ * A stub of Fabric's chaincode context for tests: getState/putState/getStateByRange with Fabric's
+ * rule that reads see the committed state, not the transaction's own writes; getTxID,
+ * getTxTimestamp, getCreator (so that fabric-shim's real ClientIdentity parses the certificate).
+ */
+
+import { join } from 'node:path';
+
+import { ClientIdentity } from 'fabric-shim';
+import type { Context } from 'fabric-contract-api';
+
+import { compareCodePoints } from '../src/canonical';
+
+/** The shared vectors (this file runs from chaincode/dist/test/). */
+export const CASES = join(__dirname, '..', '..', '..', 'data_schemas', 'vectors', 'cases');
+
+export interface StubCreator {
+  msp_id: string;
+  cert_pem: string;
+}
+
+export class StubState {
+  readonly data = new Map<string, Buffer>();
+
+  sortedKeys(): string[] {
+    return [...this.data.keys()].sort(compareCodePoints);
+  }
+}
+
+export class ChaincodeStubFake {
+  readonly writes = new Map<string, Buffer>();
+
+  constructor(
+    private readonly state: StubState,
+    private readonly txId: string,
+    private readonly timestampMs: number,
+    private readonly creator: StubCreator,
+    private readonly fn = '',
+    private readonly args: string[] = [],
+  ) {}
+
+  getTxID(): string {
+    return this.txId;
+  }
+
+  getChannelID(): string {
+    return 'consortium';
+  }
+
+  getTxTimestamp(): { seconds: { toString(): string }; nanos: number } {
+    const seconds = Math.floor(this.timestampMs / 1000);
+    return { seconds: { toString: () => String(seconds) }, nanos: (this.timestampMs % 1000) * 1_000_000 };
+  }
+
+  getCreator(): { mspid: string; idBytes: Uint8Array } {
+    return { mspid: this.creator.msp_id, idBytes: Buffer.from(this.creator.cert_pem, 'utf8') };
+  }
+
+  getFunctionAndParameters(): { fcn: string; params: string[] } {
+    return { fcn: this.fn, params: this.args };
+  }
+
+  /** The raw invocation arguments: the function name, then the argument text. */
+  getBufferArgs(): Buffer[] {
+    return [this.fn, ...this.args].map((a) => Buffer.from(a, 'utf8'));
+  }
+
+  async getState(key: string): Promise<Uint8Array> {
+    return this.state.data.get(key) ?? Buffer.alloc(0);
+  }
+
+  async putState(key: string, value: Uint8Array): Promise<void> {
+    this.writes.set(key, Buffer.from(value));
+  }
+
+  async getStateByRange(start: string, end: string) {
+    const keys = this.state.sortedKeys().filter(
+      (k) => compareCodePoints(k, start) >= 0 && (end === '' || compareCodePoints(k, end) < 0),
+    );
+    let i = 0;
+    const data = this.state.data;
+    return {
+      async next() {
+        if (i >= keys.length) return { done: true, value: undefined as never };
+        const key = keys[i++];
+        return { done: false, value: { namespace: 'consortium', key, value: data.get(key) as Buffer } };
+      },
+      async close() {},
+    };
+  }
+
+  /** Apply the write set (what a peer does when the transaction is valid). */
+  commit(): void {
+    for (const [key, value] of this.writes) this.state.data.set(key, value);
+  }
+}
+
+/** A Fabric Context with the real ClientIdentity parsing the stub's creator certificate. */
+export function fabricContext(stub: ChaincodeStubFake): Context {
+  const clientIdentity = new ClientIdentity(stub as never);
+  return { stub, clientIdentity } as unknown as Context;
+}

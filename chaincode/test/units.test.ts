@@ -1,0 +1,123 @@
+/** Unit tests of the pieces that must match Python byte for byte or integer for integer. */
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+import { ClientIdentity } from 'fabric-shim';
+
+import { parseArgsText } from '../src/args';
+import { canonicalJson, compareCodePoints } from '../src/canonical';
+import { drawCommittee } from '../src/committee';
+import { floorDiv, nextRequiredGain } from '../src/difficulty';
+import { ContractError } from '../src/errors';
+import { creatorFrom, subjectCommonName, timestampMs } from '../src/fabric';
+import { splitRewards } from '../src/rewards';
+import { certDerSha256, decimalCmp } from '../src/state';
+import { smlCommitment } from '../src/updates';
+import { ChaincodeStubFake, StubState } from './stub';
+
+const code = (fn: () => unknown): string => {
+  try {
+    fn();
+  } catch (error) {
+    return (error as ContractError).code;
+  }
+  return 'VALID';
+};
+
+test('canonical JSON escapes like Python json.dumps(ensure_ascii=False)', () => {
+  const text = 'q" b\\ \b\f\n\r\t \u0001 \u001f \u007f é 心 \u2028 😀';
+  assert.equal(
+    canonicalJson({ t: text }),
+    '{"t":"q\\" b\\\\ \\b\\f\\n\\r\\t \\u0001 \\u001f \u007f é 心 \u2028 😀"}',
+  );
+});
+
+test('canonical JSON sorts keys by code point, drops -0 sign, refuses floats and surrogates', () => {
+  assert.equal(canonicalJson({ '\uffff': 1, '😀': 2, b: [{ z: 1, a: -0 }], a: null }),
+    '{"a":null,"b":[{"a":0,"z":1}],"\uffff":1,"😀":2}');
+  assert.ok(compareCodePoints('\uffff', '😀') < 0); // UTF-16 order would say the opposite
+  assert.throws(() => canonicalJson({ x: 0.5 }));
+  assert.throws(() => canonicalJson({ x: 2 ** 53 }));
+  assert.throws(() => canonicalJson({ x: '\ud800' }));
+});
+
+test('argument text: fractions and exponents are floats even when integral', () => {
+  assert.equal(code(() => parseArgsText('{"n": 100.0}')), 'BAD_ARGS');
+  assert.equal(code(() => parseArgsText('{"n": 1e3}')), 'BAD_ARGS');
+  assert.equal(code(() => parseArgsText('{"n": -2E+1}')), 'BAD_ARGS');
+  assert.equal(code(() => parseArgsText('{"n": 9007199254740992}')), 'BAD_ARGS');
+  assert.equal(code(() => parseArgsText('{"s": "\\ud800"}')), 'BAD_ARGS');
+  assert.equal(code(() => parseArgsText('[1]')), 'BAD_ARGS');
+  assert.equal(code(() => parseArgsText('{"n": NaN}')), 'BAD_ARGS');
+  assert.deepEqual(parseArgsText('{"s": "1.5e3 \\" 2.0", "n": -12}'), { s: '1.5e3 " 2.0', n: -12 });
+});
+
+test('floor division goes toward minus infinity', () => {
+  assert.equal(floorDiv(-75n, 2n), -38n);
+  assert.equal(floorDiv(75n, -2n), -38n);
+  assert.equal(floorDiv(75n, 2n), 37n);
+  assert.equal(floorDiv(-74n, 2n), -37n);
+});
+
+const P = { target_interval_ms: 60_000, retarget_every: 2, min_required_gain_bp: -100, max_required_gain_bp: 2000 };
+
+test('difficulty: the worked examples of consortium/pole/difficulty.py', () => {
+  assert.equal(nextRequiredGain(P, 50, [30_000, 30_000], 2), 75); // 50 + floor(50 × 0.5)
+  assert.equal(nextRequiredGain(P, 50, [240_000, 240_000], 4), 12); // 50 + floor(−37.5)
+  assert.equal(nextRequiredGain(P, -80, [30_000, 30_000], 2), -40);
+  assert.equal(nextRequiredGain(P, 333, [], 3), 333);
+  assert.equal(nextRequiredGain(P, 2000, [1, 1], 2), 2000); // clamped to max
+});
+
+test('rewards: thirds, ties by update id, exact sums on big numbers', () => {
+  const thirds = [
+    { updateId: 'u1', memberId: 'h1', contributionPpm: 333_333 },
+    { updateId: 'u2', memberId: 'h2', contributionPpm: 333_333 },
+    { updateId: 'u3', memberId: 'h3', contributionPpm: 333_334 },
+  ];
+  assert.deepEqual(splitRewards(1000, 1000, 's', thirds), { h1: 300, h2: 300, h3: 300, s: 100 });
+  const ties = [
+    { updateId: 'b', memberId: 'hb', contributionPpm: 500_000 },
+    { updateId: 'a', memberId: 'ha', contributionPpm: 500_000 },
+  ];
+  assert.deepEqual(splitRewards(3, 0, 's', ties), { ha: 2, hb: 1 });
+  const big = splitRewards(2 ** 40, 1234, 's', thirds);
+  assert.equal(Object.values(big).reduce((a, b) => a + b, 0), 2 ** 40);
+});
+
+test('committee: same members whatever the candidate order, never more than asked', () => {
+  const a = drawCommittee('tx', ['v1', 'v2', 'v3', 'v4'], 2);
+  assert.deepEqual(drawCommittee('tx', ['v4', 'v3', 'v2', 'v1', 'v1'], 2), a);
+  assert.equal(drawCommittee('tx', ['v1'], 3).length, 1);
+});
+
+test('decimals and the SML commitment', () => {
+  assert.equal(decimalCmp('8', '8.0'), 0);
+  assert.equal(decimalCmp('8.000001', '8'), 1);
+  assert.equal(decimalCmp('2.25', '2.5'), -1);
+  assert.equal(smlCommitment('').length, 64);
+  assert.notEqual(smlCommitment('ab'), smlCommitment('ba'));
+});
+
+const IDENTITIES = join(__dirname, '..', '..', '..', 'data_schemas', 'vectors', 'identities.json');
+const people = JSON.parse(readFileSync(IDENTITIES, 'utf8')).identities;
+
+test('certificates: DER digest ignores wrapping, malformed PEM has none', () => {
+  const pem: string = people.h1.cert_pem;
+  const body = pem.split('\n').filter((l) => l && !l.startsWith('-----')).join('');
+  const rewrapped = `-----BEGIN CERTIFICATE-----\r\n${body.match(/.{1,40}/g)?.join('\r\n')}\r\n-----END CERTIFICATE-----`;
+  assert.equal(certDerSha256(rewrapped), certDerSha256(pem));
+  assert.equal(certDerSha256('-----BEGIN CERTIFICATE-----\nMA=o\n-----END CERTIFICATE-----'), null);
+  assert.equal(certDerSha256('-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----'), null);
+});
+
+test('the creator comes from the certificate attribute consortium.member, via ClientIdentity', () => {
+  const stub = new ChaincodeStubFake(new StubState(), 'tx', 1_767_225_600_123, people.h3);
+  const creator = creatorFrom(new ClientIdentity(stub as never));
+  assert.deepEqual(creator, { memberId: 'h3', mspId: 'Org3MSP', certPem: people.h3.cert_pem });
+  assert.equal(timestampMs(stub.getTxTimestamp()), 1_767_225_600_123);
+  assert.equal(subjectCommonName('x509::/O=c/OU=client/CN=h\\/9::/O=c/CN=ca.c'), 'h/9');
+});
