@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -161,3 +162,43 @@ def test_concurrent_increments_serialize_through_mvcc_retries(
         codes = [t.code for t in reader.transactions()]
     assert codes.count("VALID") == 8
     assert set(codes) <= {"VALID", "MVCC_READ_CONFLICT"}
+
+
+@pytest.fixture
+def plain(
+    ca: Any, alice: KeySigner, start_fake: Callable[..., FakeGatewayHandle]
+) -> Iterator[FabricLedger]:
+    """A client of a chaincode in the Fabric samples' convention (throws to refuse, no events)."""
+    handle = start_fake(ca, convention="plain")
+    client = FabricLedger(alice, endpoint=handle.address, tls_ca_pem=handle.tls_ca_pem)
+    yield client
+    client.close()
+    handle.stop()
+
+
+def test_plain_convention_results_and_refusals(plain: FabricLedger) -> None:
+    ok = plain.submit("Inc", {"name": "x"})
+    refused = plain.submit("Refuse", {})
+
+    assert ok.valid and ok.result == {"value": 1, "by": "hospital-a"} and ok.block_number
+    assert refused.code == "NOT_ALLOWED" and refused.message == "refused on purpose"
+    assert refused.block_number is None  # a thrown refusal is never ordered
+    assert plain.evaluate("Get", {"name": "x"}) == 1
+    with pytest.raises(ContractError) as info:
+        plain.evaluate("Nope", {})
+    assert info.value.code == "UNKNOWN_FUNCTION"
+
+
+def test_plain_convention_transactions_are_rebuilt_from_blocks(plain: FabricLedger) -> None:
+    first = plain.submit("Inc", {"name": "y"})
+    plain.submit("Refuse", {})
+    second = plain.submit("Inc", {"name": "y"})
+
+    txs = list(plain.transactions())
+
+    assert [(t.tx_id, t.fn, t.code, t.creator) for t in txs] == [
+        (first.tx_id, "Inc", VALID, "hospital-a"),
+        (second.tx_id, "Inc", VALID, "hospital-a"),
+    ]
+    assert txs[1].args == {"name": "y"} and txs[1].result == {"value": 2, "by": "hospital-a"}
+    assert txs[0].timestamp_ms > 0 and txs[1].block_number == second.block_number

@@ -200,10 +200,22 @@ def test_incomplete_fabric_config_says_what_to_set(
         open_fabric_ledger(_config(tmp_path, fabric), alice)
 
 
-def test_a_foreign_chaincode_answer_is_reported_not_misread() -> None:
-    from consortium.ledger.fabric.adapter import parse_envelope
+def test_chaincode_answers_are_read_in_both_conventions() -> None:
+    from consortium.ledger.fabric.adapter import contract_refusal, parse_envelope
     from consortium.ledger.fabric.errors import FabricError
 
-    assert parse_envelope(b'{"code":"VALID","message":"","result":[1]}') == ("VALID", "", [1])
-    with pytest.raises(FabricError, match="not a consortium response envelope"):
-        parse_envelope(b'{"ID":"asset1","Owner":"Tom"}')
+    assert parse_envelope(b'{"code":"STALE_BASE","message":"old","result":null}') == (
+        "STALE_BASE",
+        "old",
+        None,
+    )
+    assert parse_envelope(b'{"code":"x","height":3}') == ("VALID", "", {"code": "x", "height": 3})
+    assert parse_envelope(b"[1,2]") == ("VALID", "", [1, 2])
+    with pytest.raises(FabricError, match="not JSON"):
+        parse_envelope(b"asset1 owned by Tom")
+    assert contract_refusal(["chaincode response 500, STALE_BASE: base 3 is too old"]) == (
+        "STALE_BASE",
+        "base 3 is too old",
+    )
+    assert contract_refusal(["chaincode response 500, TypeError: x is undefined"]) is None
+    assert contract_refusal(["chaincode response 500, boom"]) is None

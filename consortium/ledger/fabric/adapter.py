@@ -2,8 +2,8 @@
 
 Fabric records only transactions that were endorsed, and an endorser refuses to endorse a
 chaincode call that fails. The protocol (docs/decisions/0001) wants a rejected transaction kept in
-its block with its validation code. So the chaincode does not fail on a `ContractError`: every
-transaction function returns (status 200) the canonical JSON **response envelope**
+its block with its validation code. So the recommended chaincode convention ("envelope") does not
+fail on a `ContractError`: every function returns (status 200) the canonical JSON **envelope**
 
     {"code": "VALID" | <contract validation code>, "message": str, "result": <JSON>}
 
@@ -15,27 +15,27 @@ emits exactly one chaincode event named ``tx`` whose payload is the canonical JS
 A follower rebuilds `CommittedTx` from it. Fabric-level invalid transactions (an MVCC conflict,
 an endorsement policy failure) are not delivered by the Gateway's ChaincodeEvents; they changed
 nothing, and they are visible to `FabricLedger.transactions`, which reads whole blocks.
+
+The client also understands the Fabric samples' convention ("plain"): a function returns its
+result as JSON and *throws* ``"CODE: message"`` to refuse. Then a refusal is reported to the
+submitter with its code (`contract_refusal`) but is not on the ledger, and without ``tx`` events
+`blocks.committed_from_block` rebuilds transactions from the blocks themselves.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-from fabric_protos.common import common_pb2
-from fabric_protos.peer import (
-    chaincode_event_pb2,
-    chaincode_pb2,
-    proposal_pb2,
-    proposal_response_pb2,
-    transaction_pb2,
-)
+from fabric_protos.peer import chaincode_event_pb2
 
 from consortium.canonical import canonical_json
 from consortium.ledger.base import VALID, CommittedTx
 from consortium.ledger.fabric.errors import FabricError
 
 EVENT_NAME = "tx"
+ENVELOPE_KEYS = {"code", "message", "result"}
 
 
 def response_envelope(code: str, message: str, result: Any) -> bytes:
@@ -44,15 +44,30 @@ def response_envelope(code: str, message: str, result: Any) -> bytes:
 
 
 def parse_envelope(payload: bytes) -> tuple[str, str, Any]:
-    """``(code, message, result)`` of a response envelope; `FabricError` if it is not one."""
+    """``(code, message, result)`` of a function's answer: an envelope, or a plain JSON result
+    (VALID); `FabricError` if it is not JSON at all."""
     try:
-        data = json.loads(payload)
-        return str(data["code"]), str(data["message"]), data["result"]
-    except (ValueError, KeyError, TypeError) as exc:
+        data = json.loads(payload) if payload else None
+    except ValueError as exc:
         raise FabricError(
-            f"the chaincode answered {payload[:80]!r}, not a consortium response envelope: "
-            "is [ledger.fabric] chaincode the consortium chaincode?"
+            f"the chaincode answered {payload[:80]!r}, which is not JSON: is [ledger.fabric] "
+            "chaincode the consortium chaincode?"
         ) from exc
+    if isinstance(data, dict) and set(data) == ENVELOPE_KEYS and isinstance(data["code"], str):
+        return data["code"], str(data["message"]), data["result"]
+    return VALID, "", data
+
+
+_REFUSAL = re.compile(r"chaincode response \d+, ([A-Z][A-Z0-9_]*): ?(.*)", re.S)
+
+
+def contract_refusal(messages: list[str]) -> tuple[str, str] | None:
+    """``(code, message)`` when a peer says the chaincode refused with ``"CODE: message"``."""
+    for text in messages:
+        match = _REFUSAL.search(text)
+        if match:
+            return match.group(1), match.group(2).strip()
+    return None
 
 
 def event_payload(
@@ -98,41 +113,3 @@ def _committed(block_number: int, tx_index: int, tx_id: str, data: Any) -> Commi
         code=data["code"],
         result=data["result"],
     )
-
-
-def _action_of(payload: common_pb2.Payload) -> tuple[chaincode_pb2.ChaincodeInvocationSpec, Any]:
-    tx = transaction_pb2.Transaction.FromString(payload.data)
-    cap = transaction_pb2.ChaincodeActionPayload.FromString(tx.actions[0].payload)
-    cpp = proposal_pb2.ChaincodeProposalPayload.FromString(cap.chaincode_proposal_payload)
-    spec = chaincode_pb2.ChaincodeInvocationSpec.FromString(cpp.input)
-    prp = proposal_response_pb2.ProposalResponsePayload.FromString(
-        cap.action.proposal_response_payload
-    )
-    return spec, proposal_pb2.ChaincodeAction.FromString(prp.extension)
-
-
-def committed_from_block(block: common_pb2.Block, chaincode: str) -> list[CommittedTx]:
-    """Every transaction of ``chaincode`` in ``block``, valid or not, in block order.
-
-    The Fabric validation code comes from the block's TRANSACTIONS_FILTER metadata; for a
-    Fabric-valid transaction the contract's code (VALID or a rejection) comes from its event.
-    """
-    filters = bytes(block.metadata.metadata[common_pb2.TRANSACTIONS_FILTER])
-    out: list[CommittedTx] = []
-    for index, raw in enumerate(block.data.data):
-        payload = common_pb2.Payload.FromString(common_pb2.Envelope.FromString(raw).payload)
-        ch = common_pb2.ChannelHeader.FromString(payload.header.channel_header)
-        if ch.type != common_pb2.ENDORSER_TRANSACTION:
-            continue
-        spec, action = _action_of(payload)
-        if spec.chaincode_spec.chaincode_id.name != chaincode:
-            continue
-        event = chaincode_event_pb2.ChaincodeEvent.FromString(action.events)
-        if event.event_name != EVENT_NAME:
-            continue
-        tx = committed_from_event(block.header.number, index, event)
-        fabric_code = transaction_pb2.TxValidationCode.Name(filters[index])
-        if fabric_code != VALID:
-            tx = tx.model_copy(update={"code": fabric_code, "result": None})
-        out.append(tx)
-    return out

@@ -21,13 +21,15 @@ from fabric_protos.peer import proposal_pb2, proposal_response_pb2, transaction_
 
 from consortium.ledger.base import VALID, CommittedTx, ContractError, Ledger, TxResult
 from consortium.ledger.fabric import messages as m
-from consortium.ledger.fabric.adapter import committed_from_block, parse_envelope
+from consortium.ledger.fabric.adapter import contract_refusal, parse_envelope
+from consortium.ledger.fabric.blocks import committed_from_block
 from consortium.ledger.fabric.errors import (
     EndorsementPolicyFailure,
     FabricError,
     MvccConflict,
     TransactionInvalid,
     classify_rpc_error,
+    peer_details,
 )
 from consortium.ledger.fabric.follower import EventFollower, FileCheckpoint
 
@@ -74,10 +76,17 @@ class FabricLedger(Ledger):
         self._grpc = grpc.secure_channel(endpoint, credentials, options=options)
         self.stub = gateway_pb2_grpc.GatewayStub(self._grpc)
 
-    def _rpc(self, what: str, method: Any, request: Any, timeout: float | None = None) -> Any:
+    def _rpc(self, what: str, method: Any, request: Any, *, refusals: bool = False) -> Any:
+        """Call the gateway; with ``refusals``, a chaincode that threw ``"CODE: message"``
+        (the plain convention, adapter.py) raises `ContractError`."""
         try:
-            return method(request, timeout=timeout or self.timeout_s)
+            return method(request, timeout=self.timeout_s)
         except grpc.RpcError as error:
+            if refusals:
+                said = [d.message for d in peer_details(error)] + [error.details() or ""]
+                refused = contract_refusal(said)
+                if refused is not None:
+                    raise ContractError(*refused) from error
             raise classify_rpc_error(error, endpoint=self.endpoint, what=what) from error
 
     def _proposal(
@@ -91,7 +100,8 @@ class FabricLedger(Ledger):
         request = gateway_pb2.EvaluateRequest(
             transaction_id=spec.tx_id, channel_id=self.channel, proposed_transaction=signed
         )
-        response = self._rpc(what, self.stub.Evaluate, request)
+        refusals = chaincode == self.chaincode
+        response = self._rpc(what, self.stub.Evaluate, request, refusals=refusals)
         return bytes(response.result.payload)
 
     def evaluate(self, fn: str, args: dict[str, Any]) -> Any:
@@ -123,7 +133,11 @@ class FabricLedger(Ledger):
             proposed_transaction=signed,
             endorsing_organizations=self.endorsing_orgs,
         )
-        prepared = self._rpc(f"endorse {fn}", self.stub.Endorse, endorse).prepared_transaction
+        try:
+            response = self._rpc(f"endorse {fn}", self.stub.Endorse, endorse, refusals=True)
+        except ContractError as refused:  # plain convention: refused, and not on the ledger
+            return TxResult(tx_id=spec.tx_id, code=refused.code, message=refused.message)
+        prepared = response.prepared_transaction
         code, message, result = self._check_prepared(prepared, spec)
         submit = gateway_pb2.SubmitRequest(
             transaction_id=spec.tx_id,

@@ -58,6 +58,8 @@ class FakeSettings:
     record: bool = False  # keep every request received, for tests that decode them
     # Each waiting CommitStatus and each open ChaincodeEvents stream holds a server thread.
     max_workers: int = 64
+    # "envelope" (recommended, adapter.py) or "plain": results as JSON, refusals thrown, no event.
+    convention: str = "envelope"
 
 
 def _abort(
@@ -80,6 +82,7 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
         self.endorser = Endorser(
             contract, client_cas, settings.channel, settings.chaincode, self.state
         )
+        self.endorser.plain = settings.convention == "plain"
         self.peers = {org: peer_identity(org) for org in settings.peer_orgs}
         self.down_orgs: set[str] = set()
         self.after_endorse: Callable[[str], None] | None = None

@@ -30,7 +30,7 @@ from fabric_protos.peer import (
 )
 from google.protobuf.message import DecodeError
 
-from consortium.canonical import CanonicalError
+from consortium.canonical import CanonicalError, canonical_json
 from consortium.identity import cert_attributes, cert_roles
 from consortium.ledger.base import VALID, Contract, ContractError, Creator
 from consortium.ledger.fabric.adapter import EVENT_NAME, event_payload, response_envelope
@@ -106,6 +106,7 @@ class Endorser:
         self.channel = channel
         self.chaincode = chaincode
         self.state = state
+        self.plain = False  # the Fabric samples' convention: refuse by throwing, no event
 
     def creator(self, identity: bytes) -> Creator:
         """The `Creator` of a serialized identity, refusing certificates its MSP did not issue."""
@@ -216,10 +217,14 @@ class Endorser:
         sim = Simulator(self.state, proposal.tx_id, proposal.decoded.timestamp_ms, proposal.creator)
         fn, params = _call(proposal.decoded.args)
         code, message, result = self._run(sim, fn, params, invoke)
+        if self.plain and code != VALID:
+            raise Rejected(grpc.StatusCode.UNKNOWN, f"chaincode response 500, {code}: {message}")
         try:
-            body = response_envelope(code, message, result)
+            body = (
+                canonical_json(result) if self.plain else response_envelope(code, message, result)
+            )
             event = b""
-            if invoke:
+            if invoke and not self.plain:
                 event = _event(proposal, self.chaincode, fn, params, (code, message, result))
         except CanonicalError as exc:
             raise Rejected(grpc.StatusCode.UNKNOWN, f"chaincode response 500, {exc}") from exc
