@@ -106,7 +106,10 @@ def test_kill_9_of_a_submitter_loses_no_acknowledged_transaction(
     os.kill(proc.pid or 0, signal.SIGKILL)
     proc.join()
     survivor = _client(config.root, "b")
-    survivor.submit("Put", {"key": "after", "value": "1"})  # also orders anything left pending
+    survivor.policy = BlockPolicy(max_txs=500, max_wait_ms=0)
+    list(survivor.transactions(0))  # a polling follower orders what the dead process left
+    with sqlite3.connect(config.ledger_path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM pending").fetchone()[0] == 0
     committed = _committed(config)
     assert set(_acked(acks)) <= set(committed)
     assert all(count == 1 for count in committed.values())

@@ -228,7 +228,13 @@ class EmbeddedLedger(Ledger):
         return int(row[0])
 
     def transactions(self, start_block: int = 0) -> Iterator[CommittedTx]:
-        """Committed transactions from ``start_block`` on, in order, read in pages."""
+        """Committed transactions from ``start_block`` on, in order, read in pages.
+
+        A client holding the orderer key first orders envelopes left pending (e.g. by a submitter
+        that died before its block was cut), so polling followers keep the ledger moving.
+        """
+        if self.orderer is not None:
+            self.cut()
         block, index = start_block, -1
         while True:
             with self._lock:
@@ -270,8 +276,6 @@ class EmbeddedLedger(Ledger):
                 _write_checkpoint(path, next_block)
             if until is not None and until():
                 return
-            if self.orderer is not None:
-                self.cut()  # orders envelopes left by a submitter that died before cutting
             time.sleep(poll_s)
 
     def close(self) -> None:
