@@ -1,8 +1,16 @@
 """The Hyperledger Fabric backend: the consortium `Ledger` over the Fabric Gateway gRPC API.
 
-`open_fabric_ledger(config, identity)` is what `consortium.ledger.factory.open_ledger` calls for
-``backend = "fabric"``; it reads the ``[ledger.fabric]`` table of `consortium.toml`.
-The fake gateway for tests and simulations is `consortium.ledger.fabric.fake.serve_fake_gateway`.
+Public API:
+
+- `open_fabric_ledger(config, identity)`: what `consortium.ledger.factory.open_ledger` calls for
+  ``backend = "fabric"``; reads the ``[ledger.fabric]`` table of `consortium.toml`.
+- `client.FabricLedger`: the `Ledger` (submit, evaluate, height, transactions, plus
+  ``follow(checkpoint)`` over ChaincodeEvents and ``block(n)``).
+- `errors`: `PeerUnreachable`, `TlsMismatch`, `AccessDenied`, `ChaincodeNotFound`,
+  `EndorsementPolicyFailure`, `MvccConflict`, `ChaincodeFailed`, `TransactionInvalid`.
+- `fake.serve_fake_gateway(contract, ca_cert, host, port)` and, for a consortium directory,
+  `local.serve_for_consortium(config)` + `local.point_config_at(config, handle)`.
+
 grpc and the Fabric protos are imported only when a Fabric ledger is opened.
 """
 
