@@ -167,3 +167,29 @@ def test_signature_pool_gives_the_same_verdicts(sealed: tuple[Path, Path], tmp_p
     alone = verify_ledger(target, ca, KVContract()).failure
     assert pooled is not None and pooled == alone
     assert (pooled.block, pooled.tx_index) == (1, 3) and "BAD_SIGNATURE" in pooled.reason
+
+
+@pytest.mark.parametrize("field, value", [("timestamp_ms", "soon"), ("tx_count", 1)])
+def test_rehashed_forged_header_is_caught_by_the_orderer_signature(
+    sealed: tuple[Path, Path], tmp_path: Path, field: str, value: object
+) -> None:
+    import hashlib
+    import json
+
+    from consortium.canonical import canonical_json
+
+    source, ca = sealed
+    target = tmp_path / "forged.sqlite"
+    shutil.copyfile(source, target)
+    with sqlite3.connect(target) as conn:
+        header = json.loads(
+            conn.execute("SELECT header FROM blocks WHERE number = 3").fetchone()[0]
+        )
+        header[field] = value
+        forged = canonical_json(header)
+        conn.execute(
+            "UPDATE blocks SET header = ?, hash = ? WHERE number = 3",
+            (forged, hashlib.sha256(forged).hexdigest()),
+        )
+    failure = verify_ledger(target, ca, KVContract()).failure
+    assert failure is not None and failure.block == 3

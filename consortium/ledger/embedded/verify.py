@@ -273,9 +273,8 @@ def _run(
         raise _fail("the ledger has no genesis block")
     blocks = conn.execute("SELECT number, header, hash, signature FROM blocks ORDER BY number")
     for number, (row, txs, sigs) in enumerate(_with_signatures(conn, blocks, pool, ahead)):
-        header = v.check_header(number, row)
         try:
-            v.replay_block(number, header, txs, sigs)
+            v.replay_block(number, v.check_header(number, row), txs, sigs)
         except _Failed:
             raise
         except Exception as exc:  # a tampered row can break decoding anywhere: name the block
@@ -286,7 +285,12 @@ def _run(
     stored_txs = int(conn.execute("SELECT COUNT(*) FROM txs").fetchone()[0])
     if stored_txs != v.report.transactions:
         raise _fail(f"{stored_txs - v.report.transactions} stored transaction(s) are in no block")
-    v.compare_state()
+    try:
+        v.compare_state()
+    except _Failed:
+        raise
+    except Exception as exc:
+        raise _fail(f"unreadable world state: {type(exc).__name__}: {exc}") from None
 
 
 def _with_signatures(
