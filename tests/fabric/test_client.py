@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,6 +16,13 @@ from consortium.ledger.base import VALID, ContractError, LedgerRejected
 from consortium.ledger.fabric.client import FabricLedger
 from consortium.ledger.fabric.fake import FakeGatewayHandle
 from consortium.ledger.fabric.signing import KeySigner
+
+
+def _wait_for(condition: Callable[[], bool], timeout_s: float = 10) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.01)
 
 
 def test_submit_commits_and_evaluate_sees_it(ledger: FabricLedger) -> None:
@@ -95,9 +103,12 @@ def test_follow_resumes_from_its_checkpoint_without_gaps_or_repeats(
 def test_follow_checkpoint_inside_a_block_skips_handled_transactions(
     ledger: FabricLedger, fake: FakeGatewayHandle, tmp_path: Path
 ) -> None:
-    fake.gateway.settings.batch_timeout_s = 0.3  # let three submissions share one block
+    fake.gateway.pause_ordering()  # three submissions wait, then share one block
     with ThreadPoolExecutor(3) as pool:
-        results = list(pool.map(lambda i: ledger.submit("Inc", {"name": f"b{i}"}), range(3)))
+        pending = [pool.submit(ledger.submit, "Inc", {"name": f"b{i}"}) for i in range(3)]
+        _wait_for(lambda: fake.gateway.queued() == 3)
+        fake.gateway.resume_ordering()
+        results = [p.result(timeout=10) for p in pending]
     assert len({r.block_number for r in results}) == 1
     checkpoint = str(tmp_path / "cp.json")
     follower = ledger.follow(checkpoint, timeout_s=5)
@@ -119,7 +130,7 @@ def test_follow_delivers_new_commits_live(
     bob: KeySigner,
     connect_to: Callable[..., FabricLedger],
 ) -> None:
-    follower = ledger.follow(start_block=None, timeout_s=10)
+    follower = ledger.follow(start_block=ledger.height(), timeout_s=10)
     got: list[str] = []
 
     def consume() -> None:
@@ -131,7 +142,6 @@ def test_follow_delivers_new_commits_live(
     thread = threading.Thread(target=consume)
     thread.start()
     with connect_to(fake, bob) as other:
-        threading.Event().wait(0.3)  # let the stream open at the next commit
         other.submit("Inc", {"name": "live"})
         other.submit("Refuse", {})
     thread.join(timeout=10)

@@ -90,6 +90,7 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
         self._cond = threading.Condition()
         self._queue: list[common_pb2.Envelope] = []
         self._stopping = False
+        self._paused = False
         self._orderer = threading.Thread(target=self._order_loop, name="fake-orderer", daemon=True)
         self._orderer.start()
 
@@ -220,7 +221,7 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
     def _order_loop(self) -> None:
         while True:
             with self._cond:
-                while not self._queue and not self._stopping:
+                while (not self._queue or self._paused) and not self._stopping:
                     self._cond.wait()
                 if self._stopping:
                     return
@@ -231,6 +232,22 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
                 policy_ok = [self._policy_ok(env) for env in batch]
                 self.state.append_block(batch, policy_ok)
                 self._cond.notify_all()
+
+    def pause_ordering(self) -> None:
+        """Hold submitted transactions (they wait for `resume_ordering`), as a slow orderer."""
+        with self._cond:
+            self._paused = True
+
+    def resume_ordering(self) -> None:
+        """Cut the held transactions into blocks (up to ``max_batch`` each)."""
+        with self._cond:
+            self._paused = False
+            self._cond.notify_all()
+
+    def queued(self) -> int:
+        """How many submitted transactions wait for ordering."""
+        with self._cond:
+            return len(self._queue)
 
     def _policy_ok(self, envelope: common_pb2.Envelope) -> bool:
         payload = common_pb2.Payload.FromString(envelope.payload)
