@@ -169,7 +169,7 @@ def test_signature_pool_gives_the_same_verdicts(sealed: tuple[Path, Path], tmp_p
     assert (pooled.block, pooled.tx_index) == (1, 3) and "BAD_SIGNATURE" in pooled.reason
 
 
-@pytest.mark.parametrize("field, value", [("timestamp_ms", "soon"), ("tx_count", 1)])
+@pytest.mark.parametrize("field, value", [("timestamp_ms", "soon"), ("tx_count", 7)])
 def test_rehashed_forged_header_is_caught_by_the_orderer_signature(
     sealed: tuple[Path, Path], tmp_path: Path, field: str, value: object
 ) -> None:
