@@ -17,8 +17,12 @@ from consortium.ledger.factory import bootstrap_ledger, open_ledger
 from consortium.pole.difficulty import next_required_gain
 from consortium.pole.sml import commitment
 
-ROLES = {"admin": ["admin"], "h1": ["hospital", "verifier"], "h2": ["hospital", "verifier"],
-         "v1": ["verifier"]}  # fmt: skip
+ROLES = {
+    "admin": ["admin"],
+    "h1": ["hospital", "verifier"],
+    "h2": ["hospital", "verifier"],
+    "v1": ["verifier"],
+}
 
 
 def _h(text: str) -> str:
@@ -31,44 +35,82 @@ def ledgers(tmp_path: Path) -> dict[str, Ledger]:
     config = create_identities(tmp_path / "c", "difficulty", ROLES)
     bootstrap_ledger(config, "admin")
     out = {name: open_ledger(config, name) for name in ROLES}
-    task = example_task("heart", retarget_every=2, target_interval_ms=1,
-                        initial_required_gain_bp=-100, min_required_gain_bp=-500,
-                        max_required_gain_bp=500, committee_size=2, quorum=2)  # fmt: skip
+    task = example_task(
+        "heart",
+        retarget_every=2,
+        target_interval_ms=1,
+        initial_required_gain_bp=-100,
+        min_required_gain_bp=-500,
+        max_required_gain_bp=500,
+        committee_size=2,
+        quorum=2,
+    )
     out["admin"].submit_ok("PublishTask", {"task": task})
     return out
 
 
 def _accepted(ledgers: dict[str, Ledger], who: str, base: int) -> str:
     nonce = _h(f"{who}{base}")
-    args = {"task_id": "heart", "base_version": base, "model_digest": _h(f"m{who}{base}"),
-            "n_samples": 10, "epsilon_spent": "1", "commitment": commitment(nonce)}  # fmt: skip
+    args = {
+        "task_id": "heart",
+        "base_version": base,
+        "model_digest": _h(f"m{who}{base}"),
+        "n_samples": 10,
+        "epsilon_spent": "1",
+        "commitment": commitment(nonce),
+    }
     update = ledgers[who].submit_ok("SubmitUpdate", args)
     uid = update["update_id"]
-    ledgers[who].submit_ok("RevealNonce", {"task_id": "heart", "update_id": uid, "nonce": nonce,
-                                          "unmapped_digest": _h("u")})  # fmt: skip
+    ledgers[who].submit_ok(
+        "RevealNonce",
+        {"task_id": "heart", "update_id": uid, "nonce": nonce, "unmapped_digest": _h("u")},
+    )
     for member in update["committee"]:
-        ledgers[member].submit_ok("Endorse", {"task_id": "heart", "update_id": uid,
-                                              "verdict": "accept", "reason": "OK",
-                                              "metric_bp": 7000, "scores": {}})  # fmt: skip
+        ledgers[member].submit_ok(
+            "Endorse",
+            {
+                "task_id": "heart",
+                "update_id": uid,
+                "verdict": "accept",
+                "reason": "OK",
+                "metric_bp": 7000,
+                "scores": {},
+            },
+        )
     return str(uid)
 
 
 def _proposal(ledgers: dict[str, Ledger], uid: str, next_bp: int) -> dict[str, Any]:
     head = ledgers["h1"].evaluate("GetHead", {"task_id": "heart"})
     h = head["height"] + 1
-    return {"task_id": "heart", "height": h, "parent_digest": head["model_digest"],
-            "aggregate_id": "", "updates": [uid], "weights_ppm": [1_000_000],
-            "contribution_ppm": [1_000_000], "aggregate_digest": _h(f"a{h}"),
-            "model_digest": _h(f"model{h}"), "blob_digest": _h(f"blob{h}"),
-            "next_required_gain_bp": next_bp}  # fmt: skip
+    return {
+        "task_id": "heart",
+        "height": h,
+        "parent_digest": head["model_digest"],
+        "aggregate_id": "",
+        "updates": [uid],
+        "weights_ppm": [1_000_000],
+        "contribution_ppm": [1_000_000],
+        "aggregate_digest": _h(f"a{h}"),
+        "model_digest": _h(f"model{h}"),
+        "blob_digest": _h(f"blob{h}"),
+        "next_required_gain_bp": next_bp,
+    }
 
 
 def _finalize(ledgers: dict[str, Ledger], proposal: dict[str, Any], gain: int) -> Any:
     result = None
     for member in proposal["committee"]:
-        result = ledgers[member].submit_ok("AttestBlock", {
-            "task_id": "heart", "proposal_id": proposal["proposal_id"], "verdict": "accept",
-            "metric_bp": 7000 + gain, "base_metric_bp": 7000})  # fmt: skip
+        result = ledgers[member].submit_ok(
+            "AttestBlock",
+            {
+                "task_id": "heart",
+                "proposal_id": proposal["proposal_id"],
+                "verdict": "accept",
+                "metric_bp": 7000 + gain,
+                "base_metric_bp": 7000,
+            },
+        )
     return result
 
 
