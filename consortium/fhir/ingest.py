@@ -133,11 +133,18 @@ def ingest(
     definition, files, out_dir = _prepare(paths, site, cohort, Path(out), k)
     key = _key(key_path or out_dir / "secrets" / "pseudonym.key")
     run = _Run(out_dir, definition, on_item)
-    _read_all(files, run, progress)
-    table, suppressed = build_cohort_table(run.facts, site=site, key=key, k=k)
-    table.to_parquet(out_dir / "cohort.parquet", index=False)
-    report = _report(run, definition, site, len(files), k, suppressed, len(table), key, started)
-    (out_dir / "report.json").write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    try:
+        _read_all(files, run, progress)
+        table, suppressed = build_cohort_table(run.facts, site=site, key=key, k=k)
+        table.to_parquet(out_dir / "cohort.parquet", index=False)
+        report = _report(run, definition, site, len(files), k, suppressed, len(table), key, started)
+        text = report.model_dump_json(indent=2) + "\n"
+        (out_dir / "report.json").write_text(text, encoding="utf-8")
+    except OSError as exc:  # disk full, permissions changed mid-run: the input is untouched
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise UserError(
+            f"ingest stopped writing to {out_dir}{where}: {exc.strerror or exc}"
+        ) from exc
     return report
 
 
