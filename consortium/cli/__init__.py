@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+from consortium.cli._errors import UserError, fail
 from consortium.cli.app import app
 
 __all__ = ["app", "main"]
@@ -16,5 +17,12 @@ for _module in sorted(m.name for m in pkgutil.iter_modules(__path__)):
 
 
 def main() -> None:
-    """Entry point of the `consortium` script."""
-    app()
+    """Entry point of the `consortium` script.
+
+    Errors a user can fix (`UserError` and its subclasses, e.g. a peer that cannot be reached)
+    become one line on stderr and exit code 2, wherever a command forgot to catch them.
+    """
+    try:
+        app(standalone_mode=True)
+    except UserError as exc:
+        fail(str(exc))
