@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -205,16 +205,28 @@ def _read_all(files: list[Path], run: _Run, progress: Progress | None) -> None:
     total = sum(_size(f) for f in files)
     done = 0
     for path in files:
-        try:
-            for count, item in enumerate(iter_file(path), start=1):
-                run.handle(item)
-                if progress is not None and count % PROGRESS_EVERY == 0:
-                    progress(done + min(_size(path), count * 400), total)
-        except OSError as exc:
-            run.handle(RawResource(str(path), "file", "", parse_error=f"unreadable: {exc}"))
+        for count, item in enumerate(_read_file(path), start=1):
+            run.handle(item)
+            if progress is not None and count % PROGRESS_EVERY == 0:
+                progress(done + min(_size(path), count * 400), total)
         done += _size(path)
         if progress is not None:
             progress(done, total)
+
+
+def _read_file(path: Path) -> Iterator[RawResource]:
+    """The resources of ``path``; a read error becomes one more item to quarantine (an OSError
+    raised while *writing* is not caught here: it stops the run)."""
+    items = iter_file(path)
+    while True:
+        try:
+            item = next(items)
+        except StopIteration:
+            return
+        except OSError as exc:
+            yield RawResource(str(path), "file", "", parse_error=f"unreadable: {exc}")
+            return
+        yield item
 
 
 def _size(path: Path) -> int:

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from consortium.fhir import ingest as ingest_module
 from consortium.fhir.ingest import ingest
-from consortium.fhir.reader import iter_file
+from consortium.fhir.reader import RawResource, iter_file
 
 POOL = [
     json.dumps({"resourceType": "Patient", "id": "a", "gender": "male"}),
@@ -69,3 +72,23 @@ def test_encodings_and_several_objects_in_a_json_file(tmp_path: Path) -> None:
     assert record["error"].startswith("not valid UTF-8")
     quarantined = next((out / "quarantine").glob("*.json")).read_bytes()
     assert bad.rstrip(b"\n").replace(b'"', b'\\"') in quarantined  # the bytes as given
+
+
+def test_an_unreadable_file_is_quarantined_and_the_run_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.ndjson", "b.ndjson"):
+        (folder / name).write_text(json.dumps({"resourceType": "Patient", "id": name}) + "\n")
+
+    def failing(path: Path) -> Iterator[RawResource]:
+        yield from iter_file(path)
+        if path.name == "a.ndjson":
+            raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(ingest_module, "iter_file", failing)
+    report = ingest([folder], "t", "heart", tmp_path / "o", k=1)
+    assert (report.read, report.accepted, report.quarantined) == (3, 2, 1)
+    record = json.loads(next((tmp_path / "o" / "quarantine").glob("*.json")).read_text())
+    assert record["error"].startswith("unreadable:") and record["source"].endswith("a.ndjson")
