@@ -12,7 +12,7 @@ import { JSONSerializer } from 'fabric-contract-api';
 
 import { canonicalJson } from '../src/canonical';
 import { contracts } from '../src/index';
-import { CASES, ChaincodeStubFake, StubState } from './stub';
+import { argumentVectors, CASES, ChaincodeStubFake, StubState } from './stub';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const ChaincodeFromContract = require('fabric-shim/lib/contract-spi/chaincodefromcontract.js');
@@ -20,9 +20,8 @@ const ChaincodeFromContract = require('fabric-shim/lib/contract-spi/chaincodefro
 const serializers = { transaction: 'jsonSerializer', serializers: { jsonSerializer: JSONSerializer } };
 const chaincode = new ChaincodeFromContract(contracts, serializers, {}, 'consortium', '0.1.0');
 
-for (const file of readdirSync(CASES).filter((f) => f.endsWith('.json')).sort()) {
-  test(`dispatch ${file}`, async () => {
-    const v = JSON.parse(readFileSync(join(CASES, file), 'utf8'));
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function dispatch(v: any): Promise<void> {
     const state = new StubState();
     for (const [key, value] of Object.entries(v.state_before)) {
       state.data.set(key, Buffer.from(canonicalJson(value), 'utf8'));
@@ -40,5 +39,12 @@ for (const file of readdirSync(CASES).filter((f) => f.endsWith('.json')).sort())
       assert.equal(response.status, 500);
       assert.equal(String(response.message).split(':')[0], v.expected.code);
     }
-  });
+}
+
+for (const file of readdirSync(CASES).filter((f) => f.endsWith('.json')).sort()) {
+  test(`dispatch ${file}`, () => dispatch(JSON.parse(readFileSync(join(CASES, file), 'utf8'))));
+}
+
+for (const v of argumentVectors()) {
+  test(`dispatch argument vector ${v.name}`, () => dispatch(v));
 }

@@ -4,6 +4,7 @@
  * getTxTimestamp, getCreator (so that fabric-shim's real ClientIdentity parses the certificate).
  */
 
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { ClientIdentity } from 'fabric-shim';
@@ -13,6 +14,13 @@ import { compareCodePoints } from '../src/canonical';
 
 /** The shared vectors (this file runs from chaincode/dist/test/). */
 export const CASES = join(__dirname, '..', '..', '..', 'data_schemas', 'vectors', 'cases');
+
+/** The argument vectors, expanded to the shape of a case file (one creator for all). */
+export function argumentVectors(): Array<Record<string, unknown> & { name: string }> {
+  const file = join(__dirname, '..', '..', '..', 'data_schemas', 'vectors', 'arguments.json');
+  const data = JSON.parse(readFileSync(file, 'utf8'));
+  return data.vectors.map((v: Record<string, unknown>) => ({ ...v, creator: data.creator }));
+}
 
 export interface StubCreator {
   msp_id: string;

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { canonicalJson } from '../src/canonical';
 import { ConsortiumContract } from '../src/contract';
 import { CODES } from '../src/errors';
-import { CASES, ChaincodeStubFake, fabricContext, StubState } from './stub';
+import { argumentVectors, CASES, ChaincodeStubFake, fabricContext, StubState } from './stub';
 
 
 interface Vector {
@@ -50,18 +50,22 @@ test('there are vectors for every code', () => {
   assert.deepEqual([...CODES].filter((c) => !codes.has(c)), []);
 });
 
+async function check(v: Vector): Promise<void> {
+  const { code, result, state } = await replay(v);
+
+  assert.equal(code, v.expected.code);
+  assert.deepEqual(result, v.expected.result);
+  const after: Record<string, string> = {};
+  for (const [key, value] of state.data) after[key] = value.toString('utf8');
+  const expected: Record<string, string> = {};
+  for (const [key, value] of Object.entries(v.state_after)) expected[key] = canonicalJson(value);
+  assert.deepEqual(after, expected);
+}
+
 for (const file of files) {
-  test(`vector ${file}`, async () => {
-    const v = JSON.parse(readFileSync(join(CASES, file), 'utf8')) as Vector;
+  test(`vector ${file}`, () => check(JSON.parse(readFileSync(join(CASES, file), 'utf8')) as Vector));
+}
 
-    const { code, result, state } = await replay(v);
-
-    assert.equal(code, v.expected.code);
-    assert.deepEqual(result, v.expected.result);
-    const after: Record<string, string> = {};
-    for (const [key, value] of state.data) after[key] = value.toString('utf8');
-    const expected: Record<string, string> = {};
-    for (const [key, value] of Object.entries(v.state_after)) expected[key] = canonicalJson(value);
-    assert.deepEqual(after, expected);
-  });
+for (const v of argumentVectors()) {
+  test(`argument vector ${v.name}`, () => check(v as unknown as Vector));
 }

@@ -40,6 +40,7 @@ from consortium.ledger.contract.scenario import Scenario
 
 HERE = Path(__file__).resolve().parent
 CASES = HERE / "cases"
+ARGUMENTS = HERE / "arguments.json"
 IDENTITIES = HERE / "identities.json"
 
 # name -> (member id in the certificate, MSP, roles in the certificate)
@@ -109,6 +110,8 @@ class Recorder:
         self.people = load_identities()
         self.sc = Scenario(self.people)
         self.vectors: list[dict[str, Any]] = []
+        self.arguments: list[dict[str, Any]] = []
+        self.valid_args: dict[str, dict[str, Any]] = {}
 
     def member_args(self, name: str, roles: list[str] | None = None) -> dict[str, Any]:
         """RegisterMember args for a stored identity."""
@@ -121,11 +124,12 @@ class Recorder:
         }
 
     def step(
-        self, name: str, who: str, fn: str, args: dict[str, Any], expect: str = "VALID",
+        self, name: str, who: str, fn: str, args: dict[str, Any], expect: str | None = "VALID",
         *, keep: bool = True, about: str = "", after_ms: int | None = None,
-        args_json: str | None = None,
+        args_json: str | None = None, group: str = "cases",
     ) -> Any:  # fmt: skip
-        """Run one transaction, check its code, record the vector; ``keep=False`` undoes it."""
+        """Run one transaction, check its code (unless ``expect`` is None), record the vector;
+        ``keep=False`` undoes it."""
         before = self.sc.state.items()
         saved = (self.sc.now_ms, self.sc.counter)
         tracing = ReadTracingState(before)
@@ -134,11 +138,13 @@ class Recorder:
         if args_json is not None:
             args = json.loads(args_json)
         outcome = self.sc.run(who, fn, args, tx_id=tx_id, after_ms=after_ms)
-        if outcome.code != expect:
+        if expect is not None and outcome.code != expect:
             raise SystemExit(f"{name}: expected {expect}, got {outcome.code}: {outcome.message}")
         seen = {key: value for key, value in before.items() if key in tracing.read}
         creator = self.people[who]
-        self.vectors.append(
+        if outcome.valid and args_json is None:
+            self.valid_args.setdefault(fn, copy.deepcopy(args))
+        (self.vectors if group == "cases" else self.arguments).append(
             {
                 "name": name,
                 "about": about,
@@ -162,39 +168,61 @@ class Recorder:
             self.sc.now_ms, self.sc.counter = saved
         return outcome.result
 
+    def _arguments_file(self) -> str:
+        """The argument vectors in one file: one creator for all, one compact vector per line,
+        `args_json` only (the exact text both contracts parse)."""
+        creators = {json.dumps(v["creator"], sort_keys=True) for v in self.arguments}
+        assert len(creators) == 1, "argument vectors share one creator"
+        lines = []
+        for v in self.arguments:
+            tx = {k: v["tx"][k] for k in ("kind", "fn", "args_json", "tx_id", "timestamp_ms")}
+            short = {
+                "name": v["name"], "tx": tx, "expected": v["expected"],
+                "state_before": v["state_before"], "state_after": v["state_after"],
+            }  # fmt: skip
+            lines.append(json.dumps(short, separators=(",", ":")))
+        head = json.dumps({"creator": self.arguments[0]["creator"]})[:-1]
+        return head + ', "vectors": [\n' + ",\n".join(lines) + "\n]}\n"
+
     def write(self, check: bool) -> int:
-        """Write (or compare) one file per vector; returns the number of stale files."""
+        """Write (or compare) cases/ (one file per vector) and arguments.json; returns the
+        number of stale files."""
         CASES.mkdir(exist_ok=True)
         wanted = {
-            f"{i:03d}-{v['name']}.json": json.dumps(v, indent=1) + "\n"
+            CASES / f"{i:03d}-{v['name']}.json": json.dumps(v, indent=1) + "\n"
             for i, v in enumerate(self.vectors)
         }
-        present = {p.name for p in CASES.glob("*.json")}
+        wanted[ARGUMENTS] = self._arguments_file()
+        present = {*CASES.glob("*.json"), *([ARGUMENTS] if ARGUMENTS.exists() else [])}
         stale = sorted(present ^ set(wanted)) + sorted(
-            n for n, text in wanted.items() if n in present and (CASES / n).read_text() != text
+            p for p, text in wanted.items() if p in present and p.read_text() != text
         )
         if not check:
-            for path in CASES.glob("*.json"):
-                if path.name not in wanted:
-                    path.unlink()
-            for name, text in wanted.items():
-                (CASES / name).write_text(text)
+            for path in present - set(wanted):
+                path.unlink()
+            for path, text in wanted.items():
+                path.write_text(text)
         return len(stale)
 
 
 def main() -> int:
     """Build the scenario and write or check the vectors."""
+    from mutations import build_mutations
     from scenarios import build  # the steps, kept in their own module
 
     rec = Recorder()
     build(rec)
+    build_mutations(rec)
     for vector in rec.vectors:  # every stored value is canonical JSON of a plain value
         for value in vector["state_after"].values():
             canonical_json(value)
     check = "--check" in sys.argv
     stale = rec.write(check)
     codes = sorted({v["expected"]["code"] for v in rec.vectors})
-    print(f"{len(rec.vectors)} vectors, {len(codes)} codes, {stale} stale files")
+    print(
+        f"{len(rec.vectors)} scenario vectors, {len(codes)} codes, "
+        f"{len(rec.arguments)} argument vectors, {stale} stale files"
+    )
     return 1 if check and stale else 0
 
 

@@ -19,6 +19,7 @@ from consortium.ledger.contract.memory import MemoryState, execute
 from .conftest import ROOT, VECTORS
 
 CASES = sorted((VECTORS / "cases").glob("*.json"))
+ARGUMENTS = json.loads((VECTORS / "arguments.json").read_text())
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -27,7 +28,23 @@ def _load(path: Path) -> dict[str, Any]:
 
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
 def test_vector_replays(path: Path) -> None:
-    vector = _load(path)
+    _replay(_load(path))
+
+
+@pytest.mark.parametrize("vector", ARGUMENTS["vectors"], ids=lambda v: v["name"])
+def test_argument_vector_replays(vector: dict[str, Any]) -> None:
+    _replay({**vector, "creator": ARGUMENTS["creator"]})
+
+
+def test_argument_vectors_mostly_exercise_bad_args() -> None:
+    codes = [v["expected"]["code"] for v in ARGUMENTS["vectors"]]
+
+    assert len(codes) > 500
+    assert codes.count("BAD_ARGS") > 0.8 * len(codes)
+    assert "VALID" in codes  # some mutations stay valid (optional fields, bounds)
+
+
+def _replay(vector: dict[str, Any]) -> None:
     state = MemoryState({k: canonical_json(v) for k, v in vector["state_before"].items()})
     tx = vector["tx"]
     creator = Creator(**vector["creator"])
