@@ -40,11 +40,10 @@ MemberOption = Annotated[
 def find_app() -> Path:
     """The portal's entry script: ``CONSORTIUM_PORTAL_APP``, else next to the package (a source
     checkout or an editable install), else ``apps/portal`` under the current directory."""
-    import consortium
-
+    package = Path(__file__).resolve().parents[2]  # consortium/cli/portal.py -> the checkout
     candidates = [
         Path(os.environ.get("CONSORTIUM_PORTAL_APP", "")),
-        Path(consortium.__file__).resolve().parents[1] / "apps" / "portal" / "portal.py",
+        package / "apps" / "portal" / "portal.py",
         Path.cwd() / "apps" / "portal" / "portal.py",
     ]
     for path in candidates:

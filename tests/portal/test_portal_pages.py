@@ -153,3 +153,14 @@ def test_hospital_pulls_a_version_checked_against_the_ledger_and_recorded(
     assert any("matches the ledger" in s.value for s in at.success)
     downloads = at.dataframe[-1].value
     assert list(downloads["member"]) == ["hungary"] and list(downloads["version"]) == [1]
+
+
+def test_auditor_traces_a_version_to_its_members_without_the_model_key(
+    populated: Path, portal: Any
+) -> None:
+    at = portal(populated, "auditor", page="audit")
+    next(b for b in at.button if b.label.startswith("Run the full trace")).click().run()
+    assert not at.exception
+    assert any("needs the model key" in i.value for i in at.info)
+    inputs = at.dataframe[-1].value
+    assert sorted(inputs["member_id"]) == ["cleveland", "hungary", "switzerland"]

@@ -91,16 +91,42 @@ task_id = c1.selectbox("Task", list(tasks), key="trace_task")
 heights = [int(h) for h in pl.versions(data, task_id)["height"]]
 version = c2.selectbox("Version", heights[::-1], key="trace_version")
 st.dataframe(pd.DataFrame(pl.lineage(data, task_id, int(version))), hide_index=True)
-if st.button("Run the full trace (recomputes digests from the blobs)"):
+if st.button("Run the full trace (recomputes the version from the ledger and the blobs)"):
     try:
-        traced = act.trace_version(data, task_id, int(version))
-    except Exception as err:
+        with st.spinner("Tracing…"):
+            traced = act.trace_version(data, task_id, int(version))
+    except Exception as err:  # a trace that cannot be done is a finding, not a crash
         st.error(f"Trace failed: {err}")
     else:
-        if traced is None:
-            st.info(
-                "The full trace is not available in this install; the table above is read "
-                "from the ledger."
-            )
+        verdicts = {k: traced[k] for k in ("blob_ok", "aggregate_ok", "model_ok") if k in traced}
+        if traced["recomputed"] and all(verdicts.values()) and not traced["problems"]:
+            st.success(f"Version {version} recomputed byte for byte: {verdicts}")
+        elif traced["recomputed"]:
+            st.error(f"Version {version} does NOT trace: {'; '.join(traced['problems'])}")
         else:
-            st.write(traced if not hasattr(traced, "model_dump") else traced.model_dump())
+            st.info(
+                "Provenance read from the ledger; the recomputation needs the model key: "
+                + "; ".join(traced["problems"])
+            )
+        prov = traced["provenance"]
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        k: u[k]
+                        for k in (
+                            "member_id",
+                            "base_version",
+                            "n_samples",
+                            "epsilon_spent",
+                            "weight_ppm",
+                            "contribution_ppm",
+                            "reward_units",
+                        )
+                    }
+                    for u in prov["updates"]
+                ]
+            ),
+            hide_index=True,
+        )
+        st.json(prov, expanded=False)
