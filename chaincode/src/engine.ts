@@ -36,11 +36,20 @@ export function isQuery(fn: string): boolean {
   return Object.prototype.hasOwnProperty.call(QUERIES, fn);
 }
 
-/** Run transaction or query `fn` with its argument text; throws ContractError to refuse. */
-export async function execute(ctx: TxContext, fn: string, argsText: string): Promise<unknown> {
-  const known = Object.prototype.hasOwnProperty.call(TRANSACTIONS, fn) || isQuery(fn);
-  if (!known) throw fail('UNKNOWN_FUNCTION', `no transaction or query '${fn}'`);
-  const plain = parseArgsText(argsText);
+/** Whether `fn` names a transaction (a function that may write). */
+export function isTransaction(fn: string): boolean {
+  return Object.prototype.hasOwnProperty.call(TRANSACTIONS, fn);
+}
+
+/** Run `fn` on already parsed arguments; throws ContractError to refuse. */
+export async function executeParsed(ctx: TxContext, fn: string, plain: Record<string, unknown>): Promise<unknown> {
+  if (!isTransaction(fn) && !isQuery(fn)) throw fail('UNKNOWN_FUNCTION', `no transaction or query '${fn}'`);
   if (isQuery(fn)) return QUERIES[fn](ctx, QUERY_ARGS[fn](plain, 'args') as Record<string, unknown>);
   return TRANSACTIONS[fn](ctx, TX_ARGS[fn](plain, 'args'));
+}
+
+/** Run transaction or query `fn` with its argument text; throws ContractError to refuse. */
+export async function execute(ctx: TxContext, fn: string, argsText: string): Promise<unknown> {
+  if (!isTransaction(fn) && !isQuery(fn)) throw fail('UNKNOWN_FUNCTION', `no transaction or query '${fn}'`);
+  return executeParsed(ctx, fn, parseArgsText(argsText));
 }

@@ -40,8 +40,13 @@ export function timestampMs(ts: { seconds: unknown; nanos: number }): number {
   return Number(String(ts.seconds)) * 1000 + Math.floor(ts.nanos / 1_000_000);
 }
 
-/** A TxContext over a Fabric chaincode context. */
+/**
+ * A TxContext over a Fabric chaincode context. Writes are buffered and reach the stub only through
+ * `flush`, called when the transaction is valid: a refused transaction writes nothing even though
+ * Fabric endorses it (to keep it on the ledger with its code).
+ */
 export class FabricTxContext implements TxContext {
+  private readonly writes = new Map<string, Uint8Array>();
   readonly txId: string;
   readonly timestampMs: number;
   readonly creator: Creator;
@@ -58,7 +63,13 @@ export class FabricTxContext implements TxContext {
   }
 
   async putState(key: string, value: Uint8Array): Promise<void> {
-    await this.ctx.stub.putState(key, value);
+    this.writes.set(key, value);
+  }
+
+  /** Hand the buffered writes to Fabric (the transaction is valid). */
+  async flush(): Promise<void> {
+    for (const [key, value] of this.writes) await this.ctx.stub.putState(key, value);
+    this.writes.clear();
   }
 
   async range(start: string, end: string, limit?: number): Promise<Array<[string, Uint8Array]>> {

@@ -32,12 +32,30 @@ async function dispatch(v: any): Promise<void> {
 
     const response = await chaincode.Invoke(stub);
 
-    if (v.expected.code === 'VALID') {
-      assert.equal(response.status, 200, response.message);
-      assert.equal(Buffer.from(response.payload).toString('utf8'), canonicalJson(v.expected.result));
-    } else {
-      assert.equal(response.status, 500);
+    if (response.status === 500) {
+      // only unknown functions and arguments without a canonical form get no envelope
       assert.equal(String(response.message).split(':')[0], v.expected.code);
+      assert.ok(['BAD_ARGS', 'UNKNOWN_FUNCTION'].includes(v.expected.code));
+      assert.equal(stub.events.length, 0);
+      return;
+    }
+    assert.equal(response.status, 200, response.message);
+    const envelope = JSON.parse(Buffer.from(response.payload).toString('utf8'));
+    assert.equal(envelope.code, v.expected.code);
+    assert.equal(canonicalJson(envelope.result), canonicalJson(v.expected.result));
+    assert.equal(stub.writes.size > 0, v.expected.code === 'VALID' && v.tx.kind === 'invoke');
+    if (v.tx.kind === 'invoke') {
+      assert.equal(stub.events.length, 1);
+      const event = JSON.parse(stub.events[0].payload);
+      assert.equal(stub.events[0].name, 'tx');
+      assert.equal(stub.events[0].payload, canonicalJson(event));
+      assert.deepEqual(
+        [event.fn, event.creator, event.timestamp_ms, event.code],
+        [v.tx.fn, v.creator.member_id, v.tx.timestamp_ms, v.expected.code],
+      );
+      assert.equal(canonicalJson(event.args), canonicalJson(JSON.parse(v.tx.args_json)));
+    } else {
+      assert.equal(stub.events.length, 0);
     }
 }
 

@@ -37,6 +37,7 @@ export class StubState {
 
 export class ChaincodeStubFake {
   readonly writes = new Map<string, Buffer>();
+  readonly events: Array<{ name: string; payload: string }> = [];
 
   constructor(
     private readonly state: StubState,
@@ -95,6 +96,10 @@ export class ChaincodeStubFake {
       },
       async close() {},
     };
+  }
+
+  setEvent(name: string, payload: Uint8Array): void {
+    this.events.push({ name, payload: Buffer.from(payload).toString('utf8') });
   }
 
   /** Apply the write set (what a peer does when the transaction is valid). */

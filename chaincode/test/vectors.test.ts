@@ -29,17 +29,21 @@ async function replay(v: Vector): Promise<{ code: string; result: unknown; state
   const stub = new ChaincodeStubFake(state, v.tx.tx_id, v.tx.timestamp_ms, v.creator, v.tx.fn);
   const contract = new ConsortiumContract() as unknown as Record<string, unknown>;
   const ctx = fabricContext(stub);
+  let code: string;
+  let result: unknown = null;
   try {
     const method = contract[v.tx.fn];
-    let text: string;
-    if (typeof method === 'function') text = await method.call(contract, ctx, v.tx.args_json);
-    else text = (await (contract as unknown as ConsortiumContract).unknownTransaction(ctx)) as never;
-    stub.commit();
-    return { code: 'VALID', result: JSON.parse(text), state };
+    if (typeof method !== 'function') await (contract as unknown as ConsortiumContract).unknownTransaction(ctx);
+    const envelope = JSON.parse(await (method as Function).call(contract, ctx, v.tx.args_json));
+    assert.deepEqual(Object.keys(envelope).sort(), ['code', 'message', 'result']);
+    code = envelope.code;
+    result = envelope.result;
   } catch (error) {
-    const code = (error as Error).message.split(':')[0];
-    return { code, result: null, state };
+    if (error instanceof assert.AssertionError) throw error;
+    code = (error as Error).message.split(':')[0]; // refused before the contract could answer
   }
+  stub.commit(); // the contract wrote only if the transaction was valid
+  return { code, result, state };
 }
 
 const files = readdirSync(CASES).filter((f) => f.endsWith('.json')).sort();
