@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import statistics
 from dataclasses import dataclass
 
 import pytest
@@ -72,3 +74,27 @@ def test_one_step_moves_at_most_three_quarters_of_adjust(old: int, window: list[
     new = retarget(Params(min_required_gain_bp=-(10**6), max_required_gain_bp=10**6), old, window)
 
     assert -0.75 * adjust - 1 <= new - old <= 0.75 * adjust
+
+
+def _simulate(retarget_every: int, seed: int, blocks: int = 200) -> list[int]:
+    """Block intervals when training gains ``rate`` bp per second (halving over 200 blocks, ±20%
+    noise per block) and a block needs ``required`` bp: interval = required / rate."""
+    rng = random.Random(seed)
+    task = Params(retarget_every=retarget_every)
+    required, intervals = 50, []
+    for height in range(1, blocks + 1):
+        rate = 2.0 / (1 + height / 200) * rng.uniform(0.8, 1.2)
+        intervals.append(int(max(required, 1) / rate * 1000))
+        window = intervals[-retarget_every:] if height % retarget_every == 0 else []
+        required = next_required_gain(task, required, window, height)
+    return intervals[blocks // 4 :]  # after the warm-up
+
+
+@pytest.mark.parametrize("retarget_every", [1, 2, 4])
+def test_the_controller_holds_the_target_interval_steadily(retarget_every: int) -> None:
+    intervals = _simulate(retarget_every, seed=retarget_every)
+
+    mean = statistics.fmean(intervals)
+    cv = statistics.pstdev(intervals) / mean
+    assert abs(mean - P.target_interval_ms) < 0.05 * P.target_interval_ms
+    assert cv <= 0.3  # Proof of Work's exponential intervals have CV = 1
