@@ -41,6 +41,8 @@ else:
     with st.sidebar:
         st.markdown(f"**{data.member_id}** · {', '.join(roles)}")
         if st.button("Sign out"):
-            st.session_state.pop(SESSION_KEY, None)
+            user = st.session_state.pop(SESSION_KEY, None) or {}
+            if user.get("method") == "oidc":
+                st.logout()  # also ends the identity provider's session cookie
             st.rerun()
     st.navigation(pages).run()

@@ -57,7 +57,7 @@ def pull_model(data: PortalData, roles: tuple[str, ...], task_id: str, version: 
     )  # fmt: skip
 
 
-def verify_chain(data: PortalData, progress: Callable[[float, str], None]) -> Any:
+def verify_chain(data: PortalData, progress: Callable[[float, str], object]) -> Any:
     """Re-verify the whole ledger (`consortium.ledger.embedded.verify.verify_ledger`): every
     block's hash chain, orderer and creator signatures, and a replay of the world state.
 

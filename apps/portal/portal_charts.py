@@ -32,11 +32,17 @@ def line(
     title: str = "",
     rule: float | None = None,
     rule_label: str = "",
+    y_format: str | None = None,
 ) -> None:
     """A line chart with points; an optional horizontal rule (a budget, a target)."""
     enc: dict[str, Any] = {
         "x": alt.X(x, title=x.split(":")[0]),
-        "y": alt.Y(y, title=title or y.split(":")[0], scale=alt.Scale(zero=False)),
+        "y": alt.Y(
+            y,
+            title=title or y.split(":")[0],
+            scale=alt.Scale(zero=False),
+            axis=alt.Axis(format=y_format) if y_format else alt.Axis(),
+        ),
         "tooltip": list(frame.columns.astype(str)),
     }
     if color:

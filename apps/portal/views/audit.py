@@ -23,7 +23,7 @@ with st.expander("Filters", expanded=True):
     task_ids = c3.multiselect("Task", sorted(t for t in txs["task"].unique() if t))
     codes = c4.multiselect("Validation code", sorted(txs["code"].unique()))
     days = sorted({t.date() for t in txs["time"]}) if not txs.empty else []
-    span = st.date_input("Time (UTC days)", value=(days[0], days[-1]) if days else ())
+    span = st.date_input("Time (UTC days)", value=(days[0], days[-1]) if days else None)
 shown = txs
 for column, chosen in (("member", members), ("type", types), ("task", task_ids), ("code", codes)):
     if chosen:

@@ -67,6 +67,7 @@ else:
             x="height:O",
             y="required_gain_bp:Q",
             title="required gain (bp)",
+            y_format="d",
         )
     if "rewards" in blocks:
         st.subheader("Rewards per block")

@@ -43,8 +43,8 @@ if versions.empty:
     st.info("No task has been published yet, so there is no model.")
 else:
     latest = versions.groupby("task").tail(1)
-    cols = st.columns(max(1, len(latest)))
-    for col, row in zip(cols, latest.to_dict("records"), strict=False):
+    task_cols = st.columns(max(1, len(latest)))
+    for col, row in zip(task_cols, latest.to_dict("records"), strict=False):
         title = tasks.get(row["task"], {}).get("title", row["task"])
         col.metric(
             f"{title}: version {int(row['height'])}", f"AUROC {bp_text(row.get('metric_bp'))}"
