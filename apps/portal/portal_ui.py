@@ -13,6 +13,7 @@ a member may not open, but the check is made again here because a page can be as
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 import time
@@ -123,7 +124,12 @@ def show_sign_in() -> None:
         st.error(f"Sign-in refused: {result.reason}")
     if _oidc_configured():
         st.divider()
-        if st.button("Sign in with your organisation (OpenID Connect)"):
+        if importlib.util.find_spec("authlib") is None:
+            st.warning(
+                "OpenID Connect is configured but Authlib is missing on this node: "
+                "`pip install 'streamlit[auth]'`. Use the portal password meanwhile."
+            )
+        elif st.button("Sign in with your organisation (OpenID Connect)"):
             st.login()
 
 

@@ -164,3 +164,16 @@ def test_auditor_traces_a_version_to_its_members_without_the_model_key(
     assert any("needs the model key" in i.value for i in at.info)
     inputs = at.dataframe[-1].value
     assert sorted(inputs["member_id"]) == ["cleveland", "hungary", "switzerland"]
+
+
+def test_openid_connect_is_offered_only_when_configured(populated: Path, portal: Any) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    plain = portal(populated, "hungary", signed_in=False)
+    assert not [b for b in plain.button if "OpenID" in b.label]
+    at = AppTest.from_file(str(Path(__file__).parents[2] / "apps/portal/portal.py"))
+    at.secrets["auth"] = {"client_id": "portal", "server_metadata_url": "https://idp.invalid/"}
+    at.run()
+    offered = [b for b in at.button if "OpenID" in b.label]
+    missing_lib = [w for w in at.warning if "Authlib is missing" in w.value]
+    assert not at.exception and (offered or missing_lib)
