@@ -200,3 +200,28 @@ def privacy_facts(facts: dict[str, Any]) -> dict[str, Any]:
     """The k-anonymity and suppression figures among a report's facts."""
     words = ("k_anon", "kanon", "k-anon", "suppress", "quasi", "min_k", ".k", "safe_harbor")
     return {k: v for k, v in facts.items() if k == "k" or any(w in k.lower() for w in words)}
+
+
+def node_status(member_dir: Path) -> dict[str, Any] | None:
+    """What the member's node left on disk: its settings (``node.toml``), the ledger block it has
+    followed to (``state/events.json``) and when it last wrote its state. None without a node."""
+    import tomllib
+
+    settings_path, events_path = member_dir / "node.toml", member_dir / "state" / "events.json"
+    if not settings_path.is_file() and not events_path.is_file():
+        return None
+    out: dict[str, Any] = {}
+    if settings_path.is_file():
+        try:
+            out["settings"] = tomllib.loads(settings_path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+            out["settings"] = {}
+    if events_path.is_file():
+        try:
+            out["next_block"] = int(
+                json.loads(events_path.read_text(encoding="utf-8"))["next_block"]
+            )
+        except (ValueError, KeyError, TypeError):
+            out["next_block"] = None
+        out["state_mtime"] = events_path.stat().st_mtime
+    return out

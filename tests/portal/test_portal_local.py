@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from portal_local import ingest_runs, privacy_facts, quarantine_file, redact, report_facts
+from portal_local import (
+    ingest_runs,
+    node_status,
+    privacy_facts,
+    quarantine_file,
+    redact,
+    report_facts,
+)
 
 
 def test_redact_removes_quoted_values_input_values_and_long_numbers() -> None:
@@ -45,3 +52,14 @@ def test_the_raw_file_is_served_only_from_inside_the_run(
         quarantine_file(member, run.name, "../report.json")
     with pytest.raises(FileNotFoundError):
         quarantine_file(member, run.name, "../../msp/keystore/key.pem")
+
+
+def test_node_status_reads_the_node_settings_and_its_ledger_checkpoint(tmp_path: Path) -> None:
+    assert node_status(tmp_path) is None
+    (tmp_path / "node.toml").write_text('task_id = "heart"\nplanned_updates = 3\ndp = true\n')
+    assert node_status(tmp_path) == {"settings": {"task_id": "heart", "planned_updates": 3,
+                                                  "dp": True}}  # fmt: skip
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "events.json").write_text('{"next_block": 12, "updates": []}')
+    status = node_status(tmp_path)
+    assert status is not None and status["next_block"] == 12 and status["state_mtime"] > 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import portal_ledger as pl
+import portal_local as loc
 import streamlit as st
 from portal_charts import bp_text, line
 from portal_ui import require
@@ -26,6 +27,27 @@ cols[2].metric("Tasks", len(tasks))
 cols[3].metric("Reward units", int(units))
 
 st.subheader("Node status")
+node = loc.node_status(data.member_dir)
+if node is None:
+    st.info(f"No node has run for {data.member_id} on this machine (no node.toml or state).")
+else:
+    settings = node.get("settings", {})
+    followed, height = node.get("next_block"), data.height()
+    if followed is None:
+        st.write("The node is configured but has not followed the ledger yet.")
+    else:
+        behind = height - followed
+        ago = int(time.time() - node["state_mtime"])
+        st.write(
+            f"The node has processed the ledger up to block {followed - 1} of {height - 1} "
+            f"({'caught up' if behind <= 0 else f'{behind} blocks behind'}); it last saved its "
+            f"state {ago} s ago."
+        )
+    if settings:
+        st.caption(
+            f"Task {settings.get('task_id', '?')}, {settings.get('planned_updates', '?')} planned "
+            f"updates, differential privacy {'on' if settings.get('dp', True) else 'OFF'}."
+        )
 if txs:
     last = txs[-1]
     age_s = max(0, int(time.time() - last.timestamp_ms / 1000))
