@@ -47,7 +47,14 @@ from consortium.learning.models import ModelSpec, build_model, load_arrays, stat
 from consortium.privacy.accountant import AccountantStore, SpendPlan, noise_for_budget
 from consortium.privacy.fastclip import clipped_grad_sum, supports_fast_clipping
 
-__all__ = ["TrainResult", "train_local"]
+__all__ = [
+    "TrainResult",
+    "fast_dp_steps",
+    "generators",
+    "opacus_dp_steps",
+    "plain_epochs",
+    "train_local",
+]
 
 Clipping = Literal["auto", "fast", "opacus"]
 
@@ -76,7 +83,9 @@ class TrainResult:
     seconds: float
 
 
-def _generators(seed: int) -> dict[str, torch.Generator]:
+def generators(seed: int) -> dict[str, torch.Generator]:
+    """Private generators for Poisson sampling, noise and shuffling, derived from ``seed``."""
+
     def derive(purpose: str) -> int:
         h = hashlib.sha256(f"consortium/train/v1|{seed}|{purpose}".encode()).digest()
         return int.from_bytes(h[:8], "big") >> 1
@@ -130,7 +139,7 @@ def _poisson_batch(n: int, q: float, gen: torch.Generator) -> torch.Tensor:
     return torch.nonzero(torch.rand(n, generator=gen) < q).reshape(-1)
 
 
-def _fast_dp_steps(
+def fast_dp_steps(
     model: nn.Module,
     opt: torch.optim.Optimizer,
     X: torch.Tensor,
@@ -143,6 +152,7 @@ def _fast_dp_steps(
     gens: dict[str, torch.Generator],
     secure_mode: bool,
 ) -> None:
+    """``steps`` DP-SGD steps with one-pass clipping (`consortium.privacy.fastclip`)."""
     from opacus.optimizers.optimizer import _generate_noise
 
     expected = max(1, int(len(X) * q))  # Opacus: int(len(dataset) * sample_rate)
@@ -157,7 +167,7 @@ def _fast_dp_steps(
         opt.zero_grad(set_to_none=True)
 
 
-def _opacus_dp_steps(
+def opacus_dp_steps(
     model: nn.Module,
     opt: torch.optim.Optimizer,
     X: torch.Tensor,
@@ -170,6 +180,7 @@ def _opacus_dp_steps(
     gens: dict[str, torch.Generator],
     secure_mode: bool,
 ) -> None:
+    """``steps`` DP-SGD steps through Opacus' ``GradSampleModule`` and ``DPOptimizer``."""
     from opacus import GradSampleModule
     from opacus.optimizers import DPOptimizer
 
@@ -198,7 +209,7 @@ def _opacus_dp_steps(
     gsm._close()
 
 
-def _plain_epochs(
+def plain_epochs(
     model: nn.Module,
     opt: torch.optim.Optimizer,
     X: torch.Tensor,
@@ -208,6 +219,7 @@ def _plain_epochs(
     batch: int,
     gen: torch.Generator,
 ) -> int:
+    """Non-private epochs of shuffled batches sliced from tensors; returns the step count."""
     steps = 0
     for _ in range(epochs):
         order = torch.randperm(len(X), generator=gen)
@@ -280,7 +292,7 @@ def train_local(
         X = mapped_inputs(X, sml)
     q, per_epoch = _sampling(len(X), batch_size, sample_rate)
     steps = epochs * per_epoch
-    gens = _generators(secrets.randbits(63) if seed is None else seed)
+    gens = generators(secrets.randbits(63) if seed is None else seed)
     Xt = torch.as_tensor(np.asarray(X, dtype=np.float32))
     yt = torch.as_tensor(np.asarray(y, dtype=np.float32)).reshape(-1)
     opt = torch.optim.SGD(module.parameters(), lr=lr, momentum=momentum)
@@ -289,7 +301,7 @@ def train_local(
     if dp:
         how = _choose_clipping(module, clipping)
         sigma, plan = _plan(accountant_store, noise_multiplier, target_epsilon, q, steps)
-        run = _fast_dp_steps if how == "fast" else _opacus_dp_steps
+        run = fast_dp_steps if how == "fast" else opacus_dp_steps
         run(
             module,
             opt,
@@ -304,7 +316,7 @@ def train_local(
         )
     else:
         batch = batch_size or max(1, round(q * len(X)))
-        steps = _plain_epochs(module, opt, Xt, yt, epochs=epochs, batch=batch, gen=gens["shuffle"])
+        steps = plain_epochs(module, opt, Xt, yt, epochs=epochs, batch=batch, gen=gens["shuffle"])
     state = state_arrays(module)
     return TrainResult(
         state=state,

@@ -122,13 +122,17 @@ def plan_spend(
     if not 0 < sample_rate <= 1:
         raise ValueError("sample_rate must be in (0, 1]")
     run = (noise_multiplier, sample_rate, steps)
+    this_run = epsilon_of([run], delta=delta, accountant=accountant)
+    spent = [entry for entry in history if entry[2] > 0]
     return SpendPlan(
         accountant=accountant,
         delta=delta,
         epsilon_budget=epsilon_budget,
-        epsilon_before=epsilon_of(history, delta=delta, accountant=accountant),
-        epsilon_after=epsilon_of([*history, run], delta=delta, accountant=accountant),
-        epsilon_this_run=epsilon_of([run], delta=delta, accountant=accountant),
+        epsilon_before=epsilon_of(spent, delta=delta, accountant=accountant),
+        epsilon_after=epsilon_of([*spent, run], delta=delta, accountant=accountant)
+        if spent
+        else this_run,
+        epsilon_this_run=this_run,
         steps=steps,
     )
 
@@ -155,13 +159,21 @@ def noise_for_budget(
     def eps(sigma: float) -> float:
         return epsilon_of([*history, (sigma, *extra)], delta=delta, accountant=accountant)
 
-    if epsilon_of(history, delta=delta, accountant=accountant) >= epsilon_budget:
-        raise BudgetExceeded("the budget is already spent: no noise multiplier fits")
+    spent = epsilon_of(history, delta=delta, accountant=accountant)
+    if spent >= epsilon_budget:
+        raise BudgetExceeded(
+            f"training refused: the budget ε={epsilon_budget:g} (δ={delta:g}) is used up: spent "
+            f"so far {spent:.3f}, remaining 0.000; nothing was spent"
+        )
     low, high = 0.0, 1.0
     while eps(high) > epsilon_budget:
         low, high = high, high * 2
         if high > 1e4:
-            raise BudgetExceeded("the budget is too small for this many steps")
+            raise BudgetExceeded(
+                f"training refused: no noise fits {steps_per_update * n_updates} more steps in "
+                f"the budget ε={epsilon_budget:g}: spent so far {spent:.3f}, remaining "
+                f"{epsilon_budget - spent:.3f}; plan fewer steps. Nothing was spent"
+            )
     while True:
         mid = (low + high) / 2
         value = eps(mid)
