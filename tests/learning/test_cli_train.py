@@ -1,0 +1,74 @@
+"""`consortium train`: a local model with DP, its report, refusal past the budget, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from consortium.canonical import sha256_hex
+from consortium.cli import app
+from consortium.datasets.heart import heart_cohort_table
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+@pytest.fixture()
+def cohort(tmp_path: Path) -> Path:
+    folder = tmp_path / "cleveland"
+    folder.mkdir()
+    heart_cohort_table("cleveland").to_parquet(folder / "cohort.parquet", index=False)
+    return folder
+
+
+def _train(cohort: Path, out: Path, *extra: str) -> object:
+    args = ["train", "--cohort", str(cohort), "--out", str(out), "--epochs", "3", "--seed", "1"]
+    return CliRunner().invoke(app, [*args, *extra])
+
+
+def test_train_with_dp_writes_model_and_report_then_refuses_a_second_run(
+    cohort: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    first = _train(cohort, out, "--epsilon", "2", "--delta", "1e-5", "--accountant", "rdp")
+    assert first.exit_code == 0, first.output  # type: ignore[attr-defined]
+    report = json.loads((out / "report.json").read_text())
+    model = (out / "model.safetensors").read_bytes()
+    assert report["model_digest"] == sha256_hex(model)
+    assert report["dp"] is True and float(report["epsilon_spent"]) <= 2.0
+    assert report["test"]["n"] == 57 and report["sites"] == ["cleveland"]
+    assert "ε spent" in first.output and "AUROC" in first.output  # type: ignore[attr-defined]
+
+    second = _train(cohort, out, "--epsilon", "2", "--delta", "1e-5", "--accountant", "rdp")
+    assert second.exit_code == 2  # type: ignore[attr-defined]
+    assert "refused" in second.output and "remaining" in second.output  # type: ignore[attr-defined]
+    assert (out / "model.safetensors").read_bytes() == model  # nothing overwritten
+
+
+def test_no_dp_baseline_says_so(cohort: Path, tmp_path: Path) -> None:
+    result = _train(cohort, tmp_path / "plain", "--no-dp")
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    assert json.loads((tmp_path / "plain" / "report.json").read_text())["epsilon_spent"] is None
+    assert "no differential privacy" in result.output  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ((), "give --epsilon"),
+        (("--epsilon", "-1"), "must be > 0"),
+        (("--no-dp", "--hidden", "a,b"), "--hidden"),
+    ],
+)
+def test_bad_input_gets_one_clear_error(
+    cohort: Path, tmp_path: Path, extra: tuple[str, ...], message: str
+) -> None:
+    result = _train(cohort, tmp_path / "o", *extra)
+    assert result.exit_code == 2 and message in result.output  # type: ignore[attr-defined]
+
+
+def test_missing_cohort_table_points_at_ingest(tmp_path: Path) -> None:
+    result = _train(tmp_path / "nowhere", tmp_path / "o", "--no-dp")
+    assert result.exit_code == 2 and "consortium ingest" in result.output  # type: ignore[attr-defined]
