@@ -1,5 +1,5 @@
-"""Fixtures of the portal tests: a populated and an empty consortium (session-scoped, built once
-through the real ledger) and an AppTest factory signed in as a given member."""
+"""Fixtures of the portal tests: simulated, scripted and empty consortia (session-scoped, built
+once through the real ledger; see portal_fixture) and an AppTest factory signed in as a member."""
 
 from __future__ import annotations
 
@@ -19,24 +19,32 @@ from portal_fixture import make_consortium  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def populated_with_name(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """A consortium after two learning rounds, and the name in its quarantined resource."""
-    root = tmp_path_factory.mktemp("populated") / "consortium"
-    name = make_consortium(root, populated=True)
+def simulated_with_name(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A real short simulation, and the name in its quarantined resource."""
+    root = tmp_path_factory.mktemp("simulated") / "consortium"
+    name = make_consortium(root, "simulated")
     return root, name
 
 
 @pytest.fixture(scope="session")
-def populated(populated_with_name: tuple[Path, str]) -> Path:
-    """A consortium after two learning rounds (see portal_fixture)."""
-    return populated_with_name[0]
+def simulated(simulated_with_name: tuple[Path, str]) -> Path:
+    """A consortium after a real short simulation (see portal_fixture)."""
+    return simulated_with_name[0]
+
+
+@pytest.fixture(scope="session")
+def scripted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A consortium with two hand-written learning rounds (deterministic content)."""
+    root = tmp_path_factory.mktemp("scripted") / "consortium"
+    make_consortium(root, "scripted")
+    return root
 
 
 @pytest.fixture(scope="session")
 def empty(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A consortium right after init: identities and the genesis block only."""
     root = tmp_path_factory.mktemp("empty") / "consortium"
-    make_consortium(root, populated=False)
+    make_consortium(root, "empty")
     return root
 
 

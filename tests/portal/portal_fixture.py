@@ -1,12 +1,16 @@
-"""A small populated consortium for the portal's tests, written through the real ledger.
+"""Consortium directories for the portal's tests, all written through the real ledger.
 
-The simulator's own setup (`consortium.simulate.setup.create_consortium`: identities, genesis,
-CKKS and model keys wrapped per member, the task and its real encrypted version 0) makes the
-directory; a full `run_simulation` takes minutes on a loaded 2-core machine, so the learning on top
-is written by hand following docs/decisions/0001-protocol.md: two rounds of updates (one rejected
-by its committee), endorsements, a learning block per round with attestations and rewards, a
-download and an auditor's refused download. Then the real ingest runs for two members, on demo
-FHIR with one invalid Patient that carries a (synthetic) name.
+- ``simulated``: a real short `run_simulation` (node processes, DP-SGD, CKKS, PoLe); what it holds
+  depends on timing, so tests on it assert against the ledger, not against fixed values;
+- ``scripted``: the simulator's own setup (identities, genesis, wrapped keys, the task and its
+  encrypted version 0), then two rounds written by hand following docs/decisions/0001-protocol.md
+  (one update rejected by its committee, endorsements, a learning block per round with real
+  encrypted versions, attestations and rewards, a download and an auditor's refused download):
+  deterministic content for exact assertions;
+- ``empty``: identities and the genesis block only.
+
+Both non-empty kinds also get the real ingest for two members, on demo FHIR with one invalid
+Patient that carries a (synthetic) name the portal must never display.
 """
 
 from __future__ import annotations
@@ -149,9 +153,33 @@ def _register(root: Path, admin: Ledger, name: str) -> None:
                                        "roles": ROLES[name], "cert_pem": cert})  # fmt: skip
 
 
-def make_consortium(root: Path, *, populated: bool) -> str:
-    """Init only (``populated=False``), or the simulator's setup plus two rounds of learning and
-    two ingest runs. Sets every portal password; returns the quarantined patient's name."""
+def _simulate(root: Path) -> None:
+    """A real short simulation (node processes, DP training, CKKS, PoLe) writing ``root``: three
+    hospitals send one update each; switzerland flips its update's sign, so its committee (two
+    verifiers, both needed) rejects it."""
+    from consortium.simulate.config import SimConfig
+    from consortium.simulate.runner import run_simulation
+
+    cfg = SimConfig(
+        sites=SITES, attacks={REJECTED: "sign_flip"}, planned_updates=1, epochs=1,
+        update_seconds=0.0, flush_seconds=0.5, max_seconds=90, buffer_size=2,
+        committee_size=2, quorum=2, workdir=str(root.parent),
+    )  # fmt: skip
+    report = run_simulation(cfg)
+    assert Path(report.workdir).resolve() == root.resolve(), report.workdir
+    assert report.ledger_verified
+
+
+def make_consortium(root: Path, kind: str) -> str:
+    """A consortium directory at ``root`` of one ``kind``:
+
+    - ``empty``: `consortium init` only (identities and the genesis block);
+    - ``scripted``: the simulator's setup plus two hand-written rounds (deterministic content);
+    - ``simulated``: a real short `run_simulation`.
+
+    The non-empty kinds also get the auditor and lab members and two real ingest runs. Every
+    portal password is set; returns the name in the quarantined resource ('' when empty).
+    """
     from portal_auth import set_password
 
     from consortium.config import ConsortiumConfig
@@ -159,26 +187,37 @@ def make_consortium(root: Path, *, populated: bool) -> str:
     from consortium.simulate.config import SimConfig
     from consortium.simulate.setup import create_consortium
 
-    if not populated:
+    if kind == "empty":
         bootstrap_ledger(create_identities(root, "testnet", ROLES), "admin")
-    else:
+    elif kind == "scripted":
         cfg = SimConfig(sites=SITES, sml=False, epsilon_budget="4", committee_size=2, quorum=2)
         create_consortium(cfg, root)
+        _register_others(root)
         _learn(ConsortiumConfig.load(root), root)
+    else:
+        _simulate(root)
+        _register_others(root)
     for name in ROLES:  # a cheap scrypt cost keeps the tests fast; the default is 2**17
         set_password(root / "members" / name, PASSWORD, n_log2=12)
-    if not populated:
+    if kind == "empty":
         return ""
     write_ingest_run(root / "members" / "lab", root.parent)
     return write_ingest_run(root / "members" / HOSPITAL, root.parent)
 
 
+def _register_others(root: Path) -> None:
+    """Register the members a simulation does not have: an auditor and a verifier-only lab."""
+    from consortium.config import ConsortiumConfig
+
+    admin = open_ledger(ConsortiumConfig.load(root), "admin")
+    try:
+        for name in ("auditor", "lab"):
+            _register(root, admin, name)
+    finally:
+        admin.close()
+
+
 def _learn(config: Any, root: Path) -> None:
-    admin = open_ledger(config, "admin")
-    for name in ("auditor", "lab"):
-        _register(root, admin, name)
-    admin.close()
-    config = type(config).load(root)
     ledgers = {name: open_ledger(config, name) for name in ROLES}
     try:
         _round(ledgers, root, 1, "1.5", reject=REJECTED)

@@ -92,11 +92,11 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def site(populated: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the populated consortium: the browser's downloads must not change the one the
+def site(simulated: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the simulated consortium: the browser's download must not change the one the
     AppTest tests read."""
     root = tmp_path_factory.mktemp("browser") / "consortium"
-    shutil.copytree(populated, root)
+    shutil.copytree(simulated, root)
     return root
 
 
@@ -135,13 +135,17 @@ class Watched:
         self.page.screenshot(path=str(SHOTS / f"{shot}.png"), full_page=True)
 
 
-def _ledger_version(root: Path, version: int) -> dict[str, Any]:
+def _latest(root: Path) -> dict[str, Any]:
+    """The task's latest version on the ledger, with every recorded download."""
     from consortium.config import ConsortiumConfig
     from consortium.ledger.factory import open_ledger
 
     ledger = open_ledger(ConsortiumConfig.load(root), "auditor")
     try:
-        found: dict[str, Any] = ledger.evaluate("GetVersion", {"task_id": TASK, "version": version})
+        head = ledger.evaluate("GetHead", {"task_id": TASK})
+        found: dict[str, Any] = ledger.evaluate(
+            "GetVersion", {"task_id": TASK, "version": head["height"]}
+        )
         downloads = ledger.evaluate("ListDownloads", {"task_id": TASK})
     finally:
         ledger.close()
@@ -174,7 +178,7 @@ def test_a_hospital_uses_every_page_downloads_a_model_and_verifies_the_chain(
 
 
 def _download_and_check(w: Watched, site: Path, tmp_path: Path) -> None:
-    before = _ledger_version(site, 2)["downloads"]
+    before = _latest(site)
     w.page.get_by_role("button", name="Pull model", exact=False).click()
     w.page.get_by_text("matches the ledger").wait_for(timeout=60_000)
     w.settle()
@@ -183,9 +187,9 @@ def _download_and_check(w: Watched, site: Path, tmp_path: Path) -> None:
         w.page.get_by_role("button", name="Download model (.safetensors)").click()
     saved = tmp_path / "model.safetensors"
     event.value.save_as(saved)
-    ledger = _ledger_version(site, 2)
-    assert hashlib.sha256(saved.read_bytes()).hexdigest() == ledger["model_digest"]
-    assert ledger["downloads"] == [*before, (HOSPITAL, 2)]
+    after = _latest(site)
+    assert hashlib.sha256(saved.read_bytes()).hexdigest() == before["model_digest"]
+    assert after["downloads"] == [*before["downloads"], (HOSPITAL, before["height"])]
 
 
 def test_an_auditor_reads_the_ledger_but_cannot_download(

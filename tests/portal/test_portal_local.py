@@ -23,9 +23,9 @@ def test_redact_removes_quoted_values_input_values_and_long_numbers() -> None:
 
 
 def test_a_real_ingest_run_is_summarized_without_its_patients(
-    populated_with_name: tuple[Path, str],
+    simulated_with_name: tuple[Path, str],
 ) -> None:
-    root, name = populated_with_name
+    root, name = simulated_with_name
     (run,) = ingest_runs(root / "members" / "cleveland")
     assert run.cohort_rows == 25 and "age_band" in run.cohort_columns
     facts = report_facts(run.report)
@@ -41,9 +41,9 @@ def test_a_real_ingest_run_is_summarized_without_its_patients(
 
 
 def test_the_raw_file_is_served_only_from_inside_the_run(
-    populated_with_name: tuple[Path, str],
+    simulated_with_name: tuple[Path, str],
 ) -> None:
-    root, name = populated_with_name
+    root, name = simulated_with_name
     member = root / "members" / "cleveland"
     (run,) = ingest_runs(member)
     raw = quarantine_file(member, run.name, run.quarantine[0].name).decode()

@@ -1,4 +1,6 @@
-"""Every portal page under Streamlit's AppTest, populated and empty, with the role rules."""
+"""Every portal page under Streamlit's AppTest (simulated, scripted and empty consortia), with the
+role rules. Tests on the simulated consortium compare with its ledger; the scripted one has
+deterministic content for exact assertions."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from typing import Any
 
 import pytest
 from portal_auth import allowed
-from portal_fixture import PASSWORD, ROLES
+from portal_fixture import PASSWORD, ROLES, TASK
 
 PAGES = ["overview", "data", "privacy", "training", "models", "audit", "consensus"]
 
@@ -23,7 +25,7 @@ def rendered_text(at: Any) -> str:
     return "\n".join(parts)
 
 
-@pytest.mark.parametrize("which", ["populated", "empty"])
+@pytest.mark.parametrize("which", ["simulated", "scripted", "empty"])
 @pytest.mark.parametrize("member", sorted(ROLES))
 def test_every_allowed_page_renders_and_others_are_not_routed(
     request: pytest.FixtureRequest, portal: Any, which: str, member: str
@@ -41,10 +43,10 @@ def test_every_allowed_page_renders_and_others_are_not_routed(
                 at.switch_page(f"views/{page}.py")
 
 
-def test_a_page_script_run_directly_still_checks_the_role(populated: Path, portal: Any) -> None:
+def test_a_page_script_run_directly_still_checks_the_role(scripted: Path, portal: Any) -> None:
     from streamlit.testing.v1 import AppTest
 
-    portal(populated, "auditor")  # sets the member and directory
+    portal(scripted, "auditor")  # sets the member and directory
     direct = AppTest.from_file(str(Path(__file__).parents[2] / "apps/portal/views/data.py"))
     direct.session_state["portal_user"] = {"method": "test", "who": "auditor", "seen": time.time()}
     direct.run()
@@ -53,23 +55,23 @@ def test_a_page_script_run_directly_still_checks_the_role(populated: Path, porta
     assert not direct.dataframe
 
 
-def test_auditor_cannot_download_models(populated: Path, portal: Any) -> None:
-    at = portal(populated, "auditor", page="models")
+def test_auditor_cannot_download_models(simulated: Path, portal: Any) -> None:
+    at = portal(simulated, "auditor", page="models")
     assert any("Download refused" in e.value for e in at.error)
     assert not [b for b in at.button if "Pull model" in b.label]
 
 
-def test_hospital_is_offered_the_model_pull(populated: Path, portal: Any) -> None:
-    at = portal(populated, "cleveland", page="models")
+def test_hospital_is_offered_the_model_pull(scripted: Path, portal: Any) -> None:
+    at = portal(scripted, "cleveland", page="models")
     assert [b for b in at.button if "Pull model" in b.label]
     table = at.dataframe[0].value
     assert list(table["height"]) == [0, 1, 2]
 
 
 def test_data_page_never_shows_the_identifier(
-    populated_with_name: tuple[Path, str], portal: Any
+    simulated_with_name: tuple[Path, str], portal: Any
 ) -> None:
-    root, name = populated_with_name
+    root, name = simulated_with_name
     at = portal(root, "cleveland", page="data")
     text = rendered_text(at)
     quarantine = at.dataframe[-1].value
@@ -80,28 +82,28 @@ def test_data_page_never_shows_the_identifier(
 
 
 def test_verifier_only_member_sees_data_but_cannot_download_raw(
-    populated: Path, portal: Any
+    scripted: Path, portal: Any
 ) -> None:
-    at = portal(populated, "lab", page="data")
+    at = portal(scripted, "lab", page="data")
     assert not at.get("download_button")
     assert any("Only a hospital admin" in e.value for e in at.info)
 
 
-def test_privacy_warns_before_the_budget_runs_out(populated: Path, portal: Any) -> None:
-    at = portal(populated, "cleveland", page="privacy")
+def test_privacy_warns_before_the_budget_runs_out(scripted: Path, portal: Any) -> None:
+    at = portal(scripted, "cleveland", page="privacy")
     assert any("Budget almost spent" in w.value for w in at.warning)
     assert not at.error  # 3.4 of 4: not yet spent
 
 
-def test_training_shows_a_rejection_and_its_reason(populated: Path, portal: Any) -> None:
-    at = portal(populated, "switzerland", page="training")
+def test_training_shows_a_rejection_and_its_reason(scripted: Path, portal: Any) -> None:
+    at = portal(scripted, "switzerland", page="training")
     mine = at.dataframe[0].value
     assert "rejected" in set(mine["status"])
     assert any("NORM_OUTLIER" in w.value for w in at.warning)
 
 
-def test_audit_filters_by_type_and_refused_code(populated: Path, portal: Any) -> None:
-    at = portal(populated, "auditor", page="audit")
+def test_audit_filters_by_type_and_refused_code(scripted: Path, portal: Any) -> None:
+    at = portal(scripted, "auditor", page="audit")
     at.multiselect[1].select("SubmitUpdate").run()
     shown = at.dataframe[0].value
     assert len(shown) == 6 and set(shown["type"]) == {"SubmitUpdate"}
@@ -112,15 +114,15 @@ def test_audit_filters_by_type_and_refused_code(populated: Path, portal: Any) ->
     assert at.get("download_button")  # CSV export
 
 
-def test_audit_verify_button_reports_without_crashing(populated: Path, portal: Any) -> None:
-    at = portal(populated, "auditor", page="audit")
+def test_audit_verifies_the_simulated_chain(simulated: Path, portal: Any) -> None:
+    at = portal(simulated, "auditor", page="audit")
     next(b for b in at.button if b.label.startswith("Verify")).click().run()
-    assert not at.exception
-    assert at.success or at.error
+    assert not at.exception and not at.error
+    assert any("The ledger verifies" in s.value for s in at.success)
 
 
-def test_consensus_lists_the_learning_blocks(populated: Path, portal: Any) -> None:
-    at = portal(populated, "auditor", page="consensus")
+def test_consensus_lists_the_learning_blocks(scripted: Path, portal: Any) -> None:
+    at = portal(scripted, "auditor", page="consensus")
     blocks = at.dataframe[0].value
     assert list(blocks["height"]) == [1, 2]
     balances = at.dataframe[-1].value
@@ -128,9 +130,9 @@ def test_consensus_lists_the_learning_blocks(populated: Path, portal: Any) -> No
 
 
 def test_sign_in_refuses_a_wrong_password_then_accepts_the_right_one(
-    populated: Path, portal: Any
+    scripted: Path, portal: Any
 ) -> None:
-    at = portal(populated, "hungary", signed_in=False)
+    at = portal(scripted, "hungary", signed_in=False)
     assert at.title[0].value.startswith("Sign in")
     at.text_input[0].input("not the password")
     at.button[0].click().run()
@@ -143,33 +145,58 @@ def test_sign_in_refuses_a_wrong_password_then_accepts_the_right_one(
     assert at.title[0].value == "hungary"  # the overview
 
 
-def test_hospital_pulls_a_version_checked_against_the_ledger_and_recorded(
-    populated: Path, portal: Any
+def _ledger(root: Path, fn: str, args: dict[str, Any]) -> Any:
+    from consortium.config import ConsortiumConfig
+    from consortium.ledger.factory import open_ledger
+
+    ledger = open_ledger(ConsortiumConfig.load(root), "auditor")
+    try:
+        return ledger.evaluate(fn, args)
+    finally:
+        ledger.close()
+
+
+def test_hospital_pulls_the_latest_version_checked_against_the_ledger_and_recorded(
+    simulated: Path, portal: Any
 ) -> None:
-    at = portal(populated, "hungary", page="models")
-    at.selectbox[1].select(1).run()
+    head = _ledger(simulated, "GetHead", {"task_id": TASK})
+    at = portal(simulated, "hungary", page="models")
+    assert at.selectbox[1].value == head["height"]  # the latest version is offered first
     next(b for b in at.button if "Pull model" in b.label).click().run()
     assert not at.exception and not at.error
-    assert any("matches the ledger" in s.value for s in at.success)
-    downloads = at.dataframe[-1].value
-    assert list(downloads["member"]) == ["hungary"] and list(downloads["version"]) == [1]
+    assert any(head["model_digest"] in s.value for s in at.success)
+    recorded = _ledger(simulated, "ListDownloads", {"task_id": TASK})
+    assert [(d["member_id"], d["version"]) for d in recorded] == [("hungary", head["height"])]
 
 
 def test_auditor_traces_a_version_to_its_members_without_the_model_key(
-    populated: Path, portal: Any
+    simulated: Path, portal: Any
 ) -> None:
-    at = portal(populated, "auditor", page="audit")
+    head = _ledger(simulated, "GetHead", {"task_id": TASK})
+    block = _ledger(simulated, "GetVersion", {"task_id": TASK, "version": head["height"]})
+    members = sorted(
+        _ledger(simulated, "GetUpdate", {"task_id": TASK, "update_id": u})["update"]["member_id"]
+        for u in block["updates"]
+    )
+    at = portal(simulated, "auditor", page="audit")
     next(b for b in at.button if b.label.startswith("Run the full trace")).click().run()
     assert not at.exception
     assert any("needs the model key" in i.value for i in at.info)
     inputs = at.dataframe[-1].value
-    assert sorted(inputs["member_id"]) == ["cleveland", "hungary", "switzerland"]
+    assert sorted(inputs["member_id"]) == members if members else inputs.empty
 
 
-def test_openid_connect_is_offered_only_when_configured(populated: Path, portal: Any) -> None:
+def test_hospital_recomputes_the_latest_version_byte_for_byte(simulated: Path, portal: Any) -> None:
+    at = portal(simulated, "cleveland", page="audit")
+    next(b for b in at.button if b.label.startswith("Run the full trace")).click().run()
+    assert not at.exception and not at.error
+    assert any("recomputed byte for byte" in s.value for s in at.success)
+
+
+def test_openid_connect_is_offered_only_when_configured(scripted: Path, portal: Any) -> None:
     from streamlit.testing.v1 import AppTest
 
-    plain = portal(populated, "hungary", signed_in=False)
+    plain = portal(scripted, "hungary", signed_in=False)
     assert not [b for b in plain.button if "OpenID" in b.label]
     at = AppTest.from_file(str(Path(__file__).parents[2] / "apps/portal/portal.py"))
     at.secrets["auth"] = {"client_id": "portal", "server_metadata_url": "https://idp.invalid/"}
