@@ -1,5 +1,6 @@
 """`consortium train`: train a model on one cohort alone (a hospital's own model, and the baseline
-that federated learning must beat), with DP-SGD by default.
+that federated learning must beat), with DP-SGD by default. Several ``--cohort`` folders are pooled
+(what centralizing the data would give: the upper reference for federated learning).
 
 Reads ``DIR/cohort.parquet`` (the output of `consortium ingest`), holds out 20 % (stratified,
 keyed on pids, see `consortium.learning.data`), trains, and writes ``OUT/model.safetensors`` and
@@ -18,6 +19,16 @@ import typer
 
 from consortium.cli._errors import fail
 from consortium.cli.app import app
+
+
+def _read_cohorts(folders: list[Path], definition: str | None) -> tuple[Any, str]:
+    """One cohort table, or several pooled (rows of all sites, keyed by (site, pid))."""
+    import pandas as pd
+
+    tables, names = zip(*(_read_cohort(f, definition) for f in folders), strict=True)
+    if len(set(names)) > 1:
+        fail(f"the cohorts use different definitions {sorted(set(names))}: pool only one kind")
+    return pd.concat(tables, ignore_index=True), names[0]
 
 
 def _read_cohort(cohort_dir: Path, definition: str | None) -> tuple[Any, str]:
@@ -48,7 +59,10 @@ def _hidden(text: str) -> tuple[int, ...]:
 
 @app.command("train")
 def train_command(
-    cohort: Annotated[Path, typer.Option("--cohort", help="Folder of `consortium ingest` output.")],
+    cohort: Annotated[
+        list[Path],
+        typer.Option("--cohort", help="Folder of `consortium ingest` output (repeat to pool)."),
+    ],
     out: Annotated[Path, typer.Option("--out", help="Folder for model.safetensors + report.json.")],
     epsilon: Annotated[
         float | None, typer.Option("--epsilon", help="ε budget of this cohort and task (DP).")
@@ -76,8 +90,8 @@ def train_command(
         str, typer.Option("--task-id", help="Task the budget belongs to.")
     ] = "local",
     eval_cohort: Annotated[
-        Path | None,
-        typer.Option("--eval-cohort", help="Also evaluate on this cohort's held-out rows."),
+        list[Path] | None,
+        typer.Option("--eval-cohort", help="Also evaluate on these cohorts' held-out rows."),
     ] = None,
 ) -> None:
     """Train a model on one cohort alone; print held-out metrics and ε; write model and report."""
@@ -95,8 +109,8 @@ def train_command(
     from consortium.learning.alone import AloneOptions, evaluate_elsewhere, train_alone
     from consortium.privacy.accountant import BudgetExceeded
 
-    table, cohort_name = _read_cohort(cohort, definition)
-    other = None if eval_cohort is None else _read_cohort(eval_cohort, cohort_name)[0]
+    table, cohort_name = _read_cohorts(cohort, definition)
+    other = _read_cohorts(eval_cohort, cohort_name)[0] if eval_cohort else None
     options = AloneOptions(
         cohort_name=cohort_name,
         dp=not no_dp,
@@ -117,12 +131,13 @@ def train_command(
     except BudgetExceeded as exc:
         fail(f"{exc} (accountant under {options.state_dir}/privacy/{task_id})")
     except (CohortError, ValueError) as exc:
-        fail(f"cannot train on {cohort}: {exc}")
+        fail(f"cannot train on {', '.join(map(str, cohort))}: {exc}")
     _write(out, report, data)
     typer.echo(f"held-out {metrics.summary()}")
     if other is not None:
         elsewhere = evaluate_elsewhere(other, cohort_name, data)
-        typer.echo(f"held-out of {eval_cohort}: {elsewhere.summary()}")
+        where = ", ".join(map(str, eval_cohort or []))
+        typer.echo(f"held-out of {where}: {elsewhere.summary()}")
     if report.dp:
         typer.echo(
             f"ε spent {report.epsilon_spent} of {report.epsilon_budget} (δ={report.delta}, "
