@@ -5,5 +5,6 @@
 - `consortium.learning.serialize`: deterministic safetensors bytes and their digest;
 - `consortium.learning.data`: design matrix from a cohort table, held-out split;
 - `consortium.learning.train`: `train_local` (DP-SGD with Opacus by default);
-- `consortium.learning.evaluate`: AUROC, accuracy, Brier with their sample sizes.
+- `consortium.learning.evaluate`: AUROC, accuracy, Brier with their sample sizes;
+- `consortium.learning.alone`: training on one (or pooled) cohort, behind `consortium train`.
 """

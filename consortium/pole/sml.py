@@ -19,8 +19,8 @@ the layer the model sees ``Mx``; its first layer ``W'`` acts as ``W'M`` in globa
 mapping a global model is ``W' = W·Mᵀ`` (then ``f(Mx) = g(x)``) and unmapping is ``W = W'·M``. The
 per-sample gradient of ``W'`` is ``g·(Mx)ᵀ``, whose norm is ``‖g‖·‖x‖``: clipping, and so DP-SGD's
 sensitivity and privacy, are exactly those of training without the layer; with (momentum) SGD the
-unmapped trajectory equals the unmapped one up to a rotation of the Gaussian noise, which has the
-same distribution. The layer costs no accuracy in expectation (see tests/pole/test_sml.py).
+unmapped trajectory equals training without the layer up to a rotation of the Gaussian noise,
+which has the same distribution. The layer costs no accuracy in expectation (tests/pole).
 
 What it defends against: a submitted (mapped) model only works behind its own layer. A copy of
 another member's update, a replay of an earlier one, or a model prepared before the base version
