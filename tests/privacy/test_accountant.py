@@ -133,3 +133,35 @@ def test_epsilon_never_decreases_with_more_steps(
 ) -> None:
     before = epsilon_of(history, delta=1e-5, accountant="rdp")
     assert epsilon_of([*history, extra], delta=1e-5, accountant="rdp") >= before
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_epsilon_matches_opacus_privacy_engine_on_the_same_data(tmp_path: Path) -> None:
+    """Opacus' own end-to-end route (make_private + Poisson DataLoader) reports the same ε for the
+    same data, batch size, epochs and noise: our sample rate and step count follow its rules."""
+    import torch
+    from opacus import PrivacyEngine
+    from torch.utils.data import DataLoader, TensorDataset
+
+    X, y = _data()
+    ours = _train(_store(tmp_path), epochs=2)
+    engine = PrivacyEngine(accountant="rdp")
+    model = build_model(SPEC, seed=0)
+    module, optimizer, loader = engine.make_private(
+        module=model,
+        optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+        data_loader=DataLoader(
+            TensorDataset(torch.as_tensor(X), torch.as_tensor(y)), batch_size=20
+        ),
+        noise_multiplier=1.1,
+        max_grad_norm=1.0,
+        poisson_sampling=True,
+    )
+    for _ in range(2):
+        for xb, yb in loader:
+            optimizer.zero_grad()
+            if len(xb):
+                loss = torch.nn.functional.binary_cross_entropy_with_logits(module(xb), yb)
+                loss.backward()
+            optimizer.step()
+    assert ours.epsilon_spent_total == pytest.approx(engine.get_epsilon(1e-5), rel=1e-9)
