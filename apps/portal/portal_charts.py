@@ -33,14 +33,19 @@ def line(
     rule: float | None = None,
     rule_label: str = "",
     y_format: str | None = None,
+    zero: bool = False,
 ) -> None:
     """A line chart with points; an optional horizontal rule (a budget, a target)."""
     enc: dict[str, Any] = {
-        "x": alt.X(x, title=x.split(":")[0]),
+        "x": alt.X(
+            x,
+            title=x.split(":")[0],
+            axis=alt.Axis(format="%b %d %H:%M:%S") if x.endswith(":T") else alt.Axis(),
+        ),
         "y": alt.Y(
             y,
             title=title or y.split(":")[0],
-            scale=alt.Scale(zero=False),
+            scale=alt.Scale(zero=zero),
             axis=alt.Axis(format=y_format) if y_format else alt.Axis(),
         ),
         "tooltip": list(frame.columns.astype(str)),

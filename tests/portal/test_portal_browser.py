@@ -114,8 +114,9 @@ class Watched:
     def settle(self) -> None:
         """Wait until Streamlit has finished running the script and charts have drawn."""
         self.page.wait_for_timeout(300)
-        self.page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=30_000)
-        self.page.wait_for_timeout(700)
+        done = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+        self.page.locator(done).wait_for(timeout=60_000)
+        self.page.wait_for_timeout(500)
 
     def sign_in(self, url: str, password: str) -> None:
         self.page.goto(url)

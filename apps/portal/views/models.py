@@ -41,7 +41,9 @@ if not sites.empty:
     st.subheader("Metric per site")
     st.caption("Each attester evaluated the proposed version on its own held-out data.")
     per_site = sites.assign(auroc=sites["metric_bp"] / 10000)[["height", "site", "auroc"]]
-    line(per_site, x="height:O", y="auroc:Q", color="site:N", title="AUROC per site")
+    line(
+        per_site, x="height:O", y="auroc:Q", color="site:N", title="AUROC per site", y_format=".3f"
+    )
     st.dataframe(
         sites.drop(columns=["task"]).assign(model_digest=sites["model_digest"].map(short)),
         hide_index=True,

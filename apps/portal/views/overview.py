@@ -79,4 +79,4 @@ else:
         chart = blocks.assign(auroc=blocks["metric_bp"] / 10000)[
             ["time", "task", "height", "auroc"]
         ]
-        line(chart, x="time:T", y="auroc:Q", color="task:N", title="attested AUROC")
+        line(chart, x="time:T", y="auroc:Q", color="task:N", title="attested AUROC", y_format=".3f")

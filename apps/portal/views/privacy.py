@@ -67,10 +67,11 @@ for task_id, task in tasks.items():
     elif fraction >= WARN_AT:
         per_update = spent / len(mine) if len(mine) else 0.0
         fits = int((budget - used) // per_update) if per_update > 0 else 0
+        room = f"room for about {fits} more" if fits else "not enough for another"
         st.warning(
-            f"Budget almost spent: {budget - used:.3f} ε left; at the recent rate "
-            f"({per_update:.3f} ε per update) that is {fits} more update(s). Ask the task's "
-            "publisher before the node stops training on this task."
+            f"Budget almost spent: {budget - used:.3f} ε left, {room} update(s) at the recent "
+            f"rate ({per_update:.3f} ε per update). Ask the task's publisher before the node "
+            "stops training on this task."
         )
     if not mine.empty:
         line(
@@ -78,6 +79,8 @@ for task_id, task in tasks.items():
             x="time:T",
             y="epsilon:Q",
             title="cumulative ε",
+            y_format=".2f",
+            zero=True,
             rule=budget,
             rule_label="budget",
         )

@@ -18,14 +18,10 @@ if mine.empty:
     st.info(f"{me} has not submitted any update.")
 else:
     counts = mine["status"].value_counts()
-    cols = st.columns(4)
-    for col, status in zip(cols, ("accepted", "rejected", "pending", "included"), strict=True):
-        value = (
-            int(mine["included_in"].notna().sum())
-            if status == "included"
-            else int(counts.get(status, 0))
-        )
-        col.metric(status, value)
+    labels = {"included": "in a model version", "accepted": "accepted, waiting",
+              "rejected": "rejected", "pending": "pending"}  # fmt: skip
+    for col, (status, label) in zip(st.columns(4), labels.items(), strict=True):
+        col.metric(label, int(counts.get(status, 0)))
     st.dataframe(mine.assign(update_id=mine["update_id"].map(short)), hide_index=True)
     rejected = mine[mine["status"] == "rejected"]
     if not rejected.empty:
