@@ -13,8 +13,11 @@ Why these checks (docs/decisions/0007-bafl.md has the thresholds and the measure
   that one earlier outlier cannot widen the band) and the plain ratio to that median both flag it.
   DP-SGD clips every per-sample gradient, so honest norms are tightly grouped.
 - **direction** — sign flipping (and label flipping) turns an update against the consortium's
-  direction; the cosine with the mean of recent accepted deltas (and the verifier's own) is then
-  negative. FLTrust (Cao et al., NDSS 2021) uses the same signal with a server-side root dataset.
+  direction. Two signals: the cosine with the trajectory of the accepted versions θ(base) − θ(0)
+  (FLTrust, Cao et al., NDSS 2021, uses a server-side reference direction the same way), and the
+  *mirror test* on held-out rows: an honest update ranks patients better than its mirror image
+  θ − Δ. The mean of other hospitals' deltas is not used: with label shift between sites (6 %
+  to 94 % positive) honest first updates point in opposite directions (0007-bafl.md).
 - **duplicate / null** — the SML makes a copied mapped model useless, but a copy converted into the
   copier's coordinates is, once unmapped, a near-copy of the original's delta (0001, SML section);
   a resubmitted global model has a delta of zero or the negative of a recent global step.
@@ -62,7 +65,9 @@ class Thresholds(BaseModel):
 
     norm_ratio_max: float = 4.0  # ‖Δ‖ / median of reference norms
     norm_z_max: float = 8.0  # robust z of ‖Δ‖ (median/MAD), MAD floored at 25 % of the median
-    min_cosine: float = 0.0  # cosine with the reference direction
+    min_cosine: float = 0.0  # cosine with the trajectory θ(base) − θ(0), from version 1 on
+    mirror_margin_bp: int = 800  # metric(θ+Δ) may trail metric(θ−Δ) by at most this ...
+    mirror_margin_first_bp: int = 500  # ... and by this on version 0 (no trajectory yet)
     duplicate_cosine: float = 0.995  # a near-copy of an earlier delta ...
     duplicate_rel_distance: float = 0.05  # ... within 5 % of its norm
     null_rel_norm: float = 1e-3  # ‖Δ‖ below this fraction of the reference median: no learning
@@ -106,6 +111,7 @@ class Evidence:
     sml_metric_bp: int | None = None  # mapped model behind the rebuilt layer (None: task w/o SML)
     reveal_rel_error: float = 0.0  # ‖revealed − mapped·layer‖ / ‖mapped·layer‖
     metric_reliable: bool = True  # enough held-out rows of each class for a metric comparison
+    mirror_metric_bp: int | None = None  # metric of base − Δ (the update's mirror image)
     reference: Reference = field(default_factory=Reference)
 
 
@@ -161,21 +167,6 @@ def _near(a: np.ndarray, b: np.ndarray, th: Thresholds) -> bool:
     return close and cosine(a, b) >= th.duplicate_cosine
 
 
-def _direction(ref: Reference) -> np.ndarray:
-    """Unit mean of the recent deltas, plus the unit trajectory when there is one.
-
-    Each part is normalised first so that neither dominates by scale: the recent deltas say where
-    updates go now, the trajectory where the accepted versions went; a sign-flipped update points
-    against both.
-    """
-    mean = np.mean(np.stack(list(ref.recent_deltas)), axis=0)
-    out = mean / max(float(np.linalg.norm(mean)), 1e-12)
-    traj = ref.trajectory
-    if traj is not None and traj.shape == out.shape and float(np.linalg.norm(traj)) > 0:
-        out = out + traj / float(np.linalg.norm(traj))
-    return np.asarray(out)
-
-
 def _scores(ev: Evidence) -> dict[str, int]:
     ref = ev.reference.recent_deltas
     norm = float(np.linalg.norm(ev.delta))
@@ -185,7 +176,11 @@ def _scores(ev: Evidence) -> dict[str, int]:
         med = float(np.median(norms))
         scores["norm_ratio_bp"] = _bp(norm / med) if med > 0 else 0
         scores["norm_z_bp"] = _bp(robust_z(norm, norms))
-        scores["cosine_bp"] = _bp(cosine(ev.delta, _direction(ev.reference)))
+    traj = ev.reference.trajectory
+    if traj is not None and traj.shape == ev.delta.shape and float(np.linalg.norm(traj)) > 0:
+        scores["cosine_bp"] = _bp(cosine(ev.delta, traj))
+    if ev.mirror_metric_bp is not None:
+        scores["mirror_bp"] = ev.metric_bp - ev.mirror_metric_bp
     if ev.sml_metric_bp is not None:
         scores["sml_metric_bp"] = ev.sml_metric_bp
     return scores
@@ -206,8 +201,11 @@ def _reason(ev: Evidence, th: Thresholds, scores: Mapping[str, int]) -> str:
         ratio, z = scores["norm_ratio_bp"] / 10_000, scores["norm_z_bp"] / 10_000
         if ratio > th.norm_ratio_max or z > th.norm_z_max:
             return "NORM_OUTLIER"
-        if scores["cosine_bp"] / 10_000 < th.min_cosine:
-            return "DIRECTION_OUTLIER"
+    if "cosine_bp" in scores and scores["cosine_bp"] / 10_000 < th.min_cosine:
+        return "DIRECTION_OUTLIER"
+    margin = th.mirror_margin_bp if "cosine_bp" in scores else th.mirror_margin_first_bp
+    if ev.metric_reliable and "mirror_bp" in scores and scores["mirror_bp"] < -margin:
+        return "DIRECTION_OUTLIER"
     if ev.metric_reliable and ev.base_metric_bp - ev.metric_bp > th.metric_drop_bp:
         return "METRIC_DROP"
     return "OK"

@@ -31,7 +31,7 @@ class SimConfig(BaseModel):
     batch_size: int = 32
     hidden: tuple[int, ...] = (16,)
     buffer_size: int = 3
-    committee_size: int = 2
+    committee_size: int = 3
     quorum: int = 2
     staleness_exponent_bp: int = 5000
     max_staleness: int = 50
@@ -46,10 +46,13 @@ class SimConfig(BaseModel):
     target_auroc: float | None = None  # stop when the pooled held-out AUROC reaches this
     max_seconds: float = 120.0
     stop_at_target: bool = False  # stop as soon as target_auroc is reached
+    eval_sites: tuple[str, ...] | None = None  # "honest" pooled metric over these (default:
+    # the sites that do not attack)
     in_process: bool = False  # step every node in this process (tests), not one process each
     kill_every_seconds: float | None = None  # faults: SIGKILL a random node about this often
     stop_when_done: bool = True  # stop once every hospital sent all it planned and all is sealed
-    seed: int = 0
+    seed: int = 0  # initial model and fault schedule
+    train_seed: int | None = None  # tests only: fixed DP noise per hospital (never in real use)
     out: str | None = None  # report directory
     workdir: str | None = None  # consortium directory (a temporary one when None)
 

@@ -94,7 +94,9 @@ class Monitor:
         if self.points and self.points[-1].height == head["height"]:
             return None
         arrays = self.s.version(int(head["height"]))
-        honest = [s for s in self.cfg.sites if self.cfg.attacks.get(s, "none") == "none"]
+        honest = list(self.cfg.eval_sites or ()) or [
+            s for s in self.cfg.sites if self.cfg.attacks.get(s, "none") == "none"
+        ]
         block = self.s.q("GetVersion", task_id=self.s.task_id, version=head["height"])
         point = VersionPoint(
             height=int(head["height"]), seconds=time.monotonic() - self.started,

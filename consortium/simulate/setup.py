@@ -54,6 +54,8 @@ def _node_settings(cfg: SimConfig, site: str | None) -> NodeSettings:
         flush_seconds=cfg.flush_seconds, plaintext=cfg.plaintext,
         sync_members=list(cfg.sites) if cfg.sync else [],
         poll_seconds=0.1,
+        seed=None if cfg.train_seed is None or site is None
+        else cfg.train_seed + cfg.sites.index(site),
     )  # fmt: skip
 
 

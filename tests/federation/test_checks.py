@@ -16,7 +16,8 @@ def _honest(rng: np.random.Generator, n: int, dim: int = 200) -> list[np.ndarray
 
 
 def _evidence(delta: np.ndarray, history: list[np.ndarray], **kw: object) -> Evidence:
-    ref = Reference(recent_deltas=history, earlier_deltas=history)
+    trajectory = np.sum(history, axis=0) if history else None
+    ref = Reference(recent_deltas=history, earlier_deltas=history, trajectory=trajectory)
     return Evidence(delta=delta, metric_bp=8500, base_metric_bp=8400, reference=ref, **kw)  # type: ignore[arg-type]
 
 
@@ -44,6 +45,31 @@ def test_sign_flip_is_a_direction_outlier(seed: int) -> None:
     verdict = decide(_evidence(-new, history))
     assert (verdict.verdict, verdict.reason) == ("reject", "DIRECTION_OUTLIER")
     assert verdict.scores["cosine_bp"] < 0
+
+
+@pytest.mark.parametrize(
+    ("metric", "mirror", "reliable", "reason"),
+    [
+        (8000, 8600, True, "DIRECTION_OUTLIER"),  # the mirror image ranks better: flipped
+        (8500, 8100, True, "OK"),
+        (8000, 8400, True, "OK"),  # within the first-version margin
+        (8000, 8600, False, "OK"),  # too few held-out rows of a class: metric not used
+    ],
+)
+def test_mirror_test_without_trajectory(
+    metric: int, mirror: int, reliable: bool, reason: str
+) -> None:
+    rng = np.random.default_rng(9)
+    own, new = _honest(rng, 2)
+    ev = Evidence(
+        delta=new,
+        metric_bp=metric,
+        base_metric_bp=metric,
+        mirror_metric_bp=mirror,
+        metric_reliable=reliable,
+        reference=Reference(recent_deltas=[own]),
+    )
+    assert decide(ev).reason == reason
 
 
 def test_scaled_even_with_a_single_reference() -> None:
@@ -117,3 +143,5 @@ def test_scores_are_integers() -> None:
     scores = decide(_evidence(new, history)).scores
     assert all(isinstance(v, int) for v in scores.values())
     assert {"norm_ppm", "norm_ratio_bp", "norm_z_bp", "cosine_bp"} <= set(scores)
+    mirrored = decide(_evidence(new, history, mirror_metric_bp=8300)).scores
+    assert mirrored["mirror_bp"] == 8500 - 8300
