@@ -241,6 +241,28 @@ def _choose_clipping(model: nn.Module, clipping: Clipping) -> str:
     return clipping
 
 
+def _check_inputs(
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    epochs: int,
+    lr: float,
+    max_grad_norm: float,
+    dp: bool,
+    noise: tuple[float | None, float | None],
+    sml: np.ndarray | None,
+) -> None:
+    """Refuse inconsistent arguments before anything is spent."""
+    if X.ndim != 2 or len(X) != len(np.asarray(y).reshape(-1)):
+        raise ValueError(f"X must be rows x features with one label per row: {X.shape}, {y.shape}")
+    if epochs < 1 or lr <= 0 or max_grad_norm <= 0:
+        raise ValueError("epochs, lr and max_grad_norm must be positive")
+    if not dp and any(v is not None for v in noise):
+        raise ValueError("dp=False with a noise setting: say which one you meant")
+    if sml is not None and sml.shape != (X.shape[1], X.shape[1]):
+        raise ValueError(f"SML layer {sml.shape} does not match {X.shape[1]} input features")
+
+
 def _plan(
     store: AccountantStore | None,
     noise_multiplier: float | None,
@@ -286,6 +308,16 @@ def train_local(
     from consortium.pole.sml import map_state, mapped_inputs, unmap_state
 
     started = time.perf_counter()
+    _check_inputs(
+        X,
+        y,
+        epochs=epochs,
+        lr=lr,
+        max_grad_norm=max_grad_norm,
+        dp=dp,
+        noise=(noise_multiplier, target_epsilon),
+        sml=sml,
+    )
     module = _prepare(model, spec)
     if sml is not None:
         load_arrays(module, map_state(state_arrays(module), sml))

@@ -158,3 +158,17 @@ def test_pooled_heart_at_epsilon_3_is_within_002_auroc_of_non_private(tmp_path: 
     assert auroc_plain is not None and auroc_dp is not None
     assert auroc_plain > 0.8
     assert abs(auroc_plain - auroc_dp) <= 0.02
+
+
+def test_inconsistent_arguments_are_refused_before_spending(tmp_path: Path) -> None:
+    X, y = _small()
+    model = build_model(ModelSpec(in_features=6), seed=0)
+    store = _store(tmp_path, 50.0)
+    common = {"model": model, "epochs": 1, "lr": 0.1, "batch_size": 10}
+    with pytest.raises(ValueError, match="one label per row"):
+        train_local(X=X, y=y[:-1], noise_multiplier=1.0, accountant_store=store, **common)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="dp=False with a noise setting"):
+        train_local(X=X, y=y, dp=False, noise_multiplier=1.0, **common)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="SML layer"):
+        train_local(X=X, y=y, noise_multiplier=1.0, accountant_store=store, sml=np.eye(5), **common)  # type: ignore[arg-type]
+    assert store.epsilon_spent() == 0.0 and not store.path.exists()
