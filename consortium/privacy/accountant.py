@@ -222,6 +222,23 @@ class AccountantStore:
             history=[],
         )
 
+    @classmethod
+    def open(cls, path: str | Path) -> AccountantStore:
+        """The store kept in an existing file (for readers such as the portal or an auditor)."""
+        path = Path(path)
+        record = _Record.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        store = cls(
+            path.parents[2],
+            member_id=record.member_id,
+            task_id=record.task_id,
+            accountant=record.accountant,
+            epsilon_budget=float(record.epsilon_budget),
+            delta=float(record.delta),
+        )
+        if store.path.resolve() != path.resolve():
+            raise ValueError(f"{path} is not laid out as <state>/privacy/<task>/<member>.json")
+        return store
+
     @property
     def accountant(self) -> AccountantName:
         return self._blank.accountant

@@ -165,3 +165,11 @@ def test_epsilon_matches_opacus_privacy_engine_on_the_same_data(tmp_path: Path) 
                 loss.backward()
             optimizer.step()
     assert ours.epsilon_spent_total == pytest.approx(engine.get_epsilon(1e-5), rel=1e-9)
+
+
+def test_open_reads_a_store_from_its_file(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    _train(store)
+    reader = AccountantStore.open(store.path)
+    assert (reader.accountant, reader.delta, reader.epsilon_budget) == ("rdp", 1e-5, 50.0)
+    assert reader.epsilon_spent() == pytest.approx(store.epsilon_spent())
