@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from consortium.datasets.heart import heart_cohort_table
 from consortium.learning.data import DesignMatrix, load_definition, train_test
@@ -185,3 +187,15 @@ def test_not_covered_least_squares_estimate_of_the_layer_from_the_mapped_first_l
     W_mapped = W @ layer.T + 0.01 * rng.normal(size=W.shape)  # a small update on top
     estimate_t, *_ = np.linalg.lstsq(W, W_mapped, rcond=None)  # solves W·X ≈ W' for X = Mᵀ
     assert np.abs(estimate_t.T - layer).max() < 0.05
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 40), st.text(min_size=1, max_size=12), st.binary(min_size=32, max_size=32))
+def test_any_layer_is_orthogonal_and_map_unmap_round_trips(
+    dim: int, member: str, nonce: bytes
+) -> None:
+    layer = sml_layer("t", BASE, member, nonce.hex(), dim)
+    assert layer.shape == (dim, dim)
+    assert np.allclose(layer.T @ layer, np.eye(dim), atol=1e-10)
+    arrays = {"w": np.random.default_rng(dim).normal(size=(3, dim)).astype(np.float32)}
+    assert np.allclose(unmap_state(map_state(arrays, layer), layer)["w"], arrays["w"], atol=1e-5)
