@@ -12,7 +12,9 @@ json_values = st.recursive(
 
 
 def test_keys_are_sorted_and_compact() -> None:
-    assert canonical_json({"b": 1, "a": [True, None, "é"]}) == '{"a":[true,null,"é"],"b":1}'.encode()
+    assert (
+        canonical_json({"b": 1, "a": [True, None, "é"]}) == '{"a":[true,null,"é"],"b":1}'.encode()
+    )
 
 
 def test_floats_are_refused_with_their_path() -> None:
