@@ -1,0 +1,331 @@
+"""The PoLe block-rate experiment: how regular are learning blocks, next to Proof of Work?
+
+What is real: the consortium contract on an in-memory world state (`consortium.ledger.contract`,
+the same code the embedded ledger and the Fabric fake run), with certificates from a real
+consortium CA. Every block goes through it: `SubmitUpdate`, `RevealNonce`, the committee's
+`Endorse`, `ProposeBlock` (whose ``next_required_gain_bp`` the contract recomputes with
+`consortium.pole.difficulty` and refuses otherwise) and the committee's `AttestBlock`, which
+appends the block only if the median attested gain meets ``head.required_gain_bp``. The interval
+the contract records (and retargets on) is the difference of transaction timestamps.
+
+What is simulated (`LearningModel`), in simulated milliseconds:
+- updates reach the sealer as a Poisson process (``hospitals`` members, one update each every
+  ``update_period_ms`` on average);
+- the model's true metric after ``w`` applied updates has diminishing returns,
+  ``A(w) = A∞ − (A∞ − A0)·exp(−w / w0)`` in basis points of AUROC (A0 and A∞ default to the demo's
+  initial and centralized AUROC);
+- after each arriving update the sealer holds a candidate with every update since the last block;
+  the attesters measure its gain over the parent as ``A(w+k) − A(w)`` plus Gaussian noise of
+  ``noise_bp`` (held-out evaluation noise); the sealer proposes the first candidate whose
+  measured gain meets the current requirement, and the contract decides.
+
+Two sealing rules are compared: ``gain`` (the protocol as it stands: propose as soon as the gain
+is met) and ``gate`` (additionally, no proposal before ``gate_bp``/10⁴ of the target interval has
+passed since the head: a target-interval gate, which the contract would have to enforce).
+The Proof-of-Work baseline has exponential intervals of the same mean (coefficient of variation 1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel
+
+from consortium.ledger.base import Creator
+from consortium.ledger.contract.scenario import Scenario, example_task, fake_digest
+from consortium.pole.difficulty import next_required_gain
+from consortium.pole.sml import commitment
+
+__all__ = [
+    "BlockRateConfig",
+    "BlockRateResult",
+    "LearningModel",
+    "coefficient_of_variation",
+    "run_block_rate",
+]
+
+Rule = Literal["gain", "gate"]
+MEMBERS = ("admin", "h1", "h2", "h3", "h4")
+
+
+class BlockRateConfig(BaseModel):
+    """One experiment: the simulated learning, the task's PoLe parameters and the sealing rule."""
+
+    blocks: int = 60
+    rule: Rule = "gain"
+    hospitals: int = 4
+    update_period_ms: int = 10_000
+    a0_bp: int = 6800
+    a_inf_bp: int = 8700
+    w0_updates: float = 1000.0
+    noise_bp: float = 60.0
+    target_interval_ms: int = 60_000
+    retarget_every: int = 5
+    initial_required_gain_bp: int = 50
+    min_required_gain_bp: int = -300
+    max_required_gain_bp: int = 500
+    gate_bp: int = 8000
+    seed: int = 0
+
+
+class BlockRateResult(BaseModel):
+    """Intervals the contract recorded, their CV, and the Proof-of-Work baseline's."""
+
+    config: BlockRateConfig
+    intervals_ms: list[int]
+    required_gain_bp: list[int]
+    cv: float
+    pow_cv: float
+    mean_interval_ms: float
+    updates_per_block: float
+    final_metric_bp: int
+
+
+def coefficient_of_variation(values: list[int] | list[float]) -> float:
+    """Sample standard deviation over mean (ddof = 1)."""
+    arr = np.asarray(values, dtype=np.float64)
+    return float(arr.std(ddof=1) / arr.mean()) if len(arr) > 1 and arr.mean() > 0 else math.nan
+
+
+@dataclass
+class LearningModel:
+    """The simulated learning (see the module docstring)."""
+
+    cfg: BlockRateConfig
+    rng: np.random.Generator
+    applied: int = 0
+
+    def metric(self, w: int) -> float:
+        """True metric (bp) after ``w`` updates."""
+        c = self.cfg
+        return c.a_inf_bp - (c.a_inf_bp - c.a0_bp) * math.exp(-w / c.w0_updates)
+
+    def next_arrival_ms(self) -> int:
+        """Time to the next update from any hospital (exponential)."""
+        rate = self.cfg.hospitals / self.cfg.update_period_ms
+        return max(1, round(self.rng.exponential(1 / rate)))
+
+    def attested(self, pending: int) -> tuple[int, int]:
+        """(parent metric, candidate metric) in bp as the attesters measure them."""
+        base = self.metric(self.applied)
+        gain = self.metric(self.applied + pending) - base + self.rng.normal(0, self.cfg.noise_bp)
+        new = min(10_000, max(0, round(base + gain)))
+        return round(base), new
+
+
+@dataclass
+class Chain:
+    """The real contract on a memory state, driven as the consortium's members."""
+
+    sc: Scenario
+    task: dict[str, Any]
+    counter: int = 0
+
+    def head(self) -> dict[str, Any]:
+        return dict(self.sc.ok("admin", "GetHead", {"task_id": "t"}, after_ms=0))
+
+    def accepted_update(self, sealer: str) -> str:
+        """One update by a hospital other than the sealer, revealed and endorsed (at once)."""
+        self.counter += 1
+        who = MEMBERS[1 + self.counter % 4]
+        who = who if who != sealer else MEMBERS[1 + (self.counter + 1) % 4]
+        nonce = hashlib.sha256(f"n{self.counter}".encode()).hexdigest()
+        base = self.head()["height"]
+        update = self.sc.ok(
+            who,
+            "SubmitUpdate",
+            {
+                "task_id": "t",
+                "base_version": base,
+                "model_digest": fake_digest(f"u{self.counter}"),
+                "n_samples": 100,
+                "epsilon_spent": "1",
+                "commitment": commitment(nonce),
+            },
+            after_ms=0,
+        )
+        uid = update["update_id"]
+        self.sc.ok(
+            who,
+            "RevealNonce",
+            {"task_id": "t", "update_id": uid, "nonce": nonce, "unmapped_digest": fake_digest("m")},
+            after_ms=0,
+        )
+        for member in update["committee"]:
+            self.sc.ok(
+                member,
+                "Endorse",
+                {
+                    "task_id": "t",
+                    "update_id": uid,
+                    "verdict": "accept",
+                    "reason": "OK",
+                    "metric_bp": 7000,
+                    "scores": {},
+                },
+                after_ms=0,
+            )
+        return str(uid)
+
+    def seal(self, sealer: str, interval_ms: int, base_bp: int, new_bp: int) -> dict[str, Any]:
+        """ProposeBlock ``interval_ms`` after the head, then the committee's attestations."""
+        uid = self.accepted_update(sealer)
+        head = self.head()
+        height = head["height"] + 1
+        window = self._window(height, interval_ms)
+        stated = next_required_gain(_Params(self.task), head["required_gain_bp"], window, height)
+        proposal = self.sc.ok(
+            sealer,
+            "ProposeBlock",
+            {
+                "task_id": "t",
+                "height": height,
+                "parent_digest": head["model_digest"],
+                "updates": [uid],
+                "weights_ppm": [1_000_000],
+                "contribution_ppm": [1_000_000],
+                "aggregate_digest": fake_digest(f"a{height}"),
+                "model_digest": fake_digest(f"v{height}"),
+                "blob_digest": fake_digest(f"b{height}"),
+                "next_required_gain_bp": stated,
+            },
+            after_ms=head["ms"] + interval_ms - self.sc.now_ms,
+        )
+        result: dict[str, Any] = {}
+        for member in proposal["committee"]:
+            result = self.sc.ok(
+                member,
+                "AttestBlock",
+                {
+                    "task_id": "t",
+                    "proposal_id": proposal["proposal_id"],
+                    "verdict": "accept",
+                    "metric_bp": new_bp,
+                    "base_metric_bp": base_bp,
+                },
+                after_ms=0,
+            )
+        return result
+
+    def _window(self, height: int, interval_ms: int) -> list[int]:
+        r = int(self.task["retarget_every"])
+        if height % r:
+            return []
+        versions = self.sc.ok("admin", "ListVersions", {"task_id": "t"}, after_ms=0)
+        return [int(v["interval_ms"]) for v in versions[height - r + 1 : height]] + [interval_ms]
+
+
+class _Params:
+    def __init__(self, task: dict[str, Any]) -> None:
+        self.target_interval_ms = int(task["target_interval_ms"])
+        self.retarget_every = int(task["retarget_every"])
+        self.min_required_gain_bp = int(task["min_required_gain_bp"])
+        self.max_required_gain_bp = int(task["max_required_gain_bp"])
+
+
+def _identities() -> dict[str, Creator]:
+    """Certificates from a real consortium CA (made in a temporary directory, then discarded)."""
+    from consortium.identity import load_identity
+    from consortium.identity.setup import create_identities
+
+    roles = {"admin": ["admin"], **{m: ["hospital", "verifier"] for m in MEMBERS[1:]}}
+    with tempfile.TemporaryDirectory() as tmp:
+        config = create_identities(Path(tmp) / "c", "blockrate", roles)
+        return {
+            m: Creator(
+                member_id=m,
+                msp_id=config.members[m].msp_id,
+                roles=tuple(roles[m]),
+                cert_pem=load_identity(config.member_msp(m)).cert_pem,
+            )
+            for m in MEMBERS
+        }
+
+
+def _chain(cfg: BlockRateConfig, people: dict[str, Creator]) -> Chain:
+    sc = Scenario(people, step_ms=0)
+    members = [
+        {
+            "member_id": p.member_id,
+            "msp_id": p.msp_id,
+            "roles": list(p.roles),
+            "cert_pem": p.cert_pem,
+        }
+        for p in people.values()
+    ]
+    sc.ok("admin", "Bootstrap", {"members": members})
+    task = example_task(
+        "t",
+        committee_size=2,
+        quorum=2,
+        max_staleness=1000,
+        epsilon_budget="10",
+        target_interval_ms=cfg.target_interval_ms,
+        retarget_every=cfg.retarget_every,
+        initial_required_gain_bp=cfg.initial_required_gain_bp,
+        min_required_gain_bp=cfg.min_required_gain_bp,
+        max_required_gain_bp=cfg.max_required_gain_bp,
+    )
+    sc.ok("admin", "PublishTask", {"task": task})
+    return Chain(sc=sc, task=task)
+
+
+def _next_block(chain: Chain, model: LearningModel, cfg: BlockRateConfig) -> tuple[int, int]:
+    """Simulate arrivals until a candidate meets the bar; seal it. Returns (interval, updates)."""
+    required = int(chain.head()["required_gain_bp"])
+    gate = cfg.target_interval_ms * cfg.gate_bp // 10_000 if cfg.rule == "gate" else 0
+    elapsed, pending = 0, 0
+    while True:
+        elapsed += model.next_arrival_ms()
+        pending += 1
+        if elapsed > 1000 * cfg.target_interval_ms:
+            raise RuntimeError("no candidate met the requirement in 1000 target intervals")
+        if elapsed < gate:
+            continue
+        base_bp, new_bp = model.attested(pending)
+        if new_bp - base_bp >= required:
+            break
+    sealer = MEMBERS[1 + int(chain.head()["height"]) % 4]
+    result = chain.seal(sealer, elapsed, base_bp, new_bp)
+    if result.get("proposal_status") != "final":
+        raise RuntimeError(f"the contract did not append the block: {result}")
+    model.applied += pending
+    return elapsed, pending
+
+
+def run_block_rate(
+    cfg: BlockRateConfig, people: dict[str, Creator] | None = None
+) -> BlockRateResult:
+    """Run ``cfg.blocks`` learning blocks through the real contract (see the module docstring)."""
+    model = LearningModel(cfg, np.random.default_rng(cfg.seed))
+    chain = _chain(cfg, people or _identities())
+    intervals, required, updates = [], [], []
+    for _ in range(cfg.blocks):
+        required.append(int(chain.head()["required_gain_bp"]))
+        interval, pending = _next_block(chain, model, cfg)
+        intervals.append(interval)
+        updates.append(pending)
+    recorded = [
+        int(v["interval_ms"])
+        for v in chain.sc.ok("admin", "ListVersions", {"task_id": "t"}, after_ms=0)[1:]
+    ]
+    if recorded != intervals:
+        raise RuntimeError("the contract recorded other intervals than the simulation's")
+    pow_rng = np.random.default_rng(cfg.seed + 1)
+    pow_intervals = pow_rng.exponential(float(np.mean(intervals)), size=len(intervals)).tolist()
+    return BlockRateResult(
+        config=cfg,
+        intervals_ms=recorded,
+        required_gain_bp=required,
+        cv=coefficient_of_variation(recorded),
+        pow_cv=coefficient_of_variation(pow_intervals),
+        mean_interval_ms=float(np.mean(recorded)),
+        updates_per_block=float(np.mean(updates)),
+        final_metric_bp=round(model.metric(model.applied)),
+    )

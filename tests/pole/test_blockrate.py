@@ -1,0 +1,44 @@
+"""The block-rate experiment runs on the real contract and measures what it claims."""
+
+from __future__ import annotations
+
+import pytest
+
+from consortium.ledger.base import Creator
+from consortium.pole.blockrate import (
+    BlockRateConfig,
+    _identities,
+    coefficient_of_variation,
+    run_block_rate,
+)
+
+
+@pytest.fixture(scope="module")
+def people() -> dict[str, Creator]:
+    return _identities()
+
+
+def test_cv_of_known_values() -> None:
+    assert coefficient_of_variation([1, 1, 1]) == 0.0
+    assert coefficient_of_variation([1, 3]) == pytest.approx(2**0.5 / 2)
+
+
+def test_contract_records_the_intervals_and_retargets(people: dict[str, Creator]) -> None:
+    cfg = BlockRateConfig(blocks=20, rule="gain", retarget_every=5, noise_bp=30)
+    result = run_block_rate(cfg, people)
+    assert len(result.intervals_ms) == 20 and min(result.intervals_ms) > 0
+    # The requirement changes only at retarget heights (after blocks 5, 10, 15).
+    changes = [
+        i for i in range(1, 20) if result.required_gain_bp[i] != result.required_gain_bp[i - 1]
+    ]
+    assert changes and all(i % 5 == 0 for i in changes)
+    assert result.required_gain_bp[0] == cfg.initial_required_gain_bp
+
+
+def test_a_target_interval_gate_keeps_the_cv_under_the_goal(people: dict[str, Creator]) -> None:
+    # 50 blocks with evaluation noise of 150 bp: the gate's CV is below 0.3, PoW's is near 1.
+    gate = run_block_rate(BlockRateConfig(blocks=50, rule="gate", noise_bp=150), people)
+    gain = run_block_rate(BlockRateConfig(blocks=50, rule="gain", noise_bp=150), people)
+    assert gate.cv <= 0.3 < 0.6 < gate.pow_cv
+    assert gain.cv > gate.cv
+    assert min(gate.intervals_ms) >= gate.config.target_interval_ms * gate.config.gate_bp // 10_000
