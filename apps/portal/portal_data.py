@@ -59,7 +59,8 @@ class QuarantineItem(BaseModel):
 class IngestRun(BaseModel):
     """One ingest run of this member, summarized from its report (no patient rows)."""
 
-    name: str
+    root: str  # the folder searched (the member's folder, or an --ingest folder)
+    name: str  # the run's folder relative to ``root``
     path: str
     report: dict[str, Any]
     cohort_rows: int | None = None
@@ -95,10 +96,12 @@ class PortalData:
         consortium_dir: Path,
         member_id: str,
         *,
+        ingest_dirs: tuple[Path, ...] = (),
         open_ledger: Callable[[], Ledger] | None = None,
     ) -> None:
         self.dir = Path(consortium_dir)
         self.member_id = member_id
+        self.ingest_dirs = ingest_dirs  # this member's ingest --out folders outside its folder
         self._open = open_ledger or self._default_opener
         self._local = threading.local()  # one ledger client per thread (SQLite is thread-bound)
         self._lock = threading.Lock()

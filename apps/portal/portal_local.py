@@ -129,7 +129,8 @@ def _cohort_shape(path: Path) -> tuple[int | None, list[str]]:
 
 
 def ingest_runs(member_dir: Path) -> list[IngestRun]:
-    """Every ingest run under the member's folder, newest report first."""
+    """Every ingest run under ``member_dir`` (a member's folder or an ingest output folder),
+    newest report first."""
     reports = [p for p in member_dir.rglob("report.json") if "msp" not in p.parts]
     reports.sort(key=lambda p: p.stat().st_mtime, reverse=True)
     runs = []
@@ -142,6 +143,7 @@ def ingest_runs(member_dir: Path) -> list[IngestRun]:
         rows, columns = _cohort_shape(run_dir / "cohort.parquet")
         runs.append(
             IngestRun(
+                root=str(member_dir),
                 name=str(run_dir.relative_to(member_dir)),
                 path=str(run_dir),
                 report=report if isinstance(report, dict) else {"report": report},

@@ -30,29 +30,32 @@ SESSION_KEY = "portal_user"
 SESSION_IDLE_S = 30 * 60  # a browser left open at a nurses' station signs itself out
 
 
-def _settings() -> tuple[Path, str]:
+def _settings() -> tuple[Path, str, tuple[Path, ...]]:
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--dir", default=os.environ.get("CONSORTIUM_PORTAL_DIR", ""))
     parser.add_argument("--member", default=os.environ.get("CONSORTIUM_PORTAL_MEMBER", ""))
+    parser.add_argument("--ingest", action="append", default=[])
     args, _ = parser.parse_known_args(sys.argv[1:])
+    from_env = os.environ.get("CONSORTIUM_PORTAL_INGEST", "")
+    ingest = tuple(Path(p) for p in [*from_env.split(os.pathsep), *args.ingest] if p)
     if not args.dir or not args.member:
         st.error(
             "This portal does not know which member it serves: start it with "
             "`consortium portal --dir DIR --member NAME`."
         )
         st.stop()
-    return Path(args.dir), str(args.member)
+    return Path(args.dir), str(args.member), ingest
 
 
 @st.cache_resource(show_spinner=False)
-def _data(consortium_dir: str, member_id: str) -> PortalData:
-    return PortalData(Path(consortium_dir), member_id)
+def _data(consortium_dir: str, member_id: str, ingest: tuple[str, ...]) -> PortalData:
+    return PortalData(Path(consortium_dir), member_id, ingest_dirs=tuple(Path(p) for p in ingest))
 
 
 def current() -> PortalData:
     """The `PortalData` of the member this portal serves (one per process, shared by sessions)."""
-    consortium_dir, member_id = _settings()
-    return _data(str(consortium_dir.resolve()), member_id)
+    consortium_dir, member_id, ingest = _settings()
+    return _data(str(consortium_dir.resolve()), member_id, tuple(str(p.resolve()) for p in ingest))
 
 
 def member_roles(data: PortalData) -> tuple[str, ...]:

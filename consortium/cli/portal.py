@@ -110,6 +110,10 @@ def portal(
     address: Annotated[
         str, typer.Option("--address", help="Interface to listen on (keep 127.0.0.1).")
     ] = "127.0.0.1",
+    ingest: Annotated[
+        list[Path] | None,
+        typer.Option("--ingest", help="An ingest --out folder of this member (repeatable)."),
+    ] = None,
 ) -> None:
     """Serve the portal of one member (sign-in required; see docs/portal.md)."""
     if ctx.invoked_subcommand is not None:
@@ -118,9 +122,14 @@ def portal(
     member_dir, name = _member_dir(consortium_dir, member)
     if not _auth_module().password_path(member_dir).is_file():
         fail(f"no portal password for {name}: run `consortium portal set-password --member {name}`")
+    folders = [p.resolve() for p in ingest or []]
+    missing = [str(p) for p in folders if not p.is_dir()]
+    if missing:
+        fail(f"--ingest folder not found: {', '.join(missing)}")
     command = streamlit_command(app_path, consortium_dir.resolve(), name, port, address)
     env = {**os.environ, "CONSORTIUM_PORTAL_DIR": str(consortium_dir.resolve()),
-           "CONSORTIUM_PORTAL_MEMBER": name}  # fmt: skip
+           "CONSORTIUM_PORTAL_MEMBER": name,
+           "CONSORTIUM_PORTAL_INGEST": os.pathsep.join(map(str, folders))}  # fmt: skip
     typer.echo(f"portal of {name}: http://{address}:{port}/  (Ctrl-C to stop)", err=True)
     sys.stdout.flush()
     os.execve(sys.executable, command, env)  # the server replaces this process: one pid to stop

@@ -74,3 +74,9 @@ def test_the_app_is_found_and_served_on_localhost_only() -> None:
     cmd = streamlit_command(script, Path("/d"), "lab", 8600, "127.0.0.1")
     assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1"
     assert cmd[-4:] == ["--dir", "/d", "--member", "lab"]
+
+
+def test_a_missing_ingest_folder_is_named(fresh: Path, tmp_path: Path) -> None:
+    args = ["portal", "--dir", str(fresh), "--member", "lab", "--ingest", str(tmp_path / "nope")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "--ingest folder not found" in result.output

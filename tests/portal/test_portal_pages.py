@@ -204,3 +204,16 @@ def test_openid_connect_is_offered_only_when_configured(scripted: Path, portal: 
     offered = [b for b in at.button if "OpenID" in b.label]
     missing_lib = [w for w in at.warning if "Authlib is missing" in w.value]
     assert not at.exception and (offered or missing_lib)
+
+
+def test_ingest_folders_outside_the_member_folder_are_shown(
+    scripted: Path, portal: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from portal_fixture import write_ingest_run
+
+    outside = tmp_path / "site-data"
+    write_ingest_run(outside, tmp_path)
+    monkeypatch.setenv("CONSORTIUM_PORTAL_INGEST", str(outside))
+    at = portal(scripted, "hungary", page="data")
+    assert not at.exception
+    assert list(at.dataframe[0].value["run"]) == ["site-data/ingest"]

@@ -6,6 +6,8 @@ quarantined resources by name, size and a redacted reason (portal_local.py expla
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import portal_local as loc
 import streamlit as st
@@ -16,27 +18,28 @@ data, roles = require("data")
 st.title("Data")
 st.caption(f"Ingest runs of {data.member_id} only. Patient rows are never shown here.")
 
-runs = loc.ingest_runs(data.member_dir)
+runs = [run for root in (data.member_dir, *data.ingest_dirs) for run in loc.ingest_runs(root)]
 if not runs:
     st.info(
-        f"No ingest run found under {data.member_dir}. Run the ingest for this member; each run's "
-        "folder (report.json, quarantine/, cohort.parquet) then appears here."
+        f"No ingest run found under {data.member_dir}. Run `consortium ingest --out` into this "
+        "member's folder, or start the portal with `--ingest DIR` for each ingest output folder."
     )
     st.stop()
+labels = [f"{Path(r.root).name}/{r.name}" for r in runs]
 
 summary = pd.DataFrame(
     [
         {
-            "run": r.name,
+            "run": label,
             "cohort rows": r.cohort_rows,
             "cohort columns": len(r.cohort_columns),
             "quarantined files": len(r.quarantine),
         }
-        for r in runs
+        for r, label in zip(runs, labels, strict=True)
     ]
 )
 st.dataframe(summary, hide_index=True)
-run = runs[[r.name for r in runs].index(st.selectbox("Ingest run", [r.name for r in runs]))]
+run = runs[labels.index(st.selectbox("Ingest run", labels))]
 
 facts = loc.report_facts(run.report)
 privacy = loc.privacy_facts(facts)
@@ -76,7 +79,7 @@ st.warning(
 )
 st.download_button(
     "Download raw quarantined file",
-    data=loc.quarantine_file(data.member_dir, run.name, choice),
+    data=loc.quarantine_file(Path(run.root), run.name, choice),
     file_name=choice.replace("/", "_"),
     mime="application/octet-stream",
 )
