@@ -1,0 +1,478 @@
+"""`consortium demo`: the whole consortium from nothing, on one machine, in a few minutes.
+
+1. **FHIR**: the four UCI hospitals' records as FHIR R4 (`write_demo_fhir`, synthetic identifiers).
+2. **Ingest** at each hospital: validation, HIPAA Safe Harbor, keyed pseudonyms, k-anonymity
+   (`consortium.fhir.ingest.ingest`), one anonymized cohort table per hospital; each hospital's
+   pseudonym key stays in its own folder.
+3. **Init**: consortium CA and identities, the ledger's genesis, the CKKS and model keys wrapped
+   for every member that may hold them (`ShareKey`), the task and its encrypted version 0
+   (`consortium.simulate.setup.create_consortium`, the library form of `consortium init` and a
+   task publication); each hospital's node gets its own ingested cohort.
+4. **Baselines** on the same held-out rows: each hospital alone with DP-SGD at the same ε budget,
+   and centralized training without privacy on the pooled training rows of all four.
+5. **Federated learning**: one node process per hospital and one for the aggregator
+   (`consortium node run`; ``in_process`` steps the same roles in this process instead):
+   asynchronous DP training behind the Secure Mapping Layer, CKKS-encrypted updates, verifier
+   committees, homomorphic aggregation, PoLe learning blocks with attestations and rewards.
+6. **Provenance**: the final version is pulled as a hospital (`pull_model`) and traced
+   (`trace_version`: recomputed byte for byte); then the whole ledger is verified.
+7. **Report**: AUROC per hospital for the three models with the rows and positives each stands
+   on, ε spent, blocks and their interval CV, rewards, plots, ``report.json``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel
+
+from consortium.simulate.config import DEFAULT_SITES, SimConfig
+
+__all__ = ["DemoConfig", "DemoReport", "ModelScore", "SiteRow", "run_demo"]
+
+Say = Callable[[str], None]
+
+
+class DemoConfig(BaseModel):
+    """What the demo runs; the defaults are what `make demo` runs."""
+
+    out: Path = Path("demo-out")
+    sites: tuple[str, ...] = DEFAULT_SITES
+    epsilon: str = "3"
+    sml: bool = True
+    in_process: bool = False
+    planned_updates: int = 6
+    epochs: int = 2
+    lr: float = 0.05
+    local_epochs: int = 20
+    central_epochs: int = 60
+    max_seconds: float = 200.0
+    seed: int = 0
+
+
+class ModelScore(BaseModel):
+    """One model's AUROC on some held-out rows, with what it stands on."""
+
+    auroc: float | None
+    n: int
+    positives: int
+
+
+class SiteRow(BaseModel):
+    """One hospital's line of the final table (its own held-out rows)."""
+
+    site: str
+    federated: ModelScore
+    local_dp: ModelScore
+    central: ModelScore
+    epsilon_spent: str
+    local_epsilon: str
+
+
+class DemoReport(BaseModel):
+    """``report.json`` of the demo."""
+
+    config: DemoConfig
+    sites: list[SiteRow]
+    pooled: dict[str, ModelScore]
+    versions: list[dict[str, Any]]
+    blocks: int
+    interval_cv: float | None
+    rewards: dict[str, int]
+    rejected: dict[str, dict[str, int]]
+    trace_matches: bool
+    model_digest: str
+    download_tx_id: str
+    ledger_ok: bool
+    ledger_summary: str
+    seconds: dict[str, float]
+
+
+# --------------------------------------------------------------------------- stages 1-3
+
+
+def ingest_sites(out: Path, sites: tuple[str, ...], say: Say) -> dict[str, Any]:
+    """Stages 1-2: demo FHIR, then each hospital's ingest; returns site -> cohort table."""
+    import pandas as pd
+
+    from consortium.datasets.demo import write_demo_fhir
+    from consortium.fhir.ingest import ingest
+
+    folders = write_demo_fhir(out / "fhir")
+    tables = {}
+    for site in sites:
+        report = ingest([folders[site]], site, "heart", out / "ingest" / site, 5)
+        tables[site] = pd.read_parquet(out / "ingest" / site / "cohort.parquet")
+        say(
+            f"  {site:<12} read {report.read} resources, accepted {report.accepted}, quarantined "
+            f"{report.quarantined}; {report.rows} anonymized rows ({report.suppressed} suppressed "
+            f"for k={report.k})"
+        )
+    return tables
+
+
+def sim_config(cfg: DemoConfig) -> SimConfig:
+    """The simulator's configuration for the demo's task and nodes."""
+    return SimConfig(
+        sites=cfg.sites,
+        sml=cfg.sml,
+        epsilon_budget=cfg.epsilon,
+        planned_updates=cfg.planned_updates,
+        epochs=cfg.epochs,
+        lr=cfg.lr,
+        update_seconds=0.0 if cfg.in_process else 1.0,
+        flush_seconds=2.0 if cfg.in_process else 4.0,
+        max_seconds=cfg.max_seconds,
+        seed=cfg.seed,
+    )
+
+
+def init_consortium(cfg: DemoConfig, tables: dict[str, Any]) -> Path:
+    """Stage 3: the consortium directory, each hospital's node on its own ingested cohort."""
+    from consortium.simulate.setup import create_consortium
+
+    root = create_consortium(sim_config(cfg), cfg.out / "consortium")
+    for site, table in tables.items():
+        table.to_parquet(root / "members" / site / "cohort" / "cohort.parquet")
+    return root
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def _splits(table: Any) -> Any:
+    from consortium.node.open import cohort_from_table
+
+    return cohort_from_table(table, "heart", 2000)
+
+
+def score(arrays: Any, spec: Any, X: np.ndarray, y: np.ndarray) -> ModelScore:
+    """AUROC of weights ``arrays`` (a `ModelSpec` model) on rows ``X``, ``y``."""
+    from consortium.learning.evaluate import evaluate
+    from consortium.learning.models import build_model, load_arrays
+
+    model = build_model(spec, seed=0)
+    load_arrays(model, arrays)
+    m = evaluate(model, X, y)
+    return ModelScore(auroc=m.auroc, n=m.n, positives=m.positives)
+
+
+def baselines(
+    cfg: DemoConfig, tables: dict[str, Any]
+) -> tuple[dict[str, Any], Any, dict[str, str]]:
+    """Stage 4: each hospital alone (DP, same ε) and centralized (pooled, no DP).
+
+    Returns (site -> local model arrays, central model arrays, site -> local ε spent).
+    """
+    import pandas as pd
+
+    from consortium.learning.alone import AloneOptions, train_alone
+    from consortium.learning.serialize import from_safetensors
+
+    local, eps = {}, {}
+    for site, table in tables.items():
+        opts = AloneOptions(
+            cohort_name="heart",
+            dp=True,
+            epsilon=float(cfg.epsilon),
+            epochs=cfg.local_epochs,
+            lr=cfg.lr,
+            batch_size=32,
+            state_dir=cfg.out / "baselines" / site,
+            member_id=site,
+            seed=cfg.seed,
+        )
+        report, data, _ = train_alone(table, opts)
+        local[site], eps[site] = from_safetensors(data)[0], report.epsilon_spent or "0"
+    pooled = pd.concat(list(tables.values()), ignore_index=True)
+    opts = AloneOptions(
+        cohort_name="heart",
+        dp=False,
+        epochs=cfg.central_epochs,
+        lr=cfg.lr,
+        batch_size=32,
+        state_dir=cfg.out / "baselines" / "central",
+        seed=cfg.seed,
+    )
+    _, data, _ = train_alone(pooled, opts)
+    return local, from_safetensors(data)[0], eps
+
+
+# --------------------------------------------------------------------------- stage 5
+
+
+class Watch:
+    """Follows the ledger as the admin; scores each new version on the pooled held-out rows."""
+
+    def __init__(self, root: Path, tables: dict[str, Any], say: Say) -> None:
+        from consortium.node.open import open_session
+
+        self.s = open_session(root, "admin")
+        cohorts = [_splits(t) for t in tables.values()]
+        self.X = np.concatenate([c.X_test for c in cohorts])
+        self.y = np.concatenate([c.y_test for c in cohorts])
+        self.say, self.started, self.points = say, time.monotonic(), []  # type: ignore[var-annotated]
+        self.height = -1
+
+    def poll(self) -> None:
+        """Print and record the head if it is new."""
+        head = self.s.head()
+        if int(head["height"]) == self.height:
+            return
+        self.height = int(head["height"])
+        block = self.s.q("GetVersion", task_id=self.s.task_id, version=self.height)
+        auroc = score(self.s.version(self.height), self.s.spec(), self.X, self.y).auroc
+        point = {
+            "height": self.height,
+            "seconds": round(time.monotonic() - self.started, 1),
+            "auroc": auroc,
+            "updates": len(block["updates"]),
+            "gain_bp": block["gain_bp"],
+            "required_gain_bp": block["required_gain_bp"],
+        }
+        self.points.append(point)
+        self.say(
+            f"  [{point['seconds']:6.1f}s] version {self.height:2d}  pooled AUROC "
+            f"{auroc or 0:.3f}  ({point['updates']} updates, attested gain "
+            f"{block['gain_bp']:+d} bp, required {block['required_gain_bp']:+d} bp)"
+        )
+
+
+def federate(cfg: DemoConfig, root: Path, watch: Watch) -> None:
+    """Stage 5: run the nodes until every hospital sent all it planned and all is sealed."""
+    from consortium.simulate.runner import Monitor
+
+    members = [*cfg.sites, "aggregator"]
+    monitor = Monitor(root, sim_config(cfg))
+    deadline = time.monotonic() + cfg.max_seconds
+    if cfg.in_process:
+        from consortium.pole.localrun import open_nodes, run_nodes
+
+        nodes = open_nodes(root, members)
+
+        def until(_: Any) -> bool:
+            watch.poll()
+            return monitor.done()
+
+        run_nodes(nodes, until, max_seconds=cfg.max_seconds)
+        watch.poll()
+        return
+    _federate_processes(root, members, monitor, watch, deadline)
+
+
+def _federate_processes(
+    root: Path, members: list[str], monitor: Any, watch: Watch, deadline: float
+) -> None:
+    import signal
+
+    from consortium.simulate.runner import start_node, stop_node
+
+    procs = {m: start_node(root, m, root / "logs") for m in members}
+    try:
+        while time.monotonic() < deadline:
+            watch.poll()
+            if monitor.done():
+                break
+            for m, p in procs.items():
+                if p.poll() is not None and p.returncode not in (0, -signal.SIGTERM):
+                    raise RuntimeError(f"node {m} exited with {p.returncode}: see {root}/logs")
+            time.sleep(0.5)
+        watch.poll()
+    finally:
+        for p in procs.values():
+            stop_node(p)
+
+
+# --------------------------------------------------------------------------- stages 6-7
+
+
+def provenance(cfg: DemoConfig, root: Path, say: Say) -> tuple[Any, bool, str, bool]:
+    """Stage 6: pull the final version as the first hospital, trace it, verify the ledger."""
+    from consortium.config import ConsortiumConfig
+    from consortium.ledger.embedded.verify import verify_ledger
+    from consortium.ledger.factory import default_contract
+    from consortium.pole.provenance import pull_model, trace_version
+
+    config = ConsortiumConfig.load(root)
+    pulled = pull_model(config, cfg.sites[0], out=cfg.out / "model.safetensors")
+    say(
+        f"  pulled version {pulled.version} as {cfg.sites[0]}: {pulled.out} (digest checked, "
+        f"download recorded in tx {pulled.download_tx_id[:12]}…)"
+    )
+    trace = trace_version(config, "admin", None, pulled.version)
+    say(
+        f"  trace of version {pulled.version}: homomorphic sum and θ(v) recomputed — "
+        f"{'MATCH' if trace.matches else 'MISMATCH: ' + '; '.join(trace.problems)}"
+    )
+    report = verify_ledger(config.ledger_path, config.ca_cert_path.read_text(), default_contract())
+    summary = (
+        f"{report.blocks} blocks, {report.transactions} transactions ({report.valid} valid,"
+        f" {report.invalid} invalid), replayed world state identical"
+    )
+    say(f"  ledger verify: {'OK' if report.ok else 'FAILED'}: {summary}")
+    return pulled, trace.matches, summary, bool(report.ok)
+
+
+def ledger_facts(
+    root: Path,
+) -> tuple[dict[str, int], dict[str, str], dict[str, dict[str, int]], list[int]]:
+    """(rewards, ε spent per hospital, rejection reasons per hospital, block intervals)."""
+    from consortium.node.open import open_session
+
+    s = open_session(root, "admin")
+    rewards = {b["member_id"]: int(b["units"]) for b in s.q("ListBalances")}
+    eps: dict[str, str] = {}
+    rejected: dict[str, dict[str, int]] = {}
+    for v in s.q("ListUpdates", task_id=s.task_id):
+        u = v["update"]
+        if float(u["epsilon_spent"]) > float(eps.get(u["member_id"], "0")):
+            eps[u["member_id"]] = u["epsilon_spent"]
+        if v["status"] == "rejected":
+            reasons = rejected.setdefault(u["member_id"], {})
+            for e in v["endorsements"]:
+                if e["verdict"] == "reject":
+                    reasons[e["reason"]] = reasons.get(e["reason"], 0) + 1
+    intervals = [int(b["interval_ms"]) for b in s.q("ListVersions", task_id=s.task_id)[1:]]
+    s.ledger.close()
+    return rewards, eps, rejected, intervals
+
+
+# --------------------------------------------------------------------------- the table and plots
+
+
+def site_rows(
+    tables: dict[str, Any],
+    spec: Any,
+    final: Any,
+    local: dict[str, Any],
+    central: Any,
+    eps: dict[str, str],
+    local_eps: dict[str, str],
+) -> tuple[list[SiteRow], dict[str, ModelScore]]:
+    """Per hospital and pooled: the three models on the same held-out rows."""
+    rows, Xs, ys = [], [], []
+    for site, table in tables.items():
+        c = _splits(table)
+        Xs.append(c.X_test)
+        ys.append(c.y_test)
+        rows.append(
+            SiteRow(
+                site=site,
+                federated=score(final, spec, c.X_test, c.y_test),
+                local_dp=score(local[site], spec, c.X_test, c.y_test),
+                central=score(central, spec, c.X_test, c.y_test),
+                epsilon_spent=eps.get(site, "0"),
+                local_epsilon=local_eps[site],
+            )
+        )
+    X, y = np.concatenate(Xs), np.concatenate(ys)
+    pooled = {"federated": score(final, spec, X, y), "central": score(central, spec, X, y)}
+    return rows, pooled
+
+
+def write_plots(report: DemoReport, out: Path) -> list[Path]:
+    """AUROC per version over time, AUROC per hospital for the three models, ε per hospital."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = [out / "auroc_over_time.png", out / "auroc_per_hospital.png", out / "epsilon.png"]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(
+        [p["seconds"] for p in report.versions],
+        [p["auroc"] for p in report.versions],
+        marker="o",
+        label="federated (each version)",
+    )
+    ax.axhline(
+        report.pooled["central"].auroc or 0, color="gray", ls="--", label="centralized, no privacy"
+    )
+    ax.set(xlabel="wall time (s)", ylabel="pooled held-out AUROC")
+    ax.legend()
+    fig.savefig(paths[0], dpi=100)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    xs = np.arange(len(report.sites))
+    for i, (name, key) in enumerate(
+        [("federated", "federated"), ("local DP", "local_dp"), ("centralized", "central")]
+    ):
+        vals = [getattr(r, key).auroc or 0 for r in report.sites]
+        ax.bar(xs + (i - 1) * 0.27, vals, width=0.27, label=name)
+    ax.set_xticks(
+        xs, [f"{r.site}\n(n={r.federated.n}, +{r.federated.positives})" for r in report.sites]
+    )
+    ax.set(ylabel="held-out AUROC", ylim=(0.4, 1.0))
+    ax.legend()
+    fig.savefig(paths[1], dpi=100)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.bar([r.site for r in report.sites], [float(r.epsilon_spent) for r in report.sites])
+    ax.axhline(float(report.config.epsilon), color="red", ls="--", label="budget")
+    ax.set(ylabel="ε spent (federated)")
+    ax.legend()
+    fig.savefig(paths[2], dpi=100)
+    plt.close(fig)
+    return paths
+
+
+# --------------------------------------------------------------------------- the whole demo
+
+
+def run_demo(cfg: DemoConfig, say: Say = print) -> DemoReport:
+    """Run stages 1-7 (module docstring) into ``cfg.out``; returns the report (also written)."""
+    from consortium.learning.serialize import from_safetensors
+    from consortium.pole.blockrate import coefficient_of_variation
+
+    seconds: dict[str, float] = {}
+    clock = time.monotonic()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        seconds[name] = round(time.monotonic() - clock, 1)
+        clock = time.monotonic()
+
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    say("1-2. FHIR for four hospitals, ingested and anonymized at each")
+    tables = ingest_sites(cfg.out, cfg.sites, say)
+    lap("fhir_ingest")
+    say("3. consortium init: CA, identities, ledger genesis, keys shared, task published")
+    root = init_consortium(cfg, tables)
+    lap("init")
+    say(f"4. baselines: each hospital alone (DP, ε ≤ {cfg.epsilon}) and centralized (no DP)")
+    local, central, local_eps = baselines(cfg, tables)
+    lap("baselines")
+    mode = "in this process" if cfg.in_process else "one process per node"
+    say(f"5. federated learning with PoLe ({mode}; SML {'on' if cfg.sml else 'off'})")
+    watch = Watch(root, tables, say)
+    federate(cfg, root, watch)
+    lap("federated")
+    say("6. provenance: pull, trace, ledger verify")
+    pulled, matches, summary, ledger_ok = provenance(cfg, root, say)
+    lap("provenance")
+    rewards, eps, rejected, intervals = ledger_facts(root)
+    final = from_safetensors(pulled.out.read_bytes())[0]
+    rows, pooled = site_rows(tables, watch.s.spec(), final, local, central, eps, local_eps)
+    report = DemoReport(
+        config=cfg,
+        sites=rows,
+        pooled=pooled,
+        versions=watch.points,
+        blocks=len(intervals),
+        interval_cv=coefficient_of_variation(intervals) if len(intervals) > 1 else None,
+        rewards=rewards,
+        rejected=rejected,
+        trace_matches=matches,
+        model_digest=pulled.model_digest,
+        download_tx_id=pulled.download_tx_id,
+        ledger_ok=ledger_ok,
+        ledger_summary=summary,
+        seconds=seconds,
+    )
+    (cfg.out / "report.json").write_text(report.model_dump_json(indent=1))
+    write_plots(report, cfg.out)
+    return report
