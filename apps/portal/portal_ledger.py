@@ -183,7 +183,10 @@ def versions(data: PortalData, task_id: str | None = None) -> pd.DataFrame:
 
 
 def attestations(data: PortalData) -> pd.DataFrame:
-    """Per-site attested metrics of proposed blocks: one row per (proposal, attesting member)."""
+    """Per-site attested metrics of proposed blocks: one row per (proposal, attesting member).
+
+    A height can have several proposals (one superseded, one below target); callers keep the
+    rows whose ``proposal_id`` is a learning block's to show the metrics of the versions."""
     proposals = {tx.tx_id: tx for tx in data.valid("ProposeBlock")}
     rows = []
     for tx in data.valid("AttestBlock"):
@@ -193,6 +196,7 @@ def attestations(data: PortalData) -> pd.DataFrame:
         rows.append(
             {
                 "task": task_of(prop),
+                "proposal_id": prop.tx_id,
                 "height": prop.args.get("height"),
                 "model_digest": prop.args.get("model_digest"),
                 "site": tx.creator,
@@ -201,7 +205,8 @@ def attestations(data: PortalData) -> pd.DataFrame:
                 "base_metric_bp": tx.args.get("base_metric_bp"),
             }
         )
-    columns = ["task", "height", "model_digest", "site", "verdict", "metric_bp", "base_metric_bp"]
+    columns = ["task", "proposal_id", "height", "model_digest", "site", "verdict", "metric_bp",
+               "base_metric_bp"]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -217,3 +217,14 @@ def test_ingest_folders_outside_the_member_folder_are_shown(
     at = portal(scripted, "hungary", page="data")
     assert not at.exception
     assert list(at.dataframe[0].value["run"]) == ["site-data/ingest"]
+
+
+def test_per_site_metrics_are_those_of_the_attested_blocks(simulated: Path, portal: Any) -> None:
+    blocks = _ledger(simulated, "ListVersions", {"task_id": TASK})
+    at = portal(simulated, "auditor", page="models")
+    assert not at.exception
+    assert len(blocks) > 1, "the short simulation sealed no learning block"
+    sites = at.dataframe[1].value
+    for block in blocks[1:]:
+        shown = sites[(sites["height"] == block["height"]) & (sites["verdict"] == "accept")]
+        assert sorted(shown["site"]) == block["attesters"]

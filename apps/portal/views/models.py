@@ -36,7 +36,8 @@ show = [
 st.dataframe(table[show], hide_index=True)
 
 sites = pl.attestations(data)
-sites = sites[sites["task"] == task_id]
+final = set(versions["proposal_id"]) if "proposal_id" in versions else set()
+sites = sites[(sites["task"] == task_id) & sites["proposal_id"].isin(final)]
 if not sites.empty:
     st.subheader("Metric per site")
     st.caption("Each attester evaluated the proposed version on its own held-out data.")
@@ -45,7 +46,9 @@ if not sites.empty:
         per_site, x="height:O", y="auroc:Q", color="site:N", title="AUROC per site", y_format=".3f"
     )
     st.dataframe(
-        sites.drop(columns=["task"]).assign(model_digest=sites["model_digest"].map(short)),
+        sites.drop(columns=["task", "proposal_id"]).assign(
+            model_digest=sites["model_digest"].map(short)
+        ),
         hide_index=True,
     )
 
