@@ -50,7 +50,9 @@ __all__ = [
 MAX_FAILURES = 5
 FAILURE_WINDOW_MS = 15 * 60 * 1000
 _MIN_PASSWORD_LEN = 10
-_lock = threading.Lock()  # one portal process serves many sessions; failures are read-modify-write
+# One portal process serves many sessions: the failure record is read-modify-write, and holding
+# the lock through the scrypt check also means one 128 MiB derivation at a time per process.
+_lock = threading.Lock()
 
 # Pages (by slug) and actions, with the roles that may use them. Keep in step with
 # docs/decisions/0008-portal-access.md; tests/portal/test_access.py checks every row.
