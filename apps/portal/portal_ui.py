@@ -113,7 +113,7 @@ def show_sign_in() -> None:
     """The sign-in page: a password form, and an OpenID Connect button when configured."""
     data = current()
     st.title(f"Sign in — {data.member_id}")
-    st.caption(f"Consortium portal of member **{data.member_id}** ({data.dir})")
+    st.caption(f"Consortium portal of member **{data.member_id}**")  # nothing more before sign-in
     _accept_oidc()
     with st.form("sign_in", clear_on_submit=True):
         password = st.text_input("Portal password", type="password", key="password")

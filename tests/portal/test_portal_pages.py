@@ -228,3 +228,16 @@ def test_per_site_metrics_are_those_of_the_attested_blocks(simulated: Path, port
     for block in blocks[1:]:
         shown = sites[(sites["height"] == block["height"]) & (sites["verdict"] == "accept")]
         assert sorted(shown["site"]) == block["attesters"]
+
+
+def test_an_idle_session_is_signed_out(scripted: Path, portal: Any) -> None:
+    at = portal(scripted, "hungary")
+    assert at.title[0].value == "hungary"
+    at.session_state["portal_user"] = {
+        "method": "test",
+        "who": "hungary",
+        "seen": time.time() - 3600,
+    }
+    at.run()
+    assert at.title[0].value.startswith("Sign in")
+    assert "portal_user" not in at.session_state
