@@ -166,6 +166,21 @@ def noise_for_budget(
             f"so far {spent:.3f}, remaining 0.000; nothing was spent"
         )
     low, high = 0.0, 1.0
+    if accountant == "prv":
+        # PRV evaluations are slow (~0.2 s); RDP's answer (looser, so a larger σ) brackets it.
+        hint = noise_for_budget(
+            epsilon_budget,
+            delta,
+            sample_rate,
+            steps_per_update,
+            n_updates,
+            "rdp",
+            history=history,
+            tolerance=tolerance,
+        )
+        if eps(hint) <= epsilon_budget:
+            guess = 0.8 * hint  # PRV's σ is typically 2-10 % below RDP's
+            low, high = (guess, hint) if eps(guess) > epsilon_budget else (0.0, guess)
     while eps(high) > epsilon_budget:
         low, high = high, high * 2
         if high > 1e4:
