@@ -8,6 +8,7 @@ state is under ``members/NAME/state``: stop it any way (even ``kill -9``) and st
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 from pathlib import Path
 from typing import Annotated
@@ -50,6 +51,12 @@ def run(
         stopping["flag"] = True
 
     signal.signal(signal.SIGTERM, _stop)
+    # A simulator that dies must not leave its nodes running: it names itself in the environment.
+    parent = int(os.environ.get("CONSORTIUM_PARENT_PID", "0") or 0)
+
+    def _done() -> bool:
+        return stopping["flag"] or (parent > 0 and os.getppid() != parent)
+
     typer.echo(f"node {member} ({', '.join(sorted(session.roles))}) on task {session.task_id}")
     with contextlib.suppress(KeyboardInterrupt):
-        Node(session).run(until=lambda: stopping["flag"])
+        Node(session).run(until=_done)

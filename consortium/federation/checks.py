@@ -65,7 +65,7 @@ class Thresholds(BaseModel):
 
     norm_ratio_max: float = 4.0  # ‖Δ‖ / median of reference norms
     norm_z_max: float = 8.0  # robust z of ‖Δ‖ (median/MAD), MAD floored at 25 % of the median
-    min_cosine: float = 0.0  # cosine with the trajectory θ(base) − θ(0), from version 1 on
+    min_cosine: float = -0.05  # cosine with the trajectory θ(base) − θ(0), from version 1 on
     mirror_margin_bp: int = 800  # metric(θ+Δ) may trail metric(θ−Δ) by at most this ...
     mirror_margin_first_bp: int = 500  # ... and by this on version 0 (no trajectory yet)
     duplicate_cosine: float = 0.995  # a near-copy of an earlier delta ...

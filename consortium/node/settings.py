@@ -35,7 +35,7 @@ class NodeSettings(BaseModel):
     # training (hospital)
     planned_updates: int = Field(8, ge=1)  # updates the ε budget is paced over
     epochs: int = Field(2, ge=1)
-    lr: float = Field(0.05, gt=0)
+    lr: float = Field(0.1, gt=0)
     batch_size: int = Field(32, ge=1)
     max_grad_norm: float = Field(1.0, gt=0)
     dp: bool = True

@@ -23,11 +23,11 @@ class SimConfig(BaseModel):
     sml: bool = True
     plaintext: bool = False  # no HE (bench baseline only)
     dp: bool = True
-    epsilon_budget: str = "3"
+    epsilon_budget: str = "4"
     delta: str = "0.00001"
-    planned_updates: int = 6
+    planned_updates: int = 4
     epochs: int = 2
-    lr: float = 0.05
+    lr: float = 0.1
     batch_size: int = 32
     hidden: tuple[int, ...] = (16,)
     buffer_size: int = 3
@@ -42,7 +42,9 @@ class SimConfig(BaseModel):
     retarget_every: int = 1000
     target_interval_ms: int = 5000
     update_seconds: float = 1.0  # simulated compute per update at speed 1
+    pace_by_speed: bool = True  # async: a k-times slower hospital plans ⌈U/k⌉ updates
     flush_seconds: float = 4.0
+    sealer_timeout_seconds: float = 8.0
     target_auroc: float | None = None  # stop when the pooled held-out AUROC reaches this
     max_seconds: float = 120.0
     stop_at_target: bool = False  # stop as soon as target_auroc is reached

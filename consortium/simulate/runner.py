@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from consortium.simulate.config import SimConfig, SimReport, SiteReport, VersionPoint
-from consortium.simulate.setup import ADMIN, AGGREGATOR, create_consortium
+from consortium.simulate.setup import ADMIN, AGGREGATOR, create_consortium, planned_updates
 
 __all__ = ["Monitor", "run_simulation", "start_node", "stop_node", "verify_ledger_dir"]
 
@@ -45,7 +45,8 @@ def start_node(root: Path, member: str, log_dir: Path) -> subprocess.Popen[bytes
         "--dir",
         str(root),
     ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           "CONSORTIUM_PARENT_PID": str(os.getpid())}  # fmt: skip
     return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
                             start_new_session=True)  # fmt: skip
 
@@ -116,7 +117,7 @@ class Monitor:
             subs = _read_json(self.root / "members" / site / "state" / "tasks" / "heart"
                               / "submissions.json")  # fmt: skip
             sent = sum(1 for r in subs.values() if r.get("update_id") or r.get("status"))
-            if sent < self.cfg.planned_updates and not _out_of_budget(subs):
+            if sent < planned_updates(self.cfg, site) and not _out_of_budget(subs):
                 return False
         return True
 
@@ -150,7 +151,9 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _out_of_budget(subs: dict[str, Any]) -> bool:
-    return any(r.get("code") in ("BUDGET_EXCEEDED",) for r in subs.values())
+    return any(
+        r.get("status") == "spent" or r.get("code") == "BUDGET_EXCEEDED" for r in subs.values()
+    )
 
 
 def verify_ledger_dir(root: Path) -> bool:

@@ -46,12 +46,26 @@ def task_record(
     }  # fmt: skip
 
 
+def planned_updates(cfg: SimConfig, site: str | None) -> int:
+    """Updates a hospital plans for the task (the ε budget is paced over them).
+
+    Synchronously every hospital sends one update per round. Asynchronously a hospital k times
+    slower than the others plans ⌈U/k⌉ updates, each with less noise, so that every hospital's
+    budget lasts about as long as the task (docs/decisions/0007-bafl.md, "Pacing").
+    """
+    speed = cfg.speeds.get(site or "", 1.0)
+    if cfg.sync or not cfg.pace_by_speed or speed <= 1.0:
+        return cfg.planned_updates
+    return max(1, -(-cfg.planned_updates // max(1, round(speed))))
+
+
 def _node_settings(cfg: SimConfig, site: str | None) -> NodeSettings:
     return NodeSettings(
-        task_id=TASK_ID, planned_updates=cfg.planned_updates, epochs=cfg.epochs, lr=cfg.lr,
+        task_id=TASK_ID, planned_updates=planned_updates(cfg, site), epochs=cfg.epochs, lr=cfg.lr,
         batch_size=cfg.batch_size, dp=cfg.dp, speed=cfg.speeds.get(site or "", 1.0),
         update_seconds=cfg.update_seconds, attack=cfg.attacks.get(site or "", "none"),
         flush_seconds=cfg.flush_seconds, plaintext=cfg.plaintext,
+        sealer_timeout_seconds=cfg.sealer_timeout_seconds,
         sync_members=list(cfg.sites) if cfg.sync else [],
         poll_seconds=0.1,
         seed=None if cfg.train_seed is None or site is None

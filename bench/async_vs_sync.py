@@ -1,0 +1,69 @@
+"""Asynchrony pays: wall time to the target AUROC, asynchronous ÷ synchronous, one hospital slow.
+
+Both runs: the four UCI hospitals as separate node processes on the embedded ledger, CKKS
+updates, DP-SGD with the same ε budget for every hospital, VA five times slower than the others.
+- sync: FedAvg through the same ledger; each round waits for every hospital;
+- async: BAFL (FedBuff buffer, FedAsync staleness × entropy-weight contribution), budget paced
+  over ⌈U/k⌉ updates for a k-times slower hospital (docs/decisions/0007-bafl.md).
+Prints seconds to the pooled held-out AUROC target, the ratio, and the final AUROCs.
+
+    .venv/bin/python bench/async_vs_sync.py [--target 0.85] [--slow va=5] [--updates 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+from consortium.simulate.config import SimConfig, SimReport
+from consortium.simulate.runner import run_simulation
+
+
+def _run(sync: bool, args: argparse.Namespace, out: Path) -> SimReport:
+    site, _, factor = args.slow.partition("=")
+    cfg = SimConfig(
+        sync=sync, speeds={site: float(factor)}, target_auroc=args.target,
+        planned_updates=args.updates, update_seconds=args.update_seconds,
+        epsilon_budget=args.epsilon, max_seconds=args.max_seconds,
+        out=str(out / ("sync" if sync else "async")),
+        workdir=tempfile.mkdtemp(prefix="bench-sync-" if sync else "bench-async-"),
+    )  # fmt: skip
+    return run_simulation(cfg)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--target", type=float, default=0.85)
+    parser.add_argument("--slow", default="va=5")
+    parser.add_argument("--updates", type=int, default=5)
+    parser.add_argument("--update-seconds", type=float, default=2.0)
+    parser.add_argument("--epsilon", default="4")
+    parser.add_argument("--max-seconds", type=float, default=600)
+    parser.add_argument("--out", type=Path, default=Path("bench-out/async_vs_sync"))
+    args = parser.parse_args()
+    runs = {"sync": _run(True, args, args.out), "async": _run(False, args, args.out)}
+    header = ("run", "to target (s)", "final AUROC", "versions", "total (s)")
+    print(f"{header[0]:6s} {header[1]:>14s} {header[2]:>12s} {header[3]:>9s} {header[4]:>10s}")
+    for name, r in runs.items():
+        reach = "never" if r.seconds_to_target is None else f"{r.seconds_to_target:.1f}"
+        print(f"{name:6s} {reach:>14s} {r.final_auroc or 0:12.4f} {len(r.versions) - 1:9d} "
+              f"{r.seconds:10.1f}")  # fmt: skip
+    a, s = runs["async"], runs["sync"]
+    ratio = None
+    if a.seconds_to_target is not None and s.seconds_to_target:
+        ratio = a.seconds_to_target / s.seconds_to_target
+    gap = None if a.final_auroc is None or s.final_auroc is None else a.final_auroc - s.final_auroc
+    print(f"time to AUROC {args.target}: async / sync = "
+          f"{'n/a' if ratio is None else f'{ratio:.2f}'} (goal <= 0.5)")  # fmt: skip
+    print(
+        f"final AUROC async - sync = {'n/a' if gap is None else f'{gap:+.4f}'} (goal within 0.01)"
+    )
+    summary = {"ratio": ratio, "final_gap": gap, "target": args.target}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
+
+
+if __name__ == "__main__":
+    main()
