@@ -40,6 +40,8 @@ else:
     ]
     with st.sidebar:
         st.markdown(f"**{data.member_id}** · {', '.join(roles)}")
+        if data.members().get(data.member_id, {}).get("status") == "revoked":
+            st.warning("This member is revoked: the ledger refuses its new transactions.")
         if st.button("Sign out"):
             user = st.session_state.pop(SESSION_KEY, None) or {}
             if user.get("method") == "oidc":

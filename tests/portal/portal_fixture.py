@@ -34,6 +34,7 @@ ROLES = {
     "lab": ["verifier"],
 }
 HOSPITAL, REJECTED = "cleveland", "switzerland"
+REVOKED = "lab"  # revoked at the end of the scripted rounds
 PASSWORD = "correct horse battery"
 TASK = "heart"
 
@@ -226,6 +227,7 @@ def _learn(config: Any, root: Path) -> None:
         download = {"task_id": TASK, "version": 2, "model_digest": v2["model_digest"]}
         ledgers[HOSPITAL].submit_ok("RecordDownload", download)
         ledgers["auditor"].submit("RecordDownload", download)
+        ledgers["admin"].submit_ok("RevokeMember", {"member_id": REVOKED})
     finally:
         for ledger in ledgers.values():
             ledger.close()

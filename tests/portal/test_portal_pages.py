@@ -241,3 +241,26 @@ def test_an_idle_session_is_signed_out(scripted: Path, portal: Any) -> None:
     at.run()
     assert at.title[0].value.startswith("Sign in")
     assert "portal_user" not in at.session_state
+
+
+@pytest.mark.parametrize("member", sorted(ROLES))
+def test_download_actions_follow_the_access_table(scripted: Path, portal: Any, member: str) -> None:
+    roles = ROLES[member]
+    models = portal(scripted, member, page="models")
+    offered = bool([b for b in models.button if "Pull model" in b.label])
+    assert offered == allowed(roles, "download_model")
+    audit = models.switch_page("views/audit.py").run()
+    assert [b for b in audit.button if b.label.startswith("Verify")]  # every member verifies
+    if allowed(roles, "data"):
+        data = audit.switch_page("views/data.py").run()
+        raw = bool(data.get("download_button"))
+        has_runs = member in ("cleveland", "lab")
+        assert raw == (has_runs and allowed(roles, "download_quarantine"))
+
+
+def test_a_revoked_member_is_told_so(scripted: Path, portal: Any) -> None:
+    from portal_fixture import REVOKED
+
+    at = portal(scripted, REVOKED)
+    assert any("revoked" in w.value for w in at.sidebar.warning)
+    assert not portal(scripted, "hungary").sidebar.warning
