@@ -60,7 +60,7 @@ with right:
     st.subheader("Cohort")
     st.write(f"{run.cohort_rows or 0} rows; columns: {', '.join(run.cohort_columns) or 'none'}")
 
-st.subheader(f"Quarantine ({len(run.quarantine)} files)")
+st.subheader(f"Quarantine: {len(run.quarantine)} resource(s)")
 if not run.quarantine:
     st.success("Nothing was quarantined in this run.")
     st.stop()
