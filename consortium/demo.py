@@ -49,7 +49,7 @@ class DemoConfig(BaseModel):
     epochs: int = 2
     lr: float = 0.05
     local_epochs: int = 20
-    central_epochs: int = 60
+    central_epochs: int = 10
     max_seconds: float = 200.0
     seed: int = 0
 
@@ -95,7 +95,27 @@ class DemoReport(BaseModel):
 # --------------------------------------------------------------------------- stages 1-3
 
 
-def ingest_sites(out: Path, sites: tuple[str, ...], say: Say) -> dict[str, Any]:
+def demo_pseudonym_key(site_out: Path, site: str, seed: int) -> Path:
+    """Write the site's pseudonym key for the demo, derived from the seed (mode 0600).
+
+    Demo only. A real site's key is 32 bytes from the OS CSPRNG (`load_or_create_key`, which
+    `consortium ingest` uses) and never leaves it. The demo derives it so that every run ranks the
+    same rows into each hospital's held-out split (`holdout_split` ranks by a hash of the
+    pseudonym), making the AUROC tables of two runs comparable.
+    """
+    import hashlib
+    import os
+
+    path = site_out / "secrets" / "pseudonym.key"
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = hashlib.sha256(f"consortium/demo-pseudonym-key/v1|{site}|{seed}".encode()).digest()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key)
+    return path
+
+
+def ingest_sites(out: Path, sites: tuple[str, ...], seed: int, say: Say) -> dict[str, Any]:
     """Stages 1-2: demo FHIR, then each hospital's ingest; returns site -> cohort table."""
     import pandas as pd
 
@@ -105,7 +125,8 @@ def ingest_sites(out: Path, sites: tuple[str, ...], say: Say) -> dict[str, Any]:
     folders = write_demo_fhir(out / "fhir")
     tables = {}
     for site in sites:
-        report = ingest([folders[site]], site, "heart", out / "ingest" / site, 5)
+        key = demo_pseudonym_key(out / "ingest" / site, site, seed)
+        report = ingest([folders[site]], site, "heart", out / "ingest" / site, 5, key_path=key)
         tables[site] = pd.read_parquet(out / "ingest" / site / "cohort.parquet")
         say(
             f"  {site:<12} read {report.read} resources, accepted {report.accepted}, quarantined "
@@ -438,7 +459,7 @@ def run_demo(cfg: DemoConfig, say: Say = print) -> DemoReport:
 
     cfg.out.mkdir(parents=True, exist_ok=True)
     say("1-2. FHIR for four hospitals, ingested and anonymized at each")
-    tables = ingest_sites(cfg.out, cfg.sites, say)
+    tables = ingest_sites(cfg.out, cfg.sites, cfg.seed, say)
     lap("fhir_ingest")
     say("3. consortium init: CA, identities, ledger genesis, keys shared, task published")
     root = init_consortium(cfg, tables)

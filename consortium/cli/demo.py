@@ -49,8 +49,8 @@ def print_results(console: Console, report: DemoReport) -> None:
             _cell(r.federated),
             _cell(r.local_dp),
             _cell(r.central),
-            r.epsilon_spent,
-            r.local_epsilon,
+            f"{float(r.epsilon_spent):.2f}",
+            f"{float(r.local_epsilon):.2f}",
         )
     fed, cen = report.pooled["federated"], report.pooled["central"]
     t.add_row(
@@ -58,9 +58,9 @@ def print_results(console: Console, report: DemoReport) -> None:
     )
     console.print(t)
     better = sum(1 for r in report.sites if (r.federated.auroc or 0) > (r.local_dp.auroc or 0))
-    gap = (cen.auroc or 0) - (fed.auroc or 0)
+    gap = (fed.auroc or 0) - (cen.auroc or 0)
     console.print(
-        f"federated vs centralized on the pooled held-out rows: {gap:+.3f} AUROC below; "
+        f"federated − centralized on the pooled held-out rows: {gap:+.3f} AUROC; "
         f"federated beats local-only at {better} of {len(report.sites)} hospitals"
     )
     cv = "n/a" if report.interval_cv is None else f"{report.interval_cv:.2f}"

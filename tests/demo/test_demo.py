@@ -1,0 +1,69 @@
+"""The demo pipeline end to end, reduced (two updates per hospital, short baselines, in-process
+nodes): FHIR -> ingest -> init -> baselines -> federated PoLe -> pull -> trace -> ledger verify."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from consortium.canonical import sha256_hex
+from consortium.cli import app
+from consortium.demo import DemoConfig, DemoReport, run_demo
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoReport:
+    out = tmp_path_factory.mktemp("demo") / "out"
+    cfg = DemoConfig(
+        out=out,
+        in_process=True,
+        planned_updates=2,
+        local_epochs=3,
+        central_epochs=3,
+        max_seconds=120,
+    )
+    return run_demo(cfg, say=lambda _: None)
+
+
+def test_the_pipeline_ends_with_a_traced_model_and_a_verified_ledger(demo: DemoReport) -> None:
+    out = demo.config.out
+    assert demo.blocks >= 1 and demo.trace_matches and demo.ledger_ok
+    assert sha256_hex((out / "model.safetensors").read_bytes()) == demo.model_digest
+    prov = json.loads((out / "model.safetensors.provenance.json").read_text())
+    assert prov["model_digest"] == demo.model_digest and prov["download"]["tx_id"]
+    saved = DemoReport.model_validate_json((out / "report.json").read_text())
+    assert saved.sites == demo.sites
+    assert all(
+        (out / name).is_file()
+        for name in ("auroc_over_time.png", "auroc_per_hospital.png", "epsilon.png")
+    )
+
+
+def test_every_hospital_ingested_and_scored_on_its_own_rows(demo: DemoReport) -> None:
+    out = demo.config.out
+    assert [r.site for r in demo.sites] == list(demo.config.sites)
+    for row in demo.sites:
+        assert (out / "ingest" / row.site / "cohort.parquet").is_file()
+        # The three models are scored on the same held-out rows of that hospital.
+        assert row.federated.n == row.local_dp.n == row.central.n > 0
+        assert 0 < row.federated.positives <= row.federated.n
+        assert 0 < float(row.epsilon_spent) <= float(demo.config.epsilon)
+        assert 0 < float(row.local_epsilon) <= float(demo.config.epsilon)
+    assert demo.pooled["federated"].n == sum(r.federated.n for r in demo.sites)
+    assert sum(demo.rewards.values()) == 1000 * demo.blocks  # block_reward units per block
+
+
+def test_demo_refuses_to_overwrite_another_folder(tmp_path: Path) -> None:
+    keep = tmp_path / "mine"
+    keep.mkdir()
+    (keep / "notes.txt").write_text("do not delete")
+    res = CliRunner().invoke(app, ["demo", "--out", str(keep)])
+    assert res.exit_code == 2 and "--force" in res.output
+    res = CliRunner().invoke(app, ["demo", "--out", str(keep), "--force"])
+    assert res.exit_code == 2 and "not a demo folder" in res.output
+    assert (keep / "notes.txt").read_text() == "do not delete"
