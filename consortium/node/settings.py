@@ -31,26 +31,30 @@ class NodeSettings(BaseModel):
     task_id: str | None = None  # None: the first task on the ledger
     cohort: str | None = None  # cohort.parquet; default DIR/members/NAME/cohort/cohort.parquet
     site: str | None = None  # for the demo: take heart_cohort_table(site) when no file exists
-    holdout_bp: int = Field(2000, ge=100, le=9000)  # held-out share, never used for training
+    holdout_bp: int = Field(
+        default=2000, ge=100, le=9000
+    )  # held-out share, never used for training
     # training (hospital)
-    planned_updates: int = Field(8, ge=1)  # updates the ε budget is paced over
-    epochs: int = Field(2, ge=1)
-    lr: float = Field(0.1, gt=0)
-    batch_size: int = Field(32, ge=1)
-    max_grad_norm: float = Field(1.0, gt=0)
+    planned_updates: int = Field(default=8, ge=1)  # updates the ε budget is paced over
+    epochs: int = Field(default=2, ge=1)
+    lr: float = Field(default=0.1, gt=0)
+    batch_size: int = Field(default=32, ge=1)
+    max_grad_norm: float = Field(default=1.0, gt=0)
     dp: bool = True
-    speed: float = Field(1.0, gt=0)  # simulated slowness: 5 = five times slower
-    update_seconds: float = Field(0.0, ge=0)  # simulated compute time of one update at speed 1
+    speed: float = Field(default=1.0, gt=0)  # simulated slowness: 5 = five times slower
+    update_seconds: float = Field(
+        default=0.0, ge=0
+    )  # simulated compute time of one update at speed 1
     attack: Attack = "none"
     seed: int | None = None  # tests only: a known seed means known DP noise
     # verification
-    reference_window: int = Field(8, ge=1)
+    reference_window: int = Field(default=8, ge=1)
     # aggregation
-    flush_seconds: float = Field(4.0, gt=0)  # aggregate a partial buffer after this wait
+    flush_seconds: float = Field(default=4.0, gt=0)  # aggregate a partial buffer after this wait
     sync_members: list[str] = Field(default_factory=list)  # synchronous baseline: wait for all
     # sealing
-    sealer_timeout_seconds: float = Field(8.0, gt=0)
-    poll_seconds: float = Field(0.2, gt=0)
+    sealer_timeout_seconds: float = Field(default=8.0, gt=0)
+    poll_seconds: float = Field(default=0.2, gt=0)
     plaintext: bool = False  # no HE: only for the overhead benchmark's baseline
 
 

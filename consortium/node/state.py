@@ -68,9 +68,9 @@ class StateDir:
 
         buf = BytesIO()
         names = list(arrays)
-        np.savez(
-            buf, __names__=np.array(names), **{f"t{i}": arrays[n] for i, n in enumerate(names)}
-        )
+        payload: dict[str, Any] = {f"t{i}": arrays[n] for i, n in enumerate(names)}
+        payload["__names__"] = np.array(names)
+        np.savez(buf, **payload)
         _atomic_write(self.path(*parts), buf.getvalue())
 
     def read_arrays(self, *parts: str) -> OrderedDict[str, np.ndarray] | None:

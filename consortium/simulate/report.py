@@ -27,9 +27,11 @@ def write_report(report: SimReport, out: Path) -> Path:
     path.write_text(report.model_dump_json(indent=1))
     fig, ax = plt.subplots(figsize=(6, 4))
     xs = [p.seconds for p in report.versions]
-    ax.plot(xs, [p.auroc for p in report.versions], marker="o", label="all hospitals")
+    nan = float("nan")
+    ax.plot(xs, [p.auroc or nan for p in report.versions], marker="o", label="all hospitals")
     if any(s.attack != "none" for s in report.sites):
-        ax.plot(xs, [p.auroc_honest for p in report.versions], marker=".", label="honest only")
+        honest = [p.auroc_honest or nan for p in report.versions]
+        ax.plot(xs, honest, marker=".", label="honest only")
     ax.set_xlabel("wall time (s)")
     ax.set_ylabel("pooled held-out AUROC")
     ax.legend()

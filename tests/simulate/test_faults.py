@@ -42,8 +42,29 @@ def test_kill_nine_and_restart(tmp_path: Path) -> None:
     assert len(in_blocks) == len(set(in_blocks))  # no update counted twice
     included = {v["update"]["update_id"] for v in views if v["status"] == "included"}
     assert included == set(in_blocks)
+    _aggregator_holds_no_key(report.workdir)
     for member in ("aggregator", "cleveland"):  # public context only, then a member
         s = open_session(report.workdir, member)
         checks = recompute_all(s.ledger, s.blobs, s.vault, "heart")
         assert checks and all(c.ok for c in checks), checks
         assert all(c.model_ok is (None if member == "aggregator" else True) for c in checks)
+
+
+def _aggregator_holds_no_key(workdir: str) -> None:
+    """No file the aggregator wrote (or was given) contains the model key or secret-key bytes."""
+    from consortium.crypto.setup import load_member_keys
+    from consortium.node.open import open_session
+
+    admin = open_session(workdir, "admin")
+    share = admin.q("GetShareKey", member_id="admin")
+    msp = Path(workdir) / "members" / "admin" / "msp"
+    bundle = load_member_keys(msp, admin.blobs, share["wrapped_key_digest"], member_id="admin")
+    secret = bundle.secret_context
+    probes = [bundle.model_key, *(secret[i : i + 64] for i in range(0, len(secret) - 64, 4096))]
+    files = [p for p in (Path(workdir) / "members" / "aggregator").rglob("*") if p.is_file()]
+    assert files
+    for path in files:
+        data = path.read_bytes()
+        assert not any(probe in data for probe in probes), path
+    with pytest.raises(Exception):  # noqa: B017 - the aggregator has no share at all
+        admin.q("GetShareKey", member_id="aggregator")
