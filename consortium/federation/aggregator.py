@@ -68,11 +68,11 @@ def _sync_ready(s: Session, head: int, views: list[dict[str, Any]]) -> list[dict
     everything = s.q("ListUpdates", task_id=s.task_id)
     for member in s.settings.sync_members:
         own = [v for v in everything if v["update"]["member_id"] == member]
-        if len(own) >= s.settings.planned_updates:
-            continue  # this hospital has sent all it planned
         at_head = [v for v in own if v["update"]["base_version"] == head]
-        if not at_head or at_head[0]["status"] == "pending":
-            return []
+        if at_head and at_head[0]["status"] == "pending":
+            return []  # wait for its verdict
+        if not at_head and len(own) < s.settings.planned_updates:
+            return []  # wait for it to train on this round's model
     return [v for v in views if v["update"]["base_version"] == head]
 
 

@@ -1,0 +1,35 @@
+"""`consortium simulate` and `consortium node run` refuse bad input with one clear line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from consortium.cli import app
+
+runner = CliRunner()
+
+
+def test_unknown_site_in_speed() -> None:
+    result = runner.invoke(app, ["simulate", "--speed", "boston=5"])
+    assert result.exit_code == 2
+    assert "--speed 'boston=5'" in result.output and "cleveland" in result.output
+
+
+def test_speed_factor_must_be_a_number() -> None:
+    result = runner.invoke(app, ["simulate", "--speed", "va=slow"])
+    assert result.exit_code == 2
+    assert "must be a number" in result.output
+
+
+def test_unknown_attack() -> None:
+    result = runner.invoke(app, ["simulate", "--attack", "va=meteor"])
+    assert result.exit_code == 2
+    assert "unknown attack 'meteor'" in result.output
+
+
+def test_node_run_without_a_consortium(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["node", "run", "--member", "va", "--dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "consortium init" in result.output
