@@ -94,6 +94,11 @@ def print_trace(console: Console, report: TraceReport) -> None:
             f"θ({p.version}) from θ({p.version - 1}) + aggregate "
             f"{report.model_recomputed[:16]}…: {mark(report.model_ok)}"
         )
+    if report.partial:
+        console.print(
+            f"θ({p.version}) not recomputed: this identity holds no consortium key "
+            "(an auditor checks digests and the homomorphic sum; a member checks θ)"
+        )
     for problem in report.problems:
         console.print(f"[red]problem:[/] {problem}")
     verdict = "[bold green]MATCH[/]" if report.matches else "[bold red]MISMATCH[/]"

@@ -151,6 +151,7 @@ class TraceReport(BaseModel):
     model_recomputed: str | None  # digest of θ(v) recomputed from θ(v−1) and the aggregate
     model_ok: bool
     problems: list[str]
+    partial: bool = False  # True: traced without the key (θ(v) not recomputed)
 
     @property
     def matches(self) -> bool:
@@ -223,9 +224,13 @@ def _committed(ledger: Ledger) -> Iterator[Any]:
 
 
 def _update_info(
-    ledger: Ledger, task_id: str, update_id: str, weight: int, contribution: int,
+    ledger: Ledger,
+    task_id: str,
+    update_id: str,
+    weight: int,
+    contribution: int,
     index: dict[tuple[str, ...], TxRef],
-) -> UpdateInfo:  # fmt: skip
+) -> UpdateInfo:
     view = _q(ledger, "GetUpdate", task_id=task_id, update_id=update_id)
     u = view["update"]
     ends = [
@@ -239,12 +244,18 @@ def _update_info(
         for e in view["endorsements"]
     ]
     return UpdateInfo(
-        update_id=update_id, member_id=u["member_id"], base_version=u["base_version"],
-        n_samples=u["n_samples"], epsilon_spent=u["epsilon_spent"], weight_ppm=weight,
-        contribution_ppm=contribution, reward_units=0,
+        update_id=update_id,
+        member_id=u["member_id"],
+        base_version=u["base_version"],
+        n_samples=u["n_samples"],
+        epsilon_spent=u["epsilon_spent"],
+        weight_ppm=weight,
+        contribution_ppm=contribution,
+        reward_units=0,
         submit=index.get(("SubmitUpdate", update_id), TxRef(tx_id=update_id)),
-        reveal=index.get(("RevealNonce", update_id, u["member_id"])), endorsements=ends,
-    )  # fmt: skip
+        reveal=index.get(("RevealNonce", update_id, u["member_id"])),
+        endorsements=ends,
+    )
 
 
 def _attestations(
@@ -303,20 +314,30 @@ def build_provenance(ledger: Ledger, task_id: str, version: int) -> Provenance:
             eps[u.member_id] = u.epsilon_spent
     aggregate_id = str(block["aggregate_id"])
     return Provenance(
-        task_id=task_id, version=version, model_digest=block["model_digest"],
-        blob_digest=block["blob_digest"], parent_digest=block["parent_digest"],
-        aggregate_id=aggregate_id, aggregate_digest=block["aggregate_digest"],
-        sealer=block["sealer"], metric_bp=block["metric_bp"],
-        base_metric_bp=block["base_metric_bp"], gain_bp=block["gain_bp"],
+        task_id=task_id,
+        version=version,
+        model_digest=block["model_digest"],
+        blob_digest=block["blob_digest"],
+        parent_digest=block["parent_digest"],
+        aggregate_id=aggregate_id,
+        aggregate_digest=block["aggregate_digest"],
+        sealer=block["sealer"],
+        metric_bp=block["metric_bp"],
+        base_metric_bp=block["base_metric_bp"],
+        gain_bp=block["gain_bp"],
         required_gain_bp=block["required_gain_bp"],
-        next_required_gain_bp=block["next_required_gain_bp"], interval_ms=block["interval_ms"],
-        ms=block["ms"], rewards=rewards, members=sorted({u.member_id for u in updates}),
-        epsilon_by_member=dict(sorted(eps.items())), updates=updates,
+        next_required_gain_bp=block["next_required_gain_bp"],
+        interval_ms=block["interval_ms"],
+        ms=block["ms"],
+        rewards=rewards,
+        members=sorted({u.member_id for u in updates}),
+        epsilon_by_member=dict(sorted(eps.items())),
+        updates=updates,
         attestations=_attestations(ledger, task_id, block, index),
         proposal=index.get(("ProposeBlock", block["proposal_id"]))
         or (TxRef(tx_id=block["proposal_id"]) if updates else None),
         aggregate=index.get(("PostAggregate", aggregate_id)),
-    )  # fmt: skip
+    )
 
 
 # --------------------------------------------------------------------------- keys
@@ -413,8 +434,9 @@ def pull_model(
             {"task_id": task, "version": number, "model_digest": block["model_digest"]},
         )
         if not res.valid:
-            raise ProvenanceError(f"the ledger refused to record the download: {res.code}: "
-                                  f"{res.message}")  # fmt: skip
+            raise ProvenanceError(
+                f"the ledger refused to record the download: {res.code}: {res.message}"
+            )
     finally:
         ledger.close()
     provenance.download = TxRef(tx_id=res.tx_id, block_number=res.block_number)
@@ -423,9 +445,15 @@ def pull_model(
     prov_path = out.with_name(out.name + ".provenance.json")
     prov_path.write_text(json.dumps(provenance.model_dump(mode="json"), indent=1, sort_keys=True))
     return PullResult(
-        task_id=task, version=number, member_id=member_id, model_digest=block["model_digest"],
-        out=out, provenance_path=prov_path, download_tx_id=res.tx_id, provenance=provenance,
-    )  # fmt: skip
+        task_id=task,
+        version=number,
+        member_id=member_id,
+        model_digest=block["model_digest"],
+        out=out,
+        provenance_path=prov_path,
+        download_tx_id=res.tx_id,
+        provenance=provenance,
+    )
 
 
 # --------------------------------------------------------------------------- trace
@@ -448,9 +476,13 @@ def _recompute_aggregate(
 
 
 def _recompute(
-    ledger: Ledger, blobs: Any, bundle: Any, task_id: str, block: dict[str, Any],
+    ledger: Ledger,
+    blobs: Any,
+    bundle: Any,
+    task_id: str,
+    block: dict[str, Any],
     problems: list[str],
-) -> tuple[str, str | None]:  # fmt: skip
+) -> tuple[str, str | None]:
     """(aggregate digest, model digest) recomputed for a version > 0."""
     from consortium.federation.he import HEVault
     from consortium.federation.versions import apply_aggregate
@@ -471,36 +503,98 @@ def _recompute(
     return agg_digest, sha256_hex(to_safetensors(new))
 
 
+def _public_trace(
+    config: ConsortiumConfig,
+    ledger: Ledger,
+    blobs: Any,
+    task: str,
+    block: dict[str, Any],
+    problems: list[str],
+) -> tuple[bool, str | None]:
+    """Without the key (an auditor): the blob's digest and the homomorphic sum, public context."""
+    from consortium.crypto.context import CkksContext
+    from consortium.crypto.setup import PUBLIC_CONTEXT_FILE
+    from consortium.federation.he import HEVault
+
+    blob_ok = sha256_hex(blobs.get(block["blob_digest"])) == block["blob_digest"]
+    if not blob_ok:
+        problems.append(f"blob {block['blob_digest'][:12]}… does not match its digest")
+    if int(block["height"]) == 0:
+        return blob_ok, None
+    public = CkksContext.from_public_bytes((config.root / PUBLIC_CONTEXT_FILE).read_bytes())
+    vault = HEVault(public, None)
+    return blob_ok, sha256_hex(_recompute_aggregate(ledger, blobs, vault, task, block))
+
+
+def _holds_no_key(config: ConsortiumConfig, member_id: str) -> bool:
+    from consortium.crypto.setup import NO_SHARE_ROLES
+
+    entry = config.members.get(member_id)
+    return entry is not None and bool(NO_SHARE_ROLES & set(entry.roles))
+
+
 def trace_version(
     config: ConsortiumConfig, member_id: str, task_id: str | None, version: int | str | None
 ) -> TraceReport:
-    """Provenance of a version and its recomputation from the ledger and the blobs."""
+    """Provenance of a version and its recomputation from the ledger and the blobs.
+
+    A member with the key recomputes everything. An auditor (or the aggregator), which holds only
+    the public context, gets a partial trace: the blob's digest and the homomorphic sum are
+    checked, θ(v) is not (``model_recomputed`` None, ``partial`` True).
+    """
     ledger, blobs = _open(config, member_id)
+    problems: list[str] = []
+    partial = _holds_no_key(config, member_id)
     try:
         task = resolve_task(ledger, task_id)
         number = resolve_version(ledger, task, version)
         provenance = build_provenance(ledger, task, number)
         block = _q(ledger, "GetVersion", task_id=task, version=number)
-        bundle = member_keys(config, ledger, blobs, member_id)
-        problems: list[str] = []
-        try:
-            _open_version(blobs, bundle.model_key, block)
-            blob_ok = True
-        except ProvenanceError as exc:
-            problems.append(str(exc))
-            blob_ok = False
-        agg, model = (None, block["model_digest"])
-        if number > 0:
-            agg, model = _recompute(ledger, blobs, bundle, task, block, problems)
+        if partial:
+            blob_ok, agg = _public_trace(config, ledger, blobs, task, block, problems)
+            model = None
+        else:
+            blob_ok, agg, model = _keyed_trace(
+                config, ledger, blobs, member_id, task, block, problems
+            )
     finally:
         ledger.close()
     agg_ok = agg is None or agg == block["aggregate_digest"]
     if not agg_ok:
         problems.append("the recomputed homomorphic sum differs from the ledger's aggregate_digest")
-    model_ok = model == block["model_digest"]
+    model_ok = model == block["model_digest"] or (partial and model is None)
     if not model_ok and model is not None:
         problems.append("θ(v) recomputed from θ(v−1) and the aggregate differs from model_digest")
     return TraceReport(
-        provenance=provenance, blob_ok=blob_ok, aggregate_recomputed=agg, aggregate_ok=agg_ok,
-        model_recomputed=model, model_ok=model_ok, problems=problems,
-    )  # fmt: skip
+        provenance=provenance,
+        blob_ok=blob_ok,
+        aggregate_recomputed=agg,
+        aggregate_ok=agg_ok,
+        model_recomputed=model,
+        model_ok=model_ok,
+        problems=problems,
+        partial=partial,
+    )
+
+
+def _keyed_trace(
+    config: ConsortiumConfig,
+    ledger: Ledger,
+    blobs: Any,
+    member_id: str,
+    task: str,
+    block: dict[str, Any],
+    problems: list[str],
+) -> tuple[bool, str | None, str | None]:
+    """(blob ok, recomputed aggregate digest, recomputed model digest) with the member's key."""
+    bundle = member_keys(config, ledger, blobs, member_id)
+    try:
+        _open_version(blobs, bundle.model_key, block)
+        blob_ok = True
+    except ProvenanceError as exc:
+        problems.append(str(exc))
+        blob_ok = False
+    if int(block["height"]) == 0:
+        return blob_ok, None, block["model_digest"]
+    agg, model = _recompute(ledger, blobs, bundle, task, block, problems)
+    return blob_ok, agg, model

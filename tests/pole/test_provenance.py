@@ -61,6 +61,14 @@ def test_trace_recomputes_every_version_byte_for_byte(run: Run) -> None:
             assert report.aggregate_recomputed == report.provenance.aggregate_digest
 
 
+def test_an_auditor_traces_the_homomorphic_sum_without_the_key(run: Run) -> None:
+    head = run.session("admin").head()["height"]
+    report = trace_version(run.config, "auditor", "heart", head)
+    assert report.partial and report.model_recomputed is None
+    assert report.aggregate_recomputed == report.provenance.aggregate_digest
+    assert report.matches, report.problems
+
+
 def test_trace_detects_a_substituted_version_blob(run: Run, tmp_path: Path) -> None:
     # Arrange: a copy of the consortium whose newest version blob was replaced by another one
     import shutil
