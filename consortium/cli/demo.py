@@ -113,7 +113,13 @@ def demo_command(
         planned_updates=planned_updates,
         max_seconds=max_seconds,
     )
-    report = run_demo(cfg, say=console.print)
+    with console.status("starting the demo", spinner="dots") as status:
+
+        def say(line: str) -> None:
+            console.print(line)
+            status.update(f"[dim]{line.strip()[:76]}[/]")
+
+        report = run_demo(cfg, say=say)
     print_results(console, report)
     console.print(f"report and plots: {out}/report.json, {out}/*.png")
     console.print(
