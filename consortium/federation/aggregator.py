@@ -73,7 +73,10 @@ def _sync_ready(s: Session, head: int, views: list[dict[str, Any]]) -> list[dict
             return []  # wait for its verdict
         if not at_head and len(own) < s.settings.planned_updates:
             return []  # wait for it to train on this round's model
-    return [v for v in views if v["update"]["base_version"] == head]
+    # One snapshot: an update accepted between two queries must not be left out of the round.
+    return [
+        v for v in everything if v["update"]["base_version"] == head and v["status"] == "accepted"
+    ]
 
 
 def _select(s: Session, head: int, views: list[dict[str, Any]]) -> list[dict[str, Any]]:

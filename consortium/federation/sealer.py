@@ -14,6 +14,7 @@ for a height and the next one fails ``WRONG_HEIGHT`` or ``UPDATE_ALREADY_INCLUDE
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from consortium.federation.session import Session
@@ -92,7 +93,17 @@ def _propose(s: Session, agg: dict[str, Any], head: dict[str, Any]) -> str:
     return "WRONG_DIFFICULTY"
 
 
-def seal_step(s: Session, aggregates: list[dict[str, Any]]) -> bool:
+def _proposed(s: Session, agg: dict[str, Any], proposals: list[str]) -> bool:
+    """Has another sealer already proposed this aggregate (and the proposal is not closed)?"""
+    for proposal_id in proposals[-10:]:
+        p = s.q("GetProposal", task_id=s.task_id, proposal_id=proposal_id)["proposal"]
+        same = p["aggregate_digest"] == agg["aggregate_digest"]
+        if same and p["status"] not in ("below_target", "superseded"):
+            return True
+    return False
+
+
+def seal_step(s: Session, aggregates: list[dict[str, Any]], proposals: Sequence[str] = ()) -> bool:
     """Seal the next posted aggregate this member should seal; True if it did something."""
     if "hospital" not in s.roles or not s.vault.can_decrypt:
         return False
@@ -109,6 +120,10 @@ def seal_step(s: Session, aggregates: list[dict[str, Any]]) -> bool:
             continue
         wait = sealer_rank(s, agg["aggregate_id"]) * s.settings.sealer_timeout_seconds
         if s.now_ms() - int(agg["ms"]) < wait * 1000:
+            continue
+        if wait > 0 and _proposed(s, agg, list(proposals)):
+            mem.setdefault("done", []).append(agg["aggregate_id"])
+            s.state.write_json(mem, "tasks", s.task_id, "sealer.json")
             continue
         code = _propose(s, agg, head)
         mem.setdefault("done", []).append(agg["aggregate_id"])

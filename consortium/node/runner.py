@@ -80,7 +80,7 @@ class Node:
         did = train_step(self.s)
         did = verify_step(self.s, doc["updates"][-200:]) or did
         did = aggregate_step(self.s) or did
-        did = seal_step(self.s, doc["aggregates"][-20:]) or did
+        did = seal_step(self.s, doc["aggregates"][-20:], doc["proposals"]) or did
         did = attest_step(self.s, doc["proposals"][-20:]) or did
         return did
 
