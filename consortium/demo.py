@@ -427,7 +427,7 @@ def write_plots(report: DemoReport, out: Path) -> list[Path]:
     ax.set_xticks(
         xs, [f"{r.site}\n(n={r.federated.n}, +{r.federated.positives})" for r in report.sites]
     )
-    ax.set(ylabel="held-out AUROC", ylim=(0.4, 1.0))
+    ax.set(ylabel="held-out AUROC", ylim=(0.0, 1.0))
     ax.legend()
     fig.savefig(paths[1], dpi=100)
     plt.close(fig)
