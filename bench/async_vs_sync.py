@@ -27,6 +27,7 @@ def _run(sync: bool, args: argparse.Namespace, out: Path) -> SimReport:
         sync=sync, speeds={site: float(factor)}, target_auroc=args.target,
         planned_updates=args.updates, update_seconds=args.update_seconds,
         epsilon_budget=args.epsilon, max_seconds=args.max_seconds,
+        server_lr_bp=10_000 if sync else args.async_server_lr_bp, buffer_size=args.buffer,
         out=str(out / ("sync" if sync else "async")),
         workdir=tempfile.mkdtemp(prefix="bench-sync-" if sync else "bench-async-"),
     )  # fmt: skip
@@ -40,16 +41,26 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=5)
     parser.add_argument("--update-seconds", type=float, default=2.0)
     parser.add_argument("--epsilon", default="4")
+    parser.add_argument("--buffer", type=int, default=3, help="async buffer size (FedBuff K)")
+    parser.add_argument(
+        "--async-server-lr-bp", type=int, default=10_000, help="async server learning rate (bp)"
+    )
+    parser.add_argument("--only", choices=["sync", "async"], help="run one side only")
     parser.add_argument("--max-seconds", type=float, default=600)
     parser.add_argument("--out", type=Path, default=Path("bench-out/async_vs_sync"))
     args = parser.parse_args()
-    runs = {"sync": _run(True, args, args.out), "async": _run(False, args, args.out)}
+    runs = {}
+    for name in ("sync", "async"):
+        if args.only in (None, name):
+            runs[name] = _run(name == "sync", args, args.out)
     header = ("run", "to target (s)", "final AUROC", "versions", "total (s)")
     print(f"{header[0]:6s} {header[1]:>14s} {header[2]:>12s} {header[3]:>9s} {header[4]:>10s}")
     for name, r in runs.items():
         reach = "never" if r.seconds_to_target is None else f"{r.seconds_to_target:.1f}"
         print(f"{name:6s} {reach:>14s} {r.final_auroc or 0:12.4f} {len(r.versions) - 1:9d} "
               f"{r.seconds:10.1f}")  # fmt: skip
+    if len(runs) < 2:
+        return
     a, s = runs["async"], runs["sync"]
     ratio = None
     if a.seconds_to_target is not None and s.seconds_to_target:

@@ -34,9 +34,25 @@ def _consistent(s: Session, proposal: dict[str, Any]) -> bool:
         return False
 
 
+def _can_measure(s: Session) -> bool:
+    """Enough held-out rows of each class for the task metric to mean something."""
+    from consortium.federation.verifier import MIN_CLASS_ROWS
+
+    assert s.cohort is not None
+    positives = int(s.cohort.y_test.sum())
+    return min(positives, len(s.cohort.y_test) - positives) >= MIN_CLASS_ROWS
+
+
 def attest_step(s: Session, proposals: list[str]) -> bool:
-    """Attest the next open proposal this member is drawn for; True if it did."""
+    """Attest the next open proposal this member is drawn for; True if it did.
+
+    A verifier whose held-out rows cannot measure the metric (fewer than `MIN_CLASS_ROWS` of a
+    class: an AUROC that moves by thousands of bp per row) abstains: the block's gain must not
+    rest on noise, and the other members of the committee reach the quorum.
+    """
     if "verifier" not in s.roles or s.cohort is None or not s.vault.can_decrypt:
+        return False
+    if not _can_measure(s):
         return False
     mem: dict[str, Any] = s.state.read_json("tasks", s.task_id, "attester.json", default={})
     done = set(mem.get("done", []))

@@ -94,11 +94,11 @@ def _propose(s: Session, agg: dict[str, Any], head: dict[str, Any]) -> str:
 
 
 def _proposed(s: Session, agg: dict[str, Any], proposals: list[str]) -> bool:
-    """Has another sealer already proposed this aggregate (and the proposal is not closed)?"""
+    """Has another sealer already proposed this aggregate? (If its proposal fell below the
+    target, the aggregator aggregates afresh, with whatever was accepted since.)"""
     for proposal_id in proposals[-10:]:
         p = s.q("GetProposal", task_id=s.task_id, proposal_id=proposal_id)["proposal"]
-        same = p["aggregate_digest"] == agg["aggregate_digest"]
-        if same and p["status"] not in ("below_target", "superseded"):
+        if p["aggregate_digest"] == agg["aggregate_digest"]:
             return True
     return False
 

@@ -53,11 +53,13 @@ class Node:
         elif tx.fn == "ProposeBlock" and tx.code == "VALID":
             doc["proposals"].append(tx.tx_id)
         elif tx.fn == "AttestBlock" and isinstance(tx.result, dict):
-            status = tx.result.get("status") or tx.result.get("proposal", {}).get("status")
-            if status in ("below_target", "superseded"):
-                agg_id = tx.result.get("aggregate_id")
+            status = tx.result.get("proposal_status")
+            if status not in (None, "open", "final") and "aggregator" in self.s.roles:
+                view = self.s.q("GetProposal", task_id=self.s.task_id,
+                                proposal_id=tx.args["proposal_id"])  # fmt: skip
+                agg_id = view["proposal"].get("aggregate_id")
                 if agg_id:
-                    close_aggregate(self.s, agg_id)
+                    close_aggregate(self.s, agg_id)  # below target: aggregate afresh
 
     def follow(self) -> int:
         """Read newly committed transactions; returns how many."""
