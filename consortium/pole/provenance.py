@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -309,8 +310,8 @@ def build_provenance(ledger: Ledger, task_id: str, version: int) -> Provenance:
     ]
     _update_rewards(ledger, task_id, block, updates)
     eps: dict[str, str] = {}
-    for u in updates:
-        if u.member_id not in eps or float(u.epsilon_spent) > float(eps[u.member_id]):
+    for u in updates:  # decimal strings compared exactly (0001: ε is never a float)
+        if u.member_id not in eps or Decimal(u.epsilon_spent) > Decimal(eps[u.member_id]):
             eps[u.member_id] = u.epsilon_spent
     aggregate_id = str(block["aggregate_id"])
     return Provenance(

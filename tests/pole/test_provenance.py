@@ -115,3 +115,22 @@ def test_cli_pull_trace_rewards(run: Run, tmp_path: Path) -> None:
     balances = run.session("admin").q("ListBalances")
     top = max(balances, key=lambda b: b["units"])
     assert top["member_id"] in rewards.output and str(top["units"]) in rewards.output
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--version", "999"], "has versions 0.."),
+        (["--version", "two"], "give a number"),
+        (["--task", "nope"], "no task 'nope'"),
+        (["--member", "ghost"], "no identity named"),
+    ],
+)
+def test_pull_input_errors_are_one_clear_line(
+    run: Run, tmp_path: Path, args: list[str], says: str
+) -> None:
+    base = ["model", "pull", "--dir", str(run.root), "--out", str(tmp_path / "m.safetensors")]
+    member = [] if "--member" in args else ["--member", "hungary"]
+    res = CliRunner().invoke(app, [*base, *member, *args])
+    assert res.exit_code == 2 and says in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "m.safetensors").exists()
