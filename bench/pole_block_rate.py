@@ -7,7 +7,10 @@ target-interval gate ("gate": no proposal before 80 % of the target interval), a
 noise levels and speeds of diminishing returns; prints each run's CV beside the CV of exponential
 (Proof-of-Work) intervals of the same mean. Goal: CV <= 0.3.
 
-    .venv/bin/python bench/pole_block_rate.py [--blocks 100]
+    .venv/bin/python bench/pole_block_rate.py [--blocks 100] [--from demo-out/consortium]
+
+With ``--from DIR`` (a consortium directory after a run, e.g. the demo's), the attested-gain noise
+is also measured from that run's ledger (`measured_gain_noise`) and both rules are run with it.
 """
 
 from __future__ import annotations
@@ -15,14 +18,36 @@ from __future__ import annotations
 import argparse
 import time
 
-from consortium.pole.blockrate import BlockRateConfig, _identities, run_block_rate
+from consortium.pole.blockrate import (
+    BlockRateConfig,
+    _identities,
+    measured_gain_noise,
+    run_block_rate,
+)
+
+
+def _measured(directory: str) -> float:
+    from consortium.config import ConsortiumConfig
+    from consortium.ledger.factory import open_ledger
+
+    config = ConsortiumConfig.load(directory)
+    ledger = open_ledger(config, "admin")
+    task = ledger.evaluate("ListTasks", {})[0]["task_id"]
+    noise, used = measured_gain_noise(ledger, task)
+    ledger.close()
+    print(f"measured from {directory}: attested-gain noise {noise:.0f} bp ({used} proposals)")
+    return noise
 
 
 def main() -> None:
     """Print one line per (returns, noise) with both rules' CV and the PoW baseline's."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blocks", type=int, default=100)
+    parser.add_argument("--from", dest="source", help="consortium directory of a finished run")
     args = parser.parse_args()
+    noises = [30.0, 60.0, 150.0, 300.0]
+    if args.source:
+        noises.append(round(_measured(args.source)))
     people = _identities()
     started = time.perf_counter()
     print(
@@ -34,7 +59,7 @@ def main() -> None:
         f"{'upd/blk':>7} | {'gate: CV':>8} {'mean s':>6} {'upd/blk':>7} | {'PoW CV':>6}"
     )
     for w0 in (300.0, 3000.0):
-        for noise in (30.0, 60.0, 150.0, 300.0):
+        for noise in noises:
             row = []
             for rule in ("gain", "gate"):
                 cfg = BlockRateConfig(blocks=args.blocks, rule=rule, w0_updates=w0, noise_bp=noise)

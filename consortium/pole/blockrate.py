@@ -329,3 +329,25 @@ def run_block_rate(
         updates_per_block=float(np.mean(updates)),
         final_metric_bp=round(model.metric(model.applied)),
     )
+
+
+def measured_gain_noise(ledger: Any, task_id: str) -> tuple[float, int]:
+    """(noise in bp, proposals used): the pooled within-proposal standard deviation of the gains
+    that different attesters measured for the same proposed version, from a real run's ledger.
+
+    Each attester evaluates the same two models on its own held-out rows, so the spread of their
+    gains is the evaluation noise the simulated model draws (``BlockRateConfig.noise_bp``).
+    """
+    variances = []
+    for block in ledger.evaluate("ListVersions", {"task_id": task_id})[1:]:
+        view = ledger.evaluate(
+            "GetProposal", {"task_id": task_id, "proposal_id": block["proposal_id"]}
+        )
+        gains = [
+            a["metric_bp"] - a["base_metric_bp"]
+            for a in view["attestations"]
+            if a["verdict"] == "accept"
+        ]
+        if len(gains) >= 2:
+            variances.append(float(np.var(gains, ddof=1)))
+    return (math.sqrt(float(np.mean(variances))) if variances else math.nan), len(variances)
