@@ -12,6 +12,8 @@ from consortium.pole.blockrate import (
     run_block_rate,
 )
 
+from .federated import Run
+
 
 @pytest.fixture(scope="module")
 def people() -> dict[str, Creator]:
@@ -42,3 +44,13 @@ def test_a_target_interval_gate_keeps_the_cv_under_the_goal(people: dict[str, Cr
     assert gate.cv <= 0.3 < 0.6 < gate.pow_cv
     assert gain.cv > gate.cv
     assert min(gate.intervals_ms) >= gate.config.target_interval_ms * gate.config.gate_bp // 10_000
+
+
+def test_gain_noise_is_measured_from_a_real_run(run: Run) -> None:
+    from consortium.pole.blockrate import measured_gain_noise
+
+    s = run.session("admin")
+    noise, used = measured_gain_noise(s.ledger, "heart")
+    blocks = s.q("ListVersions", task_id="heart")[1:]
+    assert used == len(blocks) >= 1  # every block has a quorum of 2 accepting attesters here
+    assert noise >= 0
