@@ -458,6 +458,7 @@ def run_demo(cfg: DemoConfig, say: Say = print) -> DemoReport:
         clock = time.monotonic()
 
     cfg.out.mkdir(parents=True, exist_ok=True)
+    (cfg.out / ".consortium-demo").write_text("made by `consortium demo`; it may replace me\n")
     say("1-2. FHIR for four hospitals, ingested and anonymized at each")
     tables = ingest_sites(cfg.out, cfg.sites, cfg.seed, say)
     lap("fhir_ingest")

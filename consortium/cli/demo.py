@@ -1,7 +1,8 @@
 """`consortium demo` (what `make demo` runs): the consortium from nothing to a traced model.
 
 The pipeline is `consortium.demo.run_demo`; this command prints its progress and the final
-tables with rich, and refuses to overwrite an earlier run's folder unless told to.
+tables with rich. It replaces an earlier demo's folder (so `make demo` can be run again) and
+refuses any other non-empty folder: nothing it did not write is deleted.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import typer
 
 from consortium.cli._errors import fail
 from consortium.cli.app import app
+
+DEMO_MARKER = ".consortium-demo"  # written first by `consortium.demo.run_demo`
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -82,9 +85,6 @@ def print_results(console: Console, report: DemoReport) -> None:
 @app.command("demo")
 def demo_command(
     out: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path("demo-out"),
-    force: Annotated[
-        bool, typer.Option("--force", help="Replace an earlier demo's folder.")
-    ] = False,
     in_process: Annotated[
         bool, typer.Option("--in-process", help="Step the nodes in this process.")
     ] = False,
@@ -97,15 +97,12 @@ def demo_command(
 
     from consortium.demo import DemoConfig, run_demo
 
-    if out.exists() and any(out.iterdir()):
-        if not force:
-            fail(f"{out} holds an earlier run: pass --force to replace it or --out NEW_FOLDER")
-        if not (out / "report.json").is_file() and not (out / "consortium").is_dir():
-            fail(
-                f"{out} is not a demo folder (no report.json or consortium/): choose another --out"
-            )
-        shutil.rmtree(out)
     console = Console()
+    if out.exists() and any(out.iterdir()):
+        if not (out / DEMO_MARKER).is_file():
+            fail(f"{out} is not empty and was not made by `consortium demo`: choose another --out")
+        console.print(f"replacing the earlier demo run in {out}")
+        shutil.rmtree(out)
     cfg = DemoConfig(
         out=out,
         in_process=in_process,

@@ -58,12 +58,14 @@ def test_every_hospital_ingested_and_scored_on_its_own_rows(demo: DemoReport) ->
     assert sum(demo.rewards.values()) == 1000 * demo.blocks  # block_reward units per block
 
 
-def test_demo_refuses_to_overwrite_another_folder(tmp_path: Path) -> None:
+def test_demo_never_deletes_a_folder_it_did_not_make(tmp_path: Path) -> None:
     keep = tmp_path / "mine"
     keep.mkdir()
     (keep / "notes.txt").write_text("do not delete")
     res = CliRunner().invoke(app, ["demo", "--out", str(keep)])
-    assert res.exit_code == 2 and "--force" in res.output
-    res = CliRunner().invoke(app, ["demo", "--out", str(keep), "--force"])
-    assert res.exit_code == 2 and "not a demo folder" in res.output
+    assert res.exit_code == 2 and "was not made by `consortium demo`" in res.output
     assert (keep / "notes.txt").read_text() == "do not delete"
+
+
+def test_a_demo_folder_is_marked_as_replaceable(demo: DemoReport) -> None:
+    assert (demo.config.out / ".consortium-demo").is_file()
