@@ -463,17 +463,11 @@ def pull_model(
 def _recompute_aggregate(
     ledger: Ledger, blobs: Any, vault: Any, task_id: str, block: dict[str, Any]
 ) -> bytes:
-    """Σ (w/10⁶)·Enc(Δ) over the block's updates, unmapped first layers swapped in."""
-    parts = []
-    for update_id in block["updates"]:
-        u = _q(ledger, "GetUpdate", task_id=task_id, update_id=update_id)["update"]
-        mapped = blobs.get(u["model_digest"])
-        parts.append(
-            vault.replace(mapped, blobs.get(u["unmapped_digest"]))
-            if u["unmapped_digest"]
-            else mapped
-        )
-    return bytes(vault.weighted_sum(parts, block["weights_ppm"]))
+    """Σ (w/10⁶)·Enc(Δ) over the block's updates, unmapped first layers swapped in
+    (`consortium.federation.recompute.recompute_aggregate`, the aggregator's own steps)."""
+    from consortium.federation.recompute import recompute_aggregate
+
+    return bytes(recompute_aggregate(ledger, blobs, vault, task_id, block))
 
 
 def _recompute(
