@@ -47,7 +47,8 @@ class DemoConfig(BaseModel):
     in_process: bool = False
     planned_updates: int = 6
     epochs: int = 2
-    lr: float = 0.05
+    lr: float | None = None  # the nodes' learning rate [the simulator's default]
+    baseline_lr: float = 0.05  # the baselines' (`consortium train`'s default)
     local_epochs: int = 20
     central_epochs: int = 10
     max_seconds: float = 200.0
@@ -138,18 +139,18 @@ def ingest_sites(out: Path, sites: tuple[str, ...], seed: int, say: Say) -> dict
 
 def sim_config(cfg: DemoConfig) -> SimConfig:
     """The simulator's configuration for the demo's task and nodes."""
-    return SimConfig(
+    sim = SimConfig(
         sites=cfg.sites,
         sml=cfg.sml,
         epsilon_budget=cfg.epsilon,
         planned_updates=cfg.planned_updates,
         epochs=cfg.epochs,
-        lr=cfg.lr,
         update_seconds=0.0 if cfg.in_process else 1.0,
         flush_seconds=2.0 if cfg.in_process else 4.0,
         max_seconds=cfg.max_seconds,
         seed=cfg.seed,
     )
+    return sim if cfg.lr is None else sim.model_copy(update={"lr": cfg.lr})
 
 
 def init_consortium(cfg: DemoConfig, tables: dict[str, Any]) -> Path:
@@ -201,7 +202,7 @@ def baselines(
             dp=True,
             epsilon=float(cfg.epsilon),
             epochs=cfg.local_epochs,
-            lr=cfg.lr,
+            lr=cfg.baseline_lr,
             batch_size=32,
             state_dir=cfg.out / "baselines" / site,
             member_id=site,
@@ -214,7 +215,7 @@ def baselines(
         cohort_name="heart",
         dp=False,
         epochs=cfg.central_epochs,
-        lr=cfg.lr,
+        lr=cfg.baseline_lr,
         batch_size=32,
         state_dir=cfg.out / "baselines" / "central",
         seed=cfg.seed,
