@@ -79,15 +79,27 @@ def apply_attack(kind: str, delta: Arrays, rng: np.random.Generator) -> Arrays:
     if kind == "sign_flip":
         return OrderedDict((k, -v) for k, v in delta.items())
     if kind == "scale10":
-        # CKKS here only encodes entries within ±4 (consortium.crypto.update), so a boosted update
-        # is clipped to that range; the range itself already bounds model-replacement attacks.
-        return OrderedDict((k, np.clip(10.0 * v, -3.9, 3.9)) for k, v in delta.items())
+        return OrderedDict((k, 10.0 * v) for k, v in delta.items())
     if kind == "noise":
         norm = float(np.sqrt(sum(float(np.sum(v.astype(np.float64) ** 2)) for v in delta.values())))
         noise = OrderedDict((k, rng.normal(size=v.shape)) for k, v in delta.items())
         scale = norm / max(1e-12, float(np.sqrt(sum(float(np.sum(n**2)) for n in noise.values()))))
         return OrderedDict((k, (scale * n).astype(np.float32)) for k, n in noise.items())
     return delta
+
+
+def _fit_range(delta: Arrays, mapped: Arrays) -> tuple[Arrays, Arrays]:
+    """An attacker's update shrunk uniformly into the CKKS range (±4, `consortium.crypto.update`)
+    in both coordinate systems, so it stays a consistent (boosted) update; the range itself already
+    bounds model-replacement attacks."""
+    top = max(float(np.abs(v).max(initial=0.0)) for v in [*delta.values(), *mapped.values()])
+    if top <= 3.9:
+        return delta, mapped
+    f = 3.9 / top
+    return (
+        OrderedDict((k, v * f) for k, v in delta.items()),
+        OrderedDict((k, v * f) for k, v in mapped.items()),
+    )
 
 
 def _train(s: Session, base: Arrays, layer: np.ndarray | None) -> tuple[Arrays, int, float]:
@@ -141,6 +153,8 @@ def _prepare(s: Session, height: int, head: dict[str, Any], subs: dict[str, Any]
         layer = sml_layer(s.task_id, head["model_digest"], s.member_id, rec["nonce"], dim)
     delta, n, eps = _train(s, base, layer)
     mapped = map_state(delta, layer) if layer is not None else delta
+    if s.settings.attack != "none":
+        delta, mapped = _fit_range(delta, mapped)
     first = first_layer_name(delta)
     rec["model_digest"] = s.blobs.put(s.vault.encrypt(mapped))
     rec["unmapped_digest"] = s.blobs.put(s.vault.encrypt({first: delta[first]}))
