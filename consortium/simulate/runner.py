@@ -177,6 +177,7 @@ class _Processes:
         self.rng = random.Random(cfg.seed)
         self.next_kill = self._draw()
         self.kills: list[str] = []
+        self.order: list[str] = []
 
     def _draw(self) -> float:
         every = self.cfg.kill_every_seconds
@@ -187,7 +188,9 @@ class _Processes:
             if p.poll() is not None and p.returncode not in (0, -signal.SIGTERM, -signal.SIGKILL):
                 raise RuntimeError(f"node {m} exited with {p.returncode}: see {self.root}/logs")
         if time.monotonic() >= self.next_kill:
-            victim = self.rng.choice(sorted(self.procs))
+            if not self.order:  # every member once (shuffled) before any twice
+                self.order = self.rng.sample(sorted(self.procs), len(self.procs))
+            victim = self.order.pop()
             stop_node(self.procs[victim], hard=True)
             self.kills.append(victim)
             self.procs[victim] = start_node(self.root, victim, self.root / "logs")
