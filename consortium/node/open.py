@@ -12,8 +12,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from consortium.federation.session import Cohort, Session
 from consortium.federation.vault import PlainVault, Vault
 from consortium.node.settings import NodeSettings, load_settings
@@ -100,10 +98,8 @@ def open_session(consortium_dir: str | Path, member_id: str, *, wait_s: float = 
     task_id = _task_id(ledger, settings, wait_s)
     task = ledger.evaluate("GetTask", {"task_id": task_id})
     roles = frozenset(config.members[member_id].roles)
-    cohort = _load_cohort(mdir, settings, task["cohort"]) if "hospital" in roles or (
-        "verifier" in roles) else None  # fmt: skip
-    if cohort is not None and len(np.unique(cohort.y_test)) < 1:
-        cohort = None
+    needs_data = bool(roles & {"hospital", "verifier"})
+    cohort = _load_cohort(mdir, settings, task["cohort"]) if needs_data else None
     return Session(
         member_id=member_id, roles=roles, task_id=task_id, ledger=ledger,
         vault=_vault(config, member_id, ledger, blobs, settings), blobs=blobs,
