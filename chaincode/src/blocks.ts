@@ -4,7 +4,9 @@
  */
 
 import { drawCommittee } from './committee';
-import { isRetargetHeight, nextRequiredGain } from './difficulty';
+import {
+  earliestIntervalMs, isRetargetHeight, nextRequiredGain, tooEarly,
+} from './difficulty';
 import { fail } from './errors';
 import {
   Aggregate, AttestBlockArgs, Attestation, Head, Json, LearningBlock, PostAggregateArgs, Proposal,
@@ -65,9 +67,12 @@ export async function proposeBlock(ctx: TxContext, args: ProposeBlockArgs): Prom
   if (args.parent_digest !== head.model_digest) {
     throw fail('WRONG_PARENT', "parent_digest is not the head's model_digest");
   }
+  const interval = Math.max(0, ctx.timestampMs - head.ms);
+  if (tooEarly(task, interval)) {
+    throw fail('TOO_EARLY', `no proposal before ${earliestIntervalMs(task)} ms after the head`);
+  }
   if (args.aggregate_id) await checkAggregate(ctx, args);
   await checkIncludable(ctx, args.task_id, args.updates);
-  const interval = Math.max(0, ctx.timestampMs - head.ms);
   const window = await windowIntervals(ctx, task, args.height, interval);
   const expected = nextRequiredGain(task, head.required_gain_bp, window, args.height);
   if (args.next_required_gain_bp !== expected) {

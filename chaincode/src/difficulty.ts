@@ -11,6 +11,12 @@ export interface DifficultyParams {
   max_required_gain_bp: number;
 }
 
+/** The task fields the target-interval gate reads. */
+export interface GateParams {
+  target_interval_ms: number;
+  min_interval_bp: number;
+}
+
 const MIN_ADJUST_BP = 50n;
 
 /** Floor division of BigInts (toward −∞, as Python's //). */
@@ -21,6 +27,16 @@ export function floorDiv(a: bigint, b: bigint): bigint {
 
 const max = (a: bigint, b: bigint): bigint => (a > b ? a : b);
 const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
+
+/** The shortest interval the gate accepts: ceil(target_interval_ms × min_interval_bp / 10⁴). */
+export function earliestIntervalMs(task: GateParams): number {
+  return Number(-floorDiv(-BigInt(task.target_interval_ms) * BigInt(task.min_interval_bp), 10_000n));
+}
+
+/** Whether a proposal `intervalMs` after the head falls before the target-interval gate. */
+export function tooEarly(task: GateParams, intervalMs: number): boolean {
+  return BigInt(intervalMs) * 10_000n < BigInt(task.target_interval_ms) * BigInt(task.min_interval_bp);
+}
 
 /** Whether the block at `height` recomputes the requirement for its successor. */
 export function isRetargetHeight(task: DifficultyParams, height: number): boolean {

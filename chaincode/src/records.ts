@@ -40,7 +40,7 @@ export interface MemberIdArgs { member_id: string }
 export interface ShareKeyArgs { member_id: string; wrapped_key_digest: string; public_context_digest: string }
 export interface Task extends Json {
   task_id: string; sml: boolean; committee_size: number; quorum: number; max_staleness: number;
-  epsilon_budget: string; target_interval_ms: number; retarget_every: number;
+  epsilon_budget: string; target_interval_ms: number; retarget_every: number; min_interval_bp: number;
   initial_required_gain_bp: number; min_required_gain_bp: number; max_required_gain_bp: number;
   block_reward: number; sealer_share_bp: number; initial_model_digest: string;
   initial_blob_digest: string;
@@ -96,6 +96,7 @@ const task = model<Task>(
     sml: req(bool),
     target_interval_ms: req(int(1, 2 ** 40)),
     retarget_every: req(int(1, 1000)),
+    min_interval_bp: opt(bp, 0),
     initial_required_gain_bp: req(gainBp),
     min_required_gain_bp: req(gainBp),
     max_required_gain_bp: req(gainBp),

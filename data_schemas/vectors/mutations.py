@@ -62,6 +62,8 @@ def special_cases(fn: str, args: dict[str, Any]) -> Iterator[tuple[str, dict[str
         yield "title-201-astral", {"task": {**task, "title": "😀" * 201}}
         yield "verification-set-null", {"task": {**task, "verification_set_digest": None}}
         yield "min-above-initial", {"task": {**task, "min_required_gain_bp": 10_000}}
+        yield "min-interval-whole-target", {"task": {**task, "min_interval_bp": 10_000}}
+        yield "min-interval-over-target", {"task": {**task, "min_interval_bp": 10_001}}
     if fn == "Endorse":
         yield "reject-with-ok", {**args, "verdict": "reject", "reason": "OK"}
         yield "scores-65-entries", {**args, "scores": {f"s{i}": i for i in range(65)}}

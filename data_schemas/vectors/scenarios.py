@@ -115,7 +115,10 @@ def _tasks(rec: Recorder) -> None:
     step = rec.step
     heart = example_task("heart", max_staleness=1)
     step("publish", "admin", "PublishTask", {"task": heart})
-    nosml = example_task("nosml", sml=False, committee_size=2, quorum=1, retarget_every=1)
+    nosml = example_task(
+        "nosml", sml=False, committee_size=2, quorum=1, retarget_every=1,
+        target_interval_ms=9_999_999, min_interval_bp=8000,
+    )  # fmt: skip  # gated: the earliest interval is ceil(7_999_999.2) = 8_000_000 ms
     step("publish-without-sml", "admin", "PublishTask", {"task": nosml})
     step("publish-exists", "admin", "PublishTask", {"task": heart}, "TASK_EXISTS")
     bad = example_task("bad", quorum=4)
@@ -399,11 +402,27 @@ def _aggregates(rec: Recorder, ids: dict[str, str], pair: list[str]) -> str:
     return str(step("aggregate", "agg", "PostAggregate", args)["aggregate_id"])
 
 
-def _no_sml_block(rec: Recorder, ids: dict[str, str]) -> None:
-    step = rec.step
-    proposal = step(
-        "propose-without-sml", "h1", "ProposeBlock", _propose(rec, "nosml", 1, [ids["w"]])
+def _at_interval(rec: Recorder, task_id: str, interval: int, updates: list[str]) -> Any:
+    """(after_ms, ProposeBlock args) for a proposal ``interval`` ms after the head."""
+    head = rec.sc.ok("admin", "GetHead", {"task_id": task_id}, after_ms=0)
+    task = TaskRecord(**rec.sc.ok("admin", "GetTask", {"task_id": task_id}, after_ms=0))
+    args = _propose(rec, task_id, head["height"] + 1, updates)
+    window = [interval] if task.retarget_every == 1 else []
+    args["next_required_gain_bp"] = next_required_gain(
+        task, head["required_gain_bp"], window, head["height"] + 1
     )
+    return head["ms"] + interval - rec.sc.now_ms, args
+
+
+def _no_sml_block(rec: Recorder, ids: dict[str, str]) -> None:
+    """The gated task: one millisecond before the gate is TOO_EARLY, the gate itself is valid."""
+    step = rec.step
+    after, early = _at_interval(rec, "nosml", 7_999_999, [ids["w"]])
+    step("propose-too-early", "h1", "ProposeBlock", early, "TOO_EARLY", after_ms=after,
+         about="interval 7999999 ms: 7999999 × 10000 < 9999999 × 8000")  # fmt: skip
+    after, args = _at_interval(rec, "nosml", 8_000_000, [ids["w"]])
+    proposal = step("propose-without-sml", "h1", "ProposeBlock", args, after_ms=after,
+                    about="interval 8000000 ms, the earliest the gate accepts")  # fmt: skip
     for i, member in enumerate(proposal["committee"]):
         attest = _attest(proposal["proposal_id"], "reject", 7000, 7300, task="nosml")
         step(f"attest-reject-{i}", member, "AttestBlock", attest)

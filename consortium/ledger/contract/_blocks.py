@@ -43,7 +43,12 @@ from consortium.ledger.contract.records import (
     RecordDownloadArgs,
     TaskRecord,
 )
-from consortium.pole.difficulty import is_retarget_height, next_required_gain
+from consortium.pole.difficulty import (
+    earliest_interval_ms,
+    is_retarget_height,
+    next_required_gain,
+    too_early,
+)
 from consortium.pole.rewards import Contribution, split_rewards
 
 
@@ -70,10 +75,14 @@ def propose_block(ctx: TxContext, args: ProposeBlockArgs) -> dict[str, Any]:
         raise fail(codes.WRONG_HEIGHT, f"the next height is {head.height + 1}")
     if args.parent_digest != head.model_digest:
         raise fail(codes.WRONG_PARENT, "parent_digest is not the head's model_digest")
+    interval = max(0, ctx.timestamp_ms - head.ms)
+    if too_early(task, interval):
+        raise fail(
+            codes.TOO_EARLY, f"no proposal before {earliest_interval_ms(task)} ms after the head"
+        )
     if args.aggregate_id:
         check_aggregate(ctx, args)
     check_includable(ctx, args.task_id, args.updates)
-    interval = max(0, ctx.timestamp_ms - head.ms)
     window = _window_intervals(ctx, task, args.height, interval)
     expected = next_required_gain(task, head.required_gain_bp, window, args.height)
     if args.next_required_gain_bp != expected:

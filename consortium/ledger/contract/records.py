@@ -130,6 +130,7 @@ class Task(Record):
     sml: bool
     target_interval_ms: Annotated[int, Field(ge=1, le=2**40)]
     retarget_every: Annotated[int, Field(ge=1, le=1000)]
+    min_interval_bp: Bp = 0  # target-interval gate, 0 = none (`pole.difficulty.too_early`)
     initial_required_gain_bp: GainBp
     min_required_gain_bp: GainBp
     max_required_gain_bp: GainBp

@@ -38,6 +38,7 @@ def example_task(task_id: str = "heart", **overrides: Any) -> dict[str, Any]:
         "sml": True,
         "target_interval_ms": 60_000,
         "retarget_every": 2,
+        "min_interval_bp": 0,
         "initial_required_gain_bp": 50,
         "min_required_gain_bp": -100,
         "max_required_gain_bp": 2000,
