@@ -1,20 +1,27 @@
-"""Signature checks that can run in a worker process (for `verify_ledger`'s pool).
+"""Per-transaction checks that need no world state, for `verify_ledger`'s worker processes.
 
-Only the ECDSA check is done here; everything that decides a validation code (certificate chain,
-validity period, transaction id) is still done by the replay in the main process. A worker answers
-``None`` when it cannot tell (unreadable envelope), and the replay then checks by itself.
+A worker runs `parse_envelope` (well-formed, canonical JSON, field types) and the low-S ECDSA
+check of the creator signature over the exact stored envelope bytes, with the certificate's public
+key parsed once per distinct certificate. Everything that decides a validation code from context
+(certificate chain and validity period, channel, transaction id, duplicates, the contract) is still
+done by the replay in the main process, which also re-parses the envelope (`known_canonical` only
+skips re-encoding it). A verdict is ``None`` when the worker cannot tell (unreadable envelope or
+certificate); the replay then runs every check itself, so a worker can only save work, never
+decide a code the replay would not.
 """
 
 from __future__ import annotations
-
-import json
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from consortium.ledger.embedded.certs import CertInfo
+from consortium.ledger.embedded.envelope import parse_envelope
 
-__all__ = ["check_signatures"]
+__all__ = ["Verdict", "precheck", "precheck_one"]
+
+# (envelope is canonical and well formed, signature verdict or None if not checked)
+Verdict = tuple[bool, bool | None]
 
 _keys: dict[str, CertInfo] = {}
 
@@ -30,13 +37,18 @@ def _info(cert_pem: str) -> CertInfo:
     return found
 
 
-def check_signatures(items: list[tuple[bytes, bytes]]) -> list[bool | None]:
-    """For each (envelope, signature): True/False, or None if the envelope cannot be read."""
-    out: list[bool | None] = []
-    for envelope, signature in items:
-        try:
-            cert_pem = json.loads(envelope)["creator"]["cert_pem"]
-            out.append(_info(cert_pem).verify(envelope, signature))
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-            out.append(None)
-    return out
+def precheck_one(envelope: bytes, signature: bytes) -> Verdict:
+    """The verdict on one stored (envelope, signature) pair."""
+    try:
+        env = parse_envelope(envelope)
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return False, None
+    try:
+        return True, _info(env.cert_pem).verify(envelope, signature)
+    except ValueError:
+        return True, None
+
+
+def precheck(items: list[tuple[bytes, bytes]]) -> list[Verdict]:
+    """Verdicts for a window of (envelope, signature) pairs, in order."""
+    return [precheck_one(envelope, signature) for envelope, signature in items]

@@ -21,6 +21,8 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +31,11 @@ from pydantic import BaseModel
 from consortium.canonical import canonical_json, sha256_hex
 from consortium.ledger.base import VALID, Contract
 from consortium.ledger.embedded.certs import CertValidator
-from consortium.ledger.embedded.execute import Executor
+from consortium.ledger.embedded.execute import Executor, Outcome
 from consortium.ledger.embedded.merkle import merkle_root
 from consortium.ledger.embedded.orderer import GENESIS_PREV
 from consortium.ledger.embedded.schema import SCHEMA, connect
-from consortium.ledger.embedded.sigcheck import check_signatures
+from consortium.ledger.embedded.sigcheck import Verdict, precheck
 
 __all__ = ["VerifyFailure", "VerifyReport", "verify_ledger"]
 
@@ -103,6 +105,15 @@ class _Verifier:
         self.executor: Executor | None = None
         self.prev_hash = GENESIS_PREV
         self.report = VerifyReport(ok=False)
+        self.codes: dict[str, int] = {}  # tallied here, copied to the report at the end
+        self.transactions = 0
+
+    def finish_counts(self) -> None:
+        """Copy the transaction tallies into the report."""
+        r = self.report
+        r.transactions, r.codes = self.transactions, dict(self.codes)
+        r.valid = self.codes.get(VALID, 0)
+        r.invalid = r.transactions - r.valid
 
     def check_header(self, number: int, row: tuple[Any, ...]) -> dict[str, Any]:
         stored_number, header_bytes, stored_hash, signature = row
@@ -153,12 +164,9 @@ class _Verifier:
         )
 
     def replay_block(
-        self,
-        number: int,
-        header: dict[str, Any],
-        txs: list[tuple[Any, ...]],
-        sigs: list[bool | None],
+        self, number: int, header: dict[str, Any], txs: list[tuple[Any, ...]], pre: list[Verdict]
     ) -> None:
+        """Replay one block's stored transactions (``pre``: the workers' verdicts, if any)."""
         assert self.executor is not None
         if len(txs) != header.get("tx_count"):
             raise _fail(
@@ -167,20 +175,14 @@ class _Verifier:
             )
         self.executor.ids.clear()
         leaves = []
+        execute = self.executor.execute
         self.replay.execute("BEGIN")
         for i, (index, tx_id, env, sig, code, message, result) in enumerate(txs):
-            where = {"block": number, "tx_index": i, "tx_id": str(tx_id)}
-            if index != i:
-                raise _fail("transaction indexes are not 0..n-1", **where)
-            out = self.executor.execute(number, i, bytes(env), bytes(sig), sigs[i])
-            if out.tx_id != tx_id:
-                raise _fail("stored transaction id differs from the envelope's", **where)
-            if (out.code, out.message) != (code, message):
-                raise _fail(
-                    f"stored code {code!r} but replay gives {out.code!r} ({out.message})", **where
-                )
-            if out.result != bytes(result):
-                raise _fail("stored contract result differs from the replay", **where)
+            canonical, sig_ok = pre[i]
+            out = execute(number, i, bytes(env), bytes(sig), sig_ok, canonical)
+            problem = _difference(i, index, tx_id, code, message, bytes(result), out)
+            if problem:
+                raise _fail(problem, block=number, tx_index=i, tx_id=str(tx_id))
             leaves.append(out.leaf)
             self._count(out.code)
         self.replay.execute("COMMIT")
@@ -189,13 +191,8 @@ class _Verifier:
             raise _fail("Merkle root of the transactions differs from the header", block=number)
 
     def _count(self, code: str) -> None:
-        r = self.report
-        r.transactions += 1
-        r.codes[code] = r.codes.get(code, 0) + 1
-        if code == VALID:
-            r.valid += 1
-        else:
-            r.invalid += 1
+        self.codes[code] = self.codes.get(code, 0) + 1
+        self.transactions += 1
 
     def compare_state(self) -> None:
         sql = "SELECT key, value, block, tx FROM state ORDER BY key"
@@ -214,18 +211,33 @@ class _Verifier:
                 self.report.revoked_members += 1
 
 
+def _difference(
+    i: int, index: Any, tx_id: Any, code: Any, message: Any, result: bytes, out: Outcome
+) -> str:
+    """Why a stored transaction row disagrees with its replay ("" if it does not)."""
+    if index != i:
+        return "transaction indexes are not 0..n-1"
+    if out.tx_id != tx_id:
+        return "stored transaction id differs from the envelope's"
+    if out.code != code or out.message != message:
+        return f"stored code {code!r} but replay gives {out.code!r} ({out.message})"
+    if out.result != result:
+        return "stored contract result differs from the replay"
+    return ""
+
+
 def _zip_longest(a: Iterator[Any], b: Iterator[Any]) -> Iterator[tuple[Any, Any]]:
     from itertools import zip_longest
 
     return zip_longest((tuple(r) for r in a), (tuple(r) for r in b))
 
 
-def _tx_rows(conn: sqlite3.Connection, number: int) -> list[tuple[Any, ...]]:
-    return conn.execute(
-        "SELECT tx_index, tx_id, envelope, signature, code, message, result FROM txs "
-        "WHERE block_number = ? ORDER BY tx_index",
-        (number,),
-    ).fetchall()
+_BLOCKS = "SELECT number, header, hash, signature FROM blocks ORDER BY number"
+# Every transaction row in one pass, in block order (the primary key's order: no sort needed).
+_TXS = (
+    "SELECT block_number, tx_index, tx_id, envelope, signature, code, message, result FROM txs "
+    "ORDER BY block_number, tx_index"
+)
 
 
 def verify_ledger(
@@ -271,10 +283,10 @@ def _run(
     total = int(conn.execute("SELECT COUNT(*) FROM blocks").fetchone()[0])
     if total == 0:
         raise _fail("the ledger has no genesis block")
-    blocks = conn.execute("SELECT number, header, hash, signature FROM blocks ORDER BY number")
-    for number, (row, txs, sigs) in enumerate(_with_signatures(conn, blocks, pool, ahead)):
+    blocks = _blocks_with_txs(conn)
+    for number, (row, txs, pre) in enumerate(_with_verdicts(blocks, pool, ahead)):
         try:
-            v.replay_block(number, v.check_header(number, row), txs, sigs)
+            v.replay_block(number, v.check_header(number, row), txs, pre)
         except _Failed:
             raise
         except Exception as exc:  # a tampered row can break decoding anywhere: name the block
@@ -282,6 +294,7 @@ def _run(
         v.report.blocks += 1
         if progress is not None:
             progress(number + 1, total)
+    v.finish_counts()
     stored_txs = int(conn.execute("SELECT COUNT(*) FROM txs").fetchone()[0])
     if stored_txs != v.report.transactions:
         raise _fail(f"{stored_txs - v.report.transactions} stored transaction(s) are in no block")
@@ -293,42 +306,59 @@ def _run(
         raise _fail(f"unreadable world state: {type(exc).__name__}: {exc}") from None
 
 
-def _with_signatures(
-    conn: sqlite3.Connection, blocks: sqlite3.Cursor, pool: ProcessPoolExecutor | None, ahead: int
-) -> Iterator[tuple[Any, list[tuple[Any, ...]], list[bool | None]]]:
-    """Blocks with their transactions and (if a pool is given) pre-checked signatures.
+Block = tuple[tuple[Any, ...], list[tuple[Any, ...]]]
 
-    Up to ``ahead`` windows are being checked by the pool while the replay consumes the oldest.
+
+def _blocks_with_txs(conn: sqlite3.Connection) -> Iterator[Block]:
+    """Each stored block row with its transaction rows (without ``block_number``), read with two
+    cursors walking ``blocks`` and ``txs`` in step. A transaction row whose block number names no
+    block is in no group; the final count of stored transactions catches it."""
+    groups = groupby(conn.execute(_TXS), key=itemgetter(0))
+    group = next(groups, None)
+    for row in conn.execute(_BLOCKS):
+        while group is not None and group[0] < row[0]:
+            group = next(groups, None)
+        txs: list[tuple[Any, ...]] = []
+        if group is not None and group[0] == row[0]:
+            txs = [tuple(t[1:]) for t in group[1]]
+            group = next(groups, None)
+        yield tuple(row), txs
+
+
+def _with_verdicts(
+    blocks: Iterator[Block], pool: ProcessPoolExecutor | None, ahead: int
+) -> Iterator[tuple[tuple[Any, ...], list[tuple[Any, ...]], list[Verdict]]]:
+    """Blocks with their transactions and (if a pool is given) the workers' verdicts.
+
+    Up to ``ahead`` windows of about `_WINDOW` transactions are being checked by the pool while
+    the replay consumes the oldest, so signature checks overlap with the sequential replay.
     """
-    rows = iter(blocks.fetchall())
     if pool is None:
-        for row in rows:
-            txs = _tx_rows(conn, int(row[0]))
-            yield row, txs, [None] * len(txs)
+        for row, txs in blocks:
+            yield row, txs, [(False, None)] * len(txs)  # nothing known: the replay checks all
         return
-    in_flight: deque[tuple[list[Any], Future[list[bool | None]]]] = deque()
+    in_flight: deque[tuple[list[Block], Future[list[Verdict]]]] = deque()
     while True:
         while len(in_flight) < ahead:
-            window = _next_window(conn, rows)
+            window = _next_window(blocks)
             if not window:
                 break
             items = [(bytes(t[2]), bytes(t[3])) for _, txs in window for t in txs]
-            in_flight.append((window, pool.submit(check_signatures, items)))
+            in_flight.append((window, pool.submit(precheck, items)))
         if not in_flight:
             return
         done, future = in_flight.popleft()
-        flags = iter(future.result())
+        verdicts = iter(future.result())
         for row, txs in done:
-            yield row, txs, [next(flags) for _ in txs]
+            yield row, txs, [next(verdicts) for _ in txs]
 
 
-def _next_window(conn: sqlite3.Connection, rows: Iterator[Any]) -> list[Any]:
-    window: list[Any] = []
+def _next_window(blocks: Iterator[Block]) -> list[Block]:
+    window: list[Block] = []
     size = 0
-    for row in rows:
-        txs = _tx_rows(conn, int(row[0]))
-        window.append((row, txs))
-        size += len(txs)
+    for block in blocks:
+        window.append(block)
+        size += len(block[1])
         if size >= _WINDOW:
             break
     return window
