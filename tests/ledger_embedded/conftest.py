@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from consortium.config import ConsortiumConfig
 from consortium.identity.setup import create_identities, member_roles
 from consortium.ledger.embedded import BlockPolicy, EmbeddedLedger
+from consortium.ledger.embedded.verify import verify_ledger
 from consortium.ledger.factory import bootstrap_ledger, open_ledger
 
 from .kv_contract import KVContract
@@ -58,3 +60,23 @@ def open_as(config: ConsortiumConfig) -> Iterator[OpenAs]:
     yield _open
     for ledger in opened:
         ledger.close()
+
+
+@pytest.fixture(scope="module")
+def sealed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A small ledger with valid and invalid transactions over several blocks; its file + CA."""
+    config = make_consortium(tmp_path_factory.mktemp("sealed") / "c")
+    a = open_ledger(config, "a", contract=KVContract())
+    admin = open_ledger(config, "admin", contract=KVContract())
+    a.submit_many([("Put", {"key": f"k{i}", "value": str(i)}) for i in range(6)])
+    a.submit("Put", {"key": "bad", "value": "reject"})
+    admin.submit("RevokeMember", {"member_id": "b"})
+    a.submit_many(
+        [("Put", {"key": "k1", "value": "again"}), ("Put", {"key": "z", "value": "reject"})]
+    )
+    for ledger in (a, admin):
+        ledger.close()
+    with sqlite3.connect(config.ledger_path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert verify_ledger(config.ledger_path, config.ca_cert_path, KVContract()).ok
+    return config.ledger_path, config.ca_cert_path

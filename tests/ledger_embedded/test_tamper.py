@@ -30,30 +30,6 @@ TARGETS = {
 }
 
 
-@pytest.fixture(scope="module")
-def sealed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A small ledger with valid and invalid transactions over several blocks; its file + CA."""
-    from consortium.ledger.factory import open_ledger
-
-    from .conftest import make_consortium
-
-    config = make_consortium(tmp_path_factory.mktemp("sealed") / "c")
-    a = open_ledger(config, "a", contract=KVContract())
-    admin = open_ledger(config, "admin", contract=KVContract())
-    a.submit_many([("Put", {"key": f"k{i}", "value": str(i)}) for i in range(6)])
-    a.submit("Put", {"key": "bad", "value": "reject"})
-    admin.submit("RevokeMember", {"member_id": "b"})
-    a.submit_many(
-        [("Put", {"key": "k1", "value": "again"}), ("Put", {"key": "z", "value": "reject"})]
-    )
-    for ledger in (a, admin):
-        ledger.close()
-    with sqlite3.connect(config.ledger_path) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    assert verify_ledger(config.ledger_path, config.ca_cert_path, KVContract()).ok
-    return config.ledger_path, config.ca_cert_path
-
-
 def _alter(value: object, position: int, new_byte: int) -> object:
     if isinstance(value, int):
         return value + 1000 + new_byte  # beyond every real index: no key collision

@@ -177,7 +177,7 @@ class _Verifier:
         leaves = []
         execute = self.executor.execute
         self.replay.execute("BEGIN")
-        for i, (index, tx_id, env, sig, code, message, result) in enumerate(txs):
+        for i, (_, index, tx_id, env, sig, code, message, result) in enumerate(txs):
             canonical, sig_ok = pre[i]
             out = execute(number, i, bytes(env), bytes(sig), sig_ok, canonical)
             problem = _difference(i, index, tx_id, code, message, bytes(result), out)
@@ -310,7 +310,7 @@ Block = tuple[tuple[Any, ...], list[tuple[Any, ...]]]
 
 
 def _blocks_with_txs(conn: sqlite3.Connection) -> Iterator[Block]:
-    """Each stored block row with its transaction rows (without ``block_number``), read with two
+    """Each stored block row with its transaction rows (as in `_TXS`), read with two
     cursors walking ``blocks`` and ``txs`` in step. A transaction row whose block number names no
     block is in no group; the final count of stored transactions catches it."""
     groups = groupby(conn.execute(_TXS), key=itemgetter(0))
@@ -320,7 +320,7 @@ def _blocks_with_txs(conn: sqlite3.Connection) -> Iterator[Block]:
             group = next(groups, None)
         txs: list[tuple[Any, ...]] = []
         if group is not None and group[0] == row[0]:
-            txs = [tuple(t[1:]) for t in group[1]]
+            txs = list(group[1])
             group = next(groups, None)
         yield tuple(row), txs
 
@@ -343,7 +343,7 @@ def _with_verdicts(
             window = _next_window(blocks)
             if not window:
                 break
-            items = [(bytes(t[2]), bytes(t[3])) for _, txs in window for t in txs]
+            items = [(t[3], t[4]) for _, txs in window for t in txs]
             in_flight.append((window, pool.submit(precheck, items)))
         if not in_flight:
             return
