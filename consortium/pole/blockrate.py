@@ -17,11 +17,15 @@ What is simulated (`LearningModel`), in simulated milliseconds:
 - after each arriving update the sealer holds a candidate with every update since the last block;
   the attesters measure its gain over the parent as ``A(w+k) − A(w)`` plus Gaussian noise of
   ``noise_bp`` (held-out evaluation noise); the sealer proposes the first candidate whose
-  measured gain meets the current requirement, and the contract decides.
+  measured gain meets the current requirement, and the contract decides;
+- the task's target-interval gate (``min_interval_bp``, 0 = none) is the contract's: the sealer
+  does not know it and proposes as soon as its candidate meets the bar; when the contract refuses
+  with ``TOO_EARLY`` it keeps collecting updates and proposes again at the earliest interval the
+  contract accepts (`consortium.pole.difficulty.earliest_interval_ms`), where the attesters
+  measure the candidate afresh. ``too_early`` counts those refusals.
 
-Two sealing rules are compared: ``gain`` (the protocol as it stands: propose as soon as the gain
-is met) and ``gate`` (additionally, no proposal before ``gate_bp``/10⁴ of the target interval has
-passed since the head: a target-interval gate, which the contract would have to enforce).
+``min_interval_bp = 9000`` is the rule in force in the bench (decisions/0001, "Difficulty");
+``min_interval_bp = 0`` is the earlier rule (retargeting alone), kept for comparison.
 The Proof-of-Work baseline has exponential intervals of the same mean (coefficient of variation 1).
 """
 
@@ -32,14 +36,15 @@ import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
 
 from consortium.ledger.base import Creator
+from consortium.ledger.contract import codes
 from consortium.ledger.contract.scenario import Scenario, example_task, fake_digest
-from consortium.pole.difficulty import next_required_gain
+from consortium.pole.difficulty import earliest_interval_ms, next_required_gain
 from consortium.pole.sml import commitment
 
 __all__ = [
@@ -50,15 +55,13 @@ __all__ = [
     "run_block_rate",
 ]
 
-Rule = Literal["gain", "gate"]
 MEMBERS = ("admin", "h1", "h2", "h3", "h4")
 
 
 class BlockRateConfig(BaseModel):
-    """One experiment: the simulated learning, the task's PoLe parameters and the sealing rule."""
+    """One experiment: the simulated learning and the task's PoLe parameters."""
 
     blocks: int = 60
-    rule: Rule = "gain"
     hospitals: int = 4
     update_period_ms: int = 10_000
     a0_bp: int = 6800
@@ -70,7 +73,7 @@ class BlockRateConfig(BaseModel):
     initial_required_gain_bp: int = 50
     min_required_gain_bp: int = -300
     max_required_gain_bp: int = 500
-    gate_bp: int = 8000
+    min_interval_bp: int = 9000
     seed: int = 0
 
 
@@ -84,6 +87,7 @@ class BlockRateResult(BaseModel):
     pow_cv: float
     mean_interval_ms: float
     updates_per_block: float
+    too_early: int
     final_metric_bp: int
 
 
@@ -173,30 +177,30 @@ class Chain:
             )
         return str(uid)
 
-    def seal(self, sealer: str, interval_ms: int, base_bp: int, new_bp: int) -> dict[str, Any]:
-        """ProposeBlock ``interval_ms`` after the head, then the committee's attestations."""
-        uid = self.accepted_update(sealer)
+    def propose(self, sealer: str, uid: str, interval_ms: int) -> Any:
+        """ProposeBlock ``interval_ms`` after the head; the contract's outcome (valid or not)."""
         head = self.head()
         height = head["height"] + 1
         window = self._window(height, interval_ms)
         stated = next_required_gain(_Params(self.task), head["required_gain_bp"], window, height)
-        proposal = self.sc.ok(
-            sealer,
-            "ProposeBlock",
-            {
-                "task_id": "t",
-                "height": height,
-                "parent_digest": head["model_digest"],
-                "updates": [uid],
-                "weights_ppm": [1_000_000],
-                "contribution_ppm": [1_000_000],
-                "aggregate_digest": fake_digest(f"a{height}"),
-                "model_digest": fake_digest(f"v{height}"),
-                "blob_digest": fake_digest(f"b{height}"),
-                "next_required_gain_bp": stated,
-            },
-            after_ms=head["ms"] + interval_ms - self.sc.now_ms,
+        args = {
+            "task_id": "t",
+            "height": height,
+            "parent_digest": head["model_digest"],
+            "updates": [uid],
+            "weights_ppm": [1_000_000],
+            "contribution_ppm": [1_000_000],
+            "aggregate_digest": fake_digest(f"a{height}"),
+            "model_digest": fake_digest(f"v{height}"),
+            "blob_digest": fake_digest(f"b{height}"),
+            "next_required_gain_bp": stated,
+        }
+        return self.sc.run(
+            sealer, "ProposeBlock", args, after_ms=head["ms"] + interval_ms - self.sc.now_ms
         )
+
+    def attest(self, proposal: dict[str, Any], base_bp: int, new_bp: int) -> dict[str, Any]:
+        """The committee's attestations of ``proposal`` (all accept with the measured metrics)."""
         result: dict[str, Any] = {}
         for member in proposal["committee"]:
             result = self.sc.ok(
@@ -227,6 +231,7 @@ class _Params:
         self.retarget_every = int(task["retarget_every"])
         self.min_required_gain_bp = int(task["min_required_gain_bp"])
         self.max_required_gain_bp = int(task["max_required_gain_bp"])
+        self.min_interval_bp = int(task["min_interval_bp"])
 
 
 def _identities() -> dict[str, Creator]:
@@ -271,32 +276,43 @@ def _chain(cfg: BlockRateConfig, people: dict[str, Creator]) -> Chain:
         initial_required_gain_bp=cfg.initial_required_gain_bp,
         min_required_gain_bp=cfg.min_required_gain_bp,
         max_required_gain_bp=cfg.max_required_gain_bp,
+        min_interval_bp=cfg.min_interval_bp,
     )
     sc.ok("admin", "PublishTask", {"task": task})
     return Chain(sc=sc, task=task)
 
 
-def _next_block(chain: Chain, model: LearningModel, cfg: BlockRateConfig) -> tuple[int, int]:
-    """Simulate arrivals until a candidate meets the bar; seal it. Returns (interval, updates)."""
+def _next_block(chain: Chain, model: LearningModel, cfg: BlockRateConfig) -> tuple[int, int, int]:
+    """Simulate arrivals until the contract takes a proposal whose candidate meets the bar; seal
+    it. Returns (interval, updates, TOO_EARLY refusals)."""
     required = int(chain.head()["required_gain_bp"])
-    gate = cfg.target_interval_ms * cfg.gate_bp // 10_000 if cfg.rule == "gate" else 0
-    elapsed, pending = 0, 0
+    sealer = MEMBERS[1 + int(chain.head()["height"]) % 4]
+    uid = chain.accepted_update(sealer)
+    earliest = earliest_interval_ms(_Params(chain.task))
+    elapsed, pending, refused, arrival = 0, 0, 0, model.next_arrival_ms()
     while True:
-        elapsed += model.next_arrival_ms()
-        pending += 1
+        if refused and elapsed < earliest:  # refused: collect updates until the gate, then retry
+            while arrival < earliest:
+                pending, arrival = pending + 1, arrival + model.next_arrival_ms()
+            elapsed = earliest
+        else:
+            elapsed, pending, arrival = arrival, pending + 1, arrival + model.next_arrival_ms()
         if elapsed > 1000 * cfg.target_interval_ms:
             raise RuntimeError("no candidate met the requirement in 1000 target intervals")
-        if elapsed < gate:
-            continue
         base_bp, new_bp = model.attested(pending)
-        if new_bp - base_bp >= required:
-            break
-    sealer = MEMBERS[1 + int(chain.head()["height"]) % 4]
-    result = chain.seal(sealer, elapsed, base_bp, new_bp)
-    if result.get("proposal_status") != "final":
-        raise RuntimeError(f"the contract did not append the block: {result}")
-    model.applied += pending
-    return elapsed, pending
+        if new_bp - base_bp < required:
+            continue
+        outcome = chain.propose(sealer, uid, elapsed)
+        if outcome.code == codes.TOO_EARLY:
+            refused += 1
+            continue
+        if not outcome.valid:
+            raise RuntimeError(f"the contract refused the proposal: {outcome.code}")
+        result = chain.attest(outcome.result, base_bp, new_bp)
+        if result.get("proposal_status") != "final":
+            raise RuntimeError(f"the contract did not append the block: {result}")
+        model.applied += pending
+        return elapsed, pending, refused
 
 
 def run_block_rate(
@@ -305,12 +321,13 @@ def run_block_rate(
     """Run ``cfg.blocks`` learning blocks through the real contract (see the module docstring)."""
     model = LearningModel(cfg, np.random.default_rng(cfg.seed))
     chain = _chain(cfg, people or _identities())
-    intervals, required, updates = [], [], []
+    intervals, required, updates, refused = [], [], [], 0
     for _ in range(cfg.blocks):
         required.append(int(chain.head()["required_gain_bp"]))
-        interval, pending = _next_block(chain, model, cfg)
+        interval, pending, too_early = _next_block(chain, model, cfg)
         intervals.append(interval)
         updates.append(pending)
+        refused += too_early
     recorded = [
         int(v["interval_ms"])
         for v in chain.sc.ok("admin", "ListVersions", {"task_id": "t"}, after_ms=0)[1:]
@@ -327,6 +344,7 @@ def run_block_rate(
         pow_cv=coefficient_of_variation(pow_intervals),
         mean_interval_ms=float(np.mean(recorded)),
         updates_per_block=float(np.mean(updates)),
+        too_early=refused,
         final_metric_bp=round(model.metric(model.applied)),
     )
 

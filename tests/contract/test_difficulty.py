@@ -10,7 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consortium.pole.difficulty import next_required_gain, retarget
+from consortium.pole.difficulty import (
+    earliest_interval_ms,
+    next_required_gain,
+    retarget,
+    too_early,
+)
 
 
 @dataclass(frozen=True)
@@ -98,3 +103,30 @@ def test_the_controller_holds_the_target_interval_steadily(retarget_every: int) 
     cv = statistics.pstdev(intervals) / mean
     assert abs(mean - P.target_interval_ms) < 0.05 * P.target_interval_ms
     assert cv <= 0.3  # Proof of Work's exponential intervals have CV = 1
+
+
+@dataclass(frozen=True)
+class Gate:
+    target_interval_ms: int
+    min_interval_bp: int
+
+
+def test_the_gate_by_the_worked_example() -> None:
+    # 9_999_999 × 8000 / 10000 = 7_999_999.2: 7_999_999 ms is early, 8_000_000 ms is not
+    gate = Gate(9_999_999, 8000)
+    assert earliest_interval_ms(gate) == 8_000_000
+    assert too_early(gate, 7_999_999) and not too_early(gate, 8_000_000)
+
+
+@given(st.integers(min_value=1, max_value=2**40), st.integers(min_value=0, max_value=10_000))
+def test_the_earliest_interval_is_the_first_the_gate_accepts(target: int, bp: int) -> None:
+    gate = Gate(target, bp)
+    earliest = earliest_interval_ms(gate)
+
+    assert not too_early(gate, earliest)
+    assert earliest == 0 or too_early(gate, earliest - 1)
+    assert earliest <= target  # a gate never asks for more than the target interval
+
+
+def test_no_gate_accepts_any_interval() -> None:
+    assert earliest_interval_ms(Gate(60_000, 0)) == 0 and not too_early(Gate(60_000, 0), 0)

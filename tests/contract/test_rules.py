@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from typing import Any
 
 from consortium.ledger.base import Creator
 from consortium.ledger.contract import codes
@@ -221,3 +222,43 @@ def test_memory_range_is_half_open_and_ordered() -> None:
 
     assert [k for k, _ in state.range("a/", "a0")] == ["a/0", "a/1", "a/2"]
     assert [k for k, _ in state.range("a/1", "a/2")] == ["a/1"]
+
+
+def _with_task(people: dict[str, Creator], task: dict[str, Any]) -> Scenario:
+    from .conftest import GENESIS, member_args
+
+    sc = Scenario(people)
+    sc.ok("admin", "Bootstrap", {"members": [member_args(people[n]) for n in GENESIS]})
+    sc.ok("admin", "PublishTask", {"task": task})
+    return sc
+
+
+def test_a_gated_task_refuses_a_proposal_one_millisecond_before_the_gate(
+    people: dict[str, Creator],
+) -> None:
+    # target 10 s, gate 9000 bp: the earliest interval is exactly 9000 ms
+    sc = _with_task(people, example_task("heart", target_interval_ms=10_000, min_interval_bp=9000))
+    head_ms = sc.ok("aud", "GetHead", {"task_id": "heart"}, after_ms=0)["ms"]
+    u1 = accepted_update(sc, "h1")
+    assert sc.now_ms + sc.step_ms < head_ms + 8999  # the update was ready before the gate
+
+    sc.now_ms = head_ms + 8999 - sc.step_ms
+    early = sc.run("h2", "ProposeBlock", proposal_args(sc, [u1]))
+    sc.now_ms = head_ms + 9000 - sc.step_ms
+    on_time = sc.run("h2", "ProposeBlock", proposal_args(sc, [u1]))
+
+    assert early.code == codes.TOO_EARLY and "9000 ms" in early.message
+    assert early.writes == {}
+    assert on_time.valid and on_time.result["interval_ms"] == 9000
+
+
+def test_without_min_interval_bp_a_task_is_not_gated(people: dict[str, Creator]) -> None:
+    task = example_task("heart", target_interval_ms=10**9)
+    del task["min_interval_bp"]
+    sc = _with_task(people, task)
+    u1 = accepted_update(sc, "h1")
+
+    proposal = sc.run("h2", "ProposeBlock", proposal_args(sc, [u1]))
+
+    assert sc.ok("aud", "GetTask", {"task_id": "heart"})["min_interval_bp"] == 0
+    assert proposal.valid and proposal.result["interval_ms"] < 10_000

@@ -26,7 +26,7 @@ def test_cv_of_known_values() -> None:
 
 
 def test_contract_records_the_intervals_and_retargets(people: dict[str, Creator]) -> None:
-    cfg = BlockRateConfig(blocks=20, rule="gain", retarget_every=5, noise_bp=30)
+    cfg = BlockRateConfig(blocks=20, retarget_every=5, noise_bp=30)
     result = run_block_rate(cfg, people)
     assert len(result.intervals_ms) == 20 and min(result.intervals_ms) > 0
     # The requirement changes only at retarget heights (after blocks 5, 10, 15).
@@ -37,13 +37,18 @@ def test_contract_records_the_intervals_and_retargets(people: dict[str, Creator]
     assert result.required_gain_bp[0] == cfg.initial_required_gain_bp
 
 
-def test_a_target_interval_gate_keeps_the_cv_under_the_goal(people: dict[str, Creator]) -> None:
-    # 50 blocks with evaluation noise of 150 bp: the gate's CV is below 0.3, PoW's is near 1.
-    gate = run_block_rate(BlockRateConfig(blocks=50, rule="gate", noise_bp=150), people)
-    gain = run_block_rate(BlockRateConfig(blocks=50, rule="gain", noise_bp=150), people)
+def test_the_contracts_gate_keeps_the_cv_under_the_goal(people: dict[str, Creator]) -> None:
+    # 50 blocks with evaluation noise of 150 bp: with the gate the CV is below 0.3, PoW's near 1.
+    gate = run_block_rate(BlockRateConfig(blocks=50, noise_bp=150), people)
+    old = run_block_rate(BlockRateConfig(blocks=50, noise_bp=150, min_interval_bp=0), people)
+    assert gate.config.min_interval_bp == 9000
     assert gate.cv <= 0.3 < 0.6 < gate.pow_cv
-    assert gain.cv > gate.cv
-    assert min(gate.intervals_ms) >= gate.config.target_interval_ms * gate.config.gate_bp // 10_000
+    assert old.cv > 3 * gate.cv and old.too_early == 0
+    # The sealer proposed before the gate and the contract refused it (TOO_EARLY).
+    assert gate.too_early > 0
+    assert min(gate.intervals_ms) >= gate.config.target_interval_ms * 9000 // 10_000
+    # The bar still asks for a gain: the gate did not let retargeting drop it to the tolerance.
+    assert min(gate.required_gain_bp[-10:]) > 0 > gate.config.min_required_gain_bp
 
 
 def test_gain_noise_is_measured_from_a_real_run(run: Run) -> None:
