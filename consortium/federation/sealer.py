@@ -59,6 +59,18 @@ def _next_gain(s: Session, head: dict[str, Any], height: int) -> int:
     return int(next_required_gain(params, int(head["required_gain_bp"]), window, height))
 
 
+def _too_early(s: Session, head: dict[str, Any]) -> bool:
+    """Would a proposal now fall before the task's target-interval gate (`TOO_EARLY`)?"""
+    try:
+        from consortium.pole.difficulty import too_early
+    except ImportError:  # a contract without the gate
+        return False
+    task = _difficulty_params(s.task())
+    if not getattr(task, "min_interval_bp", 0):
+        return False
+    return bool(too_early(task, max(0, s.now_ms() - int(head["ms"]))))
+
+
 def _difficulty_params(task: dict[str, Any]) -> Any:
     from consortium.ledger.contract.records import TaskRecord
 
@@ -121,11 +133,15 @@ def seal_step(s: Session, aggregates: list[dict[str, Any]], proposals: Sequence[
         wait = sealer_rank(s, agg["aggregate_id"]) * s.settings.sealer_timeout_seconds
         if s.now_ms() - int(agg["ms"]) < wait * 1000:
             continue
+        if _too_early(s, head):
+            continue  # the task's target-interval gate: propose once it opens
         if wait > 0 and _proposed(s, agg, list(proposals)):
             mem.setdefault("done", []).append(agg["aggregate_id"])
             s.state.write_json(mem, "tasks", s.task_id, "sealer.json")
             continue
         code = _propose(s, agg, head)
+        if code == "TOO_EARLY":
+            return True  # clocks differ a little: retry on a later step
         mem.setdefault("done", []).append(agg["aggregate_id"])
         mem.setdefault("codes", {})[agg["aggregate_id"]] = code
         s.state.write_json(mem, "tasks", s.task_id, "sealer.json")

@@ -41,6 +41,7 @@ class SimConfig(BaseModel):
     max_required_gain_bp: int = 500
     retarget_every: int = 1000
     target_interval_ms: int = 5000
+    min_interval_bp: int = 0  # PoLe target-interval gate (0: none)
     update_seconds: float = 1.0  # simulated compute per update at speed 1
     pace_by_speed: bool = True  # async: a k-times slower hospital plans ⌈U/k⌉ updates
     flush_seconds: float = 4.0

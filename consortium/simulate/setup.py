@@ -26,7 +26,8 @@ def task_record(
     cfg: SimConfig, in_features: int, model_digest: str, blob_digest: str
 ) -> dict[str, Any]:
     """The task the simulation publishes (docs/decisions/0001-protocol.md, Task)."""
-    return {
+    gate = {"min_interval_bp": cfg.min_interval_bp} if cfg.min_interval_bp else {}
+    return gate | {
         "task_id": TASK_ID, "title": "Coronary disease (UCI heart, four hospitals)",
         "cohort": "heart",
         "model_spec": {"kind": "mlp", "in_features": in_features, "hidden": list(cfg.hidden),

@@ -64,3 +64,16 @@ def test_clean_run_learns_and_verifies(clean: SimReport) -> None:
     assert clean.final_auroc_honest > clean.versions[0].auroc_honest  # type: ignore[operator]
     assert clean.ledger_verified
     assert sum(s.accepted for s in clean.sites) >= 10  # of 12: few honest updates lost
+
+
+@pytest.mark.timeout(200)
+def test_sealers_wait_for_the_target_interval_gate(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, {}).model_copy(
+        update={"min_interval_bp": 5000, "target_interval_ms": 4000, "planned_updates": 2}
+    )
+    report = run_simulation(cfg)
+    from consortium.node.open import open_session
+
+    versions = open_session(report.workdir, "admin").q("ListVersions", task_id="heart")
+    assert len(versions) >= 3
+    assert all(v["interval_ms"] >= 2000 for v in versions[1:])
