@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from consortium.cli._errors import fail
 from consortium.cli.app import app
+
+if TYPE_CHECKING:
+    from consortium.config import ConsortiumConfig
+    from consortium.crypto.setup import ProvisionResult
 
 
 @app.command("init")
@@ -56,7 +60,29 @@ def init_command(
         if not existed:
             shutil.rmtree(directory, ignore_errors=True)
         fail(f"could not write the genesis block: {exc}")
+    shared = _share_keys(config, (admin or ["admin"])[0])
     typer.echo(f"consortium {config.name!r} created in {config.root}")
     for member_id, entry in sorted(config.members.items()):
         typer.echo(f"  {member_id:<16} {','.join(entry.roles):<28} {entry.msp}")
     typer.echo(f"  ledger {config.ledger.path} (genesis transaction {genesis.tx_id[:16]})")
+    typer.echo(
+        f"  CKKS and model keys wrapped for {len(shared.shares)} members and shared on the ledger"
+        f" (public context {shared.public_context_digest[:16]}; not shared with: "
+        f"{', '.join(sorted(shared.skipped)) or 'nobody'})"
+    )
+
+
+def _share_keys(config: ConsortiumConfig, admin_id: str) -> ProvisionResult:
+    """Create the consortium's HE context and model key; publish each member's wrapped share."""
+    from consortium.blobs import open_blob_store
+    from consortium.crypto.consortium_keys import share_consortium_keys
+    from consortium.ledger.factory import open_ledger
+
+    ledger = open_ledger(config, admin_id)
+    try:
+        _, result = share_consortium_keys(
+            config, ledger, open_blob_store(config.blobs.url, config.root)
+        )
+    finally:
+        ledger.close()
+    return result

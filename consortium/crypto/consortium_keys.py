@@ -1,0 +1,42 @@
+"""Create the consortium's keys and publish each member's wrapped share on the ledger.
+
+This is what `consortium init` (and the simulator's setup) runs once, right after the genesis
+block: `provision_keys` makes the CKKS secret context and the model key in memory, wraps them for
+every member allowed to hold them, and the admin publishes one ``ShareKey`` transaction per member
+so that the ledger says who holds which wrapped copy (by digest). The clear bundle is returned to
+the caller in memory (it needs the model key to encrypt version 0 of a task) and never written.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from consortium.crypto.keywrap import KeyBundle
+from consortium.crypto.setup import ProvisionResult, provision_keys
+
+if TYPE_CHECKING:
+    from consortium.blobs import BlobStore
+    from consortium.config import ConsortiumConfig
+    from consortium.ledger.base import Ledger
+
+__all__ = ["share_consortium_keys"]
+
+
+def share_consortium_keys(
+    config: ConsortiumConfig, admin: Ledger, blobs: BlobStore
+) -> tuple[KeyBundle, ProvisionResult]:
+    """Provision the keys for every member of ``config`` and submit their ``ShareKey`` as ``admin``.
+
+    Raises `LedgerRejected` if the contract refuses a share (the shares already published stay,
+    as everything on a ledger does; the error names the member).
+    """
+    from consortium.identity import load_identity
+
+    members = []
+    for member_id, entry in sorted(config.members.items()):
+        ident = load_identity(config.member_msp(member_id), msp_id=entry.msp_id)
+        members.append((member_id, ident.cert_pem, tuple(entry.roles)))
+    result = provision_keys(config.root, members, blobs)
+    for share in result.shares:
+        admin.submit_ok("ShareKey", share.model_dump(mode="json"))
+    return result.bundle, result
