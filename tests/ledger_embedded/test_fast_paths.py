@@ -1,5 +1,7 @@
 """The shortcuts `verify_ledger` takes must not skip a check.
 
+- A contract result made of plain values is encoded without `canonical_json`'s conversion: it
+  must give the same bytes, and anything else the same refusal.
 - The Merkle leaf is assembled directly instead of through the generic canonical encoder: it must
   give the same bytes for any code, message, result and write set (`tx_leaf_reference`).
 - With signature workers, `parse_envelope`'s canonical check runs in the worker and the replay
@@ -19,8 +21,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from consortium.canonical import CanonicalError, canonical_json
 from consortium.config import ConsortiumConfig
-from consortium.ledger.embedded.execute import MALFORMED_TX, tx_leaf, tx_leaf_reference
+from consortium.ledger.embedded.execute import (
+    MALFORMED_TX,
+    result_bytes,
+    tx_leaf,
+    tx_leaf_reference,
+)
 from consortium.ledger.embedded.verify import verify_ledger
 
 from .conftest import OpenAs
@@ -50,6 +58,31 @@ def test_direct_leaf_equals_the_canonical_encoding(
     assert tx_leaf(envelope, signature, code, message, result, writes) == tx_leaf_reference(
         envelope, signature, code, message, result, writes
     )
+
+
+values = st.recursive(
+    st.none() | st.booleans() | st.integers() | text | st.floats(allow_nan=False),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.tuples(inner, inner)
+        | st.dictionaries(text | st.integers(), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=values)
+def test_result_fast_path_gives_canonical_bytes_or_the_same_refusal(value: object) -> None:
+    try:
+        expected: bytes | str = canonical_json(value)
+    except CanonicalError as exc:
+        expected = str(exc)
+    try:
+        got: bytes | str = result_bytes(value)
+    except CanonicalError as exc:
+        got = str(exc)
+    assert got == expected
 
 
 def _submit_raw(ledger: object, envelope: bytes) -> None:

@@ -53,8 +53,14 @@ def _no_float(text: str) -> Any:
     raise ValueError(f"float {text} in an envelope: canonical JSON has no floats")
 
 
+# One decoder for every envelope (``json.loads`` with hooks builds a new one per call). Envelopes
+# are UTF-8: other encodings, which ``json.loads`` would guess, fail here as they would fail the
+# canonical comparison anyway.
+_DECODER = json.JSONDecoder(parse_float=_no_float, parse_constant=_no_float)
+
+
 def _strict_loads(data: bytes) -> Any:
-    return json.loads(data, parse_float=_no_float, parse_constant=_no_float)
+    return _DECODER.decode(data.decode("utf-8"))
 
 
 @functools.lru_cache(maxsize=4096)

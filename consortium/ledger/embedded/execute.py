@@ -13,7 +13,7 @@ import hashlib
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring
 from typing import Any
 
 from consortium.canonical import CanonicalError, canonical_json, sha256_hex
@@ -46,6 +46,7 @@ __all__ = [
     "WRONG_CHANNEL",
     "Executor",
     "Outcome",
+    "result_bytes",
     "tx_leaf",
     "tx_leaf_reference",
 ]
@@ -125,6 +126,34 @@ def tx_leaf_reference(
         ),
     }
     return leaf_hash(plain_canonical(record))
+
+
+_PLAIN_SCALARS = (str, int, bool, type(None))
+
+
+def _exactly_plain(value: Any) -> bool:
+    """True if ``value`` is made only of exact dict (str keys), list, str, int, bool and None:
+    the values `to_plain` returns unchanged, so the plain encoder gives the canonical bytes."""
+    kind = type(value)
+    if kind in _PLAIN_SCALARS:
+        return True
+    if kind is dict:
+        return all(type(k) is str and _exactly_plain(v) for k, v in value.items())
+    if kind is list:
+        return all(_exactly_plain(v) for v in value)
+    return False
+
+
+def result_bytes(value: Any) -> bytes:
+    """Canonical JSON of a contract result; raises `CanonicalError` (a float, a set...).
+
+    Results are nearly always small plain values: those skip `canonical_json`'s conversion
+    (same bytes); anything else (models, tuples, floats) goes through it and is converted or
+    refused exactly as before.
+    """
+    if _exactly_plain(value):
+        return plain_canonical(value)
+    return canonical_json(value)
 
 
 class StateContext:
@@ -217,7 +246,7 @@ class Executor:
             self.conn, env.tx_id, env.timestamp_ms, self.certs.creator(env.cert_pem, env.msp_id)
         )
         try:
-            result = canonical_json(self.contract.invoke(ctx, env.fn, env.args))
+            result = result_bytes(self.contract.invoke(ctx, env.fn, env.args))
         except ContractError as exc:
             return self._outcome(envelope, signature, env.tx_id, exc.code, exc.message)
         except CanonicalError as exc:
