@@ -1,0 +1,88 @@
+"""`consortium task`: publish a learning task and list the tasks (consortium data scientists)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from consortium.cli._errors import fail
+from consortium.cli.app import app
+
+task_app = typer.Typer(help="Learning tasks: write a template, publish one, list them.")
+app.add_typer(task_app, name="task")
+
+DirOption = Annotated[
+    Path,
+    typer.Option(
+        "--dir", "--consortium", "-C", envvar="CONSORTIUM_DIR", help="Consortium directory."
+    ),
+]
+
+
+@task_app.command("template")
+def template_command(
+    task_id: Annotated[str, typer.Option("--task-id", help="Identifier of the new task.")],
+    title: Annotated[str, typer.Option("--title", help="What the task learns.")] = "",
+    cohort: Annotated[str, typer.Option("--cohort", help="Cohort definition.")] = "heart",
+) -> None:
+    """Print a task's parameters with the defaults, as JSON to edit and then publish."""
+    from consortium.federation.publish import TaskParams
+
+    params = TaskParams(task_id=task_id, title=title or task_id, cohort=cohort)
+    typer.echo(json.dumps(params.model_dump(mode="json"), indent=2))
+
+
+@task_app.command("publish")
+def publish_command(
+    params_file: Annotated[Path, typer.Argument(help="Task parameters (JSON, see `template`).")],
+    directory: DirOption = Path("."),
+    as_member: Annotated[
+        str, typer.Option("--as", help="The admin identity that publishes.")
+    ] = "admin",
+) -> None:
+    """Build version 0 of the model, store it encrypted, and publish the task on the ledger."""
+    from pydantic import ValidationError
+
+    from consortium.config import ConsortiumConfig
+    from consortium.federation.publish import TaskParams, publish_task
+    from consortium.ledger.base import LedgerRejected
+
+    try:
+        params = TaskParams.model_validate_json(params_file.read_bytes())
+        config = ConsortiumConfig.load(directory)
+        published = publish_task(config, as_member, params)
+    except FileNotFoundError as exc:
+        fail(f"{exc.filename or exc}: not found (give the parameters file and --dir)")
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "task"
+        fail(f"{params_file}: {where}: {first['msg']} (fix the file and publish again)")
+    except LedgerRejected as exc:
+        fail(f"the ledger refused the task: {exc.result.code}: {exc.result.message}")
+    task = published.task
+    typer.echo(
+        f"published task {task['task_id']!r} (tx {published.tx_id[:16]}): version 0 "
+        f"{task['initial_model_digest'][:16]}, ε budget {task['epsilon_budget']} per member"
+    )
+
+
+@task_app.command("list")
+def list_command(directory: DirOption = Path(".")) -> None:
+    """List the tasks on the ledger with their current version."""
+    from consortium.config import ConsortiumConfig
+    from consortium.ledger.factory import open_ledger
+
+    try:
+        config = ConsortiumConfig.load(directory)
+    except FileNotFoundError as exc:
+        fail(f"{exc.filename or exc}: not a consortium directory (give --dir)")
+    ledger = open_ledger(config, next(iter(sorted(config.members))))
+    try:
+        for task in ledger.evaluate("ListTasks", {}):
+            head = ledger.evaluate("GetHead", {"task_id": task["task_id"]})
+            typer.echo(f"{task['task_id']:<20} version {head['height']:>4}  {task['title']}")
+    finally:
+        ledger.close()

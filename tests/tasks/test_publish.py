@@ -1,0 +1,73 @@
+"""`consortium task publish`: version 0 is built, stored encrypted and usable by members."""
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from consortium.canonical import sha256_hex
+from consortium.cli import app
+from consortium.config import ConsortiumConfig
+from consortium.federation.publish import TaskParams, input_width
+from consortium.learning.serialize import from_safetensors
+from consortium.ledger.factory import open_ledger
+from consortium.pole.provenance import pull_model
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def consortium_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("c") / "c"
+    result = runner.invoke(app, ["init", str(root), "--member", "a", "--member", "b",
+                                 "--aggregator", "agg"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return root
+
+
+def _params(tmp_path: Path, **overrides: object) -> Path:
+    params = TaskParams(task_id="t1", title="heart", seed=7).model_dump(mode="json") | overrides
+    path = tmp_path / "task.json"
+    path.write_text(json.dumps(params))
+    return path
+
+
+def test_a_published_task_gives_every_member_an_encrypted_version_0(
+    consortium_dir: Path, tmp_path: Path
+) -> None:
+    result = runner.invoke(app, ["task", "publish", str(_params(tmp_path)), "--dir",
+                                 str(consortium_dir)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    config = ConsortiumConfig.load(consortium_dir)
+    task = open_ledger(config, "b").evaluate("GetTask", {"task_id": "t1"})
+    assert task["model_spec"]["in_features"] == input_width("heart")
+
+    pulled = pull_model(config, "a", task_id="t1", version=0, out=tmp_path / "v0.safetensors")
+
+    data = (tmp_path / "v0.safetensors").read_bytes()
+    assert sha256_hex(data) == task["initial_model_digest"] == pulled.model_digest
+    arrays, _ = from_safetensors(data)
+    assert arrays["layers.0.weight"].shape == (16, input_width("heart"))
+    blob = (consortium_dir / "blobs").rglob(task["initial_blob_digest"])
+    assert data not in next(blob).read_bytes()  # stored encrypted, not in the clear
+
+
+def test_a_task_the_contract_would_refuse_is_refused_before_anything_is_stored(
+    consortium_dir: Path, tmp_path: Path
+) -> None:
+    before = sorted(p.name for p in (consortium_dir / "blobs").rglob("*"))
+    path = _params(tmp_path, task_id="t2", quorum=9)
+    result = runner.invoke(app, ["task", "publish", str(path), "--dir", str(consortium_dir)])
+    assert result.exit_code == 2
+    assert "quorum must not exceed committee_size" in result.output
+    assert sorted(p.name for p in (consortium_dir / "blobs").rglob("*")) == before
+
+
+def test_only_an_admin_may_publish(consortium_dir: Path, tmp_path: Path) -> None:
+    path = _params(tmp_path, task_id="t3")
+    result = runner.invoke(
+        app, ["task", "publish", str(path), "--dir", str(consortium_dir), "--as", "a"]
+    )
+    assert result.exit_code == 2
+    assert "MISSING_ROLE" in result.output
