@@ -68,7 +68,7 @@ def print_results(console: Console, report: DemoReport) -> None:
     )
     cv = "n/a" if report.interval_cv is None else f"{report.interval_cv:.2f}"
     console.print(
-        f"learning blocks: {report.blocks} (interval CV {cv}); rewards: "
+        f"learning blocks: {report.blocks} (interval CV {cv} after block 1); rewards: "
         + ", ".join(f"{m} {u}" for m, u in sorted(report.rewards.items()))
     )
     if report.rejected:
@@ -97,7 +97,8 @@ def demo_command(
 
     from consortium.demo import DemoConfig, run_demo
 
-    console = Console()
+    # Off a terminal (a log, CI) rich assumes 80 columns and folds every line and the table.
+    console = Console(width=None if Console().is_terminal else 120)
     if out.exists() and any(out.iterdir()):
         if not (out / DEMO_MARKER).is_file():
             fail(f"{out} is not empty and was not made by `consortium demo`: choose another --out")
