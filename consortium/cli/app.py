@@ -1,4 +1,4 @@
-"""The root `consortium` command. Each module of `consortium.cli` registers its commands on `app`."""
+"""The root `consortium` command; each module of `consortium.cli` registers its commands on it."""
 
 from __future__ import annotations
 

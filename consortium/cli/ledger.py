@@ -22,7 +22,9 @@ app.add_typer(ledger_app, name="ledger")
 
 ConsortiumDir = Annotated[
     Path,
-    typer.Option("--consortium", "-C", envvar="CONSORTIUM_DIR", help="Consortium directory."),
+    typer.Option(
+        "--dir", "--consortium", "-C", envvar="CONSORTIUM_DIR", help="Consortium directory."
+    ),
 ]
 
 

@@ -21,7 +21,9 @@ app.add_typer(member_app, name="member")
 
 ConsortiumDir = Annotated[
     Path,
-    typer.Option("--consortium", "-C", envvar="CONSORTIUM_DIR", help="Consortium directory."),
+    typer.Option(
+        "--dir", "--consortium", "-C", envvar="CONSORTIUM_DIR", help="Consortium directory."
+    ),
 ]
 AsMember = Annotated[str, typer.Option("--as", help="The admin identity that signs.")]
 

@@ -26,7 +26,10 @@ app.add_typer(node_app, name="node")
 def run(
     member: Annotated[str, typer.Option("--member", help="The member identity to run as.")],
     directory: Annotated[
-        Path, typer.Option("--dir", envvar="CONSORTIUM_DIR", help="Consortium directory.")
+        Path,
+        typer.Option(
+            "--dir", "--consortium", "-C", envvar="CONSORTIUM_DIR", help="Consortium directory."
+        ),
     ] = Path("."),
     wait: Annotated[float, typer.Option(help="Seconds to wait for a task to appear.")] = 60.0,
 ) -> None:

@@ -29,8 +29,8 @@ app.add_typer(portal_app, name="portal")
 
 DirOption = Annotated[
     Path,
-    typer.Option("--dir", help="Consortium directory (holds consortium.toml).",
-                 envvar="CONSORTIUM_DIR"),
+    typer.Option("--dir", "--consortium", "-C", envvar="CONSORTIUM_DIR",
+                 help="Consortium directory (holds consortium.toml)."),
 ]  # fmt: skip
 MemberOption = Annotated[
     str | None, typer.Option("--member", help="The member this node serves (its identity name).")
