@@ -162,3 +162,37 @@ def test_pooled_and_sequential_verdicts_agree_on_changed_bytes(
     assert pooled is not None and pooled == alone
     assert (pooled.block, pooled.tx_index) in ((block, index), (block, None))
     target.unlink()
+
+
+@pytest.mark.parametrize("column", ["envelope", "signature"])
+def test_text_instead_of_bytes_is_reported_with_workers(
+    sealed: tuple[Path, Path], tmp_path: Path, column: str
+) -> None:
+    source, ca = sealed
+    target = tmp_path / "text.sqlite"
+    shutil.copyfile(source, target)
+    with sqlite3.connect(target) as conn:
+        conn.execute(
+            f"UPDATE txs SET {column} = CAST({column} AS TEXT) "
+            "WHERE block_number = 1 AND tx_index = 2"
+        )
+    pooled = verify_ledger(target, ca, KVContract(), workers=1).failure
+    assert pooled is not None and pooled.block == 1
+    assert pooled == verify_ledger(target, ca, KVContract()).failure
+    pooled.describe().encode("utf-8")  # printable even if the bytes were not UTF-8
+
+
+def test_undecodable_tx_id_is_located_and_printable(
+    sealed: tuple[Path, Path], tmp_path: Path
+) -> None:
+    source, ca = sealed
+    target = tmp_path / "id.sqlite"
+    shutil.copyfile(source, target)
+    with sqlite3.connect(target) as conn:
+        conn.execute(
+            "UPDATE txs SET tx_id = CAST(X'FF00' || CAST(tx_id AS BLOB) AS TEXT) "
+            "WHERE block_number = 2 AND tx_index = 0"
+        )
+    failure = verify_ledger(target, ca, KVContract(), workers=1).failure
+    assert failure is not None and (failure.block, failure.tx_index) == (2, 0)
+    assert "\\udcff" in failure.describe()

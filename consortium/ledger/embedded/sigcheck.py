@@ -39,6 +39,8 @@ def _info(cert_pem: str) -> CertInfo:
 
 def precheck_one(envelope: bytes, signature: bytes) -> Verdict:
     """The verdict on one stored (envelope, signature) pair."""
+    if type(envelope) is not bytes or type(signature) is not bytes:
+        return False, None  # e.g. a TEXT value in a BLOB column: the replay reports it
     try:
         env = parse_envelope(envelope)
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):

@@ -87,8 +87,14 @@ class _Failed(Exception):
         self.failure = failure
 
 
+def _printable(value: Any) -> Any:
+    """Strings with undecodable bytes (see `_lenient_text`) shown escaped, never unprintable."""
+    return value.encode("utf-8", "backslashreplace").decode() if isinstance(value, str) else value
+
+
 def _fail(reason: str, **where: Any) -> _Failed:
-    return _Failed(VerifyFailure(reason=reason, **where))
+    where = {k: _printable(v) for k, v in where.items()}
+    return _Failed(VerifyFailure(reason=_printable(reason), **where))
 
 
 class _Verifier:
@@ -240,6 +246,10 @@ _TXS = (
 )
 
 
+def _lenient_text(data: bytes) -> str:
+    return data.decode("utf-8", "surrogateescape")
+
+
 def verify_ledger(
     path: Path | str,
     ca_cert: str | Path,
@@ -256,6 +266,9 @@ def verify_ledger(
     is_pem = isinstance(ca_cert, str) and ca_cert.lstrip().startswith("-----BEGIN")
     ca_pem = str(ca_cert) if is_pem else Path(ca_cert).read_text()
     conn = connect(path)
+    # A tampered TEXT value need not be UTF-8; decoded losslessly it differs from every valid
+    # string, so it fails where it is compared instead of aborting the read of all rows.
+    conn.text_factory = _lenient_text
     v = _Verifier(conn, ca_pem, contract)
     pool = ProcessPoolExecutor(workers) if workers > 0 else None
     try:
@@ -348,7 +361,10 @@ def _with_verdicts(
         if not in_flight:
             return
         done, future = in_flight.popleft()
-        verdicts = iter(future.result())
+        try:
+            verdicts = iter(future.result())
+        except Exception:  # a lost worker only loses the shortcut: the replay checks everything
+            verdicts = iter([(False, None)] * sum(len(txs) for _, txs in done))
         for row, txs in done:
             yield row, txs, [next(verdicts) for _ in txs]
 
