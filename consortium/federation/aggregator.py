@@ -120,7 +120,7 @@ def aggregate_step(s: Session) -> bool:
     args = {"task_id": s.task_id, "updates": bw.updates, "weights_ppm": bw.weights_ppm,
             "contribution_ppm": bw.contribution_ppm, "aggregate_digest": digest}  # fmt: skip
     res = s.ledger.submit("PostAggregate", args)
-    posted = res.valid or res.code == "UNKNOWN_FUNCTION"  # see consortium.node.runner
+    posted = res.valid
     if not posted and res.code not in ("UPDATE_ALREADY_INCLUDED", "UPDATE_NOT_ACCEPTED"):
         raise RuntimeError(f"PostAggregate refused: {res.code}: {res.message}")
     if posted:

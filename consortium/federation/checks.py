@@ -16,11 +16,17 @@ Why these checks (docs/decisions/0007-bafl.md has the thresholds and the measure
   direction. Two signals: the cosine with the trajectory of the accepted versions θ(base) − θ(0)
   (FLTrust, Cao et al., NDSS 2021, uses a server-side reference direction the same way), and the
   *mirror test* on held-out rows: an honest update ranks patients better than its mirror image
-  θ − Δ. The mean of other hospitals' deltas is not used: with label shift between sites (6 %
-  to 94 % positive) honest first updates point in opposite directions (0007-bafl.md).
+  θ − Δ. A third signal does not depend on the trajectory (which flattens near convergence): the
+  cosine with the mean of the other members' accepted deltas on the same or a neighbouring base.
+  With label shift between sites (6 % to 94 % positive) honest updates agree with the others
+  only weakly (−0.09 to +0.26 measured), so its threshold is loose (0007-bafl.md).
 - **duplicate / null** — the SML makes a copied mapped model useless, but a copy converted into the
   copier's coordinates is, once unmapped, a near-copy of the original's delta (0001, SML section);
-  a resubmitted global model has a delta of zero or the negative of a recent global step.
+  a resubmitted global model has a delta of zero or the negative of a recent global step. A zero
+  delta is tested first, on an absolute floor: it decrypts to CKKS noise, whose "reveal" is noise
+  too, and would otherwise be named INCONSISTENT_REVEAL.
+- **SML** — a mapped model made behind another revealed layer (`Evidence.foreign_layer`, found by
+  `federation.ledgerview.foreign_origin`): a copied blob or one prepared for an earlier base.
 - **metric drop** — the updated model must not be much worse than the base on held-out rows that
   never touched training.
 """
@@ -71,7 +77,11 @@ class Thresholds(BaseModel):
     duplicate_cosine: float = 0.995  # a near-copy of an earlier delta ...
     duplicate_rel_distance: float = 0.05  # ... within 5 % of its norm
     null_rel_norm: float = 1e-3  # ‖Δ‖ below this fraction of the reference median: no learning
-    null_abs_norm: float = 1e-7  # ... or below this absolutely (no reference yet)
+    # ... or below this absolutely, checked first: a zero delta decrypts to CKKS noise of norm
+    # ~1e-8 (per element ~1e-9), honest heart updates have norms of 1e-2 and more.
+    null_abs_norm: float = 1e-5
+    others_min_cosine: float = -0.10  # cosine with the mean of other members' recent deltas
+    min_others: int = 2  # other members' deltas needed before that cosine is used
     metric_drop_bp: int = 800  # held-out metric of base+Δ may be at most this much below base's
     sml_gap_bp: int = 300  # mapped model behind the layer vs the unmapped model
     reveal_rel_tol: float = 1e-3  # revealed first layer vs mapped one times the layer
@@ -99,6 +109,7 @@ class Reference:
     trajectory: np.ndarray | None = None  # θ(base) − θ(0): where the consortium has been going
     earlier_deltas: Sequence[np.ndarray] = ()  # every earlier update it saw (duplicate check)
     global_steps: Sequence[np.ndarray] = ()  # θ(v) − θ(u) for recent versions u < v = base
+    others: Sequence[np.ndarray] = ()  # other members' accepted deltas on this or nearby bases
 
 
 @dataclass
@@ -112,6 +123,8 @@ class Evidence:
     reveal_rel_error: float = 0.0  # ‖revealed − mapped·layer‖ / ‖mapped·layer‖
     metric_reliable: bool = True  # enough held-out rows of each class for a metric comparison
     mirror_metric_bp: int | None = None  # metric of base − Δ (the update's mirror image)
+    foreign_layer: bool = False  # the mapped model fits another revealed layer (copy/precomputed)
+    loss_sym_bp: int | None = None  # 10⁴·(L(base+Δ) − L(base−Δ)), held-out log loss (a score)
     reference: Reference = field(default_factory=Reference)
 
 
@@ -183,12 +196,22 @@ def _scores(ev: Evidence) -> dict[str, int]:
         scores["mirror_bp"] = ev.metric_bp - ev.mirror_metric_bp
     if ev.sml_metric_bp is not None:
         scores["sml_metric_bp"] = ev.sml_metric_bp
+    if ev.loss_sym_bp is not None:
+        scores["loss_sym_bp"] = ev.loss_sym_bp
+    others = ev.reference.others
+    if len(others) >= 1 and all(o.shape == ev.delta.shape for o in others):
+        scores["cosine_others_bp"] = _bp(cosine(ev.delta, np.mean(np.stack(others), axis=0)))
+        scores["n_others"] = len(others)
     return scores
 
 
 def _reason(ev: Evidence, th: Thresholds, scores: Mapping[str, int]) -> str:
     ref = ev.reference.recent_deltas
     med = float(np.median([float(np.linalg.norm(d)) for d in ref])) if ref else None
+    if float(np.linalg.norm(ev.delta)) <= th.null_abs_norm:
+        return "NO_LEARNING"  # before the reveal check: CKKS noise has no consistent reveal
+    if ev.foreign_layer:
+        return "SML_MISMATCH"
     if ev.reveal_rel_error > th.reveal_rel_tol:
         return "INCONSISTENT_REVEAL"
     if ev.sml_metric_bp is not None and ev.metric_bp - ev.sml_metric_bp > th.sml_gap_bp:
@@ -201,7 +224,14 @@ def _reason(ev: Evidence, th: Thresholds, scores: Mapping[str, int]) -> str:
         ratio, z = scores["norm_ratio_bp"] / 10_000, scores["norm_z_bp"] / 10_000
         if ratio > th.norm_ratio_max or z > th.norm_z_max:
             return "NORM_OUTLIER"
+    return _direction(ev, th, scores)
+
+
+def _direction(ev: Evidence, th: Thresholds, scores: Mapping[str, int]) -> str:
     if "cosine_bp" in scores and scores["cosine_bp"] / 10_000 < th.min_cosine:
+        return "DIRECTION_OUTLIER"
+    others = scores.get("n_others", 0) >= th.min_others
+    if others and scores["cosine_others_bp"] / 10_000 < th.others_min_cosine:
         return "DIRECTION_OUTLIER"
     margin = th.mirror_margin_bp if "cosine_bp" in scores else th.mirror_margin_first_bp
     if ev.metric_reliable and "mirror_bp" in scores and scores["mirror_bp"] < -margin:
@@ -214,8 +244,10 @@ def _reason(ev: Evidence, th: Thresholds, scores: Mapping[str, int]) -> str:
 def decide(ev: Evidence, th: Thresholds | None = None) -> Verdict:
     """The verdict on one update: the first failing check names the reason, else ``OK``.
 
-    Order: reveal consistency and SML first (they say the submission is not what it claims to
-    be), then null/duplicate (free-riding), then norm and direction (poisoning), then the metric.
+    Order: an (absolutely) null delta first (it decrypts to CKKS noise, which no reveal check can
+    judge), then the SML (a mapped model made behind another revealed layer: a copy or a
+    precomputed submission) and reveal consistency (the submission is not what it claims to be),
+    then null/duplicate (free-riding), then norm and direction (poisoning), then the metric.
     """
     th = th or Thresholds()
     scores = _scores(ev)

@@ -18,6 +18,13 @@ from typing import Any
 import numpy as np
 
 from consortium.federation.checks import Evidence, Reference, Verdict, decide, flatten
+from consortium.federation.ledgerview import (
+    foreign_origin,
+    open_delta,
+    revealed_updates,
+    update_delta,
+)
+from consortium.federation.losses import log_loss
 from consortium.federation.session import Session
 from consortium.federation.vault import VaultError
 
@@ -31,6 +38,18 @@ Arrays = OrderedDict[str, np.ndarray]
 # duplicate checks still apply.
 MIN_CLASS_ROWS = 8
 
+# Other members' updates within this many versions of the update's base are its trajectory-free
+# direction reference (docs/decisions/0007-bafl.md).
+OTHERS_BASE_SPAN = 1
+
+
+def _model(model_arrays: Arrays, s: Session) -> Any:
+    from consortium.learning.models import build_model, load_arrays
+
+    model = build_model(s.spec(), seed=0)
+    load_arrays(model, OrderedDict((k, v.astype(np.float32)) for k, v in model_arrays.items()))
+    return model
+
 
 def metric_bp(model_arrays: Arrays, s: Session, layer: np.ndarray | None = None) -> int:
     """AUROC (bp) of a model on the held-out rows (behind ``layer`` when given).
@@ -38,12 +57,10 @@ def metric_bp(model_arrays: Arrays, s: Session, layer: np.ndarray | None = None)
     Falls back to accuracy when the held-out rows have a single class (AUROC undefined).
     """
     from consortium.learning.evaluate import evaluate
-    from consortium.learning.models import build_model, load_arrays
     from consortium.pole.sml import evaluate_behind
 
     assert s.cohort is not None
-    model = build_model(s.spec(), seed=0)
-    load_arrays(model, OrderedDict((k, v.astype(np.float32)) for k, v in model_arrays.items()))
+    model = _model(model_arrays, s)
     X, y = s.cohort.X_test, s.cohort.y_test
     metrics = evaluate_behind(model, layer, X, y) if layer is not None else evaluate(model, X, y)
     if metrics.auroc_bp is not None:
@@ -51,16 +68,30 @@ def metric_bp(model_arrays: Arrays, s: Session, layer: np.ndarray | None = None)
     return round(metrics.accuracy * 10_000)
 
 
-def _references(s: Session, base: int) -> Reference:
+def _loss(model_arrays: Arrays, s: Session) -> float:
+    assert s.cohort is not None
+    return log_loss(_model(model_arrays, s), s.cohort.X_test, s.cohort.y_test)
+
+
+def _references(
+    s: Session, update: dict[str, Any], ledger: list[tuple[dict[str, Any], str]]
+) -> Reference:
+    base = int(update["base_version"])
     mem: dict[str, Any] = s.state.read_json("tasks", s.task_id, "verifier.json", default={})
     window = s.settings.reference_window
     recent_ids = mem.get("accepted", [])[-window:]
     recent = [s.state.read_arrays("tasks", s.task_id, "seen", f"{u}.npz") for u in recent_ids]
     own_dir = s.state.path("tasks", s.task_id, "own")
-    own_files = sorted(own_dir.glob("*.npz"))[-window:] if own_dir.is_dir() else []
+    own_files = sorted(own_dir.glob("*.npz")) if own_dir.is_dir() else []
     own = [s.state.read_arrays("tasks", s.task_id, "own", f.name) for f in own_files]
-    earlier_ids = mem.get("seen", [])[-64:]
-    earlier = [s.state.read_arrays("tasks", s.task_id, "seen", f"{u}.npz") for u in earlier_ids]
+    # Duplicates: every earlier revealed update on the ledger and every delta this member submitted.
+    earlier = [update_delta(s, u) for u, _ in ledger] + own
+    # Direction without a trajectory: other members' accepted updates on this or nearby bases.
+    near = [u for u, st in ledger if st in ("accepted", "included")
+            and u["member_id"] != update["member_id"]
+            and abs(int(u["base_version"]) - base) <= OTHERS_BASE_SPAN]  # fmt: skip
+    near.sort(key=lambda u: int(u["submitted_ms"]))
+    others = [update_delta(s, u) for u in near[-window:]]
     steps, trajectory = [], None
     if base >= 1:
         cur = flatten(s.version(base))
@@ -68,10 +99,11 @@ def _references(s: Session, base: int) -> Reference:
             steps.append(cur - flatten(s.version(old)))
         trajectory = cur - flatten(s.version(0))
     return Reference(
-        recent_deltas=[flatten(a) for a in [*recent, *own] if a is not None],
+        recent_deltas=[flatten(a) for a in [*recent, *own[-window:]] if a is not None],
         earlier_deltas=[flatten(a) for a in earlier if a is not None],
         global_steps=steps,
         trajectory=trajectory,
+        others=[flatten(a) for a in others if a is not None],
     )
 
 
@@ -85,41 +117,46 @@ def _remember(s: Session, update_id: str, delta: Arrays, verdict: Verdict) -> No
     s.state.write_json(mem, "tasks", s.task_id, "verifier.json")
 
 
-def _bad_blob(s: Session, update: dict[str, Any], why: str) -> Verdict:
+def _bad_blob() -> Verdict:
     return Verdict(verdict="reject", reason="BAD_BLOB", metric_bp=0, scores={})
+
+
+def _sml_evidence(
+    s: Session, update: dict[str, Any], mapped: Arrays, revealed_first: np.ndarray
+) -> tuple[float, int]:
+    """(relative reveal error, metric of the mapped model behind the rebuilt layer)."""
+    from consortium.pole.sml import consistent_reveal, first_layer_name, map_state, sml_layer
+
+    base_h = int(update["base_version"])
+    base = s.version(base_h)
+    first = first_layer_name(base)
+    block = s.q("GetVersion", task_id=s.task_id, version=base_h)
+    dim = base[first].shape[1]
+    layer = sml_layer(s.task_id, block["model_digest"], update["member_id"], update["nonce"], dim)
+    expected = np.asarray(mapped[first], dtype=np.float64) @ layer
+    denom = max(1e-12, float(np.linalg.norm(expected)))
+    reveal_err = float(np.linalg.norm(expected - revealed_first)) / denom
+    if not consistent_reveal(mapped[first], revealed_first, layer, atol=1e-4):
+        reveal_err = max(reveal_err, 1.0)
+    mapped_model = OrderedDict((k, map_state(base, layer)[k] + mapped[k]) for k in base)
+    return reveal_err, metric_bp(mapped_model, s, layer)
 
 
 def verify_update(s: Session, update: dict[str, Any]) -> tuple[Verdict, Arrays | None]:
     """The verdict on one revealed update (and its unmapped delta when it could be opened)."""
-    from consortium.pole.sml import consistent_reveal, first_layer_name, map_state, sml_layer
+    from consortium.pole.sml import first_layer_name
 
     try:
-        mapped = s.vault.decrypt(s.blobs.get(update["model_digest"]))
-        revealed = s.vault.decrypt(s.blobs.get(update["unmapped_digest"]))
-    except (VaultError, OSError, ValueError) as exc:
-        return _bad_blob(s, update, str(exc)), None
-    base_h = int(update["base_version"])
-    base = s.version(base_h)
+        mapped, delta = open_delta(s, update)
+    except (VaultError, OSError, ValueError, KeyError):
+        return _bad_blob(), None
+    base = s.version(int(update["base_version"]))
     first = first_layer_name(base)
-    shapes_ok = all(k in mapped and mapped[k].shape == v.shape for k, v in base.items())
-    if set(mapped) != set(base) or not shapes_ok or first not in revealed:
-        return _bad_blob(s, update, "tensor layout"), None
-    delta = OrderedDict((k, mapped[k]) for k in base)  # the model's order (blobs sort by name)
-    delta[first] = revealed[first]
-    layer, reveal_err, sml_bp = None, 0.0, None
+    ledger = revealed_updates(s, update)
+    reveal_err, sml_bp, origin = 0.0, None, None
     if s.task()["sml"]:
-        block = s.q("GetVersion", task_id=s.task_id, version=base_h)
-        dim = base[first].shape[1]
-        layer = sml_layer(
-            s.task_id, block["model_digest"], update["member_id"], update["nonce"], dim
-        )
-        expected = np.asarray(mapped[first], dtype=np.float64) @ layer
-        denom = max(1e-12, float(np.linalg.norm(expected)))
-        reveal_err = float(np.linalg.norm(expected - revealed[first])) / denom
-        if not consistent_reveal(mapped[first], revealed[first], layer, atol=1e-4):
-            reveal_err = max(reveal_err, 1.0)
-        mapped_model = OrderedDict((k, map_state(base, layer)[k] + mapped[k]) for k in base)
-        sml_bp = metric_bp(mapped_model, s, layer)
+        reveal_err, sml_bp = _sml_evidence(s, update, mapped, delta[first])
+        origin = foreign_origin(s, mapped[first], [u for u, _ in ledger])
     updated = OrderedDict((k, base[k].astype(np.float64) + delta[k]) for k in base)
     mirror = OrderedDict((k, base[k].astype(np.float64) - delta[k]) for k in base)
     assert s.cohort is not None
@@ -127,8 +164,10 @@ def verify_update(s: Session, update: dict[str, Any]) -> tuple[Verdict, Arrays |
     reliable = min(positives, len(s.cohort.y_test) - positives) >= MIN_CLASS_ROWS
     ev = Evidence(
         delta=flatten(delta), metric_bp=metric_bp(updated, s), base_metric_bp=metric_bp(base, s),
-        sml_metric_bp=sml_bp, reveal_rel_error=reveal_err, reference=_references(s, base_h),
-        metric_reliable=reliable, mirror_metric_bp=metric_bp(mirror, s),
+        sml_metric_bp=sml_bp, reveal_rel_error=reveal_err,
+        reference=_references(s, update, ledger), metric_reliable=reliable,
+        mirror_metric_bp=metric_bp(mirror, s), foreign_layer=origin is not None,
+        loss_sym_bp=round((_loss(updated, s) - _loss(mirror, s)) * 10_000),
     )  # fmt: skip
     return decide(ev), delta
 

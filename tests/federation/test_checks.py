@@ -145,3 +145,44 @@ def test_scores_are_integers() -> None:
     assert {"norm_ppm", "norm_ratio_bp", "norm_z_bp", "cosine_bp"} <= set(scores)
     mirrored = decide(_evidence(new, history, mirror_metric_bp=8300)).scores
     assert mirrored["mirror_bp"] == 8500 - 8300
+
+
+def test_zero_delta_is_no_learning_even_when_the_reveal_looks_inconsistent() -> None:
+    # A resubmitted current model decrypts to CKKS noise (~1e-9 per element): the relative reveal
+    # error of noise against noise is large, but the null check comes first.
+    rng = np.random.default_rng(7)
+    *history, new = _honest(rng, 5)
+    noise = rng.normal(scale=1e-9, size=new.shape)
+    assert decide(_evidence(noise, history, reveal_rel_error=0.7)).reason == "NO_LEARNING"
+    small_honest = new * (2 * Thresholds().null_abs_norm / np.linalg.norm(new))
+    assert decide(_evidence(small_honest, [], reveal_rel_error=0.7)).reason == "INCONSISTENT_REVEAL"
+
+
+def test_a_model_made_behind_another_layer_is_an_sml_mismatch() -> None:
+    rng = np.random.default_rng(8)
+    *history, new = _honest(rng, 5)
+    # whether or not the submitter managed a consistent reveal for it
+    for err in (0.0, 0.9):
+        ev = _evidence(new, history, foreign_layer=True, reveal_rel_error=err)
+        assert decide(ev).reason == "SML_MISMATCH"
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_sign_flip_without_trajectory_is_caught_by_the_others(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    *others, new = _honest(rng, 4)
+    ref = Reference(recent_deltas=others, others=others)
+    honest = Evidence(delta=new, metric_bp=8500, base_metric_bp=8400, reference=ref)
+    flipped = Evidence(delta=-new, metric_bp=8500, base_metric_bp=8400, reference=ref)
+    assert decide(honest).accepted
+    verdict = decide(flipped)
+    assert verdict.reason == "DIRECTION_OUTLIER" and verdict.scores["cosine_others_bp"] < -1000
+
+
+def test_others_cosine_needs_enough_others() -> None:
+    rng = np.random.default_rng(10)
+    other, new = _honest(rng, 2)
+    ref = Reference(recent_deltas=[other], others=[other])
+    ev = Evidence(delta=-new, metric_bp=8500, base_metric_bp=8400, reference=ref)
+    verdict = decide(ev, Thresholds(min_others=2))
+    assert verdict.accepted and verdict.scores["n_others"] == 1

@@ -2,9 +2,9 @@
 
 Free-riders (tests/pole/freeride.py) submit on the heads of a real federated run (conftest.py):
 another member's update copied as is, the current global model, an older global model, and a
-submission prepared before its base version existed; then the honest nodes run until every one
-of them is decided. A copy converted into the copier's own layer (the SML's stated limit) is
-judged by the verifier role function itself.
+submission prepared for an earlier base version, and a copy converted into the copier's own layer
+(the SML's stated limit); then the honest nodes run until every one of them is decided. Each is
+rejected with the reason that says what it is (docs/decisions/0007-bafl.md) and earns nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from . import freeride as fr
-from .federated import FREE_RIDERS, Run
+from .federated import FREE_RIDERS, SITES, Run
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -42,7 +42,8 @@ def attacks(run: Run) -> dict[str, dict[str, Any]]:
     head = int(watch.head()["height"])
     own = watch.q("GetUpdate", task_id="heart", update_id=first["copy"])["update"]
     second = {"precomputed": fr.precomputed(s["mallory"], own),
-              "older_global": fr.older_global(s["oscar"], head - 1)}  # fmt: skip
+              "older_global": fr.older_global(s["oscar"], head - 1),
+              "converted": fr.convert_update(s["trudy"], victim)}  # fmt: skip
     assert run_nodes(run.nodes, _decided(second, head), max_seconds=120)
     out = {k: watch.q("GetUpdate", task_id="heart", update_id=u) for k, u in first.items()}
     out.update({k: watch.q("GetUpdate", task_id="heart", update_id=u) for k, u in second.items()})
@@ -57,16 +58,15 @@ def _reasons(view: dict[str, Any]) -> set[str]:
 def test_a_copied_update_fails_the_sml_binding(attacks: dict[str, Any]) -> None:
     view = attacks["copy"]
     assert view["status"] == "rejected"
-    # The copy opens the copier's layer, not the original's: its mapped first layer times that
-    # layer is not the revealed one (the SML binding of docs/decisions/0001-protocol.md).
-    assert _reasons(view) <= {"INCONSISTENT_REVEAL", "SML_MISMATCH"} and _reasons(view)
+    # The copied mapped model was made behind the victim's revealed layer, not the copier's.
+    assert _reasons(view) == {"SML_MISMATCH"}
 
 
 def test_a_precomputed_submission_fails_the_sml_binding(attacks: dict[str, Any]) -> None:
     view = attacks["precomputed"]
     assert view["status"] == "rejected"
-    # Prepared behind the layer of the previous base; the new base's layer did not exist then.
-    assert _reasons(view) <= {"INCONSISTENT_REVEAL", "SML_MISMATCH"} and _reasons(view)
+    # Prepared behind a layer of an earlier base; the new base's layer did not exist then.
+    assert _reasons(view) == {"SML_MISMATCH"}
 
 
 def test_an_older_global_model_is_no_learning(attacks: dict[str, Any]) -> None:
@@ -77,10 +77,13 @@ def test_an_older_global_model_is_no_learning(attacks: dict[str, Any]) -> None:
 def test_the_current_global_model_is_rejected(attacks: dict[str, Any]) -> None:
     view = attacks["global"]
     assert view["status"] == "rejected"
-    # A zero delta decrypts to CKKS noise (~1e-7): the verifier's relative reveal check fires
-    # before its null-delta check today, so the reason is INCONSISTENT_REVEAL, not NO_LEARNING
-    # (reported to the lead: check the null delta first in consortium/federation/checks.py).
-    assert _reasons(view) <= {"NO_LEARNING", "INCONSISTENT_REVEAL"} and _reasons(view)
+    # A zero delta decrypts to CKKS noise: the null check runs before the reveal check.
+    assert _reasons(view) == {"NO_LEARNING"}
+
+
+def test_a_converted_copy_is_a_duplicate_on_the_ledger(attacks: dict[str, Any]) -> None:
+    view = attacks["converted"]
+    assert view["status"] == "rejected" and _reasons(view) == {"DUPLICATE"}
 
 
 def test_free_riders_earn_nothing(run: Run, attacks: dict[str, Any]) -> None:
@@ -94,19 +97,19 @@ def test_free_riders_earn_nothing(run: Run, attacks: dict[str, Any]) -> None:
     assert sum(b["units"] for b in s.q("ListBalances")) > 0  # the honest members did earn
 
 
-def test_a_converted_copy_is_a_duplicate_for_a_verifier_who_saw_the_original(
+def test_a_converted_copy_is_a_duplicate_for_every_verifier(
     run: Run, attacks: dict[str, Any]
 ) -> None:
     from consortium.federation.verifier import verify_update
 
-    # Arrange: trudy maps the victim's revealed delta into its own layer (a consistent reveal)
+    # Arrange: trudy's copy of the victim's delta, mapped into its own layer (a consistent
+    # reveal); some hospitals never verified the original (not on its committee)
+    update = attacks["converted"]["update"]
     victim = attacks["victim"]["update"]
-    trudy = run.session("trudy")
-    uid = fr.convert_update(trudy, victim)
-    update = trudy.q("GetUpdate", task_id="heart", update_id=uid)["update"]
-    view = trudy.q("GetUpdate", task_id="heart", update_id=victim["update_id"])
-    saw = [e["member_id"] for e in view["endorsements"]]
-    # Act: the verifier role function of each member that verified the original
-    verdicts = [verify_update(run.session(m), update)[0] for m in saw]
+    view = run.session("admin").q("GetUpdate", task_id="heart", update_id=victim["update_id"])
+    saw = {e["member_id"] for e in view["endorsements"]}
+    # Act: the verifier role function of every hospital, whether it saw the original or not
+    verdicts = {m: verify_update(run.session(m), update)[0] for m in SITES}
     # Assert
-    assert verdicts and all(v.reason == "DUPLICATE" for v in verdicts)
+    assert set(SITES) - saw  # at least the victim itself did not verify its own update
+    assert all(v.reason == "DUPLICATE" for v in verdicts.values()), verdicts
