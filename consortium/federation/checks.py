@@ -16,10 +16,11 @@ Why these checks (docs/decisions/0007-bafl.md has the thresholds and the measure
   direction. Two signals: the cosine with the trajectory of the accepted versions θ(base) − θ(0)
   (FLTrust, Cao et al., NDSS 2021, uses a server-side reference direction the same way), and the
   *mirror test* on held-out rows: an honest update ranks patients better than its mirror image
-  θ − Δ. A third signal does not depend on the trajectory (which flattens near convergence): the
-  cosine with the mean of the other members' accepted deltas on the same or a neighbouring base.
-  With label shift between sites (6 % to 94 % positive) honest updates agree with the others
-  only weakly (−0.09 to +0.26 measured), so its threshold is loose (0007-bafl.md).
+  θ − Δ. Two trajectory-free signals are recorded as scores but decide nothing, because honest
+  updates fail them under the label shift between sites (6 % to 94 % positive; measured in
+  0007-bafl.md): the cosine with the mean of the other members' accepted deltas on the same or a
+  neighbouring base (`cosine_others_bp`, honest down to −0.93) and the symmetric held-out loss
+  L(θ+Δ) − L(θ−Δ) (`loss_sym_bp`, honest up to +1.5 nats on another site's rows).
 - **duplicate / null** — the SML makes a copied mapped model useless, but a copy converted into the
   copier's coordinates is, once unmapped, a near-copy of the original's delta (0001, SML section);
   a resubmitted global model has a delta of zero or the negative of a recent global step. A zero
@@ -80,8 +81,6 @@ class Thresholds(BaseModel):
     # ... or below this absolutely, checked first: a zero delta decrypts to CKKS noise of norm
     # ~1e-8 (per element ~1e-9), honest heart updates have norms of 1e-2 and more.
     null_abs_norm: float = 1e-5
-    others_min_cosine: float = -0.10  # cosine with the mean of other members' recent deltas
-    min_others: int = 2  # other members' deltas needed before that cosine is used
     metric_drop_bp: int = 800  # held-out metric of base+Δ may be at most this much below base's
     sml_gap_bp: int = 300  # mapped model behind the layer vs the unmapped model
     reveal_rel_tol: float = 1e-3  # revealed first layer vs mapped one times the layer
@@ -109,7 +108,7 @@ class Reference:
     trajectory: np.ndarray | None = None  # θ(base) − θ(0): where the consortium has been going
     earlier_deltas: Sequence[np.ndarray] = ()  # every earlier update it saw (duplicate check)
     global_steps: Sequence[np.ndarray] = ()  # θ(v) − θ(u) for recent versions u < v = base
-    others: Sequence[np.ndarray] = ()  # other members' accepted deltas on this or nearby bases
+    others: Sequence[np.ndarray] = ()  # other members' accepted deltas on nearby bases (a score)
 
 
 @dataclass
@@ -229,9 +228,6 @@ def _reason(ev: Evidence, th: Thresholds, scores: Mapping[str, int]) -> str:
 
 def _direction(ev: Evidence, th: Thresholds, scores: Mapping[str, int]) -> str:
     if "cosine_bp" in scores and scores["cosine_bp"] / 10_000 < th.min_cosine:
-        return "DIRECTION_OUTLIER"
-    others = scores.get("n_others", 0) >= th.min_others
-    if others and scores["cosine_others_bp"] / 10_000 < th.others_min_cosine:
         return "DIRECTION_OUTLIER"
     margin = th.mirror_margin_bp if "cosine_bp" in scores else th.mirror_margin_first_bp
     if ev.metric_reliable and "mirror_bp" in scores and scores["mirror_bp"] < -margin:

@@ -167,22 +167,14 @@ def test_a_model_made_behind_another_layer_is_an_sml_mismatch() -> None:
         assert decide(ev).reason == "SML_MISMATCH"
 
 
-@pytest.mark.parametrize("seed", range(20))
-def test_sign_flip_without_trajectory_is_caught_by_the_others(seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    *others, new = _honest(rng, 4)
-    ref = Reference(recent_deltas=others, others=others)
-    honest = Evidence(delta=new, metric_bp=8500, base_metric_bp=8400, reference=ref)
-    flipped = Evidence(delta=-new, metric_bp=8500, base_metric_bp=8400, reference=ref)
-    assert decide(honest).accepted
-    verdict = decide(flipped)
-    assert verdict.reason == "DIRECTION_OUTLIER" and verdict.scores["cosine_others_bp"] < -1000
-
-
-def test_others_cosine_needs_enough_others() -> None:
+def test_trajectory_free_scores_are_recorded_but_decide_nothing() -> None:
+    # Honest updates from a site with the opposite label balance point against the others' mean
+    # (cosine down to -0.93 in real runs, 0007-bafl.md): the cosine is a score, not a rule.
     rng = np.random.default_rng(10)
-    other, new = _honest(rng, 2)
-    ref = Reference(recent_deltas=[other], others=[other])
-    ev = Evidence(delta=-new, metric_bp=8500, base_metric_bp=8400, reference=ref)
-    verdict = decide(ev, Thresholds(min_others=2))
-    assert verdict.accepted and verdict.scores["n_others"] == 1
+    a, b, new = _honest(rng, 3)
+    ref = Reference(recent_deltas=[a, b], others=[a, b])
+    ev = Evidence(delta=-new, metric_bp=8500, base_metric_bp=8400, reference=ref, loss_sym_bp=900)
+    verdict = decide(ev)
+    assert verdict.accepted
+    assert verdict.scores["cosine_others_bp"] < -5000 and verdict.scores["n_others"] == 2
+    assert verdict.scores["loss_sym_bp"] == 900
