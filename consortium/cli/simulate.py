@@ -34,6 +34,13 @@ def simulate(
     max_seconds: Annotated[float, typer.Option(help="Stop after this many seconds.")] = 180.0,
     planned_updates: Annotated[int, typer.Option(help="Updates per hospital.")] = 6,
     out: Annotated[Path, typer.Option(help="Report directory.")] = Path("sim-report"),
+    ledger: Annotated[
+        str,
+        typer.Option(
+            help="embedded (SQLite) or fabric-fake (every node through the Fabric Gateway "
+            "protocol, on the fake peer in its own process; docs/fabric.md)."
+        ),
+    ] = "embedded",
 ) -> None:
     """Run the four UCI hospitals and an aggregator as processes; print progress; write a report."""
     from rich.console import Console
@@ -52,10 +59,12 @@ def simulate(
     bad = [a for a in attacks.values() if a not in ATTACKS]
     if bad:
         fail(f"--attack: unknown attack {bad[0]!r}; use one of {', '.join(ATTACKS[1:])}")
+    if ledger not in ("embedded", "fabric-fake"):
+        fail(f"--ledger {ledger!r}: use embedded or fabric-fake")
     cfg = SimConfig(
         speeds=speeds, attacks=attacks, sync=sync, sml=not no_sml, plaintext=plaintext,  # type: ignore[arg-type]
         target_auroc=target_auroc, max_seconds=max_seconds, planned_updates=planned_updates,
-        out=str(out),
+        out=str(out), ledger=ledger,  # type: ignore[arg-type]
     )  # fmt: skip
     console = Console()
     console.print(f"simulating {len(cfg.sites)} hospitals ({'sync' if sync else 'async'})")
@@ -71,5 +80,11 @@ def simulate(
             f"{s.site:12s} accepted {s.accepted:3d} rejected {s.rejected:3d} "
             f"ε {s.epsilon_spent} {s.reasons or ''}"
         )
-    console.print(f"final AUROC {report.final_auroc}, ledger verified: {report.ledger_verified}")
+    console.print(f"final AUROC {report.final_auroc}, ledger ({report.ledger_backend}) "
+                  f"verified: {report.ledger_verified} ({report.ledger_check})")  # fmt: skip
+    if report.fabric is not None:
+        console.print(f"fabric: {report.fabric.transactions} transactions in "
+                      f"{report.fabric.blocks} blocks, codes {report.fabric.codes}, "
+                      f"creators {report.fabric.creators}, "
+                      f"{report.fabric.versions_recomputed} versions recomputed")  # fmt: skip
     console.print(f"report: {out / 'report.json'}")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from consortium.node.settings import Attack
+from consortium.simulate.fabric import FabricCheck
 
 __all__ = ["DEFAULT_SITES", "SimConfig", "SimReport", "SiteReport", "VersionPoint"]
 
@@ -58,6 +61,9 @@ class SimConfig(BaseModel):
     train_seed: int | None = None  # tests only: fixed DP noise per hospital (never in real use)
     out: str | None = None  # report directory
     workdir: str | None = None  # consortium directory (a temporary one when None)
+    # "embedded": the SQLite ledger; "fabric-fake": every node reaches the ledger through
+    # FabricLedger (Gateway gRPC) on the protocol-level fake peer in its own process.
+    ledger: Literal["embedded", "fabric-fake"] = "embedded"
 
 
 class VersionPoint(BaseModel):
@@ -94,5 +100,10 @@ class SimReport(BaseModel):
     versions: list[VersionPoint]
     sites: list[SiteReport]
     ledger_verified: bool | None = None
+    ledger_backend: str = "embedded"  # "embedded" or "fabric-fake"
+    # What `ledger_verified` means for that backend: embedded, the whole chain re-verified;
+    # Fabric, what a client can check (consortium.simulate.fabric.FabricCheck).
+    ledger_check: str = ""
+    fabric: FabricCheck | None = None
     workdir: str
     kills: list[str] = Field(default_factory=list)

@@ -228,32 +228,66 @@ def run_simulation(
     cfg: SimConfig, *, on_version: Callable[[VersionPoint], None] | None = None
 ) -> SimReport:
     """Run the simulation of ``cfg`` (see the module docstring) and return its report."""
+    from consortium.simulate.fabric import FakePeerProcess
+
     base = Path(cfg.workdir) if cfg.workdir else Path(tempfile.mkdtemp(prefix="consortium-sim-"))
-    root = create_consortium(cfg, base / "consortium")
-    members = [*cfg.sites, AGGREGATOR]
-    driver: _Processes | _InProcess = (
-        _InProcess(root, members) if cfg.in_process else _Processes(root, members, cfg)
-    )
-    monitor = Monitor(root, cfg)
-    reached: float | None = None
+    peer = FakePeerProcess() if cfg.ledger == "fabric-fake" else None
     try:
-        while time.monotonic() - monitor.started < cfg.max_seconds:
-            point = monitor.poll()
-            if point is not None:
-                if on_version is not None:
-                    on_version(point)
-                hit = cfg.target_auroc is not None and (point.auroc or 0) >= cfg.target_auroc
-                if hit and reached is None:
-                    reached = point.seconds
-                    if cfg.stop_at_target:
-                        break
-            if cfg.stop_when_done and monitor.done():
-                break
-            driver.tick()
-        monitor.poll()
+        root = create_consortium(cfg, base / "consortium", peer)
+        members = [*cfg.sites, AGGREGATOR]
+        driver: _Processes | _InProcess = (
+            _InProcess(root, members) if cfg.in_process else _Processes(root, members, cfg)
+        )
+        monitor = Monitor(root, cfg)
+        try:
+            reached = _loop(cfg, monitor, driver, peer, on_version)
+        finally:
+            driver.close()
+        report = _report(cfg, monitor, reached, root, driver.kills)
+        monitor.s.ledger.close()
+        return report
     finally:
-        driver.close()
-    return _report(cfg, monitor, reached, root, driver.kills)
+        if peer is not None:
+            peer.stop()  # the fake peer never outlives the run
+
+
+def _loop(
+    cfg: SimConfig, monitor: Monitor, driver: _Processes | _InProcess, peer: Any,
+    on_version: Callable[[VersionPoint], None] | None,
+) -> float | None:  # fmt: skip
+    """Poll versions and step the nodes until the target, done, or ``max_seconds``."""
+    reached: float | None = None
+    while time.monotonic() - monitor.started < cfg.max_seconds:
+        point = monitor.poll()
+        if point is not None:
+            if on_version is not None:
+                on_version(point)
+            hit = cfg.target_auroc is not None and (point.auroc or 0) >= cfg.target_auroc
+            if hit and reached is None:
+                reached = point.seconds
+                if cfg.stop_at_target:
+                    break
+        if cfg.stop_when_done and monitor.done():
+            break
+        if peer is not None and peer.proc is not None and peer.proc.poll() is not None:
+            raise RuntimeError(f"the fake Fabric peer exited: see {monitor.root}/logs")
+        driver.tick()
+    monitor.poll()
+    return reached
+
+
+def _verify(cfg: SimConfig, root: Path) -> dict[str, Any]:
+    """What can be verified of the ledger with this backend (SimReport fields)."""
+    if cfg.ledger == "embedded":
+        return {"ledger_verified": verify_ledger_dir(root), "ledger_check": (
+            "embedded: signatures, hash chain and replayed world state of every block"
+        )}  # fmt: skip
+    from consortium.simulate.fabric import check_fabric_run
+    from consortium.simulate.setup import TASK_ID
+
+    check = check_fabric_run(root, ADMIN, TASK_ID)
+    return {"ledger_verified": check.ok, "ledger_check": "fabric (client side): " + check.checked,
+            "fabric": check}  # fmt: skip
 
 
 def _report(
@@ -266,8 +300,8 @@ def _report(
         config=cfg, seconds=time.monotonic() - monitor.started, seconds_to_target=reached,
         final_auroc=last.auroc if last else None,
         final_auroc_honest=last.auroc_honest if last else None,
-        versions=monitor.points, sites=monitor.sites(), ledger_verified=verify_ledger_dir(root),
-        workdir=str(root), kills=kills,
+        versions=monitor.points, sites=monitor.sites(), ledger_backend=cfg.ledger,
+        workdir=str(root), kills=kills, **_verify(cfg, root),
     )  # fmt: skip
     if cfg.out:
         write_report(report, Path(cfg.out))

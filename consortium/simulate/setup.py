@@ -10,10 +10,13 @@ settings (speed, attack, pacing) to ``members/NAME/node.toml``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from consortium.node.settings import NodeSettings, save_settings
 from consortium.simulate.config import SimConfig
+
+if TYPE_CHECKING:
+    from consortium.simulate.fabric import FakePeerProcess
 
 __all__ = ["ADMIN", "AGGREGATOR", "create_consortium", "task_record"]
 
@@ -88,21 +91,43 @@ def _keys(config: Any, blobs: Any, admin: Any) -> Any:
     return result.bundle
 
 
-def create_consortium(cfg: SimConfig, root: Path) -> Path:
-    """Make the consortium directory of ``cfg`` under ``root``; returns it."""
+def _bootstrap(cfg: SimConfig, config: Any, peer: FakePeerProcess | None) -> Any:
+    """Write the genesis: the embedded ledger's file, or ``Bootstrap`` submitted to the fake
+    Fabric peer (started here, which points ``consortium.toml`` at itself); the config to use."""
+    from consortium.config import ConsortiumConfig
+    from consortium.ledger.factory import bootstrap_ledger, genesis_args, open_ledger
+
+    if cfg.ledger == "embedded":
+        bootstrap_ledger(config, ADMIN)
+        return config
+    if peer is None:
+        raise ValueError(f"ledger {cfg.ledger!r} needs a FakePeerProcess to start")
+    peer.start(config.root, config.root / "logs")
+    config = ConsortiumConfig.load(config.root)
+    admin = open_ledger(config, ADMIN)
+    try:
+        admin.submit_ok("Bootstrap", genesis_args(config))
+    finally:
+        admin.close()
+    return config
+
+
+def create_consortium(cfg: SimConfig, root: Path, peer: FakePeerProcess | None = None) -> Path:
+    """Make the consortium directory of ``cfg`` under ``root``; returns it. With
+    ``cfg.ledger == "fabric-fake"``, ``peer`` is started and serves the ledger (the caller stops
+    it)."""
     from consortium.blobs import open_blob_store
     from consortium.datasets.heart import heart_cohort_table
     from consortium.identity.setup import create_identities
     from consortium.learning.models import build_model, state_arrays
     from consortium.learning.serialize import to_safetensors
-    from consortium.ledger.factory import bootstrap_ledger, open_ledger
+    from consortium.ledger.factory import open_ledger
     from consortium.node.open import cohort_from_table, member_dir
 
     roles = {site: ["hospital", "verifier"] for site in cfg.sites}
     roles[AGGREGATOR] = ["aggregator"]
     roles[ADMIN] = ["admin"]
-    config = create_identities(root, "sim", roles)
-    bootstrap_ledger(config, ADMIN)
+    config = _bootstrap(cfg, create_identities(root, "sim", roles), peer)
     blobs = open_blob_store(config.blobs.url, config.root)
     admin = open_ledger(config, ADMIN)
     bundle = None if cfg.plaintext else _keys(config, blobs, admin)
@@ -131,4 +156,4 @@ def create_consortium(cfg: SimConfig, root: Path) -> Path:
         save_settings(mdir, _node_settings(cfg, site))
     for other in (AGGREGATOR, ADMIN):
         save_settings(member_dir(config, other), _node_settings(cfg, None))
-    return config.root
+    return Path(config.root)
