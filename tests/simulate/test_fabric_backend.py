@@ -110,3 +110,42 @@ def test_the_signature_check_refuses_a_tampered_or_foreign_transaction(tmp_path:
     payload = envelope.payload[:-1] + bytes([envelope.payload[-1] ^ 1])  # inside a bytes field
     tampered = common_pb2.Envelope(payload=payload, signature=envelope.signature)
     assert _signed_by_member(tampered, ours) is None  # signature no longer matches
+
+
+def _alive(pid: int) -> bool:
+    """A process that exists and is not a zombie (PID 1 in a container may not reap)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "State:\tZ" not in status
+
+
+@pytest.mark.timeout(60)
+def test_the_fake_peer_does_not_outlive_a_simulator_that_dies(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from consortium.identity.setup import create_identities\n"
+        "from consortium.simulate.fabric import FakePeerProcess\n"
+        "config = create_identities(Path(sys.argv[1]), 'c', {'admin': ['admin']})\n"
+        "peer = FakePeerProcess()\n"
+        "peer.start(config.root, config.root / 'logs')\n"
+        "print(peer.proc.pid, flush=True)\n"
+        "os._exit(0)  # dies without stopping the fake\n"
+    )
+    simulator = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "c")],
+        capture_output=True, text=True, timeout=50, check=True,
+    )  # fmt: skip
+    pid = int(simulator.stdout.split()[-1])
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(pid), "the fake peer kept running after the simulator died"
+    config = ConsortiumConfig.load(tmp_path / "c")
+    assert config.ledger.backend == "fabric"  # it had pointed the directory at itself
