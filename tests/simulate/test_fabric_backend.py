@@ -149,3 +149,13 @@ def test_the_fake_peer_does_not_outlive_a_simulator_that_dies(tmp_path: Path) ->
     assert not _alive(pid), "the fake peer kept running after the simulator died"
     config = ConsortiumConfig.load(tmp_path / "c")
     assert config.ledger.backend == "fabric"  # it had pointed the directory at itself
+
+
+def test_simulate_refuses_an_unknown_ledger() -> None:
+    from typer.testing import CliRunner
+
+    from consortium.cli import app
+
+    result = CliRunner().invoke(app, ["simulate", "--ledger", "fabric"])
+    assert result.exit_code == 2
+    assert "--ledger 'fabric'" in result.output and "fabric-fake" in result.output
