@@ -2,12 +2,15 @@
 
 For one update: fetch and decrypt the mapped delta and the revealed unmapped first layer
 (``BAD_BLOB`` when either does not open), rebuild the submitter's layer from the revealed nonce,
-check the reveal (``INCONSISTENT_REVEAL``), evaluate base+Δ and the mapped model behind the layer
-on this member's **held-out** rows, and let `consortium.federation.checks.decide` judge against
-this verifier's references: the deltas of updates it accepted recently and its own recent
-deltas (a verifier that is also a hospital waits until it has trained once, so that even the
-first update it sees is compared with something). The verdict goes on the ledger with its
-reason code and integer scores.
+check the reveal (``INCONSISTENT_REVEAL``) and whether the mapped model was made behind another
+revealed layer of the task (``SML_MISMATCH``, `federation.ledgerview.foreign_origin`), evaluate
+base+Δ, base−Δ and the mapped model behind the layer on this member's **held-out** rows, and let
+`consortium.federation.checks.decide` judge against this verifier's references: the deltas of
+updates it accepted recently and its own deltas (norm), every earlier revealed update of the task
+on the ledger and its own deltas (duplicates), the trajectory of the accepted versions
+(direction), and the other members' accepted deltas on nearby bases (a score). A verifier that is
+also a hospital waits until it has trained once, so that even the first update it sees is
+compared with something. The verdict goes on the ledger with its reason code and integer scores.
 """
 
 from __future__ import annotations
