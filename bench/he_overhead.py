@@ -5,27 +5,32 @@ the aggregator as processes twice (``--plaintext`` baseline, then CKKS) and prin
 ratio encrypted ÷ plaintext (goal ≤ 1.3; NVIDIA FLARE reports 2.7× for its CKKS aggregation) and
 the ciphertext bytes per parameter of one update blob (TenSEAL's usual parameters give ≈ 81).
 
-    .venv/bin/python bench/he_overhead.py [--updates 3] [--skip-large]
+``--profile`` instead runs the CKKS simulation of the large model once with every node in this
+process (``SimConfig.in_process``) under cProfile, and prints where the encryption work goes: the
+CPU seconds of each `HEVault` operation, by the federation function that called it.
+
+    .venv/bin/python bench/he_overhead.py [--updates 3] [--skip-large] [--profile]
 """
 
 from __future__ import annotations
 
 import argparse
 import tempfile
+from typing import Any
 
 from consortium.simulate.config import SimConfig, SimReport
 from consortium.simulate.runner import run_simulation
 
 LARGE_HIDDEN = (1000, 1000)  # 20 inputs: 20·1000 + 1000·1000 + 1000 + biases ≈ 1.02 M
+VAULT_OPS = ("encrypt", "decrypt", "replace", "weighted_sum")
 
 
-def _run(plaintext: bool, hidden: tuple[int, ...], updates: int) -> SimReport:
-    cfg = SimConfig(
+def _config(plaintext: bool, hidden: tuple[int, ...], updates: int, **extra: bool) -> SimConfig:
+    return SimConfig(
         plaintext=plaintext, hidden=hidden, planned_updates=updates, update_seconds=0.0,
         max_seconds=1800, flush_seconds=2.0, sealer_timeout_seconds=60.0,
-        workdir=tempfile.mkdtemp(prefix="bench-he-"),
+        workdir=tempfile.mkdtemp(prefix="bench-he-"), **extra,
     )  # fmt: skip
-    return run_simulation(cfg)
 
 
 def _bytes_per_param(report: SimReport) -> tuple[int, float]:
@@ -38,17 +43,43 @@ def _bytes_per_param(report: SimReport) -> tuple[int, float]:
     return params, len(blob) / params
 
 
+def _profile(hidden: tuple[int, ...], updates: int) -> None:
+    """Run CKKS in one process under cProfile; print HEVault seconds by caller."""
+    import cProfile
+    import pstats
+
+    profile = cProfile.Profile()
+    report = profile.runcall(run_simulation, _config(False, hidden, updates, in_process=True))
+    stats: dict[Any, Any] = pstats.Stats(profile).stats  # type: ignore[attr-defined]
+    print(f"CKKS run in one process: {report.seconds:.1f} s wall; HEVault operations by caller:")
+    print(f"{'operation':13s} {'caller':45s} {'calls':>5s} {'CPU s':>7s}")
+    total = 0.0
+    for (path, _, func), (_, _, _, _, callers) in sorted(stats.items()):
+        if not path.endswith("federation/he.py") or func not in VAULT_OPS:
+            continue
+        by_cost = sorted(callers.items(), key=lambda c: -c[1][3])
+        for (cpath, _, cfunc), (_, calls, _, cum) in by_cost:
+            where = f"{cpath.rsplit('consortium/', 1)[-1]}:{cfunc}"
+            print(f"{func:13s} {where:45s} {calls:5d} {cum:7.1f}")
+            total += cum
+    print(f"{'all':13s} {'':45s} {'':5s} {total:7.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--updates", type=int, default=3)
     parser.add_argument("--skip-large", action="store_true")
+    parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
+    if args.profile:
+        _profile(LARGE_HIDDEN, args.updates)
+        return
     models = {"heart": (16,)} if args.skip_large else {"heart": (16,), "1M": LARGE_HIDDEN}
     print(f"{'model':6s} {'params':>9s} {'plain (s)':>10s} {'CKKS (s)':>9s} {'ratio':>6s} "
           f"{'bytes/param':>12s}")  # fmt: skip
     for name, hidden in models.items():
-        plain = _run(True, hidden, args.updates)
-        he = _run(False, hidden, args.updates)
+        plain = run_simulation(_config(True, hidden, args.updates))
+        he = run_simulation(_config(False, hidden, args.updates))
         params, per_param = _bytes_per_param(he)
         print(f"{name:6s} {params:9d} {plain.seconds:10.1f} {he.seconds:9.1f} "
               f"{he.seconds / plain.seconds:6.2f} {per_param:12.1f}", flush=True)  # fmt: skip

@@ -1,39 +1,67 @@
-"""Exact bit-packing of TenSEAL CKKS ciphertexts: 15 % smaller than SEAL's own zstd framing.
+"""Exact bit-packing of CKKS ciphertexts, full or seeded, in the layout TenSEAL loads.
 
-A CKKS ciphertext is two polynomials whose coefficients, limb j, are integers below the prime q_j
-(48 or 40 bits here), but SEAL stores each in a 64-bit word and then zstd-compresses them; random
-residues do not compress much (~105.4 kB for 2048 values, 51.7 B/param). Storing each residue in
-``ceil(q_j.bit_length() / 8)`` bytes (exactly 6 and 5 bytes here, as the primes were chosen with
-whole-byte sizes) gives 2 * (6 + 5) * 4096 = 90,112 bytes of payload: the information-theoretic
-size of the ciphertext up to < 1 bit per residue.
+A CKKS ciphertext is two polynomials (c0, c1) whose coefficients, limb j, are integers below the
+prime q_j (48 or 40 bits here), but SEAL stores each in a 64-bit word and then zstd-compresses
+them; random residues hardly compress (~105.4 kB for 2048 values, 51.7 B/param). Storing each
+residue in ``ceil(q_j.bit_length() / 8)`` bytes (exactly 6 and 5 bytes here, as the primes were
+chosen with whole-byte sizes) is the information content up to < 1 bit per residue.
 
-Packing is lossless and deterministic: `unpack_ciphertext(pack_ciphertext(b))` is a serialization
-that TenSEAL loads to the same ciphertext (SEAL stored uncompressed), and packing the TenSEAL bytes
-of the same ciphertext always gives the same packed bytes, which keeps weighted sums recomputable
-byte for byte. It depends on the serialization of TenSEAL 0.3.18 / SEAL 4.x (pinned in
-pyproject.toml); any unexpected layout raises `PackingError` instead of guessing.
+Two kinds of ciphertexts are packed:
 
-TenSEAL's CKKSVector bytes are a protobuf: field 1 (the vector size), field 2 (the SEAL ciphertext),
-field 3 (the scale). The SEAL ciphertext is a 16-byte SEAL header, then (compressed) its members:
-parms_id (32 bytes), is_ntt_form (1), size, poly_modulus_degree, coeff_modulus_size (8 each),
-scale (8), correction_factor (8), then a data array with its own 16-byte header, a count (8) and
-the residues (count x 8 bytes, polynomial-major, then limb, then coefficient).
+- **full** (a weighted sum, or an update encrypted with the public key): both polynomials,
+  2 x (6 + 5) x 4096 = 90,112 bytes of residues per 2048 values (44 B/param);
+- **seeded** (a fresh update encrypted with the secret key, `consortium.crypto.seeded`): SEAL
+  writes c0 and, instead of the uniformly random c1, the 81-byte `UniformRandomGeneratorInfo`
+  (SEAL header, PRNG type, 512-bit seed) it was drawn from: 45,056 bytes of residues plus the seed
+  (22 B/param). SEAL's ``Ciphertext::load`` expands the seed back into c1, so TenSEAL loads the
+  unpacked bytes like any other ciphertext (SEAL, native/src/seal/ciphertext.cpp, load_members).
+
+Packing is lossless and deterministic: `unpack_ciphertext` gives TenSEAL bytes (SEAL stored
+uncompressed) that load to the same ciphertext, `pack_ciphertext` of those bytes gives the same
+packed bytes, and packing the TenSEAL bytes of one ciphertext always gives the same packed bytes,
+which keeps weighted sums recomputable byte for byte. It depends on the serialization of TenSEAL
+0.3.18 / SEAL 4.x (pinned in pyproject.toml); any unexpected layout raises `PackingError` instead
+of guessing.
+
+TenSEAL's CKKSVector bytes are a protobuf (tenseal/proto/tensors.proto, ``CKKSVectorProto``):
+field 1 (packed vector sizes), field 2 (the SEAL ciphertext), field 3 (the scale, a double). The
+SEAL ciphertext is a 16-byte SEAL header, then (compressed) its members: parms_id (32 bytes),
+is_ntt_form (1), size, poly_modulus_degree, coeff_modulus_size (8 each), scale (8),
+correction_factor (8), then a data array with its own 16-byte header, a count (8) and the
+residues (count x 8 bytes, polynomial-major, then limb, then coefficient), then for a seeded
+ciphertext the PRNG info.
+
+Packed layout: ``len(head)`` and ``len(tail)`` (2 bytes each, little-endian), the protobuf bytes
+before and after field 2, the 97 bytes of members and array header, the residues limb by limb in
+exact widths, and for a seeded ciphertext the 81 bytes of PRNG info.
 """
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
 from consortium.crypto.params import PARAMS, CkksParams, coeff_primes
 
-__all__ = ["PackingError", "pack_ciphertext", "unpack_ciphertext"]
+__all__ = [
+    "PackingError",
+    "is_seeded",
+    "pack_ciphertext",
+    "pack_seal",
+    "unpack_ciphertext",
+    "unpack_ciphertexts",
+]
 
 _SEAL_MAGIC = 0xA15E
 _HEADER = struct.Struct("<HBBBBHQ")  # magic, header size, major, minor, compr_mode, reserved, size
 _MEMBERS = 73  # parms_id .. correction_factor
+_META = _MEMBERS + 24  # members, data array header (16) and its element count (8)
+_SEED_INFO = 16 + 1 + 64  # UniformRandomGeneratorInfo: SEAL header, prng_type, 8 x uint64 seed
+_PRNG_TYPES = (1, 2)  # SEAL prng_type: blake2xb, shake256
 _COMPR_NONE, _COMPR_ZLIB, _COMPR_ZSTD = 0, 1, 2
 
 
@@ -118,70 +146,161 @@ def _limb_primes(limbs: int, params: CkksParams) -> list[tuple[int, int]]:
     return [(p, (p.bit_length() + 7) // 8) for p in data_primes[:limbs]]
 
 
-def _geometry(raw: bytes) -> tuple[int, int, int]:
-    if len(raw) < _MEMBERS + 24:
+def _geometry(meta: bytes) -> tuple[int, int, int, int]:
+    """(stored polynomials, polynomials, degree, limbs) from the members and array header.
+
+    A full ciphertext stores all its polynomials; a seeded one (two polynomials) stores only c0,
+    and its PRNG info follows the residues.
+    """
+    if len(meta) != _META:
         raise PackingError("SEAL ciphertext is truncated")
-    polys, degree, limbs = struct.unpack_from("<QQQ", raw, 33)
-    (count,) = struct.unpack_from("<Q", raw, _MEMBERS + 16)
-    if count != polys * degree * limbs or len(raw) != _MEMBERS + 24 + 8 * count:
+    polys, degree, limbs = struct.unpack_from("<QQQ", meta, 33)
+    (count,) = struct.unpack_from("<Q", meta, _MEMBERS + 16)
+    if degree * limbs == 0 or count == 0:
         raise PackingError("SEAL ciphertext sizes do not add up")
-    return int(polys), int(degree), int(limbs)
+    if count == polys * degree * limbs:
+        return int(polys), int(polys), int(degree), int(limbs)
+    if count == degree * limbs and polys == 2:
+        return 1, 2, int(degree), int(limbs)
+    raise PackingError("SEAL ciphertext sizes do not add up")
 
 
-def _pack_limb(values: NDArray[np.uint64], width: int) -> bytes:
-    return bytes(values.astype("<u8").view(np.uint8).reshape(-1, 8)[:, :width].tobytes())
+def _check_seed_info(info: bytes) -> None:
+    if len(info) != _SEED_INFO:
+        raise PackingError("seeded ciphertext: PRNG info is truncated or has trailing bytes")
+    magic, size, _, _, compr, _, total = _HEADER.unpack_from(info)
+    if (magic, size, compr, total) != (_SEAL_MAGIC, 16, _COMPR_NONE, _SEED_INFO):
+        raise PackingError("seeded ciphertext: bad PRNG info header")
+    if info[16] not in _PRNG_TYPES:
+        raise PackingError(f"seeded ciphertext: unknown PRNG type {info[16]}")
 
 
-def _unpack_limb(data: bytes, count: int, width: int) -> NDArray[np.uint64]:
-    if len(data) != count * width:
+def is_seeded(packed: bytes) -> bool:
+    """True when ``packed`` holds a seeded ciphertext (c1 stored as its PRNG seed)."""
+    if len(packed) < 4:
         raise PackingError("packed ciphertext is truncated")
-    words = np.zeros((count, 8), dtype=np.uint8)
-    words[:, :width] = np.frombuffer(data, dtype=np.uint8).reshape(count, width)
-    return words.view("<u8").ravel()
+    head_len, tail_len = struct.unpack_from("<HH", packed)
+    pos = 4 + head_len + tail_len
+    stored, polys, _, _ = _geometry(packed[pos : pos + _META])
+    return stored < polys
 
 
-def pack_ciphertext(tenseal_bytes: bytes, params: CkksParams = PARAMS) -> bytes:
-    """Repack TenSEAL ``CKKSVector.serialize()`` bytes with exactly-sized residues."""
-    head, seal, tail = _split_proto(tenseal_bytes)
+def _pack(head: bytes, seal: bytes, tail: bytes, params: CkksParams) -> bytes:
     raw = _seal_payload(seal)
-    polys, degree, limbs = _geometry(raw)
-    residues = np.frombuffer(raw, dtype="<u8", offset=_MEMBERS + 24).reshape(polys, limbs, degree)
-    parts = [struct.pack("<HH", len(head), len(tail)), head, tail, raw[: _MEMBERS + 24]]
+    stored, polys, degree, limbs = _geometry(raw[:_META])
+    body = _META + 8 * stored * degree * limbs
+    seeded = stored < polys
+    if len(raw) != body + (_SEED_INFO if seeded else 0):
+        raise PackingError("SEAL ciphertext sizes do not add up")
+    residues = np.frombuffer(raw, dtype="<u8", count=stored * limbs * degree, offset=_META)
+    residues = residues.reshape(stored, limbs, degree)
+    if len(head) > 0xFFFF or len(tail) > 0xFFFF:
+        raise PackingError("TenSEAL framing is too long")
+    parts = [struct.pack("<HH", len(head), len(tail)), head, tail, raw[:_META]]
     for j, (prime, width) in enumerate(_limb_primes(limbs, params)):
         limb = residues[:, j, :].ravel()
         if int(limb.max()) >= prime:
             raise PackingError("a residue is not below its prime: not a ciphertext of this context")
-        parts.append(_pack_limb(limb, width))
+        parts.append(limb.view(np.uint8).reshape(-1, 8)[:, :width].tobytes())
+    if seeded:
+        _check_seed_info(raw[body:])
+        parts.append(raw[body:])
     return b"".join(parts)
 
 
-def unpack_ciphertext(packed: bytes, params: CkksParams = PARAMS) -> bytes:
-    """TenSEAL-loadable bytes (SEAL uncompressed) for a `pack_ciphertext` output."""
+def pack_ciphertext(tenseal_bytes: bytes, params: CkksParams = PARAMS) -> bytes:
+    """Repack TenSEAL ``CKKSVector.serialize()`` bytes (one ciphertext) with exact residues."""
+    head, seal, tail = _split_proto(tenseal_bytes)
+    return _pack(head, seal, tail, params)
+
+
+def pack_seal(seal_bytes: bytes, size: int, scale: float, params: CkksParams = PARAMS) -> bytes:
+    """Pack a SEAL ciphertext as the CKKSVector of ``size`` values at ``scale`` TenSEAL would write.
+
+    The framing is what ``CKKSVector.serialize()`` emits for one ciphertext (field 1: the packed
+    size, field 3: the scale), so the unpacked bytes load with ``ts.ckks_vector_from``.
+    """
+    if not 1 <= size <= params.slots:
+        raise PackingError(f"a ciphertext holds 1..{params.slots} values, not {size}")
+    sizes = _encode_varint(size)
+    head = b"\x0a" + _encode_varint(len(sizes)) + sizes
+    return _pack(head, seal_bytes, b"\x19" + struct.pack("<d", scale), params)
+
+
+class _Framed(NamedTuple):
+    """One packed ciphertext split into its parts (residues still packed)."""
+
+    head: bytes
+    tail: bytes
+    meta: bytes
+    geometry: tuple[int, int, int]  # stored polynomials, degree, limbs
+    residues: bytes
+    info: bytes  # PRNG info of a seeded ciphertext, else empty
+
+
+def _frame(packed: bytes, params: CkksParams) -> _Framed:
     if len(packed) < 4:
         raise PackingError("packed ciphertext is truncated")
     head_len, tail_len = struct.unpack_from("<HH", packed)
     pos = 4 + head_len + tail_len
     head, tail = packed[4 : 4 + head_len], packed[4 + head_len : pos]
-    meta = packed[pos : pos + _MEMBERS + 24]
-    pos += _MEMBERS + 24
-    polys, degree, limbs = _geometry(meta + bytes(8 * _count(meta)))
-    residues = np.empty((polys, limbs, degree), dtype="<u8")
+    meta = packed[pos : pos + _META]
+    stored, polys, degree, limbs = _geometry(meta)
+    size = stored * degree * sum(w for _, w in _limb_primes(limbs, params))
+    residues, rest = packed[pos + _META : pos + _META + size], packed[pos + _META + size :]
+    if len(residues) != size:
+        raise PackingError("packed ciphertext is truncated")
+    if stored < polys:
+        _check_seed_info(rest)
+    elif rest:
+        raise PackingError("packed ciphertext has trailing bytes")
+    return _Framed(head, tail, meta, (stored, degree, limbs), residues, rest)
+
+
+def _unpack_residues(
+    group: list[_Framed], geometry: tuple[int, int, int], params: CkksParams
+) -> NDArray[np.uint64]:
+    """The residues of ciphertexts of one geometry, as (count, stored, limbs, degree) words."""
+    stored, degree, limbs = geometry
+    body = np.frombuffer(b"".join(f.residues for f in group), dtype=np.uint8)
+    body = body.reshape(len(group), -1)
+    out = np.empty((len(group), stored, limbs, degree), dtype="<u8")
+    offset = 0
     for j, (prime, width) in enumerate(_limb_primes(limbs, params)):
-        size = polys * degree * width
-        limb = _unpack_limb(packed[pos : pos + size], polys * degree, width)
+        size = stored * degree * width
+        words = np.zeros((len(group), stored, degree, 8), dtype=np.uint8)
+        words[..., :width] = body[:, offset : offset + size].reshape(
+            len(group), stored, degree, width
+        )
+        limb = words.view("<u8")[..., 0]
         if int(limb.max()) >= prime:
             raise PackingError("packed ciphertext is corrupted: a residue exceeds its prime")
-        residues[:, j, :] = limb.reshape(polys, degree)
-        pos += size
-    if pos != len(packed):
-        raise PackingError("packed ciphertext has trailing bytes")
-    raw = meta + residues.tobytes()
-    major, minor = meta[_MEMBERS + 3], meta[_MEMBERS + 4]
+        out[:, :, j, :] = limb
+        offset += size
+    return out
+
+
+def _tenseal_bytes(framed: _Framed, residues: bytes) -> bytes:
+    raw = framed.meta + residues + framed.info
+    major, minor = framed.meta[_MEMBERS + 3], framed.meta[_MEMBERS + 4]
     seal = _HEADER.pack(_SEAL_MAGIC, 16, major, minor, _COMPR_NONE, 0, 16 + len(raw)) + raw
-    return head + b"\x12" + _encode_varint(len(seal)) + seal + tail
+    return framed.head + b"\x12" + _encode_varint(len(seal)) + seal + framed.tail
 
 
-def _count(meta: bytes) -> int:
-    if len(meta) != _MEMBERS + 24:
-        raise PackingError("packed ciphertext is truncated")
-    return int(struct.unpack_from("<Q", meta, _MEMBERS + 16)[0])
+def unpack_ciphertexts(packed: Sequence[bytes], params: CkksParams = PARAMS) -> list[bytes]:
+    """`unpack_ciphertext` of each, the residue arithmetic done once per geometry (numpy)."""
+    framed = [_frame(p, params) for p in packed]
+    groups: dict[tuple[int, int, int], list[int]] = {}
+    for i, f in enumerate(framed):
+        groups.setdefault(f.geometry, []).append(i)
+    out = [b""] * len(framed)
+    for geometry, idx in groups.items():
+        residues = _unpack_residues([framed[i] for i in idx], geometry, params)
+        for n, i in enumerate(idx):
+            out[i] = _tenseal_bytes(framed[i], residues[n].tobytes())
+    return out
+
+
+def unpack_ciphertext(packed: bytes, params: CkksParams = PARAMS) -> bytes:
+    """TenSEAL-loadable bytes (SEAL uncompressed) for a `pack_ciphertext` / `pack_seal` output."""
+    return unpack_ciphertexts([packed], params)[0]

@@ -5,7 +5,7 @@ N/2 = 2048 values, one ciphertext per chunk. Chunking is per tensor, so one tens
 for the same tensor of another blob (`replace_tensor`): the SML's unmapped first layer replaces the
 mapped one before aggregation (docs/decisions/0001-protocol.md, "The Secure Mapping Layer").
 
-Blob format (``consortium/he-update/v1``; its SHA-256 is the digest on the ledger)::
+Blob format (``consortium/he-update/v2``; its SHA-256 is the digest on the ledger)::
 
     b"CSHEUPD1"                       8 bytes, magic
     header length                     4 bytes, big-endian unsigned
@@ -13,8 +13,15 @@ Blob format (``consortium/he-update/v1``; its SHA-256 is the digest on the ledge
     ciphertexts                       one per chunk, back to back, in header order (tensors by
                                       name, chunks in order); their lengths are in the header.
                                       Each is a TenSEAL CKKSVector serialization with its residues
-                                      stored in exactly 6 / 5 bytes (`consortium.crypto.packing`):
-                                      44.2 B/param instead of SEAL's zstd framing (51.7)
+                                      stored in exactly 6 / 5 bytes (`consortium.crypto.packing`).
+                                      A fresh update is encrypted with the secret key and stored
+                                      seeded (c1 as its PRNG seed, `consortium.crypto.seeded`):
+                                      22 B/param; a weighted sum is full size: 24 B/param (one
+                                      prime left). SEAL's own zstd framing: 51.7 B/param.
+
+``v1`` blobs (before seeded ciphertexts) are read as before; a blob derived from v1 blobs only
+(a weighted sum, a replaced tensor) stays v1, so a ledger written with v1 still recomputes to the
+same bytes.
 
 The header is canonical JSON so that the same update always has the same bytes. ``kind`` is
 ``update`` for a fresh encryption (two data primes: one multiplication left) and ``sum`` for a
@@ -30,7 +37,8 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -40,11 +48,14 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from consortium.canonical import canonical_json, sha256_hex
 from consortium.crypto.context import CkksContext
-from consortium.crypto.packing import PackingError, pack_ciphertext, unpack_ciphertext
+from consortium.crypto.lastlevel import LastLevelDecryptor
+from consortium.crypto.packing import PackingError, pack_ciphertext, unpack_ciphertexts
 from consortium.crypto.params import MAX_ABS_VALUE, MAX_WEIGHT_SUM_PPM, exact_weight_scalar
+from consortium.crypto.seeded import SeededEncryptor
 
 __all__ = [
     "FORMAT",
+    "FORMAT_V1",
     "EncryptedUpdate",
     "TensorEntry",
     "UpdateFormatError",
@@ -55,7 +66,8 @@ __all__ = [
     "weighted_sum",
 ]
 
-FORMAT: Literal["consortium/he-update/v1"] = "consortium/he-update/v1"
+FORMAT: Literal["consortium/he-update/v2"] = "consortium/he-update/v2"
+FORMAT_V1: Literal["consortium/he-update/v1"] = "consortium/he-update/v1"
 MAGIC = b"CSHEUPD1"
 _DTYPES: dict[str, Literal["float32", "float64"]] = {"float32": "float32", "float64": "float64"}
 
@@ -80,7 +92,7 @@ class UpdateHeader(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    format: Literal["consortium/he-update/v1"] = FORMAT
+    format: Literal["consortium/he-update/v1", "consortium/he-update/v2"] = FORMAT
     kind: Literal["update", "sum"]
     context_digest: str
     slots: int
@@ -145,6 +157,11 @@ def _check_layout(header: UpdateHeader) -> None:
             raise UpdateFormatError(f"tensor {t.name!r}: chunk count does not match its shape")
 
 
+def _derived_format(*headers: UpdateHeader) -> str:
+    """v1 for a blob made from v1 blobs only (so old ledgers recompute), else v2."""
+    return FORMAT_V1 if all(h.format == FORMAT_V1 for h in headers) else FORMAT
+
+
 def _as_update(item: EncryptedUpdate | bytes) -> EncryptedUpdate:
     return item if isinstance(item, EncryptedUpdate) else EncryptedUpdate.from_bytes(item)
 
@@ -165,28 +182,42 @@ def _flat(name: str, array: Any) -> tuple[NDArray[np.float64], Literal["float32"
     return flat, dtype
 
 
-def encrypt_update(tensors: Mapping[str, Any], ctx: CkksContext) -> EncryptedUpdate:
-    """Encrypt ``{name: array}`` (any float arrays) under ``ctx`` (public or secret context)."""
+@contextmanager
+def _chunk_encryptor(ctx: CkksContext) -> Iterator[Callable[[NDArray[np.float64]], bytes]]:
+    """values -> one packed ciphertext: seeded secret-key encryption if ``ctx`` holds the key."""
+    if ctx.can_decrypt:
+        with SeededEncryptor(ctx) as seeded:
+            yield seeded.encrypt
+        return
     import tenseal as ts
 
+    yield lambda values: pack_ciphertext(
+        ts.ckks_vector(ctx.context, values).serialize(), ctx.params
+    )
+
+
+def encrypt_update(tensors: Mapping[str, Any], ctx: CkksContext) -> EncryptedUpdate:
+    """Encrypt ``{name: array}`` (any float arrays) under ``ctx``.
+
+    With a secret context (members: the only ones who encrypt updates) every chunk is encrypted
+    with the secret key and stored seeded (`consortium.crypto.seeded`: half the bytes, and no
+    public-key product). A public context can only use the public key (full-size ciphertexts);
+    nothing in the protocol does so, it is kept for tools and tests.
+    """
     slots = ctx.params.slots
     entries: list[TensorEntry] = []
     chunks: dict[str, tuple[bytes, ...]] = {}
-    for name in sorted(tensors):
-        flat, dtype = _flat(name, tensors[name])
-        parts = tuple(
-            pack_ciphertext(
-                ts.ckks_vector(ctx.context, flat[i : i + slots]).serialize(), ctx.params
+    with _chunk_encryptor(ctx) as encrypt:
+        for name in sorted(tensors):
+            flat, dtype = _flat(name, tensors[name])
+            parts = tuple(encrypt(flat[i : i + slots]) for i in range(0, flat.size, slots))
+            shape = tuple(int(d) for d in np.shape(tensors[name]))
+            entries.append(
+                TensorEntry(
+                    name=name, shape=shape, dtype=dtype, chunk_bytes=tuple(len(p) for p in parts)
+                )
             )
-            for i in range(0, flat.size, slots)
-        )
-        shape = tuple(int(d) for d in np.shape(tensors[name]))
-        entries.append(
-            TensorEntry(
-                name=name, shape=shape, dtype=dtype, chunk_bytes=tuple(len(p) for p in parts)
-            )
-        )
-        chunks[name] = parts
+            chunks[name] = parts
     header = UpdateHeader(
         kind="update", context_digest=ctx.digest, slots=slots, tensors=tuple(entries)
     )
@@ -204,10 +235,11 @@ def decrypt_update(
     ctx.check(upd.header.context_digest, "this update")
     if not ctx.can_decrypt:
         raise PermissionError("this context holds no secret key: it cannot decrypt updates")
+    decryptor = LastLevelDecryptor(ctx)
     out: dict[str, NDArray[Any]] = {}
     for t in upd.header.tensors:
-        values = [_load(ctx, c).decrypt() for c in upd.chunks[t.name]]
-        flat = np.concatenate([np.asarray(v, dtype=np.float64) for v in values] or [np.zeros(0)])
+        values = [decryptor.decrypt(v) for v in _load_all(ctx, upd.chunks[t.name])]
+        flat = np.concatenate(values or [np.zeros(0)])
         out[t.name] = flat.reshape(t.shape).astype(dtype or t.dtype)
     return out
 
@@ -226,7 +258,8 @@ def replace_tensor(
             f"expected {old.shape} ({upd.header.kind})"
         )
     tensors = tuple(new if t.name == name else t for t in upd.header.tensors)
-    header = upd.header.model_copy(update={"tensors": tensors})
+    fmt = _derived_format(upd.header, src.header)
+    header = upd.header.model_copy(update={"tensors": tensors, "format": fmt})
     return EncryptedUpdate(header, {**upd.chunks, name: src.chunks[name]})
 
 
@@ -250,21 +283,34 @@ def _check_same_layout(updates: Sequence[EncryptedUpdate], ctx: CkksContext) -> 
             raise UpdateFormatError(f"update #{i} has other tensors or shapes than update #0")
 
 
-def _load(ctx: CkksContext, packed: bytes) -> Any:
-    """A TenSEAL CKKSVector from one packed chunk."""
+_BATCH = 64
+"""Chunks unpacked together (vectorised), bounding the unpacked bytes held at once (~8 MB)."""
+
+
+def _load_all(ctx: CkksContext, packed: Sequence[bytes]) -> Iterator[Any]:
+    """TenSEAL CKKSVectors of packed chunks, in order, unpacked a batch at a time."""
     import tenseal as ts
 
-    try:
-        return ts.ckks_vector_from(ctx.context, unpack_ciphertext(packed, ctx.params))
-    except PackingError as err:
-        raise UpdateFormatError(f"bad ciphertext in the update: {err}") from err
+    for start in range(0, len(packed), _BATCH):
+        try:
+            raws = unpack_ciphertexts(packed[start : start + _BATCH], ctx.params)
+        except PackingError as err:
+            raise UpdateFormatError(f"bad ciphertext in the update: {err}") from err
+        for raw in raws:
+            yield ts.ckks_vector_from(ctx.context, raw)
 
 
-def _sum_chunk(ctx: CkksContext, parts: Sequence[bytes], scalars: Sequence[float]) -> bytes:
-    acc = _load(ctx, parts[0]) * scalars[0]
-    for part, scalar in zip(parts[1:], scalars[1:], strict=True):
-        acc += _load(ctx, part) * scalar
-    return pack_ciphertext(acc.serialize(), ctx.params)
+def _sum_tensor(
+    ctx: CkksContext, parts: Sequence[Sequence[bytes]], scalars: Sequence[float]
+) -> tuple[bytes, ...]:
+    """Chunk by chunk, sum_k scalars[k] * parts[k][i] (TenSEAL: product, rescale, addition)."""
+    out = []
+    for vectors in zip(*(_load_all(ctx, p) for p in parts), strict=True):
+        acc = vectors[0] * scalars[0]
+        for vector, scalar in zip(vectors[1:], scalars[1:], strict=True):
+            acc += vector * scalar
+        out.append(pack_ciphertext(acc.serialize(), ctx.params))
+    return tuple(out)
 
 
 def weighted_sum(
@@ -282,11 +328,11 @@ def weighted_sum(
     entries: list[TensorEntry] = []
     chunks: dict[str, tuple[bytes, ...]] = {}
     for t in ups[0].header.tensors:
-        summed = tuple(
-            _sum_chunk(ctx, [u.chunks[t.name][i] for u in ups], scalars)
-            for i in range(len(t.chunk_bytes))
-        )
+        summed = _sum_tensor(ctx, [u.chunks[t.name] for u in ups], scalars)
         chunks[t.name] = summed
         entries.append(t.model_copy(update={"chunk_bytes": tuple(len(c) for c in summed)}))
-    header = ups[0].header.model_copy(update={"kind": "sum", "tensors": tuple(entries)})
+    fmt = _derived_format(*(u.header for u in ups))
+    header = ups[0].header.model_copy(
+        update={"kind": "sum", "tensors": tuple(entries), "format": fmt}
+    )
     return EncryptedUpdate(header, chunks)

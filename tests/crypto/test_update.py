@@ -19,7 +19,8 @@ from consortium.crypto import (
     replace_tensor,
     weighted_sum,
 )
-from consortium.crypto.packing import unpack_ciphertext
+from consortium.crypto.packing import is_seeded, unpack_ciphertext
+from consortium.crypto.update import FORMAT, FORMAT_V1
 
 
 def delta(seed: int, scale: float = 1.0) -> dict[str, np.ndarray]:
@@ -176,3 +177,58 @@ def test_update_under_another_key_is_refused(secret_ctx: CkksContext) -> None:
 def test_encrypt_refuses_values_it_cannot_carry(secret_ctx: CkksContext, bad) -> None:
     with pytest.raises(UpdateFormatError):
         encrypt_update({"w": bad}, secret_ctx)
+
+
+def test_fresh_updates_are_seeded_and_sums_are_full(
+    secret_ctx: CkksContext, public_ctx: CkksContext
+) -> None:
+    upd = encrypt_update(delta(6), secret_ctx)
+    by_public_key = encrypt_update(delta(6), public_ctx)
+    assert upd.header.format == FORMAT
+    assert all(is_seeded(c) for chunks in upd.chunks.values() for c in chunks)
+    assert not any(is_seeded(c) for chunks in by_public_key.chunks.values() for c in chunks)
+    assert len(upd.to_bytes()) < 0.52 * len(by_public_key.to_bytes())
+    # Both encryptions are under the same key: they sum together and decrypt alike.
+    summed = weighted_sum([upd, by_public_key], [250_000, 750_000], public_ctx)
+    assert not any(is_seeded(c) for chunks in summed.chunks.values() for c in chunks)
+    got = decrypt_update(summed, secret_ctx, dtype="float64")
+    for name, arr in delta(6).items():
+        assert np.abs(got[name] - arr).max() < 1e-6
+
+
+def test_v1_blobs_still_load_and_sum_to_v1_bytes(
+    secret_ctx: CkksContext, public_ctx: CkksContext
+) -> None:
+    def v1(upd: EncryptedUpdate) -> bytes:
+        header = upd.header.model_copy(update={"format": FORMAT_V1})
+        return EncryptedUpdate(header, upd.chunks).to_bytes()
+
+    olds = [v1(encrypt_update(delta(k), public_ctx)) for k in (7, 8)]  # as v1 code wrote them
+    summed = weighted_sum(olds, [400_000, 600_000], public_ctx)
+    assert summed.header.format == FORMAT_V1  # a ledger written with v1 recomputes to v1 bytes
+    assert weighted_sum(olds, [400_000, 600_000], public_ctx).to_bytes() == summed.to_bytes()
+    mixed = weighted_sum([olds[0], encrypt_update(delta(8), secret_ctx)], [1, 1], public_ctx)
+    assert mixed.header.format == FORMAT
+    replaced = replace_tensor(olds[0], "fc1.bias", encrypt_update(delta(9), secret_ctx))
+    assert replaced.header.format == FORMAT
+    got = decrypt_update(summed, secret_ctx, dtype="float64")
+    want = 0.4 * delta(7)["fc2.weight"] + 0.6 * delta(8)["fc2.weight"]
+    assert np.abs(got["fc2.weight"] - want).max() < 1e-6
+
+
+def test_last_level_decryption_equals_tenseals_bit_for_bit(
+    secret_ctx: CkksContext, public_ctx: CkksContext
+) -> None:
+    from consortium.crypto.lastlevel import LastLevelDecryptor
+
+    upd = encrypt_update(delta(13), secret_ctx)
+    summed = weighted_sum([upd, encrypt_update(delta(14), secret_ctx)], [999_999, 7], public_ctx)
+    ours = LastLevelDecryptor(secret_ctx)
+    for blob, limbs in ((upd, 2), (summed, 1)):
+        for chunk in blob.chunks["fc1.weight"]:
+            vec = ts.ckks_vector_from(secret_ctx.context, unpack_ciphertext(chunk))
+            assert vec.ciphertext()[0].coeff_modulus_size() == limbs
+            got = ours.decrypt(vec)
+            assert np.array_equal(got, np.asarray(vec.decrypt()))  # vec itself is left intact
+    with pytest.raises(PermissionError):
+        LastLevelDecryptor(public_ctx)
