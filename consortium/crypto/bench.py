@@ -1,11 +1,12 @@
 """Measurements of the CKKS overhead, for ``bench/he_overhead.py`` and the crypto tests.
 
-`measure_he` encrypts ``n_updates`` synthetic model deltas of ``n_params`` parameters, sums them
-with public weights on the public context, decrypts the sum and reports sizes, times and the
-largest error against the plaintext weighted sum. Times are wall-clock seconds on this machine
-(a report, never an assertion); sizes and errors are exact properties of the format.
-``tenseal_bytes_per_param`` is the size of the same ciphertexts in TenSEAL's own serialization
-(SEAL + zstd), to show what `consortium.crypto.packing` saves.
+`measure_he` encrypts ``n_updates`` synthetic model deltas of ``n_params`` parameters, decrypts
+one of them (what a verifier does), sums them with public weights on the public context, decrypts
+the sum and reports sizes, times and the largest error against the plaintext weighted sum. Times
+are wall-clock seconds on this machine (a report, never an assertion); sizes and errors are exact
+properties of the format. ``tenseal_bytes_per_param`` is the size of the same ciphertexts in
+TenSEAL's own serialization (SEAL + zstd, seed expanded), to show what seeding and
+`consortium.crypto.packing` save.
 
 ``python -m consortium.crypto.bench [n_params] [tutorial]`` prints one measurement as JSON
 (``tutorial``: with `TENSEAL_TUTORIAL_PARAMS` instead of the consortium's).
@@ -47,6 +48,7 @@ class HeOverhead(BaseModel):
     sum_bytes_per_param: float
     encrypt_s_per_update: float
     sum_s: float
+    decrypt_update_s: float
     decrypt_s: float
     max_abs_error: float
 
@@ -96,6 +98,9 @@ def measure_he(
     blobs = [encrypt_update(d, secret).to_bytes() for d in deltas]
     encrypt_s = (time.perf_counter() - start) / n_updates
     start = time.perf_counter()
+    decrypt_update(blobs[0], secret, dtype="float64")
+    decrypt_update_s = time.perf_counter() - start
+    start = time.perf_counter()
     summed = weighted_sum(blobs, weights, public).to_bytes()
     sum_s = time.perf_counter() - start
     start = time.perf_counter()
@@ -121,6 +126,7 @@ def measure_he(
         sum_bytes_per_param=len(summed) / n_params,
         encrypt_s_per_update=encrypt_s,
         sum_s=sum_s,
+        decrypt_update_s=decrypt_update_s,
         decrypt_s=decrypt_s,
         max_abs_error=error,
     )
