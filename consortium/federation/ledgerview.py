@@ -25,7 +25,15 @@ import numpy as np
 from consortium.federation.session import Session
 from consortium.federation.vault import VaultError
 
-__all__ = ["foreign_origin", "open_delta", "revealed_updates", "update_delta"]
+__all__ = [
+    "cache_delta",
+    "duplicate_candidates",
+    "foreign_origin",
+    "open_delta",
+    "revealed_first",
+    "revealed_updates",
+    "update_delta",
+]
 
 Arrays = OrderedDict[str, np.ndarray]
 
@@ -33,15 +41,26 @@ Arrays = OrderedDict[str, np.ndarray]
 # noise is ~1e-8 relative to an honest first-layer delta, an unrelated pair is off by ~100 %.
 ORIGIN_REL_TOL = 1e-3
 
+# A replayed or converted copy is an (near) exact duplicate in every layer, so its revealed first
+# layer is too (cosine > 0.99, `checks.Thresholds.duplicate_cosine` is 0.995 on the whole delta).
+# Only an earlier update whose first layer is this close is opened in full for the duplicate
+# check; the bound is loose on purpose (a false candidate costs one decryption, never a verdict).
+CANDIDATE_COSINE = 0.9
+
 
 def open_delta(s: Session, update: dict[str, Any]) -> tuple[Arrays, Arrays]:
     """(mapped delta, unmapped delta) of a revealed update; ValueError/VaultError if unusable."""
     from consortium.pole.sml import first_layer_name
 
     mapped = s.vault.decrypt(s.blobs.get(update["model_digest"]))
-    revealed = s.vault.decrypt(s.blobs.get(update["unmapped_digest"]))
     base = s.version(int(update["base_version"]))
     first = first_layer_name(base)
+    uid = str(update["update_id"])
+    opened = s.state.read_arrays("tasks", s.task_id, "ledger", f"{uid}.first.npz")
+    if opened is not None:  # its revealed layer was opened already (`revealed_first`)
+        revealed: Arrays = OrderedDict([(first, opened["first"])])
+    else:
+        revealed = s.vault.decrypt(s.blobs.get(update["unmapped_digest"]))
     shapes_ok = all(k in mapped and mapped[k].shape == v.shape for k, v in base.items())
     if set(mapped) != set(base) or not shapes_ok or first not in revealed:
         raise ValueError("tensor layout")
@@ -53,21 +72,100 @@ def open_delta(s: Session, update: dict[str, Any]) -> tuple[Arrays, Arrays]:
     return ordered, delta
 
 
+def _own_delta(s: Session, update: dict[str, Any]) -> Arrays | None:
+    """This member's own update, from the plaintext it kept when submitting (no decryption)."""
+    if update.get("member_id") != getattr(s, "member_id", None):
+        return None
+    return s.state.read_arrays("tasks", s.task_id, "own", f"{int(update['base_version']):08d}.npz")
+
+
+def _cached_delta(s: Session, uid: str) -> Arrays | None:
+    cached = s.state.read_arrays("tasks", s.task_id, "ledger", f"{uid}.npz")
+    if cached is None:  # verified by this member before the ledger cache existed
+        cached = s.state.read_arrays("tasks", s.task_id, "seen", f"{uid}.npz")
+    return cached
+
+
+def cache_delta(s: Session, update_id: str, delta: Arrays) -> None:
+    """Keep an unmapped delta this member has opened, so that no later check decrypts it again."""
+    s.state.write_arrays(delta, "tasks", s.task_id, "ledger", f"{update_id}.npz")
+
+
+def _is_bad(s: Session, uid: str) -> bool:
+    return s.state.read_json("tasks", s.task_id, "ledger", f"{uid}.bad.json") is not None
+
+
+def _mark_bad(s: Session, uid: str) -> None:
+    s.state.write_json({"bad": True}, "tasks", s.task_id, "ledger", f"{uid}.bad.json")
+
+
 def update_delta(s: Session, update: dict[str, Any]) -> Arrays | None:
     """The unmapped delta of a revealed update (cached), None if its blobs do not open."""
     uid = str(update["update_id"])
-    cached = s.state.read_arrays("tasks", s.task_id, "ledger", f"{uid}.npz")
+    cached = _cached_delta(s, uid)
+    if cached is None:
+        cached = _own_delta(s, update)
     if cached is not None:
         return cached
-    if s.state.read_json("tasks", s.task_id, "ledger", f"{uid}.bad.json") is not None:
+    if _is_bad(s, uid):
         return None
     try:
         _, delta = open_delta(s, update)
     except (VaultError, OSError, ValueError, KeyError):
-        s.state.write_json({"bad": True}, "tasks", s.task_id, "ledger", f"{uid}.bad.json")
+        _mark_bad(s, uid)
         return None
-    s.state.write_arrays(delta, "tasks", s.task_id, "ledger", f"{uid}.npz")
+    cache_delta(s, uid, delta)
     return delta
+
+
+def revealed_first(s: Session, update: dict[str, Any]) -> np.ndarray | None:
+    """The revealed unmapped first layer of an update, decrypting only that small blob (cached)."""
+    from consortium.pole.sml import first_layer_name
+
+    uid = str(update["update_id"])
+    full = _cached_delta(s, uid)
+    if full is None:
+        full = _own_delta(s, update)
+    if full is not None:
+        return full[first_layer_name(full)]
+    cached = s.state.read_arrays("tasks", s.task_id, "ledger", f"{uid}.first.npz")
+    if cached is not None:
+        return cached["first"]
+    if _is_bad(s, uid):
+        return None
+    try:
+        base = s.version(int(update["base_version"]))
+        first = first_layer_name(base)
+        layer = s.vault.decrypt(s.blobs.get(update["unmapped_digest"]))[first]
+        if layer.shape != base[first].shape:
+            raise ValueError("tensor layout")
+    except (VaultError, OSError, ValueError, KeyError):
+        _mark_bad(s, uid)
+        return None
+    s.state.write_arrays(OrderedDict(first=layer), "tasks", s.task_id, "ledger", f"{uid}.first.npz")
+    return layer
+
+
+def duplicate_candidates(
+    s: Session, first: np.ndarray, others: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The updates of ``others`` whose revealed first layer is close to ``first``.
+
+    Only these can be duplicates of the update whose first layer is ``first`` (a copy matches in
+    every layer); the rest need not be opened in full.
+    """
+    a = np.asarray(first, dtype=np.float64).ravel()
+    na = float(np.linalg.norm(a))
+    out = []
+    for other in others:
+        layer = revealed_first(s, other)
+        if layer is None or layer.size != a.size:
+            continue
+        b = np.asarray(layer, dtype=np.float64).ravel()
+        nb = float(np.linalg.norm(b))
+        if na > 0.0 and nb > 0.0 and float(a @ b) / (na * nb) >= CANDIDATE_COSINE:
+            out.append(other)
+    return out
 
 
 def revealed_updates(s: Session, update: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
@@ -90,17 +188,17 @@ def foreign_origin(
     s: Session, mapped_first: np.ndarray, others: list[dict[str, Any]]
 ) -> str | None:
     """The id of another revealed update whose layer ``mapped_first`` was made behind, if any."""
-    from consortium.pole.sml import first_layer_name, sml_layer
+    from consortium.pole.sml import sml_layer
 
     digests: dict[int, str] = {}
     m = np.asarray(mapped_first, dtype=np.float64)
     for other in others:
         if other.get("nonce") is None:
             continue
-        delta = update_delta(s, other)
-        if delta is None:
+        revealed = revealed_first(s, other)
+        if revealed is None:
             continue
-        target = np.asarray(delta[first_layer_name(delta)], dtype=np.float64)
+        target = np.asarray(revealed, dtype=np.float64)
         norm = float(np.linalg.norm(target))
         if target.shape != m.shape or norm == 0.0:
             continue

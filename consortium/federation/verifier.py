@@ -22,6 +22,8 @@ import numpy as np
 
 from consortium.federation.checks import Evidence, Reference, Verdict, decide, flatten
 from consortium.federation.ledgerview import (
+    cache_delta,
+    duplicate_candidates,
     foreign_origin,
     open_delta,
     revealed_updates,
@@ -77,7 +79,7 @@ def _loss(model_arrays: Arrays, s: Session) -> float:
 
 
 def _references(
-    s: Session, update: dict[str, Any], ledger: list[tuple[dict[str, Any], str]]
+    s: Session, update: dict[str, Any], first: np.ndarray, ledger: list[tuple[dict[str, Any], str]]
 ) -> Reference:
     base = int(update["base_version"])
     mem: dict[str, Any] = s.state.read_json("tasks", s.task_id, "verifier.json", default={})
@@ -87,8 +89,11 @@ def _references(
     own_dir = s.state.path("tasks", s.task_id, "own")
     own_files = sorted(own_dir.glob("*.npz")) if own_dir.is_dir() else []
     own = [s.state.read_arrays("tasks", s.task_id, "own", f.name) for f in own_files]
-    # Duplicates: every earlier revealed update on the ledger and every delta this member submitted.
-    earlier = [update_delta(s, u) for u, _ in ledger] + own
+    # Duplicates: every earlier revealed update on the ledger whose revealed first layer is close
+    # to this one's (a copy is close in every layer; only those are opened in full), and every
+    # delta this member submitted.
+    candidates = duplicate_candidates(s, first, [u for u, _ in ledger])
+    earlier = [update_delta(s, u) for u in candidates] + own
     # Direction without a trajectory: other members' accepted updates on this or nearby bases.
     near = [u for u, st in ledger if st in ("accepted", "included")
             and u["member_id"] != update["member_id"]
@@ -153,6 +158,7 @@ def verify_update(s: Session, update: dict[str, Any]) -> tuple[Verdict, Arrays |
         mapped, delta = open_delta(s, update)
     except (VaultError, OSError, ValueError, KeyError):
         return _bad_blob(), None
+    cache_delta(s, str(update["update_id"]), delta)  # one decryption per member and update
     base = s.version(int(update["base_version"]))
     first = first_layer_name(base)
     ledger = revealed_updates(s, update)
@@ -168,7 +174,7 @@ def verify_update(s: Session, update: dict[str, Any]) -> tuple[Verdict, Arrays |
     ev = Evidence(
         delta=flatten(delta), metric_bp=metric_bp(updated, s), base_metric_bp=metric_bp(base, s),
         sml_metric_bp=sml_bp, reveal_rel_error=reveal_err,
-        reference=_references(s, update, ledger), metric_reliable=reliable,
+        reference=_references(s, update, delta[first], ledger), metric_reliable=reliable,
         mirror_metric_bp=metric_bp(mirror, s), foreign_layer=origin is not None,
         loss_sym_bp=round((_loss(updated, s) - _loss(mirror, s)) * 10_000),
     )  # fmt: skip

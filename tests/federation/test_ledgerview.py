@@ -7,13 +7,21 @@ answers) keeps this fast; tests/pole/test_freeride.py runs the same code on the 
 from __future__ import annotations
 
 import secrets
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
 
-from consortium.federation.ledgerview import foreign_origin, revealed_updates, update_delta
+from consortium.federation.ledgerview import (
+    cache_delta,
+    duplicate_candidates,
+    foreign_origin,
+    open_delta,
+    revealed_first,
+    revealed_updates,
+    update_delta,
+)
 from consortium.federation.session import LocalBlobs, Session
 from consortium.federation.vault import PlainVault
 from consortium.node.state import StateDir
@@ -94,3 +102,73 @@ def test_only_earlier_revealed_updates_and_their_deltas_are_cached(tmp_path: Pat
     assert delta is not None and np.allclose(delta["w1"], d1["w1"])
     assert np.allclose(delta["w0"], d1["w0"])  # the revealed (unmapped) first layer
     assert fake.state.path("tasks", "heart", "ledger", f"{first['update_id']}.npz").is_file()
+
+
+class _CountingVault(PlainVault):
+    """A plaintext vault that counts how often each blob is decrypted."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: Counter[bytes] = Counter()
+
+    def decrypt(self, blob: bytes) -> OrderedDict[str, np.ndarray]:
+        self.calls[blob] += 1
+        return super().decrypt(blob)
+
+
+def _verify_like_the_verifier(s: Session, update: dict[str, Any]) -> list[str]:
+    """The ledger reads of `verifier.verify_update`; returns the duplicate candidates' ids."""
+    mapped, delta = open_delta(s, update)
+    cache_delta(s, str(update["update_id"]), delta)
+    ledger = [u for u, _ in revealed_updates(s, update)]
+    foreign_origin(s, mapped["w0"], ledger)
+    candidates = duplicate_candidates(s, delta["w0"], ledger)
+    for other in [*candidates, *ledger]:  # the duplicate check, then the others' directions
+        update_delta(s, other)
+    return [str(u["update_id"]) for u in candidates]
+
+
+def test_each_update_is_decrypted_at_most_once_per_member(tmp_path: Path) -> None:
+    # Arrange: four honest updates, a converted copy of the first, and one of this member's own
+    rng = np.random.default_rng(2)
+    fake = _Session(tmp_path)
+    fake.vault = vault = _CountingVault()
+    fake.member_id = "cleveland"  # type: ignore[attr-defined]
+    originals = [_delta(rng) for _ in range(4)]
+    for i, d in enumerate(originals):
+        fake.submit(f"m{i}", 0, d, ms=10 + i)
+    # (re-encrypted under CKKS the copy's revealed blob differs from its original's by noise)
+    noisy = OrderedDict(
+        (k, v + rng.normal(scale=1e-9, size=v.shape)) for k, v in originals[0].items()
+    )
+    copy, _ = fake.submit("trudy", 0, noisy, ms=20)
+    mine_delta = _delta(rng)
+    mine, _ = fake.submit("cleveland", 0, mine_delta, ms=21)
+    fake.state.write_arrays(mine_delta, "tasks", "heart", "own", f"{0:08d}.npz")
+    s = cast(Session, fake)
+    # Act: the verifier checks the updates it is drawn for (not the 2nd and 3rd) in turn
+    drawn = [fake.updates[i] for i in (0, 3, 4)]
+    found = {u["update_id"]: _verify_like_the_verifier(s, u) for u in drawn}
+    # Assert: a blob is never decrypted twice, this member's own blobs never
+    assert max(vault.calls.values()) == 1
+    own_blobs = {fake.blobs.get(mine[k]) for k in ("model_digest", "unmapped_digest")}
+    assert not own_blobs & set(vault.calls)
+    # ... and the converted copy is found as its original's duplicate candidate, nothing else is
+    assert found[copy["update_id"]] == [fake.updates[0]["update_id"]]
+    assert all(ids == [] for uid, ids in found.items() if uid != copy["update_id"])
+
+
+def test_the_duplicate_check_opens_only_close_first_layers(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    fake = _Session(tmp_path)
+    fake.vault = vault = _CountingVault()
+    others = [fake.submit(f"m{i}", 0, _delta(rng), ms=i)[0] for i in range(3)]
+    s = cast(Session, fake)
+    near = revealed_first(s, others[1])
+    assert near is not None
+    # Act: candidates for a slightly perturbed copy of the second update's first layer
+    got = duplicate_candidates(s, near + rng.normal(scale=1e-4, size=near.shape), others)
+    # Assert: only the second; the mapped (full) blobs were never decrypted
+    assert [u["update_id"] for u in got] == [others[1]["update_id"]]
+    mapped_blobs = {fake.blobs.get(u["model_digest"]) for u in others}
+    assert not mapped_blobs & set(vault.calls)
