@@ -94,7 +94,14 @@ def trace_version(data: PortalData, task_id: str, version: int) -> dict[str, Any
         provenance = build_provenance(data.ledger(), task_id, version)
         return {"provenance": provenance.model_dump(mode="json"), "recomputed": False,
                 "problems": [str(err)]}  # fmt: skip
-    return {**report.model_dump(mode="json"), "recomputed": True}
+    traced = report.model_dump(mode="json")
+    if report.partial:  # no model key: the homomorphic sum was checked, θ(v) was not recomputed
+        note = (
+            f"the homomorphic sum {'matches' if report.aggregate_ok else 'does NOT match'} the "
+            "ledger; recomputing θ(v) needs the model key, which this member does not hold"
+        )
+        return {**traced, "recomputed": False, "problems": [*report.problems, note]}
+    return {**traced, "recomputed": True}
 
 
 def model_bytes(path: Path) -> bytes:
