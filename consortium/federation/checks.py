@@ -36,9 +36,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import get_args
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
+
+from consortium.ledger.contract.records import Reason
 
 __all__ = [
     "REASONS",
@@ -52,17 +55,7 @@ __all__ = [
     "robust_z",
 ]
 
-REASONS = (
-    "OK",
-    "SML_MISMATCH",
-    "INCONSISTENT_REVEAL",
-    "DUPLICATE",
-    "NO_LEARNING",
-    "NORM_OUTLIER",
-    "DIRECTION_OUTLIER",
-    "METRIC_DROP",
-    "BAD_BLOB",
-)
+REASONS: tuple[str, ...] = get_args(Reason)  # the contract's list: one definition of the codes
 
 
 class Thresholds(BaseModel):
