@@ -24,12 +24,6 @@ from consortium.ledger.base import CommittedTx
 
 __all__ = ["Node"]
 
-# PostAggregate is in docs/decisions/0001-protocol.md; until the contract implements it the
-# transaction is committed as UNKNOWN_FUNCTION with its arguments intact, and followers read it
-# from there (the proposal is then checked by the contract on its own terms).
-_AGGREGATE_CODES = ("VALID", "UNKNOWN_FUNCTION")
-
-
 class Node:
     """One member's node for one task (see the module docstring)."""
 
@@ -46,7 +40,7 @@ class Node:
             return
         if tx.fn == "SubmitUpdate" and tx.code == "VALID":
             doc["updates"].append(tx.tx_id)
-        elif tx.fn == "PostAggregate" and tx.code in _AGGREGATE_CODES:
+        elif tx.fn == "PostAggregate" and tx.code == "VALID":
             result = tx.result if isinstance(tx.result, dict) else {}
             event = {**tx.args, "aggregate_id": tx.tx_id, "ms": tx.timestamp_ms}
             doc["aggregates"].append({**event, "head": result.get("head")})
