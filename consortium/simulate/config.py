@@ -55,7 +55,8 @@ class SimConfig(BaseModel):
     eval_sites: tuple[str, ...] | None = None  # "honest" pooled metric over these (default:
     # the sites that do not attack)
     in_process: bool = False  # step every node in this process (tests), not one process each
-    kill_every_seconds: float | None = None  # faults: SIGKILL a random node about this often
+    kill_every_blocks: int | None = None  # faults: SIGKILL a random node about every this many
+    # ledger blocks (progress, not wall time: the schedule is the same on a fast or slow machine)
     stop_when_done: bool = True  # stop once every hospital sent all it planned and all is sealed
     seed: int = 0  # initial model and fault schedule
     train_seed: int | None = None  # tests only: fixed DP noise per hospital (never in real use)

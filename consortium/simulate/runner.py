@@ -168,33 +168,38 @@ def verify_ledger_dir(root: Path) -> bool:
 
 
 class _Processes:
-    """Each node in its own OS process; with ``kill_every_seconds``, a random node (or the
-    aggregator) is killed with SIGKILL at random moments and restarted at once."""
+    """Each node in its own OS process; with ``kill_every_blocks``, a random node (or the
+    aggregator) is killed with SIGKILL at random points of the ledger's progress and restarted
+    at once. Progress, not wall time: a fast machine that finishes sooner sees as many kills."""
 
-    def __init__(self, root: Path, members: list[str], cfg: SimConfig) -> None:
-        self.root, self.cfg = root, cfg
+    def __init__(
+        self, root: Path, members: list[str], cfg: SimConfig, height: Callable[[], int]
+    ) -> None:
+        self.root, self.cfg, self.height = root, cfg, height
         self.procs = {m: start_node(root, m, root / "logs") for m in members}
         self.rng = random.Random(cfg.seed)
-        self.next_kill = self._draw()
+        self.next_kill = self._draw(height())
         self.kills: list[str] = []
         self.order: list[str] = []
 
-    def _draw(self) -> float:
-        every = self.cfg.kill_every_seconds
-        return math.inf if every is None else time.monotonic() + self.rng.uniform(0.3, 1.7) * every
+    def _draw(self, now: int) -> float:
+        every = self.cfg.kill_every_blocks
+        if every is None:
+            return math.inf
+        return now + self.rng.randint(max(1, every // 2), max(1, every + every // 2))
 
     def tick(self) -> None:
         for m, p in self.procs.items():
             if p.poll() is not None and p.returncode not in (0, -signal.SIGTERM, -signal.SIGKILL):
                 raise RuntimeError(f"node {m} exited with {p.returncode}: see {self.root}/logs")
-        if time.monotonic() >= self.next_kill:
+        if self.next_kill != math.inf and (now := self.height()) >= self.next_kill:
             if not self.order:  # every member once (shuffled) before any twice
                 self.order = self.rng.sample(sorted(self.procs), len(self.procs))
             victim = self.order.pop()
             stop_node(self.procs[victim], hard=True)
             self.kills.append(victim)
             self.procs[victim] = start_node(self.root, victim, self.root / "logs")
-            self.next_kill = self._draw()
+            self.next_kill = self._draw(now)
         time.sleep(0.5)
 
     def close(self) -> None:
@@ -235,10 +240,12 @@ def run_simulation(
     try:
         root = create_consortium(cfg, base / "consortium", peer)
         members = [*cfg.sites, AGGREGATOR]
-        driver: _Processes | _InProcess = (
-            _InProcess(root, members) if cfg.in_process else _Processes(root, members, cfg)
-        )
         monitor = Monitor(root, cfg)
+        driver: _Processes | _InProcess = (
+            _InProcess(root, members)
+            if cfg.in_process
+            else _Processes(root, members, cfg, monitor.s.ledger.height)
+        )
         try:
             reached = _loop(cfg, monitor, driver, peer, on_version)
         finally:
