@@ -118,12 +118,15 @@ export async function attestBlock(ctx: TxContext, args: AttestBlockArgs): Promis
   };
   const every = [...(await attestations(ctx, proposal.proposal_id)), mine];
   const accepts = every.filter((a) => a.verdict === 'accept');
+  const rejects = every.filter((a) => a.verdict === 'reject').length;
+  const seats = proposal.committee.length - (every.length - accepts.length - rejects); // minus abstentions
+  const needed = attestQuorum(proposal.quorum, seats);
   let status = 'open';
   let block: Json | null = null;
-  if (accepts.length >= proposal.quorum) {
+  if (accepts.length >= needed) {
     [status, block] = await finalize(ctx, proposal, accepts);
-  } else if (every.length - accepts.length > proposal.committee.length - proposal.quorum) {
-    status = 'rejected';
+  } else if (seats - rejects < needed) {
+    status = 'rejected'; // the seats still open cannot bring the accepts needed
   }
   if (status !== 'open') {
     const closed = { ...proposal, status, closed_ms: ctx.timestampMs };
@@ -131,6 +134,14 @@ export async function attestBlock(ctx: TxContext, args: AttestBlockArgs): Promis
   }
   await write(ctx, key, mine);
   return { attestation: mine, proposal_status: status, block };
+}
+
+/**
+ * Accepts a proposal needs when `seats` committee members have not abstained: the quorum shrinks
+ * only when fewer seats than the quorum are left, and never below one accept.
+ */
+export function attestQuorum(quorum: number, seats: number): number {
+  return Math.max(1, Math.min(quorum, seats));
 }
 
 /** The accepting attestation with the lower-median gain (ties by member id). */

@@ -26,6 +26,8 @@ const bp = int(0, 10_000);
 const ppm = int(0, 1_000_000);
 const role = literal('admin', 'aggregator', 'auditor', 'hospital', 'verifier');
 const verdict = literal('accept', 'reject');
+/** An attester that cannot measure the metric abstains: its seat leaves the committee. */
+const attestVerdict = literal('accept', 'reject', 'abstain');
 const reason = literal(
   'OK', 'SML_MISMATCH', 'INCONSISTENT_REVEAL', 'DUPLICATE', 'NO_LEARNING', 'NORM_OUTLIER',
   'DIRECTION_OUTLIER', 'METRIC_DROP', 'BAD_BLOB',
@@ -62,7 +64,7 @@ export interface ProposeBlockArgs extends WeightedUpdates {
   aggregate_digest: string; model_digest: string; blob_digest: string; next_required_gain_bp: number;
 }
 export interface AttestBlockArgs {
-  task_id: string; proposal_id: string; verdict: 'accept' | 'reject'; metric_bp: number;
+  task_id: string; proposal_id: string; verdict: 'accept' | 'reject' | 'abstain'; metric_bp: number;
   base_metric_bp: number;
 }
 export interface RecordDownloadArgs { task_id: string; version: number; model_digest: string }
@@ -185,7 +187,7 @@ export const TX_ARGS: Record<string, Check<unknown>> = {
     checkWeighted,
   ),
   AttestBlock: model<AttestBlockArgs>({
-    task_id: req(ident), proposal_id: req(txId), verdict: req(verdict), metric_bp: req(bp),
+    task_id: req(ident), proposal_id: req(txId), verdict: req(attestVerdict), metric_bp: req(bp),
     base_metric_bp: req(bp),
   }),
   RecordDownload: model<RecordDownloadArgs>({

@@ -47,13 +47,13 @@ def attest_step(s: Session, proposals: list[str]) -> bool:
     """Attest the next open proposal this member is drawn for; True if it did.
 
     A verifier whose held-out rows cannot measure the metric (fewer than `MIN_CLASS_ROWS` of a
-    class: an AUROC that moves by thousands of bp per row) abstains: the block's gain must not
-    rest on noise, and the other members of the committee reach the quorum.
+    class: an AUROC that moves by thousands of bp per row) still checks that the proposal is what
+    it claims to be, and otherwise abstains: the block's gain must not rest on noise, and its seat
+    leaves the committee so the others can reach the quorum (`attest_quorum` in the contract).
     """
     if "verifier" not in s.roles or s.cohort is None or not s.vault.can_decrypt:
         return False
-    if not _can_measure(s):
-        return False
+    measures = _can_measure(s)
     mem: dict[str, Any] = s.state.read_json("tasks", s.task_id, "attester.json", default={})
     done = set(mem.get("done", []))
     for proposal_id in proposals:
@@ -66,13 +66,17 @@ def attest_step(s: Session, proposals: list[str]) -> bool:
             mem.setdefault("done", []).append(proposal_id)
             s.state.write_json(mem, "tasks", s.task_id, "attester.json")
             continue
-        base = s.version(int(p["height"]) - 1)
         ok = _consistent(s, p)
-        new_bp = metric_bp(s.model_by_digest(p["model_digest"], p["blob_digest"]), s) if ok else 0
-        base_bp = metric_bp(base, s)
+        verdict, new_bp, base_bp = ("accept" if ok else "reject"), 0, 0
+        if not measures:
+            verdict = "abstain" if ok else "reject"
+        else:
+            base_bp = metric_bp(s.version(int(p["height"]) - 1), s)
+            if ok:
+                new_bp = metric_bp(s.model_by_digest(p["model_digest"], p["blob_digest"]), s)
         res = s.ledger.submit("AttestBlock", {
-            "task_id": s.task_id, "proposal_id": proposal_id,
-            "verdict": "accept" if ok else "reject", "metric_bp": new_bp, "base_metric_bp": base_bp,
+            "task_id": s.task_id, "proposal_id": proposal_id, "verdict": verdict,
+            "metric_bp": new_bp, "base_metric_bp": base_bp,
         })  # fmt: skip
         if not res.valid and res.code not in ("ALREADY_ATTESTED", "PROPOSAL_CLOSED"):
             raise RuntimeError(f"AttestBlock refused: {res.code}: {res.message}")

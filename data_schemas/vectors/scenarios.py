@@ -372,6 +372,20 @@ def _block_two(rec: Recorder, ids: dict[str, str]) -> None:
     step("propose-aggregate-mismatch", "h2", "ProposeBlock", mismatch, "AGGREGATE_MISMATCH")
     unknown = {**mixed, "aggregate_id": "b" * 64}
     step("propose-aggregate-unknown", "h2", "ProposeBlock", unknown, "AGGREGATE_NOT_FOUND")
+    shy = step("propose-abstained", "h2", "ProposeBlock", _propose(rec, "heart", 2, pair))
+    first, second = shy["committee"][:2]
+    out = step(
+        "attest-abstain",
+        first,
+        "AttestBlock",
+        _attest(shy["proposal_id"], "abstain", 0, 0),
+        about="committee 3, quorum 2: one abstention leaves 2 seats, 2 accepts needed",
+    )
+    assert out["proposal_status"] == "open", out
+    out = step("attest-reject-after-abstention", second, "AttestBlock",
+               _attest(shy["proposal_id"], "reject", 7000, 7380),
+               about="2 seats, 1 reject: the 2 accepts needed cannot come, rejected")  # fmt: skip
+    assert out["proposal_status"] == "rejected", out
     good = step(
         "propose-retarget",
         "h2",
@@ -379,8 +393,15 @@ def _block_two(rec: Recorder, ids: dict[str, str]) -> None:
         _propose(rec, "heart", 2, pair, aggregate_id=aggregate_id),
     )
     for i, member in enumerate(good["committee"][:2]):
-        attest = _attest(good["proposal_id"], "accept", 7600 + 100 * i, 7380)
-        step(f"attest-retarget-{i}", member, "AttestBlock", attest)
+        attest = _attest(good["proposal_id"], "abstain", 0, 0)
+        about = "after two abstentions one seat is left and one accept decides"
+        out = step(f"attest-retarget-abstain-{i}", member, "AttestBlock", attest, about=about)
+        assert out["proposal_status"] == "open", out
+    attest = _attest(good["proposal_id"], "accept", 7600, 7380)
+    out = step("attest-retarget-one-seat", good["committee"][2], "AttestBlock", attest)
+    assert out["proposal_status"] == "final" and out["block"]["attesters"] == [
+        good["committee"][2]
+    ], out
     stale = _submit("heart", 0, "h3", "3")
     step("submit-stale-base", "h3", "SubmitUpdate", stale, "STALE_BASE")
 

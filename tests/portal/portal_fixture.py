@@ -156,17 +156,16 @@ def _register(root: Path, admin: Ledger, name: str) -> None:
 
 def _simulate(root: Path) -> None:
     """A real short simulation (node processes, DP training, CKKS, PoLe) writing ``root``: three
-    hospitals send one update each; switzerland flips its update's sign. Quorum 1 of 2: Switzerland's
-    held-out rows cannot measure AUROC, so it abstains from attesting, and a quorum of 2 among the
-    two verifiers other than the sealer would then never be reached (a learning block would only
-    come when Switzerland itself sealed)."""
+    hospitals send one update each; switzerland flips its update's sign. Committee 2, quorum 2:
+    Switzerland's held-out rows cannot measure AUROC, so it abstains from attesting and the other
+    verifier's accept decides (`attest_quorum`)."""
     from consortium.simulate.config import SimConfig
     from consortium.simulate.runner import run_simulation
 
     cfg = SimConfig(
         sites=SITES, attacks={REJECTED: "sign_flip"}, planned_updates=1, epochs=1,
         update_seconds=0.0, flush_seconds=0.5, max_seconds=90, buffer_size=2,
-        committee_size=2, quorum=1, workdir=str(root.parent),
+        committee_size=2, quorum=2, workdir=str(root.parent),
     )  # fmt: skip
     report = run_simulation(cfg)
     assert Path(report.workdir).resolve() == root.resolve(), report.workdir

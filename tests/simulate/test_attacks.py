@@ -39,9 +39,7 @@ def _config(tmp: Path, attacks: dict[str, str]) -> SimConfig:
 
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory: pytest.TempPathFactory) -> SimReport:
-    """The clean run: all four hospitals honest. (Three hospitals alone cannot attest blocks
-    here: Switzerland's held-out rows cannot measure AUROC, so a committee of the two others
-    without the sealer never reaches the quorum; see decisions/0007.)"""
+    """The clean run: all four hospitals honest."""
     return run_simulation(_config(tmp_path_factory.mktemp("clean"), {}))
 
 

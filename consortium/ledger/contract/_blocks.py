@@ -131,10 +131,13 @@ def attest_block(ctx: TxContext, args: AttestBlockArgs) -> dict[str, Any]:
     )  # fmt: skip
     every = [*attestations(ctx, proposal.proposal_id), mine]
     accepts = [a for a in every if a.verdict == "accept"]
+    rejects = sum(1 for a in every if a.verdict == "reject")
+    seats = len(proposal.committee) - (len(every) - len(accepts) - rejects)  # minus abstentions
+    needed = attest_quorum(proposal.quorum, seats)
     status, block = "open", None
-    if len(accepts) >= proposal.quorum:
+    if len(accepts) >= needed:
         status, block = _finalize(ctx, proposal, accepts)
-    elif len(every) - len(accepts) > len(proposal.committee) - proposal.quorum:
+    elif seats - rejects < needed:  # the seats still open cannot bring the accepts needed
         status = "rejected"
     if status != "open":
         closed = proposal.model_copy(update={"status": status, "closed_ms": ctx.timestamp_ms})
@@ -145,6 +148,16 @@ def attest_block(ctx: TxContext, args: AttestBlockArgs) -> dict[str, Any]:
         "proposal_status": status,
         "block": None if block is None else block.model_dump(mode="json"),
     }
+
+
+def attest_quorum(quorum: int, seats: int) -> int:
+    """Accepts a proposal needs when ``seats`` committee members have not abstained.
+
+    An abstention gives its seat up: the quorum shrinks only when fewer seats than the quorum are
+    left, and never below one accept. A member that abstains therefore never weighs more than one
+    that accepts (with a committee of 3 and quorum 2, one abstention changes nothing).
+    """
+    return max(1, min(quorum, seats))
 
 
 def median_attestation(accepts: list[Attestation]) -> Attestation:

@@ -45,6 +45,9 @@ Decimal = Annotated[str, Field(pattern=r"^(0|[1-9][0-9]{0,17})(\.[0-9]{1,18})?$"
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 Role = Literal["admin", "aggregator", "auditor", "hospital", "verifier"]
 Verdict = Literal["accept", "reject"]
+# An attester whose held-out rows cannot measure the task metric abstains: its seat counts out of
+# the committee, never for or against the block (0009-pole.md, "Attestation quorum").
+AttestVerdict = Literal["accept", "reject", "abstain"]
 Reason = Literal[
     "OK",
     "SML_MISMATCH",
@@ -243,7 +246,7 @@ class AttestBlockArgs(Record):
 
     task_id: Ident
     proposal_id: TxId
-    verdict: Verdict
+    verdict: AttestVerdict
     metric_bp: Bp
     base_metric_bp: Bp
 
@@ -415,7 +418,7 @@ class Attestation(Record):
 
     proposal_id: TxId
     member_id: Ident
-    verdict: Verdict
+    verdict: AttestVerdict
     metric_bp: Bp
     base_metric_bp: Bp
     ms: NonNegInt

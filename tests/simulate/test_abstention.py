@@ -1,0 +1,48 @@
+"""A small consortium in which one hospital cannot measure the metric still seals blocks.
+
+Switzerland's held-out rows (1 negative of 21) cannot measure AUROC, so it abstains from
+attesting. With three hospitals and the committee of 2 of quorum 2, a proposal sealed by Cleveland
+or VA has Switzerland and the other one as its committee: its abstention gives its seat up and
+the other hospital's accept decides (`attest_quorum` in the contract). Before abstentions were
+recorded such proposals stayed open until they went stale, and blocks came only when Switzerland
+sealed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from consortium.simulate.config import SimConfig
+from consortium.simulate.runner import run_simulation
+
+SITES = ("cleveland", "switzerland", "va")
+
+
+@pytest.mark.timeout(200)
+def test_an_abstaining_attester_gives_its_seat_up(tmp_path: Path) -> None:
+    from consortium.node.open import open_session
+
+    cfg = SimConfig(
+        sites=SITES, in_process=True, update_seconds=0.0, flush_seconds=1.0, planned_updates=3,
+        epochs=1, committee_size=2, quorum=2, max_seconds=150, train_seed=7,
+        workdir=str(tmp_path),
+    )  # fmt: skip
+    report = run_simulation(cfg)
+
+    assert report.seconds < cfg.max_seconds, "the run did not finish"
+    assert report.ledger_verified
+    admin = open_session(report.workdir, "admin")
+    versions = admin.q("ListVersions", task_id="heart")[1:]
+    assert len(versions) >= 2
+    one_seat = []
+    for block in versions:
+        view = admin.q("GetProposal", task_id="heart", proposal_id=block["proposal_id"])
+        verdicts = {a["member_id"]: a["verdict"] for a in view["attestations"]}
+        assert "switzerland" not in block["attesters"]  # it never lends its noise to a gain
+        if verdicts.get("switzerland") == "abstain":
+            assert block["attesters"] == [m for m, v in verdicts.items() if v == "accept"]
+            one_seat.append(block["sealer"])
+    assert one_seat, "no block was decided by the one seat left after an abstention"
+    assert set(one_seat) <= {"cleveland", "va"}
