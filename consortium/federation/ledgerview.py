@@ -30,6 +30,7 @@ __all__ = [
     "duplicate_candidates",
     "foreign_origin",
     "open_delta",
+    "opened_delta",
     "revealed_first",
     "revealed_updates",
     "update_delta",
@@ -99,12 +100,19 @@ def _mark_bad(s: Session, uid: str) -> None:
     s.state.write_json({"bad": True}, "tasks", s.task_id, "ledger", f"{uid}.bad.json")
 
 
+def opened_delta(s: Session, update: dict[str, Any]) -> Arrays | None:
+    """The unmapped delta of an update this member already holds in the clear, else None.
+
+    Never decrypts: for what may do without the updates this member has not opened (a score).
+    """
+    cached = _cached_delta(s, str(update["update_id"]))
+    return cached if cached is not None else _own_delta(s, update)
+
+
 def update_delta(s: Session, update: dict[str, Any]) -> Arrays | None:
     """The unmapped delta of a revealed update (cached), None if its blobs do not open."""
     uid = str(update["update_id"])
-    cached = _cached_delta(s, uid)
-    if cached is None:
-        cached = _own_delta(s, update)
+    cached = opened_delta(s, update)
     if cached is not None:
         return cached
     if _is_bad(s, uid):

@@ -8,9 +8,10 @@ base+Δ, base−Δ and the mapped model behind the layer on this member's **held
 `consortium.federation.checks.decide` judge against this verifier's references: the deltas of
 updates it accepted recently and its own deltas (norm), every earlier revealed update of the task
 on the ledger and its own deltas (duplicates), the trajectory of the accepted versions
-(direction), and the other members' accepted deltas on nearby bases (a score). A verifier that is
-also a hospital waits until it has trained once, so that even the first update it sees is
-compared with something. The verdict goes on the ledger with its reason code and integer scores.
+(direction), and the other members' accepted deltas on nearby bases that it has opened already
+(a score: it decrypts nothing for it). A verifier that is also a hospital waits until it has
+trained once, so that even the first update it sees is compared with something. The verdict goes
+on the ledger with its reason code and integer scores.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from consortium.federation.ledgerview import (
     duplicate_candidates,
     foreign_origin,
     open_delta,
+    opened_delta,
     revealed_updates,
     update_delta,
 )
@@ -94,12 +96,15 @@ def _references(
     # delta this member submitted.
     candidates = duplicate_candidates(s, first, [u for u, _ in ledger])
     earlier = [update_delta(s, u) for u in candidates] + own
-    # Direction without a trajectory: other members' accepted updates on this or nearby bases.
+    # Direction without a trajectory: other members' accepted updates on this or nearby bases,
+    # those this member has opened already (a score that decides nothing is not worth a
+    # decryption: docs/decisions/0007-bafl.md, "What encryption costs").
     near = [u for u, st in ledger if st in ("accepted", "included")
             and u["member_id"] != update["member_id"]
             and abs(int(u["base_version"]) - base) <= OTHERS_BASE_SPAN]  # fmt: skip
     near.sort(key=lambda u: int(u["submitted_ms"]))
-    others = [update_delta(s, u) for u in near[-window:]]
+    opened = [d for d in (opened_delta(s, u) for u in near) if d is not None]
+    others = opened[-window:]
     steps, trajectory = [], None
     if base >= 1:
         cur = flatten(s.version(base))

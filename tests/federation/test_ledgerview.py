@@ -18,6 +18,7 @@ from consortium.federation.ledgerview import (
     duplicate_candidates,
     foreign_origin,
     open_delta,
+    opened_delta,
     revealed_first,
     revealed_updates,
     update_delta,
@@ -123,8 +124,10 @@ def _verify_like_the_verifier(s: Session, update: dict[str, Any]) -> list[str]:
     ledger = [u for u, _ in revealed_updates(s, update)]
     foreign_origin(s, mapped["w0"], ledger)
     candidates = duplicate_candidates(s, delta["w0"], ledger)
-    for other in [*candidates, *ledger]:  # the duplicate check, then the others' directions
+    for other in candidates:  # the duplicate check opens its candidates ...
         update_delta(s, other)
+    for other in ledger:  # ... the others' direction (a score) takes only what is open
+        opened_delta(s, other)
     return [str(u["update_id"]) for u in candidates]
 
 
@@ -172,3 +175,25 @@ def test_the_duplicate_check_opens_only_close_first_layers(tmp_path: Path) -> No
     assert [u["update_id"] for u in got] == [others[1]["update_id"]]
     mapped_blobs = {fake.blobs.get(u["model_digest"]) for u in others}
     assert not mapped_blobs & set(vault.calls)
+
+
+def test_the_score_of_other_members_decrypts_nothing(tmp_path: Path) -> None:
+    # Arrange: two updates of other members, this member's own, one opened by verifying it
+    rng = np.random.default_rng(4)
+    fake = _Session(tmp_path)
+    fake.vault = vault = _CountingVault()
+    fake.member_id = "cleveland"  # type: ignore[attr-defined]
+    unopened, _ = fake.submit("va", 0, _delta(rng), ms=1)
+    verified, _ = fake.submit("hungary", 0, d_verified := _delta(rng), ms=2)
+    mine, _ = fake.submit("cleveland", 0, d_mine := _delta(rng), ms=3)
+    fake.state.write_arrays(d_mine, "tasks", "heart", "own", f"{0:08d}.npz")
+    s = cast(Session, fake)
+    update_delta(s, verified)
+    opened = len(vault.calls)
+    # Act
+    got = [opened_delta(s, u) for u in (unopened, verified, mine)]
+    # Assert: what was opened or kept comes back, the rest is None, and nothing was decrypted
+    assert got[0] is None
+    assert got[1] is not None and np.allclose(got[1]["w1"], d_verified["w1"])
+    assert got[2] is not None and np.allclose(got[2]["w1"], d_mine["w1"])
+    assert len(vault.calls) == opened and sum(vault.calls.values()) == opened
