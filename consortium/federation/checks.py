@@ -16,11 +16,15 @@ Why these checks (docs/decisions/0007-bafl.md has the thresholds and the measure
   direction. Two signals: the cosine with the trajectory of the accepted versions θ(base) − θ(0)
   (FLTrust, Cao et al., NDSS 2021, uses a server-side reference direction the same way), and the
   *mirror test* on held-out rows: an honest update ranks patients better than its mirror image
-  θ − Δ. Two trajectory-free signals are recorded as scores but decide nothing, because honest
-  updates fail them under the label shift between sites (6 % to 94 % positive; measured in
-  0007-bafl.md): the cosine with the mean of the other members' accepted deltas on the same or a
-  neighbouring base (`cosine_others_bp`, honest down to −0.93) and the symmetric held-out loss
-  L(θ+Δ) − L(θ−Δ) (`loss_sym_bp`, honest up to +1.5 nats on another site's rows).
+  θ − Δ. The trajectory threshold follows the stage of training: strict (−0.05) while the last
+  global step still follows the trajectory, and at the noise band of d parameters (−2.5/√d) once
+  global steps are mostly DP noise, where honest updates point anywhere within that band (the
+  fixed −0.05 rejected 7 of 24 honest updates of a demo run). Two trajectory-free signals are
+  recorded as scores but decide nothing, because honest updates fail them under the label shift
+  between sites (6 % to 94 % positive; measured in 0007-bafl.md): the cosine with the mean of
+  the other members' accepted deltas on the same or a neighbouring base (`cosine_others_bp`,
+  honest down to −0.93) and the symmetric held-out loss L(θ+Δ) − L(θ−Δ) (`loss_sym_bp`, honest
+  up to +1.5 nats on another site's rows).
 - **duplicate / null** — the SML makes a copied mapped model useless, but a copy converted into the
   copier's coordinates is, once unmapped, a near-copy of the original's delta (0001, SML section);
   a resubmitted global model has a delta of zero or the negative of a recent global step. A zero
@@ -34,6 +38,7 @@ Why these checks (docs/decisions/0007-bafl.md has the thresholds and the measure
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import get_args
@@ -52,6 +57,7 @@ __all__ = [
     "cosine",
     "decide",
     "flatten",
+    "min_trajectory_cosine",
     "robust_z",
 ]
 
@@ -65,7 +71,15 @@ class Thresholds(BaseModel):
 
     norm_ratio_max: float = 4.0  # ‖Δ‖ / median of reference norms
     norm_z_max: float = 8.0  # robust z of ‖Δ‖ (median/MAD), MAD floored at 25 % of the median
-    min_cosine: float = -0.05  # cosine with the trajectory θ(base) − θ(0), from version 1 on
+    min_cosine: float = -0.05  # cosine with the trajectory θ(base) − θ(0), from version 1 on,
+    # while the consortium is still descending: its last global step has a cosine above
+    # descending_z/√d with the trajectory before it (d parameters; the cosine of two random
+    # directions has a standard deviation of about 1/√d) ...
+    descending_z: float = 2.0
+    # ... once it is not (a plateau: global steps are mostly DP noise and so are honest updates,
+    # whose cosines then spread ~1/√d around 0), an update is rejected only below
+    # min(min_cosine, −plateau_z/√d): pointing against the trajectory beyond what noise does.
+    plateau_z: float = 2.5
     mirror_margin_bp: int = 800  # metric(θ+Δ) may trail metric(θ−Δ) by at most this ...
     mirror_margin_first_bp: int = 500  # ... and by this on version 0 (no trajectory yet)
     duplicate_cosine: float = 0.995  # a near-copy of an earlier delta ...
@@ -100,7 +114,8 @@ class Reference:
     recent_deltas: Sequence[np.ndarray] = ()  # recently accepted updates and the verifier's own
     trajectory: np.ndarray | None = None  # θ(base) − θ(0): where the consortium has been going
     earlier_deltas: Sequence[np.ndarray] = ()  # every earlier update it saw (duplicate check)
-    global_steps: Sequence[np.ndarray] = ()  # θ(v) − θ(u) for recent versions u < v = base
+    global_steps: Sequence[np.ndarray] = ()  # θ(base) − θ(u) for recent u, oldest u first (the
+    # last is the latest step θ(base) − θ(base − 1))
     others: Sequence[np.ndarray] = ()  # other members' accepted deltas on nearby bases (a score)
 
 
@@ -184,6 +199,9 @@ def _scores(ev: Evidence) -> dict[str, int]:
     traj = ev.reference.trajectory
     if traj is not None and traj.shape == ev.delta.shape and float(np.linalg.norm(traj)) > 0:
         scores["cosine_bp"] = _bp(cosine(ev.delta, traj))
+        descent = _descent(ev.reference)
+        if descent is not None:
+            scores["descent_bp"] = _bp(descent)
     if ev.mirror_metric_bp is not None:
         scores["mirror_bp"] = ev.metric_bp - ev.mirror_metric_bp
     if ev.sml_metric_bp is not None:
@@ -195,6 +213,25 @@ def _scores(ev: Evidence) -> dict[str, int]:
         scores["cosine_others_bp"] = _bp(cosine(ev.delta, np.mean(np.stack(others), axis=0)))
         scores["n_others"] = len(others)
     return scores
+
+
+def _descent(ref: Reference) -> float | None:
+    """Cosine of the latest global step with the trajectory before it (None before version 2)."""
+    if ref.trajectory is None or not ref.global_steps:
+        return None
+    step = ref.global_steps[-1]
+    before = ref.trajectory - step
+    if step.shape != ref.trajectory.shape or float(np.linalg.norm(before)) == 0.0:
+        return None
+    return cosine(step, before)
+
+
+def min_trajectory_cosine(th: Thresholds, dim: int, descent: float | None) -> float:
+    """The lowest trajectory cosine an update may have (see `Thresholds.min_cosine`)."""
+    noise = 1.0 / math.sqrt(max(1, dim))
+    if descent is None or descent > th.descending_z * noise:
+        return th.min_cosine
+    return min(th.min_cosine, -th.plateau_z * noise)
 
 
 def _reason(ev: Evidence, th: Thresholds, scores: Mapping[str, int]) -> str:
@@ -220,8 +257,10 @@ def _reason(ev: Evidence, th: Thresholds, scores: Mapping[str, int]) -> str:
 
 
 def _direction(ev: Evidence, th: Thresholds, scores: Mapping[str, int]) -> str:
-    if "cosine_bp" in scores and scores["cosine_bp"] / 10_000 < th.min_cosine:
-        return "DIRECTION_OUTLIER"
+    if "cosine_bp" in scores:
+        descent = scores["descent_bp"] / 10_000 if "descent_bp" in scores else None
+        if scores["cosine_bp"] / 10_000 < min_trajectory_cosine(th, ev.delta.size, descent):
+            return "DIRECTION_OUTLIER"
     margin = th.mirror_margin_bp if "cosine_bp" in scores else th.mirror_margin_first_bp
     if ev.metric_reliable and "mirror_bp" in scores and scores["mirror_bp"] < -margin:
         return "DIRECTION_OUTLIER"

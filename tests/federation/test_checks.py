@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from consortium.federation.checks import Evidence, Reference, Thresholds, decide, robust_z
+from consortium.federation.checks import (
+    Evidence,
+    Reference,
+    Thresholds,
+    decide,
+    min_trajectory_cosine,
+    robust_z,
+)
 
 
 def _honest(rng: np.random.Generator, n: int, dim: int = 200) -> list[np.ndarray]:
@@ -178,3 +185,59 @@ def test_trajectory_free_scores_are_recorded_but_decide_nothing() -> None:
     assert verdict.accepted
     assert verdict.scores["cosine_others_bp"] < -5000 and verdict.scores["n_others"] == 2
     assert verdict.scores["loss_sym_bp"] == 900
+
+
+def _unit_orthogonal(rng: np.random.Generator, *others: np.ndarray) -> np.ndarray:
+    v = rng.normal(size=others[0].size)
+    for o in others:
+        o = o / np.linalg.norm(o)
+        v -= np.dot(v, o) * o
+    return v / np.linalg.norm(v)
+
+
+def _staged(cos_with_trajectory: float, descent: float, dim: int = 289) -> Evidence:
+    """An update with a given trajectory cosine, after a last global step whose cosine with the
+    trajectory before it is ``descent``."""
+    rng = np.random.default_rng(3)
+    before = rng.normal(size=dim)
+    before /= np.linalg.norm(before)
+    side = _unit_orthogonal(rng, before)
+    step = descent * before + np.sqrt(1 - descent**2) * side
+    trajectory = before + step
+    t_hat = trajectory / np.linalg.norm(trajectory)
+    away = _unit_orthogonal(rng, t_hat)
+    delta = 0.5 * (cos_with_trajectory * t_hat + np.sqrt(1 - cos_with_trajectory**2) * away)
+    ref = Reference(
+        recent_deltas=[0.5 * _unit_orthogonal(rng, t_hat) for _ in range(4)],
+        trajectory=trajectory,
+        global_steps=[trajectory, step],
+    )
+    return Evidence(delta=delta, metric_bp=8500, base_metric_bp=8500, reference=ref)
+
+
+@pytest.mark.parametrize(
+    ("cos", "descent", "reason"),
+    [
+        (-0.08, 0.5, "DIRECTION_OUTLIER"),  # still descending: the strict −0.05
+        (-0.04, 0.5, "OK"),
+        (-0.08, 0.0, "OK"),  # a plateau: within the noise band of 289 parameters (±0.147)
+        (-0.14, 0.05, "OK"),  # 0.05 < 2/√289: not significantly descending
+        (-0.16, 0.0, "DIRECTION_OUTLIER"),  # beyond the noise band
+    ],
+)
+def test_trajectory_threshold_follows_the_stage_of_training(
+    cos: float, descent: float, reason: str
+) -> None:
+    verdict = decide(_staged(cos, descent))
+    assert verdict.reason == reason, verdict
+    assert verdict.scores["descent_bp"] == round(descent * 10_000)
+    assert verdict.scores["cosine_bp"] == round(cos * 10_000)
+
+
+def test_plateau_threshold_is_never_stricter_than_the_descending_one() -> None:
+    th = Thresholds()
+    assert min_trajectory_cosine(th, 289, None) == th.min_cosine  # version 1: no step before
+    assert min_trajectory_cosine(th, 289, 0.0) == pytest.approx(-2.5 / 17)
+    # a million parameters: the noise band (±0.0025) is inside −0.05, which stays the line
+    assert min_trajectory_cosine(th, 1_000_000, 0.0) == th.min_cosine
+    assert min_trajectory_cosine(th, 1_000_000, 0.01) == th.min_cosine  # 0.01 > 2/1000
