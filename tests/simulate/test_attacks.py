@@ -16,10 +16,13 @@ from consortium.simulate.runner import run_simulation
 
 ATTACKER = "hungary"
 HONEST = ("cleveland", "switzerland", "va")
-# The issue's goal is 0.02. Nodes stepped in one process still interleave by wall time and
-# committees come from random transaction nonces, so two clean runs of this configuration differ
-# by up to ~0.025 on their own (0.790, 0.805, 0.815 in three runs) and an attacked run (three
-# honest hospitals' updates only) sat 0.033 from one clean run: a single pair is compared at 0.04.
+# The issue's goal is 0.02. Nodes stepped in one process still interleave by wall time, and the
+# SML layers and committees come from random nonces, so two clean runs differ by up to ~0.013 on
+# their own (0.799, 0.810, 0.812). `pytest -s -k attacker_is_kept_out` three times printed
+# differences attacked − clean of −0.012/−0.001/−0.008/−0.020, −0.007/−0.017/−0.009/−0.021 and
+# +0.006/+0.016/+0.002/−0.004 (sign flip, ×10, label flip, noise): 11 of 12 within 0.02, the
+# noise attack (not required to be rejected; its updates carry no signal) lowest. A single pair
+# of runs is compared at 0.04 so that the test does not fail on the runs' own spread.
 AUROC_TOLERANCE = 0.04
 
 
@@ -55,15 +58,18 @@ def test_attacker_is_kept_out(attack: str, clean: SimReport, tmp_path: Path) -> 
     if attack == "scale10":
         assert attacker.accepted == 0, attacker  # every scaled update rejected
     if attack == "sign_flip":
-        # Measured: 11 of 12 flipped updates rejected over 12 runs (decisions/0007); a flip of an
-        # update that points against the trajectory can pass. At most one of three here.
-        assert attacker.accepted <= 1, attacker
+        # Measured: 24 of 24 flipped updates rejected over 8 runs (decisions/0007,
+        # `bench/verifier_signals.py --sim`); a flip of an honest update that pointed against
+        # the trajectory could still pass, none did.
+        assert attacker.accepted == 0, attacker
     assert set(attacker.reasons) <= {"NORM_OUTLIER", "DIRECTION_OUTLIER", "METRIC_DROP"}
     if attack == "scale10":
         assert "NORM_OUTLIER" in attacker.reasons
     for site in HONEST:
         assert sites[site].accepted >= 2, sites[site]
     assert report.final_auroc_honest is not None and clean.final_auroc_honest is not None
+    attacked, reference = report.final_auroc_honest, clean.final_auroc_honest
+    print(f"{attack}: honest AUROC {attacked:.4f} vs clean {reference:.4f}")
     assert abs(report.final_auroc_honest - clean.final_auroc_honest) <= AUROC_TOLERANCE
     assert report.ledger_verified
 
