@@ -16,7 +16,7 @@ from pathlib import Path
 
 from consortium.federation.session import Session
 
-__all__ = ["open_nodes", "run_nodes"]
+__all__ = ["open_nodes", "run_nodes", "step_all"]
 
 
 def open_nodes(root: Path, members: Sequence[str]) -> list[object]:
@@ -43,12 +43,20 @@ def run_nodes(
     while time.monotonic() < deadline:
         if until(watch):
             return True
-        did = False
-        for node in typed:
-            did = node.step() or did
-        if not did:
+        if not step_all(typed):
             time.sleep(idle_sleep)
     return until(watch)
+
+
+def step_all(nodes: Sequence[object]) -> bool:
+    """One `Node.step` of every node, in order; True when any of them did something."""
+    from consortium.node.runner import Node
+
+    did = False
+    for node in nodes:
+        assert isinstance(node, Node)
+        did = node.step() or did
+    return did
 
 
 def height_at_least(height: int) -> Callable[[Session], bool]:

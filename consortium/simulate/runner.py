@@ -211,21 +211,22 @@ class _InProcess:
     """All nodes stepped in turn in this process (tests: no interpreter start-up per node)."""
 
     def __init__(self, root: Path, members: list[str]) -> None:
-        from consortium.node.open import open_session
-        from consortium.node.runner import Node
+        from consortium.pole.localrun import open_nodes
 
-        self.nodes = [Node(open_session(root, m)) for m in members]
+        self.nodes = open_nodes(root, members)
         self.kills: list[str] = []
 
     def tick(self) -> None:
-        did = False
-        for node in self.nodes:
-            did = node.step() or did
-        if not did:
+        from consortium.pole.localrun import step_all
+
+        if not step_all(self.nodes):
             time.sleep(0.05)
 
     def close(self) -> None:
+        from consortium.node.runner import Node
+
         for node in self.nodes:
+            assert isinstance(node, Node)
             node.s.ledger.close()
 
 
