@@ -93,8 +93,19 @@ class SpendPlan(BaseModel):
 
 
 def epsilon_of(history: History, *, delta: float, accountant: AccountantName) -> float:
-    """ε(δ) of a whole history of ``(noise_multiplier, sample_rate, steps)``, by Opacus."""
-    entries = [(float(s), float(q), int(n)) for s, q, n in history if n > 0]
+    """ε(δ) of a whole history of ``(noise_multiplier, sample_rate, steps)``, by Opacus.
+
+    Runs of the same mechanism (σ, q) are merged into one entry of their total steps first:
+    composition is commutative and n then m steps of one mechanism are n + m steps of it, so the
+    privacy loss is the same, while the PRV accountant's cost grows with the number of entries
+    (a hospital's paced updates share σ and q: six entries took 3.9 s, one takes 0.2 s).
+    """
+    steps: dict[tuple[float, float], int] = {}
+    for s, q, n in history:
+        if n > 0:
+            key = (float(s), float(q))
+            steps[key] = steps.get(key, 0) + int(n)
+    entries = [(s, q, n) for (s, q), n in steps.items()]
     if not entries:
         return 0.0
     acc = create_accountant(mechanism=accountant)

@@ -173,3 +173,15 @@ def test_open_reads_a_store_from_its_file(tmp_path: Path) -> None:
     reader = AccountantStore.open(store.path)
     assert (reader.accountant, reader.delta, reader.epsilon_budget) == ("rdp", 1e-5, 50.0)
     assert reader.epsilon_spent() == pytest.approx(store.epsilon_spent())
+
+
+@pytest.mark.parametrize("mechanism", [PRVAccountant, RDPAccountant])
+def test_runs_of_one_mechanism_are_composed_as_their_total_steps(mechanism: type) -> None:
+    runs = [(1.1, 0.28, 8), (1.1, 0.28, 8), (0.9, 0.5, 4), (1.1, 0.28, 8)]
+    unmerged = mechanism()
+    unmerged.history = list(runs)
+    ours = epsilon_of(runs, delta=1e-5, accountant=unmerged.mechanism())
+    assert ours == pytest.approx(unmerged.get_epsilon(delta=1e-5), rel=1e-6)
+    # a different mechanism is not merged away: dropping it lowers ε
+    same = [r for r in runs if r[0] == 1.1]
+    assert epsilon_of(same, delta=1e-5, accountant=unmerged.mechanism()) < ours
