@@ -66,9 +66,11 @@ def print_provenance(console: Console, p: Provenance) -> None:
     console.print(verdicts)
     attest = Table("attester", "verdict", "AUROC bp", "parent bp", "tx", title="attestations")
     for a in p.attestations:
+        measured = a.verdict != "abstain"  # cannot measure the metric: no numbers to show
         attest.add_row(
-            a.member_id, a.verdict, str(a.metric_bp), str(a.base_metric_bp), _short(a.tx)
-        )
+            a.member_id, a.verdict, str(a.metric_bp) if measured else "-",
+            str(a.base_metric_bp) if measured else "-", _short(a.tx),
+        )  # fmt: skip
     console.print(attest)
     rewards = ", ".join(f"{m} {u}" for m, u in sorted(p.rewards.items())) or "none"
     console.print(f"rewards: {rewards}; ε by member: {p.epsilon_by_member or 'none'}")
