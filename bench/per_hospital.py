@@ -3,6 +3,7 @@ over repeated stratified K-fold splits, one process.
 
     .venv/bin/python bench/per_hospital.py [--repeats 3] [--first-seed 0] [--folds 5]
                                            [--eps-fed 2.0] [--ft-epochs 10] [--ft-lr 0.05]
+    .venv/bin/python bench/per_hospital.py --demo [--personalize --eps-fed 2.0] [--repeats 5]
 
 For each repeat (seed) every hospital's rows are split into ``--folds`` stratified folds; fold k
 of every hospital is held out at once, and everything below is trained on the other folds. Each
@@ -21,6 +22,13 @@ hospital total of ε ≤ 3 (δ = 1e-5) except the centralized reference:
   DP-SGD (`consortium.learning.personalize.fine_tune`, every weight / the read-out only) in the
   same accountant as its federated updates, the noise set so the composed total is ≤ 3;
 - ``central``: non-private training on the pooled training rows of all hospitals (reference).
+
+``--demo`` runs the real demo instead (`consortium.demo.run_demo`, nodes stepped in this process:
+asynchronous BAFL, CKKS, SML, verifier committees, PoLe) once per seed; the seed changes the
+demo's pseudonym keys and so each hospital's 20 % held-out rows (57/57/21/38 rows with 30/37/1/9
+negatives). With ``--personalize`` the demo federates at ``--eps-fed`` and each hospital then
+fine-tunes the pulled model (``ft_head``, ``ft_all``) with an accountant that starts from the
+history its node recorded, up to a total of ε = 3; ``local`` is retrained at ε = 3.
 
 Hyperparameters are fixed in advance (the flags' defaults); nothing is chosen on held-out rows.
 Wins: the number of hospitals (of 4) where a model's out-of-fold AUROC beats ``local``'s, per
@@ -224,19 +232,33 @@ def _repeat(
     return {n: {m: float(roc_auc_score(sites[n].y, oof[n][m])) for m in MODELS} for n in sites}
 
 
-def main() -> None:
-    """Print per seed and hospital the out-of-fold AUROCs, wins against local, and a summary."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--first-seed", type=int, default=0)
-    p.add_argument("--folds", type=int, default=5)
-    p.add_argument("--eps-fed", type=float, default=2.0)
-    p.add_argument("--ft-epochs", type=int, default=10)
-    p.add_argument("--ft-lr", type=float, default=0.05)
-    p.add_argument("--rounds", type=int, default=6)
-    args = p.parse_args()
+Results = dict[str, dict[str, float]]  # site -> model -> AUROC
+
+
+def _print_seed(seed: int, res: Results, models: tuple[str, ...]) -> None:
+    for n in res:
+        print(f"{seed:>4} {n:<12} " + " ".join(f"{res[n][m]:8.3f}" for m in models), flush=True)
+    wins = [sum(res[n][m] > res[n]["local"] for n in res) for m in models]
+    print(f"{seed:>4} {'wins of 4':<12} " + " ".join(f"{w:8d}" for w in wins), flush=True)
+
+
+def _summary(runs: list[Results], models: tuple[str, ...], against: tuple[str, ...]) -> None:
+    """Mean difference to ``local`` per site, and per seed the wins against each of ``against``."""
+    sites = list(runs[0])
+    print("\nmean AUROC difference to local (model - local), over seeds")
+    print(f"{'site':<12} " + " ".join(f"{m:>8}" for m in models))
+    for n in sites:
+        means = [np.mean([r[n][m] - r[n]["local"] for r in runs]) for m in models]
+        print(f"{n:<12} " + " ".join(f"{d:+8.3f}" for d in means))
+    for base in against:
+        cells = [
+            "/".join(str(sum(r[n][m] > r[n][base] for n in sites)) for r in runs) for m in models
+        ]
+        print(f"{'wins vs ' + base:<12} " + " ".join(f"{c:>8}" for c in cells))
+
+
+def _folds_mode(args: argparse.Namespace) -> None:
     a = Args(args.eps_fed, args.ft_epochs, args.ft_lr, args.rounds)
-    torch.set_num_threads(1)
     definition = load_definition("heart")
     sites = {}
     for name in SITES:
@@ -251,25 +273,110 @@ def main() -> None:
             f"{int(len(s.y) - s.y.sum())} negative"
         )
     print(f"{'seed':>4} {'site':<12} " + " ".join(f"{m:>8}" for m in MODELS))
-    diffs = {m: {n: [] for n in sites} for m in MODELS}  # type: ignore[var-annotated]
-    wins = {m: [] for m in MODELS}  # type: ignore[var-annotated]
+    runs = []
     for seed in range(args.first_seed, args.first_seed + args.repeats):
-        res = _repeat(spec, sites, a, seed, args.folds)
-        for n in sites:
-            print(f"{seed:>4} {n:<12} " + " ".join(f"{res[n][m]:8.3f}" for m in MODELS), flush=True)
-            for m in MODELS:
-                diffs[m][n].append(res[n][m] - res[n]["local"])
-        for m in MODELS:
-            wins[m].append(sum(res[n][m] > res[n]["local"] for n in sites))
-        print(
-            f"{seed:>4} {'wins of 4':<12} " + " ".join(f"{wins[m][-1]:8d}" for m in MODELS),
-            flush=True,
+        runs.append(_repeat(spec, sites, a, seed, args.folds))
+        _print_seed(seed, runs[-1], MODELS)
+    _summary(runs, MODELS, ("local", "fed"))
+
+
+def _personalized(
+    cfg: object, out: Path, a: Args, seed: int
+) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """After a demo federated at ε_f: site -> {local at ε=3, ft_head, ft_all} held-out AUROC, and
+    site -> composed ε after the head fine-tune. The fine-tune's accountant starts from the
+    hospital's federated history as its node recorded it."""
+    import pandas as pd
+
+    from consortium.demo import _splits, baselines, score
+    from consortium.learning.serialize import from_safetensors
+    from consortium.simulate.config import SimConfig
+
+    tables = {p.name: pd.read_parquet(p / "cohort.parquet") for p in (out / "ingest").iterdir()}
+    cfg3 = cfg.model_copy(update={"epsilon": str(EPSILON), "out": out / "eps3"})  # type: ignore[attr-defined]
+    local, _, _ = baselines(cfg3, tables)
+    final = from_safetensors((out / "model.safetensors").read_bytes())[0]
+    width = _splits(next(iter(tables.values()))).X_train.shape[1]
+    spec = ModelSpec(in_features=width, hidden=SimConfig().hidden)  # the demo task's model
+    res: dict[str, dict[str, float]] = {}
+    eps: dict[str, float] = {}
+    for site, table in tables.items():
+        c = _splits(table)
+        federated = AccountantStore.open(
+            next((out / "consortium" / "members" / site).glob(f"**/privacy/*/{site}.json"))
         )
-    print("\nmean AUROC difference to local (model - local), over seeds")
-    print(f"{'site':<12} " + " ".join(f"{m:>8}" for m in MODELS))
-    for n in sites:
-        print(f"{n:<12} " + " ".join(f"{np.mean(diffs[m][n]):+8.3f}" for m in MODELS))
-    print(f"{'wins/seed':<12} " + " ".join(f"{'/'.join(map(str, wins[m])):>8}" for m in MODELS))
+        res[site] = {"local": score(local[site], spec, c.X_test, c.y_test).auroc or 0.5}
+        for key, head in (("ft_head", True), ("ft_all", False)):
+            store = _store(out / key, site, "t", "rdp")
+            for entry in federated.history():
+                store.reserve(noise_multiplier=entry[0], sample_rate=entry[1], steps=entry[2])
+            ft = fine_tune(
+                base=final, spec=spec, X=c.X_train, y=c.y_train, store=store, epochs=a.ft_epochs,
+                lr=a.ft_lr, batch_size=32, head_only=head, seed=_seed(seed, site, key),
+            )  # fmt: skip
+            res[site][key] = score(ft.state, spec, c.X_test, c.y_test).auroc or 0.5
+            eps[site] = ft.epsilon_total
+    return res, eps
+
+
+def _demo_mode(args: argparse.Namespace) -> None:
+    """The real demo (in-process nodes: BAFL, HE, SML, verifiers, PoLe) once per seed; the seed
+    changes the demo's pseudonym keys, hence each hospital's 20 % held-out rows. With
+    ``--personalize`` the demo federates at ``--eps-fed`` and each hospital then fine-tunes the
+    final model up to a total of ε = 3; ``local`` is then retrained at ε = 3."""
+    from consortium.demo import DemoConfig, run_demo
+
+    a = Args(args.eps_fed, args.ft_epochs, args.ft_lr, args.rounds)
+    models: tuple[str, ...] = ("local", "fed", "central")
+    if args.personalize:
+        models = (*models, "ft_head", "ft_all")
+    print(f"{'seed':>4} {'site':<12} {'rows':>5} {'neg':>4} " + " ".join(f"{m:>8}" for m in models))
+    runs: list[Results] = []
+    for seed in range(args.first_seed, args.first_seed + args.repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            eps = str(args.eps_fed) if args.personalize else str(EPSILON)
+            cfg = DemoConfig(out=Path(tmp) / "demo", in_process=True, seed=seed, epsilon=eps)
+            report = run_demo(cfg, say=lambda _: None)
+            extra, ft_eps = _personalized(cfg, cfg.out, a, seed) if args.personalize else ({}, {})
+        res: Results = {}
+        for r in report.sites:
+            scores = {"local": r.local_dp, "fed": r.federated, "central": r.central}
+            res[r.site] = {
+                m: float(v.auroc) if v.auroc is not None else 0.5 for m, v in scores.items()
+            }
+            res[r.site] |= extra.get(r.site, {})
+            neg = r.federated.n - r.federated.positives
+            cells = " ".join(f"{res[r.site][m]:8.3f}" for m in models)
+            print(f"{seed:>4} {r.site:<12} {r.federated.n:5d} {neg:4d} {cells}", flush=True)
+        wins = [sum(res[n][m] > res[n]["local"] for n in res) for m in models]
+        print(f"{seed:>4} {'wins of 4':<12} {'':>10} " + " ".join(f"{w:8d}" for w in wins))
+        gap = (report.pooled["federated"].auroc or 0) - (report.pooled["central"].auroc or 0)
+        total = " ".join(f"{s} {e:.3f}" for s, e in ft_eps.items())
+        print(f"{seed:>4} pooled federated - central: {gap:+.3f}; ε after fine-tune: {total}")
+        runs.append(res)
+    _summary(runs, models, ("local", "fed"))
+
+
+def main() -> None:
+    """Per seed and hospital the AUROCs, wins against local, and a summary."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--first-seed", type=int, default=0)
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--eps-fed", type=float, default=2.0)
+    p.add_argument("--ft-epochs", type=int, default=10)
+    p.add_argument("--ft-lr", type=float, default=0.05)
+    p.add_argument("--rounds", type=int, default=6)
+    p.add_argument("--demo", action="store_true", help="run the real demo per seed instead")
+    p.add_argument(
+        "--personalize", action="store_true", help="--demo: federate at --eps-fed, then fine-tune"
+    )
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    if args.demo:
+        _demo_mode(args)
+    else:
+        _folds_mode(args)
 
 
 if __name__ == "__main__":
