@@ -288,20 +288,21 @@ def _personalized(
     hospital's federated history as its node recorded it."""
     import pandas as pd
 
-    from consortium.demo import _splits, baselines, score
+    from consortium.demo import baselines, score
     from consortium.learning.serialize import from_safetensors
+    from consortium.node.open import cohort_from_table
     from consortium.simulate.config import SimConfig
 
     tables = {p.name: pd.read_parquet(p / "cohort.parquet") for p in (out / "ingest").iterdir()}
     cfg3 = cfg.model_copy(update={"epsilon": str(EPSILON), "out": out / "eps3"})  # type: ignore[attr-defined]
     local, _, _ = baselines(cfg3, tables)
     final = from_safetensors((out / "model.safetensors").read_bytes())[0]
-    width = _splits(next(iter(tables.values()))).X_train.shape[1]
+    width = cohort_from_table(next(iter(tables.values())), "heart", 2000).X_train.shape[1]
     spec = ModelSpec(in_features=width, hidden=SimConfig().hidden)  # the demo task's model
     res: dict[str, dict[str, float]] = {}
     eps: dict[str, float] = {}
     for site, table in tables.items():
-        c = _splits(table)
+        c = cohort_from_table(table, "heart", 2000)  # the demo's held-out split
         federated = AccountantStore.open(
             next((out / "consortium" / "members" / site).glob(f"**/privacy/*/{site}.json"))
         )
