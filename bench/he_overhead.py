@@ -5,7 +5,9 @@ the aggregator as processes twice (``--plaintext`` baseline, then CKKS) and prin
 ratio encrypted ÷ plaintext (goal ≤ 1.3; NVIDIA FLARE reports 2.7× for its CKKS aggregation) and
 the ciphertext bytes per parameter of one update blob (TenSEAL's usual parameters give ≈ 81), and
 the CPU seconds each run took in all its processes (the machine's cores are shared by the five
-nodes, so CPU time, not only wall time, says what encryption costs).
+nodes, so CPU time, not only wall time, says what encryption costs), and how many aggregates each
+run posted (plain / CKKS): a proposal below the required gain is aggregated, sealed and attested
+again, so runs that needed different numbers of aggregates did different amounts of work.
 
 ``--profile`` instead runs the CKKS simulation of the large model once with every node in this
 process (``SimConfig.in_process``) under cProfile, and prints where the encryption work goes: the
@@ -52,6 +54,13 @@ def _bytes_per_param(report: SimReport) -> tuple[int, float]:
     return params, len(blob) / params
 
 
+def _aggregates(report: SimReport) -> int:
+    """How many aggregates the run posted (a proposal below the required gain costs one more)."""
+    from consortium.node.open import open_session
+
+    return len(open_session(report.workdir, "admin").q("ListAggregates", task_id="heart"))
+
+
 def _profile(hidden: tuple[int, ...], updates: int) -> None:
     """Run CKKS in one process under cProfile; print HEVault seconds by caller."""
     import cProfile
@@ -94,7 +103,8 @@ def main() -> None:
         return
     models = {"heart": (16,)} if args.skip_large else {"heart": (16,), "1M": LARGE_HIDDEN}
     print(f"{'model':6s} {'params':>9s} {'plain (s)':>10s} {'CKKS (s)':>9s} {'ratio':>6s} "
-          f"{'bytes/param':>12s} {'CPU plain':>10s} {'CPU CKKS':>9s}")  # fmt: skip
+          f"{'bytes/param':>12s} {'CPU plain':>10s} {'CPU CKKS':>9s} "
+          f"{'aggregates':>10s}")  # fmt: skip
     for name, hidden in models.items():
         plain, plain_cpu = _run(_config(True, hidden, args.updates))
         he, he_cpu = _run(_config(False, hidden, args.updates))
@@ -102,7 +112,8 @@ def main() -> None:
         stuck = max(plain.seconds, he.seconds) >= MAX_SECONDS
         ratio = "stuck" if stuck else f"{he.seconds / plain.seconds:.2f}"
         print(f"{name:6s} {params:9d} {plain.seconds:10.1f} {he.seconds:9.1f} {ratio:>6s} "
-              f"{per_param:12.1f} {plain_cpu:10.1f} {he_cpu:9.1f}", flush=True)  # fmt: skip
+              f"{per_param:12.1f} {plain_cpu:10.1f} {he_cpu:9.1f} "
+              f"{f'{_aggregates(plain)} / {_aggregates(he)}':>10s}", flush=True)  # fmt: skip
     print("goal: ratio <= 1.3 (NVIDIA FLARE: 2.7x); TenSEAL's usual parameters: ~81 bytes/param")
 
 
