@@ -24,6 +24,7 @@ from consortium.ledger.base import CommittedTx
 
 __all__ = ["Node"]
 
+
 class Node:
     """One member's node for one task (see the module docstring)."""
 
