@@ -12,7 +12,13 @@ revealed first layer in global coordinates (0001, "The Secure Mapping Layer in t
 
 One aggregate at a time: a posted aggregate is outstanding until the head moves past the height
 it was computed at, or a sealer's proposal for it closes, or it has waited ``sealer_timeout`` ×
-(number of hospitals + 1) (all sealers gone): then the updates are aggregated afresh.
+(number of hospitals + 1) (all sealers gone): then the updates are aggregated afresh — except
+when its block fell below the required gain: the same updates on the same head make the same
+version, so the aggregator waits for another accepted update or a new head instead of posting
+the same sum again (which looped: 1,134 aggregates in 8 minutes in one run, re-drawing
+attestation committees until one passed the same version). Only after the outstanding timeout
+above does it try the same sum once more, so that a round nobody can add to (the synchronous
+baseline, or the last updates of a task) is not stuck for good.
 
 The synchronous baseline (`NodeSettings.sync_members`) waits instead for every listed hospital's
 update on the current head to be decided (or for the hospital to have sent all its planned
@@ -27,7 +33,7 @@ from typing import Any
 from consortium.federation.session import Session
 from consortium.federation.weights import BufferedUpdate, buffer_weights
 
-__all__ = ["aggregate_step", "buffered"]
+__all__ = ["aggregate_step", "buffered", "close_aggregate", "fell_short"]
 
 
 def buffered(view: dict[str, Any]) -> BufferedUpdate:
@@ -59,9 +65,13 @@ def _outstanding(s: Session, head: dict[str, Any], mem: dict[str, Any]) -> bool:
         return False
     if last.get("closed"):
         return False
+    return bool(s.clock() - last["posted_at"] < _timeout(s, mem))
+
+
+def _timeout(s: Session, mem: dict[str, Any]) -> float:
+    """How long an aggregate stays outstanding: every hospital's turn to seal, and one more."""
     n_hospitals = max(1, int(mem.get("hospitals", 4)))
-    timeout = s.settings.sealer_timeout_seconds * (n_hospitals + 1)
-    return bool(s.clock() - last["posted_at"] < timeout)
+    return float(s.settings.sealer_timeout_seconds * (n_hospitals + 1))
 
 
 def _sync_ready(s: Session, head: int, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -92,6 +102,15 @@ def _select(s: Session, head: int, views: list[dict[str, Any]]) -> list[dict[str
     return []
 
 
+def fell_short(mem: dict[str, Any], head: int) -> set[str]:
+    """The updates of the last aggregate if its block fell below the required gain on ``head``
+    (``mem`` is the aggregator's ``aggregator.json``); they wait for company or a new head."""
+    last = mem.get("last") or {}
+    if last.get("head") != head or last.get("closed") != "below_target":
+        return set()
+    return set(last.get("updates", []))
+
+
 def _aggregate_blob(s: Session, ids: list[str], weights: list[int]) -> str:
     blobs = []
     for update_id in ids:
@@ -113,6 +132,9 @@ def aggregate_step(s: Session) -> bool:
     chosen = _select(s, int(head["height"]), views)
     if not chosen:
         return False
+    same = {v["update"]["update_id"] for v in chosen} == fell_short(mem, int(head["height"]))
+    if same and s.clock() - mem["last"].get("closed_at", 0.0) < _timeout(s, mem):
+        return False  # the same sum already fell short on this head: wait for company
     task = s.task()
     bw = buffer_weights([buffered(v) for v in chosen], head=int(head["height"]),
                         exponent_bp=int(task["staleness_exponent_bp"]))  # fmt: skip
@@ -124,16 +146,19 @@ def aggregate_step(s: Session) -> bool:
     if not posted and res.code not in ("UPDATE_ALREADY_INCLUDED", "UPDATE_NOT_ACCEPTED"):
         raise RuntimeError(f"PostAggregate refused: {res.code}: {res.message}")
     if posted:
-        mem["last"] = {"id": res.tx_id, "head": head["height"], "posted_at": s.clock()}
+        mem["last"] = {"id": res.tx_id, "head": head["height"], "posted_at": s.clock(),
+                       "updates": sorted(bw.updates)}  # fmt: skip
         members = s.q("ListMembers")
         mem["hospitals"] = sum(1 for m in members if "hospital" in m["roles"])
         s.state.write_json(mem, "tasks", s.task_id, "aggregator.json")
     return True
 
 
-def close_aggregate(s: Session, aggregate_id: str) -> None:
-    """Mark the outstanding aggregate closed (its proposal failed): aggregate afresh."""
+def close_aggregate(s: Session, aggregate_id: str, status: str) -> None:
+    """Mark the outstanding aggregate closed with its proposal's ``status`` (``below_target``,
+    ``rejected`` or ``superseded``): it is no longer outstanding (see the module docstring)."""
     mem: dict[str, Any] = s.state.read_json("tasks", s.task_id, "aggregator.json", default={})
     if mem.get("last", {}).get("id") == aggregate_id:
-        mem["last"]["closed"] = True
+        mem["last"]["closed"] = status
+        mem["last"]["closed_at"] = s.clock()
         s.state.write_json(mem, "tasks", s.task_id, "aggregator.json")

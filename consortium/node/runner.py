@@ -54,7 +54,7 @@ class Node:
                                 proposal_id=tx.args["proposal_id"])  # fmt: skip
                 agg_id = view["proposal"].get("aggregate_id")
                 if agg_id:
-                    close_aggregate(self.s, agg_id)  # below target: aggregate afresh
+                    close_aggregate(self.s, agg_id, str(status))
 
     def follow(self) -> int:
         """Read newly committed transactions; returns how many."""

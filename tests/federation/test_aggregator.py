@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from consortium.federation import aggregator
 from consortium.federation.aggregator import _select, buffered
+from consortium.ledger.base import TxResult
 from consortium.node.settings import NodeSettings
 
 
@@ -70,3 +74,88 @@ def test_sync_does_not_wait_for_a_hospital_that_sent_all_it_planned() -> None:
 def test_buffered_takes_medians_of_the_accepting_verifiers() -> None:
     item = buffered(_view("a", 2, "accepted"))
     assert (item.metric_bp, item.cosine_bp, item.base_version) == (8000, 100, 2)
+
+
+class _Node:
+    """What `aggregate_step` reads and writes, with a ledger that records PostAggregate."""
+
+    task_id = "heart"
+    roles = ("aggregator",)
+
+    def __init__(self, views: list[dict[str, Any]]) -> None:
+        self.settings = NodeSettings(sealer_timeout_seconds=2.0)
+        self.views, self.height, self.now = views, 1, 100.0
+        self.posted: list[dict[str, Any]] = []
+        self.files: dict[tuple[str, ...], Any] = {}
+        self.state, self.ledger = self, self
+
+    def read_json(self, *path: str, default: Any = None) -> Any:
+        return self.files.get(path, default)
+
+    def write_json(self, doc: Any, *path: str) -> None:
+        self.files[path] = doc
+
+    def head(self) -> dict[str, Any]:
+        return {"height": self.height}
+
+    def task(self) -> dict[str, Any]:
+        return {"buffer_size": 2, "staleness_exponent_bp": 5000}
+
+    def clock(self) -> float:
+        return self.now
+
+    def now_ms(self) -> int:
+        return int(self.now * 1000)
+
+    def q(self, fn: str, **args: Any) -> Any:
+        if fn == "ListMembers":
+            return [{"member_id": m, "roles": ["hospital"]} for m in ("a", "b", "c")]
+        assert (fn, args.get("status")) == ("ListUpdates", "accepted")
+        return self.views
+
+    def submit(self, fn: str, args: dict[str, Any]) -> TxResult:
+        assert fn == "PostAggregate"
+        self.posted.append(args)
+        return TxResult(tx_id=f"agg{len(self.posted)}", code="VALID")
+
+
+def test_a_sum_that_fell_short_is_not_posted_again_until_something_changes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(aggregator, "_aggregate_blob", lambda s, ids, weights: "d" * 64)
+    node = _Node([_view("a", 1, "accepted"), _view("b", 1, "accepted")])
+    step = lambda: aggregator.aggregate_step(node)  # type: ignore[arg-type]  # noqa: E731
+    assert step() and len(node.posted) == 1
+    assert not step()  # outstanding
+    aggregator.close_aggregate(node, "agg1", "below_target")  # type: ignore[arg-type]
+    node.now += 1.0
+    assert not step() and len(node.posted) == 1  # the same updates on the same head: wait
+    assert aggregator.fell_short(node.files[("tasks", "heart", "aggregator.json")], 1) == {
+        "a-1", "b-1"
+    }  # fmt: skip
+    node.views.append(_view("c", 1, "accepted"))  # company arrives
+    assert step() and node.posted[-1]["updates"] == ["a-1", "b-1", "c-1"]
+
+
+def test_the_same_sum_is_tried_again_after_the_outstanding_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(aggregator, "_aggregate_blob", lambda s, ids, weights: "d" * 64)
+    node = _Node([_view("a", 1, "accepted"), _view("b", 1, "accepted")])
+    assert aggregator.aggregate_step(node)  # type: ignore[arg-type]
+    aggregator.close_aggregate(node, "agg1", "below_target")  # type: ignore[arg-type]
+    node.now += 2.0 * 4 - 0.1  # sealer timeout × (3 hospitals + 1), not yet
+    assert not aggregator.aggregate_step(node)  # type: ignore[arg-type]
+    node.now += 0.2
+    assert aggregator.aggregate_step(node) and len(node.posted) == 2  # type: ignore[arg-type]
+
+
+def test_a_rejected_or_superseded_sum_is_aggregated_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(aggregator, "_aggregate_blob", lambda s, ids, weights: "d" * 64)
+    node = _Node([_view("a", 1, "accepted"), _view("b", 1, "accepted")])
+    assert aggregator.aggregate_step(node)  # type: ignore[arg-type]
+    aggregator.close_aggregate(node, "agg1", "rejected")  # type: ignore[arg-type]  # a forger
+    assert aggregator.aggregate_step(node) and len(node.posted) == 2  # type: ignore[arg-type]
+    aggregator.close_aggregate(node, "agg2", "below_target")  # type: ignore[arg-type]
+    node.height = 2  # the head moved: the stale updates meet a new version
+    assert aggregator.aggregate_step(node) and len(node.posted) == 3  # type: ignore[arg-type]

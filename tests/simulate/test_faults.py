@@ -7,7 +7,6 @@ Real processes (`consortium node run`), real SIGKILL, restarted at once on the s
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from consortium.simulate.runner import run_simulation
 @pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_kill_nine_and_restart(tmp_path: Path) -> None:
+    from consortium.federation.aggregator import fell_short
     from consortium.federation.recompute import recompute_all
     from consortium.node.open import open_session
 
@@ -34,7 +34,12 @@ def test_kill_nine_and_restart(tmp_path: Path) -> None:
     assert report.ledger_verified
     auditor = open_session(report.workdir, "admin")
     views = auditor.q("ListUpdates", task_id="heart")
-    assert Counter(v["status"] for v in views)["accepted"] == 0  # none left behind
+    # none left behind, except updates whose sum already fell short of the required gain on the
+    # last head (the aggregator waits for company that no longer comes)
+    mem = json.loads((Path(report.workdir) / "members" / "aggregator" / "state" / "tasks" / "heart"
+                      / "aggregator.json").read_text())  # fmt: skip
+    short = fell_short(mem, int(auditor.head()["height"]))
+    assert {v["update"]["update_id"] for v in views if v["status"] == "accepted"} <= short
     for site in cfg.sites:
         own = [v for v in views if v["update"]["member_id"] == site]
         assert len({v["update"]["base_version"] for v in own}) == len(own)
