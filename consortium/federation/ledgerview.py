@@ -27,6 +27,7 @@ from consortium.federation.vault import VaultError
 
 __all__ = [
     "cache_delta",
+    "cached_delta",
     "duplicate_candidates",
     "foreign_origin",
     "open_delta",
@@ -80,7 +81,8 @@ def _own_delta(s: Session, update: dict[str, Any]) -> Arrays | None:
     return s.state.read_arrays("tasks", s.task_id, "own", f"{int(update['base_version']):08d}.npz")
 
 
-def _cached_delta(s: Session, uid: str) -> Arrays | None:
+def cached_delta(s: Session, uid: str) -> Arrays | None:
+    """The unmapped delta of update ``uid`` if this member opened it before, else None."""
     cached = s.state.read_arrays("tasks", s.task_id, "ledger", f"{uid}.npz")
     if cached is None:  # verified by this member before the ledger cache existed
         cached = s.state.read_arrays("tasks", s.task_id, "seen", f"{uid}.npz")
@@ -105,7 +107,7 @@ def opened_delta(s: Session, update: dict[str, Any]) -> Arrays | None:
 
     Never decrypts: for what may do without the updates this member has not opened (a score).
     """
-    cached = _cached_delta(s, str(update["update_id"]))
+    cached = cached_delta(s, str(update["update_id"]))
     return cached if cached is not None else _own_delta(s, update)
 
 
@@ -131,7 +133,7 @@ def revealed_first(s: Session, update: dict[str, Any]) -> np.ndarray | None:
     from consortium.pole.sml import first_layer_name
 
     uid = str(update["update_id"])
-    full = _cached_delta(s, uid)
+    full = cached_delta(s, uid)
     if full is None:
         full = _own_delta(s, update)
     if full is not None:

@@ -24,6 +24,7 @@ import numpy as np
 from consortium.federation.checks import Evidence, Reference, Verdict, decide, flatten
 from consortium.federation.ledgerview import (
     cache_delta,
+    cached_delta,
     duplicate_candidates,
     foreign_origin,
     open_delta,
@@ -87,7 +88,7 @@ def _references(
     mem: dict[str, Any] = s.state.read_json("tasks", s.task_id, "verifier.json", default={})
     window = s.settings.reference_window
     recent_ids = mem.get("accepted", [])[-window:]
-    recent = [s.state.read_arrays("tasks", s.task_id, "seen", f"{u}.npz") for u in recent_ids]
+    recent = [cached_delta(s, u) for u in recent_ids]
     own_dir = s.state.path("tasks", s.task_id, "own")
     own_files = sorted(own_dir.glob("*.npz")) if own_dir.is_dir() else []
     own = [s.state.read_arrays("tasks", s.task_id, "own", f.name) for f in own_files]
@@ -120,10 +121,9 @@ def _references(
     )
 
 
-def _remember(s: Session, update_id: str, delta: Arrays, verdict: Verdict) -> None:
+def _remember(s: Session, update_id: str, verdict: Verdict) -> None:
     mem: dict[str, Any] = s.state.read_json("tasks", s.task_id, "verifier.json", default={})
-    s.state.write_arrays(delta, "tasks", s.task_id, "seen", f"{update_id}.npz")
-    mem.setdefault("seen", []).append(update_id)
+    mem.setdefault("seen", []).append(update_id)  # its delta is in the ledger cache already
     if verdict.accepted:
         mem.setdefault("accepted", []).append(update_id)
     mem.setdefault("done", []).append(update_id)
@@ -221,7 +221,7 @@ def verify_step(s: Session, candidates: list[str]) -> bool:
         if not res.valid and res.code != "ALREADY_ENDORSED":
             raise RuntimeError(f"Endorse refused: {res.code}: {res.message}")
         if delta is not None:
-            _remember(s, update_id, delta, verdict)
+            _remember(s, update_id, verdict)
         else:
             mem.setdefault("done", []).append(update_id)
             s.state.write_json(mem, "tasks", s.task_id, "verifier.json")
