@@ -58,10 +58,11 @@ def test_attacker_is_kept_out(attack: str, clean: SimReport, tmp_path: Path) -> 
     if attack == "scale10":
         assert attacker.accepted == 0, attacker  # every scaled update rejected
     if attack == "sign_flip":
-        # Measured: 24 of 24 flipped updates rejected over 8 runs (decisions/0007,
-        # `bench/verifier_signals.py --sim`); a flip of an honest update that pointed against
-        # the trajectory could still pass, none did.
-        assert attacker.accepted == 0, attacker
+        # The goal is every flip rejected. Measured: 24 of 24 over 8 bench runs (decisions/0007,
+        # `bench/verifier_signals.py --sim`), but a CI run of this test accepted one on version 2
+        # with trajectory cosine −0.037: the honest update it flipped was barely aligned (+0.037),
+        # inside the band where honest updates must pass. At most one of three here.
+        assert attacker.accepted <= 1, attacker
     assert set(attacker.reasons) <= {"NORM_OUTLIER", "DIRECTION_OUTLIER", "METRIC_DROP"}
     if attack == "scale10":
         assert "NORM_OUTLIER" in attacker.reasons
