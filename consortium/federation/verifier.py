@@ -151,7 +151,8 @@ def _sml_evidence(
     reveal_err = float(np.linalg.norm(expected - revealed_first)) / denom
     if not consistent_reveal(mapped[first], revealed_first, layer, atol=1e-4):
         reveal_err = max(reveal_err, 1.0)
-    mapped_model = OrderedDict((k, map_state(base, layer)[k] + mapped[k]) for k in base)
+    base_mapped = map_state(base, layer)
+    mapped_model = OrderedDict((k, base_mapped[k] + mapped[k]) for k in base)
     return reveal_err, metric_bp(mapped_model, s, layer)
 
 
