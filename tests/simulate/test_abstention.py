@@ -4,8 +4,9 @@ Switzerland's held-out rows (1 negative of 21) cannot measure AUROC, so it absta
 attesting. With three hospitals and the committee of 2 of quorum 2, a proposal sealed by Cleveland
 or VA has Switzerland and the other one as its committee: its abstention gives its seat up and
 the other hospital's accept decides (`attest_quorum` in the contract). Before abstentions were
-recorded such proposals stayed open until they went stale, and blocks came only when Switzerland
-sealed.
+recorded such proposals stayed open until they went stale, blocks came only when Switzerland
+sealed, and this run did not finish within its time limit. (Which hospital seals is drawn per
+aggregate; the data_schemas vectors pin the rule itself.)
 """
 
 from __future__ import annotations
@@ -36,13 +37,11 @@ def test_an_abstaining_attester_gives_its_seat_up(tmp_path: Path) -> None:
     admin = open_session(report.workdir, "admin")
     versions = admin.q("ListVersions", task_id="heart")[1:]
     assert len(versions) >= 2
-    one_seat = []
     for block in versions:
         view = admin.q("GetProposal", task_id="heart", proposal_id=block["proposal_id"])
         verdicts = {a["member_id"]: a["verdict"] for a in view["attestations"]}
         assert "switzerland" not in block["attesters"]  # it never lends its noise to a gain
-        if verdicts.get("switzerland") == "abstain":
-            assert block["attesters"] == [m for m, v in verdicts.items() if v == "accept"]
-            one_seat.append(block["sealer"])
-    assert one_seat, "no block was decided by the one seat left after an abstention"
-    assert set(one_seat) <= {"cleveland", "va"}
+        if block["sealer"] != "switzerland":  # then it sat on the committee of two
+            assert verdicts["switzerland"] == "abstain", verdicts
+            assert len(block["attesters"]) == 1  # the one seat left decided
+            assert verdicts[block["attesters"][0]] == "accept"
