@@ -112,12 +112,11 @@ def fell_short(mem: dict[str, Any], head: int) -> set[str]:
 
 
 def _aggregate_blob(s: Session, ids: list[str], weights: list[int]) -> str:
-    blobs = []
-    for update_id in ids:
-        u = s.q("GetUpdate", task_id=s.task_id, update_id=update_id)["update"]
-        mapped = s.blobs.get(u["model_digest"])
-        blobs.append(s.vault.replace(mapped, s.blobs.get(u["unmapped_digest"])))
-    return s.blobs.put(s.vault.weighted_sum(blobs, weights))
+    """Store the weighted sum, computed exactly as anyone recomputes it from the ledger."""
+    from consortium.federation.recompute import recompute_aggregate
+
+    block = {"updates": ids, "weights_ppm": weights}
+    return s.blobs.put(recompute_aggregate(s.ledger, s.blobs, s.vault, s.task_id, block))
 
 
 def aggregate_step(s: Session) -> bool:

@@ -8,7 +8,7 @@ For a learning block at height h (docs/decisions/0001-protocol.md, "Versions and
    plaintext-scalar products are deterministic, so this is a byte-for-byte check that anyone
    (an auditor, the aggregator) can run;
 2. **version** — a member (it needs the secret key) decrypts the aggregate, applies it to version
-   h−1 (`consortium.federation.versions.apply_aggregate`) and compares the SHA-256 of the
+   h−1 (`consortium.federation.versions.version_bytes`) and compares the SHA-256 of the
    resulting safetensors with ``model_digest``; it also checks that the stored blob opens to
    those bytes (``blob_digest``).
 """
@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from consortium.canonical import sha256_hex
 from consortium.federation.vault import Vault, VaultError
-from consortium.federation.versions import apply_aggregate
+from consortium.federation.versions import version_bytes
 
 __all__ = ["VersionCheck", "recompute_aggregate", "recompute_all", "recompute_version"]
 
@@ -58,11 +58,8 @@ def _model_bytes(ledger: Any, blobs: Any, vault: Vault, task: dict[str, Any], he
     prev = ledger.evaluate("GetVersion", {"task_id": task["task_id"], "version": height - 1})
     base, _ = from_safetensors(vault.open_model(blobs.get(prev["blob_digest"])))
     block = ledger.evaluate("GetVersion", {"task_id": task["task_id"], "version": height})
-    total = vault.decrypt(blobs.get(block["aggregate_digest"]))
-    new = apply_aggregate(base, total, block["weights_ppm"], int(task["server_lr_bp"]))
-    from consortium.learning.serialize import to_safetensors
-
-    return to_safetensors(new)
+    aggregate = blobs.get(block["aggregate_digest"])
+    return version_bytes(vault, base, aggregate, block["weights_ppm"], int(task["server_lr_bp"]))
 
 
 def recompute_version(

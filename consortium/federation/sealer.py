@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from consortium.federation.session import Session
-from consortium.federation.versions import apply_aggregate
+from consortium.federation.versions import version_bytes
 
 __all__ = ["form_version", "seal_step", "sealer_rank"]
 
@@ -37,12 +37,9 @@ def sealer_rank(s: Session, aggregate_id: str) -> int:
 
 def form_version(s: Session, agg: dict[str, Any], height: int) -> bytes:
     """The safetensors bytes of version ``height + 1`` from version ``height`` and ``agg``."""
-    from consortium.learning.serialize import to_safetensors
-
-    base = s.version(height)
-    total = s.vault.decrypt(s.blobs.get(agg["aggregate_digest"]))
-    new = apply_aggregate(base, total, agg["weights_ppm"], int(s.task()["server_lr_bp"]))
-    return to_safetensors(new)
+    aggregate = s.blobs.get(agg["aggregate_digest"])
+    server_lr = int(s.task()["server_lr_bp"])
+    return version_bytes(s.vault, s.version(height), aggregate, agg["weights_ppm"], server_lr)
 
 
 def _next_gain(s: Session, head: dict[str, Any], height: int) -> int:

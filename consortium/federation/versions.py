@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["apply_aggregate", "global_step"]
+__all__ = ["apply_aggregate", "global_step", "version_bytes"]
 
 
 def apply_aggregate(
@@ -37,6 +38,21 @@ def apply_aggregate(
         step = np.asarray(aggregate[name], dtype=np.float64).reshape(theta.shape)
         out[name] = (np.asarray(theta, dtype=np.float64) + factor * step).astype(np.float32)
     return out
+
+
+def version_bytes(
+    vault: Any,
+    base: Mapping[str, np.ndarray],
+    aggregate_blob: bytes,
+    weights_ppm: Sequence[int],
+    server_lr_bp: int,
+) -> bytes:
+    """The safetensors bytes of the version formed from ``base`` and an encrypted aggregate: what
+    the sealer stores, each attester checks and any member recomputes (one definition)."""
+    from consortium.learning.serialize import to_safetensors
+
+    total = vault.decrypt(aggregate_blob)
+    return bytes(to_safetensors(apply_aggregate(base, total, weights_ppm, server_lr_bp)))
 
 
 def global_step(

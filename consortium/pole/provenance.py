@@ -480,8 +480,8 @@ def _recompute(
 ) -> tuple[str, str | None]:
     """(aggregate digest, model digest) recomputed for a version > 0."""
     from consortium.federation.he import HEVault
-    from consortium.federation.versions import apply_aggregate
-    from consortium.learning.serialize import from_safetensors, to_safetensors
+    from consortium.federation.versions import version_bytes
+    from consortium.learning.serialize import from_safetensors
 
     vault = HEVault(bundle.ckks, bundle.model_key)
     aggregate = _recompute_aggregate(ledger, blobs, vault, task_id, block)
@@ -493,9 +493,8 @@ def _recompute(
         problems.append(f"parent version: {exc}")
         return agg_digest, None
     task = _q(ledger, "GetTask", task_id=task_id)
-    total = vault.decrypt(aggregate)
-    new = apply_aggregate(base, total, block["weights_ppm"], int(task["server_lr_bp"]))
-    return agg_digest, sha256_hex(to_safetensors(new))
+    lr = int(task["server_lr_bp"])
+    return agg_digest, sha256_hex(version_bytes(vault, base, aggregate, block["weights_ppm"], lr))
 
 
 def _public_trace(
