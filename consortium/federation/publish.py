@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 if TYPE_CHECKING:
     from consortium.config import ConsortiumConfig
 
-__all__ = ["PublishedTask", "TaskParams", "input_width", "publish_task"]
+__all__ = ["PublishedTask", "TaskParams", "input_width", "publish_task", "task_record"]
 
 
 class TaskParams(BaseModel):
@@ -73,7 +73,9 @@ def input_width(cohort: str) -> int:
     )
 
 
-def _task_record(params: TaskParams, model_digest: str, blob_digest: str) -> dict[str, Any]:
+def task_record(params: TaskParams, model_digest: str, blob_digest: str) -> dict[str, Any]:
+    """The ``PublishTask`` record of ``params`` for version 0's digests, checked by the contract's
+    own `Task` model."""
     from consortium.ledger.contract.records import Task
 
     fields = params.model_dump(exclude={"hidden", "activation", "seed"}, mode="json")
@@ -110,7 +112,7 @@ def publish_task(config: ConsortiumConfig, admin_id: str, params: TaskParams) ->
     seed = params.seed if params.seed is not None else secrets.randbits(31)
     data = to_safetensors(state_arrays(build_model(spec, seed=seed)))
     blobs = open_blob_store(config.blobs.url, config.root)
-    record = _task_record(params, sha256_hex(data), "0" * 64)  # fail early, before keys or blobs
+    record = task_record(params, sha256_hex(data), "0" * 64)  # fail early, before keys or blobs
     ledger = open_ledger(config, admin_id)
     try:
         share = ledger.evaluate("GetShareKey", {"member_id": admin_id})

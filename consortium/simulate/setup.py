@@ -9,6 +9,7 @@ settings (speed, attack, pacing) to ``members/NAME/node.toml``.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,36 +19,32 @@ from consortium.simulate.config import SimConfig
 if TYPE_CHECKING:
     from consortium.simulate.fabric import FakePeerProcess
 
-__all__ = ["ADMIN", "AGGREGATOR", "create_consortium", "task_record"]
+__all__ = ["ADMIN", "AGGREGATOR", "create_consortium", "task_params"]
 
 AGGREGATOR = "aggregator"
 ADMIN = "admin"
 TASK_ID = "heart"
 
 
-def task_record(
-    cfg: SimConfig, in_features: int, model_digest: str, blob_digest: str
-) -> dict[str, Any]:
-    """The task the simulation publishes (docs/decisions/0001-protocol.md, Task)."""
-    gate = {"min_interval_bp": cfg.min_interval_bp} if cfg.min_interval_bp else {}
-    return gate | {
-        "task_id": TASK_ID, "title": "Coronary disease (UCI heart, four hospitals)",
-        "cohort": "heart",
-        "model_spec": {"kind": "mlp", "in_features": in_features, "hidden": list(cfg.hidden),
-                       "activation": "relu"},
-        "metric": "auroc", "epsilon_budget": cfg.epsilon_budget, "delta": cfg.delta,
-        "accountant": "rdp", "committee_size": cfg.committee_size, "quorum": cfg.quorum,
-        "staleness_exponent_bp": cfg.staleness_exponent_bp,
-        "max_staleness": 0 if cfg.sync else cfg.max_staleness,
-        "buffer_size": len(cfg.sites) if cfg.sync else cfg.buffer_size,
-        "server_lr_bp": cfg.server_lr_bp, "sml": cfg.sml,
-        "target_interval_ms": cfg.target_interval_ms, "retarget_every": cfg.retarget_every,
-        "initial_required_gain_bp": cfg.initial_required_gain_bp,
-        "min_required_gain_bp": cfg.min_required_gain_bp,
-        "max_required_gain_bp": cfg.max_required_gain_bp,
-        "block_reward": 1000, "sealer_share_bp": 1000,
-        "initial_model_digest": model_digest, "initial_blob_digest": blob_digest,
-    }  # fmt: skip
+def task_params(cfg: SimConfig) -> Any:
+    """The task the simulation publishes, as `consortium task publish` would take it (a
+    synchronous run has no staleness and a buffer of every hospital)."""
+    from consortium.federation.publish import TaskParams
+
+    return TaskParams(
+        task_id=TASK_ID, title="Coronary disease (UCI heart, four hospitals)", cohort="heart",
+        hidden=cfg.hidden, epsilon_budget=Decimal(cfg.epsilon_budget), delta=Decimal(cfg.delta),
+        accountant="rdp",
+        committee_size=cfg.committee_size, quorum=cfg.quorum,
+        staleness_exponent_bp=cfg.staleness_exponent_bp,
+        max_staleness=0 if cfg.sync else cfg.max_staleness,
+        buffer_size=len(cfg.sites) if cfg.sync else cfg.buffer_size,
+        server_lr_bp=cfg.server_lr_bp, sml=cfg.sml, target_interval_ms=cfg.target_interval_ms,
+        retarget_every=cfg.retarget_every, min_interval_bp=cfg.min_interval_bp,
+        initial_required_gain_bp=cfg.initial_required_gain_bp,
+        min_required_gain_bp=cfg.min_required_gain_bp,
+        max_required_gain_bp=cfg.max_required_gain_bp, seed=cfg.seed,
+    )  # fmt: skip
 
 
 def planned_updates(cfg: SimConfig, site: str | None) -> int:
@@ -118,11 +115,12 @@ def create_consortium(cfg: SimConfig, root: Path, peer: FakePeerProcess | None =
     it)."""
     from consortium.blobs import open_blob_store
     from consortium.datasets.heart import heart_cohort_table
+    from consortium.federation.publish import input_width, task_record
     from consortium.identity.setup import create_identities
-    from consortium.learning.models import build_model, state_arrays
+    from consortium.learning.models import ModelSpec, build_model, state_arrays
     from consortium.learning.serialize import to_safetensors
     from consortium.ledger.factory import open_ledger
-    from consortium.node.open import cohort_from_table, member_dir
+    from consortium.node.open import member_dir
 
     roles = {site: ["hospital", "verifier"] for site in cfg.sites}
     roles[AGGREGATOR] = ["aggregator"]
@@ -132,12 +130,9 @@ def create_consortium(cfg: SimConfig, root: Path, peer: FakePeerProcess | None =
     admin = open_ledger(config, ADMIN)
     bundle = None if cfg.plaintext else _keys(config, blobs, admin)
     tables = {site: heart_cohort_table(site) for site in cfg.sites}
-    in_features = cohort_from_table(tables[cfg.sites[0]], "heart", 2000).X_train.shape[1]
-    spec_hidden = tuple(cfg.hidden)
-    from consortium.learning.models import ModelSpec
-
-    model = build_model(ModelSpec(in_features=in_features, hidden=spec_hidden), seed=cfg.seed)
-    data = to_safetensors(state_arrays(model))
+    params = task_params(cfg)
+    spec = ModelSpec(in_features=input_width(params.cohort), hidden=params.hidden)
+    data = to_safetensors(state_arrays(build_model(spec, seed=cfg.seed)))
     if bundle is not None:
         from consortium.crypto.modelblob import encrypt_model_blob
 
@@ -146,7 +141,7 @@ def create_consortium(cfg: SimConfig, root: Path, peer: FakePeerProcess | None =
         blob = data
     from consortium.canonical import sha256_hex
 
-    task = task_record(cfg, in_features, sha256_hex(data), blobs.put(blob))
+    task = task_record(params, sha256_hex(data), blobs.put(blob))
     admin.submit_ok("PublishTask", {"task": task})
     admin.close()
     for site in cfg.sites:
