@@ -15,8 +15,8 @@ it was computed at, or a sealer's proposal for it closes, or it has waited ``sea
 (number of hospitals + 1) (all sealers gone): then the updates are aggregated afresh — except
 when its block fell below the required gain: the same updates on the same head make the same
 version, so the aggregator waits for another accepted update or a new head instead of posting
-the same sum again (which looped: 1,134 aggregates in 8 minutes in one run, re-drawing
-attestation committees until one passed the same version). Only after the outstanding timeout
+the same sum again (which looped, re-drawing attestation committees until one passed the same
+version; decisions/0007-bafl.md). Only after the outstanding timeout
 above does it try the same sum once more, so that a round nobody can add to (the synchronous
 baseline, or the last updates of a task) is not stuck for good.
 

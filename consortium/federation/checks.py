@@ -18,8 +18,8 @@ Why these checks (docs/decisions/0007-bafl.md has the thresholds and the measure
   *mirror test* on held-out rows: an honest update ranks patients better than its mirror image
   θ − Δ. The trajectory threshold follows the stage of training: strict (−0.05) while the last
   global step still follows the trajectory, and at the noise band of d parameters (−2.5/√d) once
-  global steps are mostly DP noise, where honest updates point anywhere within that band (the
-  fixed −0.05 rejected 7 of 24 honest updates of a demo run). Two trajectory-free signals are
+  global steps are mostly DP noise, where honest updates point anywhere within that band (where
+  a fixed −0.05 rejected honest updates; 0007-bafl.md has the runs). Two trajectory-free signals are
   recorded as scores but decide nothing, because honest updates fail them under the label shift
   between sites (6 % to 94 % positive; measured in 0007-bafl.md): the cosine with the mean of
   the other members' accepted deltas on the same or a neighbouring base (`cosine_others_bp`,
