@@ -4,9 +4,10 @@
 one of them (what a verifier does), sums them with public weights on the public context, decrypts
 the sum and reports sizes, times and the largest error against the plaintext weighted sum. Times
 are wall-clock seconds on this machine (a report, never an assertion); sizes and errors are exact
-properties of the format. ``tenseal_bytes_per_param`` is the size of the same ciphertexts in
-TenSEAL's own serialization (SEAL + zstd, seed expanded), to show what seeding and
-`consortium.crypto.packing` save.
+properties of the format. ``tenseal_bytes_per_param`` is the size of the same values encrypted
+the usual TenSEAL way under the same parameters (``ts.ckks_vector`` per N/2 values, public key,
+``serialize()``: SEAL + zstd, one value per slot), to show what complex packing, seeding and
+`consortium.crypto.packing` save together.
 
 ``python -m consortium.crypto.bench [n_params] [tutorial]`` prints one measurement as JSON
 (``tutorial``: with `TENSEAL_TUTORIAL_PARAMS` instead of the consortium's).
@@ -21,9 +22,8 @@ from numpy.typing import NDArray
 from pydantic import BaseModel
 
 from consortium.crypto.context import CkksContext
-from consortium.crypto.packing import unpack_ciphertext
 from consortium.crypto.params import PARAMS, CkksParams
-from consortium.crypto.update import EncryptedUpdate, decrypt_update, encrypt_update, weighted_sum
+from consortium.crypto.update import decrypt_update, encrypt_update, weighted_sum
 
 __all__ = ["TENSEAL_TUTORIAL_PARAMS", "HeOverhead", "measure_he", "synthetic_delta"]
 
@@ -107,12 +107,12 @@ def measure_he(
     got = decrypt_update(summed, secret, dtype="float64")
     decrypt_s = time.perf_counter() - start
     error = max(float(np.abs(got[name] - _plain_sum(deltas, weights, name)).max()) for name in got)
-    first = EncryptedUpdate.from_bytes(blobs[0])
-    tenseal_bytes = sum(
-        len(ts.ckks_vector_from(secret.context, unpack_ciphertext(c, secret.params)).serialize())
-        for chunks in first.chunks.values()
-        for c in chunks
-    )
+    slots = secret.params.slots
+    tenseal_bytes = 0
+    for array in deltas[0].values():
+        flat = array.astype(np.float64).ravel()
+        for i in range(0, flat.size, slots):
+            tenseal_bytes += len(ts.ckks_vector(public.context, flat[i : i + slots]).serialize())
     return HeOverhead(
         n_params=n_params,
         n_updates=n_updates,

@@ -8,8 +8,9 @@ same plaintext modulo q0 alone, at the same scale; SEAL, native/src/seal/evaluat
 ``mod_switch_to_next``), and decryption is then one dyadic product and a one-prime decode.
 
 It is exact, not an approximation: c0 + c1·s = m + e holds modulo q0·q1, hence modulo q0. The
-coefficients of a CKKS encoding are bounded by the scale times the largest slot value
-(|m_i| <= 2^40·max|v| <= 2^42 for |v| <= `MAX_ABS_VALUE`, `consortium.crypto.params`) plus a noise
+coefficients of a CKKS encoding are bounded by the scale times the largest slot modulus
+(|m_i| <= 2^40·max|z| < 2^43 for a complex slot of two values <= `MAX_ABS_VALUE`,
+`consortium.crypto.params`) plus a noise
 of a few bits, far below q0/2 = 2^47, so m + e is the same integer modulo q0 as modulo q0·q1 and
 both decodes see the same integers (exact in a double, < 2^53). `tests/crypto/test_update.py`
 checks the values are identical to TenSEAL's own ``decrypt`` bit for bit, for fresh updates and
@@ -45,9 +46,22 @@ class LastLevelDecryptor:
 
     def decrypt(self, vector: Any) -> NDArray[np.float64]:
         """The ``vector.size()`` values of a TenSEAL ``CKKSVector`` holding one ciphertext."""
+        self._decrypt_plain(vector)
+        values = np.array(self._encoder.decode_double(self._plain), dtype=np.float64)
+        return values[: vector.size()]
+
+    def decrypt_complex(self, vector: Any) -> NDArray[np.complex128]:
+        """The first ``vector.size()`` complex slots (for `consortium.crypto.update`'s v3 packing).
+
+        The real parts are bit for bit what `decrypt` returns: SEAL's real decoding is the
+        complex decoding with the imaginary parts dropped.
+        """
+        self._decrypt_plain(vector)
+        values = np.array(self._encoder.decode_complex(self._plain), dtype=np.complex128)
+        return values[: vector.size()]
+
+    def _decrypt_plain(self, vector: Any) -> None:
         (ct,) = vector.ciphertext()  # a copy: the caller's vector is left as it was
         if ct.coeff_modulus_size() > 1:
             self._evaluator.mod_switch_to_inplace(ct, self._last)
         self._decryptor.decrypt(ct, self._plain)
-        values = np.array(self._encoder.decode_double(self._plain), dtype=np.float64)
-        return values[: vector.size()]

@@ -2,19 +2,21 @@
 
 A CKKS ciphertext is two polynomials (c0, c1) whose coefficients, limb j, are integers below the
 prime q_j (48 or 40 bits here), but SEAL stores each in a 64-bit word and then zstd-compresses
-them; random residues hardly compress (~105.4 kB for 2048 values, 51.7 B/param). Storing each
+them; random residues hardly compress (~105.4 kB per ciphertext). Storing each
 residue in ``ceil(q_j.bit_length() / 8)`` bytes (exactly 6 and 5 bytes here, as the primes were
 chosen with whole-byte sizes) is the information content up to < 1 bit per residue.
 
 Two kinds of ciphertexts are packed:
 
 - **full** (a weighted sum, or an update encrypted with the public key): both polynomials,
-  2 x (6 + 5) x 4096 = 90,112 bytes of residues per 2048 values (44 B/param);
+  2 x (6 + 5) x 4096 = 90,112 bytes of residues per ciphertext (22 B/param with the two values per
+  complex slot of `consortium.crypto.update`, 44 with one);
 - **seeded** (a fresh update encrypted with the secret key, `consortium.crypto.seeded`): SEAL
   writes c0 and, instead of the uniformly random c1, the 81-byte `UniformRandomGeneratorInfo`
   (SEAL header, PRNG type, 512-bit seed) it was drawn from: 45,056 bytes of residues plus the seed
-  (22 B/param). SEAL's ``Ciphertext::load`` expands the seed back into c1, so TenSEAL loads the
-  unpacked bytes like any other ciphertext (SEAL, native/src/seal/ciphertext.cpp, load_members).
+  (11 B/param with two values per slot). SEAL's ``Ciphertext::load`` expands the seed back into
+  c1, so TenSEAL loads the unpacked bytes like any other ciphertext (SEAL,
+  native/src/seal/ciphertext.cpp, load_members).
 
 Packing is lossless and deterministic: `unpack_ciphertext` gives TenSEAL bytes (SEAL stored
 uncompressed) that load to the same ciphertext, `pack_ciphertext` of those bytes gives the same

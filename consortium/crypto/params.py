@@ -16,14 +16,16 @@ Why these numbers (the full argument, with the measurements, is docs/decisions/0
   as large as the data primes.
 - **Precision.** Scale 2^40: fresh encryption noise and the rescale rounding stay below ~1e-8 per
   slot (measured by tests/crypto/test_update.py), two orders of magnitude inside the 1e-6 budget.
-  After the rescale a value v is stored as v * 2^40 modulo q0 < 2^48, so |v| must stay below 2^7;
-  `MAX_ABS_VALUE` per plaintext entry and `MAX_WEIGHT_SUM_PPM` over a weighted sum keep
-  |sum| <= 4 * 16 = 64 (a 2x margin).
+  After the rescale a slot value z is stored as z * 2^40 modulo q0 < 2^48, so |z| must stay below
+  2^7; `MAX_ABS_VALUE` per plaintext entry and `MAX_WEIGHT_SUM_PPM` over a weighted sum keep each
+  real and imaginary part of a sum <= 4 * 16 = 64, so |z| <= 64 * sqrt(2) (a 1.4x margin; updates
+  carry two values per complex slot, `consortium.crypto.update`).
 - **Size.** Ciphertext bytes per parameter depend on the data-level modulus bits, not on N:
-  2 polynomials x (48 + 40) bits per N coefficients over N/2 slots = 44 bytes, which
-  `consortium.crypto.packing` achieves (SEAL's own zstd framing: 51.7), 24 bytes for a weighted
-  sum (one prime left); `python -m consortium.crypto.bench` measures both. N = 4096 rather than
-  8192 halves the padding of the last ciphertext of each tensor (2048 slots instead of 4096).
+  2 polynomials x (48 + 40) bits per N coefficients over N values (two per complex slot) = 22
+  bytes, and 11 for a seeded update (c1 stored as its seed), which `consortium.crypto.packing`
+  achieves; 12 bytes for a weighted sum (one prime left); `python -m consortium.crypto.bench`
+  measures both. N = 4096 rather than 8192 halves the padding of the last ciphertext of each
+  tensor (4096 values instead of 8192).
 - **TenSEAL's rescale.** After `ct * w` TenSEAL sets the ciphertext scale back to the global scale
   2^40 although the exact scale is 2^80 / q1. With q1 = 1099511480321 = 2^40 - 36 * 2^12 + 1 this
   is a systematic relative error of 1.34e-7. `exact_weight_scalar` multiplies the weight by

@@ -39,6 +39,9 @@ saved on size), cannot be made public (``make_context_public`` refuses) and drop
 that names the consortium's key pair. TenSEAL ships SEAL's Python API (``tenseal.sealapi``), whose
 ``Encryptor.encrypt_symmetric(plain)`` returns SEAL's ``Serializable<Ciphertext>``; its only output
 is ``save(path)``, so each ciphertext is written to an in-memory file (``memfd``) and read back.
+`PublicKeyEncryptor` is the same interface with the public key (full-size ciphertexts), for tools
+and tests; both encode real or complex slots (`consortium.crypto.update` packs two values per
+slot).
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from __future__ import annotations
 import os
 import tempfile
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 from numpy.typing import NDArray
@@ -54,7 +57,7 @@ from numpy.typing import NDArray
 from consortium.crypto.context import CkksContext
 from consortium.crypto.packing import pack_seal
 
-__all__ = ["SeededEncryptor"]
+__all__ = ["PublicKeyEncryptor", "SeededEncryptor"]
 
 
 class _ScratchFile:
@@ -82,38 +85,39 @@ class _ScratchFile:
             os.unlink(self._temp)
 
 
-class SeededEncryptor:
-    """Encrypts chunks of at most N/2 values with the secret key; returns packed seeded bytes.
+class _ChunkEncryptor:
+    """Encodes chunks of at most N/2 real or complex slots and packs their ciphertexts.
 
     Use as a context manager (it holds a scratch file). The ciphertexts are at the first data
     level with the consortium scale 2^40, like TenSEAL's own ``ckks_vector``, and are framed as
-    TenSEAL ``CKKSVector`` bytes, so every other operation reads them through TenSEAL.
+    TenSEAL ``CKKSVector`` bytes (size field: the slots used), so every other operation reads them
+    through TenSEAL.
     """
 
     def __init__(self, ctx: CkksContext) -> None:
         from tenseal import sealapi
 
-        if not ctx.can_decrypt:
-            raise PermissionError("secret-key encryption needs the secret key")
-        seal = ctx.context.seal_context().data
+        self._seal = ctx.context.seal_context().data
         self._params = ctx.params
         self._scale = 2.0**ctx.params.scale_bits
-        self._encoder = sealapi.CKKSEncoder(seal)
-        self._encryptor = sealapi.Encryptor(seal, ctx.context.secret_key().data)
+        self._encoder = sealapi.CKKSEncoder(self._seal)
         self._plain = sealapi.Plaintext()
         self._scratch = _ScratchFile()
 
-    def encrypt(self, values: NDArray[np.float64]) -> bytes:
-        """One packed seeded ciphertext of ``values`` (1 to N/2 finite floats)."""
+    def _serialized(self, plain: Any) -> bytes:
+        """SEAL's serialization of an encryption of ``plain``."""
+        raise NotImplementedError
+
+    def encrypt(self, values: NDArray[np.float64] | NDArray[np.complex128]) -> bytes:
+        """One packed ciphertext of ``values`` (1 to N/2 finite real or complex slots)."""
         self._encoder.encode(values.tolist(), self._scale, self._plain)
-        seal = self._scratch.save(self._encryptor.encrypt_symmetric(self._plain))
-        return pack_seal(seal, int(values.size), self._scale, self._params)
+        return pack_seal(self._serialized(self._plain), int(values.size), self._scale, self._params)
 
     def close(self) -> None:
         """Release the scratch file."""
         self._scratch.close()
 
-    def __enter__(self) -> SeededEncryptor:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -123,3 +127,37 @@ class SeededEncryptor:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+class SeededEncryptor(_ChunkEncryptor):
+    """Encrypts with the secret key; the packed bytes are seeded (c1 stored as its seed)."""
+
+    def __init__(self, ctx: CkksContext) -> None:
+        from tenseal import sealapi
+
+        if not ctx.can_decrypt:
+            raise PermissionError("secret-key encryption needs the secret key")
+        super().__init__(ctx)
+        self._encryptor = sealapi.Encryptor(self._seal, ctx.context.secret_key().data)
+
+    def _serialized(self, plain: Any) -> bytes:
+        return self._scratch.save(self._encryptor.encrypt_symmetric(plain))
+
+
+class PublicKeyEncryptor(_ChunkEncryptor):
+    """Encrypts with the public key: full-size ciphertexts, and anyone can do it.
+
+    Nothing in the protocol encrypts with the public key (members hold the secret key); tools and
+    tests use it, e.g. to show that the aggregator's context encrypts but cannot decrypt.
+    """
+
+    def __init__(self, ctx: CkksContext) -> None:
+        from tenseal import sealapi
+
+        super().__init__(ctx)
+        self._encryptor = sealapi.Encryptor(self._seal, ctx.context.public_key().data)
+        self._cipher = sealapi.Ciphertext()
+
+    def _serialized(self, plain: Any) -> bytes:
+        self._encryptor.encrypt(plain, self._cipher)
+        return self._scratch.save(self._cipher)

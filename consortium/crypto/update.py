@@ -1,27 +1,41 @@
 """Encrypted model updates: CKKS-encrypt a dict of tensors, sum them with public weights, decrypt.
 
 Layout. Tensors are taken in name order; each one is flattened (row-major) and cut into chunks of
-N/2 = 2048 values, one ciphertext per chunk. Chunking is per tensor, so one tensor can be swapped
-for the same tensor of another blob (`replace_tensor`): the SML's unmapped first layer replaces the
-mapped one before aggregation (docs/decisions/0001-protocol.md, "The Secure Mapping Layer").
+2·(N/2) = 4096 values, one ciphertext per chunk. Chunking is per tensor, so one tensor can be
+swapped for the same tensor of another blob (`replace_tensor`): the SML's unmapped first layer
+replaces the mapped one before aggregation (docs/decisions/0001-protocol.md, "The Secure Mapping
+Layer").
 
-Blob format (``consortium/he-update/v2``; its SHA-256 is the digest on the ledger)::
+Complex packing (v3). A CKKS ciphertext has N/2 *complex* slots. A chunk of n values puts its first
+h = ⌈n/2⌉ values in the real parts of slots 0..h−1 and the other n − h in their imaginary parts,
+so one ciphertext carries 4096 values instead of 2048: half the ciphertexts, hence half the
+bytes, encryptions, decryptions and homomorphic products per parameter. The homomorphic work is
+unchanged in kind: a public weight is a real scalar, and w·(a + ib) = w·a + i·w·b, so real and
+imaginary parts are weighted and summed independently. Precision is the same per value (SEAL's
+real decoding is the complex one with the imaginary part dropped; the encoding and encryption
+noise of each slot is complex anyway), and so is the range: the coefficients of an encoding are
+bounded by the scale times the largest |slot| (a complex slot of two values ≤ `MAX_ABS_VALUE` has
+modulus ≤ √2·4, and a weighted sum of such stays below 2^7; `consortium.crypto.params`).
+docs/decisions/0005-encryption.md, "Complex packing", has the measurements.
+
+Blob format (``consortium/he-update/v3``; its SHA-256 is the digest on the ledger)::
 
     b"CSHEUPD1"                       8 bytes, magic
     header length                     4 bytes, big-endian unsigned
     header                            canonical JSON (`UpdateHeader`)
     ciphertexts                       one per chunk, back to back, in header order (tensors by
                                       name, chunks in order); their lengths are in the header.
-                                      Each is a TenSEAL CKKSVector serialization with its residues
-                                      stored in exactly 6 / 5 bytes (`consortium.crypto.packing`).
-                                      A fresh update is encrypted with the secret key and stored
-                                      seeded (c1 as its PRNG seed, `consortium.crypto.seeded`):
-                                      22 B/param; a weighted sum is full size: 24 B/param (one
-                                      prime left). SEAL's own zstd framing: 51.7 B/param.
+                                      Each is a TenSEAL CKKSVector serialization (its size field:
+                                      the slots used) with its residues stored in exactly 6 / 5
+                                      bytes (`consortium.crypto.packing`). A fresh update is
+                                      encrypted with the secret key and stored seeded (c1 as its
+                                      PRNG seed, `consortium.crypto.seeded`): 11 B/param; a
+                                      weighted sum is full size: 12 B/param (one prime left).
 
-``v1`` blobs (before seeded ciphertexts) are read as before; a blob derived from v1 blobs only
-(a weighted sum, a replaced tensor) stays v1, so a ledger written with v1 still recomputes to the
-same bytes.
+Earlier formats are read, summed and replaced as before, so a ledger written with them still
+recomputes to the same bytes: ``v2`` (real packing, 2048 values per ciphertext, seeded) and ``v1``
+(real packing, full-size ciphertexts). A blob derived from v1 blobs only stays v1, from v1 and v2
+blobs v2; v3 blobs combine only with v3 blobs (another packing).
 
 The header is canonical JSON so that the same update always has the same bytes. ``kind`` is
 ``update`` for a fresh encryption (two data primes: one multiplication left) and ``sum`` for a
@@ -51,11 +65,12 @@ from consortium.crypto.context import CkksContext
 from consortium.crypto.lastlevel import LastLevelDecryptor
 from consortium.crypto.packing import PackingError, pack_ciphertext, unpack_ciphertexts
 from consortium.crypto.params import MAX_ABS_VALUE, MAX_WEIGHT_SUM_PPM, exact_weight_scalar
-from consortium.crypto.seeded import SeededEncryptor
+from consortium.crypto.seeded import PublicKeyEncryptor, SeededEncryptor
 
 __all__ = [
     "FORMAT",
     "FORMAT_V1",
+    "FORMAT_V2",
     "EncryptedUpdate",
     "TensorEntry",
     "UpdateFormatError",
@@ -66,8 +81,10 @@ __all__ = [
     "weighted_sum",
 ]
 
-FORMAT: Literal["consortium/he-update/v2"] = "consortium/he-update/v2"
+FORMAT: Literal["consortium/he-update/v3"] = "consortium/he-update/v3"
+FORMAT_V2: Literal["consortium/he-update/v2"] = "consortium/he-update/v2"
 FORMAT_V1: Literal["consortium/he-update/v1"] = "consortium/he-update/v1"
+Format = Literal["consortium/he-update/v1", "consortium/he-update/v2", "consortium/he-update/v3"]
 MAGIC = b"CSHEUPD1"
 _DTYPES: dict[str, Literal["float32", "float64"]] = {"float32": "float32", "float64": "float64"}
 
@@ -92,7 +109,7 @@ class UpdateHeader(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    format: Literal["consortium/he-update/v1", "consortium/he-update/v2"] = FORMAT
+    format: Format = FORMAT
     kind: Literal["update", "sum"]
     context_digest: str
     slots: int
@@ -152,14 +169,36 @@ def _check_layout(header: UpdateHeader) -> None:
     names = [t.name for t in header.tensors]
     if names != sorted(set(names)):
         raise UpdateFormatError("tensor names must be unique and sorted")
+    per_chunk = _values_per_chunk(header.format, header.slots)
     for t in header.tensors:
-        if len(t.chunk_bytes) != math.ceil(math.prod(t.shape) / header.slots):
+        if len(t.chunk_bytes) != math.ceil(math.prod(t.shape) / per_chunk):
             raise UpdateFormatError(f"tensor {t.name!r}: chunk count does not match its shape")
 
 
-def _derived_format(*headers: UpdateHeader) -> str:
-    """v1 for a blob made from v1 blobs only (so old ledgers recompute), else v2."""
-    return FORMAT_V1 if all(h.format == FORMAT_V1 for h in headers) else FORMAT
+def _complex_packed(fmt: str) -> bool:
+    return fmt == FORMAT
+
+
+def _values_per_chunk(fmt: str, slots: int) -> int:
+    """Values one ciphertext carries: two per slot with complex packing (v3), else one."""
+    return 2 * slots if _complex_packed(fmt) else slots
+
+
+def _derived_format(*headers: UpdateHeader) -> Format:
+    """The format of a blob made from these: v3 from v3 only; v1 from v1 only, else v2.
+
+    Keeping the older formats is what lets a ledger written with them recompute to the same
+    bytes; v3 and the older (real-packed) formats cannot be combined.
+    """
+    packings = {_complex_packed(h.format) for h in headers}
+    if len(packings) > 1:
+        raise UpdateFormatError(
+            "these blobs pack values differently (consortium/he-update/v3 packs two per slot, "
+            "v1 and v2 one): they cannot be combined; re-encrypt the older update"
+        )
+    if packings == {True}:
+        return FORMAT
+    return FORMAT_V1 if all(h.format == FORMAT_V1 for h in headers) else FORMAT_V2
 
 
 def _as_update(item: EncryptedUpdate | bytes) -> EncryptedUpdate:
@@ -183,34 +222,52 @@ def _flat(name: str, array: Any) -> tuple[NDArray[np.float64], Literal["float32"
 
 
 @contextmanager
-def _chunk_encryptor(ctx: CkksContext) -> Iterator[Callable[[NDArray[np.float64]], bytes]]:
-    """values -> one packed ciphertext: seeded secret-key encryption if ``ctx`` holds the key."""
-    if ctx.can_decrypt:
-        with SeededEncryptor(ctx) as seeded:
-            yield seeded.encrypt
-        return
-    import tenseal as ts
-
-    yield lambda values: pack_ciphertext(
-        ts.ckks_vector(ctx.context, values).serialize(), ctx.params
-    )
+def _chunk_encryptor(ctx: CkksContext) -> Iterator[Callable[[NDArray[Any]], bytes]]:
+    """slots -> one packed ciphertext: seeded secret-key encryption if ``ctx`` holds the key."""
+    with (SeededEncryptor if ctx.can_decrypt else PublicKeyEncryptor)(ctx) as encryptor:
+        yield encryptor.encrypt
 
 
-def encrypt_update(tensors: Mapping[str, Any], ctx: CkksContext) -> EncryptedUpdate:
+def _to_slots(values: NDArray[np.float64]) -> NDArray[np.complex128]:
+    """v3 packing of one chunk: the first ⌈n/2⌉ values as real parts, the rest as imaginary."""
+    half = (values.size + 1) // 2
+    slots = np.zeros(half, dtype=np.complex128)
+    slots.real = values[:half]
+    slots.imag[: values.size - half] = values[half:]
+    return slots
+
+
+def _from_slots(slots: NDArray[np.complex128], count: int) -> NDArray[np.float64]:
+    """The ``count`` values of a v3 chunk (the inverse of `_to_slots`)."""
+    return np.concatenate([slots.real, slots.imag])[:count]
+
+
+def encrypt_update(
+    tensors: Mapping[str, Any], ctx: CkksContext, *, fmt: Format = FORMAT
+) -> EncryptedUpdate:
     """Encrypt ``{name: array}`` (any float arrays) under ``ctx``.
 
     With a secret context (members: the only ones who encrypt updates) every chunk is encrypted
     with the secret key and stored seeded (`consortium.crypto.seeded`: half the bytes, and no
     public-key product). A public context can only use the public key (full-size ciphertexts);
-    nothing in the protocol does so, it is kept for tools and tests.
+    nothing in the protocol does so, it is kept for tools and tests. ``fmt`` writes an older
+    real-packed format (`FORMAT_V2`, or `FORMAT_V1` with a public context): only to test that
+    blobs from earlier ledgers are still read and recomputed.
     """
+    if fmt == FORMAT_V1 and ctx.can_decrypt:
+        raise ValueError("consortium/he-update/v1 blobs were encrypted with the public key")
     slots = ctx.params.slots
+    per_chunk = _values_per_chunk(fmt, slots)
     entries: list[TensorEntry] = []
     chunks: dict[str, tuple[bytes, ...]] = {}
     with _chunk_encryptor(ctx) as encrypt:
         for name in sorted(tensors):
             flat, dtype = _flat(name, tensors[name])
-            parts = tuple(encrypt(flat[i : i + slots]) for i in range(0, flat.size, slots))
+            pieces = [flat[i : i + per_chunk] for i in range(0, flat.size, per_chunk)]
+            if _complex_packed(fmt):
+                parts = tuple(encrypt(_to_slots(piece)) for piece in pieces)
+            else:
+                parts = tuple(encrypt(piece) for piece in pieces)
             shape = tuple(int(d) for d in np.shape(tensors[name]))
             entries.append(
                 TensorEntry(
@@ -219,7 +276,7 @@ def encrypt_update(tensors: Mapping[str, Any], ctx: CkksContext) -> EncryptedUpd
             )
             chunks[name] = parts
     header = UpdateHeader(
-        kind="update", context_digest=ctx.digest, slots=slots, tensors=tuple(entries)
+        format=fmt, kind="update", context_digest=ctx.digest, slots=slots, tensors=tuple(entries)
     )
     return EncryptedUpdate(header, chunks)
 
@@ -236,9 +293,18 @@ def decrypt_update(
     if not ctx.can_decrypt:
         raise PermissionError("this context holds no secret key: it cannot decrypt updates")
     decryptor = LastLevelDecryptor(ctx)
+    per_chunk = _values_per_chunk(upd.header.format, upd.header.slots)
     out: dict[str, NDArray[Any]] = {}
     for t in upd.header.tensors:
-        values = [decryptor.decrypt(v) for v in _load_all(ctx, upd.chunks[t.name])]
+        vectors = _load_all(ctx, upd.chunks[t.name])
+        if _complex_packed(upd.header.format):
+            size = math.prod(t.shape)
+            values = [
+                _from_slots(decryptor.decrypt_complex(v), min(per_chunk, size - i * per_chunk))
+                for i, v in enumerate(vectors)
+            ]
+        else:
+            values = [decryptor.decrypt(v) for v in vectors]
         flat = np.concatenate(values or [np.zeros(0)])
         out[t.name] = flat.reshape(t.shape).astype(dtype or t.dtype)
     return out
@@ -274,6 +340,7 @@ def _check_weights(weights_ppm: Sequence[int], count: int) -> None:
 
 def _check_same_layout(updates: Sequence[EncryptedUpdate], ctx: CkksContext) -> None:
     first = updates[0].header
+    _derived_format(*(u.header for u in updates))  # refuses mixed packings
     for i, upd in enumerate(updates):
         ctx.check(upd.header.context_digest, f"update #{i}")
         if upd.header.kind != "update":

@@ -20,7 +20,7 @@ from consortium.crypto import (
     weighted_sum,
 )
 from consortium.crypto.packing import is_seeded, unpack_ciphertext
-from consortium.crypto.update import FORMAT, FORMAT_V1
+from consortium.crypto.update import FORMAT, FORMAT_V1, FORMAT_V2
 
 
 def delta(seed: int, scale: float = 1.0) -> dict[str, np.ndarray]:
@@ -45,8 +45,28 @@ def test_round_trip_keeps_shapes_dtypes_and_values(secret_ctx: CkksContext) -> N
 def test_tensors_are_chunked_per_tensor(secret_ctx: CkksContext) -> None:
     upd = encrypt_update(delta(1), secret_ctx)
     counts = {t.name: len(t.chunk_bytes) for t in upd.header.tensors}
-    assert counts == {"fc1.bias": 1, "fc1.weight": 3, "fc2.weight": 1}  # 5000 / 2048 -> 3
+    # Two values per complex slot: 4096 per ciphertext, so 5000 -> 2 (v2, one per slot: 3).
+    assert counts == {"fc1.bias": 1, "fc1.weight": 2, "fc2.weight": 1}
     assert [t.name for t in upd.header.tensors] == sorted(counts)
+    old = encrypt_update(delta(1), secret_ctx, fmt=FORMAT_V2)
+    assert [len(t.chunk_bytes) for t in old.header.tensors] == [1, 3, 1]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4095, 4096, 4097, 8193])
+def test_complex_packing_round_trips_every_chunk_length(secret_ctx: CkksContext, size: int) -> None:
+    values = np.linspace(-4.0, 4.0, size)  # the whole accepted range, odd and even chunk lengths
+    back = decrypt_update(encrypt_update({"w": values}, secret_ctx), secret_ctx)["w"]
+    assert back.shape == (size,)
+    assert np.abs(back - values).max() < 1e-6
+
+
+def test_complex_packing_halves_the_ciphertexts_of_real_packing(secret_ctx: CkksContext) -> None:
+    values = {"w": np.random.default_rng(2).uniform(-1, 1, 20_480)}
+    new, old = (encrypt_update(values, secret_ctx, fmt=f) for f in (FORMAT, FORMAT_V2))
+    assert (len(new.chunks["w"]), len(old.chunks["w"])) == (5, 10)
+    assert 0.49 < len(new.to_bytes()) / len(old.to_bytes()) < 0.51
+    for blob in (new, old):
+        assert np.abs(decrypt_update(blob, secret_ctx)["w"] - values["w"]).max() < 1e-6
 
 
 def test_blob_bytes_parse_back_identically(secret_ctx: CkksContext) -> None:
@@ -196,24 +216,31 @@ def test_fresh_updates_are_seeded_and_sums_are_full(
         assert np.abs(got[name] - arr).max() < 1e-6
 
 
-def test_v1_blobs_still_load_and_sum_to_v1_bytes(
+def test_v1_and_v2_blobs_still_load_and_sum_to_their_own_format(
     secret_ctx: CkksContext, public_ctx: CkksContext
 ) -> None:
-    def v1(upd: EncryptedUpdate) -> bytes:
-        header = upd.header.model_copy(update={"format": FORMAT_V1})
-        return EncryptedUpdate(header, upd.chunks).to_bytes()
-
-    olds = [v1(encrypt_update(delta(k), public_ctx)) for k in (7, 8)]  # as v1 code wrote them
+    olds = [encrypt_update(delta(k), public_ctx, fmt=FORMAT_V1) for k in (7, 8)]  # as v1 wrote
     summed = weighted_sum(olds, [400_000, 600_000], public_ctx)
     assert summed.header.format == FORMAT_V1  # a ledger written with v1 recomputes to v1 bytes
     assert weighted_sum(olds, [400_000, 600_000], public_ctx).to_bytes() == summed.to_bytes()
-    mixed = weighted_sum([olds[0], encrypt_update(delta(8), secret_ctx)], [1, 1], public_ctx)
-    assert mixed.header.format == FORMAT
-    replaced = replace_tensor(olds[0], "fc1.bias", encrypt_update(delta(9), secret_ctx))
-    assert replaced.header.format == FORMAT
+    v2 = encrypt_update(delta(8), secret_ctx, fmt=FORMAT_V2)
+    mixed = weighted_sum([olds[0], v2], [1, 1], public_ctx)
+    assert mixed.header.format == FORMAT_V2
+    replaced = replace_tensor(
+        olds[0], "fc1.bias", encrypt_update(delta(9), secret_ctx, fmt=FORMAT_V2)
+    )
+    assert replaced.header.format == FORMAT_V2
     got = decrypt_update(summed, secret_ctx, dtype="float64")
     want = 0.4 * delta(7)["fc2.weight"] + 0.6 * delta(8)["fc2.weight"]
     assert np.abs(got["fc2.weight"] - want).max() < 1e-6
+    # v3 packs two values per slot: it cannot be summed with or spliced into a one-per-slot blob.
+    new = encrypt_update(delta(8), secret_ctx)
+    with pytest.raises(UpdateFormatError, match="pack values differently"):
+        weighted_sum([v2, new], [1, 1], public_ctx)
+    with pytest.raises(UpdateFormatError, match="pack values differently"):
+        replace_tensor(new, "fc1.bias", v2)
+    with pytest.raises(ValueError, match="public key"):
+        encrypt_update(delta(8), secret_ctx, fmt=FORMAT_V1)
 
 
 def test_last_level_decryption_equals_tenseals_bit_for_bit(
@@ -221,14 +248,17 @@ def test_last_level_decryption_equals_tenseals_bit_for_bit(
 ) -> None:
     from consortium.crypto.lastlevel import LastLevelDecryptor
 
-    upd = encrypt_update(delta(13), secret_ctx)
-    summed = weighted_sum([upd, encrypt_update(delta(14), secret_ctx)], [999_999, 7], public_ctx)
     ours = LastLevelDecryptor(secret_ctx)
-    for blob, limbs in ((upd, 2), (summed, 1)):
-        for chunk in blob.chunks["fc1.weight"]:
-            vec = ts.ckks_vector_from(secret_ctx.context, unpack_ciphertext(chunk))
-            assert vec.ciphertext()[0].coeff_modulus_size() == limbs
-            got = ours.decrypt(vec)
-            assert np.array_equal(got, np.asarray(vec.decrypt()))  # vec itself is left intact
+    for fmt in (FORMAT_V2, FORMAT):
+        upd = encrypt_update(delta(13), secret_ctx, fmt=fmt)
+        other = encrypt_update(delta(14), secret_ctx, fmt=fmt)
+        summed = weighted_sum([upd, other], [999_999, 7], public_ctx)
+        for blob, limbs in ((upd, 2), (summed, 1)):
+            for chunk in blob.chunks["fc1.weight"]:
+                vec = ts.ckks_vector_from(secret_ctx.context, unpack_ciphertext(chunk))
+                assert vec.ciphertext()[0].coeff_modulus_size() == limbs
+                tenseal = np.asarray(vec.decrypt())  # real parts
+                assert np.array_equal(ours.decrypt(vec), tenseal)  # vec is left intact
+                assert np.array_equal(ours.decrypt_complex(vec).real, tenseal)
     with pytest.raises(PermissionError):
         LastLevelDecryptor(public_ctx)
