@@ -262,7 +262,7 @@ def pack_seal(seal_bytes: bytes, size: int, scale: float, params: CkksParams = P
     size, field 3: the scale), so the unpacked bytes load with ``ts.ckks_vector_from``.
     """
     if not 1 <= size <= params.slots:
-        raise PackingError(f"a ciphertext holds 1..{params.slots} values, not {size}")
+        raise PackingError(f"a ciphertext holds 1..{params.slots} slots, not {size}")
     sizes = _encode_varint(size)
     head = b"\x0a" + _encode_varint(len(sizes)) + sizes
     return _pack(head, seal_bytes, b"\x19" + struct.pack("<d", scale), params)

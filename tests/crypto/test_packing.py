@@ -92,7 +92,7 @@ def test_pack_seal_frames_like_tenseal(secret_ctx: CkksContext, size: int) -> No
     with SeededEncryptor(secret_ctx) as enc:
         ours, _, ours_tail = _split_proto(unpack_ciphertext(enc.encrypt(x)))
     assert (ours, ours_tail) == (head, tail)
-    with pytest.raises(PackingError, match=r"holds 1\.\.2048 values"):
+    with pytest.raises(PackingError, match=r"holds 1\.\.2048 slots"):
         pack_seal(b"", 2049, 2.0**40)
 
 
