@@ -57,10 +57,10 @@ from numpy.typing import NDArray
 from consortium.crypto.context import CkksContext
 from consortium.crypto.packing import pack_seal
 
-__all__ = ["PublicKeyEncryptor", "SeededEncryptor"]
+__all__ = ["PublicKeyEncryptor", "ScratchFile", "SeededEncryptor"]
 
 
-class _ScratchFile:
+class ScratchFile:
     """A file SEAL can ``save`` to by path: an anonymous in-memory file where Linux has one."""
 
     def __init__(self) -> None:
@@ -102,7 +102,7 @@ class _ChunkEncryptor:
         self._scale = 2.0**ctx.params.scale_bits
         self._encoder = sealapi.CKKSEncoder(self._seal)
         self._plain = sealapi.Plaintext()
-        self._scratch = _ScratchFile()
+        self._scratch = ScratchFile()
 
     def _serialized(self, plain: Any) -> bytes:
         """SEAL's serialization of an encryption of ``plain``."""

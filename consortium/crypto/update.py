@@ -42,7 +42,9 @@ The header is canonical JSON so that the same update always has the same bytes. 
 weighted sum (one prime left: it can be decrypted or added to, not weighted again).
 
 Weighted sums. ``weighted_sum`` computes sum_k (w_k / 1e6) * Enc(u_k) with the integer weights from
-the ledger, using only the public context. Plaintext-scalar products, additions and TenSEAL
+the ledger, using only the public context: for v3, the k plaintext-scalar products of a chunk are
+added at scale 2^80 and rescaled once (`_sum_tensor_one_rescale`); v1 and v2 sums are computed as
+they were (TenSEAL: product, rescale, addition). Products, additions, the rescale and SEAL's
 serialization are deterministic, so anyone holding the inputs recomputes the same bytes
 (tests/crypto/test_update.py checks it).
 """
@@ -63,9 +65,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from consortium.canonical import canonical_json, sha256_hex
 from consortium.crypto.context import CkksContext
 from consortium.crypto.lastlevel import LastLevelDecryptor
-from consortium.crypto.packing import PackingError, pack_ciphertext, unpack_ciphertexts
+from consortium.crypto.packing import PackingError, pack_ciphertext, pack_seal, unpack_ciphertexts
 from consortium.crypto.params import MAX_ABS_VALUE, MAX_WEIGHT_SUM_PPM, exact_weight_scalar
-from consortium.crypto.seeded import PublicKeyEncryptor, SeededEncryptor
+from consortium.crypto.seeded import PublicKeyEncryptor, ScratchFile, SeededEncryptor
 
 __all__ = [
     "FORMAT",
@@ -370,13 +372,55 @@ def _load_all(ctx: CkksContext, packed: Sequence[bytes]) -> Iterator[Any]:
 def _sum_tensor(
     ctx: CkksContext, parts: Sequence[Sequence[bytes]], scalars: Sequence[float]
 ) -> tuple[bytes, ...]:
-    """Chunk by chunk, sum_k scalars[k] * parts[k][i] (TenSEAL: product, rescale, addition)."""
+    """Chunk by chunk, sum_k scalars[k] * parts[k][i] (TenSEAL: product, rescale, addition).
+
+    How v1 and v2 sums were computed, kept so that their ledgers recompute to the same bytes.
+    """
     out = []
     for vectors in zip(*(_load_all(ctx, p) for p in parts), strict=True):
         acc = vectors[0] * scalars[0]
         for vector, scalar in zip(vectors[1:], scalars[1:], strict=True):
             acc += vector * scalar
         out.append(pack_ciphertext(acc.serialize(), ctx.params))
+    return tuple(out)
+
+
+def _sum_tensor_one_rescale(
+    ctx: CkksContext, parts: Sequence[Sequence[bytes]], scalars: Sequence[float]
+) -> tuple[bytes, ...]:
+    """Chunk by chunk, sum_k scalars[k] * parts[k][i] with one rescale per chunk (v3).
+
+    The products stay at scale 2^80 until their sum is rescaled once: the rescale (an inverse
+    and a forward NTT per polynomial) is paid once per chunk instead of once per update, and the
+    sum carries one rounding instead of k. The range is the same as with a rescale per product
+    (|sum| < 2^7 at scale 2^80 below q0·q1 ≈ 2^88). Like TenSEAL, the result is labelled with
+    the scale 2^40, which `exact_weight_scalar` accounts for.
+    """
+    from tenseal import sealapi
+
+    seal = ctx.context.seal_context().data
+    encoder, evaluator = sealapi.CKKSEncoder(seal), sealapi.Evaluator(seal)
+    scale = 2.0**ctx.params.scale_bits
+    plains = []
+    for scalar in scalars:
+        plain = sealapi.Plaintext()
+        encoder.encode(scalar, seal.first_parms_id(), scale, plain)
+        plains.append(plain)
+    acc, term = sealapi.Ciphertext(), sealapi.Ciphertext()
+    out = []
+    scratch = ScratchFile()
+    try:
+        for vectors in zip(*(_load_all(ctx, p) for p in parts), strict=True):
+            cts = [v.ciphertext()[0] for v in vectors]
+            evaluator.multiply_plain(cts[0], plains[0], acc)
+            for ct, plain in zip(cts[1:], plains[1:], strict=True):
+                evaluator.multiply_plain(ct, plain, term)
+                evaluator.add_inplace(acc, term)
+            evaluator.rescale_to_next_inplace(acc)
+            acc.scale = scale
+            out.append(pack_seal(scratch.save(acc), vectors[0].size(), scale, ctx.params))
+    finally:
+        scratch.close()
     return tuple(out)
 
 
@@ -394,11 +438,12 @@ def weighted_sum(
     scalars = [exact_weight_scalar(w, ctx.params) for w in weights_ppm]
     entries: list[TensorEntry] = []
     chunks: dict[str, tuple[bytes, ...]] = {}
+    fmt = _derived_format(*(u.header for u in ups))
+    sum_tensor = _sum_tensor_one_rescale if _complex_packed(fmt) else _sum_tensor
     for t in ups[0].header.tensors:
-        summed = _sum_tensor(ctx, [u.chunks[t.name] for u in ups], scalars)
+        summed = sum_tensor(ctx, [u.chunks[t.name] for u in ups], scalars)
         chunks[t.name] = summed
         entries.append(t.model_copy(update={"chunk_bytes": tuple(len(c) for c in summed)}))
-    fmt = _derived_format(*(u.header for u in ups))
     header = ups[0].header.model_copy(
         update={"kind": "sum", "tensors": tuple(entries), "format": fmt}
     )
