@@ -16,21 +16,39 @@ every update's verdicts with the verifiers' direction scores, then the false-rej
 honest updates (per update and per endorsement) and the rejection rate of the attacker's updates:
 
     .venv/bin/python bench/verifier_signals.py --sim --seeds 1 2 3 --attack sign_flip scale10
+
+``--dump FILE`` appends every endorsement (with its scores) to FILE as JSON lines, and
+``--analyse FILE --check FILE...`` asks of such records whether a direction rule separates honest
+updates from sign flips: rules are chosen on the first file and tried on the others. A flip's
+direction scores (trajectory cosine, mirror, symmetric loss, cosine with the others) are exactly
+the negatives of its honest original's, so each honest update also stands for the flip of itself
+(its records negated, "negated honest"), beside the real flips of the sign_flip runs:
+
+    S="--sim --attack none sign_flip"
+    .venv/bin/python bench/verifier_signals.py $S --seeds $(seq 1 32) --dump /tmp/fit.jsonl
+    .venv/bin/python bench/verifier_signals.py $S --seeds $(seq 33 64) --dump /tmp/check.jsonl
+    .venv/bin/python bench/verifier_signals.py --analyse /tmp/fit.jsonl --check /tmp/check.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
+import json
 import math
 import tempfile
-from collections import OrderedDict
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+from typing import Any, TextIO
 
 import numpy as np
 import torch
 
 from consortium.datasets.heart import heart_cohort_table
-from consortium.federation.checks import cosine, flatten
+from consortium.federation.checks import Thresholds, cosine, flatten, min_trajectory_cosine
 from consortium.federation.losses import log_loss
+from consortium.federation.verifier import MIN_CLASS_ROWS
 from consortium.learning.evaluate import evaluate
 from consortium.learning.models import ModelSpec, build_model, delta, load_arrays, state_arrays
 from consortium.learning.train import train_local
@@ -44,8 +62,12 @@ ATTACKER = "hungary"
 Tally = dict[str, list[int]]  # name -> [rejected, total]
 
 
-def _sim_run(seed: int, attack: str, tally: Tally) -> None:
-    """One in-process simulation; adds its honest/attacker rejections to ``tally``."""
+def _sim_run(seed: int, attack: str, tally: Tally, dump: TextIO | None = None) -> None:
+    """One in-process simulation; adds its honest/attacker rejections to ``tally``.
+
+    With ``dump``, also writes one JSON line per endorsement (run, update, verifier, verdict and
+    the verifier's integer scores) for offline analysis of the direction rule.
+    """
     from consortium.node.open import open_session
     from consortium.simulate.config import SimConfig
     from consortium.simulate.runner import run_simulation
@@ -67,6 +89,15 @@ def _sim_run(seed: int, attack: str, tally: Tally) -> None:
         tally.setdefault(f"{key} endorsements", [0, 0])
         tally[f"{key} endorsements"][0] += sum(e["verdict"] == "reject" for e in ends)
         tally[f"{key} endorsements"][1] += len(ends)
+        if dump is not None:
+            for e in ends:
+                rec = {"seed": seed, "attack": attack, "member": u["member_id"],
+                       "attacker": bad, "base_version": u["base_version"],
+                       "update_id": u["update_id"], "status": view["status"],
+                       "verifier": e["member_id"], "verdict": e["verdict"],
+                       "reason": e["reason"], "scores": e["scores"]}  # fmt: skip
+                dump.write(json.dumps(rec, sort_keys=True) + "\n")
+            dump.flush()
         marks = " ".join(
             f"{e['member_id'][:3]}:{e['reason']}/traj {e['scores'].get('cosine_bp', '-')}"
             f"/others {e['scores'].get('cosine_others_bp', '-')}"
@@ -77,13 +108,159 @@ def _sim_run(seed: int, attack: str, tally: Tally) -> None:
               f"{view['status']:9s} {marks}")  # fmt: skip
 
 
-def _sim(seeds: list[int], attacks: list[str]) -> None:
+def _sim(seeds: list[int], attacks: list[str], dump_path: str | None = None) -> None:
     tally: Tally = {}
-    for seed in seeds:
-        for attack in attacks:
-            _sim_run(seed, attack, tally)
+    with open(dump_path, "a") if dump_path else contextlib.nullcontext() as dump:
+        for seed in seeds:
+            for attack in attacks:
+                _sim_run(seed, attack, tally, dump)
     for name, (rejected, total) in sorted(tally.items()):
         print(f"{name}: {rejected} of {total} rejected")
+
+
+Record = dict[str, Any]
+
+
+def _stage(scores: dict[str, int], dim: int) -> str:
+    """v0 (no trajectory), v1 (no global step before), descending or plateau (`checks`)."""
+    if "cosine_bp" not in scores:
+        return "v0"
+    if "descent_bp" not in scores:
+        return "v1"
+    descending = scores["descent_bp"] / 10_000 > Thresholds().descending_z / math.sqrt(dim)
+    return "descending" if descending else "plateau"
+
+
+def _today(rec: Record, dim: int) -> bool:
+    """The direction checks of `checks._direction` (trajectory cosine, mirror), from the scores."""
+    s, th = rec["scores"], Thresholds()
+    if "cosine_bp" in s:
+        descent = s["descent_bp"] / 10_000 if "descent_bp" in s else None
+        if s["cosine_bp"] / 10_000 < min_trajectory_cosine(th, dim, descent):
+            return False
+    margin = th.mirror_margin_bp if "cosine_bp" in s else th.mirror_margin_first_bp
+    return not (rec["reliable"] and int(s.get("mirror_bp", 0)) < -margin)
+
+
+Weights = tuple[float, float, float, float]  # a, b, e, t of `_combined`
+
+
+def _combined(w: Weights, dim: int) -> Callable[[Record], bool]:
+    """Today's checks, and from version 1 on also the combined statistic, in units of the
+    cosine's noise 1/√d:  cos·√d + a·mirror_bp/1000 − b·loss_sym_bp/10⁴ + e·cos_others·√d ≥ t
+    (the mirror term only where the verifier's held-out rows are reliable)."""
+    a, b, e, t = w
+
+    def accept(rec: Record) -> bool:
+        s = rec["scores"]
+        if not _today(rec, dim) or "cosine_bp" not in s:
+            return _today(rec, dim)
+        stat = (s["cosine_bp"] + e * s.get("cosine_others_bp", 0)) / 10_000 * math.sqrt(dim)
+        stat += a * s["mirror_bp"] / 1000 if rec["reliable"] else 0.0
+        return bool(stat - b * s["loss_sym_bp"] / 10_000 >= t)
+
+    return accept
+
+
+def _negated(rec: Record) -> Record:
+    keys = ("cosine_bp", "mirror_bp", "loss_sym_bp", "cosine_others_bp")
+    return {**rec, "scores": {k: -v if k in keys else v for k, v in rec["scores"].items()}}
+
+
+def _quorum(recs: list[Record], accept: Callable[[Record], bool]) -> str:
+    """Two recorded verdicts that agree decide; a split of the two recorded is "split" (the
+    third verifier, who did not endorse in the run, would have decided)."""
+    yes = sum(accept(r) for r in recs)
+    return "accept" if yes >= 2 else "reject" if len(recs) - yes >= 2 else "split"
+
+
+def _count(groups: list[list[Record]], accept: Callable[[Record], bool]) -> Counter[str]:
+    c: Counter[str] = Counter()
+    for recs in groups:
+        kind = "flip" if recs[0]["attacker"] else "honest"
+        c[kind] += 1
+        c[f"{kind} {_quorum(recs, accept)}"] += 1
+        if kind == "honest":
+            c[f"negated {_quorum([_negated(r) for r in recs], accept)}"] += 1
+    return c
+
+
+def _tally(c: Counter[str]) -> str:
+    return (f"honest rejected {c['honest reject']}+{c['honest split']} of {c['honest']}; "
+            f"flips passed {c['flip accept']}+{c['flip split']} of {c['flip']}; "
+            f"negated honest passed {c['negated accept']}+{c['negated split']}")  # fmt: skip
+
+
+def _load(path: str, reliable: dict[str, bool], dim: int) -> dict[str, list[list[Record]]]:
+    """An ``--dump`` file's updates (their endorsements), by stage; other attacks left out."""
+    groups: dict[tuple[int, str, str], list[Record]] = {}
+    with open(path) as f:
+        for line in f:
+            rec = json.loads(line)
+            if rec["attacker"] and rec["attack"] != "sign_flip":
+                continue
+            rec["reliable"] = reliable[rec["verifier"]]
+            groups.setdefault((rec["seed"], rec["attack"], rec["update_id"]), []).append(rec)
+    by_stage: dict[str, list[list[Record]]] = {"later": []}
+    for recs in groups.values():
+        stage = _stage(recs[0]["scores"], dim)
+        by_stage.setdefault(stage, []).append(recs)
+        if stage in ("v1", "descending"):
+            by_stage["later"].append(recs)
+    seeds = sorted({k[0] for k in groups})
+    print(f"{path}: {len(groups)} updates, seeds {seeds[0]}–{seeds[-1]} (+ split: the two "
+          "recorded verdicts disagree)")  # fmt: skip
+    for stage in ("v0", "v1", "descending", "plateau"):
+        print(f"  today, {stage:10s}: {_tally(_count(by_stage.get(stage, []), _today_of(dim)))}")
+    return by_stage
+
+
+def _today_of(dim: int) -> Callable[[Record], bool]:
+    return lambda rec: _today(rec, dim)
+
+
+def _look_alikes(path: str, later: list[list[Record]]) -> None:
+    """Honest updates that look flipped on the deciding signals (so their flips look honest)."""
+    found = [recs for recs in later if not recs[0]["attacker"] and all(
+        r["scores"]["cosine_bp"] < 0 and (not r["reliable"] or r["scores"]["mirror_bp"] < 0)
+        for r in recs)]  # fmt: skip
+    honest = sum(not r[0]["attacker"] for r in later)
+    print(f"{path}: honest updates (v1, descending) with cosine < 0 and mirror < 0 at every "
+          f"recorded verifier: {len(found)} of {honest}")  # fmt: skip
+    for recs in found:
+        print("    seed {seed} {member} v{base_version}: ".format(**recs[0]) + "; ".join(
+            f"{r['verifier'][:3]} cos {r['scores']['cosine_bp']} mirror "
+            f"{r['scores']['mirror_bp'] if r['reliable'] else '-'}" for r in recs))  # fmt: skip
+
+
+def _analyse(fit: str, checks: list[str]) -> None:
+    """Today's rule per stage, then the combined rules (v1 and descending) that are best on
+    ``fit`` (fewest flips and negated honest passing for each count of honest rejections),
+    each also on ``checks``."""
+    cohorts = {s: cohort_from_table(heart_cohort_table(s), "heart", 2000) for s in SITES}
+    reliable = {s: min(int(c.y_test.sum()), len(c.y_test) - int(c.y_test.sum())) >= MIN_CLASS_ROWS
+                for s, c in cohorts.items()}  # fmt: skip
+    spec = ModelSpec(in_features=cohorts["va"].X_train.shape[1], hidden=(16,))
+    dim = sum(p.numel() for p in build_model(spec, seed=0).parameters())
+    sets = [_load(path, reliable, dim)["later"] for path in [fit, *checks]]
+    for path, later in zip([fit, *checks], sets, strict=True):
+        _look_alikes(path, later)
+    best: dict[int, tuple[int, Weights]] = {}
+    for w in itertools.product((0, 0.5, 1, 2, 4), (0, 0.25, 0.5, 1), (0, 0.25, 0.5, 1),
+                               [x / 4 for x in range(-8, 3)]):  # fmt: skip
+        c = _count(sets[0], _combined(w, dim))
+        honest = c["honest reject"] + c["honest split"]
+        passed = c["flip accept"] + c["flip split"] + c["negated accept"] + c["negated split"]
+        if honest not in best or passed < best[honest][0]:
+            best[honest] = (passed, w)
+    print(f"d = {dim}; rules a, b, e, t of `_combined` on v1 and descending updates, best on "
+          f"{fit} for each count of honest rejections:")  # fmt: skip
+    fewest = None
+    for honest in sorted(best):
+        passed, w = best[honest]
+        if fewest is None or passed < fewest:
+            fewest = passed
+            print(f"  {w}: " + " | ".join(_tally(_count(s, _combined(w, dim))) for s in sets))
 
 
 def main() -> None:
@@ -95,9 +272,15 @@ def main() -> None:
     parser.add_argument("--sim", action="store_true", help="real in-process runs instead")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--attack", nargs="+", default=["sign_flip", "scale10"])
+    parser.add_argument("--dump", help="with --sim: append one JSON line per endorsement here")
+    parser.add_argument("--analyse", metavar="FILE", help="fit direction rules on --dump records")
+    parser.add_argument("--check", nargs="*", default=[], metavar="FILE", help="and check them")
     args = parser.parse_args()
+    if args.analyse:
+        _analyse(args.analyse, args.check)
+        return
     if args.sim:
-        _sim(args.seeds, args.attack)
+        _sim(args.seeds, args.attack, args.dump)
         return
     cohorts = {s: cohort_from_table(heart_cohort_table(s), "heart", 2000) for s in SITES}
     spec = ModelSpec(in_features=cohorts["va"].X_train.shape[1], hidden=(16,))
