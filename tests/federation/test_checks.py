@@ -241,3 +241,20 @@ def test_plateau_threshold_is_never_stricter_than_the_descending_one() -> None:
     # a million parameters: the noise band (±0.0025) is inside −0.05, which stays the line
     assert min_trajectory_cosine(th, 1_000_000, 0.0) == th.min_cosine
     assert min_trajectory_cosine(th, 1_000_000, 0.01) == th.min_cosine  # 0.01 > 2/1000
+
+
+def test_a_flip_scores_the_negatives_of_its_original() -> None:
+    # What bench/verifier_signals.py --analyse relies on (0007-bafl.md, direction): a rule that
+    # rejects the flip of an honest update rejects any honest update that scores like its negative.
+    ev = _staged(0.2, 0.5)
+    others = [0.5 * ev.delta + np.roll(ev.delta, 1)]
+    honest = Evidence(delta=ev.delta, metric_bp=8600, base_metric_bp=8500, mirror_metric_bp=8300,
+                      loss_sym_bp=-700, reference=ev.reference)  # fmt: skip
+    flipped = Evidence(delta=-ev.delta, metric_bp=8300, base_metric_bp=8500, mirror_metric_bp=8600,
+                       loss_sym_bp=700, reference=ev.reference)  # fmt: skip
+    honest.reference.others = flipped.reference.others = others
+    h, f = decide(honest).scores, decide(flipped).scores
+    for key in ("cosine_bp", "mirror_bp", "loss_sym_bp", "cosine_others_bp"):
+        assert f[key] == -h[key] != 0, key
+    for key in ("norm_ppm", "norm_ratio_bp", "descent_bp"):
+        assert f[key] == h[key], key
