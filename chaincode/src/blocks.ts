@@ -3,7 +3,7 @@
  * PostAggregate, ProposeBlock, AttestBlock with finalization, RecordDownload.
  */
 
-import { drawCommittee } from './committee';
+import { committeeOutcome, drawCommittee, quorumOfSeats, tally } from './committee';
 import {
   earliestIntervalMs, isRetargetHeight, nextRequiredGain, tooEarly,
 } from './difficulty';
@@ -118,14 +118,12 @@ export async function attestBlock(ctx: TxContext, args: AttestBlockArgs): Promis
   };
   const every = [...(await attestations(ctx, proposal.proposal_id)), mine];
   const accepts = every.filter((a) => a.verdict === 'accept');
-  const rejects = every.filter((a) => a.verdict === 'reject').length;
-  const seats = proposal.committee.length - (every.length - accepts.length - rejects); // minus abstentions
-  const needed = attestQuorum(proposal.quorum, seats);
+  const outcome = committeeOutcome(proposal.committee.length, proposal.quorum, tally(every));
   let status = 'open';
   let block: Json | null = null;
-  if (accepts.length >= needed) {
+  if (outcome === 'accept') {
     [status, block] = await finalize(ctx, proposal, accepts);
-  } else if (seats - rejects < needed) {
+  } else if (outcome === 'reject') {
     status = 'rejected'; // the seats still open cannot bring the accepts needed
   }
   if (status !== 'open') {
@@ -136,13 +134,8 @@ export async function attestBlock(ctx: TxContext, args: AttestBlockArgs): Promis
   return { attestation: mine, proposal_status: status, block };
 }
 
-/**
- * Accepts a proposal needs when `seats` committee members have not abstained: the quorum shrinks
- * only when fewer seats than the quorum are left, and never below one accept.
- */
-export function attestQuorum(quorum: number, seats: number): number {
-  return Math.max(1, Math.min(quorum, seats));
-}
+/** The attestation docs (0009-pole.md) name the rule by this name; endorsements share it. */
+export const attestQuorum = quorumOfSeats;
 
 /** The accepting attestation with the lower-median gain (ties by member id). */
 export function medianAttestation(accepts: Attestation[]): Attestation {

@@ -25,12 +25,16 @@ const gainBp = int(-10_000, 10_000);
 const bp = int(0, 10_000);
 const ppm = int(0, 1_000_000);
 const role = literal('admin', 'aggregator', 'auditor', 'hospital', 'verifier');
-const verdict = literal('accept', 'reject');
-/** An attester that cannot measure the metric abstains: its seat leaves the committee. */
-const attestVerdict = literal('accept', 'reject', 'abstain');
+/**
+ * A committee member that cannot judge abstains: its seat leaves the committee (committeeOutcome).
+ * An attester abstains when it cannot measure the metric; an endorser when it could not run every
+ * check and all those it could run passed (reason UNMEASURABLE).
+ */
+const verdict = literal('accept', 'reject', 'abstain');
+export type Verdict = 'accept' | 'reject' | 'abstain';
 const reason = literal(
   'OK', 'SML_MISMATCH', 'INCONSISTENT_REVEAL', 'DUPLICATE', 'NO_LEARNING', 'NORM_OUTLIER',
-  'DIRECTION_OUTLIER', 'METRIC_DROP', 'BAD_BLOB',
+  'DIRECTION_OUTLIER', 'METRIC_DROP', 'BAD_BLOB', 'UNMEASURABLE',
 );
 
 export type Json = Record<string, unknown>;
@@ -54,7 +58,7 @@ export interface SubmitUpdateArgs {
 }
 export interface RevealNonceArgs { task_id: string; update_id: string; nonce: string; unmapped_digest: string }
 export interface EndorseArgs {
-  task_id: string; update_id: string; verdict: 'accept' | 'reject'; reason: string;
+  task_id: string; update_id: string; verdict: Verdict; reason: string;
   metric_bp: number; scores: Record<string, number>;
 }
 export interface WeightedUpdates { updates: string[]; weights_ppm: number[]; contribution_ppm: number[] }
@@ -64,7 +68,7 @@ export interface ProposeBlockArgs extends WeightedUpdates {
   aggregate_digest: string; model_digest: string; blob_digest: string; next_required_gain_bp: number;
 }
 export interface AttestBlockArgs {
-  task_id: string; proposal_id: string; verdict: 'accept' | 'reject' | 'abstain'; metric_bp: number;
+  task_id: string; proposal_id: string; verdict: Verdict; metric_bp: number;
   base_metric_bp: number;
 }
 export interface RecordDownloadArgs { task_id: string; version: number; model_digest: string }
@@ -165,8 +169,15 @@ export const TX_ARGS: Record<string, Check<unknown>> = {
       task_id: req(ident), update_id: req(txId), verdict: req(verdict), reason: req(reason),
       metric_bp: req(bp), scores: req(dict(ident, int(), 64)),
     },
-    (o) => ((o.verdict === 'accept') !== (o.reason === 'OK')
-      ? 'reason must be OK exactly when verdict is accept' : undefined),
+    (o) => {
+      if ((o.verdict === 'accept') !== (o.reason === 'OK')) {
+        return 'reason must be OK exactly when verdict is accept';
+      }
+      if ((o.verdict === 'abstain') !== (o.reason === 'UNMEASURABLE')) {
+        return 'reason must be UNMEASURABLE exactly when verdict is abstain';
+      }
+      return undefined;
+    },
   ),
   PostAggregate: model<PostAggregateArgs>(
     { ...weightedFields, task_id: req(ident), aggregate_digest: req(digest) },
@@ -187,7 +198,7 @@ export const TX_ARGS: Record<string, Check<unknown>> = {
     checkWeighted,
   ),
   AttestBlock: model<AttestBlockArgs>({
-    task_id: req(ident), proposal_id: req(txId), verdict: req(attestVerdict), metric_bp: req(bp),
+    task_id: req(ident), proposal_id: req(txId), verdict: req(verdict), metric_bp: req(bp),
     base_metric_bp: req(bp),
   }),
   RecordDownload: model<RecordDownloadArgs>({

@@ -5,7 +5,7 @@
 
 import { createHash } from 'node:crypto';
 
-import { drawCommittee } from './committee';
+import { committeeOutcome, drawCommittee, tally } from './committee';
 import { fail } from './errors';
 import {
   EndorseArgs, Endorsement, Head, Json, PublishTaskArgs, RevealNonceArgs, SubmitUpdateArgs, Task,
@@ -47,17 +47,18 @@ export async function endorsements(ctx: TxContext, updateId: string): Promise<En
   return scan<Endorsement>(ctx, `endorse/${updateId}/`);
 }
 
-export function statusOf(update: Update, accepts: number, rejects: number): string {
-  if (accepts >= update.quorum) return 'accepted';
-  if (rejects > update.committee.length - update.quorum) return 'rejected';
-  return 'pending';
+/**
+ * accepted, rejected or pending from the endorsements so far (committeeOutcome, the rule
+ * attestations follow too): an abstention gives its seat up; every seat abstaining is a rejection.
+ */
+export function statusOf(update: Update, found: Endorsement[]): string {
+  const outcome = committeeOutcome(update.committee.length, update.quorum, tally(found));
+  return outcome === 'accept' ? 'accepted' : outcome === 'reject' ? 'rejected' : 'pending';
 }
 
 export async function derivedStatus(ctx: TxContext, update: Update): Promise<string> {
   if (await exists(ctx, `included/${update.update_id}`)) return 'included';
-  const found = await endorsements(ctx, update.update_id);
-  const accepts = found.filter((e) => e.verdict === 'accept').length;
-  return statusOf(update, accepts, found.length - accepts);
+  return statusOf(update, await endorsements(ctx, update.update_id));
 }
 
 /** Each update exists, is accepted and is in no learning block yet. */

@@ -9,7 +9,7 @@ import { ClientIdentity } from 'fabric-shim';
 
 import { parseArgsText } from '../src/args';
 import { canonicalJson, compareCodePoints } from '../src/canonical';
-import { drawCommittee } from '../src/committee';
+import { committeeOutcome, drawCommittee } from '../src/committee';
 import { floorDiv, nextRequiredGain } from '../src/difficulty';
 import { ContractError } from '../src/errors';
 import { creatorFrom, subjectCommonName, timestampMs } from '../src/fabric';
@@ -120,4 +120,16 @@ test('the creator comes from the certificate attribute consortium.member, via Cl
   assert.deepEqual(creator, { memberId: 'h3', mspId: 'Org3MSP', certPem: people.h3.cert_pem });
   assert.equal(timestampMs(stub.getTxTimestamp()), 1_767_225_600_123);
   assert.equal(subjectCommonName('x509::/O=c/OU=client/CN=h\\/9::/O=c/CN=ca.c'), 'h/9');
+});
+
+test('committeeOutcome: an abstention gives its seat up, every seat abstaining rejects', () => {
+  const out = (accepts: number, rejects: number, abstentions: number) =>
+    committeeOutcome(3, 2, { accepts, rejects, abstentions });
+  assert.equal(out(1, 0, 1), null); // committee 3, quorum 2: two accepts still needed
+  assert.equal(out(2, 0, 1), 'accept');
+  assert.equal(out(0, 1, 1), 'reject');
+  assert.equal(out(1, 0, 2), 'accept'); // one seat left, one accept decides
+  assert.equal(out(0, 0, 3), 'reject'); // nobody could judge: fail closed
+  assert.equal(out(1, 1, 0), null); // without abstentions, the rule before them
+  assert.equal(out(0, 2, 0), 'reject');
 });

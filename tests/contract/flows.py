@@ -49,7 +49,7 @@ def endorse(sc: Scenario, update: Any, who: str, verdict: str = "accept") -> Any
         "task_id": update["task_id"],
         "update_id": update["update_id"],
         "verdict": verdict,
-        "reason": "OK" if verdict == "accept" else "METRIC_DROP",
+        "reason": {"accept": "OK", "abstain": "UNMEASURABLE"}.get(verdict, "METRIC_DROP"),
         "metric_bp": 7000,
         "scores": {},
     }

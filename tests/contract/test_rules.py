@@ -130,6 +130,64 @@ def test_two_rejections_of_three_reject_an_update(sc: Scenario) -> None:
     assert _status(sc, update) == "rejected"
 
 
+def test_an_abstaining_endorser_gives_its_seat_up(sc: Scenario) -> None:
+    update = submit(sc, "h1")
+    reveal(sc, update)
+    first, second, third = update["committee"]
+
+    assert endorse(sc, update, first, "abstain").valid
+    assert _status(sc, update) == "pending"
+    endorse(sc, update, second, "accept")
+    assert _status(sc, update) == "pending"  # committee 3, quorum 2: two accepts still needed
+    endorse(sc, update, third, "accept")
+    assert _status(sc, update) == "accepted"
+
+
+def test_an_abstention_and_a_rejection_reject_an_update(sc: Scenario) -> None:
+    update = submit(sc, "h1")
+    reveal(sc, update)
+    first, second, _ = update["committee"]
+
+    endorse(sc, update, first, "abstain")
+    endorse(sc, update, second, "reject")
+
+    assert _status(sc, update) == "rejected"
+
+
+def test_an_update_every_seat_abstained_on_is_rejected_and_cannot_be_included(
+    sc: Scenario,
+) -> None:
+    update = submit(sc, "h1")
+    reveal(sc, update)
+    for member in update["committee"]:
+        endorse(sc, update, member, "abstain")
+    other = submit(sc, "h2")
+    reveal(sc, other)
+    for member in other["committee"][:2]:
+        endorse(sc, other, member)
+
+    assert _status(sc, update) == "rejected"
+    refused = sc.run("h2", "ProposeBlock", proposal_args(sc, [other, update]))
+    assert refused.code == codes.UPDATE_NOT_ACCEPTED
+    listed = sc.ok("aud", "ListUpdates", {"task_id": "heart", "status": "rejected"})
+    assert [v["update"]["update_id"] for v in listed] == [update["update_id"]]
+
+
+def test_an_abstention_must_carry_the_reason_unmeasurable(sc: Scenario) -> None:
+    update = submit(sc, "h1")
+    reveal(sc, update)
+    args = {
+        "task_id": "heart", "update_id": update["update_id"], "metric_bp": 7000, "scores": {},
+    }  # fmt: skip
+    member = update["committee"][0]
+
+    for verdict, reason in (("abstain", "OK"), ("abstain", "NORM_OUTLIER"),
+                            ("reject", "UNMEASURABLE"), ("accept", "UNMEASURABLE")):  # fmt: skip
+        outcome = sc.run(member, "Endorse", {**args, "verdict": verdict, "reason": reason})
+        assert outcome.code == codes.BAD_ARGS, (verdict, reason)
+        assert "UNMEASURABLE" in outcome.message or "OK" in outcome.message
+
+
 def _status(sc: Scenario, update: dict) -> str:
     args = {"task_id": update["task_id"], "update_id": update["update_id"]}
     return str(sc.ok("aud", "GetUpdate", args)["status"])

@@ -29,7 +29,7 @@ from consortium.ledger.contract._updates import (
     load_task,
     load_update,
 )
-from consortium.ledger.contract.committee import draw_committee
+from consortium.ledger.contract.committee import committee_outcome, draw_committee, quorum_of_seats
 from consortium.ledger.contract.records import (
     Attestation,
     AttestBlockArgs,
@@ -132,12 +132,14 @@ def attest_block(ctx: TxContext, args: AttestBlockArgs) -> dict[str, Any]:
     every = [*attestations(ctx, proposal.proposal_id), mine]
     accepts = [a for a in every if a.verdict == "accept"]
     rejects = sum(1 for a in every if a.verdict == "reject")
-    seats = len(proposal.committee) - (len(every) - len(accepts) - rejects)  # minus abstentions
-    needed = attest_quorum(proposal.quorum, seats)
+    outcome = committee_outcome(
+        len(proposal.committee), proposal.quorum, accepts=len(accepts), rejects=rejects,
+        abstentions=len(every) - len(accepts) - rejects,
+    )  # fmt: skip
     status, block = "open", None
-    if len(accepts) >= needed:
+    if outcome == "accept":
         status, block = _finalize(ctx, proposal, accepts)
-    elif seats - rejects < needed:  # the seats still open cannot bring the accepts needed
+    elif outcome == "reject":  # the seats still open cannot bring the accepts needed
         status = "rejected"
     if status != "open":
         closed = proposal.model_copy(update={"status": status, "closed_ms": ctx.timestamp_ms})
@@ -150,14 +152,8 @@ def attest_block(ctx: TxContext, args: AttestBlockArgs) -> dict[str, Any]:
     }
 
 
-def attest_quorum(quorum: int, seats: int) -> int:
-    """Accepts a proposal needs when ``seats`` committee members have not abstained.
-
-    An abstention gives its seat up: the quorum shrinks only when fewer seats than the quorum are
-    left, and never below one accept. A member that abstains therefore never weighs more than one
-    that accepts (with a committee of 3 and quorum 2, one abstention changes nothing).
-    """
-    return max(1, min(quorum, seats))
+# The attestation docs (0009-pole.md) name the rule by this name; endorsements share it.
+attest_quorum = quorum_of_seats
 
 
 def median_attestation(accepts: list[Attestation]) -> Attestation:

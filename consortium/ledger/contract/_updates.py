@@ -22,7 +22,7 @@ from consortium.ledger.contract._state import (
     version_key,
     write,
 )
-from consortium.ledger.contract.committee import draw_committee
+from consortium.ledger.contract.committee import committee_outcome, draw_committee
 from consortium.ledger.contract.records import (
     EndorseArgs,
     Endorsement,
@@ -79,22 +79,29 @@ def endorsements(ctx: TxContext, update_id: str) -> list[Endorsement]:
     return [e for _, e in scan(ctx, f"endorse/{update_id}/", Endorsement)]
 
 
-def status_of(update: Update, accepts: int, rejects: int) -> str:
-    """accepted (accepts ≥ quorum), rejected (rejects > committee − quorum), else pending."""
-    if accepts >= update.quorum:
-        return "accepted"
-    if rejects > len(update.committee) - update.quorum:
-        return "rejected"
-    return "pending"
+def status_of(update: Update, found: list[Endorsement]) -> str:
+    """accepted, rejected or pending, from the update's endorsements so far.
+
+    `committee_outcome`, the rule attestations follow too: an abstention (the endorser could not
+    run every check, 0001-protocol.md) gives its seat up, so the update needs
+    ``quorum_of_seats(quorum, committee − abstentions)`` accepts and is rejected once the seats
+    not rejecting cannot bring them. When every member abstains nobody vouched for the update: it
+    is rejected (its endorsements say why: each carries reason ``UNMEASURABLE``).
+    """
+    accepts = sum(e.verdict == "accept" for e in found)
+    rejects = sum(e.verdict == "reject" for e in found)
+    outcome = committee_outcome(
+        len(update.committee), update.quorum, accepts=accepts, rejects=rejects,
+        abstentions=len(found) - accepts - rejects,
+    )  # fmt: skip
+    return {"accept": "accepted", "reject": "rejected"}.get(outcome or "", "pending")
 
 
 def derived_status(ctx: TxContext, update: Update) -> str:
     """The update's status from the ledger, ``included`` once a learning block holds it."""
     if ctx.get_state(f"included/{update.update_id}") is not None:
         return "included"
-    found = endorsements(ctx, update.update_id)
-    accepts = sum(e.verdict == "accept" for e in found)
-    return status_of(update, accepts, len(found) - accepts)
+    return status_of(update, endorsements(ctx, update.update_id))
 
 
 def check_includable(ctx: TxContext, task_id: str, update_ids: list[str]) -> list[Update]:

@@ -26,3 +26,34 @@ def draw_committee(tx_id: str, candidates: Iterable[str], size: int) -> list[str
     unique = sorted(set(candidates))
     ranked = sorted(unique, key=lambda member: (committee_rank(tx_id, member), member))
     return ranked[: max(size, 0)]
+
+
+def quorum_of_seats(quorum: int, seats: int) -> int:
+    """Accepts a committee needs when ``seats`` of its members have not abstained.
+
+    A member that cannot judge (its held-out rows cannot measure the metric) abstains and gives
+    its seat up: the quorum shrinks only when fewer seats than the quorum are left, and never below
+    one accept. An abstention therefore never weighs more than an accept would (with a committee
+    of 3 and quorum 2, one abstention changes nothing).
+    """
+    return max(1, min(quorum, seats))
+
+
+def committee_outcome(
+    size: int, quorum: int, *, accepts: int, rejects: int, abstentions: int
+) -> str | None:
+    """``"accept"``, ``"reject"`` or ``None`` (still open) for a committee's verdicts so far.
+
+    With ``seats = size − abstentions`` and ``needed = quorum_of_seats(quorum, seats)``: accepted
+    at ``accepts ≥ needed``, rejected once the seats not rejecting cannot bring the accepts needed
+    (``seats − rejects < needed``). Without abstentions that is "rejects > size − quorum". When
+    every member abstains nobody judged: ``seats = 0`` and the outcome is a rejection (fail closed,
+    0001-protocol.md). Shared by update endorsements and block attestations.
+    """
+    seats = size - abstentions
+    needed = quorum_of_seats(quorum, seats)
+    if accepts >= needed:
+        return "accept"
+    if seats - rejects < needed:
+        return "reject"
+    return None

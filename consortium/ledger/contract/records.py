@@ -44,10 +44,12 @@ OptDigest = Annotated[str, Field(pattern=r"^([0-9a-f]{64})?$")]
 Decimal = Annotated[str, Field(pattern=r"^(0|[1-9][0-9]{0,17})(\.[0-9]{1,18})?$")]
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 Role = Literal["admin", "aggregator", "auditor", "hospital", "verifier"]
-Verdict = Literal["accept", "reject"]
-# An attester whose held-out rows cannot measure the task metric abstains: its seat counts out of
-# the committee, never for or against the block (0009-pole.md, "Attestation quorum").
-AttestVerdict = Literal["accept", "reject", "abstain"]
+# A committee member that cannot judge abstains: its seat counts out of the committee, never for
+# or against (`committee.committee_outcome`). An attester abstains when its held-out rows cannot
+# measure the task metric (0009-pole.md, "Attestation quorum"); an endorser when, for the same
+# reason, it could not run every check and all those it could run passed (reason UNMEASURABLE,
+# 0007-bafl.md).
+Verdict = Literal["accept", "reject", "abstain"]
 Reason = Literal[
     "OK",
     "SML_MISMATCH",
@@ -58,6 +60,7 @@ Reason = Literal[
     "DIRECTION_OUTLIER",
     "METRIC_DROP",
     "BAD_BLOB",
+    "UNMEASURABLE",
 ]
 ProposalStatus = Literal["open", "final", "below_target", "superseded", "rejected"]
 
@@ -199,6 +202,8 @@ class EndorseArgs(Record):
     def _reason_matches(self) -> EndorseArgs:
         if (self.verdict == "accept") != (self.reason == "OK"):
             raise ValueError("reason must be OK exactly when verdict is accept")
+        if (self.verdict == "abstain") != (self.reason == "UNMEASURABLE"):
+            raise ValueError("reason must be UNMEASURABLE exactly when verdict is abstain")
         return self
 
 
@@ -246,7 +251,7 @@ class AttestBlockArgs(Record):
 
     task_id: Ident
     proposal_id: TxId
-    verdict: AttestVerdict
+    verdict: Verdict
     metric_bp: Bp
     base_metric_bp: Bp
 
@@ -418,7 +423,7 @@ class Attestation(Record):
 
     proposal_id: TxId
     member_id: Ident
-    verdict: AttestVerdict
+    verdict: Verdict
     metric_bp: Bp
     base_metric_bp: Bp
     ms: NonNegInt
