@@ -97,7 +97,7 @@ class Thresholds(BaseModel):
 class Verdict(BaseModel):
     """A verifier's decision: what goes into `Endorse`."""
 
-    verdict: str  # "accept" | "reject"
+    verdict: str  # "accept" | "reject" | "abstain"
     reason: str
     metric_bp: int
     scores: dict[str, int]
@@ -105,6 +105,11 @@ class Verdict(BaseModel):
     @property
     def accepted(self) -> bool:
         return self.verdict == "accept"
+
+    @property
+    def passed(self) -> bool:
+        """No check it ran failed (accepted, or abstained for want of a measurable metric)."""
+        return self.verdict != "reject"
 
 
 @dataclass
@@ -276,13 +281,16 @@ def decide(ev: Evidence, th: Thresholds | None = None) -> Verdict:
     judge), then the SML (a mapped model made behind another revealed layer: a copy or a
     precomputed submission) and reveal consistency (the submission is not what it claims to be),
     then null/duplicate (free-riding), then norm and direction (poisoning), then the metric.
+
+    A verifier whose held-out rows cannot measure the metric (``metric_reliable`` false) cannot run
+    the mirror test or the metric-drop check: when every check it could run passed it abstains
+    (reason ``UNMEASURABLE``) instead of vouching for the two it skipped, and its seat leaves the
+    committee (0007-bafl.md, "Abstaining endorsers"). A failed check still rejects.
     """
     th = th or Thresholds()
     scores = _scores(ev)
     reason = _reason(ev, th, scores)
-    return Verdict(
-        verdict="accept" if reason == "OK" else "reject",
-        reason=reason,
-        metric_bp=ev.metric_bp,
-        scores=scores,
-    )
+    verdict = "accept" if reason == "OK" else "reject"
+    if reason == "OK" and not ev.metric_reliable:
+        verdict, reason = "abstain", "UNMEASURABLE"
+    return Verdict(verdict=verdict, reason=reason, metric_bp=ev.metric_bp, scores=scores)

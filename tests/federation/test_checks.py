@@ -60,7 +60,8 @@ def test_sign_flip_is_a_direction_outlier(seed: int) -> None:
         (8000, 8600, True, "DIRECTION_OUTLIER"),  # the mirror image ranks better: flipped
         (8500, 8100, True, "OK"),
         (8000, 8400, True, "OK"),  # within the first-version margin
-        (8000, 8600, False, "OK"),  # too few held-out rows of a class: metric not used
+        # too few held-out rows of a class: the mirror test cannot run, the verifier abstains
+        (8000, 8600, False, "UNMEASURABLE"),
     ],
 )
 def test_mirror_test_without_trajectory(
@@ -77,6 +78,47 @@ def test_mirror_test_without_trajectory(
         reference=Reference(recent_deltas=[own]),
     )
     assert decide(ev).reason == reason
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_without_a_reliable_metric_a_passing_update_gets_an_abstention(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    *history, new = _honest(rng, 6)
+    # A mirror and a metric drop that would reject on reliable rows: here they cannot be judged.
+    ev = _evidence(new, history, metric_reliable=False, mirror_metric_bp=9900)
+    ev.metric_bp = ev.base_metric_bp - Thresholds().metric_drop_bp - 500
+
+    verdict = decide(ev)
+
+    assert (verdict.verdict, verdict.reason) == ("abstain", "UNMEASURABLE")
+    assert not verdict.accepted and verdict.passed
+    assert verdict.scores["cosine_bp"] > 0  # the scores it could measure still go on the ledger
+
+
+def test_without_a_reliable_metric_a_failed_check_still_rejects() -> None:
+    rng = np.random.default_rng(11)
+    *history, new = _honest(rng, 6)
+    unreliable = {"metric_reliable": False}
+    failing = {
+        "NORM_OUTLIER": _evidence(10 * new, history, **unreliable),
+        "DIRECTION_OUTLIER": _evidence(-new, history, **unreliable),
+        "DUPLICATE": _evidence(history[2] * 1.01, history, **unreliable),
+        "NO_LEARNING": _evidence(np.zeros_like(new), history, **unreliable),
+        "SML_MISMATCH": _evidence(new, history, sml_metric_bp=5000, **unreliable),
+        "INCONSISTENT_REVEAL": _evidence(new, history, reveal_rel_error=0.2, **unreliable),
+    }
+
+    for reason, ev in failing.items():
+        verdict = decide(ev)
+        assert (verdict.verdict, verdict.reason) == ("reject", reason)
+        assert not verdict.passed
+
+
+def test_with_a_reliable_metric_the_verdict_is_unchanged() -> None:
+    rng = np.random.default_rng(12)
+    *history, new = _honest(rng, 6)
+
+    assert decide(_evidence(new, history, metric_reliable=True)).verdict == "accept"
 
 
 def test_scaled_even_with_a_single_reference() -> None:
