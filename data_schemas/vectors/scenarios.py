@@ -39,6 +39,7 @@ def build(rec: Recorder) -> None:
     _downloads(rec)
     _block_two(rec, ids)
     _no_sml_block(rec, ids)
+    _abstentions(rec, ids)
     _queries(rec, ids)
 
 
@@ -447,6 +448,53 @@ def _no_sml_block(rec: Recorder, ids: dict[str, str]) -> None:
     for i, member in enumerate(proposal["committee"]):
         attest = _attest(proposal["proposal_id"], "reject", 7000, 7300, task="nosml")
         step(f"attest-reject-{i}", member, "AttestBlock", attest)
+
+
+def _abstentions(rec: Recorder, ids: dict[str, str]) -> None:
+    """Endorse "abstain" (an endorser that could not run every check) on the task coeur, committee
+    3 and quorum 2: the abstention gives its seat up (`committee_outcome`). GetUpdate pins the
+    derived status, which no Endorse result shows."""
+    step, committees = rec.step, {}
+    for who in ("h1", "h2", "h3"):
+        label = f"{who}c"
+        update = rec.sc.ok(who, "SubmitUpdate", _submit("coeur", 0, label), after_ms=500)
+        ids[label], committees[who] = update["update_id"], update["committee"]
+        rec.sc.ok(who, "RevealNonce", _reveal(ids, label, task="coeur"), after_ms=500)
+
+    def endorse(label: str, verdict: str, reason: str) -> dict[str, Any]:
+        return _endorse(ids, label, verdict, reason=reason, task="coeur")
+
+    def status(name: str, label: str, expected: str, about: str) -> None:
+        args = {"task_id": "coeur", "update_id": ids[label]}
+        assert step(name, "aud", "GetUpdate", args, about=about)["status"] == expected
+
+    first, second, third = committees["h1"]
+    abstain = endorse("h1c", "abstain", "UNMEASURABLE")
+    for reason in ("OK", "NORM_OUTLIER"):
+        odd = endorse("h1c", "abstain", reason)
+        step(f"endorse-abstain-with-{reason.lower()}", first, "Endorse", odd, "BAD_ARGS")
+    unmeasured = endorse("h1c", "reject", "UNMEASURABLE")
+    step("endorse-reject-unmeasurable", first, "Endorse", unmeasured, "BAD_ARGS")
+    step("endorse-abstain", first, "Endorse", abstain)
+    step("endorse-abstain-then-accept", second, "Endorse", endorse("h1c", "accept", "OK"))
+    status("query-update-abstain-one-accept", "h1c", "pending",
+           "committee 3, quorum 2: one abstention leaves 2 seats, 2 accepts needed")  # fmt: skip
+    step("endorse-abstain-then-accepts", third, "Endorse", endorse("h1c", "accept", "OK"))
+    status("query-update-abstain-two-accepts", "h1c", "accepted", "2 accepts of 2 seats")
+    first, second, _ = committees["h2"]
+    step("endorse-abstain-h2", first, "Endorse", endorse("h2c", "abstain", "UNMEASURABLE"))
+    step("endorse-reject-after-abstention", second, "Endorse",
+         endorse("h2c", "reject", "DIRECTION_OUTLIER"))  # fmt: skip
+    status("query-update-abstain-reject", "h2c", "rejected",
+           "2 seats, 1 reject: the 2 accepts needed cannot come")  # fmt: skip
+    for i, member in enumerate(committees["h3"]):
+        step(f"endorse-all-abstain-{i}", member, "Endorse",
+             endorse("h3c", "abstain", "UNMEASURABLE"))  # fmt: skip
+    status("query-update-all-abstain", "h3c", "rejected",
+           "every seat abstained: nobody vouched for the update, rejected")  # fmt: skip
+    both = _propose(rec, "coeur", 1, [ids["h1c"], ids["h3c"]])
+    step("propose-all-abstained", "h1", "ProposeBlock", both, "UPDATE_NOT_ACCEPTED",
+         about="an update every seat abstained on is never includable")  # fmt: skip
 
 
 def _queries(rec: Recorder, ids: dict[str, str]) -> None:
