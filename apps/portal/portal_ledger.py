@@ -15,6 +15,8 @@ from typing import Any
 import pandas as pd
 from portal_data import VALID, PortalData, task_of, to_decimal
 
+from consortium.ledger.contract.committee import committee_outcome
+
 __all__ = [
     "attestations",
     "balances",
@@ -97,9 +99,10 @@ def _status(
     accepts = int((votes["verdict"] == "accept").sum())
     rejects = int((votes["verdict"] == "reject").sum())
     quorum, size = int(task.get("quorum", 1)), int(task.get("committee_size", 1))
-    if accepts >= quorum:
-        return "accepted"
-    return "rejected" if rejects > size - quorum else "pending"
+    outcome = committee_outcome(  # the contract's rule: an abstention gives its seat up
+        size, quorum, accepts=accepts, rejects=rejects, abstentions=len(votes) - accepts - rejects
+    )
+    return {"accept": "accepted", "reject": "rejected"}.get(outcome or "", "pending")
 
 
 def updates(data: PortalData, member: str | None = None) -> pd.DataFrame:
@@ -115,6 +118,8 @@ def updates(data: PortalData, member: str | None = None) -> pd.DataFrame:
         mine = votes[votes["update_id"] == tx.tx_id]
         status = _status(known, tx.tx_id, tasks.get(task_of(tx), {}), mine)
         reasons = sorted(set(mine[mine["verdict"] == "reject"]["reason"]))
+        if status == "rejected" and not reasons:  # every seat abstained: nobody could judge it
+            reasons = sorted(set(mine["reason"]))
         rows.append(
             {
                 "time": when(tx.timestamp_ms),

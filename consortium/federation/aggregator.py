@@ -32,6 +32,7 @@ from typing import Any
 
 from consortium.federation.session import Session
 from consortium.federation.weights import BufferedUpdate, buffer_weights
+from consortium.ledger.contract.committee import committee_outcome
 
 __all__ = ["aggregate_step", "buffered", "close_aggregate", "fell_short"]
 
@@ -54,9 +55,21 @@ def buffered(view: dict[str, Any]) -> BufferedUpdate:
 
 
 def _accepted_ms(view: dict[str, Any]) -> int:
-    accepts = sorted(int(e["ms"]) for e in view["endorsements"] if e["verdict"] == "accept")
-    quorum = int(view["update"]["quorum"])
-    return accepts[quorum - 1] if len(accepts) >= quorum else accepts[-1]
+    """When an accepted update became accepted: the endorsement that decided it under the
+    contract's rule (`committee_outcome`; an abstention can be the deciding one, giving its seat
+    up so that the accepts already there suffice)."""
+    u = view["update"]
+    counts = {"accept": 0, "reject": 0, "abstain": 0}
+    ends = sorted(view["endorsements"], key=lambda e: int(e["ms"]))
+    for e in ends:
+        counts[e["verdict"]] += 1
+        outcome = committee_outcome(
+            len(u["committee"]), int(u["quorum"]), accepts=counts["accept"],
+            rejects=counts["reject"], abstentions=counts["abstain"],
+        )  # fmt: skip
+        if outcome == "accept":
+            return int(e["ms"])
+    return int(ends[-1]["ms"])
 
 
 def _outstanding(s: Session, head: dict[str, Any], mem: dict[str, Any]) -> bool:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from consortium.federation import aggregator
-from consortium.federation.aggregator import _select, buffered
+from consortium.federation.aggregator import _accepted_ms, _select, buffered
 from consortium.ledger.base import TxResult
 from consortium.node.settings import NodeSettings
 
@@ -39,7 +39,7 @@ def _view(member: str, base: int, status: str, accepted_ms: int = 0) -> dict[str
         {"verdict": "accept", "ms": accepted_ms, "metric_bp": 8200, "scores": {"cosine_bp": 300}},
     ]
     update = {"update_id": f"{member}-{base}", "member_id": member, "base_version": base,
-              "n_samples": 100, "quorum": 2}  # fmt: skip
+              "n_samples": 100, "quorum": 2, "committee": ["v1", "v2", "v3"]}  # fmt: skip
     return {"update": update, "status": status, "endorsements": ends if status != "pending" else []}
 
 
@@ -50,6 +50,20 @@ def test_async_waits_for_a_full_buffer_or_the_flush_timeout() -> None:
     assert _select(_Ledgerless(settings, two, 5000), 0, two) == two  # type: ignore[arg-type]
     three = [*two, _view("c", 0, "accepted", 2500)]
     assert _select(_Ledgerless(settings, three, 2600), 0, three) == three  # type: ignore[arg-type]
+
+
+def test_an_update_is_accepted_when_the_deciding_endorsement_came() -> None:
+    view = _view("a", 0, "accepted")
+    view["update"]["committee"] = ["v1", "v2"]  # committee 2, quorum 2
+    view["endorsements"] = [
+        {"verdict": "abstain", "ms": 7000, "metric_bp": 0, "scores": {}},
+        {"verdict": "accept", "ms": 3000, "metric_bp": 8000, "scores": {}},
+    ]
+    assert _accepted_ms(view) == 7000  # the abstention left one seat, whose accept was there
+
+    view["update"]["committee"] = ["v1", "v2", "v3"]  # quorum 2 of 3: abstaining changes nothing
+    view["endorsements"].append({"verdict": "accept", "ms": 9000, "metric_bp": 8100, "scores": {}})
+    assert _accepted_ms(view) == 9000
 
 
 def test_sync_waits_for_every_hospital_of_the_round() -> None:
