@@ -7,6 +7,10 @@ the other hospital's accept decides (`attest_quorum` in the contract). Before ab
 recorded such proposals stayed open until they went stale, blocks came only when Switzerland
 sealed, and this run did not finish within its time limit. (Which hospital seals is drawn per
 aggregate; the data_schemas vectors pin the rule itself.)
+
+Endorsements follow the same rule: Switzerland cannot run the mirror test or the metric-drop
+check, so it abstains (reason UNMEASURABLE) on every update that passes the checks it can run
+instead of vouching for the two it skipped, and the other member of the committee decides alone.
 """
 
 from __future__ import annotations
@@ -45,3 +49,13 @@ def test_an_abstaining_attester_gives_its_seat_up(tmp_path: Path) -> None:
             assert verdicts["switzerland"] == "abstain", verdicts
             assert len(block["attesters"]) == 1  # the one seat left decided
             assert verdicts[block["attesters"][0]] == "accept"
+    swiss = [(e, v) for v in admin.q("ListUpdates", task_id="heart") for e in v["endorsements"]
+             if e["member_id"] == "switzerland"]  # fmt: skip
+    assert swiss, "switzerland endorsed nothing"
+    assert all(e["verdict"] != "accept" for e, _ in swiss)  # it never vouches for unrun checks
+    alone = [v for e, v in swiss
+             if e["verdict"] == "abstain" and v["status"] in ("accepted", "included")]  # fmt: skip
+    assert alone, "no update was accepted by the one seat left after an abstention"
+    for view in alone:
+        others = [e["verdict"] for e in view["endorsements"] if e["member_id"] != "switzerland"]
+        assert others == ["accept"], view["endorsements"]
