@@ -3,7 +3,7 @@
  * PostAggregate, ProposeBlock, AttestBlock with finalization, RecordDownload.
  */
 
-import { committeeOutcome, drawCommittee, quorumOfSeats, tally } from './committee';
+import { committeeOutcome, drawCommittee, tally } from './committee';
 import {
   earliestIntervalMs, isRetargetHeight, nextRequiredGain, tooEarly,
 } from './difficulty';
@@ -133,9 +133,6 @@ export async function attestBlock(ctx: TxContext, args: AttestBlockArgs): Promis
   await write(ctx, key, mine);
   return { attestation: mine, proposal_status: status, block };
 }
-
-/** The attestation docs (0009-pole.md) name the rule by this name; endorsements share it. */
-export const attestQuorum = quorumOfSeats;
 
 /** The accepting attestation with the lower-median gain (ties by member id). */
 export function medianAttestation(accepts: Attestation[]): Attestation {

@@ -152,7 +152,7 @@ def attest_block(ctx: TxContext, args: AttestBlockArgs) -> dict[str, Any]:
     }
 
 
-# The attestation docs (0009-pole.md) name the rule by this name; endorsements share it.
+# federation/attester.py and the abstention tests name the seat rule by this name.
 attest_quorum = quorum_of_seats
 
 
