@@ -131,9 +131,9 @@ def _stage(scores: dict[str, int], dim: int) -> str:
     return "descending" if descending else "plateau"
 
 
-def _today(rec: Record, dim: int) -> bool:
+def _today(rec: Record, dim: int, th: Thresholds | None = None) -> bool:
     """The direction checks of `checks._direction` (trajectory cosine, mirror), from the scores."""
-    s, th = rec["scores"], Thresholds()
+    s, th = rec["scores"], th or Thresholds()
     if "cosine_bp" in s:
         descent = s["descent_bp"] / 10_000 if "descent_bp" in s else None
         if s["cosine_bp"] / 10_000 < min_trajectory_cosine(th, dim, descent):
@@ -215,8 +215,8 @@ def _load(path: str, reliable: dict[str, bool], dim: int) -> dict[str, list[list
     return by_stage
 
 
-def _today_of(dim: int) -> Callable[[Record], bool]:
-    return lambda rec: _today(rec, dim)
+def _today_of(dim: int, th: Thresholds | None = None) -> Callable[[Record], bool]:
+    return lambda rec: _today(rec, dim, th)
 
 
 def _look_alikes(path: str, later: list[list[Record]]) -> None:
@@ -245,6 +245,12 @@ def _analyse(fit: str, checks: list[str]) -> None:
     sets = [_load(path, reliable, dim)["later"] for path in [fit, *checks]]
     for path, later in zip([fit, *checks], sets, strict=True):
         _look_alikes(path, later)
+    # Where the trajectory line reaches the strict −0.05: at strict_z/√d of descent (between
+    # descending_z/√d and there it moves linearly from the plateau's line); 2 is a plain switch.
+    print("today's rule with the strict line from strict_z/√d of descent (v1 and descending):")
+    for z in (2.0, 3.0, 4.0, 5.0):
+        rule = _today_of(dim, Thresholds(strict_z=z))
+        print(f"  strict_z {z}: " + " | ".join(_tally(_count(s, rule)) for s in sets))
     best: dict[int, tuple[int, Weights]] = {}
     for w in itertools.product((0, 0.5, 1, 2, 4), (0, 0.25, 0.5, 1), (0, 0.25, 0.5, 1),
                                [x / 4 for x in range(-8, 3)]):  # fmt: skip

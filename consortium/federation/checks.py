@@ -17,14 +17,15 @@ Why these checks (docs/decisions/0007-bafl.md has the thresholds and the measure
   (FLTrust, Cao et al., NDSS 2021, uses a server-side reference direction the same way), and the
   *mirror test* on held-out rows: an honest update ranks patients better than its mirror image
   θ − Δ. The trajectory threshold follows the stage of training: strict (−0.05) while the last
-  global step still follows the trajectory, and at the noise band of d parameters (−2.5/√d) once
-  global steps are mostly DP noise, where honest updates point anywhere within that band (where
-  a fixed −0.05 rejected honest updates; 0007-bafl.md has the runs). Two trajectory-free signals are
-  recorded as scores but decide nothing, because honest updates fail them under the label shift
-  between sites (6 % to 94 % positive; measured in 0007-bafl.md): the cosine with the mean of
-  the other members' accepted deltas on the same or a neighbouring base (`cosine_others_bp`,
-  honest down to −0.93) and the symmetric held-out loss L(θ+Δ) − L(θ−Δ) (`loss_sym_bp`, honest
-  up to +1.5 nats on another site's rows).
+  global step still follows the trajectory (cosine > 2/√d), and at the noise band of d parameters
+  (−2.5/√d) once global steps are mostly DP noise, where honest updates point anywhere within
+  that band (where a fixed −0.05 rejected honest updates; 0007-bafl.md has the runs; a line
+  moving gradually between the two was measured and not taken). Two trajectory-free
+  signals are recorded as scores but decide nothing, because honest updates fail them under the
+  label shift between sites (6 % to 94 % positive; measured in 0007-bafl.md): the cosine with
+  the mean of the other members' accepted deltas on the same or a neighbouring base
+  (`cosine_others_bp`, honest down to −0.93) and the symmetric held-out loss L(θ+Δ) − L(θ−Δ)
+  (`loss_sym_bp`, honest up to +1.5 nats on another site's rows).
 - **duplicate / null** — the SML makes a copied mapped model useless, but a copy converted into the
   copier's coordinates is, once unmapped, a near-copy of the original's delta (0001, SML section);
   a resubmitted global model has a delta of zero or the negative of a recent global step. A zero
@@ -72,7 +73,7 @@ class Thresholds(BaseModel):
     norm_ratio_max: float = 4.0  # ‖Δ‖ / median of reference norms
     norm_z_max: float = 8.0  # robust z of ‖Δ‖ (median/MAD), MAD floored at 25 % of the median
     min_cosine: float = -0.05  # cosine with the trajectory θ(base) − θ(0), from version 1 on,
-    # while the consortium is still descending: its last global step has a cosine above
+    # while the consortium is descending: its last global step has a cosine above
     # descending_z/√d with the trajectory before it (d parameters; the cosine of two random
     # directions has a standard deviation of about 1/√d) ...
     descending_z: float = 2.0
@@ -80,6 +81,11 @@ class Thresholds(BaseModel):
     # whose cosines then spread ~1/√d around 0), an update is rejected only below
     # min(min_cosine, −plateau_z/√d): pointing against the trajectory beyond what noise does.
     plateau_z: float = 2.5
+    # With strict_z above descending_z the line would move linearly from the plateau's to
+    # min_cosine between descending_z/√d and strict_z/√d of descent. Measured at 3, 4 and 5
+    # (0007-bafl.md, "Direction"): fewer honest updates rejected, more flips of honest updates
+    # passing, and no better demo; so the band is empty and the line switches at descending_z.
+    strict_z: float = 2.0
     mirror_margin_bp: int = 800  # metric(θ+Δ) may trail metric(θ−Δ) by at most this ...
     mirror_margin_first_bp: int = 500  # ... and by this on version 0 (no trajectory yet)
     duplicate_cosine: float = 0.995  # a near-copy of an earlier delta ...
@@ -234,9 +240,13 @@ def _descent(ref: Reference) -> float | None:
 def min_trajectory_cosine(th: Thresholds, dim: int, descent: float | None) -> float:
     """The lowest trajectory cosine an update may have (see `Thresholds.min_cosine`)."""
     noise = 1.0 / math.sqrt(max(1, dim))
-    if descent is None or descent > th.descending_z * noise:
+    plateau = min(th.min_cosine, -th.plateau_z * noise)
+    low, high = th.descending_z * noise, max(th.descending_z, th.strict_z) * noise
+    if descent is None or descent > high:
         return th.min_cosine
-    return min(th.min_cosine, -th.plateau_z * noise)
+    if descent <= low:
+        return plateau
+    return plateau + (descent - low) / (high - low) * (th.min_cosine - plateau)
 
 
 def _reason(ev: Evidence, th: Thresholds, scores: Mapping[str, int]) -> str:
@@ -282,15 +292,17 @@ def decide(ev: Evidence, th: Thresholds | None = None) -> Verdict:
     precomputed submission) and reveal consistency (the submission is not what it claims to be),
     then null/duplicate (free-riding), then norm and direction (poisoning), then the metric.
 
-    A verifier whose held-out rows cannot measure the metric (``metric_reliable`` false) cannot run
-    the mirror test or the metric-drop check: when every check it could run passed it abstains
-    (reason ``UNMEASURABLE``) instead of vouching for the two it skipped, and its seat leaves the
-    committee (0007-bafl.md, "Abstaining endorsers"). A failed check still rejects.
+    A verifier that could run no direction check at all abstains (reason ``UNMEASURABLE``) when
+    every check it ran passed: its held-out rows cannot measure the metric (``metric_reliable``
+    false, so no mirror test and no metric-drop check) and there is no trajectory yet (version 0).
+    Its seat then leaves the committee. With a trajectory it judges direction by the cosine and
+    accepts: abstaining whenever the metric is unmeasurable cost more honest updates than it kept
+    flips out (0007-bafl.md, "Abstaining endorsers"). A failed check still rejects.
     """
     th = th or Thresholds()
     scores = _scores(ev)
     reason = _reason(ev, th, scores)
     verdict = "accept" if reason == "OK" else "reject"
-    if reason == "OK" and not ev.metric_reliable:
+    if reason == "OK" and not ev.metric_reliable and "cosine_bp" not in scores:
         verdict, reason = "abstain", "UNMEASURABLE"
     return Verdict(verdict=verdict, reason=reason, metric_bp=ev.metric_bp, scores=scores)

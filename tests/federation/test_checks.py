@@ -60,7 +60,8 @@ def test_sign_flip_is_a_direction_outlier(seed: int) -> None:
         (8000, 8600, True, "DIRECTION_OUTLIER"),  # the mirror image ranks better: flipped
         (8500, 8100, True, "OK"),
         (8000, 8400, True, "OK"),  # within the first-version margin
-        # too few held-out rows of a class: the mirror test cannot run, the verifier abstains
+        # too few held-out rows of a class and no trajectory yet: no direction check can run,
+        # the verifier abstains
         (8000, 8600, False, "UNMEASURABLE"),
     ],
 )
@@ -81,18 +82,31 @@ def test_mirror_test_without_trajectory(
 
 
 @pytest.mark.parametrize("seed", range(10))
-def test_without_a_reliable_metric_a_passing_update_gets_an_abstention(seed: int) -> None:
+def test_without_a_reliable_metric_the_trajectory_still_decides(seed: int) -> None:
     rng = np.random.default_rng(seed)
     *history, new = _honest(rng, 6)
-    # A mirror and a metric drop that would reject on reliable rows: here they cannot be judged.
+    # A mirror and a metric drop that would reject on reliable rows: here they cannot be judged,
+    # and the trajectory cosine, which can, passes: the verifier accepts on what it measured.
     ev = _evidence(new, history, metric_reliable=False, mirror_metric_bp=9900)
     ev.metric_bp = ev.base_metric_bp - Thresholds().metric_drop_bp - 500
 
     verdict = decide(ev)
 
+    assert (verdict.verdict, verdict.reason) == ("accept", "OK")
+    assert verdict.scores["cosine_bp"] > 0
+
+
+def test_without_a_reliable_metric_or_a_trajectory_the_verifier_abstains() -> None:
+    rng = np.random.default_rng(3)
+    own, new = _honest(rng, 2)
+    ev = Evidence(delta=new, metric_bp=8000, base_metric_bp=8000, mirror_metric_bp=8600,
+                  metric_reliable=False, reference=Reference(recent_deltas=[own]))  # fmt: skip
+
+    verdict = decide(ev)
+
     assert (verdict.verdict, verdict.reason) == ("abstain", "UNMEASURABLE")
     assert not verdict.accepted and verdict.passed
-    assert verdict.scores["cosine_bp"] > 0  # the scores it could measure still go on the ledger
+    assert "norm_ratio_bp" in verdict.scores  # the scores it could measure still go on the ledger
 
 
 def test_without_a_reliable_metric_a_failed_check_still_rejects() -> None:
@@ -265,6 +279,7 @@ def _staged(cos_with_trajectory: float, descent: float, dim: int = 289) -> Evide
         (-0.08, 0.0, "OK"),  # a plateau: within the noise band of 289 parameters (±0.147)
         (-0.14, 0.05, "OK"),  # 0.05 < 2/√289: not significantly descending
         (-0.16, 0.0, "DIRECTION_OUTLIER"),  # beyond the noise band
+        (-0.09, 3 / 17, "DIRECTION_OUTLIER"),  # a weak descent (3/√289) is still descending
     ],
 )
 def test_trajectory_threshold_follows_the_stage_of_training(
@@ -283,6 +298,13 @@ def test_plateau_threshold_is_never_stricter_than_the_descending_one() -> None:
     # a million parameters: the noise band (±0.0025) is inside −0.05, which stays the line
     assert min_trajectory_cosine(th, 1_000_000, 0.0) == th.min_cosine
     assert min_trajectory_cosine(th, 1_000_000, 0.01) == th.min_cosine  # 0.01 > 2/1000
+    # with strict_z = 4 the line moves monotonically from the plateau's to the strict one
+    # between 2/√d and 4/√d of descent (half way at 3/√d: (−2.5/17 − 0.05) / 2)
+    graded = Thresholds(strict_z=4.0)
+    lines = [min_trajectory_cosine(graded, 289, k / 170) for k in range(15, 45)]
+    assert lines == sorted(lines)
+    assert lines[0] == pytest.approx(-2.5 / 17) and lines[-1] == th.min_cosine
+    assert min_trajectory_cosine(graded, 289, 3 / 17) == pytest.approx((-2.5 / 17 - 0.05) / 2)
 
 
 def test_a_flip_scores_the_negatives_of_its_original() -> None:
