@@ -31,6 +31,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from consortium.simulate.config import DEFAULT_SITES, SimConfig
+from consortium.simulate.report import rejection_reasons
 
 __all__ = ["DemoConfig", "DemoReport", "ModelScore", "SiteRow", "run_demo"]
 
@@ -360,9 +361,8 @@ def ledger_facts(
             eps[u["member_id"]] = u["epsilon_spent"]
         if v["status"] == "rejected":
             reasons = rejected.setdefault(u["member_id"], {})
-            for e in v["endorsements"]:
-                if e["verdict"] == "reject":
-                    reasons[e["reason"]] = reasons.get(e["reason"], 0) + 1
+            for reason in rejection_reasons(v["endorsements"]):
+                reasons[reason] = reasons.get(reason, 0) + 1
     intervals = [int(b["interval_ms"]) for b in s.q("ListVersions", task_id=s.task_id)[1:]]
     s.ledger.close()
     return rewards, eps, rejected, intervals

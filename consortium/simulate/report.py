@@ -8,11 +8,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from consortium.simulate.config import SimReport
 
-__all__ = ["write_report"]
+__all__ = ["rejection_reasons", "write_report"]
+
+
+def rejection_reasons(endorsements: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Why a rejected update was rejected: its rejecting endorsements' reasons, or, when every
+    seat abstained (nobody could judge it, 0001-protocol.md), the abstentions' reason."""
+    verdicts = list(endorsements)
+    rejects = [str(e["reason"]) for e in verdicts if e["verdict"] == "reject"]
+    return rejects or [str(e["reason"]) for e in verdicts if e["verdict"] == "abstain"]
 
 
 def write_report(report: SimReport, out: Path) -> Path:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from consortium.simulate.config import SimConfig, SimReport, SiteReport, VersionPoint
+from consortium.simulate.report import rejection_reasons
 from consortium.simulate.setup import ADMIN, AGGREGATOR, create_consortium, planned_updates
 
 __all__ = ["Monitor", "run_simulation", "start_node", "stop_node", "verify_ledger_dir"]
@@ -139,9 +140,8 @@ class Monitor:
             reasons: dict[str, int] = {}
             for v in own:
                 if v["status"] == "rejected":
-                    for e in v["endorsements"]:
-                        if e["verdict"] == "reject":
-                            reasons[e["reason"]] = reasons.get(e["reason"], 0) + 1
+                    for reason in rejection_reasons(v["endorsements"]):
+                        reasons[reason] = reasons.get(reason, 0) + 1
             eps = max((v["update"]["epsilon_spent"] for v in own), key=float, default="0")
             out.append(SiteReport(
                 site=site, speed=self.cfg.speeds.get(site, 1.0),
