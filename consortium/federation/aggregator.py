@@ -3,12 +3,8 @@
 FedBuff-style buffering (Nguyen et al., AISTATS 2022): the aggregator waits until the task's
 ``buffer_size`` accepted, not yet included updates exist (or, so that a straggler's update is not
 held forever, until the oldest one has waited ``flush_seconds``), then aggregates all of them at
-once. When the window closes while updates already on the ledger are still being verified, it
-also waits for their verdicts, up to `MAX_WAIT_WINDOWS` windows in all: without that, a buffer of
-one was posted while three updates were in their verifiers' hands, and its block then fell short
-or was superseded by the next aggregate on the same head (decisions/0007-bafl.md, "Buffer").
-Weights are public integers (`consortium.federation.weights`) computed from the ledger only: base
-versions (staleness), sample counts and the verifiers' endorsement metrics and scores.
+once. Weights are public integers (`consortium.federation.weights`) computed from the ledger only:
+base versions (staleness), sample counts and the verifiers' endorsement metrics and scores.
 
 The aggregator holds the public CKKS context only: it can add and scale ciphertexts, never
 decrypt (tests/federation/test_he_vault.py tries). Before summing it swaps in each update's
@@ -38,11 +34,7 @@ from consortium.federation.session import Session
 from consortium.federation.weights import BufferedUpdate, buffer_weights
 from consortium.ledger.contract.committee import committee_outcome
 
-__all__ = ["MAX_WAIT_WINDOWS", "aggregate_step", "buffered", "close_aggregate", "fell_short"]
-
-MAX_WAIT_WINDOWS = 3
-"""How many ``flush_seconds`` a partial buffer waits at most for updates still being verified
-(an update whose submitter or verifiers are gone would otherwise hold the buffer for good)."""
+__all__ = ["aggregate_step", "buffered", "close_aggregate", "fell_short"]
 
 
 def buffered(view: dict[str, Any]) -> BufferedUpdate:
@@ -115,17 +107,12 @@ def _select(s: Session, head: int, views: list[dict[str, Any]]) -> list[dict[str
         return _sync_ready(s, head, views)
     if len(views) >= int(s.task()["buffer_size"]):
         return views
-    if not views:
-        return []
-    waited = s.now_ms() - min(_accepted_ms(v) for v in views)
-    window = s.settings.flush_seconds * 1000
-    if waited < window:
-        return []
-    if waited < MAX_WAIT_WINDOWS * window and s.q(
-        "ListUpdates", task_id=s.task_id, status="pending"
+    if (
+        views
+        and s.now_ms() - min(_accepted_ms(v) for v in views) >= s.settings.flush_seconds * 1000
     ):
-        return []  # company is on its way: updates on the ledger still being verified
-    return views
+        return views
+    return []
 
 
 def fell_short(mem: dict[str, Any], head: int) -> set[str]:
