@@ -43,8 +43,9 @@ Arrays = OrderedDict[str, np.ndarray]
 # Below this many held-out rows of the rarer class an AUROC moves by thousands of basis points
 # from one row (Switzerland's held-out split has 1 negative; VA's has 9, Cleveland's and
 # Hungary's 27 and 20): the metric checks (mirror test, metric drop) are skipped there; norm,
-# trajectory direction and duplicate checks still apply, and an update that passes them all gets
-# an abstention, not an accept (`checks.decide`).
+# trajectory direction and duplicate checks still apply. On version 0, with no trajectory yet,
+# no direction check is left, and an update that passes the others gets an abstention, not an
+# accept (`checks.decide`).
 MIN_CLASS_ROWS = 8
 
 # Other members' updates within this many versions of the update's base are its trajectory-free
