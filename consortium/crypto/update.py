@@ -340,9 +340,10 @@ def _check_weights(weights_ppm: Sequence[int], count: int) -> None:
         raise ValueError(f"weights sum to more than {MAX_WEIGHT_SUM_PPM} ppm (the CKKS range)")
 
 
-def _check_same_layout(updates: Sequence[EncryptedUpdate], ctx: CkksContext) -> None:
+def _check_same_layout(updates: Sequence[EncryptedUpdate], ctx: CkksContext) -> Format:
+    """Refuse updates that cannot be summed together; return the format of their sum."""
     first = updates[0].header
-    _derived_format(*(u.header for u in updates))  # refuses mixed packings
+    fmt = _derived_format(*(u.header for u in updates))  # refuses mixed packings
     for i, upd in enumerate(updates):
         ctx.check(upd.header.context_digest, f"update #{i}")
         if upd.header.kind != "update":
@@ -350,6 +351,7 @@ def _check_same_layout(updates: Sequence[EncryptedUpdate], ctx: CkksContext) -> 
         layout = [(t.name, t.shape, len(t.chunk_bytes)) for t in upd.header.tensors]
         if layout != [(t.name, t.shape, len(t.chunk_bytes)) for t in first.tensors]:
             raise UpdateFormatError(f"update #{i} has other tensors or shapes than update #0")
+    return fmt
 
 
 _BATCH = 64
@@ -434,11 +436,10 @@ def weighted_sum(
     """
     ups = [_as_update(u) for u in updates]
     _check_weights(weights_ppm, len(ups))
-    _check_same_layout(ups, ctx)
+    fmt = _check_same_layout(ups, ctx)
     scalars = [exact_weight_scalar(w, ctx.params) for w in weights_ppm]
     entries: list[TensorEntry] = []
     chunks: dict[str, tuple[bytes, ...]] = {}
-    fmt = _derived_format(*(u.header for u in ups))
     sum_tensor = _sum_tensor_one_rescale if _complex_packed(fmt) else _sum_tensor
     for t in ups[0].header.tensors:
         summed = sum_tensor(ctx, [u.chunks[t.name] for u in ups], scalars)

@@ -133,9 +133,7 @@ def revealed_first(s: Session, update: dict[str, Any]) -> np.ndarray | None:
     from consortium.pole.sml import first_layer_name
 
     uid = str(update["update_id"])
-    full = cached_delta(s, uid)
-    if full is None:
-        full = _own_delta(s, update)
+    full = opened_delta(s, update)
     if full is not None:
         return full[first_layer_name(full)]
     cached = s.state.read_arrays("tasks", s.task_id, "ledger", f"{uid}.first.npz")
