@@ -6,6 +6,8 @@ import json
 import textwrap
 from typing import Any
 
+import pytest
+
 from consortium.ledger.base import Creator
 from consortium.ledger.contract import codes
 from consortium.ledger.contract._updates import sml_commitment
@@ -117,41 +119,26 @@ def test_update_status_goes_pending_accepted_included(sc: Scenario) -> None:
     assert view["status"] == "included" and view["included_height"] == 1
 
 
-def test_two_rejections_of_three_reject_an_update(sc: Scenario) -> None:
+@pytest.mark.parametrize(
+    ("verdicts", "statuses"),
+    [
+        # committee 3, quorum 2: two rejections of three reject; a later accept changes nothing
+        (("reject", "reject", "accept"), ("pending", "rejected", "rejected")),
+        # an abstention gives its seat up: two accepts are still needed of the two seats left
+        (("abstain", "accept", "accept"), ("pending", "pending", "accepted")),
+        # ... so one rejection beside an abstention leaves too few seats to accept
+        (("abstain", "reject"), ("pending", "rejected")),
+    ],
+)
+def test_endorsements_decide_an_update_by_the_seat_rule(
+    sc: Scenario, verdicts: tuple[str, ...], statuses: tuple[str, ...]
+) -> None:
     update = submit(sc, "h1")
     reveal(sc, update)
-    first, second, third = update["committee"]
 
-    endorse(sc, update, first, "reject")
-    assert _status(sc, update) == "pending"
-    endorse(sc, update, second, "reject")
-    assert _status(sc, update) == "rejected"
-    endorse(sc, update, third, "accept")
-    assert _status(sc, update) == "rejected"
-
-
-def test_an_abstaining_endorser_gives_its_seat_up(sc: Scenario) -> None:
-    update = submit(sc, "h1")
-    reveal(sc, update)
-    first, second, third = update["committee"]
-
-    assert endorse(sc, update, first, "abstain").valid
-    assert _status(sc, update) == "pending"
-    endorse(sc, update, second, "accept")
-    assert _status(sc, update) == "pending"  # committee 3, quorum 2: two accepts still needed
-    endorse(sc, update, third, "accept")
-    assert _status(sc, update) == "accepted"
-
-
-def test_an_abstention_and_a_rejection_reject_an_update(sc: Scenario) -> None:
-    update = submit(sc, "h1")
-    reveal(sc, update)
-    first, second, _ = update["committee"]
-
-    endorse(sc, update, first, "abstain")
-    endorse(sc, update, second, "reject")
-
-    assert _status(sc, update) == "rejected"
+    for member, verdict, status in zip(update["committee"], verdicts, statuses, strict=False):
+        assert endorse(sc, update, member, verdict).valid
+        assert _status(sc, update) == status, (verdict, status)
 
 
 def test_an_update_every_seat_abstained_on_is_rejected_and_cannot_be_included(
