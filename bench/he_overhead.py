@@ -7,7 +7,8 @@ the ciphertext bytes per parameter of one update blob (TenSEAL's usual parameter
 the CPU seconds each run took in all its processes (the machine's cores are shared by the five
 nodes, so CPU time, not only wall time, says what encryption costs), and how many aggregates each
 run posted (plain / CKKS): a proposal below the required gain is aggregated, sealed and attested
-again, so runs that needed different numbers of aggregates did different amounts of work.
+again, so runs that needed different numbers of aggregates did different amounts of work; the
+last columns list how many updates each aggregate held, in posting order.
 
 ``--profile`` instead runs the CKKS simulation of the large model once with every node in this
 process (``SimConfig.in_process``) under cProfile, and prints where the encryption work goes: the
@@ -60,11 +61,17 @@ def _bytes_per_param(report: SimReport) -> tuple[int, float]:
     return params, len(blob) / params
 
 
-def _aggregates(report: SimReport) -> int:
-    """How many aggregates the run posted (a proposal below the required gain costs one more)."""
+def _sizes(buffers: list[int]) -> str:
+    return ",".join(str(n) for n in buffers)
+
+
+def _buffers(report: SimReport) -> list[int]:
+    """How many updates each aggregate the run posted held, in posting order (a proposal below
+    the required gain costs one more aggregate)."""
     from consortium.node.open import open_session
 
-    return len(open_session(report.workdir, "admin").q("ListAggregates", task_id="heart"))
+    aggs = open_session(report.workdir, "admin").q("ListAggregates", task_id="heart")
+    return [len(a["updates"]) for a in sorted(aggs, key=lambda a: int(a["ms"]))]
 
 
 def _profile(hidden: tuple[int, ...], updates: int) -> None:
@@ -114,7 +121,7 @@ def main() -> None:
     models = {"heart": (16,)} if args.skip_large else {"heart": (16,), "1M": LARGE_HIDDEN}
     print(f"{'model':6s} {'params':>9s} {'plain (s)':>10s} {'CKKS (s)':>9s} {'ratio':>6s} "
           f"{'bytes/param':>12s} {'CPU plain':>10s} {'CPU CKKS':>9s} "
-          f"{'aggregates':>10s}")  # fmt: skip
+          f"{'aggregates':>10s}  buffers plain | CKKS")  # fmt: skip
     medians = {}
     for name, hidden in models.items():
         ratios = []
@@ -122,12 +129,14 @@ def main() -> None:
             plain, plain_cpu = _run(_config(True, hidden, args.updates))
             he, he_cpu = _run(_config(False, hidden, args.updates))
             params, per_param = _bytes_per_param(he)
+            bp, bh = _buffers(plain), _buffers(he)
             stuck = max(plain.seconds, he.seconds) >= MAX_SECONDS
             ratios.append(math.inf if stuck else he.seconds / plain.seconds)
             ratio = "stuck" if stuck else f"{ratios[-1]:.2f}"
             print(f"{name:6s} {params:9d} {plain.seconds:10.1f} {he.seconds:9.1f} {ratio:>6s} "
                   f"{per_param:12.1f} {plain_cpu:10.1f} {he_cpu:9.1f} "
-                  f"{f'{_aggregates(plain)} / {_aggregates(he)}':>10s}", flush=True)  # fmt: skip
+                  f"{f'{len(bp)} / {len(bh)}':>10s}  {_sizes(bp)} | {_sizes(bh)}",
+                  flush=True)  # fmt: skip
         medians[name] = statistics.median(ratios)
     print("median ratio: " + ", ".join(f"{name} {r:.2f}" for name, r in medians.items()))
     print("goal: ratio <= 1.3 (NVIDIA FLARE: 2.7x); TenSEAL's usual parameters: ~81 bytes/param")
