@@ -4,6 +4,7 @@ over repeated stratified K-fold splits, one process.
     .venv/bin/python bench/per_hospital.py [--repeats 3] [--first-seed 0] [--folds 5]
                                            [--eps-fed 2.0] [--ft-epochs 10] [--ft-lr 0.05]
     .venv/bin/python bench/per_hospital.py --demo [--personalize --eps-fed 2.0] [--repeats 5]
+                                           [--verifier KEY=VALUE ...]
 
 For each repeat (seed) every hospital's rows are split into ``--folds`` stratified folds; fold k
 of every hospital is held out at once, and everything below is trained on the other folds. Each
@@ -28,7 +29,10 @@ asynchronous BAFL, CKKS, SML, verifier committees, PoLe) once per seed; the seed
 demo's pseudonym keys and so each hospital's 20 % held-out rows (57/57/21/38 rows with 30/37/1/9
 negatives). With ``--personalize`` the demo federates at ``--eps-fed`` and each hospital then
 fine-tunes the pulled model (``ft_head``, ``ft_all``) with an accountant that starts from the
-history its node recorded, up to a total of ε = 3; ``local`` is retrained at ε = 3.
+history its node recorded, up to a total of ε = 3; ``local`` is retrained at ε = 3. ``--verifier
+KEY=VALUE`` sets the hospitals' verifier thresholds (node.toml's ``[verifier]``), e.g.
+``min_cosine=-2 plateau_z=1e6 mirror_margin_bp=10000000 mirror_margin_first_bp=10000000`` turns
+the direction checks off (decisions/0007, "What the direction checks cost").
 
 Hyperparameters are fixed in advance (the flags' defaults); nothing is chosen on held-out rows.
 Wins: the number of hospitals (of 4) where a model's out-of-fold AUROC beats ``local``'s, per
@@ -320,12 +324,24 @@ def _personalized(
     return res, eps
 
 
+def _pairs(items: list[str]) -> dict[str, str]:
+    """``KEY=VALUE`` arguments as a dict (validated by the model they are meant for)."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--verifier takes KEY=VALUE (a field of Thresholds), not {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
 def _demo_mode(args: argparse.Namespace) -> None:
     """The real demo (in-process nodes: BAFL, HE, SML, verifiers, PoLe) once per seed; the seed
     changes the demo's pseudonym keys, hence each hospital's 20 % held-out rows. With
     ``--personalize`` the demo federates at ``--eps-fed`` and each hospital then fine-tunes the
     final model up to a total of ε = 3; ``local`` is then retrained at ε = 3."""
     from consortium.demo import DemoConfig, run_demo
+    from consortium.federation.checks import Thresholds
 
     a = Args(args.eps_fed, args.ft_epochs, args.ft_lr, args.rounds)
     models: tuple[str, ...] = ("local", "fed", "central")
@@ -336,7 +352,10 @@ def _demo_mode(args: argparse.Namespace) -> None:
     for seed in range(args.first_seed, args.first_seed + args.repeats):
         with tempfile.TemporaryDirectory() as tmp:
             eps = str(args.eps_fed) if args.personalize else str(EPSILON)
-            cfg = DemoConfig(out=Path(tmp) / "demo", in_process=True, seed=seed, epsilon=eps)
+            cfg = DemoConfig(
+                out=Path(tmp) / "demo", in_process=True, seed=seed, epsilon=eps,
+                verifier=Thresholds.model_validate(_pairs(args.verifier)),
+            )  # fmt: skip
             report = run_demo(cfg, say=lambda _: None)
             extra, ft_eps = _personalized(cfg, cfg.out, a, seed) if args.personalize else ({}, {})
         res: Results = {}
@@ -372,6 +391,11 @@ def main() -> None:
     p.add_argument(
         "--personalize", action="store_true", help="--demo: federate at --eps-fed, then fine-tune"
     )
+    p.add_argument(
+        "--verifier", action="append", default=[], metavar="KEY=VALUE",
+        help="--demo: the hospitals' verifier thresholds (consortium.federation.checks.Thresholds,"
+        " as in node.toml's [verifier] table); repeat for several",
+    )  # fmt: skip
     args = p.parse_args()
     torch.set_num_threads(1)
     if args.demo:

@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from consortium.federation.checks import Thresholds
 from consortium.simulate.config import DEFAULT_SITES, SimConfig
 from consortium.simulate.report import rejection_reasons
 
@@ -54,6 +55,7 @@ class DemoConfig(BaseModel):
     central_epochs: int = 10
     max_seconds: float = 200.0
     seed: int = 0
+    verifier: Thresholds = Field(default_factory=Thresholds)  # the hospitals' verifier policy
 
 
 class ModelScore(BaseModel):
@@ -150,6 +152,7 @@ def sim_config(cfg: DemoConfig) -> SimConfig:
         flush_seconds=2.0 if cfg.in_process else 4.0,
         max_seconds=cfg.max_seconds,
         seed=cfg.seed,
+        verifier=cfg.verifier,
         # PoLe's target-interval gate and retargeting (docs/decisions/0009-pole.md): a block no
         # sooner than 90 % of the 5 s target interval; the required gain retargeted every 5 blocks.
         target_interval_ms=5000,

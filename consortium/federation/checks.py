@@ -66,9 +66,14 @@ REASONS: tuple[str, ...] = get_args(Reason)  # the contract's list: one definiti
 
 
 class Thresholds(BaseModel):
-    """Where each check draws the line. Defaults are the ones measured in 0007-bafl.md."""
+    """Where each check draws the line. Defaults are the ones measured in 0007-bafl.md.
 
-    model_config = ConfigDict(frozen=True)
+    A verifier's own policy: a hospital may set any of them in the ``[verifier]`` table of its
+    ``node.toml`` (`consortium.node.settings.NodeSettings.verifier`); what they cost and protect
+    against is measured in 0007-bafl.md ("What the direction checks cost").
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     norm_ratio_max: float = 4.0  # ‖Δ‖ / median of reference norms
     norm_z_max: float = 8.0  # robust z of ‖Δ‖ (median/MAD), MAD floored at 25 % of the median

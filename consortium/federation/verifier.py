@@ -186,7 +186,7 @@ def verify_update(s: Session, update: dict[str, Any]) -> tuple[Verdict, Arrays |
         mirror_metric_bp=metric_bp(mirror, s), foreign_layer=origin is not None,
         loss_sym_bp=round((_loss(updated, s) - _loss(mirror, s)) * 10_000),
     )  # fmt: skip
-    return decide(ev), delta
+    return decide(ev, s.settings.verifier), delta
 
 
 def _ready(s: Session) -> bool:

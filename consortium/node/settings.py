@@ -1,9 +1,10 @@
 """A node's local settings: `DIR/members/NAME/node.toml` (optional; every field has a default).
 
-These are local choices of one member (how hard to train, how fast it polls, which cohort file),
-not consortium rules: the rules (budget, committee, buffer size, staleness exponent, learning
-rate of the server) are in the task on the ledger. The simulator writes this file to make a
-hospital slow (`speed`) or malicious (`attack`, for the poisoning tests only).
+These are local choices of one member (how hard to train, how fast it polls, which cohort file,
+how strict its verifier is), not consortium rules: the rules (budget, committee, buffer size,
+staleness exponent, learning rate of the server) are in the task on the ledger. The simulator
+writes this file to make a hospital slow (`speed`) or malicious (`attack`, for the poisoning tests
+only).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Literal
 
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field
+
+from consortium.federation.checks import Thresholds
 
 __all__ = ["ATTACKS", "NodeSettings", "load_settings", "save_settings"]
 
@@ -49,6 +52,8 @@ class NodeSettings(BaseModel):
     seed: int | None = None  # tests only: a known seed means known DP noise
     # verification
     reference_window: int = Field(default=8, ge=1)
+    # where this verifier draws its lines (a `[verifier]` table; unset keys keep the defaults)
+    verifier: Thresholds = Field(default_factory=Thresholds)
     # aggregation
     flush_seconds: float = Field(default=4.0, gt=0)  # aggregate a partial buffer after this wait
     sync_members: list[str] = Field(default_factory=list)  # synchronous baseline: wait for all

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from consortium.federation.checks import Thresholds
 from consortium.node.settings import Attack
 from consortium.simulate.fabric import FabricCheck
 
@@ -36,6 +37,7 @@ class SimConfig(BaseModel):
     buffer_size: int = 3
     committee_size: int = 3
     quorum: int = 2
+    verifier: Thresholds = Field(default_factory=Thresholds)  # every hospital's verifier policy
     staleness_exponent_bp: int = 5000
     max_staleness: int = 50
     server_lr_bp: int = 10_000

@@ -66,7 +66,7 @@ def _node_settings(cfg: SimConfig, site: str | None) -> NodeSettings:
         batch_size=cfg.batch_size, dp=cfg.dp, speed=cfg.speeds.get(site or "", 1.0),
         update_seconds=cfg.update_seconds, attack=cfg.attacks.get(site or "", "none"),
         flush_seconds=cfg.flush_seconds, plaintext=cfg.plaintext,
-        sealer_timeout_seconds=cfg.sealer_timeout_seconds,
+        sealer_timeout_seconds=cfg.sealer_timeout_seconds, verifier=cfg.verifier,
         sync_members=list(cfg.sites) if cfg.sync else [],
         poll_seconds=0.1,
         seed=None if cfg.train_seed is None or site is None
