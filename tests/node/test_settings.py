@@ -1,0 +1,56 @@
+"""node.toml: a member's local settings, including its verifier's thresholds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from consortium.federation.checks import Thresholds
+from consortium.node.settings import NodeSettings, load_settings, save_settings
+
+
+def test_a_verifier_table_sets_only_the_keys_it_names(tmp_path: Path) -> None:
+    (tmp_path / "node.toml").write_text("[verifier]\nmin_cosine = -0.2\nmirror_margin_bp = 1200\n")
+
+    settings = load_settings(tmp_path)
+
+    assert settings.verifier.min_cosine == -0.2
+    assert settings.verifier.mirror_margin_bp == 1200
+    defaults = Thresholds()
+    assert settings.verifier.norm_ratio_max == defaults.norm_ratio_max
+    assert settings.verifier.plateau_z == defaults.plateau_z
+
+
+def test_without_a_verifier_table_the_defaults_apply(tmp_path: Path) -> None:
+    (tmp_path / "node.toml").write_text("epochs = 3\n")
+
+    assert load_settings(tmp_path).verifier == Thresholds()
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("[verifier]\nmin_cosin = -0.2\n", "min_cosin"),  # a typo is refused, not ignored
+        ("[verifier]\nmirror_margin_bp = 'wide'\n", "mirror_margin_bp"),
+    ],
+)
+def test_a_bad_verifier_table_names_the_file_and_the_key(
+    tmp_path: Path, text: str, named: str
+) -> None:
+    (tmp_path / "node.toml").write_text(text)
+
+    with pytest.raises(ValueError) as err:
+        load_settings(tmp_path)
+
+    assert str(tmp_path / "node.toml") in str(err.value)
+    assert named in str(err.value)
+    assert (tmp_path / "node.toml").read_text() == text  # what the admin wrote is kept
+
+
+def test_saved_thresholds_load_back(tmp_path: Path) -> None:
+    settings = NodeSettings(verifier=Thresholds(min_cosine=-0.3, metric_drop_bp=500))
+
+    save_settings(tmp_path, settings)
+
+    assert load_settings(tmp_path) == settings

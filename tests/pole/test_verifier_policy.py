@@ -1,0 +1,49 @@
+"""A hospital's verifier draws its lines where its own ``node.toml`` says (``[verifier]``).
+
+The thresholds are a member's local policy, not a consortium rule (consortium/node/settings.py):
+the same update, verified by the same hospital on the shared run's ledger, is judged by the
+defaults without the table and by the table's values with it.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+import tomli_w
+
+from .federated import SITES, Run
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+
+def _with_settings(path: Path, text: str | None) -> None:
+    if text is None:
+        path.unlink(missing_ok=True)
+    else:
+        path.write_text(text)
+
+
+def test_a_verifier_judges_by_the_thresholds_of_its_node_toml(run: Run) -> None:
+    from consortium.federation.verifier import verify_update
+    from consortium.node.open import member_dir
+
+    # Arrange: an honest update the committee accepted, and a hospital other than its submitter
+    views = run.session("admin").q("ListUpdates", task_id="heart")
+    update = next(v["update"] for v in views if v["status"] in ("accepted", "included"))
+    member = next(m for m in SITES if m != update["member_id"])
+    path = member_dir(run.config, member) / "node.toml"
+    original = path.read_text() if path.is_file() else None
+    table = tomllib.loads(original) if original else {}
+    # Act: verify it with the defaults, then with a norm ratio no update can meet
+    default = verify_update(run.session(member), update)[0]
+    try:
+        strict = {**table, "verifier": {**table.get("verifier", {}), "norm_ratio_max": 1e-3}}
+        path.write_text(tomli_w.dumps(strict))
+        judged = verify_update(run.session(member), update)[0]
+    finally:
+        _with_settings(path, original)
+    # Assert
+    assert default.reason != "NORM_OUTLIER", default
+    assert judged.verdict == "reject" and judged.reason == "NORM_OUTLIER", judged
