@@ -17,6 +17,9 @@ honest updates (per update and per endorsement) and the rejection rate of the at
 
     .venv/bin/python bench/verifier_signals.py --sim --seeds 1 2 3 --attack sign_flip scale10
 
+``--demo-settings`` runs the demo's task and nodes instead (`consortium.demo.sim_config`: 6
+updates per hospital at ε = 3, noisier than the attack test's 3 at ε = 4).
+
 ``--dump FILE`` appends every endorsement (with its scores) to FILE as JSON lines, and
 ``--analyse FILE --check FILE...`` asks of such records whether a direction rule separates honest
 updates from sign flips: rules are chosen on the first file and tried on the others. A flip's
@@ -62,20 +65,31 @@ ATTACKER = "hungary"
 Tally = dict[str, list[int]]  # name -> [rejected, total]
 
 
-def _sim_run(seed: int, attack: str, tally: Tally, dump: TextIO | None = None) -> None:
+def _sim_run(
+    seed: int, attack: str, tally: Tally, dump: TextIO | None = None, demo: bool = False
+) -> None:
     """One in-process simulation; adds its honest/attacker rejections to ``tally``.
 
+    The attack test's settings (3 updates per hospital at ε = 4), or with ``demo`` the demo's task
+    and nodes (`consortium.demo.sim_config`: 6 updates per hospital at ε = 3, PoLe's gate).
     With ``dump``, also writes one JSON line per endorsement (run, update, verifier, verdict and
     the verifier's integer scores) for offline analysis of the direction rule.
     """
+    from consortium.demo import DemoConfig, sim_config
     from consortium.node.open import open_session
     from consortium.simulate.config import SimConfig
     from consortium.simulate.runner import run_simulation
 
     attacks = {} if attack == "none" else {ATTACKER: attack}
-    cfg = SimConfig(attacks=attacks, in_process=True, update_seconds=0.0, flush_seconds=1.0,  # type: ignore[arg-type]
-                    planned_updates=3, max_seconds=150, train_seed=seed,
-                    workdir=tempfile.mkdtemp(prefix="vsig-"))  # fmt: skip
+    workdir = tempfile.mkdtemp(prefix="vsig-")
+    if demo:
+        cfg = sim_config(DemoConfig(in_process=True, seed=seed)).model_copy(
+            update={"attacks": attacks, "train_seed": seed, "workdir": workdir}
+        )
+    else:
+        cfg = SimConfig(attacks=attacks, in_process=True, update_seconds=0.0,  # type: ignore[arg-type]
+                        flush_seconds=1.0, planned_updates=3, max_seconds=150, train_seed=seed,
+                        workdir=workdir)  # fmt: skip
     report = run_simulation(cfg)
     s = open_session(report.workdir, "admin")
     for view in s.q("ListUpdates", task_id="heart"):
@@ -108,12 +122,14 @@ def _sim_run(seed: int, attack: str, tally: Tally, dump: TextIO | None = None) -
               f"{view['status']:9s} {marks}")  # fmt: skip
 
 
-def _sim(seeds: list[int], attacks: list[str], dump_path: str | None = None) -> None:
+def _sim(
+    seeds: list[int], attacks: list[str], dump_path: str | None = None, demo: bool = False
+) -> None:
     tally: Tally = {}
     with open(dump_path, "a") if dump_path else contextlib.nullcontext() as dump:
         for seed in seeds:
             for attack in attacks:
-                _sim_run(seed, attack, tally, dump)
+                _sim_run(seed, attack, tally, dump, demo)
     for name, (rejected, total) in sorted(tally.items()):
         print(f"{name}: {rejected} of {total} rejected")
 
@@ -279,6 +295,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--attack", nargs="+", default=["sign_flip", "scale10"])
     parser.add_argument("--dump", help="with --sim: append one JSON line per endorsement here")
+    parser.add_argument(
+        "--demo-settings", action="store_true",
+        help="with --sim: the demo's task and nodes (6 updates at ε = 3), not the attack test's",
+    )  # fmt: skip
     parser.add_argument("--analyse", metavar="FILE", help="fit direction rules on --dump records")
     parser.add_argument("--check", nargs="*", default=[], metavar="FILE", help="and check them")
     args = parser.parse_args()
@@ -286,7 +306,7 @@ def main() -> None:
         _analyse(args.analyse, args.check)
         return
     if args.sim:
-        _sim(args.seeds, args.attack, args.dump)
+        _sim(args.seeds, args.attack, args.dump, args.demo_settings)
         return
     cohorts = {s: cohort_from_table(heart_cohort_table(s), "heart", 2000) for s in SITES}
     spec = ModelSpec(in_features=cohorts["va"].X_train.shape[1], hidden=(16,))
