@@ -91,6 +91,13 @@ class Thresholds(BaseModel):
     # (0007-bafl.md, "Direction"): fewer honest updates rejected, more flips of honest updates
     # passing, and no better demo; so the band is empty and the line switches at descending_z.
     strict_z: float = 2.0
+    # Probation: once one of a member's updates in the task was rejected as a direction outlier
+    # (on the ledger), its later updates need positive evidence of direction while the line is
+    # strict (version 1, or descending): a trajectory cosine of at least probation_z/√d, one
+    # noise deviation above zero. A sign flipper's first flip is rejected almost always; its
+    # later flips then fail unless its honest original pointed against the trajectory. At a
+    # plateau the line is unchanged (0007-bafl.md, "Probation").
+    probation_z: float = 1.0
     mirror_margin_bp: int = 800  # metric(θ+Δ) may trail metric(θ−Δ) by at most this ...
     mirror_margin_first_bp: int = 500  # ... and by this on version 0 (no trajectory yet)
     duplicate_cosine: float = 0.995  # a near-copy of an earlier delta ...
@@ -149,6 +156,8 @@ class Evidence:
     foreign_layer: bool = False  # the mapped model fits another revealed layer (copy/precomputed)
     loss_sym_bp: int | None = None  # 10⁴·(L(base+Δ) − L(base−Δ)), held-out log loss (a score)
     reference: Reference = field(default_factory=Reference)
+    on_probation: bool = False  # an earlier update of the submitter was rejected as a direction
+    # outlier in this task (`Thresholds.probation_z`)
 
 
 def flatten(arrays: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -224,6 +233,8 @@ def _scores(ev: Evidence) -> dict[str, int]:
         scores["sml_metric_bp"] = ev.sml_metric_bp
     if ev.loss_sym_bp is not None:
         scores["loss_sym_bp"] = ev.loss_sym_bp
+    if ev.on_probation:
+        scores["probation"] = 1
     others = ev.reference.others
     if len(others) >= 1 and all(o.shape == ev.delta.shape for o in others):
         scores["cosine_others_bp"] = _bp(cosine(ev.delta, np.mean(np.stack(others), axis=0)))
@@ -242,13 +253,16 @@ def _descent(ref: Reference) -> float | None:
     return cosine(step, before)
 
 
-def min_trajectory_cosine(th: Thresholds, dim: int, descent: float | None) -> float:
-    """The lowest trajectory cosine an update may have (see `Thresholds.min_cosine`)."""
+def min_trajectory_cosine(
+    th: Thresholds, dim: int, descent: float | None, probation: bool = False
+) -> float:
+    """The lowest trajectory cosine an update may have (see `Thresholds.min_cosine`; on
+    ``probation``, `Thresholds.probation_z`)."""
     noise = 1.0 / math.sqrt(max(1, dim))
     plateau = min(th.min_cosine, -th.plateau_z * noise)
     low, high = th.descending_z * noise, max(th.descending_z, th.strict_z) * noise
     if descent is None or descent > high:
-        return th.min_cosine
+        return max(th.min_cosine, th.probation_z * noise) if probation else th.min_cosine
     if descent <= low:
         return plateau
     return plateau + (descent - low) / (high - low) * (th.min_cosine - plateau)
@@ -279,7 +293,8 @@ def _reason(ev: Evidence, th: Thresholds, scores: Mapping[str, int]) -> str:
 def _direction(ev: Evidence, th: Thresholds, scores: Mapping[str, int]) -> str:
     if "cosine_bp" in scores:
         descent = scores["descent_bp"] / 10_000 if "descent_bp" in scores else None
-        if scores["cosine_bp"] / 10_000 < min_trajectory_cosine(th, ev.delta.size, descent):
+        line = min_trajectory_cosine(th, ev.delta.size, descent, ev.on_probation)
+        if scores["cosine_bp"] / 10_000 < line:
             return "DIRECTION_OUTLIER"
     margin = th.mirror_margin_bp if "cosine_bp" in scores else th.mirror_margin_first_bp
     if ev.metric_reliable and "mirror_bp" in scores and scores["mirror_bp"] < -margin:

@@ -158,6 +158,20 @@ def _sml_evidence(
     return reveal_err, metric_bp(mapped_model, s, layer)
 
 
+def on_probation(s: Session, update: dict[str, Any]) -> bool:
+    """Whether an earlier update of the same submitter in this task was rejected, with a
+    rejecting endorsement naming ``DIRECTION_OUTLIER`` (`Thresholds.probation_z`). Read from the
+    ledger, so every verifier of the update sees the same history."""
+    member, ms = update["member_id"], int(update["submitted_ms"])
+    return any(
+        v["status"] == "rejected"
+        and any(e["verdict"] == "reject" and e["reason"] == "DIRECTION_OUTLIER"
+                for e in v["endorsements"])
+        for v in s.q("ListUpdates", task_id=s.task_id)
+        if v["update"]["member_id"] == member and int(v["update"]["submitted_ms"]) < ms
+    )  # fmt: skip
+
+
 def verify_update(s: Session, update: dict[str, Any]) -> tuple[Verdict, Arrays | None]:
     """The verdict on one revealed update (and its unmapped delta when it could be opened)."""
     from consortium.pole.sml import first_layer_name
@@ -185,6 +199,7 @@ def verify_update(s: Session, update: dict[str, Any]) -> tuple[Verdict, Arrays |
         reference=_references(s, update, delta[first], ledger), metric_reliable=reliable,
         mirror_metric_bp=metric_bp(mirror, s), foreign_layer=origin is not None,
         loss_sym_bp=round((_loss(updated, s) - _loss(mirror, s)) * 10_000),
+        on_probation=on_probation(s, update),
     )  # fmt: skip
     return decide(ev, s.settings.verifier), delta
 

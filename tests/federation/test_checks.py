@@ -322,3 +322,35 @@ def test_a_flip_scores_the_negatives_of_its_original() -> None:
         assert f[key] == -h[key] != 0, key
     for key in ("norm_ppm", "norm_ratio_bp", "descent_bp"):
         assert f[key] == h[key], key
+
+
+@pytest.mark.parametrize(
+    ("cos", "descent", "probation", "reason"),
+    [
+        (0.03, 0.5, False, "OK"),  # barely along the trajectory: an ordinary member passes
+        (0.03, 0.5, True, "DIRECTION_OUTLIER"),  # on probation it needs 1/√289 ≈ 0.059
+        (0.07, 0.5, True, "OK"),  # positive evidence of direction
+        (-0.10, 0.0, True, "OK"),  # at a plateau the line is the noise band, probation or not
+        (-0.16, 0.0, True, "DIRECTION_OUTLIER"),
+    ],
+)
+def test_a_member_on_probation_needs_positive_evidence_of_direction(
+    cos: float, descent: float, probation: bool, reason: str
+) -> None:
+    ev = _staged(cos, descent)
+    ev.on_probation = probation
+
+    verdict = decide(ev)
+
+    assert verdict.reason == reason, verdict
+    assert verdict.scores.get("probation", 0) == int(probation)  # on the ledger with the verdict
+
+
+def test_probation_line() -> None:
+    th = Thresholds()
+    assert min_trajectory_cosine(th, 289, None, probation=True) == pytest.approx(1 / 17)  # v1
+    assert min_trajectory_cosine(th, 289, 0.5, probation=True) == pytest.approx(1 / 17)
+    assert min_trajectory_cosine(th, 289, 0.0, probation=True) == pytest.approx(-2.5 / 17)
+    # never below the ordinary line, whatever probation_z is set to
+    assert min_trajectory_cosine(Thresholds(probation_z=-3.0), 289, 0.5, True) == th.min_cosine
+    assert min_trajectory_cosine(th, 1_000_000, 0.5, probation=True) == pytest.approx(0.001)

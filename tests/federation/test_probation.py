@@ -1,0 +1,49 @@
+"""Who is on probation: read from the ledger's verdicts on the submitter's earlier updates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from consortium.federation.verifier import on_probation
+
+
+@dataclass
+class _Ledger:
+    """What `on_probation` asks of a session: the task's updates with their endorsements."""
+
+    views: list[dict[str, Any]] = field(default_factory=list)
+    task_id: str = "heart"
+
+    def q(self, fn: str, **args: Any) -> list[dict[str, Any]]:
+        assert (fn, args) == ("ListUpdates", {"task_id": "heart"})
+        return self.views
+
+    def add(self, member: str, ms: int, status: str, *reasons: str) -> dict[str, Any]:
+        update = {"update_id": f"{member}-{ms}", "member_id": member, "submitted_ms": ms}
+        ends = [{"verdict": "reject" if r != "OK" else "accept", "reason": r} for r in reasons]
+        self.views.append({"update": update, "status": status, "endorsements": ends})
+        return update
+
+
+@pytest.mark.parametrize(
+    ("member", "ms", "status", "reasons", "expected"),
+    [
+        ("va", 100, "rejected", ("DIRECTION_OUTLIER", "DIRECTION_OUTLIER"), True),
+        ("va", 100, "rejected", ("DIRECTION_OUTLIER", "METRIC_DROP"), True),
+        ("va", 100, "rejected", ("METRIC_DROP", "METRIC_DROP"), False),  # not a direction
+        ("va", 100, "accepted", ("DIRECTION_OUTLIER", "OK", "OK"), False),  # the committee took it
+        ("hungary", 100, "rejected", ("DIRECTION_OUTLIER", "DIRECTION_OUTLIER"), False),  # another
+        ("va", 300, "rejected", ("DIRECTION_OUTLIER", "DIRECTION_OUTLIER"), False),  # later
+    ],
+)
+def test_probation_follows_the_submitters_earlier_direction_rejections(
+    member: str, ms: int, status: str, reasons: tuple[str, ...], expected: bool
+) -> None:
+    ledger = _Ledger()
+    ledger.add(member, ms, status, *reasons)
+    update = ledger.add("va", 200, "pending")
+
+    assert on_probation(ledger, update) is expected  # type: ignore[arg-type]
