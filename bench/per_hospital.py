@@ -27,7 +27,9 @@ hospital total of ε ≤ 3 (δ = 1e-5) except the centralized reference:
 ``--demo`` runs the real demo instead (`consortium.demo.run_demo`, nodes stepped in this process:
 asynchronous BAFL, CKKS, SML, verifier committees, PoLe) once per seed; the seed changes the
 demo's pseudonym keys and so each hospital's 20 % held-out rows (57/57/21/38 rows with 30/37/1/9
-negatives). With ``--personalize`` the demo federates at ``--eps-fed`` and each hospital then
+negatives). Beside it, ``sync``: the stand-in federation above on the same split (the demo's
+training rows, its held-out rows), to tell what the split allows from what the asynchronous run
+does. With ``--personalize`` the demo federates at ``--eps-fed`` and each hospital then
 fine-tunes the pulled model (``ft_head``, ``ft_all``) with an accountant that starts from the
 history its node recorded, up to a total of ε = 3; ``local`` is retrained at ε = 3. ``--verifier
 KEY=VALUE`` sets the hospitals' verifier thresholds (node.toml's ``[verifier]``), e.g.
@@ -335,6 +337,23 @@ def _pairs(items: list[str]) -> dict[str, str]:
     return out
 
 
+def _sync_on_split(out: Path, a: Args, seed: int) -> dict[str, float]:
+    """The stand-in federation (`_federate`: synchronous DP FedAvg in one process, ε = 3) on the
+    demo's own training rows, scored on its held-out rows: site -> AUROC."""
+    import pandas as pd
+
+    from consortium.demo import score
+    from consortium.node.open import cohort_from_table
+
+    tables = {p.name: pd.read_parquet(p / "cohort.parquet") for p in (out / "ingest").iterdir()}
+    cohorts = {site: cohort_from_table(t, "heart", 2000) for site, t in tables.items()}
+    spec = ModelSpec(in_features=next(iter(cohorts.values())).X_train.shape[1], hidden=SPEC.hidden)
+    train = {site: Site(c.X_train, c.y_train) for site, c in cohorts.items()}
+    stores = {site: _store(out / "sync", site, "t", "rdp") for site in train}
+    fed = _federate(spec, train, stores, EPSILON, a, seed)
+    return {site: score(fed, spec, c.X_test, c.y_test).auroc or 0.5 for site, c in cohorts.items()}
+
+
 def _demo_mode(args: argparse.Namespace) -> None:
     """The real demo (in-process nodes: BAFL, HE, SML, verifiers, PoLe) once per seed; the seed
     changes the demo's pseudonym keys, hence each hospital's 20 % held-out rows. With
@@ -344,7 +363,7 @@ def _demo_mode(args: argparse.Namespace) -> None:
     from consortium.federation.checks import Thresholds
 
     a = Args(args.eps_fed, args.ft_epochs, args.ft_lr, args.rounds)
-    models: tuple[str, ...] = ("local", "fed", "central")
+    models: tuple[str, ...] = ("local", "fed", "central", "sync")
     if args.personalize:
         models = (*models, "ft_head", "ft_all")
     print(f"{'seed':>4} {'site':<12} {'rows':>5} {'neg':>4} " + " ".join(f"{m:>8}" for m in models))
@@ -358,13 +377,14 @@ def _demo_mode(args: argparse.Namespace) -> None:
             )  # fmt: skip
             report = run_demo(cfg, say=lambda _: None)
             extra, ft_eps = _personalized(cfg, cfg.out, a, seed) if args.personalize else ({}, {})
+            sync = _sync_on_split(cfg.out, a, seed)
         res: Results = {}
         for r in report.sites:
             scores = {"local": r.local_dp, "fed": r.federated, "central": r.central}
             res[r.site] = {
                 m: float(v.auroc) if v.auroc is not None else 0.5 for m, v in scores.items()
             }
-            res[r.site] |= extra.get(r.site, {})
+            res[r.site] |= extra.get(r.site, {}) | {"sync": sync[r.site]}
             neg = r.federated.n - r.federated.positives
             cells = " ".join(f"{res[r.site][m]:8.3f}" for m in models)
             print(f"{seed:>4} {r.site:<12} {r.federated.n:5d} {neg:4d} {cells}", flush=True)
