@@ -91,13 +91,14 @@ class Thresholds(BaseModel):
     # (0007-bafl.md, "Direction"): fewer honest updates rejected, more flips of honest updates
     # passing, and no better demo; so the band is empty and the line switches at descending_z.
     strict_z: float = 2.0
-    # Probation: once one of a member's updates in the task was rejected as a direction outlier
-    # (on the ledger), its later updates need positive evidence of direction while the line is
-    # strict (version 1, or descending): a trajectory cosine of at least probation_z/√d, one
-    # noise deviation above zero. A sign flipper's first flip is rejected almost always; its
-    # later flips then fail unless its honest original pointed against the trajectory. At a
-    # plateau the line is unchanged (0007-bafl.md, "Probation").
-    probation_z: float = 1.0
+    # Probation: a member whose last judged update in the task was rejected as a direction
+    # outlier (on the ledger; an accepted update ends it) must not point against the trajectory
+    # at all while the line is strict (version 1, or descending): a trajectory cosine of at
+    # least probation_z/√d. A sign flipper's first flip is rejected almost always; a later flip
+    # then fails unless its honest original pointed against the trajectory. At a plateau the
+    # line is unchanged. 1/√d caught more flips but shut a small, label-skewed hospital out of
+    # whole runs (0007-bafl.md, "Probation").
+    probation_z: float = 0.0
     mirror_margin_bp: int = 800  # metric(θ+Δ) may trail metric(θ−Δ) by at most this ...
     mirror_margin_first_bp: int = 500  # ... and by this on version 0 (no trajectory yet)
     duplicate_cosine: float = 0.995  # a near-copy of an earlier delta ...
@@ -156,8 +157,8 @@ class Evidence:
     foreign_layer: bool = False  # the mapped model fits another revealed layer (copy/precomputed)
     loss_sym_bp: int | None = None  # 10⁴·(L(base+Δ) − L(base−Δ)), held-out log loss (a score)
     reference: Reference = field(default_factory=Reference)
-    on_probation: bool = False  # an earlier update of the submitter was rejected as a direction
-    # outlier in this task (`Thresholds.probation_z`)
+    on_probation: bool = False  # the submitter's last judged update in this task was rejected
+    # as a direction outlier (`Thresholds.probation_z`)
 
 
 def flatten(arrays: Mapping[str, np.ndarray]) -> np.ndarray:

@@ -159,17 +159,26 @@ def _sml_evidence(
 
 
 def on_probation(s: Session, update: dict[str, Any]) -> bool:
-    """Whether an earlier update of the same submitter in this task was rejected, with a
-    rejecting endorsement naming ``DIRECTION_OUTLIER`` (`Thresholds.probation_z`). Read from the
-    ledger, so every verifier of the update sees the same history."""
+    """Whether the submitter's last judged update before this one was rejected as a direction
+    outlier (a rejecting endorsement naming ``DIRECTION_OUTLIER``): judged means accepted (or
+    included), or rejected so; an accepted update ends probation, a rejection for another reason
+    neither starts nor ends it (`Thresholds.probation_z`). Read from the ledger, so every verifier
+    of the update sees the same history."""
     member, ms = update["member_id"], int(update["submitted_ms"])
-    return any(
-        v["status"] == "rejected"
-        and any(e["verdict"] == "reject" and e["reason"] == "DIRECTION_OUTLIER"
-                for e in v["endorsements"])
-        for v in s.q("ListUpdates", task_id=s.task_id)
-        if v["update"]["member_id"] == member and int(v["update"]["submitted_ms"]) < ms
-    )  # fmt: skip
+    last: tuple[int, bool] | None = None  # (submitted_ms, direction-rejected)
+    for v in s.q("ListUpdates", task_id=s.task_id):
+        u = v["update"]
+        if u["member_id"] != member or int(u["submitted_ms"]) >= ms:
+            continue
+        direction = v["status"] == "rejected" and any(
+            e["verdict"] == "reject" and e["reason"] == "DIRECTION_OUTLIER"
+            for e in v["endorsements"]
+        )
+        if (direction or v["status"] in ("accepted", "included")) and (
+            last is None or int(u["submitted_ms"]) > last[0]
+        ):
+            last = (int(u["submitted_ms"]), direction)
+    return last is not None and last[1]
 
 
 def verify_update(s: Session, update: dict[str, Any]) -> tuple[Verdict, Arrays | None]:

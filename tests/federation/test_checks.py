@@ -327,17 +327,20 @@ def test_a_flip_scores_the_negatives_of_its_original() -> None:
 @pytest.mark.parametrize(
     ("cos", "descent", "probation", "reason"),
     [
-        (0.03, 0.5, False, "OK"),  # barely along the trajectory: an ordinary member passes
-        (0.03, 0.5, True, "DIRECTION_OUTLIER"),  # on probation it needs 1/√289 ≈ 0.059
-        (0.07, 0.5, True, "OK"),  # positive evidence of direction
+        (-0.03, 0.5, False, "OK"),  # slightly against the trajectory: an ordinary member passes
+        (-0.03, 0.5, True, "DIRECTION_OUTLIER"),  # on probation it must not point against it
+        (0.02, 0.5, True, "OK"),
+        (-0.03, None, True, "DIRECTION_OUTLIER"),  # version 1 (no step before): strict as well
         (-0.10, 0.0, True, "OK"),  # at a plateau the line is the noise band, probation or not
         (-0.16, 0.0, True, "DIRECTION_OUTLIER"),
     ],
 )
-def test_a_member_on_probation_needs_positive_evidence_of_direction(
-    cos: float, descent: float, probation: bool, reason: str
+def test_a_member_on_probation_must_not_point_against_the_trajectory(
+    cos: float, descent: float | None, probation: bool, reason: str
 ) -> None:
-    ev = _staged(cos, descent)
+    ev = _staged(cos, 0.5 if descent is None else descent)
+    if descent is None:
+        ev.reference.global_steps = []  # version 1: no global step before the base
     ev.on_probation = probation
 
     verdict = decide(ev)
@@ -348,9 +351,11 @@ def test_a_member_on_probation_needs_positive_evidence_of_direction(
 
 def test_probation_line() -> None:
     th = Thresholds()
-    assert min_trajectory_cosine(th, 289, None, probation=True) == pytest.approx(1 / 17)  # v1
-    assert min_trajectory_cosine(th, 289, 0.5, probation=True) == pytest.approx(1 / 17)
+    assert min_trajectory_cosine(th, 289, None, probation=True) == 0.0  # version 1
+    assert min_trajectory_cosine(th, 289, 0.5, probation=True) == 0.0
     assert min_trajectory_cosine(th, 289, 0.0, probation=True) == pytest.approx(-2.5 / 17)
+    assert min_trajectory_cosine(Thresholds(probation_z=1.0), 289, 0.5, True) == pytest.approx(
+        1 / 17
+    )
     # never below the ordinary line, whatever probation_z is set to
     assert min_trajectory_cosine(Thresholds(probation_z=-3.0), 289, 0.5, True) == th.min_cosine
-    assert min_trajectory_cosine(th, 1_000_000, 0.5, probation=True) == pytest.approx(0.001)

@@ -28,22 +28,32 @@ class _Ledger:
         return update
 
 
+D = "DIRECTION_OUTLIER"
+
+
 @pytest.mark.parametrize(
-    ("member", "ms", "status", "reasons", "expected"),
+    ("history", "expected"),
     [
-        ("va", 100, "rejected", ("DIRECTION_OUTLIER", "DIRECTION_OUTLIER"), True),
-        ("va", 100, "rejected", ("DIRECTION_OUTLIER", "METRIC_DROP"), True),
-        ("va", 100, "rejected", ("METRIC_DROP", "METRIC_DROP"), False),  # not a direction
-        ("va", 100, "accepted", ("DIRECTION_OUTLIER", "OK", "OK"), False),  # the committee took it
-        ("hungary", 100, "rejected", ("DIRECTION_OUTLIER", "DIRECTION_OUTLIER"), False),  # another
-        ("va", 300, "rejected", ("DIRECTION_OUTLIER", "DIRECTION_OUTLIER"), False),  # later
+        ([], False),
+        ([("va", 100, "rejected", (D, D))], True),
+        ([("va", 100, "rejected", (D, "METRIC_DROP"))], True),  # one direction reject suffices
+        ([("va", 100, "rejected", ("METRIC_DROP", "METRIC_DROP"))], False),  # not a direction
+        ([("va", 100, "accepted", (D, "OK", "OK"))], False),  # the committee took it
+        ([("hungary", 100, "rejected", (D, D))], False),  # another member's
+        ([("va", 300, "rejected", (D, D))], False),  # submitted after this one
+        # an accepted update after the rejection ends probation; another reason does not
+        ([("va", 100, "rejected", (D, D)), ("va", 150, "included", ("OK", "OK"))], False),
+        ([("va", 100, "rejected", (D, D)), ("va", 150, "rejected", ("METRIC_DROP",) * 2)], True),
+        ([("va", 100, "accepted", ("OK", "OK")), ("va", 150, "rejected", (D, D))], True),
+        ([("va", 100, "rejected", (D, D)), ("va", 150, "pending", ())], True),  # not judged yet
     ],
 )
-def test_probation_follows_the_submitters_earlier_direction_rejections(
-    member: str, ms: int, status: str, reasons: tuple[str, ...], expected: bool
+def test_probation_follows_the_submitters_last_judged_update(
+    history: list[tuple[str, int, str, tuple[str, ...]]], expected: bool
 ) -> None:
     ledger = _Ledger()
-    ledger.add(member, ms, status, *reasons)
+    for member, ms, status, reasons in history:
+        ledger.add(member, ms, status, *reasons)
     update = ledger.add("va", 200, "pending")
 
     assert on_probation(ledger, update) is expected  # type: ignore[arg-type]
