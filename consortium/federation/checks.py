@@ -20,7 +20,9 @@ Why these checks (docs/decisions/0007-bafl.md has the thresholds and the measure
   global step still follows the trajectory (cosine > 2/√d), and at the noise band of d parameters
   (−2.5/√d) once global steps are mostly DP noise, where honest updates point anywhere within
   that band (where a fixed −0.05 rejected honest updates; 0007-bafl.md has the runs; a line
-  moving gradually between the two was measured and not taken). Two trajectory-free
+  moving gradually between the two was measured and not taken). A member whose last judged
+  update was rejected as a direction outlier is on probation: where the line is strict it is 0
+  (`Thresholds.probation_z`), until one of its updates is accepted. Two trajectory-free
   signals are recorded as scores but decide nothing, because honest updates fail them under the
   label shift between sites (6 % to 94 % positive; measured in 0007-bafl.md): the cosine with
   the mean of the other members' accepted deltas on the same or a neighbouring base
