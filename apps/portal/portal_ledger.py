@@ -63,7 +63,9 @@ def tx_table(data: PortalData) -> pd.DataFrame:
 
 
 def endorsements(data: PortalData) -> pd.DataFrame:
-    """Valid endorsements: who judged which update, verdict, reason and metric."""
+    """Valid endorsements: who judged which update, verdict, reason, metric, and whether the
+    submitter was on probation (its last judged update rejected as a direction outlier, so the
+    verifier's direction line was higher; decisions/0007)."""
     owner = {tx.tx_id: tx.creator for tx in data.valid("SubmitUpdate")}
     rows = [
         {
@@ -74,11 +76,18 @@ def endorsements(data: PortalData) -> pd.DataFrame:
             "verdict": tx.args.get("verdict"),
             "reason": tx.args.get("reason", ""),
             "metric_bp": tx.args.get("metric_bp"),
+            "probation": bool((tx.args.get("scores") or {}).get("probation")),
         }
         for tx in data.valid("Endorse")
     ]
-    columns = ["time", "update_id", "submitter", "endorser", "verdict", "reason", "metric_bp"]
+    columns = ["time", "update_id", "submitter", "endorser", "verdict", "reason", "metric_bp",
+               "probation"]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
+
+
+def reason_label(reason: str, probation: bool) -> str:
+    """A verifier's reason as the portal shows it: a direction rejection on probation says so."""
+    return f"{reason} (on probation)" if probation and reason == "DIRECTION_OUTLIER" else reason
 
 
 def _statuses(data: PortalData) -> dict[str, str]:
@@ -117,7 +126,13 @@ def updates(data: PortalData, member: str | None = None) -> pd.DataFrame:
             continue
         mine = votes[votes["update_id"] == tx.tx_id]
         status = _status(known, tx.tx_id, tasks.get(task_of(tx), {}), mine)
-        reasons = sorted(set(mine[mine["verdict"] == "reject"]["reason"]))
+        rejects = mine[mine["verdict"] == "reject"]
+        reasons = sorted(
+            {
+                reason_label(r, bool(p))
+                for r, p in zip(rejects["reason"], rejects["probation"], strict=True)
+            }
+        )
         if status == "rejected" and not reasons:  # every seat abstained: nobody could judge it
             reasons = sorted(set(mine["reason"]))
         rows.append(

@@ -32,6 +32,12 @@ else:
                 for u, r in zip(rejected["update_id"], rejected["reject_reasons"], strict=True)
             )
         )
+        if rejected["reject_reasons"].str.contains("on probation", regex=False).any():
+            st.caption(
+                "On probation: this member's previous judged update was rejected as a direction "
+                "outlier, so until one of its updates is accepted the verifiers reject any update "
+                "that points against the consortium's trajectory (docs/decisions/0007-bafl.md)."
+            )
 
 refused = pl.refused(data, me)
 if not refused.empty:

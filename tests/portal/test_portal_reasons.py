@@ -1,0 +1,67 @@
+"""How the portal names a verifier's reasons: a direction rejection of a member on probation
+(the verifier's higher line, decisions/0007) says so, on the training page's update table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import portal_ledger as pl
+
+
+@dataclass
+class _Tx:
+    tx_id: str
+    creator: str
+    args: dict[str, Any]
+    timestamp_ms: int = 1_795_000_000_000
+
+
+@dataclass
+class _Data:
+    """The ledger reads `updates` makes: transactions by function, tasks, contract queries."""
+
+    txs: dict[str, list[_Tx]] = field(default_factory=dict)
+    statuses: dict[str, str] = field(default_factory=dict)
+
+    def valid(self, fn: str) -> list[_Tx]:
+        return self.txs.get(fn, [])
+
+    def tasks(self) -> dict[str, dict[str, int]]:
+        return {"heart": {"quorum": 2, "committee_size": 3}}
+
+    def query(self, fn: str, args: dict[str, Any]) -> list[dict[str, Any]]:
+        if fn == "ListUpdates":
+            return [{"update": {"update_id": u}, "status": s} for u, s in self.statuses.items()]
+        return []
+
+
+def _judged(update_id: str, *verdicts: tuple[str, str, dict[str, int]]) -> list[_Tx]:
+    return [
+        _Tx(f"e-{update_id}-{i}", judge, {"update_id": update_id, "verdict": "reject",
+                                          "reason": reason, "metric_bp": 7000, "scores": scores})
+        for i, (judge, reason, scores) in enumerate(verdicts)
+    ]  # fmt: skip
+
+
+def test_a_direction_rejection_on_probation_is_named_so() -> None:
+    submit = [_Tx(u, "va", {"task_id": "heart", "base_version": 2}) for u in ("u1", "u2", "u3")]
+    endorse = (
+        _judged("u1", ("cleveland", "DIRECTION_OUTLIER", {"cosine_bp": -900}),
+                ("hungary", "DIRECTION_OUTLIER", {"cosine_bp": -900}))
+        + _judged("u2", ("cleveland", "DIRECTION_OUTLIER", {"cosine_bp": -80, "probation": 1}),
+                  ("hungary", "DIRECTION_OUTLIER", {"cosine_bp": -80, "probation": 1}))
+        + _judged("u3", ("cleveland", "NORM_OUTLIER", {"probation": 1}),
+                  ("hungary", "NORM_OUTLIER", {"probation": 1}))
+    )  # fmt: skip
+    data = _Data(
+        {"SubmitUpdate": submit, "Endorse": endorse}, dict.fromkeys(("u1", "u2", "u3"), "rejected")
+    )
+
+    table = pl.updates(data).set_index("update_id")  # type: ignore[arg-type]
+    votes = pl.endorsements(data)  # type: ignore[arg-type]
+
+    assert table.loc["u1", "reject_reasons"] == "DIRECTION_OUTLIER"
+    assert table.loc["u2", "reject_reasons"] == "DIRECTION_OUTLIER (on probation)"
+    assert table.loc["u3", "reject_reasons"] == "NORM_OUTLIER"  # probation changes no other check
+    assert list(votes.groupby("update_id")["probation"].all()) == [False, True, True]
