@@ -66,6 +66,8 @@ def print_results(console: Console, report: DemoReport) -> None:
         f"federated − centralized on the pooled held-out rows: {gap:+.3f} AUROC; "
         f"federated beats local-only at {better} of {len(report.sites)} hospitals"
     )
+    for note in thin_held_out(report):
+        console.print(note)
     cv = "n/a" if report.interval_cv is None else f"{report.interval_cv:.2f}"
     console.print(
         f"learning blocks: {report.blocks} (interval CV {cv} after block 1); rewards: "
@@ -80,6 +82,25 @@ def print_results(console: Console, report: DemoReport) -> None:
         f"trace: {'MATCH' if report.trace_matches else 'MISMATCH'}; ledger: "
         f"{'OK' if report.ledger_ok else 'FAILED'}; stage seconds {report.seconds}"
     )
+
+
+def thin_held_out(report: DemoReport) -> list[str]:
+    """A line per hospital whose held-out rows have too few of a class for its AUROC to say much
+    (fewer than the verifiers need to measure one, `federation.verifier.MIN_CLASS_ROWS`)."""
+    from consortium.federation.verifier import MIN_CLASS_ROWS
+
+    notes = []
+    for r in report.sites:
+        pos, neg = r.federated.positives, r.federated.n - r.federated.positives
+        rare, label, other = (neg, "negative", pos) if neg <= pos else (pos, "positive", neg)
+        if rare < MIN_CLASS_ROWS:
+            who = "that patient ranks" if rare == 1 else "they rank"
+            notes.append(
+                f"{r.site}: {rare} {label}{'s' if rare != 1 else ''} among its {r.federated.n} "
+                f"held-out rows, so its AUROC is where {who} among {other} others; the "
+                f"verifiers measure no AUROC on fewer than {MIN_CLASS_ROWS} of a class"
+            )
+    return notes
 
 
 @app.command("demo")

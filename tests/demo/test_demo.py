@@ -69,3 +69,19 @@ def test_demo_never_deletes_a_folder_it_did_not_make(tmp_path: Path) -> None:
 
 def test_a_demo_folder_is_marked_as_replaceable(demo: DemoReport) -> None:
     assert (demo.config.out / ".consortium-demo").is_file()
+
+
+def test_the_results_say_which_held_out_sets_are_too_thin_to_judge(demo: DemoReport) -> None:
+    from rich.console import Console
+
+    from consortium.cli.demo import print_results
+
+    console = Console(record=True, width=250)
+    print_results(console, demo)
+    lines = console.export_text().splitlines()
+
+    # The demo's split (seed 0): Switzerland 1 negative of 21, VA 9 of 38, the others more.
+    assert [line for line in lines if "held-out rows, so its AUROC is where" in line] == [
+        "switzerland: 1 negative among its 21 held-out rows, so its AUROC is where that patient "
+        "ranks among 20 others; the verifiers measure no AUROC on fewer than 8 of a class"
+    ]
