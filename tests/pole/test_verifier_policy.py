@@ -47,3 +47,24 @@ def test_a_verifier_judges_by_the_thresholds_of_its_node_toml(run: Run) -> None:
     # Assert
     assert default.reason != "NORM_OUTLIER", default
     assert judged.verdict == "reject" and judged.reason == "NORM_OUTLIER", judged
+
+
+def test_the_verifier_reads_probation_from_the_ledger_into_its_verdict(
+    run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import consortium.federation.verifier as verifier
+
+    # Arrange: an accepted honest update, verified by a hospital other than its submitter
+    views = run.session("admin").q("ListUpdates", task_id="heart")
+    update = next(v["update"] for v in views if v["status"] in ("accepted", "included"))
+    member = next(m for m in SITES if m != update["member_id"])
+    on_ledger = verifier.on_probation(run.session(member), update)
+    # Act: as the ledger has it, then as if the submitter's last judged update had been rejected
+    # as a direction outlier
+    as_is = verifier.verify_update(run.session(member), update)[0]
+    monkeypatch.setattr(verifier, "on_probation", lambda *_: True)
+    judged = verifier.verify_update(run.session(member), update)[0]
+    # Assert: each verdict records the line it was judged by; probation is never more lenient
+    assert as_is.scores.get("probation", 0) == int(on_ledger)
+    assert judged.scores["probation"] == 1
+    assert as_is.passed or not judged.passed
