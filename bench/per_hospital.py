@@ -326,17 +326,6 @@ def _personalized(
     return res, eps
 
 
-def _pairs(items: list[str]) -> dict[str, str]:
-    """``KEY=VALUE`` arguments as a dict (validated by the model they are meant for)."""
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"--verifier takes KEY=VALUE (a field of Thresholds), not {item!r}")
-        out[key.strip()] = value.strip()
-    return out
-
-
 def _sync_on_split(out: Path, a: Args, seed: int) -> dict[str, float]:
     """The stand-in federation (`_federate`: synchronous DP FedAvg in one process, ε = 3) on the
     demo's own training rows, scored on its held-out rows: site -> AUROC."""
@@ -360,7 +349,7 @@ def _demo_mode(args: argparse.Namespace) -> None:
     ``--personalize`` the demo federates at ``--eps-fed`` and each hospital then fine-tunes the
     final model up to a total of ε = 3; ``local`` is then retrained at ε = 3."""
     from consortium.demo import DemoConfig, run_demo
-    from consortium.federation.checks import Thresholds
+    from consortium.federation.checks import thresholds_from_pairs
 
     a = Args(args.eps_fed, args.ft_epochs, args.ft_lr, args.rounds)
     models: tuple[str, ...] = ("local", "fed", "central", "sync")
@@ -373,7 +362,7 @@ def _demo_mode(args: argparse.Namespace) -> None:
             eps = str(args.eps_fed) if args.personalize else str(EPSILON)
             cfg = DemoConfig(
                 out=Path(tmp) / "demo", in_process=True, seed=seed, epsilon=eps,
-                verifier=Thresholds.model_validate(_pairs(args.verifier)),
+                verifier=thresholds_from_pairs(args.verifier),
             )  # fmt: skip
             report = run_demo(cfg, say=lambda _: None)
             extra, ft_eps = _personalized(cfg, cfg.out, a, seed) if args.personalize else ({}, {})

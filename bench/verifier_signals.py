@@ -18,7 +18,8 @@ honest updates (per update and per endorsement) and the rejection rate of the at
     .venv/bin/python bench/verifier_signals.py --sim --seeds 1 2 3 --attack sign_flip scale10
 
 ``--demo-settings`` runs the demo's task and nodes instead (`consortium.demo.sim_config`: 6
-updates per hospital at ε = 3, noisier than the attack test's 3 at ε = 4).
+updates per hospital at ε = 3, noisier than the attack test's 3 at ε = 4); ``--verifier
+KEY=VALUE`` (repeatable) sets the verifiers' thresholds, as node.toml's ``[verifier]`` table does.
 
 ``--dump FILE`` appends every endorsement (with its scores) to FILE as JSON lines, and
 ``--analyse FILE --check FILE...`` asks of such records whether a direction rule separates honest
@@ -49,7 +50,13 @@ import numpy as np
 import torch
 
 from consortium.datasets.heart import heart_cohort_table
-from consortium.federation.checks import Thresholds, cosine, flatten, min_trajectory_cosine
+from consortium.federation.checks import (
+    Thresholds,
+    cosine,
+    flatten,
+    min_trajectory_cosine,
+    thresholds_from_pairs,
+)
 from consortium.federation.losses import log_loss
 from consortium.federation.verifier import MIN_CLASS_ROWS
 from consortium.learning.evaluate import evaluate
@@ -66,8 +73,9 @@ Tally = dict[str, list[int]]  # name -> [rejected, total]
 
 
 def _sim_run(
-    seed: int, attack: str, tally: Tally, dump: TextIO | None = None, demo: bool = False
-) -> None:
+    seed: int, attack: str, tally: Tally, dump: TextIO | None = None, demo: bool = False,
+    verifier: Thresholds | None = None,
+) -> None:  # fmt: skip
     """One in-process simulation; adds its honest/attacker rejections to ``tally``.
 
     The attack test's settings (3 updates per hospital at ε = 4), or with ``demo`` the demo's task
@@ -90,6 +98,8 @@ def _sim_run(
         cfg = SimConfig(attacks=attacks, in_process=True, update_seconds=0.0,  # type: ignore[arg-type]
                         flush_seconds=1.0, planned_updates=3, max_seconds=150, train_seed=seed,
                         workdir=workdir)  # fmt: skip
+    if verifier is not None:
+        cfg = cfg.model_copy(update={"verifier": verifier})
     report = run_simulation(cfg)
     s = open_session(report.workdir, "admin")
     for view in s.q("ListUpdates", task_id="heart"):
@@ -123,13 +133,14 @@ def _sim_run(
 
 
 def _sim(
-    seeds: list[int], attacks: list[str], dump_path: str | None = None, demo: bool = False
-) -> None:
+    seeds: list[int], attacks: list[str], dump_path: str | None = None, demo: bool = False,
+    verifier: Thresholds | None = None,
+) -> None:  # fmt: skip
     tally: Tally = {}
     with open(dump_path, "a") if dump_path else contextlib.nullcontext() as dump:
         for seed in seeds:
             for attack in attacks:
-                _sim_run(seed, attack, tally, dump, demo)
+                _sim_run(seed, attack, tally, dump, demo, verifier)
     for name, (rejected, total) in sorted(tally.items()):
         print(f"{name}: {rejected} of {total} rejected")
 
@@ -299,6 +310,10 @@ def main() -> None:
         "--demo-settings", action="store_true",
         help="with --sim: the demo's task and nodes (6 updates at ε = 3), not the attack test's",
     )  # fmt: skip
+    parser.add_argument(
+        "--verifier", action="append", default=[], metavar="KEY=VALUE",
+        help="with --sim: the hospitals' verifier thresholds (node.toml's [verifier]); repeatable",
+    )  # fmt: skip
     parser.add_argument("--analyse", metavar="FILE", help="fit direction rules on --dump records")
     parser.add_argument("--check", nargs="*", default=[], metavar="FILE", help="and check them")
     args = parser.parse_args()
@@ -306,7 +321,8 @@ def main() -> None:
         _analyse(args.analyse, args.check)
         return
     if args.sim:
-        _sim(args.seeds, args.attack, args.dump, args.demo_settings)
+        _sim(args.seeds, args.attack, args.dump, args.demo_settings,
+             thresholds_from_pairs(args.verifier))  # fmt: skip
         return
     cohorts = {s: cohort_from_table(heart_cohort_table(s), "heart", 2000) for s in SITES}
     spec = ModelSpec(in_features=cohorts["va"].X_train.shape[1], hidden=(16,))

@@ -62,6 +62,7 @@ __all__ = [
     "flatten",
     "min_trajectory_cosine",
     "robust_z",
+    "thresholds_from_pairs",
 ]
 
 REASONS: tuple[str, ...] = get_args(Reason)  # the contract's list: one definition of the codes
@@ -113,6 +114,18 @@ class Thresholds(BaseModel):
     sml_gap_bp: int = 300  # mapped model behind the layer vs the unmapped model
     reveal_rel_tol: float = 1e-3  # revealed first layer vs mapped one times the layer
     min_reference: int = 1  # reference deltas needed before norm/direction checks apply
+
+
+def thresholds_from_pairs(items: Sequence[str]) -> Thresholds:
+    """`Thresholds` from ``KEY=VALUE`` strings (as a command line gives them); a malformed item or
+    an unknown key raises ValueError naming it."""
+    values: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{item!r} is not KEY=VALUE (KEY a field of Thresholds)")
+        values[key.strip()] = value.strip()
+    return Thresholds.model_validate(values)
 
 
 class Verdict(BaseModel):
@@ -264,11 +277,13 @@ def min_trajectory_cosine(
     noise = 1.0 / math.sqrt(max(1, dim))
     plateau = min(th.min_cosine, -th.plateau_z * noise)
     low, high = th.descending_z * noise, max(th.descending_z, th.strict_z) * noise
+    if descent is not None and descent <= low:
+        return plateau  # probation or not: flips of noise are noise (0007-bafl.md)
     if descent is None or descent > high:
-        return max(th.min_cosine, th.probation_z * noise) if probation else th.min_cosine
-    if descent <= low:
-        return plateau
-    return plateau + (descent - low) / (high - low) * (th.min_cosine - plateau)
+        line = th.min_cosine
+    else:
+        line = plateau + (descent - low) / (high - low) * (th.min_cosine - plateau)
+    return max(line, th.probation_z * noise) if probation else line
 
 
 def _reason(ev: Evidence, th: Thresholds, scores: Mapping[str, int]) -> str:

@@ -12,6 +12,7 @@ from consortium.federation.checks import (
     decide,
     min_trajectory_cosine,
     robust_z,
+    thresholds_from_pairs,
 )
 
 
@@ -359,3 +360,20 @@ def test_probation_line() -> None:
     )
     # never below the ordinary line, whatever probation_z is set to
     assert min_trajectory_cosine(Thresholds(probation_z=-3.0), 289, 0.5, True) == th.min_cosine
+
+
+def test_probation_raises_a_graded_line_too() -> None:
+    graded = Thresholds(strict_z=4.0)
+    band = 3 / 17  # between descending_z/√d and strict_z/√d of descent
+    assert min_trajectory_cosine(graded, 289, band) < 0
+    assert min_trajectory_cosine(graded, 289, band, probation=True) == 0.0
+    assert min_trajectory_cosine(graded, 289, 1 / 17, probation=True) == pytest.approx(-2.5 / 17)
+
+
+def test_thresholds_from_command_line_pairs() -> None:
+    th = thresholds_from_pairs(["strict_z=4", " mirror_margin_bp = 900 "])
+    assert (th.strict_z, th.mirror_margin_bp) == (4.0, 900)
+    assert thresholds_from_pairs([]) == Thresholds()
+    for bad, named in (("strict_z", "strict_z"), ("=4", "=4"), ("strictz=4", "strictz")):
+        with pytest.raises(ValueError, match=named):
+            thresholds_from_pairs([bad])
