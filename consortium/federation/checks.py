@@ -17,11 +17,11 @@ Why these checks (docs/decisions/0007-bafl.md has the thresholds and the measure
   (FLTrust, Cao et al., NDSS 2021, uses a server-side reference direction the same way), and the
   *mirror test* on held-out rows: an honest update ranks patients better than its mirror image
   θ − Δ. The trajectory threshold follows the stage of training: strict (−0.05) while the last
-  global step still follows the trajectory (cosine > 2/√d), and at the noise band of d parameters
-  (−2.5/√d) once global steps are mostly DP noise, where honest updates point anywhere within
-  that band (where a fixed −0.05 rejected honest updates; 0007-bafl.md has the runs; a line
-  moving gradually between the two was measured and not taken). A member whose last judged
-  update was rejected as a direction outlier is on probation: where the line is strict it is 0
+  global step clearly follows the trajectory (cosine > 4/√d), at the noise band of d parameters
+  (−2.5/√d) once global steps are mostly DP noise (cosine ≤ 2/√d), where honest updates point
+  anywhere within that band (where a fixed −0.05 rejected honest updates; 0007-bafl.md has the
+  runs), and moving linearly between the two in between. A member whose last judged update was
+  rejected as a direction outlier is on probation: outside a plateau its line is 0
   (`Thresholds.probation_z`), until one of its updates is accepted. Two trajectory-free
   signals are recorded as scores but decide nothing, because honest updates fail them under the
   label shift between sites (6 % to 94 % positive; measured in 0007-bafl.md): the cosine with
@@ -89,18 +89,19 @@ class Thresholds(BaseModel):
     # whose cosines then spread ~1/√d around 0), an update is rejected only below
     # min(min_cosine, −plateau_z/√d): pointing against the trajectory beyond what noise does.
     plateau_z: float = 2.5
-    # With strict_z above descending_z the line would move linearly from the plateau's to
-    # min_cosine between descending_z/√d and strict_z/√d of descent. Measured at 3, 4 and 5
-    # (0007-bafl.md, "Direction"): fewer honest updates rejected, more flips of honest updates
-    # passing, and no better demo; so the band is empty and the line switches at descending_z.
-    strict_z: float = 2.0
+    # The line moves linearly from the plateau's to min_cosine between descending_z/√d and
+    # strict_z/√d of descent. Alone it let more flips through (0007-bafl.md, "A graded
+    # trajectory line"); with probation (below), which takes repeat flippers, it rejected fewer
+    # honest updates in the demo's settings and no fewer flips (0007-bafl.md, "In the demo's
+    # settings, and probation"). 2 would make it a switch at descending_z.
+    strict_z: float = 4.0
     # Probation: a member whose last judged update in the task was rejected as a direction
     # outlier (on the ledger; an accepted update ends it) must not point against the trajectory
-    # at all while the line is strict (version 1, or descending): a trajectory cosine of at
-    # least probation_z/√d. A sign flipper's first flip is rejected almost always; a later flip
-    # then fails unless its honest original pointed against the trajectory. At a plateau the
-    # line is unchanged. 1/√d caught more flips but shut a small, label-skewed hospital out of
-    # whole runs (0007-bafl.md, "Probation").
+    # at all unless the consortium is at a plateau (so on version 1, or at a descent above
+    # descending_z/√d): a trajectory cosine of at least probation_z/√d. A sign flipper's first
+    # flip is rejected almost always; a later flip then fails unless its honest original pointed
+    # against the trajectory. 1/√d caught more flips but shut a small, label-skewed hospital out
+    # of whole runs (0007-bafl.md, "In the demo's settings, and probation").
     probation_z: float = 0.0
     mirror_margin_bp: int = 800  # metric(θ+Δ) may trail metric(θ−Δ) by at most this ...
     mirror_margin_first_bp: int = 500  # ... and by this on version 0 (no trajectory yet)
