@@ -34,7 +34,7 @@ fine-tunes the pulled model (``ft_head``, ``ft_all``) with an accountant that st
 history its node recorded, up to a total of ε = 3; ``local`` is retrained at ε = 3. ``--verifier
 KEY=VALUE`` sets the hospitals' verifier thresholds (node.toml's ``[verifier]``), e.g.
 ``min_cosine=-2 plateau_z=1e6 mirror_margin_bp=10000000 mirror_margin_first_bp=10000000`` turns
-the direction checks off (decisions/0007, "What the direction checks cost").
+the direction checks off (decisions/0010, "The verifiers' rejections, and the stand-in").
 
 Hyperparameters are fixed in advance (the flags' defaults); nothing is chosen on held-out rows.
 Wins: the number of hospitals (of 4) where a model's out-of-fold AUROC beats ``local``'s, per

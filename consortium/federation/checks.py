@@ -73,7 +73,7 @@ class Thresholds(BaseModel):
 
     A verifier's own policy: a hospital may set any of them in the ``[verifier]`` table of its
     ``node.toml`` (`consortium.node.settings.NodeSettings.verifier`); what they cost and protect
-    against is measured in 0007-bafl.md ("What the direction checks cost").
+    against is measured in 0007-bafl.md ("In the demo's settings, and probation").
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
