@@ -176,13 +176,17 @@ def duplicate_candidates(
     return out
 
 
-def revealed_updates(s: Session, update: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
+def revealed_updates(
+    s: Session, update: dict[str, Any], views: list[dict[str, Any]] | None = None
+) -> list[tuple[dict[str, Any], str]]:
     """(update record, status) of every *other* revealed update submitted no later than ``update``.
 
     Later ones are left out: an original verified after its copy was submitted must not be
-    called the duplicate of its copy.
+    called the duplicate of its copy. ``views``: the task's ``ListUpdates``, when the caller has
+    read it already.
     """
-    views = s.q("ListUpdates", task_id=s.task_id)
+    if views is None:
+        views = s.q("ListUpdates", task_id=s.task_id)
     return [
         (v["update"], str(v["status"]))
         for v in views

@@ -158,15 +158,15 @@ def _sml_evidence(
     return reveal_err, metric_bp(mapped_model, s, layer)
 
 
-def on_probation(s: Session, update: dict[str, Any]) -> bool:
-    """Whether the submitter's last judged update before this one was rejected as a direction
+def on_probation(update: dict[str, Any], views: list[dict[str, Any]]) -> bool:
+    """Whether the submitter's last judged update before ``update`` was rejected as a direction
     outlier (a rejecting endorsement naming ``DIRECTION_OUTLIER``): judged means accepted (or
     included), or rejected so; an accepted update ends probation, a rejection for another reason
-    neither starts nor ends it (`Thresholds.probation_z`). Read from the ledger, so every verifier
-    of the update sees the same history."""
+    neither starts nor ends it (`Thresholds.probation_z`). ``views`` is the task's
+    ``ListUpdates``: read from the ledger, every verifier of the update sees the same history."""
     member, ms = update["member_id"], int(update["submitted_ms"])
     last: tuple[int, bool] | None = None  # (submitted_ms, direction-rejected)
-    for v in s.q("ListUpdates", task_id=s.task_id):
+    for v in views:
         u = v["update"]
         if u["member_id"] != member or int(u["submitted_ms"]) >= ms:
             continue
@@ -192,7 +192,8 @@ def verify_update(s: Session, update: dict[str, Any]) -> tuple[Verdict, Arrays |
     cache_delta(s, str(update["update_id"]), delta)  # one decryption per member and update
     base = s.version(int(update["base_version"]))
     first = first_layer_name(base)
-    ledger = revealed_updates(s, update)
+    views = s.q("ListUpdates", task_id=s.task_id)  # read once: the reveals and probation
+    ledger = revealed_updates(s, update, views)
     reveal_err, sml_bp, origin = 0.0, None, None
     if s.task()["sml"]:
         reveal_err, sml_bp = _sml_evidence(s, update, mapped, delta[first])
@@ -208,7 +209,7 @@ def verify_update(s: Session, update: dict[str, Any]) -> tuple[Verdict, Arrays |
         reference=_references(s, update, delta[first], ledger), metric_reliable=reliable,
         mirror_metric_bp=metric_bp(mirror, s), foreign_layer=origin is not None,
         loss_sym_bp=round((_loss(updated, s) - _loss(mirror, s)) * 10_000),
-        on_probation=on_probation(s, update),
+        on_probation=on_probation(update, views),
     )  # fmt: skip
     return decide(ev, s.settings.verifier), delta
 

@@ -1,4 +1,4 @@
-"""Who is on probation: read from the ledger's verdicts on the submitter's earlier updates."""
+"""Who is on probation: from the ledger's verdicts on the submitter's earlier updates."""
 
 from __future__ import annotations
 
@@ -12,14 +12,9 @@ from consortium.federation.verifier import on_probation
 
 @dataclass
 class _Ledger:
-    """What `on_probation` asks of a session: the task's updates with their endorsements."""
+    """The task's updates with their endorsements, as ``ListUpdates`` returns them."""
 
     views: list[dict[str, Any]] = field(default_factory=list)
-    task_id: str = "heart"
-
-    def q(self, fn: str, **args: Any) -> list[dict[str, Any]]:
-        assert (fn, args) == ("ListUpdates", {"task_id": "heart"})
-        return self.views
 
     def add(self, member: str, ms: int, status: str, *reasons: str) -> dict[str, Any]:
         update = {"update_id": f"{member}-{ms}", "member_id": member, "submitted_ms": ms}
@@ -56,4 +51,4 @@ def test_probation_follows_the_submitters_last_judged_update(
         ledger.add(member, ms, status, *reasons)
     update = ledger.add("va", 200, "pending")
 
-    assert on_probation(ledger, update) is expected  # type: ignore[arg-type]
+    assert on_probation(update, ledger.views) is expected

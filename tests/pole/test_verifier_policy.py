@@ -58,7 +58,7 @@ def test_the_verifier_reads_probation_from_the_ledger_into_its_verdict(
     views = run.session("admin").q("ListUpdates", task_id="heart")
     update = next(v["update"] for v in views if v["status"] in ("accepted", "included"))
     member = next(m for m in SITES if m != update["member_id"])
-    on_ledger = verifier.on_probation(run.session(member), update)
+    on_ledger = verifier.on_probation(update, views)
     # Act: as the ledger has it, then as if the submitter's last judged update had been rejected
     # as a direction outlier
     as_is = verifier.verify_update(run.session(member), update)[0]
