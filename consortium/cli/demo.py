@@ -87,19 +87,20 @@ def print_results(console: Console, report: DemoReport) -> None:
 def thin_held_out(report: DemoReport) -> list[str]:
     """A line per hospital whose held-out rows have too few of a class for its AUROC to say much
     (fewer than the verifiers need to measure one, `federation.verifier.MIN_CLASS_ROWS`)."""
-    from consortium.federation.verifier import MIN_CLASS_ROWS
+    from consortium.federation.verifier import MIN_CLASS_ROWS, metric_measurable
 
     notes = []
     for r in report.sites:
+        if metric_measurable(r.federated.positives, r.federated.n):
+            continue
         pos, neg = r.federated.positives, r.federated.n - r.federated.positives
         rare, label, other = (neg, "negative", pos) if neg <= pos else (pos, "positive", neg)
-        if rare < MIN_CLASS_ROWS:
-            who = "that patient ranks" if rare == 1 else "they rank"
-            notes.append(
-                f"{r.site}: {rare} {label}{'s' if rare != 1 else ''} among its {r.federated.n} "
-                f"held-out rows, so its AUROC is where {who} among {other} others; the "
-                f"verifiers measure no AUROC on fewer than {MIN_CLASS_ROWS} of a class"
-            )
+        who = "that patient ranks" if rare == 1 else "they rank"
+        notes.append(
+            f"{r.site}: {rare} {label}{'s' if rare != 1 else ''} among its {r.federated.n} "
+            f"held-out rows, so its AUROC is where {who} among {other} others; the "
+            f"verifiers measure no AUROC on fewer than {MIN_CLASS_ROWS} of a class"
+        )
     return notes
 
 

@@ -36,11 +36,10 @@ def _consistent(s: Session, proposal: dict[str, Any]) -> bool:
 
 def _can_measure(s: Session) -> bool:
     """Enough held-out rows of each class for the task metric to mean something."""
-    from consortium.federation.verifier import MIN_CLASS_ROWS
+    from consortium.federation.verifier import metric_measurable
 
     assert s.cohort is not None
-    positives = int(s.cohort.y_test.sum())
-    return min(positives, len(s.cohort.y_test) - positives) >= MIN_CLASS_ROWS
+    return metric_measurable(int(s.cohort.y_test.sum()), len(s.cohort.y_test))
 
 
 def attest_step(s: Session, proposals: list[str]) -> bool:

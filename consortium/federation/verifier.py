@@ -48,6 +48,13 @@ Arrays = OrderedDict[str, np.ndarray]
 # accept (`checks.decide`).
 MIN_CLASS_ROWS = 8
 
+
+def metric_measurable(positives: int, rows: int) -> bool:
+    """Whether held-out rows with ``positives`` of ``rows`` positive can measure the metric:
+    at least `MIN_CLASS_ROWS` of each class (verifiers, attesters, the demo's table)."""
+    return min(positives, rows - positives) >= MIN_CLASS_ROWS
+
+
 # Other members' updates within this many versions of the update's base are its trajectory-free
 # direction reference (docs/decisions/0007-bafl.md).
 OTHERS_BASE_SPAN = 1
@@ -201,8 +208,7 @@ def verify_update(s: Session, update: dict[str, Any]) -> tuple[Verdict, Arrays |
     updated = OrderedDict((k, base[k].astype(np.float64) + delta[k]) for k in base)
     mirror = OrderedDict((k, base[k].astype(np.float64) - delta[k]) for k in base)
     assert s.cohort is not None
-    positives = int(s.cohort.y_test.sum())
-    reliable = min(positives, len(s.cohort.y_test) - positives) >= MIN_CLASS_ROWS
+    reliable = metric_measurable(int(s.cohort.y_test.sum()), len(s.cohort.y_test))
     ev = Evidence(
         delta=flatten(delta), metric_bp=metric_bp(updated, s), base_metric_bp=metric_bp(base, s),
         sml_metric_bp=sml_bp, reveal_rel_error=reveal_err,
