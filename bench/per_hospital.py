@@ -51,6 +51,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -66,6 +67,9 @@ from consortium.learning.personalize import fine_tune
 from consortium.learning.train import train_local
 from consortium.privacy import accountant
 from consortium.privacy.accountant import AccountantStore, noise_for_budget
+
+if TYPE_CHECKING:
+    from consortium.federation.session import Cohort
 
 warnings.filterwarnings("ignore", category=UserWarning)
 
@@ -286,29 +290,36 @@ def _folds_mode(args: argparse.Namespace) -> None:
     _summary(runs, MODELS, ("local", "fed"))
 
 
+def _demo_split(out: Path) -> tuple[dict[str, Any], dict[str, Cohort]]:
+    """A demo run's ingested cohort tables and each hospital's split of them (the demo's
+    held-out rows): (site -> table, site -> cohort)."""
+    import pandas as pd
+
+    from consortium.node.open import cohort_from_table
+
+    tables = {p.name: pd.read_parquet(p / "cohort.parquet") for p in (out / "ingest").iterdir()}
+    return tables, {site: cohort_from_table(t, "heart", 2000) for site, t in tables.items()}
+
+
 def _personalized(
     cfg: object, out: Path, a: Args, seed: int
 ) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
     """After a demo federated at ε_f: site -> {local at ε=3, ft_head, ft_all} held-out AUROC, and
     site -> composed ε after the head fine-tune. The fine-tune's accountant starts from the
     hospital's federated history as its node recorded it."""
-    import pandas as pd
-
     from consortium.demo import baselines, score
     from consortium.learning.serialize import from_safetensors
-    from consortium.node.open import cohort_from_table
     from consortium.simulate.config import SimConfig
 
-    tables = {p.name: pd.read_parquet(p / "cohort.parquet") for p in (out / "ingest").iterdir()}
+    tables, cohorts = _demo_split(out)
     cfg3 = cfg.model_copy(update={"epsilon": str(EPSILON), "out": out / "eps3"})  # type: ignore[attr-defined]
     local, _, _ = baselines(cfg3, tables)
     final = from_safetensors((out / "model.safetensors").read_bytes())[0]
-    width = cohort_from_table(next(iter(tables.values())), "heart", 2000).X_train.shape[1]
+    width = next(iter(cohorts.values())).X_train.shape[1]
     spec = ModelSpec(in_features=width, hidden=SimConfig().hidden)  # the demo task's model
     res: dict[str, dict[str, float]] = {}
     eps: dict[str, float] = {}
-    for site, table in tables.items():
-        c = cohort_from_table(table, "heart", 2000)  # the demo's held-out split
+    for site, c in cohorts.items():
         federated = AccountantStore.open(
             next((out / "consortium" / "members" / site).glob(f"**/privacy/*/{site}.json"))
         )
@@ -329,13 +340,9 @@ def _personalized(
 def _sync_on_split(out: Path, a: Args, seed: int) -> dict[str, float]:
     """The stand-in federation (`_federate`: synchronous DP FedAvg in one process, ε = 3) on the
     demo's own training rows, scored on its held-out rows: site -> AUROC."""
-    import pandas as pd
-
     from consortium.demo import score
-    from consortium.node.open import cohort_from_table
 
-    tables = {p.name: pd.read_parquet(p / "cohort.parquet") for p in (out / "ingest").iterdir()}
-    cohorts = {site: cohort_from_table(t, "heart", 2000) for site, t in tables.items()}
+    cohorts = _demo_split(out)[1]
     spec = ModelSpec(in_features=next(iter(cohorts.values())).X_train.shape[1], hidden=SPEC.hidden)
     train = {site: Site(c.X_train, c.y_train) for site, c in cohorts.items()}
     stores = {site: _store(out / "sync", site, "t", "rdp") for site in train}
