@@ -12,7 +12,9 @@ opposite of each of these.
 
 With ``--sim``, real in-process runs instead (embedded ledger, CKKS, DP-SGD, SML, the real
 verifiers; the settings of tests/simulate/test_attacks.py): for each seed and attack it prints
-every update's verdicts with the verifiers' direction scores, then the false-rejection rate of
+every update's verdicts with the verifiers' direction scores (trajectory cosine, the descent
+that sets its line, mirror, cosine with the others, symmetric loss, and ``/probation`` when the
+submitter was on probation), in the order the ledger lists them, then the false-rejection rate of
 honest updates (per update and per endorsement) and the rejection rate of the attacker's updates:
 
     .venv/bin/python bench/verifier_signals.py --sim --seeds 1 2 3 --attack sign_flip scale10
@@ -124,8 +126,11 @@ def _sim_run(
             dump.flush()
         marks = " ".join(
             f"{e['member_id'][:3]}:{e['reason']}/traj {e['scores'].get('cosine_bp', '-')}"
+            f"/descent {e['scores'].get('descent_bp', '-')}"
+            f"/mirror {e['scores'].get('mirror_bp', '-')}"
             f"/others {e['scores'].get('cosine_others_bp', '-')}"
             f"/loss± {e['scores'].get('loss_sym_bp', '-')}"
+            + ("/probation" if e["scores"].get("probation") else "")
             for e in ends
         )
         print(f"seed {seed} {attack:9s} {u['member_id']:11s} v{u['base_version']} "

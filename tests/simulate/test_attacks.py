@@ -65,7 +65,8 @@ def test_attacker_is_kept_out(attack: str, clean: SimReport, tmp_path: Path) -> 
         # (`bench/verifier_signals.py --sim --attack sign_flip`) 8 of 288 flips passed, in 6
         # runs, two of them in each of 2 runs, so "at most one of three" fails about one run in
         # fifty; never all three. Each had a flip of the attacker rejected before it; with
-        # probation (0007, "In the demo's settings, and probation") none of 48 passed in 16 runs.
+        # probation and the graded line (0007, "In the demo's settings, and probation") 1 of 144
+        # passed in 48 runs.
         assert attacker.accepted < attacker.submitted, attacker
     assert set(attacker.reasons) <= {"NORM_OUTLIER", "DIRECTION_OUTLIER", "METRIC_DROP"}
     if attack == "scale10":
