@@ -5,7 +5,7 @@
 
 import { committeeOutcome, drawCommittee, tally } from './committee';
 import {
-  earliestIntervalMs, isRetargetHeight, nextRequiredGain, tooEarly,
+  earliestIntervalMs, isRetargetHeight, nextRequiredGain, requiredGainAt, tooEarly,
 } from './difficulty';
 import { fail } from './errors';
 import {
@@ -84,7 +84,8 @@ export async function proposeBlock(ctx: TxContext, args: ProposeBlockArgs): Prom
     throw fail('NO_COMMITTEE', `${committee.length} verifiers < quorum ${task.quorum}`);
   }
   const proposal = {
-    ...args, proposal_id: ctx.txId, required_gain_bp: head.required_gain_bp, interval_ms: interval,
+    ...args, proposal_id: ctx.txId, interval_ms: interval,
+    required_gain_bp: requiredGainAt(task, head.required_gain_bp, interval),
     sealer: sealer.member_id, committee, quorum: task.quorum, ms: ctx.timestampMs,
     status: 'open', closed_ms: null,
   };
@@ -154,12 +155,13 @@ async function finalize(ctx: TxContext, proposal: Proposal, accepts: Attestation
   }
   const median = medianAttestation(accepts);
   const gain = median.metric_bp - median.base_metric_bp;
-  if (gain < head.required_gain_bp) return ['below_target', null];
+  // the head's requirement, decayed to the proposal's interval
+  if (gain < proposal.required_gain_bp) return ['below_target', null];
   const task = await loadTask(ctx, proposal.task_id);
   const rewards = await pay(ctx, task, proposal);
   const block: Json = Object.fromEntries(BLOCK_FIELDS.map((f) => [f, proposal[f]]));
   Object.assign(block, {
-    required_gain_bp: head.required_gain_bp, metric_bp: median.metric_bp,
+    required_gain_bp: proposal.required_gain_bp, metric_bp: median.metric_bp,
     base_metric_bp: median.base_metric_bp, gain_bp: gain,
     attesters: accepts.map((a) => a.member_id).sort(), rewards,
   });

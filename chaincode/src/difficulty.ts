@@ -11,6 +11,13 @@ export interface DifficultyParams {
   max_required_gain_bp: number;
 }
 
+/** The task fields the decaying requirement reads. */
+export interface DecayParams {
+  target_interval_ms: number;
+  min_required_gain_bp: number;
+  gain_decay_intervals: number;
+}
+
 /** The task fields the target-interval gate reads. */
 export interface GateParams {
   target_interval_ms: number;
@@ -36,6 +43,16 @@ export function earliestIntervalMs(task: GateParams): number {
 /** Whether a proposal `intervalMs` after the head falls before the target-interval gate. */
 export function tooEarly(task: GateParams, intervalMs: number): boolean {
   return BigInt(intervalMs) * 10_000n < BigInt(task.target_interval_ms) * BigInt(task.min_interval_bp);
+}
+
+/** The gain a proposal made `intervalMs` after the head must show (the decaying requirement). */
+export function requiredGainAt(task: DecayParams, headRequiredGainBp: number, intervalMs: number): number {
+  const late = BigInt(intervalMs) - BigInt(task.target_interval_ms);
+  const head = BigInt(headRequiredGainBp);
+  const floor = BigInt(task.min_required_gain_bp);
+  if (task.gain_decay_intervals === 0 || late <= 0n || head <= floor) return headRequiredGainBp;
+  const span = BigInt(task.gain_decay_intervals) * BigInt(task.target_interval_ms);
+  return Number(max(floor, head - floorDiv((head - floor) * late, span)));
 }
 
 /** Whether the block at `height` recomputes the requirement for its successor. */

@@ -47,6 +47,7 @@ export interface ShareKeyArgs { member_id: string; wrapped_key_digest: string; p
 export interface Task extends Json {
   task_id: string; sml: boolean; committee_size: number; quorum: number; max_staleness: number;
   epsilon_budget: string; target_interval_ms: number; retarget_every: number; min_interval_bp: number;
+  gain_decay_intervals: number;
   initial_required_gain_bp: number; min_required_gain_bp: number; max_required_gain_bp: number;
   block_reward: number; sealer_share_bp: number; initial_model_digest: string;
   initial_blob_digest: string;
@@ -103,6 +104,7 @@ const task = model<Task>(
     target_interval_ms: req(int(1, 2 ** 40)),
     retarget_every: req(int(1, 1000)),
     min_interval_bp: opt(bp, 0),
+    gain_decay_intervals: opt(int(0, 1000), 0),
     initial_required_gain_bp: req(gainBp),
     min_required_gain_bp: req(gainBp),
     max_required_gain_bp: req(gainBp),
@@ -247,7 +249,7 @@ export interface Head extends Json {
 export interface LearningBlock extends Json { interval_ms: number; model_digest: string }
 export interface Proposal extends Json {
   proposal_id: string; task_id: string; height: number; parent_digest: string;
-  updates: string[]; contribution_ppm: number[]; next_required_gain_bp: number;
+  updates: string[]; contribution_ppm: number[]; required_gain_bp: number; next_required_gain_bp: number;
   interval_ms: number; sealer: string; committee: string[]; quorum: number; ms: number;
   status: string;
 }

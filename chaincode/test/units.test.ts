@@ -10,7 +10,7 @@ import { ClientIdentity } from 'fabric-shim';
 import { parseArgsText } from '../src/args';
 import { canonicalJson, compareCodePoints } from '../src/canonical';
 import { committeeOutcome, drawCommittee } from '../src/committee';
-import { floorDiv, nextRequiredGain } from '../src/difficulty';
+import { floorDiv, nextRequiredGain, requiredGainAt } from '../src/difficulty';
 import { ContractError } from '../src/errors';
 import { creatorFrom, subjectCommonName, timestampMs } from '../src/fabric';
 import { splitRewards } from '../src/rewards';
@@ -70,6 +70,18 @@ test('difficulty: the worked examples of consortium/pole/difficulty.py', () => {
   assert.equal(nextRequiredGain(P, -80, [30_000, 30_000], 2), -40);
   assert.equal(nextRequiredGain(P, 333, [], 3), 333);
   assert.equal(nextRequiredGain(P, 2000, [1, 1], 2), 2000); // clamped to max
+});
+
+test('difficulty: the decaying requirement, as consortium/pole/difficulty.py', () => {
+  const D = { target_interval_ms: 60_000, min_required_gain_bp: -100, gain_decay_intervals: 2 };
+  assert.equal(requiredGainAt(D, 50, 60_000), 50); // on time: not late
+  assert.equal(requiredGainAt(D, 50, 60_001), 50); // 50 − floor(150 × 1 / 120000) = 50
+  assert.equal(requiredGainAt(D, 50, 120_000), -25); // half way: 50 − 75
+  assert.equal(requiredGainAt(D, 50, 150_000), -62); // 50 − floor(112.5)
+  assert.equal(requiredGainAt(D, 50, 180_000), -100); // the floor
+  assert.equal(requiredGainAt(D, 50, 2 ** 52), -100); // far past it, no overflow
+  assert.equal(requiredGainAt(D, -150, 10 ** 9), -150); // already below the floor: unchanged
+  assert.equal(requiredGainAt({ ...D, gain_decay_intervals: 0 }, 50, 10 ** 9), 50); // no decay
 });
 
 test('rewards: thirds, ties by update id, exact sums on big numbers', () => {

@@ -48,6 +48,10 @@ class TaskParams(BaseModel):
     target_interval_ms: int = 5000
     retarget_every: int = 4
     min_interval_bp: int = 0
+    # a head older than the target interval: the requirement falls to min_required_gain_bp over
+    # this many more target intervals, so the chain never waits for a gain that no longer comes
+    # (`consortium.pole.difficulty.required_gain_at`; 0 turns it off)
+    gain_decay_intervals: int = 4
     initial_required_gain_bp: int = -500
     min_required_gain_bp: int = -1000
     max_required_gain_bp: int = 500

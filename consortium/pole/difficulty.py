@@ -43,6 +43,25 @@ evaluation noise, retargeting alone keeps the mean interval within 5 % of the ta
 coefficient of variation of at most 0.3 (`tests/contract/test_difficulty.py`); with evaluation
 noise, the gate is what brings it under 0.3 (``bench/pole_block_rate.py``).
 
+The decaying requirement (liveness). Retargeting acts only when a block is appended, so a bar the
+model can no longer meet (its gain per block has fallen below the requirement and the attested
+gains are not noisy enough to cross it) would stop the chain for good; the aggregator would sum
+the same updates again and again. A task may therefore set ``gain_decay_intervals`` (k): once the
+head is older than the target interval, the requirement a proposal must meet falls linearly from
+the head's ``required_gain_bp`` (r) to ``min_required_gain_bp`` (m, the task's plateau tolerance)
+over the next k target intervals T,
+
+    late     = interval_ms − T
+    required = r                                   if k = 0, late ≤ 0 or r ≤ m
+             = max(m, r − floor((r − m) × late / (k × T)))   otherwise
+
+and the proposal records the requirement at its own interval; the block is appended if the
+attested gain meets that number. The learning condition is unchanged in kind (a block still needs
+the committee's median attested gain to reach a bar the task set), it only stops waiting for a gain
+that no longer comes. Retargeting still starts from the head's undecayed requirement; the long
+interval in its window then lowers the bar for the blocks after. ``gain_decay_intervals = 0`` (the
+default) is no decay, so tasks published before keep their rule.
+
 Integer arithmetic only, floor division toward −∞ (the chaincode uses BigInt with the same floor):
 every peer computes the same number.
 """
@@ -71,6 +90,19 @@ class DifficultyParams(Protocol):
     def max_required_gain_bp(self) -> int: ...
 
 
+class DecayParams(Protocol):
+    """The task fields the decaying requirement reads (a `Task` record satisfies it)."""
+
+    @property
+    def target_interval_ms(self) -> int: ...
+
+    @property
+    def min_required_gain_bp(self) -> int: ...
+
+    @property
+    def gain_decay_intervals(self) -> int: ...
+
+
 class GateParams(Protocol):
     """The task fields the target-interval gate reads (a `Task` record satisfies it)."""
 
@@ -89,6 +121,17 @@ def earliest_interval_ms(task: GateParams) -> int:
 def too_early(task: GateParams, interval_ms: int) -> bool:
     """Whether a proposal ``interval_ms`` after the head falls before the target-interval gate."""
     return interval_ms * 10_000 < task.target_interval_ms * task.min_interval_bp
+
+
+def required_gain_at(task: DecayParams, head_required_gain_bp: int, interval_ms: int) -> int:
+    """The gain a proposal made ``interval_ms`` after the head must show (module docstring)."""
+    late = interval_ms - task.target_interval_ms
+    floor_bp = task.min_required_gain_bp
+    if task.gain_decay_intervals == 0 or late <= 0 or head_required_gain_bp <= floor_bp:
+        return head_required_gain_bp
+    span = task.gain_decay_intervals * task.target_interval_ms
+    drop = ((head_required_gain_bp - floor_bp) * late) // span
+    return max(floor_bp, head_required_gain_bp - drop)
 
 
 def is_retarget_height(task: DifficultyParams, height: int) -> bool:

@@ -64,6 +64,9 @@ def special_cases(fn: str, args: dict[str, Any]) -> Iterator[tuple[str, dict[str
         yield "min-above-initial", {"task": {**task, "min_required_gain_bp": 10_000}}
         yield "min-interval-whole-target", {"task": {**task, "min_interval_bp": 10_000}}
         yield "min-interval-over-target", {"task": {**task, "min_interval_bp": 10_001}}
+        yield "gain-decay-1000", {"task": {**task, "gain_decay_intervals": 1000}}
+        yield "gain-decay-1001", {"task": {**task, "gain_decay_intervals": 1001}}
+        yield "gain-decay-negative", {"task": {**task, "gain_decay_intervals": -1}}
     if fn == "Endorse":
         yield "reject-with-ok", {**args, "verdict": "reject", "reason": "OK"}
         yield "scores-65-entries", {**args, "scores": {f"s{i}": i for i in range(65)}}

@@ -127,7 +127,9 @@ def _tasks(rec: Recorder) -> None:
     floaty = example_task("floaty", server_lr_bp=0.5)
     step("publish-float", "admin", "PublishTask", {"task": floaty}, "BAD_ARGS")
     step("publish-by-hospital", "h1", "PublishTask", {"task": example_task("x")}, "MISSING_ROLE")
-    coeur = example_task("coeur", title=NON_ASCII_TITLE)
+    coeur = example_task(
+        "coeur", title=NON_ASCII_TITLE, target_interval_ms=10_000_000, gain_decay_intervals=2
+    )  # the decaying requirement: 50 bp at 10_000_000 ms falls to -100 bp at 30_000_000 ms
     step("publish-non-ascii", "admin", "PublishTask", {"task": coeur}, about="canonical JSON")
     big = example_task("big", committee_size=10, quorum=10)
     step("publish-big-committee", "admin", "PublishTask", {"task": big})
@@ -495,6 +497,33 @@ def _abstentions(rec: Recorder, ids: dict[str, str]) -> None:
     both = _propose(rec, "coeur", 1, [ids["h1c"], ids["h3c"]])
     step("propose-all-abstained", "h1", "ProposeBlock", both, "UPDATE_NOT_ACCEPTED",
          about="an update every seat abstained on is never includable")  # fmt: skip
+    _late_blocks(rec, ids)
+
+
+def _late_blocks(rec: Recorder, ids: dict[str, str]) -> None:
+    """The decaying requirement on coeur (required 50, floor -100, target 10_000_000 ms, decay
+    over 2 target intervals): a proposal records the requirement at its own interval and its
+    block is judged against that number."""
+    step = rec.step
+
+    def late(name: str, interval: int, gains: tuple[int, int], expected: str, about: str) -> Any:
+        after, args = _at_interval(rec, "coeur", interval, [ids["h1c"]])
+        proposal = step(f"propose-{name}", "h1", "ProposeBlock", args, after_ms=after, about=about)
+        out = None
+        for i, (member, gain) in enumerate(zip(proposal["committee"], gains, strict=False)):
+            attest = _attest(proposal["proposal_id"], "accept", 7300 + gain, 7300, task="coeur")
+            out = step(f"attest-{name}-{i}", member, "AttestBlock", attest)
+        assert out is not None and out["proposal_status"] == expected, out
+        return proposal
+
+    low = late("late-below-target", 20_000_000, (-30, -26), "below_target",
+               "10_000_000 ms late of 20_000_000: 50 - floor(150 × 1/2) = -25 required; "
+               "the median gain -30 falls short")  # fmt: skip
+    assert low["required_gain_bp"] == -25, low
+    ok = late("late", 25_000_000, (-30, -20), "final",
+              "15_000_000 ms late of 20_000_000: 50 - floor(150 × 3/4) = -62 required; "
+              "the median gain -30 meets it")  # fmt: skip
+    assert ok["required_gain_bp"] == -62, ok
 
 
 def _queries(rec: Recorder, ids: dict[str, str]) -> None:

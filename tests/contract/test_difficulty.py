@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from consortium.pole.difficulty import (
     earliest_interval_ms,
     next_required_gain,
+    required_gain_at,
     retarget,
     too_early,
 )
@@ -130,3 +131,38 @@ def test_the_earliest_interval_is_the_first_the_gate_accepts(target: int, bp: in
 
 def test_no_gate_accepts_any_interval() -> None:
     assert earliest_interval_ms(Gate(60_000, 0)) == 0 and not too_early(Gate(60_000, 0), 0)
+
+
+@dataclass(frozen=True)
+class Decay:
+    target_interval_ms: int = 60_000
+    min_required_gain_bp: int = -100
+    gain_decay_intervals: int = 2
+
+
+def test_the_decaying_requirement_by_the_worked_examples() -> None:
+    d = Decay()
+    assert required_gain_at(d, 50, 60_000) == 50  # on time: the head's requirement
+    assert required_gain_at(d, 50, 120_000) == -25  # half way through 2 intervals: 50 - 75
+    assert required_gain_at(d, 50, 150_000) == -62  # 50 - floor(112.5)
+    assert required_gain_at(d, 50, 180_000) == -100  # the task's floor ...
+    assert required_gain_at(d, 50, 2**52) == -100  # ... and no further
+    assert required_gain_at(d, -150, 10**9) == -150  # a bar already below the floor stays
+    assert required_gain_at(Decay(gain_decay_intervals=0), 50, 10**9) == 50  # no decay
+
+
+@given(
+    st.integers(min_value=-100, max_value=2000),
+    st.integers(min_value=0, max_value=10**9),
+    st.integers(min_value=0, max_value=10**9),
+    st.integers(min_value=1, max_value=1000),
+)
+def test_the_requirement_only_falls_with_lateness_and_never_below_the_floor(
+    head: int, interval: int, later_by: int, k: int
+) -> None:
+    d = Decay(gain_decay_intervals=k)
+    now, later = required_gain_at(d, head, interval), required_gain_at(d, head, interval + later_by)
+
+    assert d.min_required_gain_bp <= later <= now <= head
+    if interval + later_by >= (k + 1) * d.target_interval_ms:
+        assert later == d.min_required_gain_bp

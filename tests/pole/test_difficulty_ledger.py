@@ -4,6 +4,7 @@ recomputes the next required gain and refuses a `ProposeBlock` that states anoth
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,18 +33,25 @@ def _h(text: str) -> str:
 @pytest.fixture
 def ledgers(tmp_path: Path) -> dict[str, Ledger]:
     """A consortium on the embedded ledger; task ``heart`` retargets every 2 blocks."""
+    return _consortium(tmp_path)
+
+
+def _consortium(tmp_path: Path, **task_overrides: Any) -> dict[str, Ledger]:
     config = create_identities(tmp_path / "c", "difficulty", ROLES)
     bootstrap_ledger(config, "admin")
     out = {name: open_ledger(config, name) for name in ROLES}
-    task = example_task(
-        "heart",
-        retarget_every=2,
-        target_interval_ms=1,
-        initial_required_gain_bp=-100,
-        min_required_gain_bp=-500,
-        max_required_gain_bp=500,
-        committee_size=2,
-        quorum=2,
+    task = (
+        example_task(
+            "heart",
+            retarget_every=2,
+            target_interval_ms=1,
+            initial_required_gain_bp=-100,
+            min_required_gain_bp=-500,
+            max_required_gain_bp=500,
+            committee_size=2,
+            quorum=2,
+        )
+        | task_overrides
     )
     out["admin"].submit_ok("PublishTask", {"task": task})
     return out
@@ -155,3 +163,33 @@ def test_retarget_height_is_recomputed_from_the_ledger_intervals(
     assert block["next_required_gain_bp"] == next_required_gain(task, -100, intervals, 2)
     # Target 1 ms per block: blocks came far too slowly, so the bar went down, within the clamp.
     assert -500 <= block["next_required_gain_bp"] < -100
+
+
+def test_a_late_proposal_is_judged_against_the_decayed_requirement(tmp_path: Path) -> None:
+    # Arrange: required 100 bp, floor -500; the head is late after 100 ms and the requirement
+    # reaches the floor 2 × 100 ms later. The ledger stamps transactions with the real clock.
+    ledgers = _consortium(
+        tmp_path, target_interval_ms=100, gain_decay_intervals=2, initial_required_gain_bp=100
+    )
+    head = ledgers["h1"].evaluate("GetHead", {"task_id": "heart"})
+    uid = _accepted(ledgers, "h2", 0)
+    time.sleep(max(0.0, (head["ms"] + 301 - time.time_ns() // 1_000_000) / 1000))
+    # Act: the same gain of -400 bp, far below the head's 100 bp
+    proposal = ledgers["h1"].submit_ok("ProposeBlock", _proposal(ledgers, uid, 100))
+    block = _finalize(ledgers, proposal, gain=-400)["block"]
+    # Assert: the proposal recorded the floor (300+ ms after the head), the block was appended
+    # against it and says so; the next block starts again from the head's undecayed 100 bp.
+    assert proposal["interval_ms"] >= 300 and proposal["required_gain_bp"] == -500
+    assert block is not None and block["required_gain_bp"] == -500 and block["gain_bp"] == -400
+    assert ledgers["h1"].evaluate("GetHead", {"task_id": "heart"})["required_gain_bp"] == 100
+
+
+def test_without_decay_the_same_late_proposal_falls_below_target(tmp_path: Path) -> None:
+    ledgers = _consortium(tmp_path, target_interval_ms=100, initial_required_gain_bp=100)
+    head = ledgers["h1"].evaluate("GetHead", {"task_id": "heart"})
+    uid = _accepted(ledgers, "h2", 0)
+    time.sleep(max(0.0, (head["ms"] + 301 - time.time_ns() // 1_000_000) / 1000))
+    proposal = ledgers["h1"].submit_ok("ProposeBlock", _proposal(ledgers, uid, 100))
+    result = _finalize(ledgers, proposal, gain=-400)
+    assert proposal["required_gain_bp"] == 100
+    assert result["proposal_status"] == "below_target" and result["block"] is None

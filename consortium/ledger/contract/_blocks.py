@@ -47,6 +47,7 @@ from consortium.pole.difficulty import (
     earliest_interval_ms,
     is_retarget_height,
     next_required_gain,
+    required_gain_at,
     too_early,
 )
 from consortium.pole.rewards import Contribution, split_rewards
@@ -92,7 +93,8 @@ def propose_block(ctx: TxContext, args: ProposeBlockArgs) -> dict[str, Any]:
     if len(committee) < task.quorum:
         raise fail(codes.NO_COMMITTEE, f"{len(committee)} verifiers < quorum {task.quorum}")
     proposal = Proposal(
-        proposal_id=ctx.tx_id, required_gain_bp=head.required_gain_bp, interval_ms=interval,
+        proposal_id=ctx.tx_id, interval_ms=interval,
+        required_gain_bp=required_gain_at(task, head.required_gain_bp, interval),
         sealer=sealer.member_id, committee=committee, quorum=task.quorum, ms=ctx.timestamp_ms,
         status="open", **args.model_dump(),
     )  # fmt: skip
@@ -171,13 +173,13 @@ def _finalize(
         return "superseded", None
     median = median_attestation(accepts)
     gain = median.metric_bp - median.base_metric_bp
-    if gain < head.required_gain_bp:
+    if gain < proposal.required_gain_bp:  # the head's, decayed to the proposal's interval
         return "below_target", None
     task = load_task(ctx, proposal.task_id)
     rewards = _pay(ctx, task, proposal)
     shared = proposal.model_dump(include=set(LearningBlock.model_fields))
     block = LearningBlock(
-        **{**shared, "required_gain_bp": head.required_gain_bp},
+        **shared,
         metric_bp=median.metric_bp, base_metric_bp=median.base_metric_bp, gain_bp=gain,
         attesters=sorted(a.member_id for a in accepts), rewards=rewards,
     )  # fmt: skip

@@ -137,6 +137,9 @@ class Task(Record):
     target_interval_ms: Annotated[int, Field(ge=1, le=2**40)]
     retarget_every: Annotated[int, Field(ge=1, le=1000)]
     min_interval_bp: Bp = 0  # target-interval gate, 0 = none (`pole.difficulty.too_early`)
+    # late heads: the requirement decays to min_required_gain_bp over this many target intervals,
+    # 0 = none (`pole.difficulty.required_gain_at`)
+    gain_decay_intervals: Annotated[int, Field(ge=0, le=1000)] = 0
     initial_required_gain_bp: GainBp
     min_required_gain_bp: GainBp
     max_required_gain_bp: GainBp
@@ -453,7 +456,7 @@ class LearningBlock(Record):
     base_metric_bp: Bp
     gain_bp: GainBp
     attesters: list[Ident]
-    required_gain_bp: GainBp
+    required_gain_bp: GainBp  # what gain_bp had to meet: the parent's, decayed to interval_ms
     next_required_gain_bp: GainBp
     interval_ms: NonNegInt
     ms: NonNegInt
