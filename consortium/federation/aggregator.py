@@ -16,9 +16,10 @@ it was computed at, or a sealer's proposal for it closes, or it has waited ``sea
 when its block fell below the required gain: the same updates on the same head make the same
 version, so the aggregator waits for another accepted update or a new head instead of posting
 the same sum again (which looped, re-drawing attestation committees until one passed the same
-version; decisions/0007-bafl.md). Only after the outstanding timeout
-above does it try the same sum once more, so that a round nobody can add to (the synchronous
-baseline, or the last updates of a task) is not stuck for good.
+version; decisions/0007-bafl.md). It tries the same sum again once the task's decaying
+requirement (`consortium.pole.difficulty.required_gain_at`) has fallen to the gain that sum was
+attested with, or at the latest after the outstanding timeout above, so that a round nobody can
+add to (the synchronous baseline, or the last updates of a task) is not stuck for good.
 
 The synchronous baseline (`NodeSettings.sync_members`) waits instead for every listed hospital's
 update on the current head to be decided (or for the hospital to have sent all its planned
@@ -34,7 +35,7 @@ from consortium.federation.session import Session
 from consortium.federation.weights import BufferedUpdate, buffer_weights
 from consortium.ledger.contract.committee import committee_outcome
 
-__all__ = ["aggregate_step", "buffered", "close_aggregate", "fell_short"]
+__all__ = ["aggregate_step", "attested_gain", "buffered", "close_aggregate", "fell_short"]
 
 
 def buffered(view: dict[str, Any]) -> BufferedUpdate:
@@ -52,6 +53,19 @@ def buffered(view: dict[str, Any]) -> BufferedUpdate:
         n_samples=u["n_samples"], metric_bp=int(statistics.median_low(metrics)) if metrics else 1,
         cosine_bp=med("cosine_bp"), norm_z_bp=med("norm_z_bp"),
     )  # fmt: skip
+
+
+def attested_gain(attestations: list[dict[str, Any]]) -> int | None:
+    """A proposal's block gain as the contract takes it (`median_attestation` of the accepting
+    attestations, from `GetProposal`); None without an accept."""
+    from consortium.ledger.contract._blocks import median_attestation
+    from consortium.ledger.contract.records import Attestation
+
+    accepts = [Attestation.model_validate(a) for a in attestations if a["verdict"] == "accept"]
+    if not accepts:
+        return None
+    median = median_attestation(accepts)
+    return median.metric_bp - median.base_metric_bp
 
 
 def _accepted_ms(view: dict[str, Any]) -> int:
@@ -124,6 +138,19 @@ def fell_short(mem: dict[str, Any], head: int) -> set[str]:
     return set(last.get("updates", []))
 
 
+def _bar_decayed(s: Session, head: dict[str, Any], last: dict[str, Any]) -> bool:
+    """Has the head's requirement decayed (`required_gain_at`, for a proposal made now) to the
+    gain the same sum was attested with when it fell short? Then the same version passes."""
+    from consortium.ledger.contract.records import TaskRecord
+    from consortium.pole.difficulty import required_gain_at
+
+    if last.get("gain_bp") is None:
+        return False
+    task = TaskRecord.model_validate(s.task())
+    interval = max(0, s.now_ms() - int(head["ms"]))
+    return required_gain_at(task, int(head["required_gain_bp"]), interval) <= int(last["gain_bp"])
+
+
 def _aggregate_blob(s: Session, ids: list[str], weights: list[int]) -> str:
     """Store the weighted sum, computed exactly as anyone recomputes it from the ledger."""
     from consortium.federation.recompute import recompute_aggregate
@@ -145,7 +172,8 @@ def aggregate_step(s: Session) -> bool:
     if not chosen:
         return False
     same = {v["update"]["update_id"] for v in chosen} == fell_short(mem, int(head["height"]))
-    if same and s.clock() - mem["last"].get("closed_at", 0.0) < _timeout(s, mem):
+    waited = s.clock() - mem["last"].get("closed_at", 0.0) if same else 0.0
+    if same and waited < _timeout(s, mem) and not _bar_decayed(s, head, mem["last"]):
         return False  # the same sum already fell short on this head: wait for company
     task = s.task()
     bw = buffer_weights([buffered(v) for v in chosen], head=int(head["height"]),
@@ -166,11 +194,13 @@ def aggregate_step(s: Session) -> bool:
     return True
 
 
-def close_aggregate(s: Session, aggregate_id: str, status: str) -> None:
+def close_aggregate(s: Session, aggregate_id: str, status: str, gain_bp: int | None = None) -> None:
     """Mark the outstanding aggregate closed with its proposal's ``status`` (``below_target``,
-    ``rejected`` or ``superseded``): it is no longer outstanding (see the module docstring)."""
+    ``rejected`` or ``superseded``): it is no longer outstanding (see the module docstring).
+    ``gain_bp``: the block gain its attestations gave (below target: what the bar must decay to)."""
     mem: dict[str, Any] = s.state.read_json("tasks", s.task_id, "aggregator.json", default={})
     if mem.get("last", {}).get("id") == aggregate_id:
         mem["last"]["closed"] = status
         mem["last"]["closed_at"] = s.clock()
+        mem["last"]["gain_bp"] = gain_bp
         s.state.write_json(mem, "tasks", s.task_id, "aggregator.json")

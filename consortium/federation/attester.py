@@ -4,8 +4,12 @@ Before it gives a metric, the attester checks that the proposal is what the ledg
 the blob opens to bytes whose SHA-256 is ``model_digest``, and — since it holds the secret key —
 that decrypting the aggregate and applying it to the head reproduces exactly those bytes
 (`consortium.federation.sealer.form_version`). A sealer that slipped anything else into the
-version gets a ``reject``. The contract then appends the block when the lower median of the
-accepting attesters' gains meets the required gain (0001, AttestBlock).
+version gets a ``reject``. So does a proposal stamped more than ``max_clock_skew_seconds`` ahead
+of the attester's clock: the proposal's interval since the head comes from the sealer's own
+transaction timestamp and sets the target-interval gate, retargeting and the decayed requirement
+(0001, "Difficulty"), so a post-dated proposal could claim a lower bar. The contract then appends
+the block when the lower median of the accepting attesters' gains meets the required gain (0001,
+AttestBlock).
 """
 
 from __future__ import annotations
@@ -65,7 +69,8 @@ def attest_step(s: Session, proposals: list[str]) -> bool:
             mem.setdefault("done", []).append(proposal_id)
             s.state.write_json(mem, "tasks", s.task_id, "attester.json")
             continue
-        ok = _consistent(s, p)
+        on_time = int(p["ms"]) <= s.now_ms() + s.settings.max_clock_skew_seconds * 1000
+        ok = on_time and _consistent(s, p)
         verdict, new_bp, base_bp = ("accept" if ok else "reject"), 0, 0
         if not measures:
             verdict = "abstain" if ok else "reject"

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from consortium.federation.aggregator import aggregate_step, close_aggregate
+from consortium.federation.aggregator import aggregate_step, attested_gain, close_aggregate
 from consortium.federation.attester import attest_step
 from consortium.federation.sealer import seal_step
 from consortium.federation.session import Session
@@ -54,7 +54,8 @@ class Node:
                                 proposal_id=tx.args["proposal_id"])  # fmt: skip
                 agg_id = view["proposal"].get("aggregate_id")
                 if agg_id:
-                    close_aggregate(self.s, agg_id, str(status))
+                    gain = attested_gain(view["attestations"])
+                    close_aggregate(self.s, agg_id, str(status), gain)
 
     def follow(self) -> int:
         """Read newly committed transactions; returns how many."""

@@ -59,6 +59,9 @@ class NodeSettings(BaseModel):
     sync_members: list[str] = Field(default_factory=list)  # synchronous baseline: wait for all
     # sealing
     sealer_timeout_seconds: float = Field(default=8.0, gt=0)
+    # attesting: a proposal stamped further ahead of this node's clock is rejected (its interval
+    # sets the gate, retargeting and the decayed requirement; decisions/0009-pole.md, "Limits")
+    max_clock_skew_seconds: float = Field(default=60.0, gt=0)
     poll_seconds: float = Field(default=0.2, gt=0)
     plaintext: bool = False  # no HE: only for the overhead benchmark's baseline
 

@@ -9,6 +9,7 @@ import pytest
 from consortium.federation import aggregator
 from consortium.federation.aggregator import _accepted_ms, _select, buffered
 from consortium.ledger.base import TxResult
+from consortium.ledger.contract.scenario import example_task
 from consortium.node.settings import NodeSettings
 
 
@@ -99,6 +100,8 @@ class _Node:
     def __init__(self, views: list[dict[str, Any]]) -> None:
         self.settings = NodeSettings(sealer_timeout_seconds=2.0)
         self.views, self.height, self.now = views, 1, 100.0
+        self.head_ms = 0
+        self.record: dict[str, Any] = {}  # the full task record, for a test that needs one
         self.posted: list[dict[str, Any]] = []
         self.files: dict[tuple[str, ...], Any] = {}
         self.state, self.ledger = self, self
@@ -110,10 +113,10 @@ class _Node:
         self.files[path] = doc
 
     def head(self) -> dict[str, Any]:
-        return {"height": self.height}
+        return {"height": self.height, "ms": self.head_ms, "required_gain_bp": 50}
 
     def task(self) -> dict[str, Any]:
-        return {"buffer_size": 2, "staleness_exponent_bp": 5000}
+        return {**self.record, "buffer_size": 2, "staleness_exponent_bp": 5000}
 
     def clock(self) -> float:
         return self.now
@@ -173,3 +176,48 @@ def test_a_rejected_or_superseded_sum_is_aggregated_afresh(monkeypatch: pytest.M
     aggregator.close_aggregate(node, "agg2", "below_target")  # type: ignore[arg-type]
     node.height = 2  # the head moved: the stale updates meet a new version
     assert aggregator.aggregate_step(node) and len(node.posted) == 3  # type: ignore[arg-type]
+
+
+def _record(**overrides: Any) -> dict[str, Any]:
+    """A task as GetTask returns it: required 50 bp, floor -100, target 5 s."""
+    task = example_task("heart", target_interval_ms=5000, **overrides)
+    return {**task, "published_by": "admin", "published_ms": 0}
+
+
+def test_the_same_sum_is_tried_again_once_the_requirement_decayed_to_its_gain(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # required 50 bp, floor -100, target 5 s, decay over 4 intervals (20 s): a proposal made
+    # 5 s + late ms after the head needs 50 - floor(150 × late / 20000); the sum's gain was -30
+    monkeypatch.setattr(aggregator, "_aggregate_blob", lambda s, ids, weights: "d" * 64)
+    node = _Node([_view("a", 1, "accepted"), _view("b", 1, "accepted")])
+    node.record = _record(gain_decay_intervals=4)
+    node.head_ms = node.now_ms() - 10_000
+    assert aggregator.aggregate_step(node)  # type: ignore[arg-type]
+    aggregator.close_aggregate(node, "agg1", "below_target", -30)  # type: ignore[arg-type]
+    node.now += 5.6  # late 10_600 ms: 50 - 79 = -29 > -30, and within the outstanding timeout
+    assert not aggregator.aggregate_step(node)  # type: ignore[arg-type]
+    node.now += 0.1  # late 10_700 ms: 50 - 80 = -30, the gain the same version showed
+    assert aggregator.aggregate_step(node) and len(node.posted) == 2  # type: ignore[arg-type]
+
+
+def test_without_decay_the_same_sum_waits_out_the_timeout_whatever_its_gain(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(aggregator, "_aggregate_blob", lambda s, ids, weights: "d" * 64)
+    node = _Node([_view("a", 1, "accepted"), _view("b", 1, "accepted")])
+    node.record = _record(gain_decay_intervals=0)
+    assert aggregator.aggregate_step(node)  # type: ignore[arg-type]
+    aggregator.close_aggregate(node, "agg1", "below_target", -30)  # type: ignore[arg-type]
+    node.now += 7.9  # hours late for the task, but a bar that does not decay stays at 50
+    assert not aggregator.aggregate_step(node)  # type: ignore[arg-type]
+
+
+def test_the_attested_gain_is_the_contracts_lower_median_of_accepts() -> None:
+    def att(member: str, verdict: str, gain: int) -> dict[str, Any]:
+        return {"proposal_id": "p" * 64, "member_id": member, "verdict": verdict,
+                "metric_bp": 7000 + gain, "base_metric_bp": 7000, "ms": 1}  # fmt: skip
+
+    three = [att("v1", "accept", -5), att("v2", "accept", -40), att("v3", "reject", -900)]
+    assert aggregator.attested_gain(three) == -40  # lower median of (-40, -5); rejects ignored
+    assert aggregator.attested_gain([att("v1", "abstain", 0)]) is None
