@@ -3,15 +3,18 @@
 Runs `consortium.pole.blockrate.run_block_rate` (the real contract on a memory state, the real
 difficulty function; simulated learning and clock: see that module's docstring for exactly what is
 simulated) for the rule in force, a task with the target-interval gate (``min_interval_bp`` 9000:
-the contract refuses a proposal before 90 % of the target interval with ``TOO_EARLY``) and
-retargeting, beside the earlier rule (retargeting alone, ``min_interval_bp`` 0), across evaluation
-noise levels and speeds of diminishing returns. "bar bp" is the mean required gain over the last
+the contract refuses a proposal before 90 % of the target interval with ``TOO_EARLY``), the
+decaying requirement (``gain_decay_intervals`` 4: a head older than the target interval needs
+less, down to the task's floor after 4 more intervals) and retargeting, beside the earliest rule
+(retargeting alone: no gate, no decay), across evaluation noise levels and speeds of diminishing
+returns. "bar bp" is the mean required gain over the last
 10 blocks, "refused" the proposals the contract refused as too early. Each line prints both CVs
 beside the CV of exponential (Proof-of-Work) intervals with the same mean as the gated run.
 Goal: CV <= 0.3.
 
     .venv/bin/python bench/pole_block_rate.py [--blocks 100] [--from demo-out/consortium]
-        [--noise 30 60 150 300] [--min-interval-bp 9000] [--initial-gain-bp 50]
+        [--noise 30 60 150 300] [--min-interval-bp 9000] [--decay-intervals 4]
+        [--initial-gain-bp 50]
 
 With ``--from DIR`` (a consortium directory after a run, e.g. the demo's), the attested-gain noise
 is also measured from that run's ledger (`measured_gain_noise`) and both rules are run with it.
@@ -71,6 +74,7 @@ def main() -> None:
     parser.add_argument("--from", dest="source", help="consortium directory of a finished run")
     parser.add_argument("--noise", type=float, nargs="+", default=[30.0, 60.0, 150.0, 300.0])
     parser.add_argument("--min-interval-bp", type=int, default=9000)
+    parser.add_argument("--decay-intervals", type=int, default=4, help="0: no decay")
     parser.add_argument("--initial-gain-bp", type=int, default=50, help="initial required gain")
     args = parser.parse_args()
     noises = list(args.noise)
@@ -83,9 +87,9 @@ def main() -> None:
         f"required gain {args.initial_gain_bp} bp; 4 hospitals, one update each per 10 s on "
         "average (simulated time)"
     )
-    gate = f"gate {args.min_interval_bp} bp"
+    gate = f"gate {args.min_interval_bp} bp, decay {args.decay_intervals}"
     print(
-        f"{'':21} | {gate + ' (in force)':<38} | {'no gate (earlier rule)':<31} |"
+        f"{'':21} | {gate + ' (in force)':<38} | {'no gate, no decay (earliest rule)':<31} |"
         f"\n{'w0 (updates)':>12} {'noise bp':>8} | {'CV':>8} {'mean s':>6} {'upd/blk':>7} "
         f"{'bar bp':>6} {'refused':>7} | {'CV':>8} {'mean s':>6} {'upd/blk':>7} {'bar bp':>6} | "
         f"{'PoW CV':>6}"
@@ -99,7 +103,9 @@ def main() -> None:
                 noise_bp=noise,
                 initial_required_gain_bp=args.initial_gain_bp,
             )
-            gated = _run(base.model_copy(update={"min_interval_bp": args.min_interval_bp}), people)
+            rule = {"min_interval_bp": args.min_interval_bp,
+                    "gain_decay_intervals": args.decay_intervals}  # fmt: skip
+            gated = _run(base.model_copy(update=rule), people)
             old = _run(base.model_copy(update={"min_interval_bp": 0}), people)
             worst = max(worst, gated.cv if isinstance(gated, BlockRateResult) else math.inf)
             pow_cv = f"{gated.pow_cv:6.2f}" if isinstance(gated, BlockRateResult) else ""

@@ -5,8 +5,9 @@ the same code the embedded ledger and the Fabric fake run), with certificates fr
 consortium CA. Every block goes through it: `SubmitUpdate`, `RevealNonce`, the committee's
 `Endorse`, `ProposeBlock` (whose ``next_required_gain_bp`` the contract recomputes with
 `consortium.pole.difficulty` and refuses otherwise) and the committee's `AttestBlock`, which
-appends the block only if the median attested gain meets ``head.required_gain_bp``. The interval
-the contract records (and retargets on) is the difference of transaction timestamps.
+appends the block only if the median attested gain meets the requirement the proposal recorded
+(``head.required_gain_bp``, decayed to the proposal's interval when the task decays it). The
+interval the contract records (and retargets on) is the difference of transaction timestamps.
 
 What is simulated (`LearningModel`), in simulated milliseconds:
 - updates reach the sealer as a Poisson process (``hospitals`` members, one update each every
@@ -22,7 +23,11 @@ What is simulated (`LearningModel`), in simulated milliseconds:
   does not know it and proposes as soon as its candidate meets the bar; when the contract refuses
   with ``TOO_EARLY`` it keeps collecting updates and proposes again at the earliest interval the
   contract accepts (`consortium.pole.difficulty.earliest_interval_ms`), where the attesters
-  measure the candidate afresh. ``too_early`` counts those refusals.
+  measure the candidate afresh. ``too_early`` counts those refusals;
+- the task's decaying requirement (``gain_decay_intervals``, 0 = none) is the contract's too: the
+  sealer compares a candidate's measured gain with the requirement at the current interval
+  (`consortium.pole.difficulty.required_gain_at`), which the proposal records and the block is
+  judged against.
 
 ``min_interval_bp = 9000`` is the rule in force in the bench (decisions/0001, "Difficulty");
 ``min_interval_bp = 0`` is the earlier rule (retargeting alone), kept for comparison.
@@ -44,7 +49,7 @@ from pydantic import BaseModel
 from consortium.ledger.base import Creator
 from consortium.ledger.contract import codes
 from consortium.ledger.contract.scenario import Scenario, example_task, fake_digest
-from consortium.pole.difficulty import earliest_interval_ms, next_required_gain
+from consortium.pole.difficulty import earliest_interval_ms, next_required_gain, required_gain_at
 from consortium.pole.sml import commitment
 
 __all__ = [
@@ -74,6 +79,7 @@ class BlockRateConfig(BaseModel):
     min_required_gain_bp: int = -300
     max_required_gain_bp: int = 500
     min_interval_bp: int = 9000
+    gain_decay_intervals: int = 0
     seed: int = 0
 
 
@@ -82,7 +88,8 @@ class BlockRateResult(BaseModel):
 
     config: BlockRateConfig
     intervals_ms: list[int]
-    required_gain_bp: list[int]
+    required_gain_bp: list[int]  # the head's requirement when each block's wait began
+    block_required_gain_bp: list[int]  # what each block was judged against (decayed if late)
     cv: float
     pow_cv: float
     mean_interval_ms: float
@@ -232,6 +239,7 @@ class _Params:
         self.min_required_gain_bp = int(task["min_required_gain_bp"])
         self.max_required_gain_bp = int(task["max_required_gain_bp"])
         self.min_interval_bp = int(task["min_interval_bp"])
+        self.gain_decay_intervals = int(task["gain_decay_intervals"])
 
 
 def _identities() -> dict[str, Creator]:
@@ -277,6 +285,7 @@ def _chain(cfg: BlockRateConfig, people: dict[str, Creator]) -> Chain:
         min_required_gain_bp=cfg.min_required_gain_bp,
         max_required_gain_bp=cfg.max_required_gain_bp,
         min_interval_bp=cfg.min_interval_bp,
+        gain_decay_intervals=cfg.gain_decay_intervals,
     )
     sc.ok("admin", "PublishTask", {"task": task})
     return Chain(sc=sc, task=task)
@@ -285,10 +294,11 @@ def _chain(cfg: BlockRateConfig, people: dict[str, Creator]) -> Chain:
 def _next_block(chain: Chain, model: LearningModel, cfg: BlockRateConfig) -> tuple[int, int, int]:
     """Simulate arrivals until the contract takes a proposal whose candidate meets the bar; seal
     it. Returns (interval, updates, TOO_EARLY refusals)."""
-    required = int(chain.head()["required_gain_bp"])
+    head_required = int(chain.head()["required_gain_bp"])
+    params = _Params(chain.task)
     sealer = MEMBERS[1 + int(chain.head()["height"]) % 4]
     uid = chain.accepted_update(sealer)
-    earliest = earliest_interval_ms(_Params(chain.task))
+    earliest = earliest_interval_ms(params)
     elapsed, pending, refused, arrival = 0, 0, 0, model.next_arrival_ms()
     while True:
         if refused and elapsed < earliest:  # refused: collect updates until the gate, then retry
@@ -300,7 +310,7 @@ def _next_block(chain: Chain, model: LearningModel, cfg: BlockRateConfig) -> tup
         if elapsed > 1000 * cfg.target_interval_ms:
             raise RuntimeError("no candidate met the requirement in 1000 target intervals")
         base_bp, new_bp = model.attested(pending)
-        if new_bp - base_bp < required:
+        if new_bp - base_bp < required_gain_at(params, head_required, elapsed):
             continue
         outcome = chain.propose(sealer, uid, elapsed)
         if outcome.code == codes.TOO_EARLY:
@@ -328,10 +338,8 @@ def run_block_rate(
         intervals.append(interval)
         updates.append(pending)
         refused += too_early
-    recorded = [
-        int(v["interval_ms"])
-        for v in chain.sc.ok("admin", "ListVersions", {"task_id": "t"}, after_ms=0)[1:]
-    ]
+    blocks = chain.sc.ok("admin", "ListVersions", {"task_id": "t"}, after_ms=0)[1:]
+    recorded = [int(v["interval_ms"]) for v in blocks]
     if recorded != intervals:
         raise RuntimeError("the contract recorded other intervals than the simulation's")
     pow_rng = np.random.default_rng(cfg.seed + 1)
@@ -340,6 +348,7 @@ def run_block_rate(
         config=cfg,
         intervals_ms=recorded,
         required_gain_bp=required,
+        block_required_gain_bp=[int(v["required_gain_bp"]) for v in blocks],
         cv=coefficient_of_variation(recorded),
         pow_cv=coefficient_of_variation(pow_intervals),
         mean_interval_ms=float(np.mean(recorded)),

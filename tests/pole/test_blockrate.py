@@ -59,3 +59,31 @@ def test_gain_noise_is_measured_from_a_real_run(run: Run) -> None:
     blocks = s.q("ListVersions", task_id="heart")[1:]
     assert used == len(blocks) >= 1  # every block has a quorum of 2 accepting attesters here
     assert noise >= 0
+
+
+def test_the_decaying_requirement_keeps_a_noiseless_plateau_moving(
+    people: dict[str, Creator],
+) -> None:
+    # Without evaluation noise the gain per block falls toward 0 as the model converges (w0 =
+    # 300 updates); once it falls below the bar, retargeting (which acts only on a block) can
+    # never lower it: the chain stops. With the requirement decaying after a late head it goes on.
+    noiseless = BlockRateConfig(blocks=100, noise_bp=0, w0_updates=300)
+    with pytest.raises(RuntimeError, match="no candidate met the requirement"):
+        run_block_rate(noiseless, people)
+    decaying = run_block_rate(noiseless.model_copy(update={"gain_decay_intervals": 4}), people)
+    assert len(decaying.intervals_ms) == 100 and decaying.cv <= 0.3
+    # Each block records the bar it met: the head's while on time, lower once late (the contract
+    # computed it from the proposal's interval; the sealer's simulation only chose when to try).
+    target = decaying.config.target_interval_ms
+    rows = list(
+        zip(
+            decaying.intervals_ms,
+            decaying.required_gain_bp,
+            decaying.block_required_gain_bp,
+            strict=True,
+        )
+    )
+    late = [(head, met) for interval, head, met in rows if interval > target]
+    on_time = [(head, met) for interval, head, met in rows if interval <= target]
+    assert any(met < head for head, met in late)
+    assert on_time and all(met == head for head, met in on_time)
