@@ -3,12 +3,7 @@
 FedBuff-style buffering (Nguyen et al., AISTATS 2022): the aggregator waits until the task's
 ``buffer_size`` accepted, not yet included updates exist (or, so that a straggler's update is not
 held forever, until the oldest one has waited ``flush_seconds``), then aggregates all of them at
-once. The wait counts from when the update could first join a buffer on the current head: its
-acceptance, or the moment this aggregator saw the head move, whichever is later. An update
-accepted while the previous aggregate was being sealed has not waited for company on the new
-version yet; the hospitals that just received it are training and verifying their next updates
-(counting from its acceptance flushed it alone at once: decisions/0007, "What encryption
-costs"). Weights are public integers (`consortium.federation.weights`) computed from the ledger only:
+once. Weights are public integers (`consortium.federation.weights`) computed from the ledger only:
 base versions (staleness), sample counts and the verifiers' endorsement metrics and scores.
 
 The aggregator holds the public CKKS context only: it can add and scale ciphertexts, never
@@ -121,29 +116,17 @@ def _sync_ready(s: Session, head: int, views: list[dict[str, Any]]) -> list[dict
     ]
 
 
-def _select(
-    s: Session, head: int, views: list[dict[str, Any]], head_seen_ms: int = 0
-) -> list[dict[str, Any]]:
-    """The buffer to aggregate now, or [] to wait (module docstring)."""
+def _select(s: Session, head: int, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if s.settings.sync_members:
         return _sync_ready(s, head, views)
     if len(views) >= int(s.task()["buffer_size"]):
         return views
-    if views:
-        waiting_since = max(head_seen_ms, min(_accepted_ms(v) for v in views))
-        if s.now_ms() - waiting_since >= s.settings.flush_seconds * 1000:
-            return views
+    if (
+        views
+        and s.now_ms() - min(_accepted_ms(v) for v in views) >= s.settings.flush_seconds * 1000
+    ):
+        return views
     return []
-
-
-def _head_seen_ms(s: Session, mem: dict[str, Any], height: int) -> int:
-    """When this aggregator first saw version ``height`` as the head (kept in ``mem``)."""
-    seen = mem.get("head_seen") or {}
-    if seen.get("height") != height:
-        seen = {"height": height, "ms": s.now_ms()}
-        mem["head_seen"] = seen
-        s.state.write_json(mem, "tasks", s.task_id, "aggregator.json")
-    return int(seen["ms"])
 
 
 def fell_short(mem: dict[str, Any], head: int) -> set[str]:
@@ -185,8 +168,7 @@ def aggregate_step(s: Session) -> bool:
     if _outstanding(s, head, mem):
         return False
     views = s.q("ListUpdates", task_id=s.task_id, status="accepted")
-    seen_ms = _head_seen_ms(s, mem, int(head["height"]))
-    chosen = _select(s, int(head["height"]), views, seen_ms)
+    chosen = _select(s, int(head["height"]), views)
     if not chosen:
         return False
     same = {v["update"]["update_id"] for v in chosen} == fell_short(mem, int(head["height"]))

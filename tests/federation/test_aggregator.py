@@ -53,20 +53,6 @@ def test_async_waits_for_a_full_buffer_or_the_flush_timeout() -> None:
     assert _select(_Ledgerless(settings, three, 2600), 0, three) == three  # type: ignore[arg-type]
 
 
-def test_the_flush_window_counts_from_the_head_when_the_update_was_accepted_before_it() -> None:
-    # "a" was accepted at 1 s while the previous aggregate was being sealed; the new head was seen
-    # at 5 s: it waits for company until 9 s, not only until 5 s
-    settings = NodeSettings(flush_seconds=4.0)
-    one = [_view("a", 0, "accepted", 1000)]
-    assert _select(_Ledgerless(settings, one, 6000), 1, one) == one  # type: ignore[arg-type]
-    assert _select(_Ledgerless(settings, one, 6000), 1, one, 5000) == []  # type: ignore[arg-type]
-    assert _select(_Ledgerless(settings, one, 9000), 1, one, 5000) == one  # type: ignore[arg-type]
-    # an update accepted after the head was seen counts from its own acceptance
-    late = [_view("b", 1, "accepted", 7000)]
-    assert _select(_Ledgerless(settings, late, 10_000), 1, late, 5000) == []  # type: ignore[arg-type]
-    assert _select(_Ledgerless(settings, late, 11_000), 1, late, 5000) == late  # type: ignore[arg-type]
-
-
 def test_an_update_is_accepted_when_the_deciding_endorsement_came() -> None:
     view = _view("a", 0, "accepted")
     view["update"]["committee"] = ["v1", "v2"]  # committee 2, quorum 2
