@@ -31,6 +31,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from consortium.federation.checks import Thresholds
+from consortium.learning.compare import AurocDifference
 from consortium.simulate.config import DEFAULT_SITES, SimConfig
 from consortium.simulate.report import rejection_reasons
 
@@ -75,6 +76,9 @@ class SiteRow(BaseModel):
     central: ModelScore
     epsilon_spent: str
     local_epsilon: str
+    # federated − local-only AUROC with a 95 % paired bootstrap interval (None: fewer than the
+    # verifiers' MIN_CLASS_ROWS of a class, as for Switzerland's one negative)
+    fed_minus_local: AurocDifference | None = None
 
 
 class DemoReport(BaseModel):
@@ -181,14 +185,21 @@ def _splits(table: Any) -> Any:
     return cohort_from_table(table, "heart", 2000)
 
 
-def score(arrays: Any, spec: Any, X: np.ndarray, y: np.ndarray) -> ModelScore:
-    """AUROC of weights ``arrays`` (a `ModelSpec` model) on rows ``X``, ``y``."""
-    from consortium.learning.evaluate import evaluate
+def _proba(arrays: Any, spec: Any, X: np.ndarray) -> np.ndarray:
+    """Probabilities of weights ``arrays`` (a `ModelSpec` model) for rows ``X``."""
+    from consortium.learning.evaluate import predict_proba
     from consortium.learning.models import build_model, load_arrays
 
     model = build_model(spec, seed=0)
     load_arrays(model, arrays)
-    m = evaluate(model, X, y)
+    return predict_proba(model, X)
+
+
+def score(arrays: Any, spec: Any, X: np.ndarray, y: np.ndarray) -> ModelScore:
+    """AUROC of weights ``arrays`` (a `ModelSpec` model) on rows ``X``, ``y``."""
+    from consortium.learning.evaluate import metrics_from_scores
+
+    m = metrics_from_scores(y, _proba(arrays, spec, X))
     return ModelScore(auroc=m.auroc, n=m.n, positives=m.positives)
 
 
@@ -383,7 +394,11 @@ def site_rows(
     eps: dict[str, str],
     local_eps: dict[str, str],
 ) -> tuple[list[SiteRow], dict[str, ModelScore]]:
-    """Per hospital and pooled: the three models on the same held-out rows."""
+    """Per hospital and pooled: the three models on the same held-out rows, and the federated
+    model's difference from the local-only one with its paired bootstrap interval."""
+    from consortium.federation.verifier import MIN_CLASS_ROWS
+    from consortium.learning.compare import auroc_difference
+
     rows, Xs, ys = [], [], []
     for site, table in tables.items():
         c = _splits(table)
@@ -397,6 +412,12 @@ def site_rows(
                 central=score(central, spec, c.X_test, c.y_test),
                 epsilon_spent=eps.get(site, "0"),
                 local_epsilon=local_eps[site],
+                fed_minus_local=auroc_difference(
+                    c.y_test,
+                    _proba(final, spec, c.X_test),
+                    _proba(local[site], spec, c.X_test),
+                    min_class_rows=MIN_CLASS_ROWS,
+                ),
             )
         )
     X, y = np.concatenate(Xs), np.concatenate(ys)

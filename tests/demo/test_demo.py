@@ -85,3 +85,31 @@ def test_the_results_say_which_held_out_sets_are_too_thin_to_judge(demo: DemoRep
         "switzerland: 1 negative among its 21 held-out rows, so its AUROC is where that patient "
         "ranks among 20 others; the verifiers measure no AUROC on fewer than 8 of a class"
     ]
+
+
+def test_each_hospital_gets_the_federated_minus_local_difference_with_its_interval(
+    demo: DemoReport,
+) -> None:
+    from rich.console import Console
+
+    from consortium.cli.demo import print_results
+
+    # Switzerland's one held-out negative gives no interval (the same patient in every resample)
+    by_site = {row.site: row for row in demo.sites}
+    assert by_site["switzerland"].fed_minus_local is None
+    measured = [row for row in demo.sites if row.site != "switzerland"]
+    for row in measured:
+        d = row.fed_minus_local
+        assert d is not None and row.federated.auroc is not None and row.local_dp.auroc is not None
+        assert d.difference == pytest.approx(row.federated.auroc - row.local_dp.auroc, abs=1e-12)
+        assert d.low <= d.difference <= d.high
+    console = Console(record=True, width=250)
+    print_results(console, demo)
+    text = console.export_text()
+    assert all(row.fed_minus_local.summary() in text for row in measured)  # type: ignore[union-attr]
+    above = sum(1 for row in measured if row.fed_minus_local.low > 0)  # type: ignore[union-attr]
+    below = sum(1 for row in measured if row.fed_minus_local.high < 0)  # type: ignore[union-attr]
+    assert (
+        f"above 0 at {above}, below 0 at {below}, containing 0 at {3 - above - below} of the 3 "
+        "hospitals with enough rows of each class to have one" in text
+    )
