@@ -40,7 +40,6 @@ def print_results(console: Console, report: DemoReport) -> None:
         "federated (DP)",
         "local only (DP)",
         "centralized (no DP)",
-        "fed − local [95 % CI]",
         "ε federated",
         "ε local",
     ):
@@ -53,15 +52,13 @@ def print_results(console: Console, report: DemoReport) -> None:
             _cell(r.federated),
             _cell(r.local_dp),
             _cell(r.central),
-            "n/a" if r.fed_minus_local is None else r.fed_minus_local.summary(),
             f"{float(r.epsilon_spent):.2f}",
             f"{float(r.local_epsilon):.2f}",
         )
     fed, cen = report.pooled["federated"], report.pooled["central"]
     t.add_row(
-        "pooled", str(fed.n), str(fed.positives), _cell(fed), "-", _cell(cen), "", "", "",
-        style="bold",
-    )  # fmt: skip
+        "pooled", str(fed.n), str(fed.positives), _cell(fed), "-", _cell(cen), "", "", style="bold"
+    )
     console.print(t)
     better = sum(1 for r in report.sites if (r.federated.auroc or 0) > (r.local_dp.auroc or 0))
     gap = (fed.auroc or 0) - (cen.auroc or 0)
@@ -69,7 +66,8 @@ def print_results(console: Console, report: DemoReport) -> None:
         f"federated − centralized on the pooled held-out rows: {gap:+.3f} AUROC; "
         f"federated beats local-only at {better} of {len(report.sites)} hospitals"
     )
-    console.print(beyond_noise(report))
+    for line in beyond_noise(report):
+        console.print(line)
     for note in thin_held_out(report):
         console.print(note)
     cv = "n/a" if report.interval_cv is None else f"{report.interval_cv:.2f}"
@@ -88,17 +86,24 @@ def print_results(console: Console, report: DemoReport) -> None:
     )
 
 
-def beyond_noise(report: DemoReport) -> str:
-    """Where the federated − local-only difference is outside its 95 % bootstrap interval's
-    reach of 0 (`consortium.learning.compare.auroc_difference`), and where it is not."""
+def beyond_noise(report: DemoReport) -> list[str]:
+    """Each hospital's federated − local-only difference with its 95 % paired bootstrap interval
+    (`consortium.learning.compare.auroc_difference`), and how many intervals exclude 0."""
+    from consortium.federation.verifier import MIN_CLASS_ROWS
+
+    lines = ["federated − local-only AUROC [95 % paired bootstrap interval, held-out patients]:"]
+    for r in report.sites:
+        d = r.fed_minus_local
+        cell = d.summary() if d else f"n/a (fewer than {MIN_CLASS_ROWS} rows of a class)"
+        lines.append(f"  {r.site:<12} {cell}")
     cis = [r.fed_minus_local for r in report.sites if r.fed_minus_local is not None]
     better = sum(1 for d in cis if d.low > 0)
     worse = sum(1 for d in cis if d.high < 0)
-    return (
-        f"fed − local: 95 % paired bootstrap intervals over each hospital's held-out patients; "
-        f"above 0 at {better}, below 0 at {worse}, containing 0 at {len(cis) - better - worse} "
-        f"of the {len(cis)} hospitals with enough rows of each class to have one"
+    lines.append(
+        f"  above 0 at {better}, below 0 at {worse}, containing 0 at {len(cis) - better - worse} "
+        f"of the {len(cis)} hospitals with an interval"
     )
+    return lines
 
 
 def thin_held_out(report: DemoReport) -> list[str]:

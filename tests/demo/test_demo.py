@@ -111,5 +111,6 @@ def test_each_hospital_gets_the_federated_minus_local_difference_with_its_interv
     below = sum(1 for row in measured if row.fed_minus_local.high < 0)  # type: ignore[union-attr]
     assert (
         f"above 0 at {above}, below 0 at {below}, containing 0 at {3 - above - below} of the 3 "
-        "hospitals with enough rows of each class to have one" in text
+        "hospitals with an interval" in text
     )
+    assert "switzerland  n/a (fewer than 8 rows of a class)" in text
