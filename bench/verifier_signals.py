@@ -28,7 +28,10 @@ KEY=VALUE`` (repeatable) sets the verifiers' thresholds, as node.toml's ``[verif
 updates from sign flips: rules are chosen on the first file and tried on the others. A flip's
 direction scores (trajectory cosine, mirror, symmetric loss, cosine with the others) are exactly
 the negatives of its honest original's, so each honest update also stands for the flip of itself
-(its records negated, "negated honest"), beside the real flips of the sign_flip runs:
+(its records negated, "negated honest"), beside the real flips of the sign_flip runs. Each
+re-decided endorsement keeps the run's probation mark (a different rule would have put other
+members on probation later: that path is not replayed) and the contract's seat rule for
+verifiers that abstain:
 
     S="--sim --attack none sign_flip"
     .venv/bin/python bench/verifier_signals.py $S --seeds $(seq 1 32) --dump /tmp/fit.jsonl
@@ -64,6 +67,7 @@ from consortium.federation.verifier import MIN_CLASS_ROWS
 from consortium.learning.evaluate import evaluate
 from consortium.learning.models import ModelSpec, build_model, delta, load_arrays, state_arrays
 from consortium.learning.train import train_local
+from consortium.ledger.contract.committee import committee_outcome
 from consortium.node.open import cohort_from_table
 from consortium.privacy.accountant import AccountantStore, noise_for_budget
 
@@ -119,6 +123,7 @@ def _sim_run(
             for e in ends:
                 rec = {"seed": seed, "attack": attack, "member": u["member_id"],
                        "attacker": bad, "base_version": u["base_version"],
+                       "committee": len(u["committee"]), "quorum": u["quorum"],
                        "update_id": u["update_id"], "status": view["status"],
                        "verifier": e["member_id"], "verdict": e["verdict"],
                        "reason": e["reason"], "scores": e["scores"]}  # fmt: skip
@@ -168,7 +173,9 @@ def _today(rec: Record, dim: int, th: Thresholds | None = None) -> bool:
     s, th = rec["scores"], th or Thresholds()
     if "cosine_bp" in s:
         descent = s["descent_bp"] / 10_000 if "descent_bp" in s else None
-        if s["cosine_bp"] / 10_000 < min_trajectory_cosine(th, dim, descent):
+        # probation as the run recorded it: its own history, not what this rule would have made
+        line = min_trajectory_cosine(th, dim, descent, probation=bool(s.get("probation")))
+        if s["cosine_bp"] / 10_000 < line:
             return False
     margin = th.mirror_margin_bp if "cosine_bp" in s else th.mirror_margin_first_bp
     return not (rec["reliable"] and int(s.get("mirror_bp", 0)) < -margin)
@@ -200,10 +207,26 @@ def _negated(rec: Record) -> Record:
 
 
 def _quorum(recs: list[Record], accept: Callable[[Record], bool]) -> str:
-    """Two recorded verdicts that agree decide; a split of the two recorded is "split" (the
-    third verifier, who did not endorse in the run, would have decided)."""
-    yes = sum(accept(r) for r in recs)
-    return "accept" if yes >= 2 else "reject" if len(recs) - yes >= 2 else "split"
+    """The contract's outcome (`committee_outcome`) of the recorded endorsements re-decided by
+    ``accept``: as `checks.decide`, a verifier that can run no direction check (its held-out
+    rows cannot measure the metric, and there is no trajectory yet) abstains when the checks it
+    can run pass, and its seat leaves the committee. "split" when the recorded ones do not decide
+    (the verifier who did not endorse in the run would have). Dumps written before the committee
+    was recorded are committees of 3 with quorum 2 (`SimConfig`'s)."""
+
+    def verdict(r: Record) -> str:
+        if not accept(r):
+            return "reject"
+        blind = not r["reliable"] and "cosine_bp" not in r["scores"]
+        return "abstain" if blind else "accept"
+
+    verdicts = [verdict(r) for r in recs]
+    outcome = committee_outcome(
+        int(recs[0].get("committee", 3)), int(recs[0].get("quorum", 2)),
+        accepts=verdicts.count("accept"), rejects=verdicts.count("reject"),
+        abstentions=verdicts.count("abstain"),
+    )  # fmt: skip
+    return outcome or "split"
 
 
 def _count(groups: list[list[Record]], accept: Callable[[Record], bool]) -> Counter[str]:
@@ -240,8 +263,8 @@ def _load(path: str, reliable: dict[str, bool], dim: int) -> dict[str, list[list
         if stage in ("v1", "descending"):
             by_stage["later"].append(recs)
     seeds = sorted({k[0] for k in groups})
-    print(f"{path}: {len(groups)} updates, seeds {seeds[0]}–{seeds[-1]} (+ split: the two "
-          "recorded verdicts disagree)")  # fmt: skip
+    print(f"{path}: {len(groups)} updates, seeds {seeds[0]}–{seeds[-1]} (+ split: the recorded "
+          "verdicts do not decide)")  # fmt: skip
     for stage in ("v0", "v1", "descending", "plateau"):
         print(f"  today, {stage:10s}: {_tally(_count(by_stage.get(stage, []), _today_of(dim)))}")
     return by_stage

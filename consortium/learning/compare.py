@@ -6,7 +6,7 @@ with a patient or two. `auroc_difference` gives it with a 95 % paired, stratifie
 interval (Efron & Tibshirani, "An Introduction to the Bootstrap", 1993, ch. 13 for percentile
 intervals; resampling within each class as is usual for AUROC, so every resample has one): both
 models are scored on the same resampled patients, so what they rank alike cancels out.
-No torch here: the demo's table and the benches call it on probabilities.
+No torch here: the demo calls it on the probabilities it already computed.
 """
 
 from __future__ import annotations

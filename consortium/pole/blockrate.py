@@ -29,8 +29,9 @@ What is simulated (`LearningModel`), in simulated milliseconds:
   (`consortium.pole.difficulty.required_gain_at`), which the proposal records and the block is
   judged against.
 
-``min_interval_bp = 9000`` is the rule in force in the bench (decisions/0001, "Difficulty");
-``min_interval_bp = 0`` is the earlier rule (retargeting alone), kept for comparison.
+``min_interval_bp = 9000`` with ``gain_decay_intervals = 4`` is the rule in force in the bench
+(decisions/0001, "Difficulty"); both 0 is the earliest rule (retargeting alone), kept for
+comparison. The config's defaults leave the decay off, so that a run asks for it by name.
 The Proof-of-Work baseline has exponential intervals of the same mean (coefficient of variation 1).
 """
 
