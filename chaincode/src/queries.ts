@@ -7,7 +7,9 @@ import { fail } from './errors';
 import { Json, LearningBlock, Member, Update } from './records';
 import { attestations, loadAggregate, loadProposal } from './blocks';
 import { read, scan, TxContext, versionKey } from './state';
-import { derivedStatus, endorsements, loadHead, loadTask, loadUpdate } from './updates';
+import {
+  derivedStatus, endorsements, loadHead, loadTask, loadUpdate, TaskRecord, withTaskDefaults,
+} from './updates';
 
 type Args = Record<string, unknown>;
 type Query = (ctx: TxContext, args: Args) => Promise<unknown>;
@@ -30,7 +32,7 @@ export const QUERIES: Record<string, Query> = {
   },
   ListMembers: (ctx) => scan(ctx, 'member/'),
   GetTask: (ctx, a) => loadTask(ctx, a.task_id as string),
-  ListTasks: (ctx) => scan(ctx, 'task/'),
+  ListTasks: async (ctx) => (await scan<TaskRecord>(ctx, 'task/')).map(withTaskDefaults),
   async GetUpdate(ctx, a) {
     return updateView(ctx, await loadUpdate(ctx, a.task_id as string, a.update_id as string));
   },

@@ -25,10 +25,21 @@ export function smlCommitment(nonce: string): string {
 
 export type TaskRecord = Task & { published_by: string; published_ms: number };
 
+/**
+ * Task fields added after tasks were first stored, with the value that keeps the earlier rule
+ * (as the Python records' defaults do): a network upgraded in place reads its older tasks so.
+ */
+const TASK_DEFAULTS = { min_interval_bp: 0, gain_decay_intervals: 0, verification_set_digest: null };
+
+/** A stored task with the fields it predates at their defaults. */
+export function withTaskDefaults(task: TaskRecord): TaskRecord {
+  return { ...TASK_DEFAULTS, ...task };
+}
+
 export async function loadTask(ctx: TxContext, taskId: string): Promise<TaskRecord> {
   const task = await read<TaskRecord>(ctx, `task/${taskId}`);
   if (task === null) throw fail('TASK_NOT_FOUND', `no task '${taskId}'`);
-  return task;
+  return withTaskDefaults(task);
 }
 
 export async function loadHead(ctx: TxContext, taskId: string): Promise<Head> {

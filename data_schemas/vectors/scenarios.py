@@ -12,6 +12,7 @@ from typing import Any
 
 from generate import Recorder
 
+from consortium.canonical import canonical_json
 from consortium.ledger.contract._updates import sml_commitment
 from consortium.ledger.contract.records import TaskRecord
 from consortium.ledger.contract.scenario import example_task, fake_digest
@@ -40,6 +41,7 @@ def build(rec: Recorder) -> None:
     _block_two(rec, ids)
     _no_sml_block(rec, ids)
     _abstentions(rec, ids)
+    _legacy_task(rec)
     _queries(rec, ids)
 
 
@@ -498,6 +500,19 @@ def _abstentions(rec: Recorder, ids: dict[str, str]) -> None:
     step("propose-all-abstained", "h1", "ProposeBlock", both, "UPDATE_NOT_ACCEPTED",
          about="an update every seat abstained on is never includable")  # fmt: skip
     _late_blocks(rec, ids)
+
+
+def _legacy_task(rec: Recorder) -> None:
+    """A task as a contract before the gate and the decay stored it (no ``min_interval_bp``, no
+    ``gain_decay_intervals``; a network upgraded in place keeps such records): it reads with
+    both at 0, their "none", so its rule does not change under it."""
+    stored = json.loads(rec.sc.state.get("task/heart") or b"{}")
+    added = ("min_interval_bp", "gain_decay_intervals")
+    legacy = {k: v for k, v in stored.items() if k not in added}
+    rec.sc.state.put("task/legacy", canonical_json({**legacy, "task_id": "legacy"}))
+    got = rec.step("query-task-legacy", "aud", "GetTask", {"task_id": "legacy"},
+                   about="stored without min_interval_bp and gain_decay_intervals")  # fmt: skip
+    assert (got["min_interval_bp"], got["gain_decay_intervals"]) == (0, 0), got
 
 
 def _late_blocks(rec: Recorder, ids: dict[str, str]) -> None:
