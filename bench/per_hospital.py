@@ -60,6 +60,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from consortium.datasets.heart import SITES, heart_cohort_table
 from consortium.federation.pacing import plan_pacing
+from consortium.learning.compare import beats
 from consortium.learning.data import design_matrix, load_definition
 from consortium.learning.evaluate import predict_proba
 from consortium.learning.models import ModelSpec, add_delta, build_model, delta, load_arrays
@@ -248,7 +249,7 @@ Results = dict[str, dict[str, float]]  # site -> model -> AUROC
 def _print_seed(seed: int, res: Results, models: tuple[str, ...]) -> None:
     for n in res:
         print(f"{seed:>4} {n:<12} " + " ".join(f"{res[n][m]:8.3f}" for m in models), flush=True)
-    wins = [sum(res[n][m] > res[n]["local"] for n in res) for m in models]
+    wins = [sum(beats(res[n][m], res[n]["local"]) for n in res) for m in models]
     print(f"{seed:>4} {'wins of 4':<12} " + " ".join(f"{w:8d}" for w in wins), flush=True)
 
 
@@ -262,7 +263,8 @@ def _summary(runs: list[Results], models: tuple[str, ...], against: tuple[str, .
         print(f"{n:<12} " + " ".join(f"{d:+8.3f}" for d in means))
     for base in against:
         cells = [
-            "/".join(str(sum(r[n][m] > r[n][base] for n in sites)) for r in runs) for m in models
+            "/".join(str(sum(beats(r[n][m], r[n][base]) for n in sites)) for r in runs)
+            for m in models
         ]
         print(f"{'wins vs ' + base:<12} " + " ".join(f"{c:>8}" for c in cells))
 
@@ -384,7 +386,7 @@ def _demo_mode(args: argparse.Namespace) -> None:
             neg = r.federated.n - r.federated.positives
             cells = " ".join(f"{res[r.site][m]:8.3f}" for m in models)
             print(f"{seed:>4} {r.site:<12} {r.federated.n:5d} {neg:4d} {cells}", flush=True)
-        wins = [sum(res[n][m] > res[n]["local"] for n in res) for m in models]
+        wins = [sum(beats(res[n][m], res[n]["local"]) for n in res) for m in models]
         print(f"{seed:>4} {'wins of 4':<12} {'':>10} " + " ".join(f"{w:8d}" for w in wins))
         gap = (report.pooled["federated"].auroc or 0) - (report.pooled["central"].auroc or 0)
         total = " ".join(f"{s} {e:.3f}" for s, e in ft_eps.items())

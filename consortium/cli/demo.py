@@ -60,11 +60,19 @@ def print_results(console: Console, report: DemoReport) -> None:
         "pooled", str(fed.n), str(fed.positives), _cell(fed), "-", _cell(cen), "", "", style="bold"
     )
     console.print(t)
-    better = sum(1 for r in report.sites if (r.federated.auroc or 0) > (r.local_dp.auroc or 0))
+    from consortium.learning.compare import beats
+
+    better = sum(1 for r in report.sites if beats(r.federated.auroc, r.local_dp.auroc))
+    ties = sum(
+        1 for r in report.sites
+        if not beats(r.federated.auroc, r.local_dp.auroc)
+        and not beats(r.local_dp.auroc, r.federated.auroc) and r.federated.auroc is not None
+    )  # fmt: skip
     gap = (fed.auroc or 0) - (cen.auroc or 0)
+    tied = f" (tied at {ties})" if ties else ""
     console.print(
         f"federated − centralized on the pooled held-out rows: {gap:+.3f} AUROC; "
-        f"federated beats local-only at {better} of {len(report.sites)} hospitals"
+        f"federated beats local-only at {better} of {len(report.sites)} hospitals{tied}"
     )
     for line in beyond_noise(report):
         console.print(line)

@@ -114,3 +114,17 @@ def test_each_hospital_gets_the_federated_minus_local_difference_with_its_interv
         "hospitals with an interval" in text
     )
     assert "switzerland  n/a (fewer than 8 rows of a class)" in text
+
+
+def test_a_tie_is_not_counted_as_a_win(demo: DemoReport) -> None:
+    from rich.console import Console
+
+    from consortium.cli.demo import print_results
+
+    tied = demo.model_copy(deep=True)
+    for row in tied.sites:  # every federated AUROC equal to the local one but for the last bit
+        assert row.local_dp.auroc is not None
+        row.federated = row.local_dp.model_copy(update={"auroc": row.local_dp.auroc + 1e-16})
+    console = Console(record=True, width=250)
+    print_results(console, tied)
+    assert "federated beats local-only at 0 of 4 hospitals (tied at 4)" in console.export_text()
