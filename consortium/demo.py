@@ -195,12 +195,16 @@ def _proba(arrays: Any, spec: Any, X: np.ndarray) -> np.ndarray:
     return predict_proba(model, X)
 
 
-def score(arrays: Any, spec: Any, X: np.ndarray, y: np.ndarray) -> ModelScore:
-    """AUROC of weights ``arrays`` (a `ModelSpec` model) on rows ``X``, ``y``."""
+def _scored(y: np.ndarray, p: np.ndarray) -> ModelScore:
     from consortium.learning.evaluate import metrics_from_scores
 
-    m = metrics_from_scores(y, _proba(arrays, spec, X))
+    m = metrics_from_scores(y, p)
     return ModelScore(auroc=m.auroc, n=m.n, positives=m.positives)
+
+
+def score(arrays: Any, spec: Any, X: np.ndarray, y: np.ndarray) -> ModelScore:
+    """AUROC of weights ``arrays`` (a `ModelSpec` model) on rows ``X``, ``y``."""
+    return _scored(y, _proba(arrays, spec, X))
 
 
 def baselines(
@@ -404,19 +408,17 @@ def site_rows(
         c = _splits(table)
         Xs.append(c.X_test)
         ys.append(c.y_test)
+        p_fed, p_local = _proba(final, spec, c.X_test), _proba(local[site], spec, c.X_test)
         rows.append(
             SiteRow(
                 site=site,
-                federated=score(final, spec, c.X_test, c.y_test),
-                local_dp=score(local[site], spec, c.X_test, c.y_test),
+                federated=_scored(c.y_test, p_fed),
+                local_dp=_scored(c.y_test, p_local),
                 central=score(central, spec, c.X_test, c.y_test),
                 epsilon_spent=eps.get(site, "0"),
                 local_epsilon=local_eps[site],
                 fed_minus_local=auroc_difference(
-                    c.y_test,
-                    _proba(final, spec, c.X_test),
-                    _proba(local[site], spec, c.X_test),
-                    min_class_rows=MIN_CLASS_ROWS,
+                    c.y_test, p_fed, p_local, min_class_rows=MIN_CLASS_ROWS
                 ),
             )
         )
