@@ -185,7 +185,10 @@ def _replayed_versions(data: PortalData, task_id: str) -> list[dict[str, Any]]:
 
 
 def versions(data: PortalData, task_id: str | None = None) -> pd.DataFrame:
-    """Learning blocks (model versions) per task, oldest first, with intervals between them."""
+    """Learning blocks (model versions) per task, oldest first, with intervals between them and
+    ``decayed``: the block met a requirement below the one its parent set (``next_required_gain_bp``
+    of the block before), because it came later than the target interval and the task decays the
+    requirement of a late head (`consortium.pole.difficulty.required_gain_at`)."""
     rows: list[dict[str, Any]] = []
     for tid in [task_id] if task_id else list(data.tasks()):
         listed = data.query("ListVersions", {"task_id": tid})
@@ -199,6 +202,9 @@ def versions(data: PortalData, task_id: str | None = None) -> pd.DataFrame:
     ms = frame["ms"] if "ms" in frame else pd.Series([None] * len(frame))
     frame["time"] = [when(int(m)) if pd.notna(m) else None for m in ms]
     frame["interval_s"] = ms.groupby(frame["task"]).diff() / 1000
+    if {"required_gain_bp", "next_required_gain_bp"} <= set(frame.columns):
+        parent = frame.groupby("task")["next_required_gain_bp"].shift(1)
+        frame["decayed"] = (frame["height"] > 0) & (frame["required_gain_bp"] < parent)
     return frame
 
 

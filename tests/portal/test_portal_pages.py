@@ -5,6 +5,7 @@ deterministic content for exact assertions."""
 from __future__ import annotations
 
 import time
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +128,42 @@ def test_consensus_lists_the_learning_blocks(scripted: Path, portal: Any) -> Non
     assert list(blocks["height"]) == [1, 2]
     balances = at.dataframe[-1].value
     assert set(balances["member"]) == {"cleveland", "hungary", "switzerland"}
+
+
+def test_consensus_says_which_blocks_met_a_decayed_requirement(scripted: Path, portal: Any) -> None:
+    from consortium.node.open import open_session
+
+    # what the ledger says: a block met less than its parent asked for only when it was late
+    s = open_session(scripted, "auditor")
+    chain = s.q("ListVersions", task_id=TASK)
+    late = [b["required_gain_bp"] < a["next_required_gain_bp"] for a, b in pairwise(chain)]
+    task = s.task()
+    assert task["gain_decay_intervals"] == 4  # the simulator's task (`SimConfig`)
+    at = portal(scripted, "auditor", page="consensus")
+    assert list(at.dataframe[0].value["decayed"]) == late
+    caption = next(c.value for c in at.caption if "decayed requirement" in c.value)
+    assert f"{sum(late)} of {len(late)} blocks here met a decayed requirement" in caption
+    assert "floor of -1000 bp over 4 more target intervals (20 s)" in caption
+
+
+def test_a_block_that_met_less_than_its_parent_asked_is_marked_decayed() -> None:
+    import portal_ledger as pl
+
+    class Ledger:
+        def query(self, fn: str, args: dict[str, Any]) -> Any:
+            assert fn == "ListVersions"
+            return [  # version 0, an on-time block, a late one, and one after a retarget
+                {"height": 0, "ms": 0, "required_gain_bp": 50, "next_required_gain_bp": 50},
+                {"height": 1, "ms": 4000, "required_gain_bp": 50, "next_required_gain_bp": 50},
+                {"height": 2, "ms": 20000, "required_gain_bp": -30, "next_required_gain_bp": 20},
+                {"height": 3, "ms": 24000, "required_gain_bp": 20, "next_required_gain_bp": 20},
+            ]
+
+        def tasks(self) -> dict[str, Any]:
+            return {"t": {}}
+
+    frame = pl.versions(Ledger(), "t")  # type: ignore[arg-type]
+    assert list(frame["decayed"]) == [False, False, True, False]
 
 
 def test_sign_in_refuses_a_wrong_password_then_accepts_the_right_one(

@@ -42,6 +42,7 @@ else:
             "time",
             "interval_s",
             "required_gain_bp",
+            "decayed",
             "gain_bp",
             "metric_bp",
             "sealer",
@@ -50,6 +51,17 @@ else:
         if c in blocks
     ]
     st.dataframe(blocks[show], hide_index=True)
+    decay = int(task.get("gain_decay_intervals", 0))
+    if decay:
+        late = int(blocks["decayed"].sum()) if "decayed" in blocks else 0
+        st.caption(
+            f"A block that came later than the target interval met a lower requirement: the "
+            f"parent's, falling to the task's floor of {task['min_required_gain_bp']} bp over "
+            f"{decay} more target intervals ({decay * task['target_interval_ms'] / 1000:.0f} s), "
+            f"so that the chain does not wait for a gain that no longer comes (decisions/0009, "
+            f'"Liveness"). {late} of {len(blocks)} blocks here met a decayed requirement '
+            f"(column decayed); required_gain_bp is what each block met."
+        )
     if len(intervals):
         st.subheader("Block intervals")
         line(
