@@ -60,14 +60,13 @@ def print_results(console: Console, report: DemoReport) -> None:
         "pooled", str(fed.n), str(fed.positives), _cell(fed), "-", _cell(cen), "", "", style="bold"
     )
     console.print(t)
-    from consortium.learning.compare import beats
+    from consortium.learning.compare import AUROC_TIE, beats
 
-    better = sum(1 for r in report.sites if beats(r.federated.auroc, r.local_dp.auroc))
+    pairs = [(r.federated.auroc, r.local_dp.auroc) for r in report.sites]
+    better = sum(1 for f, loc in pairs if beats(f, loc))
     ties = sum(
-        1 for r in report.sites
-        if not beats(r.federated.auroc, r.local_dp.auroc)
-        and not beats(r.local_dp.auroc, r.federated.auroc) and r.federated.auroc is not None
-    )  # fmt: skip
+        1 for f, loc in pairs if f is not None and loc is not None and abs(f - loc) <= AUROC_TIE
+    )
     gap = (fed.auroc or 0) - (cen.auroc or 0)
     tied = f" (tied at {ties})" if ties else ""
     console.print(
