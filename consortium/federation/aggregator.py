@@ -3,7 +3,9 @@
 FedBuff-style buffering (Nguyen et al., AISTATS 2022): the aggregator waits until the task's
 ``buffer_size`` accepted, not yet included updates exist (or, so that a straggler's update is not
 held forever, until the oldest one has waited ``flush_seconds``), then aggregates all of them at
-once. Weights are public integers (`consortium.federation.weights`) computed from the ledger only:
+once — and, asynchronously, any accepted while that sum was being computed (on ciphertexts it takes
+seconds): the sum is computed once more with them rather than leaving each to be flushed alone
+after the next block. Weights are public integers (`consortium.federation.weights`) computed from the ledger only:
 base versions (staleness), sample counts and the verifiers' endorsement metrics and scores.
 
 The aggregator holds the public CKKS context only: it can add and scale ciphertexts, never
@@ -32,7 +34,7 @@ import statistics
 from typing import Any
 
 from consortium.federation.session import Session
-from consortium.federation.weights import BufferedUpdate, buffer_weights
+from consortium.federation.weights import BufferedUpdate, BufferWeights, buffer_weights
 from consortium.ledger.contract.committee import committee_outcome
 
 __all__ = ["aggregate_step", "attested_gain", "buffered", "close_aggregate", "fell_short"]
@@ -151,6 +153,14 @@ def _bar_decayed(s: Session, head: dict[str, Any], last: dict[str, Any]) -> bool
     return required_gain_at(task, int(head["required_gain_bp"]), interval) <= int(last["gain_bp"])
 
 
+def _weighed(s: Session, views: list[dict[str, Any]], head: int) -> tuple[BufferWeights, str]:
+    """The buffer's weights (`buffer_weights`) and the digest of its stored weighted sum."""
+    task = s.task()
+    bw = buffer_weights([buffered(v) for v in views], head=head,
+                        exponent_bp=int(task["staleness_exponent_bp"]))  # fmt: skip
+    return bw, _aggregate_blob(s, bw.updates, bw.weights_ppm)
+
+
 def _aggregate_blob(s: Session, ids: list[str], weights: list[int]) -> str:
     """Store the weighted sum, computed exactly as anyone recomputes it from the ledger."""
     from consortium.federation.recompute import recompute_aggregate
@@ -175,10 +185,14 @@ def aggregate_step(s: Session) -> bool:
     waited = s.clock() - mem["last"].get("closed_at", 0.0) if same else 0.0
     if same and waited < _timeout(s, mem) and not _bar_decayed(s, head, mem["last"]):
         return False  # the same sum already fell short on this head: wait for company
-    task = s.task()
-    bw = buffer_weights([buffered(v) for v in chosen], head=int(head["height"]),
-                        exponent_bp=int(task["staleness_exponent_bp"]))  # fmt: skip
-    digest = _aggregate_blob(s, bw.updates, bw.weights_ppm)
+    bw, digest = _weighed(s, chosen, int(head["height"]))
+    if not s.settings.sync_members:
+        # Updates accepted while the sum was computed (seconds on ciphertexts) join it, once:
+        # left out, each would wait for company alone until the next block and then be flushed
+        # by itself (decisions/0007, "What encryption costs").
+        later = s.q("ListUpdates", task_id=s.task_id, status="accepted")
+        if {v["update"]["update_id"] for v in later} > set(bw.updates):
+            bw, digest = _weighed(s, later, int(head["height"]))
     args = {"task_id": s.task_id, "updates": bw.updates, "weights_ppm": bw.weights_ppm,
             "contribution_ppm": bw.contribution_ppm, "aggregate_digest": digest}  # fmt: skip
     res = s.ledger.submit("PostAggregate", args)

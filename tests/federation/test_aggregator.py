@@ -221,3 +221,34 @@ def test_the_attested_gain_is_the_contracts_lower_median_of_accepts() -> None:
     three = [att("v1", "accept", -5), att("v2", "accept", -40), att("v3", "reject", -900)]
     assert aggregator.attested_gain(three) == -40  # lower median of (-40, -5); rejects ignored
     assert aggregator.attested_gain([att("v1", "abstain", 0)]) is None
+
+
+def test_an_update_accepted_while_the_sum_was_computed_joins_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    node = _Node([_view("a", 1, "accepted"), _view("b", 1, "accepted")])
+    sums: list[list[str]] = []
+
+    def blob(s: Any, ids: list[str], weights: list[int]) -> str:
+        sums.append(sorted(ids))
+        if len(sums) == 1:  # "c" is accepted while the first sum is computed
+            node.views.append(_view("c", 1, "accepted"))
+        return "d" * 64
+
+    monkeypatch.setattr(aggregator, "_aggregate_blob", blob)
+    assert aggregator.aggregate_step(node)  # type: ignore[arg-type]
+    assert sums == [["a-1", "b-1"], ["a-1", "b-1", "c-1"]]  # summed again, once, with "c"
+    assert sorted(node.posted[-1]["updates"]) == ["a-1", "b-1", "c-1"]
+    assert len(node.posted) == 1
+
+
+def test_the_sum_is_computed_once_when_nothing_arrived_meanwhile(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    node = _Node([_view("a", 1, "accepted"), _view("b", 1, "accepted")])
+    sums: list[list[str]] = []
+    monkeypatch.setattr(
+        aggregator, "_aggregate_blob", lambda s, ids, w: sums.append(ids) or "d" * 64
+    )
+    assert aggregator.aggregate_step(node)  # type: ignore[arg-type]
+    assert len(sums) == 1 and len(node.posted) == 1
