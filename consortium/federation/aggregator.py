@@ -3,10 +3,11 @@
 FedBuff-style buffering (Nguyen et al., AISTATS 2022): the aggregator waits until the task's
 ``buffer_size`` accepted, not yet included updates exist (or, so that a straggler's update is not
 held forever, until the oldest one has waited ``flush_seconds``), then aggregates all of them at
-once — and, asynchronously, any accepted while that sum was being computed (on ciphertexts it takes
-seconds): the sum is computed once more with them rather than leaving each to be flushed alone
-after the next block. Weights are public integers (`consortium.federation.weights`) computed from the ledger only:
-base versions (staleness), sample counts and the verifiers' endorsement metrics and scores.
+once — and, asynchronously, any accepted while that sum was being computed (on ciphertexts it
+takes seconds): the sum is computed once more with them rather than leaving each to be flushed
+alone after the next block. Weights are public integers (`consortium.federation.weights`)
+computed from the ledger only: base versions (staleness), sample counts and the verifiers'
+endorsement metrics and scores.
 
 The aggregator holds the public CKKS context only: it can add and scale ciphertexts, never
 decrypt (tests/federation/test_he_vault.py tries). Before summing it swaps in each update's
