@@ -209,7 +209,7 @@ def test_without_decay_the_same_sum_waits_out_the_timeout_whatever_its_gain(
     node.record = _record(gain_decay_intervals=0)
     assert aggregator.aggregate_step(node)  # type: ignore[arg-type]
     aggregator.close_aggregate(node, "agg1", "below_target", -30)  # type: ignore[arg-type]
-    node.now += 7.9  # hours late for the task, but a bar that does not decay stays at 50
+    node.now += 7.9  # the head is 108 s old (a decaying bar would be at its floor): stays at 50
     assert not aggregator.aggregate_step(node)  # type: ignore[arg-type]
 
 
