@@ -184,17 +184,26 @@ def _record(**overrides: Any) -> dict[str, Any]:
     return {**task, "published_by": "admin", "published_ms": 0}
 
 
+def _fell_short(
+    monkeypatch: pytest.MonkeyPatch, *, gain_decay_intervals: int, head_age_ms: int
+) -> _Node:
+    """A node whose first aggregate (updates a and b) fell short with an attested gain of -30
+    bp on a head ``head_age_ms`` old."""
+    monkeypatch.setattr(aggregator, "_aggregate_blob", lambda s, ids, weights: "d" * 64)
+    node = _Node([_view("a", 1, "accepted"), _view("b", 1, "accepted")])
+    node.record = _record(gain_decay_intervals=gain_decay_intervals)
+    node.head_ms = node.now_ms() - head_age_ms
+    assert aggregator.aggregate_step(node)  # type: ignore[arg-type]
+    aggregator.close_aggregate(node, "agg1", "below_target", -30)  # type: ignore[arg-type]
+    return node
+
+
 def test_the_same_sum_is_tried_again_once_the_requirement_decayed_to_its_gain(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # required 50 bp, floor -100, target 5 s, decay over 4 intervals (20 s): a proposal made
     # 5 s + late ms after the head needs 50 - floor(150 × late / 20000); the sum's gain was -30
-    monkeypatch.setattr(aggregator, "_aggregate_blob", lambda s, ids, weights: "d" * 64)
-    node = _Node([_view("a", 1, "accepted"), _view("b", 1, "accepted")])
-    node.record = _record(gain_decay_intervals=4)
-    node.head_ms = node.now_ms() - 10_000
-    assert aggregator.aggregate_step(node)  # type: ignore[arg-type]
-    aggregator.close_aggregate(node, "agg1", "below_target", -30)  # type: ignore[arg-type]
+    node = _fell_short(monkeypatch, gain_decay_intervals=4, head_age_ms=10_000)
     node.now += 5.6  # late 10_600 ms: 50 - 79 = -29 > -30, and within the outstanding timeout
     assert not aggregator.aggregate_step(node)  # type: ignore[arg-type]
     node.now += 0.1  # late 10_700 ms: 50 - 80 = -30, the gain the same version showed
@@ -204,11 +213,7 @@ def test_the_same_sum_is_tried_again_once_the_requirement_decayed_to_its_gain(
 def test_without_decay_the_same_sum_waits_out_the_timeout_whatever_its_gain(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(aggregator, "_aggregate_blob", lambda s, ids, weights: "d" * 64)
-    node = _Node([_view("a", 1, "accepted"), _view("b", 1, "accepted")])
-    node.record = _record(gain_decay_intervals=0)
-    assert aggregator.aggregate_step(node)  # type: ignore[arg-type]
-    aggregator.close_aggregate(node, "agg1", "below_target", -30)  # type: ignore[arg-type]
+    node = _fell_short(monkeypatch, gain_decay_intervals=0, head_age_ms=100_000)
     node.now += 7.9  # the head is 108 s old (a decaying bar would be at its floor): stays at 50
     assert not aggregator.aggregate_step(node)  # type: ignore[arg-type]
 
