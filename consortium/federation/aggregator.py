@@ -38,7 +38,14 @@ from consortium.federation.session import Session
 from consortium.federation.weights import BufferedUpdate, BufferWeights, buffer_weights
 from consortium.ledger.contract.committee import committee_outcome
 
-__all__ = ["aggregate_step", "attested_gain", "buffered", "close_aggregate", "fell_short"]
+__all__ = [
+    "aggregate_step",
+    "attested_gain",
+    "buffered",
+    "close_aggregate",
+    "fell_short",
+    "short_for_good",
+]
 
 
 def buffered(view: dict[str, Any]) -> BufferedUpdate:
@@ -139,6 +146,24 @@ def fell_short(mem: dict[str, Any], head: int) -> set[str]:
     if last.get("head") != head or last.get("closed") != "below_target":
         return set()
     return set(last.get("updates", []))
+
+
+def short_for_good(mem: dict[str, Any], task: dict[str, Any], head: dict[str, Any]) -> set[str]:
+    """The updates of a sum that fell short on ``head`` (`fell_short`) and that no decay of the
+    requirement will let through: the task does not decay, or the bar's floor is above the gain
+    the sum was attested with. Otherwise the aggregator tries the sum again once the bar has
+    decayed to that gain, within ``gain_decay_intervals + 1`` target intervals of the head."""
+    from consortium.ledger.contract.records import TaskRecord
+    from consortium.pole.difficulty import required_gain_at
+
+    short = fell_short(mem, int(head["height"]))
+    gain = (mem.get("last") or {}).get("gain_bp")
+    if not short or gain is None:
+        return short
+    rec = TaskRecord.model_validate(task)
+    lowest = required_gain_at(rec, int(head["required_gain_bp"]),
+                              rec.target_interval_ms * (rec.gain_decay_intervals + 1))  # fmt: skip
+    return short if lowest > int(gain) else set()
 
 
 def _bar_decayed(s: Session, head: dict[str, Any], last: dict[str, Any]) -> bool:

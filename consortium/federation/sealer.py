@@ -58,12 +58,10 @@ def _next_gain(s: Session, head: dict[str, Any], height: int) -> int:
 
 def _too_early(s: Session, head: dict[str, Any]) -> bool:
     """Would a proposal now fall before the task's target-interval gate (`TOO_EARLY`)?"""
-    try:
-        from consortium.pole.difficulty import too_early
-    except ImportError:  # a contract without the gate
-        return False
+    from consortium.pole.difficulty import too_early
+
     task = _difficulty_params(s.task())
-    if not getattr(task, "min_interval_bp", 0):
+    if not task.min_interval_bp:
         return False
     return bool(too_early(task, max(0, s.now_ms() - int(head["ms"]))))
 

@@ -111,16 +111,17 @@ class Monitor:
 
     def done(self) -> bool:
         """Every hospital sent all it planned (or stopped), and nothing is left to seal."""
-        from consortium.federation.aggregator import fell_short
+        from consortium.federation.aggregator import short_for_good
 
         views = self.s.q("ListUpdates", task_id=self.s.task_id)
         if any(v["status"] == "pending" for v in views):
             return False
         # Accepted updates left over are done only when their sum already fell short of the
-        # required gain on the current head (the aggregator waits for company that won't come).
+        # required gain on the current head and the decaying requirement will not fall to it
+        # (the aggregator then waits for company that won't come).
         mem = _read_json(self.root / "members" / AGGREGATOR / "state" / "tasks" / "heart"
                          / "aggregator.json")  # fmt: skip
-        short = fell_short(mem, int(self.s.head()["height"]))
+        short = short_for_good(mem, self.s.task(), self.s.head())
         if any(v["status"] == "accepted" and v["update"]["update_id"] not in short for v in views):
             return False
         for site in self.cfg.sites:

@@ -218,6 +218,22 @@ def test_without_decay_the_same_sum_waits_out_the_timeout_whatever_its_gain(
     assert not aggregator.aggregate_step(node)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("decay", "gain", "for_good"),
+    [(4, -30, False), (4, -100, False), (4, -101, True), (0, -30, True)],
+)
+def test_a_short_sum_is_left_for_good_only_when_the_bar_will_never_fall_to_its_gain(
+    decay: int, gain: int, for_good: bool
+) -> None:
+    # required 50 bp on the head, floor -100: with decay the bar falls to -100 at the latest
+    mem = {"last": {"head": 1, "closed": "below_target", "updates": ["a", "b"], "gain_bp": gain}}
+    head = {"height": 1, "required_gain_bp": 50, "ms": 0}
+    left = aggregator.short_for_good(mem, _record(gain_decay_intervals=decay), head)
+    assert left == ({"a", "b"} if for_good else set())
+    assert aggregator.short_for_good(mem, _record(gain_decay_intervals=decay),
+                                     {**head, "height": 2}) == set()  # fmt: skip
+
+
 def test_the_attested_gain_is_the_contracts_lower_median_of_accepts() -> None:
     def att(member: str, verdict: str, gain: int) -> dict[str, Any]:
         return {"proposal_id": "p" * 64, "member_id": member, "verdict": verdict,
