@@ -15,7 +15,7 @@ if str(_HERE) not in sys.path:  # the helper modules sit next to this script
 
 import streamlit as st  # noqa: E402
 from portal_auth import allowed_pages  # noqa: E402
-from portal_ui import SESSION_KEY, current, member_roles, show_sign_in, signed_in  # noqa: E402
+from portal_ui import current, end_session, member_roles, show_sign_in, signed_in  # noqa: E402
 
 TITLES = {
     "overview": ("Overview", ":material/home:"),
@@ -43,8 +43,6 @@ else:
         if data.members().get(data.member_id, {}).get("status") == "revoked":
             st.warning("This member is revoked: the ledger refuses its new transactions.")
         if st.button("Sign out"):
-            user = st.session_state.pop(SESSION_KEY, None) or {}
-            if user.get("method") == "oidc":
-                st.logout()  # also ends the identity provider's session cookie
+            end_session()
             st.rerun()
     st.navigation(pages).run()

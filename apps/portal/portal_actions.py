@@ -49,6 +49,9 @@ def pull_model(data: PortalData, roles: tuple[str, ...], task_id: str, version: 
 
     expected = _version_record(data, task_id, version)["model_digest"]
     out = data.member_dir / "portal" / "downloads" / f"{task_id}-v{version}.safetensors"
+    # the decrypted model: as private to the node's account as its keys (0600, in 0700 folders)
+    out.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    out.parent.chmod(0o700)
     result = pull(data.config(), data.member_id, task_id=task_id, version=version, out=out)
     got = hashlib.sha256(result.out.read_bytes()).hexdigest()
     return PullOutcome(

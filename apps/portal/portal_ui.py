@@ -24,7 +24,7 @@ import streamlit as st
 from portal_auth import allowed, sign_in
 from portal_data import PortalData, PortalUnavailable
 
-__all__ = ["current", "require", "show_sign_in", "signed_in"]
+__all__ = ["current", "end_session", "require", "show_sign_in", "signed_in"]
 
 SESSION_KEY = "portal_user"
 SESSION_IDLE_S = 30 * 60  # a browser left open at a nurses' station signs itself out
@@ -78,10 +78,21 @@ def signed_in() -> bool:
     if not user:
         return False
     if time.time() - float(user.get("seen", 0)) > SESSION_IDLE_S:
-        del st.session_state[SESSION_KEY]
+        end_session()
         return False
     user["seen"] = time.time()
     return True
+
+
+def end_session() -> None:
+    """Forget everything this browser session holds (the sign-in, a pulled model's paths) and,
+    after an OpenID Connect sign-in, the identity cookie too: Streamlit keeps that cookie for 30
+    days, and the sign-in page would otherwise sign the browser straight back in with it."""
+    user = st.session_state.get(SESSION_KEY) or {}
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+    if user.get("method") == "oidc":
+        st.logout()  # also ends the identity provider's session cookie
 
 
 def _oidc_configured() -> bool:
@@ -103,6 +114,9 @@ def _accept_oidc() -> None:
     if not _oidc_configured() or not getattr(st.user, "is_logged_in", False):
         return
     email = str(st.user.get("email", ""))
+    if st.user.get("email_verified") in (False, "false"):  # Entra ID sends no such claim: allowed
+        st.error(f"The identity provider has not verified {email}; ask the node's admin.")
+        return
     if _oidc_allowed(email):
         st.session_state[SESSION_KEY] = {"method": "oidc", "who": email, "seen": time.time()}
         st.rerun()

@@ -4,6 +4,9 @@ deterministic content for exact assertions."""
 
 from __future__ import annotations
 
+import json
+import shutil
+import stat
 import time
 from itertools import pairwise
 from pathlib import Path
@@ -204,6 +207,9 @@ def test_hospital_pulls_the_latest_version_checked_against_the_ledger_and_record
     assert any(head["model_digest"] in s.value for s in at.success)
     recorded = _ledger(simulated, "ListDownloads", {"task_id": TASK})
     assert [(d["member_id"], d["version"]) for d in recorded] == [("hungary", head["height"])]
+    # the decrypted model is as private to the node's account as its key files
+    downloads = simulated / "members" / "hungary" / "portal" / "downloads"
+    assert stat.S_IMODE(downloads.stat().st_mode) & 0o077 == 0, oct(downloads.stat().st_mode)
 
 
 def test_auditor_traces_a_version_to_its_members_without_the_model_key(
@@ -241,6 +247,79 @@ def test_openid_connect_is_offered_only_when_configured(scripted: Path, portal: 
     offered = [b for b in at.button if "OpenID" in b.label]
     missing_lib = [w for w in at.warning if "Authlib is missing" in w.value]
     assert not at.exception and (offered or missing_lib)
+
+
+OIDC_EMAIL = "it-admin@hospital.example"
+
+
+def _oidc_portal(root: Path, monkeypatch: pytest.MonkeyPatch, *, verified: bool) -> Any:
+    """Hungary's portal with OpenID Connect configured and a provider session for OIDC_EMAIL."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("CONSORTIUM_PORTAL_DIR", str(root))
+    monkeypatch.setenv("CONSORTIUM_PORTAL_MEMBER", "hungary")
+    at = AppTest.from_file(str(Path(__file__).parents[2] / "apps/portal/portal.py"),
+                           default_timeout=30)  # fmt: skip
+    at.secrets["auth"] = {"client_id": "portal", "server_metadata_url": "https://idp.invalid/"}
+    at.secrets["portal"] = {"allowed_emails": [OIDC_EMAIL]}
+    at.user = {"is_logged_in": True, "email": OIDC_EMAIL, "email_verified": verified}
+    return at
+
+
+def test_an_idle_openid_session_is_signed_out_not_resumed_from_the_cookie(
+    scripted: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = _oidc_portal(scripted, monkeypatch, verified=True)
+    at.run()
+    assert at.title[0].value == "hungary"  # signed in through the identity provider
+    at.session_state["portal_user"] = {"method": "oidc", "who": OIDC_EMAIL,
+                                       "seen": time.time() - 3600}  # fmt: skip
+    at.run()
+    assert "portal_user" not in at.session_state
+    assert at.title[0].value.startswith("Sign in")
+
+
+def test_an_email_the_identity_provider_has_not_verified_is_refused(
+    scripted: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = _oidc_portal(scripted, monkeypatch, verified=False)
+    at.run()
+    assert "portal_user" not in at.session_state
+    assert at.title[0].value.startswith("Sign in")
+    assert any("not verified" in e.value for e in at.error)
+
+
+def test_sign_out_forgets_the_pulled_model(scripted: Path, portal: Any) -> None:
+    at = portal(scripted, "cleveland", page="models")
+    at.session_state["pulled"] = {"task": "heart", "version": 2, "model": Path("/x")}
+    next(b for b in at.sidebar.button if b.label == "Sign out").click().run()
+    assert at.title[0].value.startswith("Sign in")
+    assert "pulled" not in at.session_state
+
+
+def test_a_member_without_raw_access_does_not_see_source_file_names(
+    scripted: Path, portal: Any, tmp_path: Path
+) -> None:
+    # Synthea writes one Bundle per patient, named after the patient
+    from consortium.datasets.demo import demo_resources
+    from consortium.fhir.ingest import ingest
+
+    root = tmp_path / "consortium"
+    shutil.copytree(scripted, root)
+    lab = root / "members" / "lab"
+    shutil.rmtree(lab / "ingest")
+    patient = json.loads(json.dumps(demo_resources("switzerland")["Patient"][0]))
+    patient["birthDate"] = "1950-13-40"  # quarantined
+    export = tmp_path / "synthea"
+    export.mkdir()
+    name = "Brigitte554_Gerber21_5f1e2c3a-77b0-4a2e-9c1d-0a1b2c3d4e5f.json"
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": patient}]}
+    (export / name).write_text(json.dumps(bundle), encoding="utf-8")
+    ingest([export], "switzerland", "heart", lab / "ingest", 2)
+    at = portal(root, "lab", page="data")  # roles: verifier only
+    shown = rendered_text(at)
+    assert not at.exception and "resource(s)" in shown
+    assert "Gerber" not in shown and "Brigitte" not in shown
 
 
 def test_ingest_folders_outside_the_member_folder_are_shown(

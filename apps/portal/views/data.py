@@ -68,7 +68,12 @@ st.caption(
     "Quarantined resources are raw input and may contain direct identifiers: only their name, "
     "size and the reason (with quoted values redacted) are shown."
 )
-st.dataframe(pd.DataFrame([q.model_dump() for q in run.quarantine]), hide_index=True)
+quarantined = pd.DataFrame([q.model_dump() for q in run.quarantine])
+if not allowed(roles, "download_quarantine"):
+    # a source file can be named after its patient (Synthea: Given_Family_uuid.json): only a
+    # member that may read the raw file may read its name
+    quarantined = quarantined.drop(columns=["source"])
+st.dataframe(quarantined, hide_index=True)
 if not allowed(roles, "download_quarantine"):
     st.info("Only a hospital admin of this member may download raw quarantined files.")
     st.stop()
