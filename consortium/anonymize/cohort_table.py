@@ -20,6 +20,7 @@ from consortium.anonymize.kanon import suppress_below_k
 from consortium.anonymize.pseudonym import patient_basis, pseudonym
 from consortium.anonymize.safe_harbor import (
     age_band,
+    band_age,
     cap_age,
     completed_years,
     generalize_sex,
@@ -54,9 +55,9 @@ def _row(facts: CohortFacts, pkey: str, site: str, key: bytes, fallback: Date) -
     if patient.birth is not None and patient.birth <= index:
         age = cap_age(completed_years(patient.birth, index))
     row: dict[str, Any] = {
-        "pid": pseudonym(key, site, patient_basis(patient.identifiers, patient.resource_id)),
+        "pid": pseudonym(key, site, patient_basis(patient.identifiers, pkey)),
         "site": site,
-        "age": age,
+        "age": band_age(age, facts.cohort.age_band_years),
         "age_band": age_band(age, facts.cohort.age_band_years),
         "sex": generalize_sex(patient.gender),
         "zip3": zip3(patient.postal_code, patient.country),

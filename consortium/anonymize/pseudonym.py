@@ -75,10 +75,13 @@ def pseudonym(key: bytes, site: str, basis: str) -> str:
     return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
 
 
-def patient_basis(identifiers: Iterable[tuple[str, str]], resource_id: str | None) -> str:
+def patient_basis(identifiers: Iterable[tuple[str, str]], reference: str | None) -> str:
     """What a pseudonym is computed from: the first business identifier (system|value), because it
-    survives a re-export; else the Patient's resource id, which is stable within one export."""
+    survives a re-export (`consortium.fhir.extract` lists a Patient's identifiers in an order that
+    does not depend on the export's: medical record numbers first); else the Patient's reference
+    within the export (``Patient/<id>``, or the Bundle entry's ``fullUrl`` for a Patient without
+    an id), which tells patients apart within one export only."""
     for system, value in identifiers:
         if system and value:
             return f"id:{system}|{value}"
-    return f"ref:Patient/{resource_id or ''}"
+    return f"ref:{reference or ''}"

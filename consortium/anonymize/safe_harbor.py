@@ -26,7 +26,9 @@ __all__ = [
     "AGE_CAP",
     "RESTRICTED_ZIP3",
     "SEXES",
+    "US_STATES",
     "age_band",
+    "band_age",
     "cap_age",
     "completed_years",
     "generalize_sex",
@@ -46,8 +48,19 @@ RESTRICTED_ZIP3 = frozenset(
 
 SEXES = ("male", "female", "other", "unknown")
 
-_US_COUNTRIES = {"", "us", "usa", "u.s.", "u.s.a.", "united states", "united states of america"}
-_US_ZIP = re.compile(r"^(\d{3})\d{2}(?:-?\d{4})?$")
+US_STATES = frozenset(
+    {
+        "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN",
+        "IA", "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH",
+        "NJ", "NM", "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT",
+        "VT", "VA", "WA", "WV", "WI", "WY", "AS", "GU", "MP", "PR", "VI", "AA", "AE", "AP",
+    }
+)  # fmt: skip
+"""USPS state, territory and military codes: an address without a country is taken as US only
+when its state is one of these (a 5-digit postal code alone may be German, French, Italian...)."""
+
+_US_COUNTRIES = {"us", "usa", "u.s.", "u.s.a.", "united states", "united states of america"}
+_US_ZIP = re.compile(r"^([0-9]{3})[0-9]{2}(?:-?[0-9]{4})?$")  # ASCII: \d takes any digit
 
 
 def cap_age(age: int | None) -> int | None:
@@ -68,6 +81,16 @@ def age_band(age: int | None, width: int = 5) -> str:
     return f"{low}-{high}"
 
 
+def band_age(age: int | None, width: int = 5) -> int | None:
+    """The age a cohort releases: the middle of its ``width``-year band (90 for 90+), so that the
+    ``age`` column is no finer than the ``age_band`` that k-anonymity is checked on."""
+    if age is None:
+        return None
+    if age >= AGE_CAP:
+        return AGE_CAP
+    return min((age // width) * width + width // 2, AGE_CAP - 1)
+
+
 def completed_years(birth: tuple[int, int, int], index: tuple[int, int, int]) -> int:
     """Completed years between two (year, month, day) dates (the usual age)."""
     years = index[0] - birth[0]
@@ -77,7 +100,8 @@ def completed_years(birth: tuple[int, int, int], index: tuple[int, int, int]) ->
 
 
 def zip3(postal_code: str | None, country: str | None = None) -> str:
-    """The Safe Harbor ZIP3 of an address: 3 digits; ``"000"`` if restricted, foreign or unknown."""
+    """The Safe Harbor ZIP3 of an address: 3 digits; ``"000"`` if restricted, foreign or unknown
+    (no country counts as unknown: the caller infers "US" from a US state, see ``US_STATES``)."""
     if not postal_code:
         return "000"
     if (country or "").strip().lower() not in _US_COUNTRIES:

@@ -17,10 +17,10 @@ columns, dtypes, values and row order. The cohort table format (docs/ingest.md):
 
 - ``pid`` (str): HMAC pseudonym (``consortium.anonymize.pseudonym``); rows are sorted by it.
 - ``site`` (str): the site slug.
-- ``age`` (Int64, years, over 89 reported as 90), ``age_band`` (str, ``"50-54"``, ``"90+"``,
-  ``"unknown"``), ``sex`` (``"male"``/``"female"``/``"other"``/``"unknown"``), ``zip3`` (str, 3
-  digits, ``"000"`` when restricted or not a US ZIP): the quasi-identifiers. ``age`` and ``sex`` are
-  also the features of that name.
+- ``age`` (Int64, the middle of the 5-year age band, 90 for 90+), ``age_band`` (str,
+  ``"50-54"``, ``"90+"``, ``"unknown"``), ``sex`` (``"male"``/``"female"``/``"other"``/
+  ``"unknown"``), ``zip3`` (str, 3 digits, ``"000"`` when restricted or not a US ZIP): the
+  quasi-identifiers. ``age`` and ``sex`` are also the features of that name.
 - one column per other feature: numeric and binary as float64 (binary 0.0/1.0), categorical as the
   category code (str); missing is NaN (numeric, binary) or None/NaN (categorical).
 - ``label`` (int64, 0/1).
@@ -36,7 +36,7 @@ import pandas as pd
 
 from consortium.anonymize.kanon import suppress_below_k
 from consortium.anonymize.pseudonym import patient_basis, pseudonym
-from consortium.anonymize.safe_harbor import age_band, cap_age, zip3
+from consortium.anonymize.safe_harbor import age_band, band_age, cap_age, zip3
 from consortium.fhir.cohort import load_cohort, table_columns
 
 __all__ = [
@@ -160,7 +160,7 @@ def _site_table(rows: pd.DataFrame, site: str, k: int, key: bytes) -> pd.DataFra
                 for i in rows["id"]
             ],
             "site": site,
-            "age": pd.array(ages, dtype="Int64"),
+            "age": pd.array([band_age(a) for a in ages], dtype="Int64"),
             "age_band": [age_band(a) for a in ages],
             "sex": rows["sex"].str.lower().to_numpy(),
             "zip3": [zip3(demo_postal_code(site, int(i)), SITES[site].country) for i in rows["id"]],

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from consortium.anonymize.safe_harbor import US_STATES
 from consortium.fhir.cohort import CohortDefinition, Feature
 
 __all__ = ["CohortFacts", "Date", "PatientFacts", "parse_date"]
@@ -46,8 +47,7 @@ def parse_date(value: Any) -> Date | None:
 class PatientFacts:
     """What is read from one Patient resource."""
 
-    identifiers: list[tuple[str, str]]
-    resource_id: str | None
+    identifiers: list[tuple[str, str]]  # in the pseudonym's order of preference
     birth: Date | None
     gender: str | None
     postal_code: str | None
@@ -94,12 +94,9 @@ class CohortFacts:
         if key in self.patients:
             return
         postal, country = _postal(data.get("address"))
-        identifiers = [
-            (str(i.get("system") or ""), str(i.get("value") or ""))
-            for i in data.get("identifier") or []
-        ]
+        identifiers = _ranked_identifiers(data.get("identifier"))
         self.patients[key] = PatientFacts(
-            identifiers, rid, parse_date(data.get("birthDate")), data.get("gender"), postal, country
+            identifiers, parse_date(data.get("birthDate")), data.get("gender"), postal, country
         )
 
     def _add_observation(self, data: dict[str, Any], urls: dict[str, str]) -> str | None:
@@ -206,7 +203,29 @@ def _postal(addresses: Any) -> tuple[str | None, str | None]:
     candidates.sort(key=lambda a: 0 if a.get("use") == "home" else 1)
     if not candidates:
         return None, None
-    return str(candidates[0]["postalCode"]), candidates[0].get("country")
+    best = candidates[0]
+    country = best.get("country")
+    if not str(country or "").strip() and str(best.get("state") or "").strip().upper() in US_STATES:
+        country = "US"  # no country: US only when the state says so
+    return str(best["postalCode"]), country
+
+
+# Identifier preference for the pseudonym's basis: a medical record number (HL7 v2 table 0203
+# "MR"), then an official or usual one, then any other; within a class the smallest system|value.
+# The order of identifiers in an export carries no meaning, so it must not choose the pseudonym.
+_ID_TYPES = "http://terminology.hl7.org/CodeSystem/v2-0203"
+
+
+def _ranked_identifiers(raw: Any) -> list[tuple[str, str]]:
+    def rank(i: dict[str, Any]) -> int:
+        codings = ((i.get("type") or {}).get("coding")) or []
+        if any(c.get("system") == _ID_TYPES and c.get("code") == "MR" for c in codings):
+            return 0
+        return 1 if i.get("use") in ("official", "usual") else 2
+
+    found = [(rank(i), str(i.get("system") or ""), str(i.get("value") or ""))
+             for i in raw or [] if isinstance(i, dict)]  # fmt: skip
+    return [(system, value) for _, system, value in sorted(found)]
 
 
 def _value(holder: dict[str, Any], feature: Feature) -> tuple[float | str | None, str | None]:

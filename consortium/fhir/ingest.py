@@ -31,7 +31,7 @@ from consortium.cli._errors import UserError
 from consortium.fhir.cohort import CohortDefinition, CohortError, load_cohort
 from consortium.fhir.extract import CohortFacts
 from consortium.fhir.reader import RawResource, collect_files, iter_file
-from consortium.fhir.validate import validate_resource
+from consortium.fhir.validate import model_class, validate_resource
 
 __all__ = ["IngestReport", "OnItem", "Progress", "TypeTally", "ingest"]
 
@@ -85,7 +85,7 @@ class _Run:
         self.quarantined = 0
 
     def handle(self, item: RawResource) -> None:
-        tally = self.by_type.setdefault(item.resource_type, TypeTally())
+        tally = self.by_type.setdefault(_type_name(item.resource_type), TypeTally())
         tally.read += 1
         reason = item.parse_error
         if reason is None and item.data is not None:
@@ -112,6 +112,16 @@ class _Run:
         path = self.quarantine_dir / f"{self.quarantined:06d}.json"
         text = json.dumps(record, ensure_ascii=False, indent=1)
         path.write_text(text, encoding="utf-8", errors="surrogateescape")  # bytes as given
+
+
+def _type_name(resource_type: str) -> str:
+    """The report's name of a resource type: a FHIR type (R4B, R5, STU3) as given; any other
+    string is free input text (it may hold a name or a record number) and becomes "(unknown)"."""
+    if resource_type.startswith("(") or any(
+        model_class(release, resource_type) is not None for release in ("R4B", "R5", "STU3")
+    ):
+        return resource_type
+    return "(unknown)"
 
 
 def ingest(
@@ -183,6 +193,7 @@ def _check_out(out: Path, inputs: list[Path]) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
         (out / "quarantine").mkdir(mode=0o700, exist_ok=True)  # holds identifiable input
+        (out / "quarantine").chmod(0o700)  # also when it was there before, made by someone else
         for old in (out / "quarantine").glob("*.json"):
             old.unlink()
         probe = out / ".write-test"

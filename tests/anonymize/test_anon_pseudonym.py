@@ -51,7 +51,7 @@ def test_pseudonyms_depend_on_key_site_and_patient() -> None:
 
 def test_basis_prefers_business_identifier() -> None:
     assert patient_basis([("", "x"), ("urn:mrn", "7")], "r1") == "id:urn:mrn|7"
-    assert patient_basis([], "r1") == "ref:Patient/r1"
+    assert patient_basis([], "Patient/r1") == "ref:Patient/r1"
 
 
 def test_fingerprint_is_stable_and_reveals_nothing_obvious() -> None:

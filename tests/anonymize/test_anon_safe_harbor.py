@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from consortium.anonymize.safe_harbor import (
     RESTRICTED_ZIP3,
     age_band,
+    band_age,
     cap_age,
     completed_years,
     generalize_sex,
@@ -42,7 +44,8 @@ def test_restricted_zip3_list_is_the_hhs_list() -> None:
 
 def test_zip3() -> None:
     assert zip3("44195", "US") == "441"
-    assert zip3("44195-5108") == "441"  # ZIP+4, no country means US
+    assert zip3("44195-5108", "US") == "441"  # ZIP+4
+    assert zip3("44195") == "000"  # no country: not shown to be a US ZIP
     assert zip3("03601", "USA") == "000"  # restricted
     assert zip3("1051", "HU") == "000"  # not a US ZIP: population unknown
     assert zip3("4419", "US") == "000"  # malformed
@@ -60,6 +63,10 @@ def test_ages_over_89_become_90_and_bands_contain_the_age(age: int) -> None:
     else:
         low, high = (int(x) for x in band.split("-"))
         assert low <= capped <= high and high - low == 4 and low % 5 == 0
+    # the released age is one value per band, inside it: no finer than the band
+    released = band_age(capped)
+    assert released == (90 if capped >= 90 else (capped // 5) * 5 + 2)
+    assert age_band(released) == band
 
 
 @given(st.dates(min_value=dt.date(1880, 1, 1)), st.dates(min_value=dt.date(1880, 1, 1)))
@@ -77,3 +84,9 @@ def test_sex_and_unknown_age() -> None:
     assert generalize_sex(None) == "unknown"
     assert generalize_sex("intersex") == "unknown"
     assert age_band(None) == "unknown" and cap_age(None) is None
+
+
+# `\d` matches fullwidth and other scripts' digits, whose prefixes are not on the list
+@pytest.mark.parametrize("code", ["０３６１２", "٠٣٦١٢", "８９０１２", "４４１０６"])
+def test_non_ascii_digits_never_pass(code: str) -> None:
+    assert zip3(code, "US") == "000"

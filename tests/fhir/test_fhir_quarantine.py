@@ -133,3 +133,18 @@ def test_generalizations_and_unit_conversion(run: tuple[Path, IngestReport, list
     assert row["zip3"] == "000"  # 036 is a restricted ZIP3
     assert row["chol"] == pytest.approx(5.0 * 38.67)  # mmol/L converted by the cohort's factor
     assert row["label"] == 0 and row["sex"] == "female"
+
+
+def test_a_quarantine_folder_made_by_someone_else_is_closed_before_use(tmp_path: Path) -> None:
+    import stat
+
+    out = tmp_path / "out"
+    (out / "quarantine").mkdir(parents=True, mode=0o755)
+    (out / "quarantine").chmod(0o755)
+    source = tmp_path / "in"
+    source.mkdir()
+    bad = {**PATIENT, "birthDate": "1900-13-40"}
+    (source / "data.ndjson").write_text(json.dumps(bad) + "\n")
+    report = ingest([source], "s1", "heart", out, 1)
+    assert report.quarantined == 1
+    assert stat.S_IMODE((out / "quarantine").stat().st_mode) == 0o700
