@@ -2,10 +2,10 @@
 # Build the chaincode-as-a-service package a peer installs (`peer lifecycle chaincode install
 # consortium.tar.gz`): metadata.json (type "ccaas") and code.tar.gz holding connection.json, which
 # tells the peer where the chaincode server (the Docker image of ../Dockerfile) listens.
-# Usage: caas/package.sh [address]   (default consortium-chaincode:9999) -> caas/consortium.tar.gz
+# Usage: caas/package.sh [address]   (default consortium-cc:9999) -> caas/consortium.tar.gz
 set -eu
 cd "$(dirname "$0")"
-address="${1:-consortium-chaincode:9999}"
+address="${1:-consortium-cc:9999}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 sed "s/\"address\": \"[^\"]*\"/\"address\": \"$address\"/" connection.json > "$work/connection.json"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import grpc
 import pytest
 
 from consortium.config import ConfigError, ConsortiumConfig
@@ -13,13 +15,18 @@ from consortium.identity import CertificateAuthority
 from consortium.ledger.fabric import open_fabric_ledger
 from consortium.ledger.fabric.client import FabricLedger
 from consortium.ledger.fabric.errors import (
+    STATUS_TRAILER,
     AccessDenied,
     ChaincodeFailed,
     ChaincodeNotFound,
     EndorsementPolicyFailure,
+    EndorsementsDiffer,
     MvccConflict,
+    PeerDetail,
     PeerUnreachable,
     TlsMismatch,
+    classify_rpc_error,
+    encode_status,
 )
 from consortium.ledger.fabric.fake import FakeGatewayHandle
 from consortium.ledger.fabric.signing import KeySigner
@@ -87,6 +94,12 @@ def test_unavailable_organisations_fail_the_endorsement_policy(
             assert client_picks.evaluate("Get", {"name": "x"}) == 0  # nothing was applied
             [tx] = list(client_picks.transactions())
             assert tx.code == "ENDORSEMENT_POLICY_FAILURE"
+        # an organisation named in endorsing_orgs with no peer up: the gateway is not "down"
+        with (
+            connect_to(handle, alice, endorsing_orgs=["Org1MSP", "Org2MSP"]) as names_down,
+            pytest.raises(EndorsementPolicyFailure, match=r"Org2MSP.*endorsing_orgs"),
+        ):
+            names_down.submit("Inc", {"name": "x"})
         handle.gateway.down_orgs = {"Org3MSP"}
         with connect_to(handle, alice) as recovered:
             assert recovered.submit("Inc", {"name": "x"}).valid
@@ -131,6 +144,29 @@ def test_mvcc_conflict_gives_up_after_the_retries(
         with pytest.raises(MvccConflict, match="2 attempts"):
             client.submit("Inc", {"name": "hot"})
         assert client.evaluate("Get", {"name": "hot"}) == 2  # only the other member's writes
+
+
+def test_endorsers_that_disagree_are_asked_again_with_a_new_tx_id(
+    fake: FakeGatewayHandle, alice: KeySigner, connect_to: Connect
+) -> None:
+    # the gateway's answer when one endorsing peer lags a block behind the other
+    with connect_to(fake, alice, catch_up_s=0.0) as client:
+        fake.gateway.differing_endorsements = 2
+        result = client.submit("Inc", {"name": "lag"})
+        assert result.valid and result.result == {"value": 1, "by": "hospital-a"}
+        assert fake.gateway.differing_endorsements == 0
+        assert [t.code for t in client.transactions() if t.tx_id == result.tx_id] == ["VALID"]
+
+
+def test_endorsers_that_keep_disagreeing_are_reported_as_such(
+    fake: FakeGatewayHandle, alice: KeySigner, connect_to: Connect
+) -> None:
+    with connect_to(fake, alice, catch_up_s=0.0, mvcc_retries=1) as client:
+        fake.gateway.differing_endorsements = 5
+        with pytest.raises(EndorsementsDiffer, match=r"2 attempts.*lags a block behind"):
+            client.submit("Inc", {"name": "lag"})
+        fake.gateway.differing_endorsements = 0
+        assert client.evaluate("Get", {"name": "lag"}) == 0  # nothing was ordered
 
 
 def test_unknown_chaincode_or_channel_is_not_found(
@@ -219,3 +255,43 @@ def test_chaincode_answers_are_read_in_both_conventions() -> None:
     )
     assert contract_refusal(["chaincode response 500, TypeError: x is undefined"]) is None
     assert contract_refusal(["chaincode response 500, boom"]) is None
+
+
+class _GatewayError(grpc.RpcError):
+    """A gateway error as grpc raises it on the client, without a server."""
+
+    def __init__(self, code: grpc.StatusCode, text: str, details: list[PeerDetail]) -> None:
+        self._code, self._text = code, text
+        self._trailers = ((STATUS_TRAILER, encode_status(code, text, details)),) if details else ()
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return self._text
+
+    def trailing_metadata(self) -> Any:
+        return self._trailers
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "detail", "expected"),
+    [
+        # the real gateway's words for each case (Fabric 2.5, internal/pkg/gateway)
+        (grpc.StatusCode.UNAVAILABLE, "failed to find any endorsing peers for org(s): Org9MSP",
+         None, EndorsementPolicyFailure),
+        (grpc.StatusCode.FAILED_PRECONDITION,
+         'failed constructing descriptor for chaincodes:<name:"consortium" >', None,
+         ChaincodeNotFound),
+        (grpc.StatusCode.ABORTED, "failed to collect enough transaction endorsements, see "
+         "attached details for more info", "ProposalResponsePayloads do not match",
+         EndorsementsDiffer),
+        (grpc.StatusCode.UNAVAILABLE, "connection refused", None, PeerUnreachable),
+    ],
+)  # fmt: skip
+def test_gateway_errors_map_to_what_the_user_can_do(
+    code: grpc.StatusCode, text: str, detail: str | None, expected: type[Exception]
+) -> None:
+    details = [PeerDetail("peer0:7051", "Org1MSP", detail)] if detail else []
+    error = classify_rpc_error(_GatewayError(code, text, details), endpoint="p:7051", what="x")
+    assert type(error) is expected, error

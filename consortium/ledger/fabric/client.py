@@ -11,6 +11,7 @@ number of times; every other failure is raised as the `errors` class that says w
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -25,6 +26,7 @@ from consortium.ledger.fabric.adapter import contract_refusal, parse_envelope
 from consortium.ledger.fabric.blocks import committed_from_block
 from consortium.ledger.fabric.errors import (
     EndorsementPolicyFailure,
+    EndorsementsDiffer,
     FabricError,
     MvccConflict,
     TransactionInvalid,
@@ -33,7 +35,9 @@ from consortium.ledger.fabric.errors import (
 )
 from consortium.ledger.fabric.follower import EventFollower, FileCheckpoint
 
-RETRYABLE = ("MVCC_READ_CONFLICT", "PHANTOM_READ_CONFLICT")
+# Validation codes after which the same call is made again with a new tx id; ENDORSEMENTS_DIFFER
+# is ours: the gateway refused to order because its endorsers disagreed (`EndorsementsDiffer`).
+RETRYABLE = ("MVCC_READ_CONFLICT", "PHANTOM_READ_CONFLICT", "ENDORSEMENTS_DIFFER")
 MAX_MESSAGE_BYTES = 100 * 1024 * 1024
 
 
@@ -53,6 +57,7 @@ class FabricLedger(Ledger):
         mvcc_retries: int = 3,
         timeout_s: float = 30.0,
         commit_timeout_s: float = 120.0,
+        catch_up_s: float = 1.0,
     ) -> None:
         self.signer = signer
         self.endpoint = endpoint
@@ -62,6 +67,7 @@ class FabricLedger(Ledger):
         self.mvcc_retries = mvcc_retries
         self.timeout_s = timeout_s
         self.commit_timeout_s = commit_timeout_s
+        self.catch_up_s = catch_up_s  # how long a lagging endorser gets before re-endorsing
         # Blocks read through qscc can be large; Fabric's own limit is 100 MB (core.yaml).
         options: list[tuple[str, Any]] = [
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -113,12 +119,15 @@ class FabricLedger(Ledger):
         return result
 
     def submit(self, fn: str, args: dict[str, Any]) -> TxResult:
-        """Endorse, sign, order and commit; retry MVCC conflicts with a new tx id."""
+        """Endorse, sign, order and commit; retry MVCC conflicts, and endorsements that differed
+        because a peer lagged a block behind, with a new tx id."""
         attempts = self.mvcc_retries + 1
         for _ in range(attempts):
             result = self._submit_once(fn, args)
             if result.code not in RETRYABLE:
                 return result
+        if result.code == "ENDORSEMENTS_DIFFER":
+            raise EndorsementsDiffer(f"{fn}: {attempts} attempts: {result.message}")
         raise MvccConflict(
             f"{fn}: {attempts} attempts were each invalidated by {result.code} (another member "
             "kept changing the same keys first; last tx "
@@ -137,6 +146,9 @@ class FabricLedger(Ledger):
             response = self._rpc(f"endorse {fn}", self.stub.Endorse, endorse, refusals=True)
         except ContractError as refused:  # plain convention: refused, and not on the ledger
             return TxResult(tx_id=spec.tx_id, code=refused.code, message=refused.message)
+        except EndorsementsDiffer as differed:  # a lagging peer: let it commit, then again
+            time.sleep(self.catch_up_s)
+            return TxResult(tx_id=spec.tx_id, code="ENDORSEMENTS_DIFFER", message=str(differed))
         prepared = response.prepared_transaction
         code, message, result = self._check_prepared(prepared, spec)
         submit = gateway_pb2.SubmitRequest(

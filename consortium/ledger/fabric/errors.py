@@ -22,6 +22,7 @@ __all__ = [
     "ChaincodeFailed",
     "ChaincodeNotFound",
     "EndorsementPolicyFailure",
+    "EndorsementsDiffer",
     "FabricError",
     "MvccConflict",
     "PeerDetail",
@@ -46,6 +47,15 @@ class TlsMismatch(FabricError):
 
 class EndorsementPolicyFailure(FabricError):
     """Not enough organisations endorsed the transaction to satisfy the chaincode's policy."""
+
+
+class EndorsementsDiffer(FabricError):
+    """Two endorsing peers simulated the proposal on different states (one had not committed the
+    latest block yet): nothing was ordered, and endorsing again after a moment succeeds."""
+
+
+# The gateway's ErrorDetail for it (Fabric's gateway, endorsement.go).
+PAYLOADS_DIFFER = "ProposalResponsePayloads do not match"
 
 
 class MvccConflict(FabricError):
@@ -143,7 +153,14 @@ def peer_details(error: grpc.RpcError) -> list[PeerDetail]:
 
 
 _TLS_WORDS = ("ssl", "tls", "handshake", "certificate", "hostname verification")
-_NOT_FOUND_WORDS = ("chaincode definition for", "could not find chaincode", "not found")
+# "failed constructing descriptor": the peer's discovery service knows no peer with the chaincode
+# installed and committed (what a gateway answers before the chaincode is deployed).
+_NOT_FOUND_WORDS = (
+    "chaincode definition for",
+    "could not find chaincode",
+    "not found",
+    "failed constructing descriptor",
+)
 
 
 def classify_rpc_error(error: grpc.RpcError, *, endpoint: str, what: str) -> FabricError:
@@ -165,10 +182,22 @@ def classify_rpc_error(error: grpc.RpcError, *, endpoint: str, what: str) -> Fab
             "tls_ca is the CA that issued the peer's TLS certificate and that "
             "server_name_override matches a name in it"
         )
+    if "failed to find any endorsing peers" in everything:  # the gateway is up; those peers not
+        return EndorsementPolicyFailure(
+            f"{what}: the gateway knows no available peer of an organisation named in "
+            f"endorsing_orgs ({said}): start that organisation's peers, correct the MSP ids in "
+            "[ledger.fabric] endorsing_orgs, or remove endorsing_orgs to let the gateway choose"
+        )
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) and not details:
         return PeerUnreachable(
             f"cannot reach the Fabric peer at {endpoint} ({what}: {text}): check that the peer is "
             "running and that [ledger.fabric] peer_endpoint is its gateway address host:port"
+        )
+    if any(PAYLOADS_DIFFER in d.message for d in details):
+        return EndorsementsDiffer(
+            f"{what}: the endorsing peers returned different results ({said}): one of them lags "
+            "a block behind; it is retried, and if it keeps happening check that every peer "
+            "runs the same chaincode package and is in sync with the channel"
         )
     if "endorsement policy" in everything or "satisfy the endorsement" in everything:
         return EndorsementPolicyFailure(

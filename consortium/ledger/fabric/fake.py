@@ -86,6 +86,9 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
         self.peers = {org: peer_identity(org) for org in settings.peer_orgs}
         self.down_orgs: set[str] = set()
         self.after_endorse: Callable[[str], None] | None = None
+        # The next this many Endorse calls fail as the real gateway fails when two endorsing
+        # peers return different payloads (one lagging a block behind).
+        self.differing_endorsements = 0
         self.received: list[tuple[str, Any]] = []
         self._cond = threading.Condition()
         self._queue: list[common_pb2.Envelope] = []
@@ -109,15 +112,15 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
         """The peers that endorse: the requested organisations, or enough for the policy."""
         up = [p for org, p in self.peers.items() if org not in self.down_orgs]
         if requested:
-            chosen = [p for p in up if p.msp_id in requested]
-            if not chosen:
+            missing = [org for org in requested if org not in {p.msp_id for p in up}]
+            if missing:  # the real gateway's words (registry.go), without details
                 _abort(
                     context,
                     grpc.StatusCode.UNAVAILABLE,
-                    f"no endorsing peers found for {requested}",
+                    f"failed to find any endorsing peers for org(s): {', '.join(missing)}",
                     [],
                 )
-            return chosen
+            return [p for p in up if p.msp_id in requested]
         if len(up) < required_endorsements(self.settings.policy, len(self.peers)):
             _abort(
                 context,
@@ -142,6 +145,15 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
                 status = r.status if r.status in keep else grpc.StatusCode.ABORTED
                 _abort(context, status, r.gateway_message("endorse"), [self._detail(r.message)])
         peers = self._plan(list(request.endorsing_organizations), context)
+        if self.differing_endorsements > 0:
+            self.differing_endorsements -= 1
+            _abort(
+                context,
+                grpc.StatusCode.ABORTED,
+                "failed to collect enough transaction endorsements, see attached details for "
+                "more info",
+                [self._detail("ProposalResponsePayloads do not match")],
+            )
         prp = proposal_response_pb2.ProposalResponsePayload(
             proposal_hash=proposal.proposal_hash, extension=action.SerializeToString()
         ).SerializeToString()
