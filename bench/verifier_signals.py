@@ -49,6 +49,7 @@ import math
 import tempfile
 from collections import Counter, OrderedDict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
@@ -112,7 +113,10 @@ def _sim_run(
         u = view["update"]
         bad = u["member_id"] in attacks
         key = "attacker" if bad else "honest"
-        ends = view["endorsements"]
+        # the scores measured on held-out rows stay with each verifier (`verifier.published`):
+        # the bench, which runs every member, reads the whole verdicts from their states
+        ends = [{**e, "scores": _local_scores(report.workdir, e, u["update_id"])}
+                for e in view["endorsements"]]  # fmt: skip
         tally.setdefault(f"{key} updates", [0, 0])
         tally[f"{key} updates"][0] += view["status"] == "rejected"
         tally[f"{key} updates"][1] += 1
@@ -140,6 +144,15 @@ def _sim_run(
         )
         print(f"seed {seed} {attack:9s} {u['member_id']:11s} v{u['base_version']} "
               f"{view['status']:9s} {marks}")  # fmt: skip
+
+
+def _local_scores(workdir: str, endorsement: dict[str, Any], update_id: str) -> dict[str, int]:
+    """A verifier's whole scores for an update (its state), or what the ledger shows."""
+    path = (Path(workdir) / "members" / endorsement["member_id"] / "state" / "tasks" / "heart"
+            / "verdicts" / f"{update_id}.json")  # fmt: skip
+    if not path.is_file():
+        return dict(endorsement["scores"])
+    return dict(json.loads(path.read_text())["scores"])
 
 
 def _sim(

@@ -5,8 +5,9 @@ that federated learning must beat), with DP-SGD by default. Several ``--cohort``
 Reads ``DIR/cohort.parquet`` (the output of `consortium ingest`), holds out 20 % (stratified,
 keyed on pids, see `consortium.learning.data`), trains, and writes ``OUT/model.safetensors`` and
 ``OUT/report.json`` (canonical JSON: metrics in basis points, ε as a decimal string). The privacy
-accountant is persisted under ``--state-dir`` (default ``OUT``): training twice on the same data
-composes, and a run that would pass ``--epsilon`` is refused.
+accountant is persisted under ``--state-dir`` (default: the ``--cohort`` folder, i.e. with the
+patients, not with the output): training twice on the same data composes whatever ``--out`` is,
+and a run that would pass ``--epsilon`` is refused.
 """
 
 from __future__ import annotations
@@ -84,7 +85,10 @@ def train_command(
         int | None, typer.Option("--seed", help="For reproducible runs (keep it private).")
     ] = None,
     state_dir: Annotated[
-        Path | None, typer.Option("--state-dir", help="Where the accountant lives [default: OUT].")
+        Path | None,
+        typer.Option(
+            "--state-dir", help="Where the accountant lives [default: the cohort folder]."
+        ),
     ] = None,
     task_id: Annotated[
         str, typer.Option("--task-id", help="Task the budget belongs to.")
@@ -109,6 +113,10 @@ def train_command(
     from consortium.learning.alone import AloneOptions, evaluate_elsewhere, train_alone
     from consortium.privacy.accountant import BudgetExceeded
 
+    if state_dir is None and not no_dp:
+        if len(cohort) > 1:
+            fail("pooling cohorts under DP: give --state-dir (the pooled patients' accountant)")
+        state_dir = cohort[0]  # the budget belongs to these patients, not to an output folder
     table, cohort_name = _read_cohorts(cohort, definition)
     other = _read_cohorts(eval_cohort, cohort_name)[0] if eval_cohort else None
     options = AloneOptions(

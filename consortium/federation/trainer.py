@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import secrets
 from collections import OrderedDict
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -72,6 +73,32 @@ def _store(s: Session) -> Any:
         epsilon_budget=float(task["epsilon_budget"]),
         delta=float(task["delta"]),
     )
+
+
+def _check_accountant_against_ledger(s: Session) -> None:
+    """Refuse to train when the local accountant has spent less than this member already declared
+    on the ledger for the task: its file was deleted, lost (power cut before the rename reached
+    the disk) or restored from an older backup, and it would grant again ε already released.
+
+    The contract only refuses a declaration *below the latest one*; after a rollback the
+    re-grown local ε catches up with it and later updates pass (docs/decisions/0004).
+    """
+    from consortium.privacy.accountant import BudgetExceeded
+
+    declared = [
+        Decimal(str(v["update"]["epsilon_spent"]))
+        for v in s.q("ListUpdates", task_id=s.task_id)
+        if v["update"]["member_id"] == s.member_id
+    ]
+    if not declared:
+        return
+    local = Decimal(epsilon_decimal(_store(s).epsilon_spent()))
+    if local < max(declared):
+        raise BudgetExceeded(
+            f"training refused: the local accountant ({local}) is behind the ε this member "
+            f"declared on the ledger ({max(declared)}); its state was lost or rolled back. "
+            "Nothing was spent"
+        )
 
 
 def apply_attack(kind: str, delta: Arrays, rng: np.random.Generator) -> Arrays:
@@ -151,6 +178,8 @@ def _prepare(s: Session, height: int, head: dict[str, Any], subs: dict[str, Any]
     if s.task()["sml"]:
         dim = base[first_layer_name(base)].shape[1]
         layer = sml_layer(s.task_id, head["model_digest"], s.member_id, rec["nonce"], dim)
+    if s.settings.dp:
+        _check_accountant_against_ledger(s)
     delta, n, eps = _train(s, base, layer)
     mapped = map_state(delta, layer) if layer is not None else delta
     if s.settings.attack != "none":

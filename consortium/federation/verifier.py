@@ -11,7 +11,8 @@ on the ledger and its own deltas (duplicates), the trajectory of the accepted ve
 (direction), and the other members' accepted deltas on nearby bases that it has opened already
 (a score: it decrypts nothing for it). A verifier that is also a hospital waits until it has
 trained once, so that even the first update it sees is compared with something. The verdict goes
-on the ledger with its reason code and integer scores.
+on the ledger with its reason code and the integer scores that describe the update; the scores
+measured on held-out rows stay in the verifier's state (`published`, `HELD_OUT_SCORES`).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from consortium.federation.losses import log_loss
 from consortium.federation.session import Session
 from consortium.federation.vault import VaultError
 
-__all__ = ["metric_bp", "verify_step", "verify_update"]
+__all__ = ["HELD_OUT_SCORES", "metric_bp", "published", "verify_step", "verify_update"]
 
 Arrays = OrderedDict[str, np.ndarray]
 
@@ -53,6 +54,22 @@ def metric_measurable(positives: int, rows: int) -> bool:
     """Whether held-out rows with ``positives`` of ``rows`` positive can measure the metric:
     at least `MIN_CLASS_ROWS` of each class (verifiers, attesters, the demo's table)."""
     return min(positives, rows - positives) >= MIN_CLASS_ROWS
+
+
+# Scores computed on this verifier's held-out patients (`checks._scores`). They decide here and are
+# kept in the verifier's own state, never published: each is an exact function of patient rows
+# that no accountant covers, and a member can craft an update that turns it into a question about
+# one patient (is this row held out here, and what is its label; decisions/0004, "What the
+# verifiers publish"). The ledger gets the verdict and reason, the scores that describe the
+# update itself (norms, cosines with DP-trained deltas), and the metric of an *accepted* update,
+# which the aggregator's contribution weights need (0007, "Weights").
+HELD_OUT_SCORES = frozenset({"base_metric_bp", "mirror_bp", "sml_metric_bp", "loss_sym_bp"})
+
+
+def published(verdict: Verdict) -> tuple[int, dict[str, int]]:
+    """What of ``verdict`` goes on the ledger: (metric_bp, scores)."""
+    metric = max(0, min(10_000, verdict.metric_bp)) if verdict.accepted else 0
+    return metric, {k: v for k, v in verdict.scores.items() if k not in HELD_OUT_SCORES}
 
 
 # Other members' updates within this many versions of the update's base are its trajectory-free
@@ -247,10 +264,13 @@ def verify_step(s: Session, candidates: list[str]) -> bool:
         if update["nonce"] is None:
             continue  # wait for the reveal
         verdict, delta = verify_update(s, update)
+        # the whole verdict stays here, with the patients it was measured on
+        s.state.write_json(verdict.model_dump(), "tasks", s.task_id, "verdicts",
+                           f"{update_id}.json")  # fmt: skip
+        metric, scores = published(verdict)
         res = s.ledger.submit("Endorse", {
             "task_id": s.task_id, "update_id": update_id, "verdict": verdict.verdict,
-            "reason": verdict.reason, "metric_bp": max(0, min(10_000, verdict.metric_bp)),
-            "scores": verdict.scores,
+            "reason": verdict.reason, "metric_bp": metric, "scores": scores,
         })  # fmt: skip
         if not res.valid and res.code != "ALREADY_ENDORSED":
             raise RuntimeError(f"Endorse refused: {res.code}: {res.message}")

@@ -235,10 +235,30 @@ def plain_epochs(
 
 def _choose_clipping(model: nn.Module, clipping: Clipping) -> str:
     if clipping == "auto":
-        return "fast" if supports_fast_clipping(model) else "opacus"
-    if clipping == "fast" and not supports_fast_clipping(model):
+        how = "fast" if supports_fast_clipping(model) else "opacus"
+    elif clipping == "fast" and not supports_fast_clipping(model):
         raise ValueError("fast clipping only applies to consortium.learning.models.MLP")
-    return clipping
+    else:
+        how = clipping
+    if how == "opacus":
+        _check_per_sample(model)
+    return how
+
+
+def _check_per_sample(model: nn.Module) -> None:
+    """Refuse, before anything is spent, modules whose output for one row depends on other rows.
+
+    Opacus' ``ModuleValidator`` only looks at *trainable* sub-modules, so a BatchNorm without
+    affine parameters passes it while mixing the rows of a batch: every "per-sample" gradient
+    then depends on the whole batch and one row moves all of them (sensitivity >> C).
+    """
+    from opacus.validators import ModuleValidator
+
+    batch_norm = nn.modules.batchnorm._BatchNorm
+    mixing = [n for n, m in model.named_modules() if isinstance(m, batch_norm)]
+    if mixing:
+        raise ValueError(f"DP-SGD needs per-sample gradients: {mixing} mix rows (use GroupNorm)")
+    ModuleValidator.validate(model, strict=True)
 
 
 def _check_inputs(

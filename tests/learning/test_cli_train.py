@@ -72,3 +72,24 @@ def test_bad_input_gets_one_clear_error(
 def test_missing_cohort_table_points_at_ingest(tmp_path: Path) -> None:
     result = _train(tmp_path / "nowhere", tmp_path / "o", "--no-dp")
     assert result.exit_code == 2 and "consortium ingest" in result.output  # type: ignore[attr-defined]
+
+
+def test_a_new_out_folder_does_not_reset_the_budget(cohort: Path, tmp_path: Path) -> None:
+    # the accountant lives with the patients (the cohort folder), not with an output folder
+    dp = ("--epsilon", "1", "--accountant", "rdp")
+    first = _train(cohort, tmp_path / "run1", *dp)
+    assert first.exit_code == 0, first.output  # type: ignore[attr-defined]
+    second = _train(cohort, tmp_path / "run2", *dp)
+    assert second.exit_code == 2, second.output  # type: ignore[attr-defined]
+    assert "refused" in second.output  # type: ignore[attr-defined]
+    assert not (tmp_path / "run2" / "model.safetensors").exists()
+
+
+def test_pooling_cohorts_under_dp_names_the_pooled_accountant(cohort: Path, tmp_path: Path) -> None:
+    other = tmp_path / "va"
+    other.mkdir()
+    heart_cohort_table("va").to_parquet(other / "cohort.parquet", index=False)
+    args = ["train", "--cohort", str(cohort), "--cohort", str(other), "--out",
+            str(tmp_path / "pooled"), "--epsilon", "1"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code != 0 and "--state-dir" in result.output

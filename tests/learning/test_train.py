@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from consortium.datasets.heart import heart_cohort_table
 from consortium.learning.data import DesignMatrix, load_definition, train_test
@@ -172,3 +173,30 @@ def test_inconsistent_arguments_are_refused_before_spending(tmp_path: Path) -> N
     with pytest.raises(ValueError, match="SML layer"):
         train_local(X=X, y=y, noise_multiplier=1.0, accountant_store=store, sml=np.eye(5), **common)  # type: ignore[arg-type]
     assert store.epsilon_spent() == 0.0 and not store.path.exists()
+
+
+# A BatchNorm without affine parameters or running statistics passes Opacus' ModuleValidator
+# (it only looks at trainable modules) but mixes the rows of a batch: refused before any ε.
+class _BatchNormed(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.l1 = nn.Linear(4, 8)
+        self.bn = nn.BatchNorm1d(8, affine=False, track_running_stats=False)
+        self.l2 = nn.Linear(8, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.l2(torch.relu(self.bn(self.l1(x))))
+        return out.squeeze(-1)
+
+
+def test_batchnorm_model_is_refused_and_nothing_is_spent(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.float32)
+    store = AccountantStore(
+        tmp_path, member_id="m", task_id="t", accountant="rdp", epsilon_budget=50.0, delta=1e-5
+    )
+    with pytest.raises(ValueError, match="per-sample"):
+        train_local(model=_BatchNormed(), X=X, y=y, epochs=1, lr=0.1, batch_size=32,
+                    noise_multiplier=1.0, accountant_store=store, seed=1)  # fmt: skip
+    assert store.history() == []

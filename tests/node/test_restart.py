@@ -80,3 +80,27 @@ def test_settings_round_trip_and_bad_file(tmp_path: Path) -> None:
     (tmp_path / "node.toml").write_text("speed = 'fast'\n")
     with pytest.raises(ValueError, match=r"node\.toml"):
         load_settings(tmp_path)
+
+
+def test_an_accountant_lost_or_rolled_back_does_not_grant_its_epsilon_again(
+    tmp_path: Path,
+) -> None:
+    import shutil
+
+    from consortium.federation.trainer import _prepare, _store
+    from consortium.privacy.accountant import BudgetExceeded
+
+    cfg = SimConfig(plaintext=True, update_seconds=0.0, planned_updates=2, train_seed=1)
+    root = create_consortium(cfg, tmp_path / "consortium")
+    s = open_session(root, "cleveland")
+    while train_step(s):  # train, submit, reveal: one update, its ε declared on the ledger
+        pass
+    [declared] = _own(s)
+    assert float(str(declared["epsilon_spent"])) > 0
+    shutil.rmtree(s.state.path("privacy"))  # the accountant is lost, or restored from before
+
+    restarted = open_session(root, "cleveland")
+    # the next round's training (as on a new version) refuses what the ledger says was released
+    with pytest.raises(BudgetExceeded, match="behind the ε this member declared"):
+        _prepare(restarted, 0, restarted.head(), {})
+    assert _store(restarted).history() == []  # nothing reserved

@@ -17,6 +17,7 @@ committee decides alone. From version 1 on it judges direction by the trajectory
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -62,3 +63,26 @@ def test_an_abstaining_attester_gives_its_seat_up(tmp_path: Path) -> None:
     for view in alone:
         others = [e["verdict"] for e in view["endorsements"] if e["member_id"] != "switzerland"]
         assert others == ["accept"], view["endorsements"]
+    _held_out_scores_stay_with_the_verifiers(admin, Path(report.workdir))
+
+
+def _held_out_scores_stay_with_the_verifiers(admin: Any, root: Path) -> None:
+    """What a verifier measured on its held-out patients is in its own state, not on the ledger
+    (decisions/0004, "What the verifiers publish"); an accepted update's metric is published."""
+    import json
+
+    from consortium.federation.verifier import HELD_OUT_SCORES
+
+    seen = 0
+    for view in admin.q("ListUpdates", task_id="heart"):
+        for e in view["endorsements"]:
+            assert not HELD_OUT_SCORES & set(e["scores"]), e
+            kept = root / "members" / e["member_id"] / "state" / "tasks" / "heart" / "verdicts"
+            local = json.loads((kept / f"{view['update']['update_id']}.json").read_text())
+            assert local["verdict"] == e["verdict"] and local["reason"] == e["reason"]
+            if e["verdict"] == "accept":
+                assert e["metric_bp"] == local["metric_bp"] > 0
+            else:
+                assert e["metric_bp"] == 0
+            seen += "base_metric_bp" in local["scores"]
+    assert seen, "no verifier kept a held-out score"
