@@ -47,20 +47,30 @@ def init_command(
         auditors=auditor or [],
         verifiers=verifier or [],
     )
-    existed = directory.exists()
+    if directory.exists() and not directory.is_dir():
+        fail(f"{directory} is a file: give a new folder for the consortium (nothing was changed)")
+    before = set(directory.iterdir()) if directory.is_dir() else None
+    admin_id = (admin or ["admin"])[0]
     try:
-        config = create_identities(directory, name or directory.resolve().name, roles)
-    except FileExistsError as exc:
-        fail(str(exc))
-    except ValueError as exc:
-        fail(f"{exc} (nothing was created)")
-    try:
-        genesis = bootstrap_ledger(config, (admin or ["admin"])[0])
-    except (ValueError, OSError) as exc:
-        if not existed:
-            shutil.rmtree(directory, ignore_errors=True)
-        fail(f"could not write the genesis block: {exc}")
-    shared = _share_keys(config, (admin or ["admin"])[0])
+        try:
+            config = create_identities(directory, name or directory.resolve().name, roles)
+        except FileExistsError as exc:
+            if before is not None and set(directory.iterdir()) == before:
+                fail(str(exc))  # refused before writing anything: nothing to undo
+            raise
+        genesis = bootstrap_ledger(config, admin_id)
+        shared = _share_keys(config, admin_id)
+    except (Exception, KeyboardInterrupt) as exc:
+        if isinstance(exc, typer.Exit):
+            raise
+        _undo(directory, before)  # a half-made consortium would only be refused on retry
+        if isinstance(exc, KeyboardInterrupt):
+            fail("interrupted: nothing was kept; run the same command again", code=130)
+        if isinstance(exc, ValueError):
+            fail(f"{exc} (nothing was created)")
+        if isinstance(exc, OSError):
+            fail(f"could not create the consortium in {directory}: {exc} (nothing was kept)")
+        raise
     typer.echo(f"consortium {config.name!r} created in {config.root}")
     for member_id, entry in sorted(config.members.items()):
         typer.echo(f"  {member_id:<16} {','.join(entry.roles):<28} {entry.msp}")
@@ -70,6 +80,19 @@ def init_command(
         f" (public context {shared.public_context_digest[:16]}; not shared with: "
         f"{', '.join(sorted(shared.skipped)) or 'nobody'})"
     )
+
+
+def _undo(directory: Path, before: set[Path] | None) -> None:
+    """Remove what an interrupted or failed `init` wrote: the folder if it made it, else the
+    entries it added to a folder that existed."""
+    if before is None:
+        shutil.rmtree(directory, ignore_errors=True)
+        return
+    for entry in set(directory.iterdir()) - before:
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
 
 
 def _share_keys(config: ConsortiumConfig, admin_id: str) -> ProvisionResult:

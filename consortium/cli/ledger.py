@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, NoReturn
 
 import typer
 
@@ -42,12 +44,31 @@ def _embedded(directory: Path) -> ConsortiumConfig:
     return config
 
 
+def _unreadable(config: ConsortiumConfig, exc: Exception, *, verifying: bool = False) -> NoReturn:
+    """One line for a ledger file that is not a readable ledger (damaged, truncated, replaced)."""
+    what = "ledger verification FAILED: " if verifying else ""
+    fail(
+        f"{what}{config.ledger_path} cannot be read as a ledger ({exc}); keep this file as "
+        "evidence and verify a copy from a backup or another member",
+        code=1,
+    )
+
+
 @ledger_app.command("verify")
 def verify_command(
     consortium: ConsortiumDir = Path("."),
     workers: Annotated[
         int, typer.Option("--workers", help="Extra processes checking signatures (0 = none).")
     ] = 0,
+    anchor: Annotated[
+        Path | None,
+        typer.Option(
+            "--anchor",
+            help="File kept outside the consortium directory with the last verified block "
+            "number and hash: fail if the ledger was cut back or rewritten since; updated on "
+            "success.",
+        ),
+    ] = None,
 ) -> None:
     """Re-check every hash, signature, Merkle root and certificate, and replay the world state."""
     from rich.console import Console
@@ -57,6 +78,15 @@ def verify_command(
     from consortium.ledger.factory import default_contract
 
     config = _embedded(consortium)
+    pinned: tuple[int, str] | None = None
+    if anchor is not None and anchor.is_file():
+        number, _, digest = anchor.read_text().strip().partition(" ")
+        if not number.isdigit() or len(digest) != 64:
+            fail(
+                f"{anchor} is not an anchor written by `ledger verify --anchor` (a block number "
+                "and a hash): give the file an earlier verification wrote, or a new path"
+            )
+        pinned = (int(number), digest)
     columns = ("verify", BarColumn(), MofNCompleteColumn(), "blocks", TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("verify", total=None)
@@ -64,17 +94,26 @@ def verify_command(
         def advance(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        report = verify_ledger(
-            config.ledger_path, config.ca_cert_path, default_contract(), advance, workers=workers
-        )
+        try:
+            report = verify_ledger(
+                config.ledger_path, config.ca_cert_path, default_contract(), advance,
+                workers=workers, anchor=pinned,
+            )  # fmt: skip
+        except sqlite3.DatabaseError as exc:
+            _unreadable(config, exc, verifying=True)
     if report.failure is not None:
         fail(f"ledger verification FAILED at {report.failure.describe()}", code=1)
+    if anchor is not None:
+        anchor.parent.mkdir(parents=True, exist_ok=True)
+        tmp = anchor.with_name(anchor.name + ".tmp")
+        tmp.write_text(f"{report.blocks - 1} {report.head_hash}\n")
+        tmp.replace(anchor)
     codes = ", ".join(f"{c} {n}" for c, n in sorted(report.codes.items()) if c != "VALID")
     typer.echo(
         f"ledger OK: {report.blocks} blocks, {report.transactions} transactions "
         f"({report.valid} valid, {report.invalid} invalid{': ' + codes if codes else ''}), "
         f"{report.members} members ({report.revoked_members} revoked); "
-        f"{report.elapsed_ms} ms"
+        f"head {report.head_hash[:16]}; {report.elapsed_ms} ms"
     )
 
 
@@ -97,12 +136,18 @@ def show_command(
     from consortium.ledger.embedded.audit import read_blocks, read_transactions
 
     config = _embedded(consortium)
-    blocks = read_blocks(config.ledger_path, last)
-    start = blocks[0].number if blocks else 0
+    try:
+        blocks = read_blocks(config.ledger_path, last)
+        start = blocks[0].number if blocks else 0
+        txs = list(
+            read_transactions(
+                config.ledger_path, start_block=start, fn=fn, creator=creator, invalid_only=invalid
+            )
+        )
+    except (sqlite3.DatabaseError, json.JSONDecodeError, KeyError) as exc:
+        _unreadable(config, exc)
     table = Table("block", "tx", "time (UTC)", "creator", "fn", "code", "tx id")
-    for tx in read_transactions(
-        config.ledger_path, start_block=start, fn=fn, creator=creator, invalid_only=invalid
-    ):
+    for tx in txs:
         code = tx.code if tx.code == "VALID" else f"[red]{tx.code}[/]"
         table.add_row(
             str(tx.block_number),
@@ -137,10 +182,17 @@ def export_command(
     config = _embedded(consortium)
     if output is not None and output.exists():
         fail(f"{output} exists; choose another --output (nothing was overwritten)")
+    if output is not None and not output.parent.is_dir():
+        fail(f"--output {output}: the folder {output.parent} does not exist; create it first")
     txs = read_transactions(config.ledger_path, start_block=start_block)
-    if output is None:
-        export_transactions(txs, sys.stdout, chosen)
-        return
-    with output.open("w", newline="") as out:
-        count = export_transactions(txs, out, chosen)
+    try:
+        if output is None:
+            export_transactions(txs, sys.stdout, chosen)
+            return
+        with output.open("x", newline="") as out:
+            count = export_transactions(txs, out, chosen)
+    except sqlite3.DatabaseError as exc:
+        if output is not None:
+            output.unlink(missing_ok=True)  # a partial export would block the retry
+        _unreadable(config, exc)
     typer.echo(f"wrote {count} transactions to {output}", err=True)

@@ -53,6 +53,9 @@ def pull_command(
     version: Annotated[str, typer.Option("--version", help="A version number or 'latest'.")] = (
         "latest"
     ),
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing --out file and its provenance.")
+    ] = False,
 ) -> None:
     """Download a version: check digests, decrypt with the member's key, record the download."""
     from consortium.pole.provenance import ProvenanceError, pull_model
@@ -60,6 +63,15 @@ def pull_command(
     config = load_config(directory)
     if out.exists() and out.is_dir():
         fail(f"--out {out} is a directory: give a file name, e.g. {out / 'model.safetensors'}")
+    if out.exists() and not force:
+        fail(
+            f"--out {out} exists: give another file name, or --force to replace it "
+            "(nothing was downloaded or recorded)"
+        )
+    try:  # before the download is recorded on the ledger
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"cannot write --out {out}: {exc.strerror or exc} (nothing was downloaded)")
     try:
         result = pull_model(config, member, task_id=task, version=version, out=out)
     except ProvenanceError as exc:

@@ -38,9 +38,15 @@ def run(
 
     try:
         config = ConsortiumConfig.load(directory)
-        config.member_msp(member)
+        member_dir = config.member_msp(member).parent
     except ConfigError as exc:
         fail(str(exc))
+    roles = set(config.members[member].roles)
+    if not roles & {"hospital", "verifier", "aggregator"}:
+        fail(
+            f"{member!r} ({', '.join(sorted(roles))}) has no work for a node: run the node of a "
+            "hospital, verifier or aggregator"
+        )
     from consortium.node.open import open_session
     from consortium.node.runner import Node
 
@@ -48,6 +54,13 @@ def run(
         session = open_session(directory, member, wait_s=wait)
     except (TimeoutError, ValueError, FileNotFoundError) as exc:
         fail(f"cannot start the node of {member!r}: {exc}")
+    if roles & {"hospital", "verifier"} and session.cohort is None:
+        session.ledger.close()
+        fail(
+            f"{member!r} has no cohort data, so it can neither train nor verify: "
+            f'`consortium ingest ... --out {member_dir / "cohort"}`, or set cohort = "PATH" '
+            f"in {member_dir / 'node.toml'}"
+        )
     stopping = {"flag": False}
 
     def _stop(_signum: int, _frame: object) -> None:

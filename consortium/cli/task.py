@@ -46,20 +46,28 @@ def publish_command(
     """Build version 0 of the model, store it encrypted, and publish the task on the ledger."""
     from pydantic import ValidationError
 
-    from consortium.config import ConsortiumConfig
+    from consortium.config import ConfigError, ConsortiumConfig
     from consortium.federation.publish import TaskParams, publish_task
+    from consortium.fhir.cohort import CohortError
     from consortium.ledger.base import LedgerRejected
 
     try:
         params = TaskParams.model_validate_json(params_file.read_bytes())
         config = ConsortiumConfig.load(directory)
+        config.member_msp(as_member)  # an identity of this directory, before anything is built
         published = publish_task(config, as_member, params)
     except FileNotFoundError as exc:
         fail(f"{exc.filename or exc}: not found (give the parameters file and --dir)")
+    except IsADirectoryError:
+        fail(f"{params_file} is a folder: give the task's JSON file (`consortium task template`)")
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "task"
         fail(f"{params_file}: {where}: {first['msg']} (fix the file and publish again)")
+    except CohortError as exc:
+        fail(f"{params_file}: cohort: {exc} (fix the file and publish again)")
+    except ConfigError as exc:
+        fail(str(exc))
     except LedgerRejected as exc:
         fail(f"the ledger refused the task: {exc.result.code}: {exc.result.message}")
     task = published.task
@@ -72,13 +80,13 @@ def publish_command(
 @task_app.command("list")
 def list_command(directory: DirOption = Path(".")) -> None:
     """List the tasks on the ledger with their current version."""
-    from consortium.config import ConsortiumConfig
+    from consortium.config import ConfigError, ConsortiumConfig
     from consortium.ledger.factory import open_ledger
 
     try:
         config = ConsortiumConfig.load(directory)
-    except FileNotFoundError as exc:
-        fail(f"{exc.filename or exc}: not a consortium directory (give --dir)")
+    except ConfigError as exc:
+        fail(str(exc))
     ledger = open_ledger(config, next(iter(sorted(config.members))))
     try:
         for task in ledger.evaluate("ListTasks", {}):

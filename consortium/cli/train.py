@@ -43,9 +43,15 @@ def _read_cohort(cohort_dir: Path, definition: str | None) -> tuple[Any, str]:
         )
     name = definition
     report = cohort_dir / "report.json"
-    if name is None and report.is_file():
-        name = json.loads(report.read_text(encoding="utf-8")).get("cohort")
-    return pd.read_parquet(table_path), name or "heart"
+    try:
+        if name is None and report.is_file():
+            name = json.loads(report.read_text(encoding="utf-8")).get("cohort")
+        return pd.read_parquet(table_path), name or "heart"
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid and JSON errors are ValueErrors
+        fail(
+            f"cannot read the cohort in {cohort_dir}: {exc}; point --cohort at an intact --out "
+            "folder of `consortium ingest` (or ingest again)"
+        )
 
 
 def _hidden(text: str) -> tuple[int, ...]:
@@ -118,6 +124,8 @@ def train_command(
             fail("pooling cohorts under DP: give --state-dir (the pooled patients' accountant)")
         state_dir = cohort[0]  # the budget belongs to these patients, not to an output folder
     table, cohort_name = _read_cohorts(cohort, definition)
+    for folder, flag in ((out, "--out"), (state_dir or out, "--state-dir")):
+        _writable_folder(folder, flag)  # before any ε is spent on a model that could not be kept
     other = _read_cohorts(eval_cohort, cohort_name)[0] if eval_cohort else None
     options = AloneOptions(
         cohort_name=cohort_name,
@@ -157,6 +165,15 @@ def train_command(
         f"wrote {out / 'model.safetensors'} (sha256 {report.model_digest}) and "
         f"{out / 'report.json'}"
     )
+
+
+def _writable_folder(folder: Path, flag: str) -> None:
+    if folder.exists() and not folder.is_dir():
+        fail(f"{flag} {folder} is a file: give a folder (nothing was trained or spent)")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        fail(f"cannot write to {flag} {folder}: {exc.strerror or exc} (nothing was spent)")
 
 
 def _write(out: Path, report: Any, data: bytes) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import secrets
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,7 +33,7 @@ class TaskParams(BaseModel):
     task_id: str
     title: str
     cohort: str = "heart"
-    hidden: tuple[int, ...] = (16,)
+    hidden: tuple[Annotated[int, Field(ge=1)], ...] = (16,)
     activation: Literal["relu", "tanh", "gelu"] = "relu"
     epsilon_budget: Decimal = Field(default=Decimal("3"), gt=0)
     delta: Decimal = Field(default=Decimal("0.00001"), gt=0, lt=1)

@@ -41,6 +41,8 @@ def _load_cohort(mdir: Path, settings: NodeSettings, cohort_name: str) -> Cohort
     import pandas as pd
 
     path = Path(settings.cohort) if settings.cohort else mdir / "cohort" / "cohort.parquet"
+    if settings.cohort and not path.is_file():
+        raise ValueError(f"{mdir / 'node.toml'} names the cohort {path}, which is not a file")
     if path.is_file():
         table = pd.read_parquet(path)
     elif settings.site:
@@ -80,6 +82,12 @@ def _task_id(ledger: Any, settings: NodeSettings, wait_s: float) -> str:
         elif tasks:
             return str(tasks[0]["task_id"])
         if time.monotonic() > deadline:
+            if settings.task_id is not None and tasks:
+                known = ", ".join(str(t["task_id"]) for t in tasks)
+                raise TimeoutError(
+                    f"node.toml names task {settings.task_id!r}, which is not on the ledger "
+                    f"(tasks: {known}): fix task_id or publish it"
+                )
             raise TimeoutError("no task on the ledger yet: publish one first")
         time.sleep(0.5)
 

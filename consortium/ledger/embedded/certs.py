@@ -1,11 +1,11 @@
 """Certificate checks at commit and at verification, cached per distinct certificate.
 
 A certificate is accepted as a creator when it was issued by the consortium CA (signature checked
-with the CA's public key), is an ECDSA P-256 end-entity certificate, and the transaction's
-timestamp falls inside its validity period (checked per transaction, against the transaction's own
-timestamp, so that replaying the ledger later gives the same answer). Parsing and the chain check
-cost far more than a transaction, and a consortium has few certificates, so results are cached by
-the PEM text.
+with the CA's public key), is an ECDSA P-256 end-entity certificate, and the block's time (the
+orderer's clock, signed in the header) falls inside its validity period, so that replaying the
+ledger later gives the same answer and a back-dated transaction cannot use an expired
+certificate. Parsing and the chain check cost far more than a transaction, and a consortium has
+few certificates, so results are cached by the PEM text.
 """
 
 from __future__ import annotations

@@ -1,10 +1,13 @@
 """Validating and executing one ordered transaction: the same code commits blocks and replays them.
 
 Order of checks (Fabric's committer order): well-formed envelope and transaction id, channel,
-creator certificate chains to the consortium CA, creator signature, duplicate transaction id, then
-the contract. The first failing check gives the validation code; an invalid transaction writes
-nothing. Because `verify_ledger` replays the ledger through this very function, a stored code or
-state that the code here would not produce is a verification failure.
+timestamp near the block's, creator certificate chains to the consortium CA and is valid at the
+block's time, creator signature, duplicate transaction id, then the contract. The block time is the
+orderer's clock, signed in the block header, so a replay gives the same answer; the creator's own
+timestamp cannot revive an expired certificate (Fabric's orderer also judges expiry by its
+clock). The first failing check gives the validation code; an invalid transaction writes nothing.
+Because `verify_ledger` replays the ledger through this very function, a stored code or state
+that the code here would not produce is a verification failure.
 """
 
 from __future__ import annotations
@@ -38,10 +41,13 @@ def _sha(data: bytes) -> str:
 __all__ = [
     "AUTHENTIC_FAILURES",
     "BAD_SIGNATURE",
+    "BAD_TIMESTAMP",
     "BAD_TXID",
     "CONTRACT_ERROR",
     "DUPLICATE_TXID",
     "MALFORMED_TX",
+    "MAX_TX_AGE_MS",
+    "MAX_TX_AHEAD_MS",
     "UNKNOWN_CREATOR",
     "WRONG_CHANNEL",
     "Executor",
@@ -54,12 +60,25 @@ __all__ = [
 MALFORMED_TX = "MALFORMED_TX"
 BAD_TXID = "BAD_TXID"
 WRONG_CHANNEL = "WRONG_CHANNEL"
+BAD_TIMESTAMP = "BAD_TIMESTAMP"
 UNKNOWN_CREATOR = "UNKNOWN_CREATOR"
 BAD_SIGNATURE = "BAD_SIGNATURE"
 DUPLICATE_TXID = "DUPLICATE_TXID"
 CONTRACT_ERROR = "CONTRACT_ERROR"
 # Codes given before the signature is known to be good: such a transaction does not "use" its id.
-AUTHENTIC_FAILURES = (MALFORMED_TX, BAD_TXID, WRONG_CHANNEL, UNKNOWN_CREATOR, BAD_SIGNATURE)
+AUTHENTIC_FAILURES = (
+    MALFORMED_TX,
+    BAD_TXID,
+    WRONG_CHANNEL,
+    BAD_TIMESTAMP,
+    UNKNOWN_CREATOR,
+    BAD_SIGNATURE,
+)
+# How far a transaction's own timestamp may be from the block's: an envelope may wait in
+# `pending` (no process with the orderer key running) but not for longer than this, and clients on
+# the orderer's machine share its clock.
+MAX_TX_AGE_MS = 3_600_000
+MAX_TX_AHEAD_MS = 60_000
 
 _UPSERT = (
     "INSERT INTO state (key, value, block, tx) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE "
@@ -220,6 +239,7 @@ class Executor:
         self.channel = channel
         self.seen_before = seen_before
         self.ids: set[str] = set()
+        self.block_ms: int | None = None  # the block's (orderer's) time, set per block
 
     def execute(
         self,
@@ -267,9 +287,12 @@ class Executor:
             return BAD_TXID, "nonce is not hex"
         if env.channel != self.channel:
             return WRONG_CHANNEL, "envelope is for another consortium"
+        now = env.timestamp_ms if self.block_ms is None else self.block_ms
+        if not now - MAX_TX_AGE_MS <= env.timestamp_ms <= now + MAX_TX_AHEAD_MS:
+            return BAD_TIMESTAMP, "transaction timestamp too far from the block time"
         info = self.certs.info(env.cert_pem)
-        if not info.valid_at(env.timestamp_ms):
-            return UNKNOWN_CREATOR, info.error or "certificate not valid at the transaction time"
+        if not info.valid_at(now):
+            return UNKNOWN_CREATOR, info.error or "certificate not valid at the block time"
         ok = info.verify(envelope, signature) if signature_ok is None else signature_ok
         if not ok:
             return BAD_SIGNATURE, "signature does not match the creator certificate"

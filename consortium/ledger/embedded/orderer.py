@@ -56,6 +56,7 @@ def make_header(
     count: int,
     orderer: Identity,
     ca_sha256: str | None = None,
+    timestamp_ms: int | None = None,
 ) -> dict[str, object]:
     """The header dictionary the orderer signs."""
     header: dict[str, object] = {
@@ -64,7 +65,7 @@ def make_header(
         "number": number,
         "orderer": orderer.cert_sha256,
         "prev_hash": prev_hash,
-        "timestamp_ms": time.time_ns() // 1_000_000,
+        "timestamp_ms": time.time_ns() // 1_000_000 if timestamp_ms is None else timestamp_ms,
         "tx_count": count,
     }
     if ca_sha256 is not None:
@@ -103,6 +104,10 @@ def cut_block(
     """
     number, prev_hash = _head(conn)
     executor.ids.clear()
+    # The block time, taken before validating: certificates and transaction timestamps are judged
+    # against it, and the header carries it so that a replay judges them the same way.
+    block_ms = time.time_ns() // 1_000_000
+    executor.block_ms = block_ms
     known = checked or {}
     outcomes = [
         executor.execute(number, i, env, sig, known.get(seq))
@@ -127,6 +132,7 @@ def cut_block(
         count=len(outcomes),
         orderer=orderer,
         ca_sha256=ca_sha256,
+        timestamp_ms=block_ms,
     )
     data = canonical_json(header)
     conn.execute(

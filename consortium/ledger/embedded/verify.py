@@ -77,6 +77,7 @@ class VerifyReport(BaseModel):
     codes: dict[str, int] = {}
     members: int = 0
     revoked_members: int = 0
+    head_hash: str = ""  # hash of the last block: record it outside the file as an anchor
     elapsed_ms: int = 0
     failure: VerifyFailure | None = None
 
@@ -100,8 +101,15 @@ def _fail(reason: str, **where: Any) -> _Failed:
 class _Verifier:
     """State of one verification run (kept small: the replay lives in an in-memory SQLite)."""
 
-    def __init__(self, conn: sqlite3.Connection, ca_pem: str, contract: Contract) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        ca_pem: str,
+        contract: Contract,
+        anchor: tuple[int, str] | None = None,
+    ) -> None:
         self.conn = conn
+        self.anchor = anchor
         self.ca_pem = ca_pem
         self.certs = CertValidator(ca_pem)
         self.replay = sqlite3.connect(":memory:", isolation_level=None)
@@ -136,6 +144,10 @@ class _Verifier:
             raise _fail("stored hash is not the SHA-256 of the header", block=number)
         if header.get("number") != number or header.get("prev_hash") != self.prev_hash:
             raise _fail("header number or previous-block hash does not chain", block=number)
+        if self.anchor is not None and number == self.anchor[0] and stored_hash != self.anchor[1]:
+            raise _fail(
+                "block differs from the anchored one: the ledger was rewritten", block=number
+            )
         if number == 0:
             self._check_genesis(header)
         self._check_orderer(number, header, header_bytes, signature)
@@ -180,6 +192,7 @@ class _Verifier:
                 block=number,
             )
         self.executor.ids.clear()
+        self.executor.block_ms = int(header["timestamp_ms"])
         leaves = []
         execute = self.executor.execute
         self.replay.execute("BEGIN")
@@ -256,11 +269,14 @@ def verify_ledger(
     contract: Contract,
     progress: Progress | None = None,
     workers: int = 0,
+    anchor: tuple[int, str] | None = None,
 ) -> VerifyReport:
     """Verify the ledger at ``path`` against the consortium CA (PEM text, or the path of a file).
 
     ``progress(done_blocks, total_blocks)`` is called as blocks are checked. ``workers > 0``
-    checks signatures in that many extra processes.
+    checks signatures in that many extra processes. ``anchor`` is a (block number, block hash)
+    recorded outside the ledger by an earlier verification (`VerifyReport.head_hash`): the ledger
+    must still hold that very block, so a file cut back or rewritten since then fails.
     """
     started = time.perf_counter()
     is_pem = isinstance(ca_cert, str) and ca_cert.lstrip().startswith("-----BEGIN")
@@ -269,7 +285,7 @@ def verify_ledger(
     # A tampered TEXT value need not be UTF-8; decoded losslessly it differs from every valid
     # string, so it fails where it is compared instead of aborting the read of all rows.
     conn.text_factory = _lenient_text
-    v = _Verifier(conn, ca_pem, contract)
+    v = _Verifier(conn, ca_pem, contract, anchor)
     pool = ProcessPoolExecutor(workers) if workers > 0 else None
     try:
         conn.execute("BEGIN")  # one consistent snapshot while others keep committing
@@ -307,6 +323,12 @@ def _run(
         v.report.blocks += 1
         if progress is not None:
             progress(number + 1, total)
+    if v.anchor is not None and v.report.blocks <= v.anchor[0]:
+        raise _fail(
+            f"the ledger has {v.report.blocks} blocks but block {v.anchor[0]} was verified "
+            "before: it was cut back"
+        )
+    v.report.head_hash = v.prev_hash
     v.finish_counts()
     stored_txs = int(conn.execute("SELECT COUNT(*) FROM txs").fetchone()[0])
     if stored_txs != v.report.transactions:

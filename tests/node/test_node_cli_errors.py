@@ -1,0 +1,73 @@
+"""`consortium node run` for a member that cannot do any work refuses to start with a line saying
+what to do, instead of running silently forever."""
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from consortium.cli import app
+from consortium.federation.publish import TaskParams
+from consortium.node.runner import Node
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def consortium_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("c") / "c"
+    init = runner.invoke(app, ["init", str(root), "--member", "a", "--auditor", "aud"])
+    assert init.exit_code == 0, init.output
+    params = root.parent / "task.json"
+    params.write_text(
+        json.dumps(TaskParams(task_id="t1", title="t", seed=7).model_dump(mode="json"))
+    )
+    assert runner.invoke(app, ["task", "publish", str(params), "--dir", str(root)]).exit_code == 0
+    return root
+
+
+@pytest.fixture(autouse=True)
+def no_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the fix the node would run forever: stop it at once instead."""
+    monkeypatch.setattr(Node, "run", lambda self, until: None)
+
+
+def _run(root: Path, member: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["node", "run", "--member", member, "-C", str(root), "--wait", "1"])
+    return result.exit_code, result.output
+
+
+def test_a_hospital_without_cohort_data_is_told_where_to_put_it(consortium_dir: Path) -> None:
+    code, output = _run(consortium_dir, "a")
+    assert code == 2, output
+    assert "no cohort data" in output and "cohort" in output
+
+
+def test_a_node_toml_naming_a_missing_cohort_file(consortium_dir: Path, tmp_path: Path) -> None:
+    toml = consortium_dir / "members" / "a" / "node.toml"
+    toml.write_text(f'cohort = "{tmp_path / "typo" / "cohort.parquet"}"\n')
+    try:
+        code, output = _run(consortium_dir, "a")
+    finally:
+        toml.unlink()
+    assert code == 2, output
+    assert "typo" in output
+
+
+def test_a_node_toml_naming_a_task_that_does_not_exist(consortium_dir: Path) -> None:
+    toml = consortium_dir / "members" / "a" / "node.toml"
+    toml.write_text('task_id = "nosuch"\n')
+    try:
+        code, output = _run(consortium_dir, "a")
+    finally:
+        toml.unlink()
+    assert code == 2, output
+    assert "'nosuch'" in output and "t1" in output
+
+
+@pytest.mark.parametrize("member", ["admin", "aud"])
+def test_a_member_without_node_work_is_refused(consortium_dir: Path, member: str) -> None:
+    code, output = _run(consortium_dir, member)
+    assert code == 2, output
+    assert "no work for a node" in output
