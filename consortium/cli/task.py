@@ -75,6 +75,14 @@ def publish_command(
         f"published task {task['task_id']!r} (tx {published.tx_id[:16]}): version 0 "
         f"{task['initial_model_digest'][:16]}, ε budget {task['epsilon_budget']} per member"
     )
+    if published.committee_is_choosable:
+        typer.echo(
+            f"warning: committee_size {task['committee_size']} is smaller than the "
+            f"{published.verifiers - 1} other verifiers a submitter has: it can pick its "
+            'committee by trying transaction nonces (decisions/0001, "Committees"); set '
+            "committee_size to every verifier but the submitter where that matters",
+            err=True,
+        )
 
 
 @task_app.command("list")

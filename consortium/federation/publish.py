@@ -65,6 +65,13 @@ class PublishedTask(BaseModel):
 
     task: dict[str, Any]
     tx_id: str
+    verifiers: int = 0  # active verifiers on the ledger when it was published
+
+    @property
+    def committee_is_choosable(self) -> bool:
+        """More verifiers besides a submitter than seats on a committee: a submitter can try
+        nonces until it draws the committee it wants (decisions/0001, "Committees": open)."""
+        return int(self.task["committee_size"]) < self.verifiers - 1
 
 
 def input_width(cohort: str) -> int:
@@ -125,8 +132,10 @@ def publish_task(config: ConsortiumConfig, admin_id: str, params: TaskParams) ->
         )
         record["initial_blob_digest"] = blobs.put(encrypt_model_blob(data, bundle.model_key))
         result = ledger.submit("PublishTask", {"task": record})
+        members = ledger.evaluate("ListMembers", {})
     finally:
         ledger.close()
     if not result.valid:
         raise LedgerRejected(result)
-    return PublishedTask(task=record, tx_id=result.tx_id)
+    verifiers = sum(1 for m in members if "verifier" in m["roles"] and m["status"] == "active")
+    return PublishedTask(task=record, tx_id=result.tx_id, verifiers=verifiers)

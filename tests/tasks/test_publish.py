@@ -71,3 +71,14 @@ def test_only_an_admin_may_publish(consortium_dir: Path, tmp_path: Path) -> None
     )
     assert result.exit_code == 2
     assert "MISSING_ROLE" in result.output
+
+
+def test_a_committee_smaller_than_the_other_verifiers_is_warned_about(tmp_path: Path) -> None:
+    root = tmp_path / "c5"
+    members = [arg for m in ("a", "b", "c", "d", "e") for arg in ("--member", m)]
+    assert runner.invoke(app, ["init", str(root), *members]).exit_code == 0
+    for task_id, size, warned in (("small", 2, True), ("all", 4, False)):
+        params = _params(tmp_path, task_id=task_id, committee_size=size, quorum=1)
+        result = runner.invoke(app, ["task", "publish", str(params), "--dir", str(root)])
+        assert result.exit_code == 0, result.output
+        assert ("can pick its committee" in result.output) is warned, result.output

@@ -1,9 +1,10 @@
 """Deterministic committees: who verifies an update or attests a block.
 
-No randomness inside a contract (every peer must compute the same result), and no party should be
-able to pick its own verifiers. The committee is therefore a pure function of the transaction id,
-which the submitter cannot choose freely in Fabric (it is the hash of a fresh nonce and the
-creator), over the ledger's current active verifiers: anyone recomputes it from the ledger.
+No randomness inside a contract (every peer must compute the same result). The committee is a pure
+function of the transaction id over the ledger's current active verifiers: anyone recomputes it
+from the ledger. The transaction id hashes a nonce the submitter picks, so a submitter can try
+nonces until it draws the committee it wants; that matters only when there are more verifiers
+than the committee size (decisions/0001, "Committees": open).
 """
 
 from __future__ import annotations
