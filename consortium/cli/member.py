@@ -59,7 +59,8 @@ def add_command(
     as_member: AsMember = "admin",
     consortium: ConsortiumDir = Path("."),
 ) -> None:
-    """Issue an identity for NAME and register it on the ledger (RegisterMember)."""
+    """Issue an identity for NAME, register it on the ledger (RegisterMember) and share the
+    consortium's keys with it (ShareKey, wrapped for its certificate) unless its roles hold none."""
     from consortium.identity.setup import add_member_identity, remove_member_identity
     from consortium.ledger.factory import genesis_args
 
@@ -71,15 +72,53 @@ def add_command(
         fail(str(exc))
     record = next(m for m in genesis_args(config)["members"] if m["member_id"] == name)
     result = ledger.submit("RegisterMember", record)
-    ledger.close()
     if not result.valid:
+        ledger.close()
         remove_member_identity(config, name)
         fail(f"the ledger refused the registration: {result.code}: {result.message}")
     config.save()
+    try:
+        keys = _share_keys_with(config, ledger, as_member, name, role)
+    finally:
+        ledger.close()
     typer.echo(
         f"{name} registered ({','.join(sorted(set(role)))}) in block {result.block_number}; "
-        f"identity in {config.member_msp(name)}"
+        f"identity in {config.member_msp(name)}; {keys}"
     )
+
+
+def _share_keys_with(
+    config: ConsortiumConfig, ledger: Ledger, admin_id: str, name: str, roles: list[str]
+) -> str:
+    """Wrap the consortium's keys (as ``admin_id`` holds them) for the new member and publish
+    its ``ShareKey``, as `consortium init` did for the first members; says what it did."""
+    from consortium.blobs import open_blob_store
+    from consortium.crypto.setup import NO_SHARE_ROLES, load_member_keys, share_key
+    from consortium.identity import load_identity
+    from consortium.ledger.base import ContractError
+
+    forbidden = sorted(NO_SHARE_ROLES.intersection(roles))
+    if forbidden:
+        return f"no key shared (role {forbidden[0]} never holds the secret key)"
+    try:
+        own = ledger.evaluate("GetShareKey", {"member_id": admin_id})
+    except ContractError:
+        fail(
+            f"{name} is registered, but {admin_id} holds no key share to pass on: run "
+            f"`consortium member add` as an admin that received the keys at init",
+            code=1,
+        )
+    blobs = open_blob_store(config.blobs.url, config.root)
+    bundle = load_member_keys(
+        config.member_msp(admin_id), blobs, own["wrapped_key_digest"], member_id=admin_id
+    )
+    ident = load_identity(config.member_msp(name), msp_id=config.members[name].msp_id)
+    share = share_key(bundle, name, ident.cert_pem, roles, blobs)
+    tx = ledger.submit("ShareKey", share.model_dump(mode="json"))
+    if not tx.valid:
+        fail(f"{name} is registered, but the ledger refused its key share: {tx.code}: "
+             f"{tx.message}", code=1)  # fmt: skip
+    return f"keys shared (ShareKey in block {tx.block_number})"
 
 
 @member_app.command("revoke")

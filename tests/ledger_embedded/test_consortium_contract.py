@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -69,6 +70,9 @@ def test_member_add_then_revoke_through_the_ledger(demo: Path) -> None:
     config = ConsortiumConfig.load(demo)
     zurich = open_ledger(config, "zurich")
     assert zurich.evaluate("GetMember", {"member_id": "zurich"})["status"] == "active"
+    # it received the consortium's keys, as the members made at init did
+    assert "keys shared" in output
+    _opens_its_key_share(config, zurich, "zurich")
     code, output = _invoke("member", "revoke", "zurich", "-C", str(demo))
     assert code == 0, output
     result = zurich.submit(
@@ -76,6 +80,22 @@ def test_member_add_then_revoke_through_the_ledger(demo: Path) -> None:
     )
     assert result.code == "MEMBER_REVOKED"
     zurich.close()
+
+
+def _opens_its_key_share(config: ConsortiumConfig, ledger: Any, member: str) -> None:
+    from consortium.blobs import open_blob_store
+    from consortium.crypto.setup import load_member_keys
+
+    share = ledger.evaluate("GetShareKey", {"member_id": member})
+    blobs = open_blob_store(config.blobs.url, config.root)
+    bundle = load_member_keys(config.member_msp(member), blobs, share["wrapped_key_digest"],
+                              member_id=member)  # fmt: skip
+    assert bundle.ckks.can_decrypt and len(bundle.model_key) == 32
+
+
+def test_an_auditor_added_later_receives_no_key(demo: Path) -> None:
+    code, output = _invoke("member", "add", "regulator", "--role", "auditor", "-C", str(demo))
+    assert code == 0 and "no key shared" in output, output
 
 
 def test_only_an_admin_may_add_members(demo: Path) -> None:
