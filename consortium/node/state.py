@@ -31,11 +31,17 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 class StateDir:
-    """The member's state directory (``DIR/members/NAME/state``)."""
+    """The member's state directory (``DIR/members/NAME/state``).
+
+    Only the node's account may open it (0700, like the key files' 0600): it holds the member's
+    own plaintext deltas, other members' decrypted deltas (the verifier's cache) and what the
+    verifier measured on its held-out patients.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        root.mkdir(parents=True, exist_ok=True)
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        root.chmod(0o700)  # also when it existed, made under another umask
 
     def path(self, *parts: str) -> Path:
         """A path inside the state directory."""

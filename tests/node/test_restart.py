@@ -59,7 +59,11 @@ def test_crash_between_submit_and_saving_its_id(consortium_dir: Path) -> None:
 
 
 def test_state_writes_are_atomic_and_ordered(tmp_path: Path) -> None:
+    import stat
+
+    (tmp_path / "state").mkdir(mode=0o755)
     state = StateDir(tmp_path / "state")
+    assert stat.S_IMODE((tmp_path / "state").stat().st_mode) == 0o700  # private to the node
     state.write_json({"a": 1}, "x", "doc.json")
     state.write_json({"a": 2}, "x", "doc.json")
     assert state.read_json("x", "doc.json") == {"a": 2}
