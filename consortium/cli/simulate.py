@@ -61,6 +61,8 @@ def simulate(
         fail(f"--attack: unknown attack {bad[0]!r}; use one of {', '.join(ATTACKS[1:])}")
     if ledger not in ("embedded", "fabric-fake"):
         fail(f"--ledger {ledger!r}: use embedded or fabric-fake")
+    if out.exists() and not out.is_dir():  # found before the run, not after minutes of it
+        fail(f"--out {out} is a file: give a folder for the report (nothing was run)")
     cfg = SimConfig(
         speeds=speeds, attacks=attacks, sync=sync, sml=not no_sml, plaintext=plaintext,  # type: ignore[arg-type]
         target_auroc=target_auroc, max_seconds=max_seconds, planned_updates=planned_updates,

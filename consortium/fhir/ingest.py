@@ -178,8 +178,22 @@ def _prepare(
     files = collect_files(inputs)
     if not files:
         raise UserError("no readable input: no .json, .ndjson or .jsonl files in the given paths")
+    _check_same_site(out, site)  # before _check_out clears the earlier run's quarantine
     _check_out(out.resolve(), inputs)
     return definition, files, out
+
+
+def _check_same_site(out: Path, site: str) -> None:
+    """An output folder holds one site's cohort and pseudonym key: refuse another site's."""
+    try:
+        earlier = json.loads((out / "report.json").read_text(encoding="utf-8")).get("site")
+    except (OSError, ValueError, AttributeError):
+        return  # no earlier report that says whose folder it is
+    if earlier and earlier != site:
+        raise UserError(
+            f"--out {out} holds site {earlier!r}'s cohort and pseudonym key; ingest {site!r} "
+            f"into its own folder (nothing was changed)"
+        )
 
 
 def _check_out(out: Path, inputs: list[Path]) -> None:

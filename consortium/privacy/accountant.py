@@ -83,12 +83,21 @@ class SpendPlan(BaseModel):
     def refusal(self) -> str:
         """The message a refused run gives."""
         remaining = max(0.0, self.epsilon_budget - self.epsilon_before)
+        if remaining < 0.01 * self.epsilon_budget:
+            advice = (
+                "The budget for these patients is spent: no further training on them fits it "
+                "(use the model already trained, or a task whose budget the data owners granted)"
+            )
+        else:
+            advice = (
+                "A run fits only with more noise per step, fewer epochs or a smaller sample rate "
+                f"(it must stay within the remaining {remaining:.3f})"
+            )
         return (
             f"training refused: this run ({self.steps} steps) would bring ε from "
             f"{self.epsilon_before:.3f} to {self.epsilon_after:.3f}, past the task's budget "
             f"ε={self.epsilon_budget:g} (δ={self.delta:g}); spent so far "
-            f"{self.epsilon_before:.3f}, remaining {remaining:.3f}. Use a larger noise "
-            "multiplier, fewer epochs or a smaller sample rate; nothing was spent."
+            f"{self.epsilon_before:.3f}, remaining {remaining:.3f}. {advice}; nothing was spent."
         )
 
 

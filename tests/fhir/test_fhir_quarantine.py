@@ -148,3 +148,18 @@ def test_a_quarantine_folder_made_by_someone_else_is_closed_before_use(tmp_path:
     report = ingest([source], "s1", "heart", out, 1)
     assert report.quarantined == 1
     assert stat.S_IMODE((out / "quarantine").stat().st_mode) == 0o700
+
+
+def test_another_sites_output_folder_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    from consortium.cli._errors import UserError
+
+    out = tmp_path / "out"
+    source = tmp_path / "in"
+    source.mkdir()
+    (source / "data.ndjson").write_text(json.dumps({**PATIENT, "birthDate": "1900-13-40"}) + "\n")
+    ingest([source], "cleveland", "heart", out, 1)
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    with pytest.raises(UserError, match="holds site 'cleveland'"):
+        ingest([source], "hungary", "heart", out, 1)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert ingest([source], "cleveland", "heart", out, 1).quarantined == 1  # its own site: again

@@ -95,7 +95,20 @@ def test_training_past_the_budget_is_refused_and_spends_nothing(tmp_path: Path) 
     message = str(err.value)
     assert f"spent so far {spent:.3f}" in message
     assert f"remaining {1.0 - spent:.3f}" in message and "nothing was spent" in message
+    assert "more noise per step" in message  # something still fits
     assert store.path.read_bytes() == before_bytes
+
+
+def test_a_spent_budget_is_called_spent_not_fixable_by_more_noise() -> None:
+    from consortium.privacy.accountant import SpendPlan
+
+    def refusal(before: float) -> str:
+        return SpendPlan(accountant="rdp", delta=1e-5, epsilon_budget=3.0, epsilon_before=before,
+                         epsilon_after=3.2, epsilon_this_run=0.5, steps=10).refusal()  # fmt: skip
+
+    assert "budget for these patients is spent" in refusal(2.995)
+    assert "more noise" not in refusal(2.995)
+    assert "more noise per step" in refusal(2.0) and "remaining 1.000" in refusal(2.0)
 
 
 def test_a_store_refuses_a_changed_accountant(tmp_path: Path) -> None:

@@ -29,6 +29,14 @@ def test_unknown_attack() -> None:
     assert "unknown attack 'meteor'" in result.output
 
 
+def test_a_report_path_that_is_a_file_is_refused_before_running(tmp_path: Path) -> None:
+    taken = tmp_path / "report"
+    taken.write_text("someone's notes")
+    result = runner.invoke(app, ["simulate", "--out", str(taken)])
+    assert result.exit_code == 2 and "nothing was run" in result.output
+    assert taken.read_text() == "someone's notes"
+
+
 def test_node_run_without_a_consortium(tmp_path: Path) -> None:
     result = runner.invoke(app, ["node", "run", "--member", "va", "--dir", str(tmp_path)])
     assert result.exit_code == 2
