@@ -73,6 +73,11 @@ def run(
     def _done() -> bool:
         return stopping["flag"] or (parent > 0 and os.getppid() != parent)
 
+    from consortium.cli._errors import UserError
+
     typer.echo(f"node {member} ({', '.join(sorted(session.roles))}) on task {session.task_id}")
     with contextlib.suppress(KeyboardInterrupt):
-        Node(session).run(until=_done)
+        try:
+            Node(session).run(until=_done)
+        except UserError as exc:  # the node cannot go on until someone changes the setup
+            fail(str(exc), code=1)

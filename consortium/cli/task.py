@@ -75,7 +75,14 @@ def publish_command(
         f"published task {task['task_id']!r} (tx {published.tx_id[:16]}): version 0 "
         f"{task['initial_model_digest'][:16]}, ε budget {task['epsilon_budget']} per member"
     )
-    if published.committee_is_choosable:
+    if published.quorum_unreachable:
+        typer.echo(
+            f"warning: quorum {task['quorum']} needs more verifiers besides a submitter than the "
+            f"{published.verifiers} the consortium has: every update will be refused "
+            "(NO_COMMITTEE) until verifiers join (`consortium member add NAME --role verifier`)",
+            err=True,
+        )
+    elif published.committee_is_choosable:
         typer.echo(
             f"warning: committee_size {task['committee_size']} is smaller than the "
             f"{published.verifiers - 1} other verifiers a submitter has: it can pick its "

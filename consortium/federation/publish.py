@@ -68,6 +68,12 @@ class PublishedTask(BaseModel):
     verifiers: int = 0  # active verifiers on the ledger when it was published
 
     @property
+    def quorum_unreachable(self) -> bool:
+        """Fewer verifiers besides a submitter than the quorum: every update is refused
+        (``NO_COMMITTEE``) until more verifiers join."""
+        return int(self.task["quorum"]) > self.verifiers - 1
+
+    @property
     def committee_is_choosable(self) -> bool:
         """More verifiers besides a submitter than seats on a committee: a submitter can try
         nonces until it draws the committee it wants (decisions/0001, "Committees": open)."""

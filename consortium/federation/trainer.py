@@ -217,6 +217,14 @@ def _submit(s: Session, rec: dict[str, Any]) -> None:
     elif res.code in ("STALE_BASE", "BUDGET_EXCEEDED", "EPSILON_DECREASED"):
         rec["status"] = "abandoned"
         rec["code"] = res.code
+    elif res.code == "NO_COMMITTEE":  # the task, not this update: stop rather than train again
+        from consortium.cli._errors import UserError
+
+        raise UserError(
+            f"SubmitUpdate refused: NO_COMMITTEE: {res.message}: the task's quorum needs more "
+            "verifiers besides this member than the consortium has; add verifiers (`consortium "
+            "member add NAME --role verifier`) or publish a task with a smaller quorum"
+        )
     else:
         raise RuntimeError(f"SubmitUpdate refused: {res.code}: {res.message}")
 

@@ -108,3 +108,17 @@ def test_an_accountant_lost_or_rolled_back_does_not_grant_its_epsilon_again(
     with pytest.raises(BudgetExceeded, match="behind the ε this member declared"):
         _prepare(restarted, 0, restarted.head(), {})
     assert _store(restarted).history() == []  # nothing reserved
+
+
+def test_a_quorum_the_consortium_cannot_reach_stops_the_node_with_what_to_do(
+    tmp_path: Path,
+) -> None:
+    from consortium.cli._errors import UserError
+
+    # four hospitals: three verifiers besides any submitter, the task wants four
+    cfg = SimConfig(plaintext=True, update_seconds=0.0, planned_updates=1, train_seed=1,
+                    committee_size=4, quorum=4)  # fmt: skip
+    s = open_session(create_consortium(cfg, tmp_path / "consortium"), "cleveland")
+    assert train_step(s)  # trains
+    with pytest.raises(UserError, match="NO_COMMITTEE.*add verifiers"):
+        train_step(s)  # the submission: refused for the task, not for this update

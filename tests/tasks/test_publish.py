@@ -82,3 +82,7 @@ def test_a_committee_smaller_than_the_other_verifiers_is_warned_about(tmp_path: 
         result = runner.invoke(app, ["task", "publish", str(params), "--dir", str(root)])
         assert result.exit_code == 0, result.output
         assert ("can pick its committee" in result.output) is warned, result.output
+    # a quorum no committee can reach with these five verifiers (four besides a submitter)
+    params = _params(tmp_path, task_id="big", committee_size=10, quorum=5)
+    result = runner.invoke(app, ["task", "publish", str(params), "--dir", str(root)])
+    assert result.exit_code == 0 and "every update will be refused" in result.output
