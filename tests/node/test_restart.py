@@ -120,5 +120,5 @@ def test_a_quorum_the_consortium_cannot_reach_stops_the_node_with_what_to_do(
                     committee_size=4, quorum=4)  # fmt: skip
     s = open_session(create_consortium(cfg, tmp_path / "consortium"), "cleveland")
     assert train_step(s)  # trains
-    with pytest.raises(UserError, match="NO_COMMITTEE.*add verifiers"):
+    with pytest.raises(UserError, match=r"NO_COMMITTEE.*add verifiers"):
         train_step(s)  # the submission: refused for the task, not for this update
