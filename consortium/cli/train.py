@@ -90,6 +90,9 @@ def train_command(
     seed: Annotated[
         int | None, typer.Option("--seed", help="For reproducible runs (keep it private).")
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a model already in --out.")
+    ] = False,
     state_dir: Annotated[
         Path | None,
         typer.Option(
@@ -126,6 +129,9 @@ def train_command(
     table, cohort_name = _read_cohorts(cohort, definition)
     for folder, flag in ((out, "--out"), (state_dir or out, "--state-dir")):
         _writable_folder(folder, flag)  # before any ε is spent on a model that could not be kept
+    if (out / "model.safetensors").exists() and not force:
+        fail(f"--out {out} holds a model already: give another --out, or --force to replace it "
+             "(nothing was trained or spent)")  # fmt: skip
     other = _read_cohorts(eval_cohort, cohort_name)[0] if eval_cohort else None
     options = AloneOptions(
         cohort_name=cohort_name,

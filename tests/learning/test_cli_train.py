@@ -41,10 +41,17 @@ def test_train_with_dp_writes_model_and_report_then_refuses_a_second_run(
     assert report["test"]["n"] == 57 and report["sites"] == ["cleveland"]
     assert "ε spent" in first.output and "AUROC" in first.output  # type: ignore[attr-defined]
 
-    second = _train(cohort, out, "--epsilon", "2", "--delta", "1e-5", "--accountant", "rdp")
+    again = ("--epsilon", "2", "--delta", "1e-5", "--accountant", "rdp")
+    second = _train(cohort, tmp_path / "out2", *again)  # the budget is the patients'
     assert second.exit_code == 2  # type: ignore[attr-defined]
     assert "refused" in second.output and "remaining" in second.output  # type: ignore[attr-defined]
+    # a baseline without DP into the DP model's folder: refused unless --force
+    plain = _train(cohort, out, "--no-dp")
+    assert plain.exit_code == 2 and "--force" in plain.output  # type: ignore[attr-defined]
     assert (out / "model.safetensors").read_bytes() == model  # nothing overwritten
+    forced = _train(cohort, out, "--no-dp", "--force")
+    assert forced.exit_code == 0, forced.output  # type: ignore[attr-defined]
+    assert json.loads((out / "report.json").read_text())["dp"] is False
 
 
 def test_no_dp_baseline_says_so(cohort: Path, tmp_path: Path) -> None:
