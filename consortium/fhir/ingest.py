@@ -13,12 +13,17 @@
 Nothing is lost: every resource read is either accepted or quarantined (``read == accepted +
 quarantined``, per type too). Accepted resources that the cohort does not use are simply not in
 the table; they are counted.
+
+A run writes its quarantine into ``out/.quarantine.partial`` and replaces the earlier run's
+quarantine, table and report only once it has finished: an interrupted or failed run leaves the
+earlier run's outputs as they were (the next run clears the partial folder).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -78,7 +83,7 @@ class _Run:
     """Mutable state of one run: tallies, quarantine writer, cohort facts."""
 
     def __init__(self, out: Path, cohort: CohortDefinition, on_item: OnItem | None) -> None:
-        self.quarantine_dir = out / "quarantine"
+        self.quarantine_dir = out / PARTIAL
         self.on_item = on_item
         self.by_type: dict[str, TypeTally] = {}
         self.facts = CohortFacts(cohort)
@@ -146,10 +151,11 @@ def ingest(
     try:
         _read_all(files, run, progress)
         table, suppressed = build_cohort_table(run.facts, site=site, key=key, k=k)
-        table.to_parquet(out_dir / "cohort.parquet", index=False)
         report = _report(run, definition, site, len(files), k, suppressed, len(table), key, started)
+        table.to_parquet(out_dir / ".cohort.parquet.partial", index=False)
         text = report.model_dump_json(indent=2) + "\n"
-        (out_dir / "report.json").write_text(text, encoding="utf-8")
+        (out_dir / ".report.json.partial").write_text(text, encoding="utf-8")
+        _commit(out_dir)
     except OSError as exc:  # disk full, permissions changed mid-run: the input is untouched
         where = f" ({exc.filename})" if exc.filename else ""
         raise UserError(
@@ -206,15 +212,29 @@ def _check_out(out: Path, inputs: list[Path]) -> None:
             )
     try:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "quarantine").mkdir(mode=0o700, exist_ok=True)  # holds identifiable input
-        (out / "quarantine").chmod(0o700)  # also when it was there before, made by someone else
-        for old in (out / "quarantine").glob("*.json"):
-            old.unlink()
+        shutil.rmtree(out / PARTIAL, ignore_errors=True)  # left by an interrupted run
+        (out / PARTIAL).mkdir(mode=0o700)  # holds identifiable input
+        (out / PARTIAL).chmod(0o700)  # whatever the umask
         probe = out / ".write-test"
         probe.write_text("")
         probe.unlink()
     except OSError as exc:
         raise UserError(f"cannot write to --out {out}: {exc.strerror or exc}") from exc
+
+
+PARTIAL = ".quarantine.partial"
+
+
+def _commit(out: Path) -> None:
+    """Put the finished run in place of the earlier one: quarantine, then table, then report."""
+    earlier = out / ".quarantine.earlier"
+    shutil.rmtree(earlier, ignore_errors=True)
+    if (out / "quarantine").exists():
+        (out / "quarantine").rename(earlier)
+    (out / PARTIAL).rename(out / "quarantine")
+    shutil.rmtree(earlier, ignore_errors=True)
+    (out / ".cohort.parquet.partial").replace(out / "cohort.parquet")
+    (out / ".report.json.partial").replace(out / "report.json")
 
 
 def _key(path: Path) -> bytes:

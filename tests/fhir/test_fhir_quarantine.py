@@ -163,3 +163,29 @@ def test_another_sites_output_folder_is_refused_and_left_as_it_was(tmp_path: Pat
         ingest([source], "hungary", "heart", out, 1)
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     assert ingest([source], "cleveland", "heart", out, 1).quarantined == 1  # its own site: again
+
+
+def test_an_interrupted_run_leaves_the_earlier_outputs_as_they_were(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import consortium.fhir.ingest as ingest_module
+
+    out = tmp_path / "out"
+    source = tmp_path / "in"
+    source.mkdir()
+    (source / "data.ndjson").write_text(json.dumps({**PATIENT, "birthDate": "1900-13-40"}) + "\n")
+    ingest([source], "s1", "heart", out, 1)
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert any(p.parts[0] == "quarantine" for p in before)
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt  # Ctrl-C once the input is read
+
+    monkeypatch.setattr(ingest_module, "build_cohort_table", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        ingest([source], "s1", "heart", out, 1)
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert {p: b for p, b in after.items() if not p.parts[0].startswith(".")} == before
+    monkeypatch.undo()
+    assert ingest([source], "s1", "heart", out, 1).quarantined == 1  # the next run completes
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # and clears the partial
