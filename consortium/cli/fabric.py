@@ -144,7 +144,9 @@ def status_command(
 
 @fabric_app.command("fake-peer")
 def fake_peer_command(
-    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 7051,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port to listen on (0: any free port).")
+    ] = 7051,
     configure: Annotated[
         bool, typer.Option(help="Point this directory's [ledger.fabric] at the fake peer.")
     ] = False,

@@ -106,7 +106,9 @@ def portal(
     ctx: typer.Context,
     consortium_dir: DirOption = Path("."),
     member: MemberOption = None,
-    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8501,
+    port: Annotated[
+        int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")
+    ] = 8501,
     address: Annotated[
         str, typer.Option("--address", help="Interface to listen on (keep 127.0.0.1).")
     ] = "127.0.0.1",

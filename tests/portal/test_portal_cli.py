@@ -50,6 +50,7 @@ def test_a_short_password_is_refused_and_the_old_one_kept(fresh: Path) -> None:
     [
         (["--member", "nobody"], "no identity named 'nobody'"),
         ([], "say which member this node serves"),
+        (["--member", "admin", "--port", "99999"], "less than or equal to 65535"),
     ],
 )
 def test_serving_needs_a_known_member(empty: Path, args: list[str], message: str) -> None:
