@@ -5,7 +5,7 @@ template methods `put` and `get` are written once here; backends only move bytes
 `_exists`, `_quarantine`). `get` always re-hashes what it read: a blob whose bytes do not match
 its digest (disk corruption, a tampering operator) is refused with `BlobCorruptedError`, and the
 bad copy is moved aside for inspection, never deleted, so that a later `put` of the right bytes
-can restore the blob.
+can restore the blob. `put` likewise verifies a copy already stored before trusting it.
 """
 
 from __future__ import annotations
@@ -54,10 +54,19 @@ class BlobStore(ABC):
     """Content-addressed blob storage: ``put(bytes) -> digest``, ``get(digest) -> bytes``."""
 
     def put(self, data: bytes) -> str:
-        """Store ``data`` (idempotent) and return its SHA-256 hex digest."""
+        """Store ``data`` (idempotent) and return its SHA-256 hex digest.
+
+        A copy already under the digest is verified, not trusted: a bad one (corrupted, or
+        planted by whoever else can write the store) is moved aside as `get` does and replaced.
+        """
         digest = hashlib.sha256(data).hexdigest()
-        if not self._exists(digest):
-            self._write(digest, bytes(data))
+        if self._exists(digest):
+            try:
+                self.get(digest)
+                return digest
+            except (BlobCorruptedError, BlobNotFoundError):
+                pass  # moved aside (or gone meanwhile): write the right bytes
+        self._write(digest, bytes(data))
         return digest
 
     def get(self, digest: str) -> bytes:

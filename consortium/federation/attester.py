@@ -2,7 +2,8 @@
 
 Before it gives a metric, the attester checks that the proposal is what the ledger says it is:
 the blob opens to bytes whose SHA-256 is ``model_digest``, and — since it holds the secret key —
-that decrypting the aggregate and applying it to the head reproduces exactly those bytes
+that decrypting the aggregate (recomputed from the proposal's updates and weights, which must give
+``aggregate_digest``) and applying it to the head reproduces exactly those bytes
 (`consortium.federation.sealer.form_version`). A sealer that slipped anything else into the
 version gets a ``reject``. So does a proposal stamped more than ``max_clock_skew_seconds`` ahead
 of the attester's clock: the proposal's interval since the head comes from the sealer's own
@@ -31,7 +32,7 @@ def _consistent(s: Session, proposal: dict[str, Any]) -> bool:
         data = s.vault.open_model(s.blobs.get(proposal["blob_digest"]))
         if sha256_hex(data) != proposal["model_digest"]:
             return False
-        agg = {"aggregate_digest": proposal["aggregate_digest"],
+        agg = {"aggregate_digest": proposal["aggregate_digest"], "updates": proposal["updates"],
                "weights_ppm": proposal["weights_ppm"]}  # fmt: skip
         return sha256_hex(form_version(s, agg, int(proposal["height"]) - 1)) == sha256_hex(data)
     except (VaultError, OSError, ValueError):

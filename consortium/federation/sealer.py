@@ -36,8 +36,25 @@ def sealer_rank(s: Session, aggregate_id: str) -> int:
 
 
 def form_version(s: Session, agg: dict[str, Any], height: int) -> bytes:
-    """The safetensors bytes of version ``height + 1`` from version ``height`` and ``agg``."""
-    aggregate = s.blobs.get(agg["aggregate_digest"])
+    """The safetensors bytes of version ``height + 1`` from version ``height`` and ``agg``.
+
+    Only the weighted sum that ``agg``'s updates and weights define is decrypted: it is recomputed
+    on ciphertexts and must match ``aggregate_digest``. Decrypting a blob the aggregator chose
+    would make this member a decryption oracle (a ciphertext (0, c) decrypts to c·s, so one
+    released version and its parent give the CKKS secret key) and would let the public key write
+    anything into the model.
+    """
+    from consortium.canonical import sha256_hex
+    from consortium.federation.recompute import recompute_aggregate
+    from consortium.federation.vault import VaultError
+
+    block = {"updates": agg["updates"], "weights_ppm": agg["weights_ppm"]}
+    aggregate = recompute_aggregate(s.ledger, s.blobs, s.vault, s.task_id, block)
+    if sha256_hex(aggregate) != agg["aggregate_digest"]:
+        raise VaultError(
+            f"aggregate {agg['aggregate_digest'][:12]}… is not the weighted sum of its updates: "
+            "not decrypted"
+        )
     server_lr = int(s.task()["server_lr_bp"])
     return version_bytes(s.vault, s.version(height), aggregate, agg["weights_ppm"], server_lr)
 
@@ -74,10 +91,14 @@ def _difficulty_params(task: dict[str, Any]) -> Any:
 
 def _propose(s: Session, agg: dict[str, Any], head: dict[str, Any]) -> str:
     from consortium.canonical import sha256_hex
+    from consortium.federation.vault import VaultError
     from consortium.ledger.contract.records import ProposeBlockArgs
 
     height = int(head["height"])
-    data = form_version(s, agg, height)
+    try:
+        data = form_version(s, agg, height)
+    except VaultError:
+        return "AGGREGATE_MISMATCH"  # not proposed; recorded in sealer.json, not retried
     blob_digest = s.blobs.put(s.vault.seal_model(data))
     args: dict[str, Any] = {
         "task_id": s.task_id, "height": height + 1, "parent_digest": head["model_digest"],
