@@ -76,6 +76,12 @@ def run(
     from consortium.cli._errors import UserError
 
     typer.echo(f"node {member} ({', '.join(sorted(session.roles))}) on task {session.task_id}")
+    if session.settings.seed is not None:
+        typer.echo(
+            "warning: node.toml sets seed: anyone with the file knows this node's DP noise, "
+            "which then protects nothing; remove it outside tests",
+            err=True,
+        )
     with contextlib.suppress(KeyboardInterrupt):
         try:
             Node(session).run(until=_done)

@@ -129,7 +129,21 @@ def _fit_range(delta: Arrays, mapped: Arrays) -> tuple[Arrays, Arrays]:
     )
 
 
-def _train(s: Session, base: Arrays, layer: np.ndarray | None) -> tuple[Arrays, int, float]:
+def _round_seed(s: Session, head: dict[str, Any]) -> int | None:
+    """The training seed of the update on ``head``: None (the OS CSPRNG) unless node.toml sets
+    one for tests; then derived per base version, so that two updates never share their DP noise
+    (the same noise in two updates cancels in their difference)."""
+    if s.settings.seed is None:
+        return None
+    from consortium.canonical import sha256_hex
+
+    key = f"consortium/train-seed/v1|{s.settings.seed}|{s.member_id}|{head['model_digest']}"
+    return int(sha256_hex(key.encode())[:15], 16)
+
+
+def _train(
+    s: Session, base: Arrays, layer: np.ndarray | None, seed: int | None = None
+) -> tuple[Arrays, int, float]:
     """(unmapped delta, n_samples, cumulative ε) of one paced DP run from ``base``."""
     from consortium.learning.models import delta as model_delta
     from consortium.learning.train import train_local
@@ -144,7 +158,7 @@ def _train(s: Session, base: Arrays, layer: np.ndarray | None) -> tuple[Arrays, 
         lr=s.settings.lr, batch_size=s.settings.batch_size, dp=s.settings.dp,
         noise_multiplier=None if plan is None else plan.noise_multiplier,
         max_grad_norm=s.settings.max_grad_norm,
-        accountant_store=_store(s) if s.settings.dp else None, sml=layer, seed=s.settings.seed,
+        accountant_store=_store(s) if s.settings.dp else None, sml=layer, seed=seed,
     )  # fmt: skip
     trained = result.unmapped_state if result.unmapped_state is not None else result.state
     rng = np.random.default_rng(secrets.randbits(63))
@@ -180,7 +194,7 @@ def _prepare(s: Session, height: int, head: dict[str, Any], subs: dict[str, Any]
         layer = sml_layer(s.task_id, head["model_digest"], s.member_id, rec["nonce"], dim)
     if s.settings.dp:
         _check_accountant_against_ledger(s)
-    delta, n, eps = _train(s, base, layer)
+    delta, n, eps = _train(s, base, layer, _round_seed(s, head))
     mapped = map_state(delta, layer) if layer is not None else delta
     if s.settings.attack != "none":
         delta, mapped = _fit_range(delta, mapped)

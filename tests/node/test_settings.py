@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,3 +55,19 @@ def test_saved_thresholds_load_back(tmp_path: Path) -> None:
     save_settings(tmp_path, settings)
 
     assert load_settings(tmp_path) == settings
+
+
+def test_a_test_seed_gives_each_update_its_own_noise() -> None:
+    from types import SimpleNamespace
+
+    from consortium.federation.trainer import _round_seed
+
+    def session(seed: int | None, member: str = "va") -> Any:
+        return SimpleNamespace(settings=SimpleNamespace(seed=seed), member_id=member)
+
+    heads = [{"model_digest": c * 64} for c in "ab"]
+    assert _round_seed(session(None), heads[0]) is None  # the OS CSPRNG, as in production
+    first, second = (_round_seed(session(7), h) for h in heads)
+    assert first is not None and second is not None and first != second
+    assert _round_seed(session(7), heads[0]) == first  # still reproducible, for tests
+    assert _round_seed(session(7, "cleveland"), heads[0]) != first
