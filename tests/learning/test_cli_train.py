@@ -100,3 +100,38 @@ def test_pooling_cohorts_under_dp_names_the_pooled_accountant(cohort: Path, tmp_
             str(tmp_path / "pooled"), "--epsilon", "1"]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code != 0 and "--state-dir" in result.output
+
+
+# A wrong --out or a damaged cohort folder: one `error:` line, no ε spent on a model that
+# cannot be written.
+def test_an_out_that_is_a_file_is_refused_before_any_epsilon_is_spent(
+    cohort: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "model-file"
+    out.write_text("keep me")
+    state = tmp_path / "state"
+    result = _train(cohort, out, "--epsilon", "3", "--state-dir", str(state))
+    assert result.exit_code == 2, result.output  # type: ignore[attr-defined]
+    assert "error:" in result.output  # type: ignore[attr-defined]
+    assert not (state / "privacy").exists()  # no ε spent
+    assert out.read_text() == "keep me"
+    ok = _train(cohort, tmp_path / "models", "--epsilon", "3", "--state-dir", str(state))
+    assert ok.exit_code == 0, ok.output  # type: ignore[attr-defined]
+
+
+def test_an_out_that_is_a_file_with_the_default_state_dir(cohort: Path, tmp_path: Path) -> None:
+    out = tmp_path / "model-file"
+    out.write_text("keep me")
+    result = _train(cohort, out, "--epsilon", "3")
+    assert result.exit_code == 2, result.output  # type: ignore[attr-defined]
+    assert "is a file" in result.output  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("damaged", ["cohort.parquet", "report.json"])
+def test_a_damaged_cohort_folder_is_one_error_line(
+    cohort: Path, tmp_path: Path, damaged: str
+) -> None:
+    (cohort / damaged).write_text("pid,site\n{oops")
+    result = _train(cohort, tmp_path / "out", "--no-dp")
+    assert result.exit_code == 2, result.output  # type: ignore[attr-defined]
+    assert "cannot read the cohort" in result.output  # type: ignore[attr-defined]
