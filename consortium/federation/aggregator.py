@@ -39,19 +39,26 @@ from consortium.federation.weights import BufferedUpdate, BufferWeights, buffer_
 from consortium.ledger.contract.committee import committee_outcome
 
 __all__ = [
+    "WEIGHT_TOLERANCE_PPM",
     "aggregate_step",
     "attested_gain",
     "buffered",
     "close_aggregate",
     "fell_short",
     "short_for_good",
+    "weights_as_ledger_says",
 ]
+
+# Weights are floats rounded to ppm (`weights.buffer_weights`): another machine's libm may round a
+# last digit the other way, so a sealer or attester accepts this much difference per weight.
+WEIGHT_TOLERANCE_PPM = 2
 
 
 def buffered(view: dict[str, Any]) -> BufferedUpdate:
-    """The aggregator's view of an accepted update: ledger numbers only."""
+    """The aggregator's view of an accepted update: ledger numbers only, from the endorsements
+    that decided it (`_deciding`): a later one must not change the weights a sealer recomputes."""
     u = view["update"]
-    accepts = [e for e in view["endorsements"] if e["verdict"] == "accept"]
+    accepts = [e for e in _deciding(view) if e["verdict"] == "accept"]
 
     def med(key: str) -> int:
         vals = [int(e["scores"][key]) for e in accepts if key in e["scores"]]
@@ -78,22 +85,49 @@ def attested_gain(attestations: list[dict[str, Any]]) -> int | None:
     return median.metric_bp - median.base_metric_bp
 
 
-def _accepted_ms(view: dict[str, Any]) -> int:
-    """When an accepted update became accepted: the endorsement that decided it under the
-    contract's rule (`committee_outcome`; an abstention can be the deciding one, giving its seat
-    up so that the accepts already there suffice)."""
+def _deciding(view: dict[str, Any]) -> list[dict[str, Any]]:
+    """An accepted update's endorsements up to the one that decided it under the contract's rule
+    (`committee_outcome`; an abstention can be the deciding one, giving its seat up so that the
+    accepts already there suffice), in ledger time order (ties by member id)."""
     u = view["update"]
     counts = {"accept": 0, "reject": 0, "abstain": 0}
-    ends = sorted(view["endorsements"], key=lambda e: int(e["ms"]))
-    for e in ends:
+    ends = sorted(view["endorsements"], key=lambda e: (int(e["ms"]), str(e["member_id"])))
+    for n, e in enumerate(ends, start=1):
         counts[e["verdict"]] += 1
         outcome = committee_outcome(
             len(u["committee"]), int(u["quorum"]), accepts=counts["accept"],
             rejects=counts["reject"], abstentions=counts["abstain"],
         )  # fmt: skip
         if outcome == "accept":
-            return int(e["ms"])
-    return int(ends[-1]["ms"])
+            return ends[:n]
+    return ends
+
+
+def _accepted_ms(view: dict[str, Any]) -> int:
+    """When an accepted update became accepted: its deciding endorsement's time."""
+    return int(_deciding(view)[-1]["ms"])
+
+
+def weights_as_ledger_says(s: Session, agg: dict[str, Any], head: int) -> bool:
+    """Are ``agg``'s weights and reward shares those `buffer_weights` gives its updates on the
+    ledger at ``head``? The contract stores the aggregator's numbers as given; a sealer and the
+    attesters check them, so that an aggregator cannot steer weight or reward within the accepted
+    updates (within `WEIGHT_TOLERANCE_PPM` per number)."""
+    views = [s.q("GetUpdate", task_id=s.task_id, update_id=u) for u in agg["updates"]]
+    if any(v["status"] not in ("accepted", "included") for v in views):
+        return False
+    expected = buffer_weights([buffered(v) for v in views], head=head,
+                              exponent_bp=int(s.task()["staleness_exponent_bp"]))  # fmt: skip
+
+    def close(a: list[int], b: list[int]) -> bool:
+        pairs = zip(a, b, strict=False)
+        return len(a) == len(b) and all(abs(x - y) <= WEIGHT_TOLERANCE_PPM for x, y in pairs)
+
+    return (
+        expected.updates == list(agg["updates"])
+        and close(expected.weights_ppm, [int(w) for w in agg["weights_ppm"]])
+        and close(expected.contribution_ppm, [int(c) for c in agg["contribution_ppm"]])
+    )
 
 
 def _outstanding(s: Session, head: dict[str, Any], mem: dict[str, Any]) -> bool:

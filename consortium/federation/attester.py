@@ -26,9 +26,12 @@ __all__ = ["attest_step"]
 
 
 def _consistent(s: Session, proposal: dict[str, Any]) -> bool:
+    from consortium.federation.aggregator import weights_as_ledger_says
     from consortium.federation.sealer import form_version
 
     try:
+        if not weights_as_ledger_says(s, proposal, int(proposal["height"]) - 1):
+            return False
         data = s.vault.open_model(s.blobs.get(proposal["blob_digest"]))
         if sha256_hex(data) != proposal["model_digest"]:
             return False

@@ -91,10 +91,13 @@ def _difficulty_params(task: dict[str, Any]) -> Any:
 
 def _propose(s: Session, agg: dict[str, Any], head: dict[str, Any]) -> str:
     from consortium.canonical import sha256_hex
+    from consortium.federation.aggregator import weights_as_ledger_says
     from consortium.federation.vault import VaultError
     from consortium.ledger.contract.records import ProposeBlockArgs
 
     height = int(head["height"])
+    if not weights_as_ledger_says(s, agg, int(agg["head"])):
+        return "AGGREGATE_MISMATCH"  # weights or shares the ledger does not give: not proposed
     try:
         data = form_version(s, agg, height)
     except VaultError:

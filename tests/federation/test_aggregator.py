@@ -36,8 +36,20 @@ class _Ledgerless:
 
 def _view(member: str, base: int, status: str, accepted_ms: int = 0) -> dict[str, Any]:
     ends = [
-        {"verdict": "accept", "ms": accepted_ms, "metric_bp": 8000, "scores": {"cosine_bp": 100}},
-        {"verdict": "accept", "ms": accepted_ms, "metric_bp": 8200, "scores": {"cosine_bp": 300}},
+        {
+            "member_id": "v1",
+            "verdict": "accept",
+            "ms": accepted_ms,
+            "metric_bp": 8000,
+            "scores": {"cosine_bp": 100},
+        },
+        {
+            "member_id": "v2",
+            "verdict": "accept",
+            "ms": accepted_ms,
+            "metric_bp": 8200,
+            "scores": {"cosine_bp": 300},
+        },
     ]
     update = {"update_id": f"{member}-{base}", "member_id": member, "base_version": base,
               "n_samples": 100, "quorum": 2, "committee": ["v1", "v2", "v3"]}  # fmt: skip
@@ -57,13 +69,15 @@ def test_an_update_is_accepted_when_the_deciding_endorsement_came() -> None:
     view = _view("a", 0, "accepted")
     view["update"]["committee"] = ["v1", "v2"]  # committee 2, quorum 2
     view["endorsements"] = [
-        {"verdict": "abstain", "ms": 7000, "metric_bp": 0, "scores": {}},
-        {"verdict": "accept", "ms": 3000, "metric_bp": 8000, "scores": {}},
+        {"member_id": "v1", "verdict": "abstain", "ms": 7000, "metric_bp": 0, "scores": {}},
+        {"member_id": "v2", "verdict": "accept", "ms": 3000, "metric_bp": 8000, "scores": {}},
     ]
     assert _accepted_ms(view) == 7000  # the abstention left one seat, whose accept was there
 
     view["update"]["committee"] = ["v1", "v2", "v3"]  # quorum 2 of 3: abstaining changes nothing
-    view["endorsements"].append({"verdict": "accept", "ms": 9000, "metric_bp": 8100, "scores": {}})
+    view["endorsements"].append(
+        {"member_id": "v3", "verdict": "accept", "ms": 9000, "metric_bp": 8100, "scores": {}}
+    )
     assert _accepted_ms(view) == 9000
 
 
@@ -273,3 +287,40 @@ def test_the_sum_is_computed_once_when_nothing_arrived_meanwhile(
     )
     assert aggregator.aggregate_step(node)  # type: ignore[arg-type]
     assert len(sums) == 1 and len(node.posted) == 1
+
+
+def test_sealers_and_attesters_recompute_the_weights_from_the_ledger() -> None:
+    views = {v["update"]["update_id"]: v for v in
+             (_view("a", 1, "accepted"), _view("b", 0, "accepted"))}  # fmt: skip
+    views["b-0"]["update"]["n_samples"] = 300
+
+    class _Reader:
+        task_id = "heart"
+
+        def q(self, fn: str, **args: Any) -> Any:
+            assert fn == "GetUpdate"
+            return views[args["update_id"]]
+
+        def task(self) -> dict[str, Any]:
+            return _record()
+
+    from consortium.federation.weights import buffer_weights
+
+    honest = buffer_weights([aggregator.buffered(v) for v in views.values()], head=1,
+                            exponent_bp=int(_record()["staleness_exponent_bp"]))  # fmt: skip
+    agg = honest.model_dump()
+    assert aggregator.weights_as_ledger_says(_Reader(), agg, 1)  # type: ignore[arg-type]
+    steered = {**agg, "weights_ppm": [agg["weights_ppm"][0] * 3, agg["weights_ppm"][1]]}
+    assert not aggregator.weights_as_ledger_says(_Reader(), steered, 1)  # type: ignore[arg-type]
+    paid = {**agg, "contribution_ppm": [1_000_000 - 10, 10]}
+    assert not aggregator.weights_as_ledger_says(_Reader(), paid, 1)  # type: ignore[arg-type]
+    off_by_one = {**agg, "weights_ppm": [agg["weights_ppm"][0] + 1, agg["weights_ppm"][1]]}
+    assert aggregator.weights_as_ledger_says(_Reader(), off_by_one, 1)  # type: ignore[arg-type]
+    # a later endorsement does not move the weights of an update already accepted
+    late = {"member_id": "v3", "verdict": "accept", "ms": 10**9, "metric_bp": 100,
+            "scores": {"cosine_bp": -9000}}  # fmt: skip
+    views["a-1"]["endorsements"].append(late)
+    assert aggregator.weights_as_ledger_says(_Reader(), agg, 1)  # type: ignore[arg-type]
+    # nor can an aggregate carry an update the ledger does not hold accepted
+    views["a-1"]["status"] = "rejected"
+    assert not aggregator.weights_as_ledger_says(_Reader(), agg, 1)  # type: ignore[arg-type]
