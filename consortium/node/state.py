@@ -41,7 +41,8 @@ class StateDir:
     def __init__(self, root: Path) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        root.chmod(0o700)  # also when it existed, made under another umask
+        if root.stat().st_uid == os.getuid():  # another account's folder is its owner's to close
+            root.chmod(0o700)  # also when it existed, made under another umask
 
     def path(self, *parts: str) -> Path:
         """A path inside the state directory."""
