@@ -120,8 +120,9 @@ def weights_as_ledger_says(s: Session, agg: dict[str, Any], head: int) -> bool:
                               exponent_bp=int(s.task()["staleness_exponent_bp"]))  # fmt: skip
 
     def close(a: list[int], b: list[int]) -> bool:
-        pairs = zip(a, b, strict=False)
-        return len(a) == len(b) and all(abs(x - y) <= WEIGHT_TOLERANCE_PPM for x, y in pairs)
+        return len(a) == len(b) and all(
+            abs(x - y) <= WEIGHT_TOLERANCE_PPM for x, y in zip(a, b, strict=True)
+        )
 
     return (
         expected.updates == list(agg["updates"])

@@ -36,18 +36,23 @@ def sealer_rank(s: Session, aggregate_id: str) -> int:
 
 
 def form_version(s: Session, agg: dict[str, Any], height: int) -> bytes:
-    """The safetensors bytes of version ``height + 1`` from version ``height`` and ``agg``.
+    """The safetensors bytes of version ``height + 1`` from version ``height`` and ``agg`` (an
+    aggregate or a proposal: its updates, weights, shares and ``aggregate_digest``).
 
-    Only the weighted sum that ``agg``'s updates and weights define is decrypted: it is recomputed
-    on ciphertexts and must match ``aggregate_digest``. Decrypting a blob the aggregator chose
-    would make this member a decryption oracle (a ciphertext (0, c) decrypts to c·s, so one
-    released version and its parent give the CKKS secret key) and would let the public key write
-    anything into the model.
+    Only what the ledger defines is decrypted: the weights and shares must be those the ledger
+    gives the updates at ``height`` (`aggregator.weights_as_ledger_says`), and the weighted sum is
+    recomputed on ciphertexts and must match ``aggregate_digest``; otherwise `VaultError`.
+    Decrypting a blob the aggregator chose would make this member a decryption oracle (a
+    ciphertext (0, c) decrypts to c·s, so one released version and its parent give the CKKS secret
+    key) and would let the public key write anything into the model.
     """
     from consortium.canonical import sha256_hex
+    from consortium.federation.aggregator import weights_as_ledger_says
     from consortium.federation.recompute import recompute_aggregate
     from consortium.federation.vault import VaultError
 
+    if not weights_as_ledger_says(s, agg, height):
+        raise VaultError("the aggregate's weights or shares are not those the ledger gives")
     block = {"updates": agg["updates"], "weights_ppm": agg["weights_ppm"]}
     aggregate = recompute_aggregate(s.ledger, s.blobs, s.vault, s.task_id, block)
     if sha256_hex(aggregate) != agg["aggregate_digest"]:
@@ -91,13 +96,10 @@ def _difficulty_params(task: dict[str, Any]) -> Any:
 
 def _propose(s: Session, agg: dict[str, Any], head: dict[str, Any]) -> str:
     from consortium.canonical import sha256_hex
-    from consortium.federation.aggregator import weights_as_ledger_says
     from consortium.federation.vault import VaultError
     from consortium.ledger.contract.records import ProposeBlockArgs
 
     height = int(head["height"])
-    if not weights_as_ledger_says(s, agg, int(agg["head"])):
-        return "AGGREGATE_MISMATCH"  # weights or shares the ledger does not give: not proposed
     try:
         data = form_version(s, agg, height)
     except VaultError:

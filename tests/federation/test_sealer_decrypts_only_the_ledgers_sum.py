@@ -57,6 +57,15 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[_Session, dict[str,
     return _Session(member, blobs, ids), agg, chosen
 
 
+@pytest.fixture(autouse=True)
+def _weights_as_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the sum; the weights check has its own (tests/federation/
+    test_aggregator.py), and this fake ledger holds no endorsements to recompute them from."""
+    from consortium.federation import aggregator
+
+    monkeypatch.setattr(aggregator, "weights_as_ledger_says", lambda *args: True)
+
+
 def test_the_sealer_decrypts_the_ledgers_sum(setup: tuple[_Session, dict[str, Any], str]) -> None:
     s, agg, _ = setup
     assert sealer.form_version(s, agg, 0)  # type: ignore[arg-type]
@@ -71,11 +80,8 @@ def test_the_sealer_refuses_an_aggregate_that_is_not_the_sum_of_its_updates(
 
 
 def test_an_attester_rejects_a_proposal_built_on_another_aggregate(
-    setup: tuple[_Session, dict[str, Any], str], monkeypatch: pytest.MonkeyPatch
+    setup: tuple[_Session, dict[str, Any], str],
 ) -> None:
-    from consortium.federation import aggregator
-
-    monkeypatch.setattr(aggregator, "weights_as_ledger_says", lambda *args: True)  # not this test
     s, agg, chosen = setup
     # the sealer colludes: it decrypts the chosen blob itself and proposes the result
     from consortium.canonical import sha256_hex
