@@ -90,31 +90,25 @@ def add_command(
 def _share_keys_with(
     config: ConsortiumConfig, ledger: Ledger, admin_id: str, name: str, roles: list[str]
 ) -> str:
-    """Wrap the consortium's keys (as ``admin_id`` holds them) for the new member and publish
-    its ``ShareKey``, as `consortium init` did for the first members; says what it did."""
+    """Share the consortium's keys with the new member, as `consortium init` did for the first
+    members (`share_keys_with`); says what it did."""
     from consortium.blobs import open_blob_store
-    from consortium.crypto.setup import NO_SHARE_ROLES, load_member_keys, share_key
-    from consortium.identity import load_identity
+    from consortium.crypto.consortium_keys import share_keys_with
+    from consortium.crypto.setup import NO_SHARE_ROLES
     from consortium.ledger.base import ContractError
 
     forbidden = sorted(NO_SHARE_ROLES.intersection(roles))
-    if forbidden:
-        return f"no key shared (role {forbidden[0]} never holds the secret key)"
     try:
-        own = ledger.evaluate("GetShareKey", {"member_id": admin_id})
+        tx = share_keys_with(config, ledger, open_blob_store(config.blobs.url, config.root),
+                             admin_id, name)  # fmt: skip
     except ContractError:
         fail(
             f"{name} is registered, but {admin_id} holds no key share to pass on: run "
             f"`consortium member add` as an admin that received the keys at init",
             code=1,
         )
-    blobs = open_blob_store(config.blobs.url, config.root)
-    bundle = load_member_keys(
-        config.member_msp(admin_id), blobs, own["wrapped_key_digest"], member_id=admin_id
-    )
-    ident = load_identity(config.member_msp(name), msp_id=config.members[name].msp_id)
-    share = share_key(bundle, name, ident.cert_pem, roles, blobs)
-    tx = ledger.submit("ShareKey", share.model_dump(mode="json"))
+    if tx is None:
+        return f"no key shared (role {forbidden[0]} never holds the secret key)"
     if not tx.valid:
         fail(f"{name} is registered, but the ledger refused its key share: {tx.code}: "
              f"{tx.message}", code=1)  # fmt: skip

@@ -17,9 +17,9 @@ from consortium.crypto.setup import ProvisionResult, provision_keys
 if TYPE_CHECKING:
     from consortium.blobs import BlobStore
     from consortium.config import ConsortiumConfig
-    from consortium.ledger.base import Ledger
+    from consortium.ledger.base import Ledger, TxResult
 
-__all__ = ["share_consortium_keys"]
+__all__ = ["share_consortium_keys", "share_keys_with"]
 
 
 def share_consortium_keys(
@@ -40,3 +40,26 @@ def share_consortium_keys(
     for share in result.shares:
         admin.submit_ok("ShareKey", share.model_dump(mode="json"))
     return result.bundle, result
+
+
+def share_keys_with(
+    config: ConsortiumConfig, admin: Ledger, blobs: BlobStore, admin_id: str, member_id: str
+) -> TxResult | None:
+    """Wrap the consortium's keys, as ``admin_id`` holds them, for a member added after
+    `share_consortium_keys` ran, and submit its ``ShareKey``; None when its roles hold no key.
+
+    Raises `ContractError` when ``admin_id`` holds no share to pass on.
+    """
+    from consortium.crypto.setup import NO_SHARE_ROLES, load_member_keys, share_key
+    from consortium.identity import load_identity
+
+    entry = config.members[member_id]
+    if NO_SHARE_ROLES.intersection(entry.roles):
+        return None
+    own = admin.evaluate("GetShareKey", {"member_id": admin_id})
+    bundle = load_member_keys(
+        config.member_msp(admin_id), blobs, own["wrapped_key_digest"], member_id=admin_id
+    )
+    ident = load_identity(config.member_msp(member_id), msp_id=entry.msp_id)
+    share = share_key(bundle, member_id, ident.cert_pem, tuple(entry.roles), blobs)
+    return admin.submit("ShareKey", share.model_dump(mode="json"))
