@@ -1,16 +1,25 @@
 """Attester role (a verifier): evaluate a proposed version against the head, on held-out rows.
 
 Before it gives a metric, the attester checks that the proposal is what the ledger says it is:
-the blob opens to bytes whose SHA-256 is ``model_digest``, and — since it holds the secret key —
-that decrypting the aggregate (recomputed from the proposal's updates and weights, which must give
-``aggregate_digest``) and applying it to the head reproduces exactly those bytes
-(`consortium.federation.sealer.form_version`). A sealer that slipped anything else into the
-version gets a ``reject``. So does a proposal stamped more than ``max_clock_skew_seconds`` ahead
-of the attester's clock: the proposal's interval since the head comes from the sealer's own
-transaction timestamp and sets the target-interval gate, retargeting and the decayed requirement
-(0001, "Difficulty"), so a post-dated proposal could claim a lower bar. The contract then appends
-the block when the lower median of the accepting attesters' gains meets the required gain (0001,
-AttestBlock).
+the blob opens to bytes whose SHA-256 is ``model_digest``; the weights and shares are those the
+ledger gives the updates (`consortium.federation.aggregator.weights_as_ledger_says`); and the
+version is the head plus the weighted mean of the proposal's updates, up to the sum's noise
+(`consortium.federation.versions.is_weighted_mean`). The last is checked on the updates in the
+clear: as a verifier it has opened most of them already (`consortium.federation.ledgerview`; its
+own from the plaintext it kept) and opens the others, ciphertexts the ledger names like any it
+verifies. It never decrypts the aggregate. The sealer alone does, after recomputing it byte for
+byte (`consortium.federation.sealer.form_version`), and the contract holds a proposal to the
+aggregate the aggregator posted. So an attester costs no homomorphic sum and no decryption of the
+aggregate; an aggregate that the aggregator and the sealer both got wrong under a right version
+is left to those who recompute versions byte for byte (`consortium trace`, `ledger verify`;
+docs/decisions/0007-bafl.md, "What encryption costs"). A sealer that slipped anything else into
+the version gets a ``reject``.
+
+So does a proposal stamped more than ``max_clock_skew_seconds`` ahead of the attester's clock:
+the proposal's interval since the head comes from the sealer's own transaction timestamp and sets
+the target-interval gate, retargeting and the decayed requirement (0001, "Difficulty"), so a
+post-dated proposal could claim a lower bar. The contract then appends the block when the lower
+median of the accepting attesters' gains meets the required gain (0001, AttestBlock).
 """
 
 from __future__ import annotations
@@ -26,13 +35,29 @@ __all__ = ["attest_step"]
 
 
 def _consistent(s: Session, proposal: dict[str, Any]) -> bool:
-    from consortium.federation.sealer import form_version
+    from consortium.federation.aggregator import weights_as_ledger_says
+    from consortium.federation.ledgerview import update_delta
+    from consortium.federation.versions import is_weighted_mean
+    from consortium.learning.serialize import from_safetensors
 
+    height = int(proposal["height"]) - 1
     try:
         data = s.vault.open_model(s.blobs.get(proposal["blob_digest"]))
         if sha256_hex(data) != proposal["model_digest"]:
             return False
-        return form_version(s, proposal, int(proposal["height"]) - 1) == data  # byte for byte
+        if not weights_as_ledger_says(s, proposal, height):
+            return False
+        deltas = []
+        for update_id in proposal["updates"]:
+            view = s.q("GetUpdate", task_id=s.task_id, update_id=update_id)
+            delta = update_delta(s, view["update"])
+            if delta is None:  # its blobs do not open: nothing to form a version from
+                return False
+            deltas.append(delta)
+        version, _ = from_safetensors(data)
+        server_lr = int(s.task()["server_lr_bp"])
+        return is_weighted_mean(version, s.version(height), deltas, proposal["weights_ppm"],
+                                server_lr)  # fmt: skip
     except (VaultError, OSError, ValueError):
         return False
 

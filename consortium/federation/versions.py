@@ -15,7 +15,12 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["apply_aggregate", "global_step", "version_bytes"]
+__all__ = ["SUM_TOLERANCE", "apply_aggregate", "global_step", "is_weighted_mean", "version_bytes"]
+
+# Per parameter, how far the decrypted homomorphic sum may lie from the plaintext weighted sum
+# (docs/decisions/0005-encryption.md, "Precision": measured 9.6e-9 over 10⁶ parameters; the tests
+# of `consortium.crypto.update` hold every sum to this bound).
+SUM_TOLERANCE = 1e-6
 
 
 def apply_aggregate(
@@ -53,6 +58,43 @@ def version_bytes(
 
     total = vault.decrypt(aggregate_blob)
     return bytes(to_safetensors(apply_aggregate(base, total, weights_ppm, server_lr_bp)))
+
+
+def is_weighted_mean(
+    version: Mapping[str, np.ndarray],
+    base: Mapping[str, np.ndarray],
+    deltas: Sequence[Mapping[str, np.ndarray]],
+    weights_ppm: Sequence[int],
+    server_lr_bp: int,
+) -> bool:
+    """Is ``version`` the version formed from ``base`` and these plaintext deltas, up to CKKS noise?
+
+    What `version_bytes` computes from the decrypted aggregate, computed instead from the deltas
+    in the clear: ``θ + η·Σ w_k·Δ_k / Σ w_k`` in float64, and each parameter of ``version`` within
+    ``η·10⁶/Σw · SUM_TOLERANCE`` (the sum's noise, scaled as `apply_aggregate` scales it) plus
+    one float32 rounding of it. An attester that holds the deltas checks a proposal this way
+    without decrypting the aggregate (`consortium.federation.attester`).
+    """
+    total = sum(int(w) for w in weights_ppm)
+    if total <= 0 or len(deltas) != len(weights_ppm) or set(version) != set(base):
+        return False
+    factor = (server_lr_bp / 10_000) * (1_000_000 / total)
+    for name, theta in base.items():
+        step = np.zeros(theta.shape, dtype=np.float64)
+        for delta, w in zip(deltas, weights_ppm, strict=True):
+            if name not in delta or delta[name].size != theta.size:
+                return False
+            step += (int(w) / 1_000_000) * np.asarray(delta[name], dtype=np.float64).reshape(
+                theta.shape
+            )
+        expected = np.asarray(theta, dtype=np.float64) + factor * step
+        got = np.asarray(version[name], dtype=np.float64)
+        if got.shape != expected.shape:
+            return False
+        bound = factor * SUM_TOLERANCE + np.abs(expected) * 2.0**-23
+        if not bool(np.all(np.abs(got - expected) <= bound)):
+            return False
+    return True
 
 
 def global_step(

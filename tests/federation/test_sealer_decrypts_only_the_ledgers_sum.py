@@ -1,10 +1,12 @@
-"""The sealer and the attesters decrypt only the weighted sum the ledger's updates and weights
-define, never a blob the aggregator chose: a chosen ciphertext such as (0, c) decrypts to c·s, and
-one released version (with its parent) then gives the CKKS secret key."""
+"""The sealer decrypts only the weighted sum the ledger's updates and weights define, never a blob
+the aggregator chose: a chosen ciphertext such as (0, c) decrypts to c·s, and one released version
+(with its parent) then gives the CKKS secret key. An attester decrypts no aggregate at all: it
+checks the proposed version against the updates in the clear."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,20 +16,45 @@ from consortium.blobs import LocalBlobStore
 from consortium.federation import attester, sealer
 from consortium.federation.he import HEVault
 from consortium.federation.vault import VaultError
+from consortium.node.state import StateDir
+
+
+class _CountingVault(HEVault):
+    """Records the digest of every blob it decrypts."""
+
+    opened: list[str]
+
+    def decrypt(self, blob: bytes) -> OrderedDict[str, np.ndarray]:
+        from consortium.canonical import sha256_hex
+
+        self.opened.append(sha256_hex(blob))
+        return super().decrypt(blob)
 
 
 class _Session:
-    task_id = "heart"
+    task_id, member_id = "heart", "attester"
 
-    def __init__(self, vault: HEVault, blobs: LocalBlobStore, updates: dict[str, str]) -> None:
+    def __init__(
+        self,
+        vault: HEVault,
+        blobs: LocalBlobStore,
+        updates: dict[str, tuple[str, str]],
+        state: Path,
+    ) -> None:
         self.vault, self.blobs, self._updates = vault, blobs, updates
         self.ledger = self
-        self.theta = OrderedDict([("w", np.zeros(300, dtype=np.float32))])
+        self.state = StateDir(state)
+        self.theta = OrderedDict([("w", np.zeros((20, 15), dtype=np.float32))])
 
     def evaluate(self, fn: str, args: dict[str, Any]) -> Any:
         assert fn == "GetUpdate"
-        digest = self._updates[args["update_id"]]
-        return {"update": {"model_digest": digest, "unmapped_digest": digest}}
+        mapped, unmapped = self._updates[args["update_id"]]
+        return {"update": {"update_id": args["update_id"], "member_id": "hospital",
+                           "base_version": 0, "model_digest": mapped,
+                           "unmapped_digest": unmapped}}  # fmt: skip
+
+    def q(self, fn: str, **args: Any) -> Any:
+        return self.evaluate(fn, args)
 
     def task(self) -> dict[str, Any]:
         return {"server_lr_bp": 10_000}
@@ -42,19 +69,23 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[_Session, dict[str,
     from consortium.crypto.keywrap import KeyBundle
 
     bundle = KeyBundle.generate()
-    member = HEVault(bundle.ckks, bundle.model_key)
+    member = _CountingVault(bundle.ckks, bundle.model_key)
+    member.opened = []
     aggregator = HEVault(CkksContext.from_public_bytes(bundle.ckks.public_bytes()), None)
     blobs = LocalBlobStore(tmp_path_factory.mktemp("blobs"))
     rng = np.random.default_rng(0)
-    u1, u2 = (member.encrypt({"w": rng.normal(0, 0.05, 300)}) for _ in range(2))
-    ids = {"tx1": blobs.put(u1), "tx2": blobs.put(u2)}
+    deltas = [{"w": rng.normal(0, 0.05, (20, 15))} for _ in range(2)]
+    # (mapped blob, revealed first layer): the model has one layer, so both hold all of it
+    ids = {f"tx{k}": (blobs.put(member.encrypt(d)), blobs.put(member.encrypt(d)))
+           for k, d in enumerate(deltas, start=1)}  # fmt: skip
     weights = [600_000, 400_000]
-    honest = blobs.put(aggregator.weighted_sum([u1, u2], weights))
+    swapped = [aggregator.replace(blobs.get(m), blobs.get(r)) for m, r in ids.values()]
+    honest = blobs.put(aggregator.weighted_sum(swapped, weights))
     # what a dishonest aggregator can post instead: any ciphertext under the public key
-    chosen = blobs.put(aggregator.weighted_sum([aggregator.encrypt({"w": np.full(300, 3.0)})],
+    chosen = blobs.put(aggregator.weighted_sum([aggregator.encrypt({"w": np.full((20, 15), 3.0)})],
                                                [1_000_000]))  # fmt: skip
     agg = {"updates": ["tx1", "tx2"], "weights_ppm": weights, "aggregate_digest": honest}
-    return _Session(member, blobs, ids), agg, chosen
+    return _Session(member, blobs, ids, tmp_path_factory.mktemp("state")), agg, chosen
 
 
 @pytest.fixture(autouse=True)
@@ -79,15 +110,51 @@ def test_the_sealer_refuses_an_aggregate_that_is_not_the_sum_of_its_updates(
         sealer.form_version(s, {**agg, "aggregate_digest": chosen}, 0)  # type: ignore[arg-type]
 
 
+def _proposal(s: _Session, agg: dict[str, Any], data: bytes, **fields: Any) -> dict[str, Any]:
+    from consortium.canonical import sha256_hex
+
+    return {**agg, "height": 1, "model_digest": sha256_hex(data),
+            "blob_digest": s.blobs.put(s.vault.seal_model(data)), **fields}  # fmt: skip
+
+
+def test_an_attester_accepts_the_sealers_version_without_decrypting_the_aggregate(
+    setup: tuple[_Session, dict[str, Any], str],
+) -> None:
+    s, agg, _ = setup
+    proposal = _proposal(s, agg, sealer.form_version(s, agg, 0))  # type: ignore[arg-type]
+    assert isinstance(s.vault, _CountingVault)
+    s.vault.opened.clear()
+
+    assert attester._consistent(s, proposal) is True  # type: ignore[arg-type]
+    assert agg["aggregate_digest"] not in s.vault.opened
+    update_blobs = {d for pair in s._updates.values() for d in pair}
+    assert set(s.vault.opened) == update_blobs  # what a verifier opens anyway
+    s.vault.opened.clear()
+    assert attester._consistent(s, proposal) is True  # type: ignore[arg-type]
+    assert s.vault.opened == []  # opened once, then read from the member's state
+
+
 def test_an_attester_rejects_a_proposal_built_on_another_aggregate(
     setup: tuple[_Session, dict[str, Any], str],
 ) -> None:
     s, agg, chosen = setup
     # the sealer colludes: it decrypts the chosen blob itself and proposes the result
-    from consortium.canonical import sha256_hex
     from consortium.federation.versions import version_bytes
 
     data = version_bytes(s.vault, s.theta, s.blobs.get(chosen), agg["weights_ppm"], 10_000)
-    proposal = {**agg, "aggregate_digest": chosen, "height": 1, "model_digest": sha256_hex(data),
-                "blob_digest": s.blobs.put(s.vault.seal_model(data))}  # fmt: skip
+    proposal = _proposal(s, agg, data, aggregate_digest=chosen)
     assert attester._consistent(s, proposal) is False  # type: ignore[arg-type]
+
+
+def test_an_attester_rejects_a_version_nudged_beyond_the_sums_noise(
+    setup: tuple[_Session, dict[str, Any], str],
+) -> None:
+    from consortium.learning.serialize import from_safetensors, to_safetensors
+
+    s, agg, _ = setup
+    honest, _ = from_safetensors(sealer.form_version(s, agg, 0))  # type: ignore[arg-type]
+    for step, accepted in ((2e-7, True), (1e-5, False)):  # the bound is 1e-6 per parameter
+        nudged = OrderedDict((k, v.copy()) for k, v in honest.items())
+        nudged["w"][3, 4] += np.float32(step)
+        proposal = _proposal(s, agg, bytes(to_safetensors(nudged)))
+        assert attester._consistent(s, proposal) is accepted  # type: ignore[arg-type]
