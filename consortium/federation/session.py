@@ -12,6 +12,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -66,6 +67,9 @@ class Cohort:
     y_train: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray
+    # the folder of the cohort file, where `consortium train` keeps the accountant of training on
+    # these patients alone (None: a table built in memory, as the demo's fallback)
+    folder: Path | None = None
 
 
 @dataclass

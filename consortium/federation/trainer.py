@@ -18,6 +18,7 @@ only the verifier's content checks can catch it.
 from __future__ import annotations
 
 import secrets
+import sys
 from collections import OrderedDict
 from decimal import Decimal
 from typing import Any
@@ -28,7 +29,7 @@ from consortium.federation.pacing import PacingPlan, epsilon_decimal, plan_pacin
 from consortium.federation.session import Session
 from consortium.ledger.base import TxResult
 
-__all__ = ["apply_attack", "train_step"]
+__all__ = ["apply_attack", "site_budget", "train_step"]
 
 Arrays = OrderedDict[str, np.ndarray]
 
@@ -72,7 +73,22 @@ def _store(s: Session) -> Any:
         accountant=task["accountant"],
         epsilon_budget=float(task["epsilon_budget"]),
         delta=float(task["delta"]),
+        site=site_budget(s),
     )
+
+
+def site_budget(s: Session) -> Any:
+    """The cap node.toml sets on all of this site's training (None: none set).
+
+    It composes every task's accountant in the state directory and the accountant `consortium
+    train` keeps beside the cohort file (`consortium.privacy.site`)."""
+    if s.settings.site_epsilon_budget is None:
+        return None
+    from consortium.privacy.site import SiteBudget
+
+    folder = s.cohort.folder if s.cohort is not None else None
+    roots = (s.state.root,) if folder is None else (s.state.root, folder)
+    return SiteBudget(s.settings.site_epsilon_budget, s.settings.site_delta, roots)
 
 
 def _check_accountant_against_ledger(s: Session) -> None:
@@ -259,7 +275,7 @@ def train_step(s: Session) -> bool:
         return False
     subs = _subs(s)
     for rec in subs.values():  # finish what an earlier run started
-        if rec.get("status") in ("abandoned", "spent") or rec.get("revealed"):
+        if rec.get("status") in ("abandoned", "spent", "refused") or rec.get("revealed"):
             continue
         if "model_digest" in rec and s.clock() < rec["ready_at"]:
             return False  # a (simulated) slow hospital is still "computing"
@@ -273,19 +289,23 @@ def train_step(s: Session) -> bool:
             return True
     head = s.head()
     rec = subs.get(str(head["height"]))
-    if rec is not None and "model_digest" in rec:
-        return False
+    if rec is not None and ("model_digest" in rec or rec.get("status") in ("spent", "refused")):
+        return False  # trained on this version already, or refused: not again at every poll
     if rec is None and not _budget_left(s, subs):
         return False
     if rec is None and _find_own(s, head["height"]) is not None:
         subs[str(head["height"])] = {"base": head["height"], "status": "abandoned", "code": "LOST"}
         _save_subs(s, subs)
         return True
-    from consortium.privacy.accountant import BudgetExceeded
+    from consortium.privacy.accountant import BudgetExceeded, SiteBudgetExceeded
 
     try:
         _prepare(s, head["height"], head, subs)
-    except BudgetExceeded:
-        subs[str(head["height"])] = {"base": head["height"], "status": "spent"}
+    except BudgetExceeded as exc:
+        # the task's budget is spent for good; the site's cap may be raised by its data owners,
+        # so a version after this one tries again (one refusal per version, not per poll)
+        status = "refused" if isinstance(exc, SiteBudgetExceeded) else "spent"
+        subs[str(head["height"])] = {"base": head["height"], "status": status, "reason": str(exc)}
         _save_subs(s, subs)
+        print(f"{s.member_id}: {exc}", file=sys.stderr)
     return True

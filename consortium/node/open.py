@@ -8,6 +8,7 @@ context only, which cannot decrypt (tests/federation/test_he_vault.py).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -44,14 +45,14 @@ def _load_cohort(mdir: Path, settings: NodeSettings, cohort_name: str) -> Cohort
     if settings.cohort and not path.is_file():
         raise ValueError(f"{mdir / 'node.toml'} names the cohort {path}, which is not a file")
     if path.is_file():
-        table = pd.read_parquet(path)
-    elif settings.site:
+        cohort = cohort_from_table(pd.read_parquet(path), cohort_name, settings.holdout_bp)
+        return dataclasses.replace(cohort, folder=path.parent)
+    if settings.site:
         from consortium.datasets.heart import heart_cohort_table
 
         table = heart_cohort_table(settings.site)
-    else:
-        return None
-    return cohort_from_table(table, cohort_name, settings.holdout_bp)
+        return cohort_from_table(table, cohort_name, settings.holdout_bp)
+    return None
 
 
 def _vault(config: Any, member_id: str, ledger: Any, blobs: Any, settings: NodeSettings) -> Vault:

@@ -50,6 +50,10 @@ class NodeSettings(BaseModel):
     )  # simulated compute time of one update at speed 1
     attack: Attack = "none"
     seed: int | None = None  # tests only: a known seed means known DP noise
+    # one cap on all this site's DP training on its patients, every task and local training
+    # together (`consortium.privacy.site`); None: each task's own budget only
+    site_epsilon_budget: float | None = Field(default=None, gt=0)
+    site_delta: float = Field(default=1e-5, gt=0, lt=1)
     # verification
     reference_window: int = Field(default=8, ge=1)
     # where this verifier draws its lines (a `[verifier]` table; unset keys keep the defaults)

@@ -24,19 +24,23 @@ import json
 import os
 import warnings
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from opacus.accountants import create_accountant
 from pydantic import BaseModel, ConfigDict
 
 from consortium.canonical import canonical_json
 
+if TYPE_CHECKING:
+    from consortium.privacy.site import SiteBudget
+
 __all__ = [
     "AccountantName",
     "AccountantStore",
     "BudgetExceeded",
+    "SiteBudgetExceeded",
     "SpendEntry",
     "SpendPlan",
     "epsilon_of",
@@ -50,6 +54,10 @@ History = Sequence[tuple[float, float, int]]
 
 class BudgetExceeded(Exception):
     """A run would spend past the task's ε budget; nothing was spent."""
+
+
+class SiteBudgetExceeded(BudgetExceeded):
+    """A run would spend past the site's ε budget (`consortium.privacy.site`); nothing was spent."""
 
 
 class SpendEntry(BaseModel):
@@ -243,7 +251,9 @@ class AccountantStore:
         accountant: AccountantName,
         epsilon_budget: float,
         delta: float,
+        site: SiteBudget | None = None,
     ) -> None:
+        self.site = site
         for name, value in (("member_id", member_id), ("task_id", task_id)):
             if not value or "/" in value or value.startswith("."):
                 raise ValueError(f"{name} {value!r} cannot name a file")
@@ -308,8 +318,8 @@ class AccountantStore:
 
     def reserve(self, *, noise_multiplier: float, sample_rate: float, steps: int) -> SpendPlan:
         """Record a run's spending before it starts; raise `BudgetExceeded` (spending nothing)
-        if it would pass the budget."""
-        with self._locked():
+        if it would pass the task's budget, or the site's (`consortium.privacy.site`) if set."""
+        with self.site.locked() if self.site else nullcontext(), self._locked():
             record = self._load()
             plan = plan_spend(
                 history=[e.as_tuple() for e in record.history],
@@ -322,6 +332,12 @@ class AccountantStore:
             )
             if not plan.fits:
                 raise BudgetExceeded(plan.refusal())
+            if self.site is not None:
+                refusal = self.site.check(
+                    noise_multiplier=noise_multiplier, sample_rate=sample_rate, steps=steps
+                )
+                if refusal is not None:
+                    raise SiteBudgetExceeded(refusal)
             entry = SpendEntry(
                 noise_multiplier=repr(float(noise_multiplier)),
                 sample_rate=repr(float(sample_rate)),

@@ -122,3 +122,24 @@ def test_a_quorum_the_consortium_cannot_reach_stops_the_node_with_what_to_do(
     assert train_step(s)  # trains
     with pytest.raises(UserError, match=r"NO_COMMITTEE.*add verifiers"):
         train_step(s)  # the submission: refused for the task, not for this update
+
+
+def test_a_site_budget_in_node_toml_stops_training_that_would_pass_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = SimConfig(plaintext=True, update_seconds=0.0, planned_updates=2, train_seed=1)
+    root = create_consortium(cfg, tmp_path / "consortium")
+    s = open_session(root, "cleveland")
+    mdir = s.state.root.parent
+    # the task allows this member its ε; the hospital caps all training on its patients lower
+    save_settings(mdir, load_settings(mdir).model_copy(update={"site_epsilon_budget": 0.05}))
+
+    capped = open_session(root, "cleveland")
+    assert train_step(capped)
+
+    [record] = _subs(capped).values()
+    assert record["status"] == "refused"  # not "spent": its data owners may raise the cap
+    assert "past the site's budget ε=0.05" in str(record["reason"])
+    assert "past the site's budget" in capsys.readouterr().err
+    assert _own(capped) == []  # nothing trained, nothing sent
+    assert not train_step(capped)  # not again on this version at every poll

@@ -1,0 +1,108 @@
+"""One ε for all of a site's training on its patients: the tasks it joins and its local runs.
+
+Each (member, task) accountant (`consortium.privacy.accountant.AccountantStore`) holds that task's
+budget, which the task's publisher chose. The patients behind a hospital's cohort are the same in
+every task, though, and DP composes across everything released about them: two tasks at ε = 3
+each are a guarantee of about ε = 6 (less by the accountant's composition, never more). A
+hospital that wants one cap for its patients, whatever the consortium publishes, sets it in
+``node.toml`` (``site_epsilon_budget``, ``site_delta``): then a run is reserved only if the
+composition of *every* history kept under the site's folders, plus the run, stays within it.
+
+The folders are the node's state directory (one file per task) and the cohort's folder, where
+``consortium train`` keeps the accountant of training on the cohort alone. The histories are
+composed exactly as one accountant composes a task's (`epsilon_of`: Opacus' PRV or RDP
+accountant over the concatenated ``(noise_multiplier, sample_rate, steps)`` entries), at the
+site's δ. Every task's sample rate is relative to the same training rows, so the composition is
+the one DP-SGD's analysis gives for those rows.
+
+The check and the reservation happen under an exclusive lock on the first folder, so two tasks
+trained at once cannot both pass the cap.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from consortium.privacy.accountant import AccountantName, History, epsilon_of, plan_spend
+
+__all__ = ["SiteBudget"]
+
+
+@dataclass(frozen=True)
+class SiteBudget:
+    """The cap on a site's whole spending (see the module docstring)."""
+
+    epsilon: float
+    delta: float
+    roots: tuple[Path, ...]
+    accountant: AccountantName = "prv"
+
+    def __post_init__(self) -> None:
+        if not self.epsilon > 0:
+            raise ValueError(f"site_epsilon_budget {self.epsilon}: must be > 0")
+        if not 0 < self.delta < 1:
+            raise ValueError(f"site_delta {self.delta}: must be between 0 and 1")
+        if not self.roots:
+            raise ValueError("a site budget needs the folders its accountants live in")
+
+    def files(self) -> list[Path]:
+        """Every accountant file under the folders (``<root>/privacy/<task>/<member>.json``)."""
+        seen: dict[Path, Path] = {}
+        for root in self.roots:
+            for path in sorted((Path(root) / "privacy").glob("*/*.json")):
+                seen.setdefault(path.resolve(), path)
+        return list(seen.values())
+
+    def spent(self) -> dict[str, tuple[History, float]]:
+        """Per accountant file (as ``task/member``): its history and its own ε at the site's δ."""
+        from consortium.privacy.accountant import AccountantStore
+
+        out: dict[str, tuple[History, float]] = {}
+        for path in self.files():
+            history = AccountantStore.open(path).history()
+            label = f"{path.parent.name}/{path.stem}"
+            eps = epsilon_of(history, delta=self.delta, accountant=self.accountant)
+            out[label] = (history, eps)
+        return out
+
+    def check(self, *, noise_multiplier: float, sample_rate: float, steps: int) -> str | None:
+        """None if the run fits the cap on top of everything spent, else why not (a message)."""
+        spent = self.spent()
+        plan = plan_spend(
+            history=[entry for history, _ in spent.values() for entry in history],
+            noise_multiplier=noise_multiplier,
+            sample_rate=sample_rate,
+            steps=steps,
+            delta=self.delta,
+            epsilon_budget=self.epsilon,
+            accountant=self.accountant,
+        )
+        if plan.fits:
+            return None
+        parts = ", ".join(f"{label} {eps:.3f}" for label, (_, eps) in spent.items()) or "nothing"
+        return (
+            f"training refused: this run ({steps} steps) would bring the ε spent on this site's "
+            f"patients, over every task and local training together, from "
+            f"{plan.epsilon_before:.3f} to {plan.epsilon_after:.3f}, past the site's budget "
+            f"ε={self.epsilon:g} (δ={self.delta:g}; node.toml site_epsilon_budget). Spent so far, "
+            f"each alone: {parts}. Raise the site's budget only if the data owners granted more; "
+            "nothing was spent."
+        )
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Exclusive across processes: no two reservations check the cap at once."""
+        folder = Path(self.roots[0]) / "privacy"
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / ".site.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
