@@ -6,6 +6,13 @@ Every piece of work is idempotent against the ledger (see each role's module), a
 position and what it learnt (update, aggregate and proposal ids) are saved together in one
 document after each page of transactions, so a ``kill -9`` anywhere loses nothing: a restart
 re-reads at most one page and re-asks the ledger before acting.
+
+The position is a block number, and with it the follower keeps the last transaction it read.
+Each pass starts by reading that block again: if it no longer holds that transaction, the ledger
+was cut back or rewritten since (an embedded ledger restored from an old copy and grown again;
+a peer reset), and the blocks now at the following heights are not the ones this node's state
+refers to. Reading on from the saved number would silently skip them, so the node stops with
+`RewrittenLedger` and what to do (``consortium ledger verify --anchor``).
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from consortium.cli._errors import UserError
 from consortium.federation.aggregator import aggregate_step, attested_gain, close_aggregate
 from consortium.federation.attester import attest_step
 from consortium.federation.sealer import seal_step
@@ -22,7 +30,11 @@ from consortium.federation.trainer import train_step
 from consortium.federation.verifier import verify_step
 from consortium.ledger.base import CommittedTx
 
-__all__ = ["Node"]
+__all__ = ["Node", "RewrittenLedger"]
+
+
+class RewrittenLedger(UserError):
+    """The ledger no longer holds a transaction this node read: it was cut back or rewritten."""
 
 
 class Node:
@@ -58,18 +70,42 @@ class Node:
                     close_aggregate(self.s, agg_id, str(status), gain)
 
     def follow(self) -> int:
-        """Read newly committed transactions; returns how many."""
+        """Read newly committed transactions; returns how many.
+
+        Resumes right after the last transaction read, also within a block (a page may end in
+        the middle of one), after checking that the ledger still holds it (module docstring)."""
         doc = self._events()
+        last: dict[str, Any] | None = doc.get("last")
+        pending = last is not None  # until the last transaction read is found again
         count = 0
-        for tx in self.s.ledger.transactions(doc["next_block"]):
+        start = int(last["block"]) if last is not None else int(doc["next_block"])
+        for tx in self.s.ledger.transactions(start):
+            if last is not None and pending:
+                if tx.block_number != start:
+                    self._rewritten(last)
+                pending = tx.tx_id != last["tx_id"]
+                continue  # read before: up to and including the last one
             self._take(doc, tx)
             doc["next_block"] = tx.block_number + 1
+            doc["last"] = {"block": tx.block_number, "tx_id": tx.tx_id}
             count += 1
             if count % 500 == 0:
                 self.s.state.write_json(doc, "events.json")
+        if last is not None and pending:
+            self._rewritten(last)
         if count:
             self.s.state.write_json(doc, "events.json")
         return count
+
+    def _rewritten(self, last: dict[str, Any]) -> None:
+        raise RewrittenLedger(
+            f"the ledger no longer holds transaction {str(last['tx_id'])[:12]}… in block "
+            f"{last['block']}, which this node read: it was cut back or rewritten since, and "
+            "reading on would skip the blocks now at those heights. Stop the consortium's nodes "
+            "and compare the ledger with an anchor taken before "
+            "(`consortium ledger verify --anchor FILE`); restore the ledger, or start this "
+            f"member's state afresh ({self.s.state.root}) once the ledger is right"
+        )
 
     def step(self) -> bool:
         """One pass over every role's work; True when something was done."""

@@ -1,0 +1,106 @@
+"""A node's follower resumes right after the last transaction it read, and stops when the ledger
+no longer holds that transaction (cut back, and grown again) rather than skip what is there now."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from consortium.config import ConsortiumConfig
+from consortium.ledger.factory import open_ledger
+from consortium.node.runner import Node, RewrittenLedger
+from consortium.node.state import StateDir
+
+from .kv_contract import KVContract
+
+
+def _node(ledger: object, state: Path) -> Node:
+    session = SimpleNamespace(ledger=ledger, state=StateDir(state), task_id="t", roles=frozenset())
+    return Node(session)  # type: ignore[arg-type]
+
+
+def _put(ledger: object, value: str) -> None:
+    ledger.submit("Put", {"key": "k", "value": value})  # type: ignore[attr-defined]
+
+
+def test_a_ledger_cut_back_and_grown_again_stops_the_follower(
+    config: ConsortiumConfig, tmp_path: Path
+) -> None:
+    # Arrange: the node has read 4 blocks; the ledger file is then replaced by a copy taken at
+    # 2, which grows again to the same height with other transactions
+    a = open_ledger(config, "a", contract=KVContract())
+    _put(a, "1")
+    conn = sqlite3.connect(config.ledger_path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    shutil.copy(config.ledger_path, tmp_path / "old.sqlite")
+    _put(a, "2")
+    _put(a, "3")
+    assert _node(a, tmp_path / "state").follow() > 0
+    a.close()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{config.ledger_path}{suffix}").unlink(missing_ok=True)
+    shutil.copy(tmp_path / "old.sqlite", config.ledger_path)
+    b = open_ledger(config, "b", contract=KVContract())
+    _put(b, "2'")
+    _put(b, "3'")
+
+    # Act / Assert: reading on from block 4 would skip blocks 2 and 3 as they are now
+    with pytest.raises(RewrittenLedger, match="cut back or rewritten"):
+        _node(b, tmp_path / "state").follow()
+    _put(b, "4'")  # also once the ledger is longer than what the node read
+    with pytest.raises(RewrittenLedger):
+        _node(b, tmp_path / "state").follow()
+    b.close()
+
+
+def test_a_ledger_only_cut_back_stops_the_follower(
+    config: ConsortiumConfig, tmp_path: Path
+) -> None:
+    a = open_ledger(config, "a", contract=KVContract())
+    _put(a, "1")
+    conn = sqlite3.connect(config.ledger_path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    shutil.copy(config.ledger_path, tmp_path / "old.sqlite")
+    _put(a, "2")
+    _node(a, tmp_path / "state").follow()
+    a.close()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{config.ledger_path}{suffix}").unlink(missing_ok=True)
+    shutil.copy(tmp_path / "old.sqlite", config.ledger_path)
+    b = open_ledger(config, "b", contract=KVContract())
+    with pytest.raises(RewrittenLedger, match="no longer holds transaction"):
+        _node(b, tmp_path / "state").follow()
+    b.close()
+
+
+def test_the_follower_reads_each_transaction_once_also_after_a_page_ends_mid_block(
+    tmp_path: Path,
+) -> None:
+    from consortium.ledger.base import CommittedTx
+
+    def tx(block: int, index: int) -> CommittedTx:
+        return CommittedTx(block_number=block, tx_index=index, tx_id=f"{block}.{index}",
+                           fn="SubmitUpdate", args={"task_id": "t"}, creator="a",
+                           timestamp_ms=0, code="VALID")  # fmt: skip
+
+    blocks = [[tx(0, 0)], [tx(1, 0), tx(1, 1), tx(1, 2)]]
+    ledger = SimpleNamespace(
+        transactions=lambda start: iter([t for b in blocks[start:] for t in b])
+    )
+    node = _node(ledger, tmp_path)
+    # state as a kill -9 leaves it after a page saved in the middle of block 1
+    node.s.state.write_json({"next_block": 2, "updates": ["0.0", "1.0"], "aggregates": [],
+                             "proposals": [], "last": {"block": 1, "tx_id": "1.0"}},
+                            "events.json")  # fmt: skip
+
+    assert node.follow() == 2
+    blocks.append([tx(2, 0)])
+    assert node.follow() == 1
+    assert node.follow() == 0
+    assert node._events()["updates"] == ["0.0", "1.0", "1.1", "1.2", "2.0"]
