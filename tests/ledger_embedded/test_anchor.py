@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import shutil
-import sqlite3
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -14,19 +13,8 @@ from consortium.identity.setup import create_identities, member_roles
 from consortium.ledger.embedded.verify import verify_ledger
 from consortium.ledger.factory import bootstrap_ledger, open_ledger
 
+from .copies import flush, restore
 from .kv_contract import KVContract
-
-
-def _flush(path: Path) -> None:
-    conn = sqlite3.connect(path)
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.close()
-
-
-def _restore(copy: Path, path: Path) -> None:
-    for suffix in ("-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
-    shutil.copy(copy, path)
 
 
 def test_a_ledger_rolled_back_below_the_anchor_fails(
@@ -35,7 +23,7 @@ def test_a_ledger_rolled_back_below_the_anchor_fails(
     # Arrange: a copy taken at 2 blocks, then 2 more blocks verified and anchored
     a = open_ledger(config, "a", contract=KVContract())
     a.submit("Put", {"key": "k", "value": "1"})
-    _flush(config.ledger_path)
+    flush(config.ledger_path)
     old = tmp_path / "old.sqlite"
     shutil.copy(config.ledger_path, old)
     a.submit("Put", {"key": "k", "value": "2"})
@@ -45,7 +33,7 @@ def test_a_ledger_rolled_back_below_the_anchor_fails(
     assert report.ok and report.blocks == 4 and len(report.head_hash) == 64
     anchor = (report.blocks - 1, report.head_hash)
     # Act: the file is replaced by the older copy (a valid, shorter ledger)
-    _restore(old, config.ledger_path)
+    restore(old, config.ledger_path)
     plain = verify_ledger(config.ledger_path, config.ca_cert_path, KVContract())
     anchored = verify_ledger(config.ledger_path, config.ca_cert_path, KVContract(), anchor=anchor)
     # Assert: alone it is a valid ledger; against the anchor it was cut back
@@ -70,8 +58,8 @@ def test_a_rewritten_block_fails_against_the_anchor(
     b = open_ledger(other, "a", contract=KVContract())
     b.submit("Put", {"key": "k", "value": "forged"})
     b.close()
-    _flush(other.ledger_path)
-    _restore(other.ledger_path, config.ledger_path)
+    flush(other.ledger_path)
+    restore(other.ledger_path, config.ledger_path)
     shutil.copy(other.ca_cert_path, config.ca_cert_path)
     # Act
     anchored = verify_ledger(config.ledger_path, config.ca_cert_path, KVContract(), anchor=anchor)
@@ -86,7 +74,7 @@ def test_cli_anchor_file_is_written_and_checked(tmp_path: Path) -> None:
     roles = member_roles(members=["a"], admins=[], aggregators=[], auditors=[], verifiers=[])
     config = create_identities(tmp_path / "c", "net", roles)
     bootstrap_ledger(config, "admin")
-    _flush(config.ledger_path)
+    flush(config.ledger_path)
     old = tmp_path / "old.sqlite"
     shutil.copy(config.ledger_path, old)
     admin = open_ledger(config, "admin")
@@ -99,7 +87,7 @@ def test_cli_anchor_file_is_written_and_checked(tmp_path: Path) -> None:
     assert first.exit_code == 0, first.output
     assert anchor.read_text().split()[0] == "1"
     # Act: the revocation is rolled back by restoring the older file
-    _restore(old, config.ledger_path)
+    restore(old, config.ledger_path)
     second = runner.invoke(app, args)
     # Assert
     assert second.exit_code == 1

@@ -4,7 +4,6 @@ no longer holds that transaction (cut back, and grown again) rather than skip wh
 from __future__ import annotations
 
 import shutil
-import sqlite3
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,6 +14,7 @@ from consortium.ledger.factory import open_ledger
 from consortium.node.runner import Node, RewrittenLedger
 from consortium.node.state import StateDir
 
+from .copies import flush, restore
 from .kv_contract import KVContract
 
 
@@ -27,56 +27,44 @@ def _put(ledger: object, value: str) -> None:
     ledger.submit("Put", {"key": "k", "value": value})  # type: ignore[attr-defined]
 
 
+def _read_then_cut_back(config: ConsortiumConfig, tmp_path: Path, later: int) -> object:
+    """A node reads a ledger of 2 + ``later`` blocks; the file is then replaced by the copy taken
+    at 2 blocks (a valid, shorter ledger). Returns a client of the restored ledger."""
+    a = open_ledger(config, "a", contract=KVContract())
+    _put(a, "1")
+    flush(config.ledger_path)
+    shutil.copy(config.ledger_path, tmp_path / "old.sqlite")
+    for k in range(later):
+        _put(a, str(k + 2))
+    assert _node(a, tmp_path / "state").follow() > 0
+    a.close()
+    restore(tmp_path / "old.sqlite", config.ledger_path)
+    return open_ledger(config, "b", contract=KVContract())
+
+
 def test_a_ledger_cut_back_and_grown_again_stops_the_follower(
     config: ConsortiumConfig, tmp_path: Path
 ) -> None:
-    # Arrange: the node has read 4 blocks; the ledger file is then replaced by a copy taken at
-    # 2, which grows again to the same height with other transactions
-    a = open_ledger(config, "a", contract=KVContract())
-    _put(a, "1")
-    conn = sqlite3.connect(config.ledger_path)
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.close()
-    shutil.copy(config.ledger_path, tmp_path / "old.sqlite")
-    _put(a, "2")
-    _put(a, "3")
-    assert _node(a, tmp_path / "state").follow() > 0
-    a.close()
-    for suffix in ("-wal", "-shm"):
-        Path(f"{config.ledger_path}{suffix}").unlink(missing_ok=True)
-    shutil.copy(tmp_path / "old.sqlite", config.ledger_path)
-    b = open_ledger(config, "b", contract=KVContract())
-    _put(b, "2'")
+    b = _read_then_cut_back(config, tmp_path, later=2)
+    _put(b, "2'")  # grown again to the height the node read, with other transactions
     _put(b, "3'")
 
-    # Act / Assert: reading on from block 4 would skip blocks 2 and 3 as they are now
+    # reading on from block 4 would skip blocks 2 and 3 as they are now
     with pytest.raises(RewrittenLedger, match="cut back or rewritten"):
         _node(b, tmp_path / "state").follow()
     _put(b, "4'")  # also once the ledger is longer than what the node read
     with pytest.raises(RewrittenLedger):
         _node(b, tmp_path / "state").follow()
-    b.close()
+    b.close()  # type: ignore[attr-defined]
 
 
 def test_a_ledger_only_cut_back_stops_the_follower(
     config: ConsortiumConfig, tmp_path: Path
 ) -> None:
-    a = open_ledger(config, "a", contract=KVContract())
-    _put(a, "1")
-    conn = sqlite3.connect(config.ledger_path)
-    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    conn.close()
-    shutil.copy(config.ledger_path, tmp_path / "old.sqlite")
-    _put(a, "2")
-    _node(a, tmp_path / "state").follow()
-    a.close()
-    for suffix in ("-wal", "-shm"):
-        Path(f"{config.ledger_path}{suffix}").unlink(missing_ok=True)
-    shutil.copy(tmp_path / "old.sqlite", config.ledger_path)
-    b = open_ledger(config, "b", contract=KVContract())
+    b = _read_then_cut_back(config, tmp_path, later=1)
     with pytest.raises(RewrittenLedger, match="no longer holds transaction"):
         _node(b, tmp_path / "state").follow()
-    b.close()
+    b.close()  # type: ignore[attr-defined]
 
 
 def test_the_follower_reads_each_transaction_once_also_after_a_page_ends_mid_block(
