@@ -6,6 +6,7 @@ quarantined resources by name, size and a redacted reason (portal_local.py expla
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -82,9 +83,9 @@ st.warning(
     f"The raw file may contain direct identifiers. You download it as a hospital admin of "
     f"{data.member_id}: keep it inside the hospital, do not forward it."
 )
-st.download_button(
+st.download_button(  # read on click: no raw file waits in Streamlit's unguarded media store
     "Download raw quarantined file",
-    data=loc.quarantine_file(Path(run.root), run.name, choice),
+    data=partial(loc.quarantine_file, Path(run.root), run.name, choice),
     file_name=choice.replace("/", "_"),
     mime="application/octet-stream",
 )

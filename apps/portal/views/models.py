@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import portal_actions as act
 import portal_ledger as pl
@@ -74,16 +75,19 @@ if pulled and pulled["task"] == task_id and pulled["version"] == version:
         st.success(f"SHA-256 of the model matches the ledger: {pulled['got']}")
     else:
         st.error(f"Digest mismatch: ledger {pulled['expected']}, file {pulled['got']}")
+    # The bytes are read when the button is clicked (a callable), not on every rerun: Streamlit
+    # serves a download from its media store at a URL no sign-in guards, so a model waits there
+    # only once a signed-in member asked for it.
     st.download_button(
         "Download model (.safetensors)",
-        act.model_bytes(pulled["model"]),
+        partial(act.model_bytes, pulled["model"]),
         file_name=pulled["model"].name,
         mime="application/octet-stream",
     )
     if pulled["provenance"] is not None:
         st.download_button(
             "Download provenance (.json)",
-            act.model_bytes(pulled["provenance"]),
+            partial(act.model_bytes, pulled["provenance"]),
             file_name=pulled["provenance"].name,
             mime="application/json",
         )
