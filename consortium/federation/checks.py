@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from typing import get_args
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from consortium.ledger.contract.records import Reason
 
@@ -114,7 +114,10 @@ class Thresholds(BaseModel):
     metric_drop_bp: int = 800  # held-out metric of base+Δ may be at most this much below base's
     sml_gap_bp: int = 300  # mapped model behind the layer vs the unmapped model
     reveal_rel_tol: float = 1e-3  # revealed first layer vs mapped one times the layer
-    min_reference: int = 1  # reference deltas needed before norm/direction checks apply
+    # reference deltas needed before norm/direction checks apply; at least 1: without a
+    # reference there is no median to compare a norm with (0 used to stop the verifier's node
+    # with a KeyError on its first update)
+    min_reference: int = Field(default=1, ge=1)
 
 
 def thresholds_from_pairs(items: Sequence[str]) -> Thresholds:

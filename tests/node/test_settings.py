@@ -34,6 +34,8 @@ def test_without_a_verifier_table_the_defaults_apply(tmp_path: Path) -> None:
     [
         ("[verifier]\nmin_cosin = -0.2\n", "min_cosin"),  # a typo is refused, not ignored
         ("[verifier]\nmirror_margin_bp = 'wide'\n", "mirror_margin_bp"),
+        # no reference, no median to compare a norm with: 0 used to stop the node (KeyError)
+        ("[verifier]\nmin_reference = 0\n", "min_reference"),
     ],
 )
 def test_a_bad_verifier_table_names_the_file_and_the_key(
