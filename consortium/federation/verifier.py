@@ -257,6 +257,14 @@ def verify_step(s: Session, candidates: list[str]) -> bool:
         view = s.q("GetUpdate", task_id=s.task_id, update_id=update_id)
         update = view["update"]
         mine = any(e["member_id"] == s.member_id for e in view["endorsements"])
+        if mine and update_id not in mem.get("seen", []):
+            # Endorsed, then killed before `_remember`: remember it from the verdict kept before
+            # endorsing, or an update it accepted would be missing from its norm references.
+            saved = s.state.read_json("tasks", s.task_id, "verdicts", f"{update_id}.json")
+            if saved is not None and saved.get("reason") != "BAD_BLOB":
+                _remember(s, update_id, Verdict.model_validate(saved))
+                mem = s.state.read_json("tasks", s.task_id, "verifier.json", default={})
+                continue
         if s.member_id not in update["committee"] or mine or view["status"] != "pending":
             mem.setdefault("done", []).append(update_id)
             s.state.write_json(mem, "tasks", s.task_id, "verifier.json")
