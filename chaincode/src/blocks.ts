@@ -67,7 +67,11 @@ export async function proposeBlock(ctx: TxContext, args: ProposeBlockArgs): Prom
   if (args.parent_digest !== head.model_digest) {
     throw fail('WRONG_PARENT', "parent_digest is not the head's model_digest");
   }
-  const interval = Math.max(0, ctx.timestampMs - head.ms);
+  if (ctx.timestampMs < head.ms) {
+    // a block's time never goes back: the next interval would count time that never passed
+    throw fail('TOO_EARLY', `stamped ${head.ms - ctx.timestampMs} ms before the head: a block never precedes its parent`);
+  }
+  const interval = ctx.timestampMs - head.ms;
   if (tooEarly(task, interval)) {
     throw fail('TOO_EARLY', `no proposal before ${earliestIntervalMs(task)} ms after the head`);
   }

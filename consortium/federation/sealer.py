@@ -79,13 +79,17 @@ def _next_gain(s: Session, head: dict[str, Any], height: int) -> int:
 
 
 def _too_early(s: Session, head: dict[str, Any]) -> bool:
-    """Would a proposal now fall before the task's target-interval gate (`TOO_EARLY`)?"""
+    """Would a proposal now be `TOO_EARLY`: before the head's own time (this clock is behind the
+    previous sealer's) or before the task's target-interval gate?"""
     from consortium.pole.difficulty import too_early
 
+    interval = s.now_ms() - int(head["ms"])
+    if interval < 0:
+        return True
     task = _difficulty_params(s.task())
     if not task.min_interval_bp:
         return False
-    return bool(too_early(task, max(0, s.now_ms() - int(head["ms"]))))
+    return bool(too_early(task, interval))
 
 
 def _difficulty_params(task: dict[str, Any]) -> Any:

@@ -43,6 +43,7 @@ def build(rec: Recorder) -> None:
     _abstentions(rec, ids)
     _legacy_task(rec)
     _queries(rec, ids)
+    _backdated(rec, ids)
 
 
 def _bootstrap(rec: Recorder) -> None:
@@ -574,3 +575,17 @@ def _queries(rec: Recorder, ids: dict[str, str]) -> None:
     step("query-unknown-update", "aud", "GetUpdate", {**heart, "update_id": "c" * 64},
          "UPDATE_NOT_FOUND")  # fmt: skip
     step("query-bad-status", "aud", "ListUpdates", {**heart, "status": "done"}, "BAD_ARGS")
+
+
+def _backdated(rec: Recorder, ids: dict[str, str]) -> None:
+    """A proposal stamped one millisecond before the head (task coeur, no gate): TOO_EARLY, since
+    its block would precede its parent and the next interval would count the back-dating. Run
+    last and undone (clock and transaction counter too), so the vectors before and after it keep
+    their transaction ids."""
+    saved = (rec.sc.now_ms, rec.sc.counter)
+    head = rec.sc.ok("admin", "GetHead", {"task_id": "coeur"}, after_ms=0)
+    args = _propose(rec, "coeur", head["height"] + 1, [ids["h3c"]])
+    rec.step("propose-before-head", "h2", "ProposeBlock", args, "TOO_EARLY",
+             after_ms=head["ms"] - 1 - rec.sc.now_ms, keep=False,
+             about="stamped 1 ms before the head, in a task without a gate")  # fmt: skip
+    rec.sc.now_ms, rec.sc.counter = saved

@@ -76,7 +76,16 @@ def propose_block(ctx: TxContext, args: ProposeBlockArgs) -> dict[str, Any]:
         raise fail(codes.WRONG_HEIGHT, f"the next height is {head.height + 1}")
     if args.parent_digest != head.model_digest:
         raise fail(codes.WRONG_PARENT, "parent_digest is not the head's model_digest")
-    interval = max(0, ctx.timestamp_ms - head.ms)
+    if ctx.timestamp_ms < head.ms:
+        # The gate, retargeting and the decay read intervals from these client-set stamps: a
+        # block stamped before its parent would make the next interval count time that never
+        # passed (and an unbounded amount of it), so a block's time never goes back.
+        raise fail(
+            codes.TOO_EARLY,
+            f"stamped {head.ms - ctx.timestamp_ms} ms before the head: a block never precedes "
+            "its parent",
+        )
+    interval = ctx.timestamp_ms - head.ms
     if too_early(task, interval):
         raise fail(
             codes.TOO_EARLY, f"no proposal before {earliest_interval_ms(task)} ms after the head"
