@@ -8,12 +8,13 @@ version is the head plus the weighted mean of the proposal's updates, up to the 
 clear: as a verifier it has opened most of them already (`consortium.federation.ledgerview`; its
 own from the plaintext it kept) and opens the others, ciphertexts the ledger names like any it
 verifies. It never decrypts the aggregate. The sealer alone does, after recomputing it byte for
-byte (`consortium.federation.sealer.form_version`), and the contract holds a proposal to the
-aggregate the aggregator posted. So an attester costs no homomorphic sum and no decryption of the
-aggregate; an aggregate that the aggregator and the sealer both got wrong under a right version
-is left to those who recompute versions byte for byte (`consortium trace`, `ledger verify`;
-docs/decisions/0007-bafl.md, "What encryption costs"). A sealer that slipped anything else into
-the version gets a ``reject``.
+byte (`consortium.federation.sealer.form_version`), and the contract holds a proposal that names
+a posted aggregate to it. A proposal that names none (``aggregate_id`` empty, which the contract
+allows) is rejected: its ``aggregate_digest`` is bound to nothing, and the block could never be
+traced. So an attester costs no homomorphic sum and no decryption of the aggregate; an aggregate
+that the aggregator and the sealer both got wrong under a right version is left to those who
+recompute versions byte for byte (`consortium trace`, `ledger verify`; docs/decisions/0007-bafl.md,
+"What encryption costs"). A sealer that slipped anything else into the version gets a ``reject``.
 
 So does a proposal stamped more than ``max_clock_skew_seconds`` ahead of the attester's clock:
 the proposal's interval since the head comes from the sealer's own transaction timestamp and sets
@@ -40,6 +41,11 @@ def _consistent(s: Session, proposal: dict[str, Any]) -> bool:
     from consortium.federation.versions import is_weighted_mean
     from consortium.learning.serialize import from_safetensors
 
+    if not proposal.get("aggregate_id"):
+        # The contract binds aggregate_digest to the aggregator's posted sum only when the proposal
+        # names it (0001, ProposeBlock); a digest the sealer made up would go on the ledger and no
+        # trace could ever recompute the version. Sealers always name one (`sealer._propose`).
+        return False
     height = int(proposal["height"]) - 1
     try:
         data = s.vault.open_model(s.blobs.get(proposal["blob_digest"]))

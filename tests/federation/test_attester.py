@@ -60,3 +60,46 @@ def test_a_proposal_stamped_beyond_the_skew_ahead_of_the_attesters_clock_is_reje
     assert attester.attest_step(node, ["p1"])  # type: ignore[arg-type]
 
     assert [a["verdict"] for a in node.sent] == [verdict]
+
+
+class _Checks:
+    """A session for `_consistent` whose blob, weights and weighted mean all check out."""
+
+    task_id = "heart"
+
+    def __init__(self) -> None:
+        self.blobs = SimpleNamespace(get=lambda digest: b"sealed version")
+        self.vault = SimpleNamespace(open_model=lambda blob: b"version bytes")
+
+    def q(self, fn: str, **args: Any) -> Any:
+        return {"update": {"update_id": args["update_id"]}}
+
+    def task(self) -> dict[str, Any]:
+        return {"server_lr_bp": 10_000}
+
+    def version(self, height: int) -> dict[str, Any]:
+        return {}
+
+
+@pytest.mark.parametrize(("aggregate_id", "consistent"), [("", False), ("a" * 64, True)])
+def test_a_proposal_that_names_no_posted_aggregate_is_not_consistent(
+    monkeypatch: pytest.MonkeyPatch, aggregate_id: str, consistent: bool
+) -> None:
+    # Everything an attester recomputes in the clear checks out. Without an aggregate_id the
+    # contract does not bind aggregate_digest to the aggregator's sum, so the block would record a
+    # digest nobody can recompute (`consortium trace` fails on it for good): reject it.
+    from consortium.canonical import sha256_hex
+    from consortium.federation import aggregator, ledgerview, versions
+    from consortium.learning import serialize
+
+    monkeypatch.setattr(aggregator, "weights_as_ledger_says", lambda s, p, h: True)
+    monkeypatch.setattr(ledgerview, "update_delta", lambda s, u: {})
+    monkeypatch.setattr(versions, "is_weighted_mean", lambda *a: True)
+    monkeypatch.setattr(serialize, "from_safetensors", lambda data: ({}, None))
+    proposal = {
+        "height": 1, "updates": ["u1"], "weights_ppm": [1_000_000],
+        "model_digest": sha256_hex(b"version bytes"), "blob_digest": "b" * 64,
+        "aggregate_id": aggregate_id, "aggregate_digest": "c" * 64,
+    }  # fmt: skip
+
+    assert attester._consistent(_Checks(), proposal) is consistent  # type: ignore[arg-type]

@@ -84,7 +84,8 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[_Session, dict[str,
     # what a dishonest aggregator can post instead: any ciphertext under the public key
     chosen = blobs.put(aggregator.weighted_sum([aggregator.encrypt({"w": np.full((20, 15), 3.0)})],
                                                [1_000_000]))  # fmt: skip
-    agg = {"updates": ["tx1", "tx2"], "weights_ppm": weights, "aggregate_digest": honest}
+    agg = {"aggregate_id": "agg1", "updates": ["tx1", "tx2"], "weights_ppm": weights,
+           "aggregate_digest": honest}  # fmt: skip
     return _Session(member, blobs, ids, tmp_path_factory.mktemp("state")), agg, chosen
 
 
