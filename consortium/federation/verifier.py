@@ -67,9 +67,19 @@ HELD_OUT_SCORES = frozenset({"base_metric_bp", "mirror_bp", "sml_metric_bp", "lo
 
 
 def published(verdict: Verdict) -> tuple[int, dict[str, int]]:
-    """What of ``verdict`` goes on the ledger: (metric_bp, scores)."""
+    """What of ``verdict`` goes on the ledger: (metric_bp, scores).
+
+    Scores are held to the ledger's integer range (±(2**53 − 1), what JavaScript holds exactly):
+    a crafted update far out of scale (a norm z of 10¹² and more) would otherwise make the
+    contract refuse the endorsement, and the verifier would stop on it at every restart. The
+    verdict is decided before, on the exact values, and no threshold is anywhere near the bound.
+    """
+    from consortium.ledger.contract.records import MAX_SAFE
+
     metric = max(0, min(10_000, verdict.metric_bp)) if verdict.accepted else 0
-    return metric, {k: v for k, v in verdict.scores.items() if k not in HELD_OUT_SCORES}
+    scores = {k: max(-MAX_SAFE, min(MAX_SAFE, v)) for k, v in verdict.scores.items()
+              if k not in HELD_OUT_SCORES}  # fmt: skip
+    return metric, scores
 
 
 # Other members' updates within this many versions of the update's base are its trajectory-free
