@@ -99,6 +99,9 @@ class SimReport(BaseModel):
     config: SimConfig
     seconds: float
     seconds_to_target: float | None
+    # when every node (hospitals and aggregator) had started and read the ledger: before it, the
+    # run is interpreters starting, the same whatever the protocol (None: never seen)
+    seconds_nodes_up: float | None = None
     final_auroc: float | None
     final_auroc_honest: float | None
     versions: list[VersionPoint]

@@ -79,6 +79,7 @@ class Monitor:
             self.tests[site] = (c.X_test, c.y_test)
         self.points: list[VersionPoint] = []
         self.started = time.monotonic()
+        self.nodes_up: float | None = None
 
     def _auroc(self, arrays: Any, sites: list[str]) -> float | None:
         from consortium.learning.evaluate import evaluate
@@ -90,8 +91,17 @@ class Monitor:
         y = np.concatenate([self.tests[s][1] for s in sites])
         return evaluate(model, X, y).auroc
 
+    def _watch_nodes(self) -> None:
+        """Note when every node has read the ledger once (its follower's first save)."""
+        if self.nodes_up is not None:
+            return
+        members = [*self.cfg.sites, AGGREGATOR]
+        if all((self.root / "members" / m / "state" / "events.json").is_file() for m in members):
+            self.nodes_up = time.monotonic() - self.started
+
     def poll(self) -> VersionPoint | None:
         """Record the newest version if it is new; returns its point."""
+        self._watch_nodes()
         head = self.s.head()
         if self.points and self.points[-1].height == head["height"]:
             return None
@@ -316,6 +326,7 @@ def _report(
     last = monitor.points[-1] if monitor.points else None
     report = SimReport(
         config=cfg, seconds=time.monotonic() - monitor.started, seconds_to_target=reached,
+        seconds_nodes_up=monitor.nodes_up,
         final_auroc=last.auroc if last else None,
         final_auroc_honest=last.auroc_honest if last else None,
         versions=monitor.points, sites=monitor.sites(), ledger_backend=cfg.ledger,

@@ -32,6 +32,9 @@ def test_kill_nine_and_restart(tmp_path: Path) -> None:
     assert len(report.kills) >= 5 and "aggregator" in report.kills, report.kills
     assert report.seconds < cfg.max_seconds, "the run did not finish"
     assert report.ledger_verified
+    # every node was seen up (its follower's first save) before the first version was formed
+    assert report.seconds_nodes_up is not None and len(report.versions) > 1
+    assert 0 < report.seconds_nodes_up < report.versions[1].seconds
     auditor = open_session(report.workdir, "admin")
     views = auditor.q("ListUpdates", task_id="heart")
     # none left behind, except updates whose sum already fell short of the required gain on the
