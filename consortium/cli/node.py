@@ -25,14 +25,12 @@ app.add_typer(node_app, name="node")
 def _say_site_budget(session: Any) -> None:
     """With a site budget in node.toml, say how much of it is spent before anything runs."""
     from consortium.federation.trainer import site_budget
-    from consortium.privacy.accountant import epsilon_of
 
     site = site_budget(session)
     if site is None:
         return
     spent = site.spent()
-    total = epsilon_of([e for h, _ in spent.values() for e in h], delta=site.delta,
-                       accountant=site.accountant)  # fmt: skip
+    total = site.epsilon_spent(spent)
     each = ", ".join(f"{label} {eps:.3f}" for label, (_, eps) in spent.items()) or "nothing yet"
     typer.echo(f"site budget: ε {total:.3f} of {site.epsilon:g} (δ={site.delta:g}) spent on these "
                f"patients, over every task and local training; each alone: {each}")  # fmt: skip

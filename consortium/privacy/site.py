@@ -70,6 +70,12 @@ class SiteBudget:
             out[label] = (history, eps)
         return out
 
+    def epsilon_spent(self, spent: dict[str, tuple[History, float]] | None = None) -> float:
+        """ε of every history under the site's folders composed, at the site's δ."""
+        histories = self.spent() if spent is None else spent
+        composed = [entry for history, _ in histories.values() for entry in history]
+        return epsilon_of(composed, delta=self.delta, accountant=self.accountant)
+
     def check(self, *, noise_multiplier: float, sample_rate: float, steps: int) -> str | None:
         """None if the run fits the cap on top of everything spent, else why not (a message)."""
         spent = self.spent()

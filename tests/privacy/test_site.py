@@ -24,9 +24,7 @@ def _store(root: Path, task: str, site: SiteBudget | None, member: str = "h1") -
 def test_each_task_alone_lets_the_patients_spend_past_any_one_budget(tmp_path: Path) -> None:
     _store(tmp_path, "task-a", None).reserve(**RUN)
     _store(tmp_path, "task-b", None).reserve(**RUN)  # fits task-b's budget of 3
-    site = SiteBudget(2.0, 1e-5, (tmp_path,))
-    total = epsilon_of([e for h, _ in site.spent().values() for e in h], delta=1e-5,
-                       accountant="prv")  # fmt: skip
+    total = SiteBudget(2.0, 1e-5, (tmp_path,)).epsilon_spent()
     assert total == pytest.approx(TWO_RUNS) and total > 2.0  # what the site cap is for
 
 
