@@ -66,6 +66,8 @@ class SiteBudget:
         for path in self.files():
             history = AccountantStore.open(path).history()
             label = f"{path.parent.name}/{path.stem}"
+            if label in out:  # the same task and member under two folders: both count
+                label = str(path)
             eps = epsilon_of(history, delta=self.delta, accountant=self.accountant)
             out[label] = (history, eps)
         return out

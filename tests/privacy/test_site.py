@@ -122,3 +122,12 @@ def test_the_node_says_how_much_of_the_site_budget_is_spent_when_it_starts(
 
     _say_site_budget(SimpleNamespace(settings=NodeSettings(), state=session.state, cohort=None))
     assert capsys.readouterr().out == ""  # no cap set: nothing to say
+
+
+def test_the_same_task_and_member_under_both_folders_count_twice(tmp_path: Path) -> None:
+    state, cohort = tmp_path / "state", tmp_path / "cohort"
+    _store(state, "heart", None).reserve(**RUN)
+    _store(cohort, "heart", None).reserve(**RUN)  # `consortium train --task-id heart`, say
+    site = SiteBudget(4.0, 1e-5, (state, cohort))
+    assert len(site.spent()) == 2
+    assert site.epsilon_spent() == pytest.approx(TWO_RUNS)
