@@ -12,7 +12,7 @@ import {
   Aggregate, AttestBlockArgs, Attestation, Head, Json, LearningBlock, PostAggregateArgs, Proposal,
   ProposeBlockArgs, RecordDownloadArgs,
 } from './records';
-import { splitRewards } from './rewards';
+import { credited, splitRewards } from './rewards';
 import {
   activeVerifiers, authenticate, exists, read, requireRole, scan, TxContext, versionKey, write,
 } from './state';
@@ -191,7 +191,7 @@ async function pay(ctx: TxContext, task: TaskRecord, proposal: Proposal): Promis
   const rewards = splitRewards(task.block_reward, task.sealer_share_bp, proposal.sealer, parts);
   for (const [memberId, units] of Object.entries(rewards)) {
     const balance = await read<{ units: number }>(ctx, `balance/${memberId}`);
-    await write(ctx, `balance/${memberId}`, { member_id: memberId, units: units + (balance?.units ?? 0) });
+    await write(ctx, `balance/${memberId}`, { member_id: memberId, units: credited(balance?.units ?? 0, units) });
   }
   return rewards;
 }

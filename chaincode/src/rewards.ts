@@ -29,6 +29,16 @@ export function splitByUpdate(pool: bigint, parts: Contribution[]): Map<string, 
   return shares;
 }
 
+/**
+ * `balance` plus `units`, stopping at 2**53 - 1 (Number.MAX_SAFE_INTEGER), the twin of
+ * `credited` in rewards.py: refusing the block would stop the chain; units past the cap are lost.
+ */
+export function credited(balance: number, units: number): number {
+  const sum = BigInt(balance) + BigInt(units); // exact, where a number sum would round
+  const cap = BigInt(Number.MAX_SAFE_INTEGER);
+  return Number(sum < cap ? sum : cap);
+}
+
 /** Units per member for one block, sorted by member id, members with zero units left out. */
 export function splitRewards(
   blockReward: number, sealerShareBp: number, sealer: string, parts: Contribution[],

@@ -13,7 +13,7 @@ import { committeeOutcome, drawCommittee } from '../src/committee';
 import { floorDiv, nextRequiredGain, requiredGainAt } from '../src/difficulty';
 import { ContractError } from '../src/errors';
 import { creatorFrom, subjectCommonName, timestampMs } from '../src/fabric';
-import { splitRewards } from '../src/rewards';
+import { credited, splitRewards } from '../src/rewards';
 import { certDerSha256, decimalCmp } from '../src/state';
 import { smlCommitment } from '../src/updates';
 import { ChaincodeStubFake, StubState } from './stub';
@@ -144,4 +144,13 @@ test('committeeOutcome: an abstention gives its seat up, every seat abstaining r
   assert.equal(out(0, 0, 3), 'reject'); // nobody could judge: fail closed
   assert.equal(out(1, 1, 0), null); // without abstentions, the rule before them
   assert.equal(out(0, 2, 0), 'reject');
+});
+
+test('a balance stops at 2**53 - 1, as in Python (tests/contract/test_rewards.py)', () => {
+  const max = Number.MAX_SAFE_INTEGER;
+  assert.equal(credited(0, 1000), 1000);
+  assert.equal(credited(max - 10, 10), max);
+  assert.equal(credited(max - 10, 2 ** 40), max);
+  assert.equal(credited(max, 1), max);
+  assert.equal(credited(2 ** 52, 2 ** 40), 2 ** 52 + 2 ** 40);
 });

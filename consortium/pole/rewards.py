@@ -6,6 +6,11 @@ with the largest-remainder (Hamilton) method: each update gets the floor of its 
 the units left over go one each to the updates with the largest remainders, ties by update id. The
 sum is exactly ``block_reward`` and no update outside the block earns anything. Integers only, so
 the chaincode computes the same split (with BigInt: products may exceed 2**53).
+
+A balance stops at 2**53 − 1 (`credited`), the largest integer the ledger holds (JavaScript
+numbers hold it exactly): at the largest `block_reward` (2**40) that is 8,192 blocks to one
+member. Refusing the block instead would stop the chain for every member; the units past the cap
+are not credited.
 """
 
 from __future__ import annotations
@@ -20,6 +25,14 @@ class Contribution(NamedTuple):
     update_id: str
     member_id: str
     contribution_ppm: int
+
+
+MAX_BALANCE = 2**53 - 1
+
+
+def credited(balance: int, units: int) -> int:
+    """``balance`` plus ``units``, stopping at `MAX_BALANCE` (module docstring)."""
+    return min(MAX_BALANCE, balance + units)
 
 
 def split_by_update(pool: int, contributions: Sequence[Contribution]) -> dict[str, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from consortium.ledger.base import Creator
 from consortium.pole.rewards import Contribution, split_rewards
 
 
@@ -59,3 +60,38 @@ def test_each_update_is_within_one_unit_of_its_exact_share(reward: int, xs: list
     for part in parts:
         exact = reward * part.contribution_ppm / total
         assert abs(rewards.get(part.member_id, 0) - exact) < 1
+
+
+def test_a_balance_stops_at_the_largest_integer_the_ledger_holds() -> None:
+    # the same cases as chaincode/test/units.test.ts: the two contracts agree at the cap
+    from consortium.pole.rewards import MAX_BALANCE, credited
+
+    assert MAX_BALANCE == 2**53 - 1
+    assert credited(0, 1000) == 1000
+    assert credited(MAX_BALANCE - 10, 10) == MAX_BALANCE
+    assert credited(MAX_BALANCE - 10, 2**40) == MAX_BALANCE
+    assert credited(MAX_BALANCE, 1) == MAX_BALANCE
+    assert credited(2**52, 2**40) == 2**52 + 2**40
+
+
+def test_a_block_that_would_pass_a_balance_beyond_the_cap_is_appended_at_the_cap(
+    people: dict[str, Creator],
+) -> None:
+    # Before, the payment raised a bare ValidationError out of the contract (no code), and the
+    # chaincode wrote a number JavaScript cannot hold: the block could never be appended.
+    from consortium.canonical import canonical_json
+    from consortium.ledger.contract.scenario import Scenario, example_task
+    from consortium.pole.rewards import MAX_BALANCE
+
+    from .conftest import GENESIS, member_args
+    from .flows import accepted_update, finalize, proposal_args
+
+    sc = Scenario(people)
+    sc.ok("admin", "Bootstrap", {"members": [member_args(people[n]) for n in GENESIS]})
+    sc.ok("admin", "PublishTask", {"task": example_task("heart")})
+    sc.state.put("balance/h1", canonical_json({"member_id": "h1", "units": MAX_BALANCE - 10}))
+    update = accepted_update(sc, "h1")
+    finalize(sc, sc.ok("h2", "ProposeBlock", proposal_args(sc, [update])))
+
+    assert sc.ok("aud", "GetHead", {"task_id": "heart"}, after_ms=0)["height"] == 1
+    assert sc.ok("aud", "GetBalance", {"member_id": "h1"}, after_ms=0)["units"] == MAX_BALANCE

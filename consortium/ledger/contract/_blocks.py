@@ -50,7 +50,7 @@ from consortium.pole.difficulty import (
     required_gain_at,
     too_early,
 )
-from consortium.pole.rewards import Contribution, split_rewards
+from consortium.pole.rewards import Contribution, credited, split_rewards
 
 
 def _window_intervals(ctx: TxContext, task: TaskRecord, height: int, interval: int) -> list[int]:
@@ -213,7 +213,7 @@ def _pay(ctx: TxContext, task: TaskRecord, proposal: Proposal) -> dict[str, int]
     rewards = split_rewards(task.block_reward, task.sealer_share_bp, proposal.sealer, contributions)
     for member_id, units in rewards.items():
         balance = read(ctx, f"balance/{member_id}", Balance)
-        total = units + (0 if balance is None else balance.units)
+        total = credited(0 if balance is None else balance.units, units)
         write(ctx, f"balance/{member_id}", Balance(member_id=member_id, units=total))
     return rewards
 
