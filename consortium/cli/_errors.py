@@ -7,6 +7,7 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 _stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -16,6 +17,9 @@ class UserError(Exception):
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    """Print ``error: message`` on stderr and exit with ``code``."""
-    _stderr.print(f"[bold red]error:[/] {message}")
+    """Print ``error: message`` on stderr and exit with ``code``.
+
+    The message is escaped: it quotes paths, TOML tables (``[ledger.fabric]``) and user input,
+    whose square brackets Rich would otherwise take for markup and drop."""
+    _stderr.print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(code)

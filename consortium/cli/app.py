@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 app = typer.Typer(
+    rich_markup_mode=None,
     name="consortium",
     help=(
         "Hospitals train diagnostic models together without moving patient data.\n\n"

@@ -16,7 +16,9 @@ if TYPE_CHECKING:
     from consortium.ledger.base import Ledger
 
 fabric_app = typer.Typer(
-    help="Run the consortium on Hyperledger Fabric (see docs/fabric.md).", no_args_is_help=True
+    rich_markup_mode=None,
+    help="Run the consortium on Hyperledger Fabric (see docs/fabric.md).",
+    no_args_is_help=True,
 )
 app.add_typer(fabric_app, name="fabric")
 

@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from consortium.config import ConsortiumConfig
 
 ledger_app = typer.Typer(
-    help="Verify, inspect and export the ledger (auditors).", no_args_is_help=True
+    rich_markup_mode=None,
+    help="Verify, inspect and export the ledger (auditors).",
+    no_args_is_help=True,
 )
 app.add_typer(ledger_app, name="ledger")
 

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
     from consortium.ledger.base import Ledger
 
 member_app = typer.Typer(
-    help="Add, revoke and list consortium members (admin).", no_args_is_help=True
+    rich_markup_mode=None,
+    help="Add, revoke and list consortium members (admin).",
+    no_args_is_help=True,
 )
 app.add_typer(member_app, name="member")
 

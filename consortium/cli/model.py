@@ -19,7 +19,9 @@ from consortium.cli.app import app
 if TYPE_CHECKING:
     from consortium.config import ConsortiumConfig
 
-model_app = typer.Typer(help="Consortium models: download with provenance.", no_args_is_help=True)
+model_app = typer.Typer(
+    rich_markup_mode=None, help="Consortium models: download with provenance.", no_args_is_help=True
+)
 app.add_typer(model_app, name="model")
 
 DirOption = Annotated[

@@ -18,7 +18,7 @@ import typer
 from consortium.cli._errors import fail
 from consortium.cli.app import app
 
-node_app = typer.Typer(help="Run a member's node.", no_args_is_help=True)
+node_app = typer.Typer(rich_markup_mode=None, help="Run a member's node.", no_args_is_help=True)
 app.add_typer(node_app, name="node")
 
 

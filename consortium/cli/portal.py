@@ -21,6 +21,7 @@ from consortium.cli._errors import fail
 from consortium.cli.app import app
 
 portal_app = typer.Typer(
+    rich_markup_mode=None,
     help="The institution portal (web UI) of one member.",
     invoke_without_command=True,
     no_args_is_help=False,

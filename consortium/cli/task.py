@@ -11,7 +11,9 @@ import typer
 from consortium.cli._errors import fail
 from consortium.cli.app import app
 
-task_app = typer.Typer(help="Learning tasks: write a template, publish one, list them.")
+task_app = typer.Typer(
+    rich_markup_mode=None, help="Learning tasks: write a template, publish one, list them."
+)
 app.add_typer(task_app, name="task")
 
 DirOption = Annotated[
