@@ -120,6 +120,65 @@ def bootstrap_command(
         fail(f"the chaincode refused Bootstrap: {result.code}: {result.message}")
     count = len(genesis["members"])
     typer.echo(f"bootstrapped {count} members in block {result.block_number}")
+    _share_keys(config, as_member, [m["member_id"] for m in genesis["members"]], after_genesis=True)
+
+
+def _share_keys(
+    config: ConsortiumConfig, as_member: str, member_ids: list[str], *, after_genesis: bool
+) -> None:
+    """Create the consortium's keys and publish each member's wrapped share, as `consortium init`
+    does on the embedded ledger: without them no member can decrypt, so no task can be published.
+
+    Refused when a member already holds a share: the keys exist, and new ones would not be the
+    consortium's (the contract also refuses a share naming another public context).
+    """
+    from consortium.blobs import open_blob_store
+    from consortium.crypto.consortium_keys import share_consortium_keys
+    from consortium.ledger.base import ContractError, LedgerRejected
+
+    again = f"`consortium fabric share-keys --as {as_member} -C {config.root}`"
+    ledger = _fabric_ledger(config, as_member)
+    try:
+        for member_id in member_ids:
+            try:
+                ledger.evaluate("GetShareKey", {"member_id": member_id})
+            except ContractError as exc:
+                if exc.code != "SHARE_NOT_FOUND":
+                    raise
+            else:
+                fail(
+                    f"{member_id} holds a key share already: the consortium's keys exist "
+                    "(a member enrolled later gets its share with `consortium member add`)"
+                )
+        _, result = share_consortium_keys(
+            config, ledger, open_blob_store(config.blobs.url, config.root), member_ids
+        )
+    except (UserError, LedgerRejected, ContractError, OSError) as exc:
+        where = "the genesis is on the channel, but " if after_genesis else ""
+        fail(f"{where}the keys were not shared: {exc}; once that is fixed, run {again}")
+    finally:
+        ledger.close()
+    skipped = "".join(f"; {m} none ({why})" for m, why in sorted(result.skipped.items()))
+    typer.echo(f"keys shared with {len(result.shares)} members{skipped}")
+
+
+@fabric_app.command("share-keys")
+def share_keys_command(
+    as_member: Annotated[str, typer.Option("--as", help="An admin member that signs.")] = "admin",
+    consortium: ConsortiumDir = Path("."),
+) -> None:
+    """Create the consortium's keys and share them with every member on the channel (once).
+
+    `fabric bootstrap` does this after the genesis; run it if that step was interrupted."""
+    config = _config(consortium)
+    ledger = _fabric_ledger(config, as_member)
+    try:
+        members = [m["member_id"] for m in ledger.evaluate("ListMembers", {})]
+    except UserError as exc:
+        fail(str(exc))
+    finally:
+        ledger.close()
+    _share_keys(config, as_member, members, after_genesis=False)
 
 
 @fabric_app.command("status")

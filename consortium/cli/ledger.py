@@ -40,7 +40,9 @@ def _embedded(directory: Path) -> ConsortiumConfig:
     except ConfigError as exc:
         fail(str(exc))
     if config.ledger.backend != "embedded":
-        fail("this command reads the embedded ledger; this consortium uses Fabric")
+        fail("this command reads the embedded ledger's file, and this consortium uses Fabric: "
+             "there the peers validate every block, and `consortium fabric status --as NAME` "
+             "checks the connection (docs/fabric.md)")  # fmt: skip
     if not config.ledger_path.is_file():
         fail(f"no ledger at {config.ledger_path}: run `consortium init` first")
     return config

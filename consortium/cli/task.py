@@ -51,7 +51,7 @@ def publish_command(
     from consortium.config import ConfigError, ConsortiumConfig
     from consortium.federation.publish import TaskParams, publish_task
     from consortium.fhir.cohort import CohortError
-    from consortium.ledger.base import LedgerRejected
+    from consortium.ledger.base import ContractError, LedgerRejected
 
     try:
         params = TaskParams.model_validate_json(params_file.read_bytes())
@@ -72,6 +72,12 @@ def publish_command(
         fail(str(exc))
     except LedgerRejected as exc:
         fail(f"the ledger refused the task: {exc.result.code}: {exc.result.message}")
+    except ContractError as exc:  # a query on the way, e.g. this member's key share
+        advice = ""
+        if exc.code == "SHARE_NOT_FOUND":
+            advice = (" (the consortium's keys were never shared on this ledger: on Fabric, "
+                      "`consortium fabric share-keys --as admin`)")  # fmt: skip
+        fail(f"cannot publish the task: {exc}{advice}")
     task = published.task
     typer.echo(
         f"published task {task['task_id']!r} (tx {published.tx_id[:16]}): version 0 "

@@ -1,10 +1,11 @@
 """Create the consortium's keys and publish each member's wrapped share on the ledger.
 
-This is what `consortium init` (and the simulator's setup) runs once, right after the genesis
-block: `provision_keys` makes the CKKS secret context and the model key in memory, wraps them for
-every member allowed to hold them, and the admin publishes one ``ShareKey`` transaction per member
-so that the ledger says who holds which wrapped copy (by digest). The clear bundle is returned to
-the caller in memory (it needs the model key to encrypt version 0 of a task) and never written.
+This is what `consortium init` (and the simulator's setup, and `consortium fabric bootstrap` on a
+Fabric channel) runs once, right after the genesis block: `provision_keys` makes the CKKS secret
+context and the model key in memory, wraps them for every member allowed to hold them, and the
+admin publishes one ``ShareKey`` transaction per member so that the ledger says who holds which
+wrapped copy (by digest). The clear bundle is returned to the caller in memory (it needs the model
+key to encrypt version 0 of a task) and never written.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from consortium.crypto.keywrap import KeyBundle
 from consortium.crypto.setup import ProvisionResult, provision_keys
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from consortium.blobs import BlobStore
     from consortium.config import ConsortiumConfig
     from consortium.ledger.base import Ledger, TxResult
@@ -23,9 +26,13 @@ __all__ = ["share_consortium_keys", "share_keys_with"]
 
 
 def share_consortium_keys(
-    config: ConsortiumConfig, admin: Ledger, blobs: BlobStore
+    config: ConsortiumConfig,
+    admin: Ledger,
+    blobs: BlobStore,
+    member_ids: Collection[str] | None = None,
 ) -> tuple[KeyBundle, ProvisionResult]:
-    """Provision the keys for every member of ``config`` and submit their ``ShareKey`` as ``admin``.
+    """Provision the keys for every member of ``config`` (or those of ``member_ids``: the members
+    registered on the ledger) and submit their ``ShareKey`` as ``admin``.
 
     Raises `LedgerRejected` if the contract refuses a share (the shares already published stay,
     as everything on a ledger does; the error names the member).
@@ -34,6 +41,8 @@ def share_consortium_keys(
 
     members = []
     for member_id, entry in sorted(config.members.items()):
+        if member_ids is not None and member_id not in member_ids:
+            continue
         ident = load_identity(config.member_msp(member_id), msp_id=entry.msp_id)
         members.append((member_id, ident.cert_pem, tuple(entry.roles)))
     result = provision_keys(config.root, members, blobs)

@@ -111,6 +111,7 @@ def test_bootstrap_and_status_against_the_fake_peer_process(
 
     assert boot.exit_code == 0, boot.output
     assert "bootstrapped 2 members" in _text(boot)
+    assert "keys shared with 2 members" in _text(boot)  # as `consortium init` does
     assert status.exit_code == 0, status.output
     assert "lists 2 members" in _text(status)
     assert again.exit_code != 0 and "ALREADY_BOOTSTRAPPED" in _text(again)
@@ -118,10 +119,21 @@ def test_bootstrap_and_status_against_the_fake_peer_process(
     try:
         assert [(t.fn, t.code) for t in ledger.transactions()] == [
             ("Bootstrap", "VALID"),
+            ("ShareKey", "VALID"),
+            ("ShareKey", "VALID"),
             ("Bootstrap", "ALREADY_BOOTSTRAPPED"),
         ]
     finally:
         ledger.close()
+    # the keys exist: a task can be published (it failed with SHARE_NOT_FOUND before), and new
+    # keys are refused
+    template = runner.invoke(app, ["task", "template", "--task-id", "heart"])
+    (directory / "task.json").write_text(template.output)
+    publish = runner.invoke(app, ["task", "publish", str(directory / "task.json"),
+                                  "-C", str(directory)])  # fmt: skip
+    assert publish.exit_code == 0, publish.output
+    share = runner.invoke(app, ["fabric", "share-keys", "--as", "admin", "-C", str(directory)])
+    assert share.exit_code != 0 and "holds a key share already" in _text(share)
 
 
 def test_status_says_what_to_do_when_the_peer_is_down(directory: Path) -> None:
@@ -162,7 +174,7 @@ def test_enrolled_hospital_member_transacts_under_its_own_msp(
         try:
             me = ledger.evaluate("GetMember", {"member_id": "h1"})
             listed = ledger.evaluate("ListMembers", {})
-            [genesis] = list(ledger.transactions())
+            genesis, *shares = list(ledger.transactions())
         finally:
             ledger.close()
     finally:
@@ -174,3 +186,7 @@ def test_enrolled_hospital_member_transacts_under_its_own_msp(
     assert sorted(m["member_id"] for m in listed) == ["admin", "h1"]  # v1 was left out
     assert me["msp_id"] == "Hospital1MSP" and me["roles"] == ["hospital"]
     assert genesis.creator == "admin"
+    assert [(t.fn, t.args["member_id"]) for t in shares] == [
+        ("ShareKey", "admin"),
+        ("ShareKey", "h1"),
+    ]

@@ -125,3 +125,21 @@ def test_task_publish_with_an_unknown_cohort(consortium_dir: Path, tmp_path: Pat
 def test_task_publish_with_a_zero_width_layer(consortium_dir: Path, tmp_path: Path) -> None:
     path = _params(tmp_path, task_id="t-hidden", hidden=[0])
     _fails_cleanly(["task", "publish", str(path), "--dir", str(consortium_dir)], "hidden")
+
+
+def test_publishing_before_the_keys_are_shared_says_how_to_share_them(tmp_path: Path) -> None:
+    # a genesis without key shares, as `consortium fabric bootstrap` left a Fabric channel before
+    from consortium.identity.setup import create_identities, member_roles
+    from consortium.ledger.factory import bootstrap_ledger
+
+    roles = member_roles(members=["a", "b"], admins=["admin"], aggregators=[], auditors=[],
+                         verifiers=[])  # fmt: skip
+    config = create_identities(tmp_path / "c", "nokeys", roles)
+    bootstrap_ledger(config, "admin")
+
+    result = runner.invoke(app, ["task", "publish", str(_params(tmp_path)), "--dir",
+                                 str(config.root)])  # fmt: skip
+
+    assert result.exit_code == 2, result.output
+    assert "SHARE_NOT_FOUND" in result.output and "fabric share-keys" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
