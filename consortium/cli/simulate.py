@@ -65,7 +65,8 @@ def simulate(
         fail(f"--out {out} is a file: give a folder for the report (nothing was run)")
     cfg = SimConfig(
         speeds=speeds, attacks=attacks, sync=sync, sml=not no_sml, plaintext=plaintext,  # type: ignore[arg-type]
-        target_auroc=target_auroc, max_seconds=max_seconds, planned_updates=planned_updates,
+        target_auroc=target_auroc, stop_at_target=target_auroc is not None,
+        max_seconds=max_seconds, planned_updates=planned_updates,
         out=str(out), ledger=ledger,  # type: ignore[arg-type]
     )  # fmt: skip
     console = Console()
@@ -89,4 +90,5 @@ def simulate(
                       f"{report.fabric.blocks} blocks, codes {report.fabric.codes}, "
                       f"creators {report.fabric.creators}, "
                       f"{report.fabric.versions_recomputed} versions recomputed")  # fmt: skip
-    console.print(f"report: {out / 'report.json'}")
+    console.print(f"report: {out / 'report.json'}; the run's consortium and node logs: "
+                  f"{report.workdir}, {Path(report.workdir) / 'logs'}")  # fmt: skip

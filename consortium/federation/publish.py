@@ -47,7 +47,9 @@ class TaskParams(BaseModel):
     sml: bool = True
     target_interval_ms: int = 5000
     retarget_every: int = 4
-    min_interval_bp: int = 0
+    # the target-interval gate of decisions/0001 ("Difficulty"), as the demo runs it: without it
+    # blocks come as fast as aggregates do, far faster than the target (0 turns it off)
+    min_interval_bp: int = 9000
     # a head older than the target interval: the requirement falls to min_required_gain_bp over
     # this many more target intervals, so the chain never waits for a gain that no longer comes
     # (`consortium.pole.difficulty.required_gain_at`; 0 turns it off)

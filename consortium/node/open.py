@@ -89,7 +89,10 @@ def _task_id(ledger: Any, settings: NodeSettings, wait_s: float) -> str:
                     f"node.toml names task {settings.task_id!r}, which is not on the ledger "
                     f"(tasks: {known}): fix task_id or publish it"
                 )
-            raise TimeoutError("no task on the ledger yet: publish one first")
+            raise TimeoutError(
+                "no task on the ledger yet: an admin publishes one first (`consortium task "
+                "template --task-id heart > task.json`, then `consortium task publish task.json`)"
+            )
         time.sleep(0.5)
 
 
