@@ -39,7 +39,6 @@ def _consistent(s: Session, proposal: dict[str, Any]) -> bool:
     from consortium.federation.aggregator import weights_as_ledger_says
     from consortium.federation.ledgerview import update_delta
     from consortium.federation.versions import is_weighted_mean
-    from consortium.learning.serialize import from_safetensors
 
     if not proposal.get("aggregate_id"):
         # The contract binds aggregate_digest to the aggregator's posted sum only when the proposal
@@ -60,12 +59,33 @@ def _consistent(s: Session, proposal: dict[str, Any]) -> bool:
             if delta is None:  # its blobs do not open: nothing to form a version from
                 return False
             deltas.append(delta)
-        version, _ = from_safetensors(data)
+        version = _tensors(data)
+        if version is None:
+            return False
         server_lr = int(s.task()["server_lr_bp"])
         return is_weighted_mean(version, s.version(height), deltas, proposal["weights_ppm"],
                                 server_lr)  # fmt: skip
     except (VaultError, OSError, ValueError):
         return False
+
+
+def _tensors(data: bytes) -> Any:
+    """The tensors of a proposed version, None when its bytes are not a model at all.
+
+    The sealer chose these bytes; their digest only says they are the ones it proposed. Whatever
+    the reader makes of them (safetensors' own error type, a header without the tensor names, a
+    header that is not a table) is a reject: an exception here would stop this node at every poll
+    for as long as the proposal stays open.
+    """
+    from safetensors import SafetensorError
+
+    from consortium.learning.serialize import from_safetensors
+
+    try:
+        tensors, _ = from_safetensors(data)
+    except (SafetensorError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return tensors
 
 
 def _can_measure(s: Session) -> bool:

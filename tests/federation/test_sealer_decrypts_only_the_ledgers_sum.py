@@ -159,3 +159,33 @@ def test_an_attester_rejects_a_version_nudged_beyond_the_sums_noise(
         nudged["w"][3, 4] += np.float32(step)
         proposal = _proposal(s, agg, bytes(to_safetensors(nudged)))
         assert attester._consistent(s, proposal) is accepted  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"not a safetensors file",  # the safetensors reader raises its own error type
+        b"\x0f\x00\x00\x00\x00\x00\x00\x00[1, 2, 3, 4, 5]",  # a header that is not a table
+    ],
+)
+def test_an_attester_rejects_a_version_that_is_not_a_model_without_stopping(
+    setup: tuple[_Session, dict[str, Any], str], data: bytes
+) -> None:
+    # The sealer chooses these bytes and seals them; their digest is on the proposal, so they pass
+    # the digest check. Parsing them must give a reject, not an exception that stops the node at
+    # every poll while the proposal is open.
+    s, agg, _ = setup
+    assert attester._consistent(s, _proposal(s, agg, data)) is False  # type: ignore[arg-type]
+
+
+def test_an_attester_rejects_a_model_whose_metadata_lacks_the_tensor_names(
+    setup: tuple[_Session, dict[str, Any], str],
+) -> None:
+    from safetensors.numpy import save
+
+    from consortium.learning.serialize import from_safetensors
+
+    s, agg, _ = setup
+    honest, _ = from_safetensors(sealer.form_version(s, agg, 0))  # type: ignore[arg-type]
+    data = bytes(save(dict(honest), metadata={"consortium": "{}"}))
+    assert attester._consistent(s, _proposal(s, agg, data)) is False  # type: ignore[arg-type]
