@@ -59,11 +59,11 @@ def _consistent(s: Session, proposal: dict[str, Any]) -> bool:
             if delta is None:  # its blobs do not open: nothing to form a version from
                 return False
             deltas.append(delta)
-        version = _tensors(data)
-        if version is None:
+        version, base = _tensors(data), s.version(height)
+        if version is None or not _canonical(version, base, data):
             return False
         server_lr = int(s.task()["server_lr_bp"])
-        return is_weighted_mean(version, s.version(height), deltas, proposal["weights_ppm"],
+        return is_weighted_mean(version, base, deltas, proposal["weights_ppm"],
                                 server_lr)  # fmt: skip
     except (VaultError, OSError, ValueError):
         return False
@@ -86,6 +86,20 @@ def _tensors(data: bytes) -> Any:
     except (SafetensorError, ValueError, KeyError, TypeError, AttributeError):
         return None
     return tensors
+
+
+def _canonical(version: Any, base: Any, data: bytes) -> bool:
+    """Are ``data`` the bytes `versions.version_bytes` writes for these tensors?
+
+    `is_weighted_mean` checks numbers; the ledger records the digest of bytes, which `ledger
+    verify` and `consortium trace` recompute as `to_safetensors` writes them: float32 tensors in the
+    model's order and the names alone in the header. The same numbers stored as float64 (29 spare
+    bits a parameter), or a header carrying whatever the sealer likes, are another version, which
+    no one could recompute and which would carry the sealer's payload to every member.
+    """
+    from consortium.learning.serialize import to_safetensors
+
+    return list(version) == list(base) and bytes(to_safetensors(version)) == data
 
 
 def _can_measure(s: Session) -> bool:

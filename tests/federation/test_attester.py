@@ -96,6 +96,7 @@ def test_a_proposal_that_names_no_posted_aggregate_is_not_consistent(
     monkeypatch.setattr(ledgerview, "update_delta", lambda s, u: {})
     monkeypatch.setattr(versions, "is_weighted_mean", lambda *a: True)
     monkeypatch.setattr(serialize, "from_safetensors", lambda data: ({}, None))
+    monkeypatch.setattr(serialize, "to_safetensors", lambda arrays: b"version bytes")
     proposal = {
         "height": 1, "updates": ["u1"], "weights_ppm": [1_000_000],
         "model_digest": sha256_hex(b"version bytes"), "blob_digest": "b" * 64,

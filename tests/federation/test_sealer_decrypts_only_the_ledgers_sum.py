@@ -189,3 +189,26 @@ def test_an_attester_rejects_a_model_whose_metadata_lacks_the_tensor_names(
     honest, _ = from_safetensors(sealer.form_version(s, agg, 0))  # type: ignore[arg-type]
     data = bytes(save(dict(honest), metadata={"consortium": "{}"}))
     assert attester._consistent(s, _proposal(s, agg, data)) is False  # type: ignore[arg-type]
+
+
+def test_an_attester_rejects_the_right_weights_in_other_bytes(
+    setup: tuple[_Session, dict[str, Any], str],
+) -> None:
+    # The version's digest goes on the ledger, and `ledger verify` / `consortium trace` recompute
+    # it as `to_safetensors` writes it (float32, its metadata only). Numbers equal to the weighted
+    # mean but stored as float64 (29 spare bits a parameter), or with a header carrying anything
+    # the sealer likes, are another version: a block nobody can recompute.
+    from safetensors.numpy import save
+
+    from consortium.learning.serialize import from_safetensors
+
+    s, agg, _ = setup
+    honest_bytes = sealer.form_version(s, agg, 0)  # type: ignore[arg-type]
+    honest, _ = from_safetensors(honest_bytes)
+    header = {"consortium": '{"names":["w"]}'}
+    wide = bytes(save({"w": honest["w"].astype(np.float64)}, metadata=header))
+    extra = bytes(save(dict(honest), metadata={**header, "note": "anything at all " * 64}))
+    for data in (wide, extra):
+        assert from_safetensors(data)[0]["w"].tolist() == honest["w"].tolist()
+        assert attester._consistent(s, _proposal(s, agg, data)) is False  # type: ignore[arg-type]
+    assert attester._consistent(s, _proposal(s, agg, honest_bytes)) is True  # type: ignore[arg-type]
