@@ -37,6 +37,18 @@ class RewrittenLedger(UserError):
     """The ledger no longer holds a transaction this node read: it was cut back or rewritten."""
 
 
+def _is_last(tx: CommittedTx, last: dict[str, Any]) -> bool:
+    """Is ``tx`` the transaction recorded as the last one read?
+
+    By its place in the block as well as its id: Fabric commits a replayed envelope again, marked
+    DUPLICATE_TXID, so one id can occur twice in a block, and matching the id alone would resume
+    after its first copy and read again what lies between. (A position saved before the index
+    was kept matches by id, as it did.)
+    """
+    index = last.get("index")
+    return tx.tx_id == last["tx_id"] and (index is None or tx.tx_index == int(index))
+
+
 class Node:
     """One member's node for one task (see the module docstring)."""
 
@@ -83,11 +95,11 @@ class Node:
             if last is not None and pending:
                 if tx.block_number != start:
                     self._rewritten(last)
-                pending = tx.tx_id != last["tx_id"]
+                pending = not _is_last(tx, last)
                 continue  # read before: up to and including the last one
             self._take(doc, tx)
             doc["next_block"] = tx.block_number + 1
-            doc["last"] = {"block": tx.block_number, "tx_id": tx.tx_id}
+            doc["last"] = {"block": tx.block_number, "index": tx.tx_index, "tx_id": tx.tx_id}
             count += 1
             if count % 500 == 0:
                 self.s.state.write_json(doc, "events.json")

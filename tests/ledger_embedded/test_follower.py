@@ -92,3 +92,27 @@ def test_the_follower_reads_each_transaction_once_also_after_a_page_ends_mid_blo
     assert node.follow() == 1
     assert node.follow() == 0
     assert node._events()["updates"] == ["0.0", "1.0", "1.1", "1.2", "2.0"]
+
+
+def test_a_transaction_id_seen_twice_in_a_block_does_not_make_the_follower_read_again(
+    tmp_path: Path,
+) -> None:
+    # Fabric commits a replayed envelope again, marked DUPLICATE_TXID (the fake peer does too): the
+    # same tx id twice in one block. Resuming after the second copy must not match the first one
+    # and read again what lies between.
+    from consortium.ledger.base import CommittedTx
+
+    def tx(index: int, tx_id: str, code: str = "VALID") -> CommittedTx:
+        return CommittedTx(block_number=1, tx_index=index, tx_id=tx_id, fn="SubmitUpdate",
+                           args={"task_id": "t"}, creator="a", timestamp_ms=0,
+                           code=code)  # fmt: skip
+
+    block = [tx(0, "x"), tx(1, "y"), tx(2, "x", code="DUPLICATE_TXID")]
+    ledger = SimpleNamespace(transactions=lambda start: iter(block if start <= 1 else []))
+    node = _node(ledger, tmp_path)
+
+    assert node.follow() == 3
+    assert node.follow() == 0  # nothing new: the block is read up to its last transaction
+    block.append(tx(3, "z"))
+    assert node.follow() == 1
+    assert node._events()["updates"] == ["x", "y", "z"]
