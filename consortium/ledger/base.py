@@ -111,6 +111,11 @@ class LedgerRejected(Exception):
 class Ledger(ABC):
     """A client of the consortium ledger, acting as one member identity."""
 
+    # Can this client's view be shorter than blocks it returned before, the ledger being intact?
+    # A Fabric gateway answers queries from whichever peer it reaches, which may still be catching
+    # up; the embedded ledger's file is the ledger itself (`consortium.node.runner.Node.follow`).
+    view_may_lag: bool = False
+
     @abstractmethod
     def submit(self, fn: str, args: dict[str, Any]) -> TxResult:
         """Sign, order and commit one transaction; wait for its validation code."""

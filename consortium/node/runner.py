@@ -12,7 +12,9 @@ Each pass starts by reading that block again: if it no longer holds that transac
 was cut back or rewritten since (an embedded ledger restored from an old copy and grown again;
 a peer reset), and the blocks now at the following heights are not the ones this node's state
 refers to. Reading on from the saved number would silently skip them, so the node stops with
-`RewrittenLedger` and what to do (``consortium ledger verify --anchor``).
+`RewrittenLedger` and what to do (``consortium ledger verify --anchor``). A ledger shorter than
+that block stops it too, except through a client whose view may lag (`Ledger.view_may_lag`: a
+Fabric gateway may answer from a peer still catching up), which waits until the block is there.
 """
 
 from __future__ import annotations
@@ -89,12 +91,14 @@ class Node:
         doc = self._events()
         last: dict[str, Any] | None = doc.get("last")
         pending = last is not None  # until the last transaction read is found again
+        there = False  # whether the ledger, as this client sees it, holds that block at all
         count = 0
         start = int(last["block"]) if last is not None else int(doc["next_block"])
         for tx in self.s.ledger.transactions(start):
             if last is not None and pending:
                 if tx.block_number != start:
                     self._rewritten(last)
+                there = True
                 pending = not _is_last(tx, last)
                 continue  # read before: up to and including the last one
             self._take(doc, tx)
@@ -104,6 +108,10 @@ class Node:
             if count % 500 == 0:
                 self.s.state.write_json(doc, "events.json")
         if last is not None and pending:
+            if not there and getattr(self.s.ledger, "view_may_lag", False):
+                # A view that has not reached the block cannot tell a peer still catching up from
+                # a ledger cut back: wait. Once the block is there, its transactions tell.
+                return 0
             self._rewritten(last)
         if count:
             self.s.state.write_json(doc, "events.json")

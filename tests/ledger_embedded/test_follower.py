@@ -116,3 +116,44 @@ def test_a_transaction_id_seen_twice_in_a_block_does_not_make_the_follower_read_
     block.append(tx(3, "z"))
     assert node.follow() == 1
     assert node._events()["updates"] == ["x", "y", "z"]
+
+
+def test_a_fabric_view_behind_what_the_node_read_is_waited_for_not_called_rewritten(
+    tmp_path: Path,
+) -> None:
+    # A Fabric gateway evaluates (qscc GetChainInfo, GetBlockByNumber) on the highest peer of its
+    # organisation it can reach, or on another organisation's peer: after a restart the node may
+    # read through a peer still catching up, a healthy channel seen from behind. Only a block that
+    # is there and holds other transactions shows that the ledger was rewritten.
+    from collections.abc import Iterator
+
+    from consortium.ledger.base import CommittedTx
+    from consortium.ledger.fabric.client import FabricLedger
+
+    def tx(block: int, tx_id: str) -> CommittedTx:
+        return CommittedTx(block_number=block, tx_index=0, tx_id=tx_id, fn="SubmitUpdate",
+                           args={"task_id": "t"}, creator="a", timestamp_ms=0,
+                           code="VALID")  # fmt: skip
+
+    channel = [[tx(0, "a")], [tx(1, "b")], [tx(2, "c")]]
+    seen = {"height": 3}
+
+    def transactions(start: int) -> Iterator[CommittedTx]:  # what the peer answering now holds
+        return iter([t for b in channel[start : seen["height"]] for t in b])
+
+    ledger = FabricLedger.__new__(FabricLedger)  # no gateway: only what the follower reads
+    ledger.transactions = transactions  # type: ignore[method-assign]
+    node = _node(ledger, tmp_path)
+    assert node.follow() == 3
+
+    seen["height"] = 2  # the peer answering now is one block behind
+    assert node.follow() == 0
+    seen["height"] = 3  # caught up
+    channel.append([tx(3, "d")])
+    seen["height"] = 4
+    assert node.follow() == 1
+    assert node._events()["updates"] == ["a", "b", "c", "d"]
+
+    channel[3] = [tx(3, "d'")]  # a block that is there with other transactions: rewritten
+    with pytest.raises(RewrittenLedger):
+        node.follow()

@@ -44,6 +44,10 @@ MAX_MESSAGE_BYTES = 100 * 1024 * 1024
 class FabricLedger(Ledger):
     """A member's client of the consortium chaincode through one gateway peer."""
 
+    # qscc queries go to the highest peer of the gateway's organisation it reaches, else to another
+    # organisation's: after a restart that peer may be behind blocks this client read before
+    view_may_lag = True
+
     def __init__(
         self,
         signer: m.Signer,
