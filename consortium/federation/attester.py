@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from consortium.blobs.base import BlobError
 from consortium.canonical import sha256_hex
 from consortium.federation.session import Session
 from consortium.federation.vault import VaultError
@@ -65,7 +66,9 @@ def _consistent(s: Session, proposal: dict[str, Any]) -> bool:
         server_lr = int(s.task()["server_lr_bp"])
         return is_weighted_mean(version, base, deltas, proposal["weights_ppm"],
                                 server_lr)  # fmt: skip
-    except (VaultError, OSError, ValueError):
+    except (VaultError, OSError, ValueError, BlobError):
+        # BlobError: the sealer named a blob the store does not hold (or holds corrupted); the
+        # contract cannot see the store, so that is the sealer's doing, and a reject
         return False
 
 

@@ -212,3 +212,17 @@ def test_an_attester_rejects_the_right_weights_in_other_bytes(
         assert from_safetensors(data)[0]["w"].tolist() == honest["w"].tolist()
         assert attester._consistent(s, _proposal(s, agg, data)) is False  # type: ignore[arg-type]
     assert attester._consistent(s, _proposal(s, agg, honest_bytes)) is True  # type: ignore[arg-type]
+
+
+def test_an_attester_rejects_a_proposal_whose_version_blob_is_not_in_the_store(
+    setup: tuple[_Session, dict[str, Any], str],
+) -> None:
+    # The contract cannot see the blob store: a sealer may name any blob_digest. A blob the store
+    # does not hold is a reject (BlobNotFoundError is a KeyError, not an OSError), not an
+    # exception that stops every attester of the committee while the proposal is open.
+    from consortium.canonical import sha256_hex
+
+    s, agg, _ = setup
+    data = sealer.form_version(s, agg, 0)  # type: ignore[arg-type]
+    proposal = {**agg, "height": 1, "model_digest": sha256_hex(data), "blob_digest": "0" * 64}
+    assert attester._consistent(s, proposal) is False  # type: ignore[arg-type]
