@@ -42,10 +42,12 @@ def _run(sync: bool, args: argparse.Namespace, out: Path) -> SimReport:
 
 
 def _after_up(report: SimReport) -> float | None:
-    """Seconds to the target counted from when every node was up (None: not reached)."""
+    """Seconds to the target counted from when every node was up (None: not reached, or reached
+    before the last node was up, when the second clock says nothing)."""
     if report.seconds_to_target is None or report.seconds_nodes_up is None:
         return None
-    return report.seconds_to_target - report.seconds_nodes_up
+    after = report.seconds_to_target - report.seconds_nodes_up
+    return after if after > 0 else None
 
 
 def _ratio(a: float | None, s: float | None) -> float | None:
