@@ -130,6 +130,15 @@ def test_verify_show_export(demo: Path, tmp_path: Path) -> None:
         assert len(records) == conn.execute("SELECT COUNT(*) FROM txs").fetchone()[0]
     code, output = _invoke("ledger", "export", "-C", str(demo), "--format", "xml")
     assert code != 0 and "unknown format" in output
+    # CSV: the header row, then one row per transaction; past the head, the header alone
+    full, empty = tmp_path / "audit.csv", tmp_path / "none.csv"
+    assert _invoke("ledger", "export", "-C", str(demo), "--format", "csv", "-o", str(full))[0] == 0
+    code, _ = _invoke("ledger", "export", "-C", str(demo), "--format", "csv", "-o", str(empty),
+                      "--from-block", "100000")  # fmt: skip
+    header = full.read_text().splitlines()[0]
+    assert code == 0 and header.startswith("block_number,tx_index,tx_id,")
+    assert len(full.read_text().splitlines()) == len(records) + 1
+    assert empty.read_text().splitlines() == [header]
 
 
 def test_verify_fails_with_location_after_tampering(demo: Path, tmp_path: Path) -> None:

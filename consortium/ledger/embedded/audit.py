@@ -136,17 +136,21 @@ def read_transactions(
 def export_transactions(
     txs: Iterator[AuditTx], out: io.TextIOBase | Any, fmt: Literal["jsonl", "csv"]
 ) -> int:
-    """Write ``txs`` as JSON lines (canonical JSON) or CSV (args/result as canonical JSON)."""
+    """Write ``txs`` as JSON lines (canonical JSON) or CSV (args/result as canonical JSON).
+
+    A CSV always has its header row, also with no transaction (an export from past the head), so
+    that a spreadsheet or a script reading it finds the columns it expects."""
     count = 0
     writer = None
+    if fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=list(AuditTx.model_fields))
+        writer.writeheader()
     for tx in txs:
         record = tx.model_dump(mode="json")
         if fmt == "jsonl":
             out.write(canonical_json(record).decode() + "\n")
         else:
-            if writer is None:
-                writer = csv.DictWriter(out, fieldnames=list(record))
-                writer.writeheader()
+            assert writer is not None
             record["args"] = canonical_json(record["args"]).decode()
             record["result"] = canonical_json(record["result"]).decode()
             writer.writerow(record)
