@@ -99,6 +99,6 @@ def run(
     _say_site_budget(session)
     with contextlib.suppress(KeyboardInterrupt):
         try:
-            Node(session).run(until=_done)
+            Node(session, report=typer.echo).run(until=_done)
         except UserError as exc:  # the node cannot go on until someone changes the setup
             fail(str(exc), code=1)

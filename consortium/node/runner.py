@@ -32,7 +32,7 @@ from consortium.federation.trainer import train_step
 from consortium.federation.verifier import verify_step
 from consortium.ledger.base import CommittedTx
 
-__all__ = ["Node", "RewrittenLedger"]
+__all__ = ["Node", "RewrittenLedger", "describe"]
 
 
 class RewrittenLedger(UserError):
@@ -51,11 +51,32 @@ def _is_last(tx: CommittedTx, last: dict[str, Any]) -> bool:
     return tx.tx_id == last["tx_id"] and (index is None or tx.tx_index == int(index))
 
 
+def describe(tx: CommittedTx) -> str:
+    """One line for an admin watching a node: what this member did, and what the ledger said."""
+    a = tx.args
+    match tx.fn:
+        case "SubmitUpdate":
+            what = f"on version {a.get('base_version')}, ε so far {a.get('epsilon_spent')}"
+        case "RevealNonce" | "Endorse":
+            update = str(a.get("update_id"))[:12]
+            what = f"{a.get('verdict', '')} {a.get('reason', '')} update {update}"
+        case "PostAggregate":
+            what = f"of {len(a.get('updates') or [])} updates"
+        case "ProposeBlock":
+            what = f"height {a.get('height')}"
+        case "AttestBlock":
+            what = f"{a.get('verdict')} proposal {str(a.get('proposal_id'))[:12]}"
+        case _:
+            what = ""
+    return " ".join(f"[block {tx.block_number}] {tx.fn} {what} -> {tx.code}".split())
+
+
 class Node:
     """One member's node for one task (see the module docstring)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, report: Callable[[str], None] | None = None) -> None:
         self.s = session
+        self._report = report  # one line per transaction of this member, as the ledger took it
 
     def _events(self) -> dict[str, Any]:
         blank = {"next_block": 0, "updates": [], "aggregates": [], "proposals": []}
@@ -65,6 +86,8 @@ class Node:
     def _take(self, doc: dict[str, Any], tx: CommittedTx) -> None:
         if tx.args.get("task_id") != self.s.task_id:
             return
+        if self._report is not None and tx.creator == self.s.member_id:
+            self._report(describe(tx))
         if tx.fn == "SubmitUpdate" and tx.code == "VALID":
             doc["updates"].append(tx.tx_id)
         elif tx.fn == "PostAggregate" and tx.code == "VALID":
