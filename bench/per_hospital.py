@@ -70,6 +70,7 @@ from consortium.privacy import accountant
 from consortium.privacy.accountant import AccountantStore, noise_for_budget
 
 if TYPE_CHECKING:
+    from consortium.demo import ModelScore
     from consortium.federation.session import Cohort
 
 warnings.filterwarnings("ignore", category=UserWarning)
@@ -181,6 +182,16 @@ def _central(spec: ModelSpec, sites: dict[str, Site], seed: int) -> Arrays:
     r = train_local(model=build_model(spec, seed=seed), X=X, y=y, epochs=10, lr=0.05,
                     batch_size=32, dp=False, seed=seed)  # fmt: skip
     return r.state
+
+
+def counted_auroc(m: ModelScore) -> float:
+    """The AUROC a win is counted on: 0.5 only when it is undefined (one class in the rows).
+
+    Not ``m.auroc or 0.5``: with Switzerland's one held-out negative an AUROC of 0.0 (every
+    positive scored below that patient) is a real result, and as 0.5 it would beat a local model
+    that ranked some pairs right.
+    """
+    return 0.5 if m.auroc is None else float(m.auroc)
 
 
 def _proba(spec: ModelSpec, arrays: Arrays, X: np.ndarray) -> np.ndarray:
@@ -325,7 +336,7 @@ def _personalized(
         federated = AccountantStore.open(
             next((out / "consortium" / "members" / site).glob(f"**/privacy/*/{site}.json"))
         )
-        res[site] = {"local": score(local[site], spec, c.X_test, c.y_test).auroc or 0.5}
+        res[site] = {"local": counted_auroc(score(local[site], spec, c.X_test, c.y_test))}
         for key, head in (("ft_head", True), ("ft_all", False)):
             store = _store(out / key, site, "t", "rdp")
             for entry in federated.history():
@@ -334,7 +345,7 @@ def _personalized(
                 base=final, spec=spec, X=c.X_train, y=c.y_train, store=store, epochs=a.ft_epochs,
                 lr=a.ft_lr, batch_size=32, head_only=head, seed=_seed(seed, site, key),
             )  # fmt: skip
-            res[site][key] = score(ft.state, spec, c.X_test, c.y_test).auroc or 0.5
+            res[site][key] = counted_auroc(score(ft.state, spec, c.X_test, c.y_test))
             eps[site] = ft.epsilon_total
     return res, eps
 
@@ -349,7 +360,9 @@ def _sync_on_split(out: Path, a: Args, seed: int) -> dict[str, float]:
     train = {site: Site(c.X_train, c.y_train) for site, c in cohorts.items()}
     stores = {site: _store(out / "sync", site, "t", "rdp") for site in train}
     fed = _federate(spec, train, stores, EPSILON, a, seed)
-    return {site: score(fed, spec, c.X_test, c.y_test).auroc or 0.5 for site, c in cohorts.items()}
+    return {
+        site: counted_auroc(score(fed, spec, c.X_test, c.y_test)) for site, c in cohorts.items()
+    }
 
 
 def _demo_mode(args: argparse.Namespace) -> None:
@@ -379,9 +392,7 @@ def _demo_mode(args: argparse.Namespace) -> None:
         res: Results = {}
         for r in report.sites:
             scores = {"local": r.local_dp, "fed": r.federated, "central": r.central}
-            res[r.site] = {
-                m: float(v.auroc) if v.auroc is not None else 0.5 for m, v in scores.items()
-            }
+            res[r.site] = {m: counted_auroc(v) for m, v in scores.items()}
             res[r.site] |= extra.get(r.site, {}) | {"sync": sync[r.site]}
             neg = r.federated.n - r.federated.positives
             cells = " ".join(f"{res[r.site][m]:8.3f}" for m in models)
