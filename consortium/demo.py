@@ -91,7 +91,11 @@ class DemoReport(BaseModel):
     blocks: int
     interval_cv: float | None
     rewards: dict[str, int]
+    # per hospital, the reasons of the rejecting endorsements of its rejected updates: with a
+    # committee of 3 and quorum 2 one rejected update usually carries two of them
     rejected: dict[str, dict[str, int]]
+    # per hospital, how many of its updates were rejected (each counted once)
+    rejected_updates: dict[str, int] = Field(default_factory=dict)
     trace_matches: bool
     model_digest: str
     download_tx_id: str
@@ -365,25 +369,29 @@ def provenance(cfg: DemoConfig, root: Path, say: Say) -> tuple[Any, bool, str, b
 
 def ledger_facts(
     root: Path,
-) -> tuple[dict[str, int], dict[str, str], dict[str, dict[str, int]], list[int]]:
-    """(rewards, ε spent per hospital, rejection reasons per hospital, block intervals)."""
+) -> tuple[dict[str, int], dict[str, str], dict[str, dict[str, int]], dict[str, int], list[int]]:
+    """(rewards, ε spent per hospital, rejection reasons per hospital, rejected updates per
+    hospital, block intervals). The reasons count rejecting endorsements, not updates: both are
+    returned so that nobody reads two endorsements of one update as two rejected updates."""
     from consortium.node.open import open_session
 
     s = open_session(root, "admin")
     rewards = {b["member_id"]: int(b["units"]) for b in s.q("ListBalances")}
     eps: dict[str, str] = {}
     rejected: dict[str, dict[str, int]] = {}
+    rejected_updates: dict[str, int] = {}
     for v in s.q("ListUpdates", task_id=s.task_id):
         u = v["update"]
         if float(u["epsilon_spent"]) > float(eps.get(u["member_id"], "0")):
             eps[u["member_id"]] = u["epsilon_spent"]
         if v["status"] == "rejected":
+            rejected_updates[u["member_id"]] = rejected_updates.get(u["member_id"], 0) + 1
             reasons = rejected.setdefault(u["member_id"], {})
             for reason in rejection_reasons(v["endorsements"]):
                 reasons[reason] = reasons.get(reason, 0) + 1
     intervals = [int(b["interval_ms"]) for b in s.q("ListVersions", task_id=s.task_id)[1:]]
     s.ledger.close()
-    return rewards, eps, rejected, intervals
+    return rewards, eps, rejected, rejected_updates, intervals
 
 
 # --------------------------------------------------------------------------- the table and plots
@@ -508,7 +516,7 @@ def run_demo(cfg: DemoConfig, say: Say = print) -> DemoReport:
     say("6. provenance: pull, trace, ledger verify")
     pulled, matches, summary, ledger_ok = provenance(cfg, root, say)
     lap("provenance")
-    rewards, eps, rejected, intervals = ledger_facts(root)
+    rewards, eps, rejected, rejected_updates, intervals = ledger_facts(root)
     final = from_safetensors(pulled.out.read_bytes())[0]
     rows, pooled = site_rows(tables, watch.s.spec(), final, local, central, eps, local_eps)
     report = DemoReport(
@@ -522,6 +530,7 @@ def run_demo(cfg: DemoConfig, say: Say = print) -> DemoReport:
         interval_cv=coefficient_of_variation(intervals[1:]) if len(intervals) > 2 else None,
         rewards=rewards,
         rejected=rejected,
+        rejected_updates=rejected_updates,
         trace_matches=matches,
         model_digest=pulled.model_digest,
         download_tx_id=pulled.download_tx_id,

@@ -83,14 +83,23 @@ def print_results(console: Console, report: DemoReport) -> None:
         + ", ".join(f"{m} {u}" for m, u in sorted(report.rewards.items()))
     )
     if report.rejected:
-        console.print(
-            "rejected updates (verifier reasons): "
-            + "; ".join(f"{m} {d}" for m, d in sorted(report.rejected.items()))
-        )
+        console.print(rejected_line(report))
     console.print(
         f"trace: {'MATCH' if report.trace_matches else 'MISMATCH'}; ledger: "
         f"{'OK' if report.ledger_ok else 'FAILED'}; stage seconds {report.seconds}"
     )
+
+
+def rejected_line(report: DemoReport) -> str:
+    """Rejected updates per hospital, each counted once, then the reasons of their rejecting
+    endorsements. The reasons alone read as updates but count endorsements: with a committee of
+    3 and quorum 2 one rejected update carries two (a demo transcript took one for two)."""
+    cells = []
+    for member, reasons in sorted(report.rejected.items()):
+        n = report.rejected_updates.get(member)
+        count = "" if n is None else f"{n} "
+        cells.append(f"{member} {count}({reasons})")
+    return "rejected updates (reasons of their rejecting endorsements): " + "; ".join(cells)
 
 
 def beyond_noise(report: DemoReport) -> list[str]:

@@ -128,3 +128,50 @@ def test_a_tie_is_not_counted_as_a_win(demo: DemoReport) -> None:
     console = Console(record=True, width=250)
     print_results(console, tied)
     assert "federated beats local-only at 0 of 4 hospitals (tied at 4)" in console.export_text()
+
+
+def _report_with_rejections(tmp_path: Path) -> DemoReport:
+    """A demo report whose only content is Switzerland's one rejected update, rejected by two
+    endorsements (a committee of 3 with quorum 2), as in the transcript of docs/demo.md."""
+    from consortium.demo import ModelScore
+
+    score = ModelScore(auroc=0.8, n=173, positives=96)
+    return DemoReport.model_validate(
+        {
+            "config": DemoConfig(out=tmp_path), "sites": [],
+            "pooled": {"federated": score, "central": score}, "versions": [], "blocks": 0,
+            "interval_cv": None, "rewards": {},
+            "rejected": {"switzerland": {"DIRECTION_OUTLIER": 2}},
+            "rejected_updates": {"switzerland": 1}, "trace_matches": True, "model_digest": "",
+            "download_tx_id": "", "ledger_ok": True, "ledger_summary": "", "seconds": {},
+        }
+    )  # fmt: skip
+
+
+def test_the_rejected_line_counts_updates_not_their_endorsements(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from consortium.cli.demo import print_results
+
+    console = Console(record=True, width=250)
+    print_results(console, _report_with_rejections(tmp_path))
+    line = next(ln for ln in console.export_text().splitlines() if "rejected" in ln)
+    # one rejected update, whose two rejecting endorsements both gave DIRECTION_OUTLIER
+    assert "switzerland 1 ({'DIRECTION_OUTLIER': 2})" in line, line
+
+
+def test_rejected_updates_are_counted_once_each_as_on_the_ledger(demo: DemoReport) -> None:
+    from consortium.node.open import open_session
+
+    s = open_session(demo.config.out / "consortium", "admin")
+    try:
+        views = s.q("ListUpdates", task_id=s.task_id)
+    finally:
+        s.ledger.close()
+    on_ledger: dict[str, int] = {}
+    for v in views:
+        if v["status"] == "rejected":
+            member = v["update"]["member_id"]
+            on_ledger[member] = on_ledger.get(member, 0) + 1
+    assert demo.rejected_updates == on_ledger
+    assert set(demo.rejected) == set(on_ledger)
