@@ -374,7 +374,9 @@ def main() -> None:
         return model
 
     def auroc(arrays: OrderedDict[str, np.ndarray], site: str) -> float:
-        return evaluate(model_of(arrays), cohorts[site].X_test, cohorts[site].y_test).auroc or 0.5
+        # 0.5 only when undefined (one class): an AUROC of 0.0 is a real, maximally wrong ranking
+        value = evaluate(model_of(arrays), cohorts[site].X_test, cohorts[site].y_test).auroc
+        return 0.5 if value is None else float(value)
 
     def loss(arrays: OrderedDict[str, np.ndarray], site: str) -> float:
         return log_loss(model_of(arrays), cohorts[site].X_test, cohorts[site].y_test)
