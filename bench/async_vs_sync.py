@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -38,7 +39,9 @@ def _run(sync: bool, args: argparse.Namespace, out: Path) -> SimReport:
         out=str(out / ("sync" if sync else "async")),
         workdir=tempfile.mkdtemp(prefix="bench-sync-" if sync else "bench-async-"),
     )  # fmt: skip
-    return run_simulation(cfg)
+    report = run_simulation(cfg)  # its report.json and plots are in --out
+    shutil.rmtree(cfg.workdir, ignore_errors=True)  # the run's consortium, tens of MB
+    return report
 
 
 def _after_up(report: SimReport) -> float | None:

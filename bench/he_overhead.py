@@ -26,8 +26,10 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shutil
 import statistics
 import tempfile
+from pathlib import Path
 from typing import Any
 
 from consortium.simulate.config import SimConfig, SimReport
@@ -94,6 +96,7 @@ def _profile(hidden: tuple[int, ...], updates: int) -> None:
             print(f"{func:13s} {where:45s} {calls:5d} {cum:7.1f}")
             total += cum
     print(f"{'all':13s} {'':45s} {'':5s} {total:7.1f}")
+    shutil.rmtree(Path(report.workdir).parent, ignore_errors=True)
 
 
 def _run(cfg: SimConfig) -> tuple[SimReport, float]:
@@ -130,6 +133,8 @@ def main() -> None:
             he, he_cpu = _run(_config(False, hidden, args.updates))
             params, per_param = _bytes_per_param(he)
             bp, bh = _buffers(plain), _buffers(he)
+            for run in (plain, he):  # each run's consortium is tens of MB: read, then gone
+                shutil.rmtree(Path(run.workdir).parent, ignore_errors=True)
             stuck = max(plain.seconds, he.seconds) >= MAX_SECONDS
             ratios.append(math.inf if stuck else he.seconds / plain.seconds)
             ratio = "stuck" if stuck else f"{ratios[-1]:.2f}"

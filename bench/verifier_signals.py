@@ -46,6 +46,7 @@ import contextlib
 import itertools
 import json
 import math
+import shutil
 import tempfile
 from collections import Counter, OrderedDict
 from collections.abc import Callable
@@ -144,6 +145,8 @@ def _sim_run(
         )
         print(f"seed {seed} {attack:9s} {u['member_id']:11s} v{u['base_version']} "
               f"{view['status']:9s} {marks}")  # fmt: skip
+    s.ledger.close()
+    shutil.rmtree(workdir, ignore_errors=True)  # the run's consortium (MBs each; runs go by 100s)
 
 
 def _local_scores(workdir: str, endorsement: dict[str, Any], update_id: str) -> dict[str, int]:
