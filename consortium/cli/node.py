@@ -29,9 +29,10 @@ def _say_site_budget(session: Any) -> None:
     site = site_budget(session)
     if site is None:
         return
-    spent = site.spent()
-    total = site.epsilon_spent(spent)
-    each = ", ".join(f"{label} {eps:.3f}" for label, (_, eps) in spent.items()) or "nothing yet"
+    histories = site.histories()
+    total = site.epsilon_spent(histories)
+    spent = site.spent(histories)
+    each = ", ".join(f"{label} {eps:.3f}" for label, eps in spent.items()) or "nothing yet"
     typer.echo(f"site budget: ε {total:.3f} of {site.epsilon:g} (δ={site.delta:g}) spent on these "
                f"patients, over every task and local training; each alone: {each}")  # fmt: skip
 

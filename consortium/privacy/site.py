@@ -58,31 +58,38 @@ class SiteBudget:
                 seen.setdefault(path.resolve(), path)
         return list(seen.values())
 
-    def spent(self) -> dict[str, tuple[History, float]]:
-        """Per accountant file (as ``task/member``): its history and its own ε at the site's δ."""
+    def histories(self) -> dict[str, History]:
+        """Per accountant file (as ``task/member``), its history."""
         from consortium.privacy.accountant import AccountantStore
 
-        out: dict[str, tuple[History, float]] = {}
+        out: dict[str, History] = {}
         for path in self.files():
-            history = AccountantStore.open(path).history()
             label = f"{path.parent.name}/{path.stem}"
             if label in out:  # the same task and member under two folders: both count
                 label = str(path)
-            eps = epsilon_of(history, delta=self.delta, accountant=self.accountant)
-            out[label] = (history, eps)
+            out[label] = AccountantStore.open(path).history()
         return out
 
-    def epsilon_spent(self, spent: dict[str, tuple[History, float]] | None = None) -> float:
+    def spent(self, histories: dict[str, History] | None = None) -> dict[str, float]:
+        """Per accountant file, its own ε at the site's δ (for people: one accountant run each)."""
+        found = self.histories() if histories is None else histories
+        return {label: epsilon_of(h, delta=self.delta, accountant=self.accountant)
+                for label, h in found.items()}  # fmt: skip
+
+    def epsilon_spent(self, histories: dict[str, History] | None = None) -> float:
         """ε of every history under the site's folders composed, at the site's δ."""
-        histories = self.spent() if spent is None else spent
-        composed = [entry for history, _ in histories.values() for entry in history]
+        found = self.histories() if histories is None else histories
+        composed = [entry for history in found.values() for entry in history]
         return epsilon_of(composed, delta=self.delta, accountant=self.accountant)
 
     def check(self, *, noise_multiplier: float, sample_rate: float, steps: int) -> str | None:
-        """None if the run fits the cap on top of everything spent, else why not (a message)."""
-        spent = self.spent()
+        """None if the run fits the cap on top of everything spent, else why not (a message).
+
+        Each accountant's own ε is computed only for the refusal's message: a run that fits
+        costs one composition, not one more per task."""
+        histories = self.histories()
         plan = plan_spend(
-            history=[entry for history, _ in spent.values() for entry in history],
+            history=[entry for history in histories.values() for entry in history],
             noise_multiplier=noise_multiplier,
             sample_rate=sample_rate,
             steps=steps,
@@ -92,7 +99,8 @@ class SiteBudget:
         )
         if plan.fits:
             return None
-        parts = ", ".join(f"{label} {eps:.3f}" for label, (_, eps) in spent.items()) or "nothing"
+        each = self.spent(histories)
+        parts = ", ".join(f"{label} {eps:.3f}" for label, eps in each.items()) or "nothing"
         return (
             f"training refused: this run ({steps} steps) would bring the ε spent on this site's "
             f"patients, over every task and local training together, from "
