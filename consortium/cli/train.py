@@ -8,18 +8,28 @@ keyed on pids, see `consortium.learning.data`), trains, and writes ``OUT/model.s
 accountant is persisted under ``--state-dir`` (default: the ``--cohort`` folder, i.e. with the
 patients, not with the output): training twice on the same data composes whatever ``--out`` is,
 and a run that would pass ``--epsilon`` is refused.
+
+A hospital's node.toml may cap all training on its patients (``site_epsilon_budget``,
+`consortium.privacy.site`). The node is the ``--member`` (found as `consortium node run` finds it),
+or else the one whose folder holds the ``--cohort`` folder (``DIR/members/NAME/cohort``, where a
+node reads its cohort). A DP run is then checked against the cap before its first step, and its
+accountant must be kept where the node counts it. Without such a node there is no cap, and the
+output says so.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from consortium.cli._errors import fail
 from consortium.cli.app import app
+
+if TYPE_CHECKING:
+    from consortium.privacy.site import SiteBudget
 
 
 def _read_cohorts(folders: list[Path], definition: str | None) -> tuple[Any, str]:
@@ -51,6 +61,55 @@ def _read_cohort(cohort_dir: Path, definition: str | None) -> tuple[Any, str]:
         fail(
             f"cannot read the cohort in {cohort_dir}: {exc}; point --cohort at an intact --out "
             "folder of `consortium ingest` (or ingest again)"
+        )
+
+
+def _node_folder(member: str | None, directory: Path, cohort: list[Path]) -> Path | None:
+    """The folder of the hospital node whose patients these are (see the module docstring)."""
+    from consortium.node.settings import SETTINGS_NAME
+
+    if member is not None:
+        from consortium.config import ConfigError, ConsortiumConfig
+        from consortium.node.open import member_dir
+
+        try:
+            return member_dir(ConsortiumConfig.load(directory), member)
+        except ConfigError as exc:
+            fail(f"--member {member}: {exc}")
+    if len(cohort) == 1 and (cohort[0].parent / SETTINGS_NAME).is_file():
+        return cohort[0].parent
+    return None
+
+
+def _site_budget(node: Path | None) -> tuple[SiteBudget, Path] | None:
+    """The node's cap on all training on its patients, and its node.toml; says which, once."""
+    from consortium.node.open import site_budget_of
+    from consortium.node.settings import SETTINGS_NAME, load_settings
+
+    if node is None:
+        typer.echo("no site budget: no node.toml caps the ε spent on these patients (--member "
+                   "NAME names the hospital's node)")  # fmt: skip
+        return None
+    toml = node / SETTINGS_NAME
+    try:
+        site = site_budget_of(node, load_settings(node))
+    except ValueError as exc:
+        fail(f"{exc}: fix it (its site budget would cap this run); nothing was trained or spent")
+    if site is None:
+        typer.echo(f"no site budget: {toml} sets no site_epsilon_budget")
+        return None
+    typer.echo(f"site budget: ε={site.epsilon:g} (δ={site.delta:g}) on all training on these "
+               f"patients, from {toml}")  # fmt: skip
+    return site, toml
+
+
+def _counted_by(site: SiteBudget, folder: Path, flag: str) -> None:
+    """Refuse to keep a run's record where the site budget (and so the node) would not count it."""
+    if folder.resolve() not in {Path(root).resolve() for root in site.roots}:
+        fail(
+            f"{flag} {folder}: the site budget would not count a run kept there (it reads the "
+            f"folders {', '.join(map(str, site.roots))}): train on the node's cohort folder or "
+            f"give --state-dir {site.roots[-1]}; nothing was trained or spent"
         )
 
 
@@ -106,6 +165,20 @@ def train_command(
         list[Path] | None,
         typer.Option("--eval-cohort", help="Also evaluate on these cohorts' held-out rows."),
     ] = None,
+    member: Annotated[
+        str | None,
+        typer.Option("--member", help="The hospital whose node.toml site budget caps this run."),
+    ] = None,
+    directory: Annotated[
+        Path,
+        typer.Option(
+            "--dir",
+            "--consortium",
+            "-C",
+            envvar="CONSORTIUM_DIR",
+            help="Consortium directory (with --member).",
+        ),
+    ] = Path("."),
 ) -> None:
     """Train a model on one cohort alone; print held-out metrics and ε; write model and report."""
     if not no_dp and epsilon is None:
@@ -120,12 +193,16 @@ def train_command(
         fail("--epochs, --batch-size, --lr and --max-grad-norm must be positive")
     from consortium.fhir.cohort import CohortError
     from consortium.learning.alone import AloneOptions, evaluate_elsewhere, train_alone
-    from consortium.privacy.accountant import BudgetExceeded
+    from consortium.privacy.accountant import BudgetExceeded, SiteBudgetExceeded
 
+    kept = "--cohort" if state_dir is None else "--state-dir"
     if state_dir is None and not no_dp:
         if len(cohort) > 1:
             fail("pooling cohorts under DP: give --state-dir (the pooled patients' accountant)")
         state_dir = cohort[0]  # the budget belongs to these patients, not to an output folder
+    found = _site_budget(_node_folder(member, directory, cohort))
+    if found is not None and state_dir is not None and not no_dp:
+        _counted_by(found[0], state_dir, kept)
     table, cohort_name = _read_cohorts(cohort, definition)
     for folder, flag in ((out, "--out"), (state_dir or out, "--state-dir")):
         _writable_folder(folder, flag)  # before any ε is spent on a model that could not be kept
@@ -149,7 +226,11 @@ def train_command(
         task_id=task_id,
     )
     try:
-        report, data, metrics = train_alone(table, options)
+        report, data, metrics = train_alone(table, options, site=found[0] if found else None)
+    except SiteBudgetExceeded as exc:
+        assert found is not None
+        fail(f"{exc} For this run, a smaller --epsilon spends less (more noise per step); the "
+             f"site's budget is site_epsilon_budget in {found[1]}.")  # fmt: skip
     except BudgetExceeded as exc:
         fail(f"{exc} (accountant under {options.state_dir}/privacy/{task_id})")
     except (CohortError, ValueError) as exc:
@@ -165,6 +246,10 @@ def train_command(
             f"ε spent {report.epsilon_spent} of {report.epsilon_budget} (δ={report.delta}, "
             f"{report.accountant}, σ={report.noise_multiplier}, {report.steps} steps)"
         )
+        if found is not None:
+            site = found[0]
+            typer.echo(f"site budget: ε {site.epsilon_spent():.3f} of {site.epsilon:g} spent on "
+                       "these patients, over every task and local training")  # fmt: skip
     else:
         typer.echo("no differential privacy: this model is a baseline, do not release it")
     typer.echo(

@@ -20,6 +20,7 @@ from consortium.learning.models import ModelSpec, build_model, load_arrays
 from consortium.learning.serialize import model_digest, to_safetensors
 from consortium.learning.train import TrainResult, train_local
 from consortium.privacy.accountant import AccountantStore, noise_for_budget
+from consortium.privacy.site import SiteBudget
 
 __all__ = ["AloneOptions", "AloneReport", "MetricsRecord", "evaluate_elsewhere", "train_alone"]
 
@@ -102,7 +103,9 @@ def _dp_noise(store: AccountantStore, opts: AloneOptions, n_rows: int) -> float:
     )
 
 
-def _train(table: pd.DataFrame, opts: AloneOptions) -> tuple[TrainResult, ModelSpec, Metrics]:
+def _train(
+    table: pd.DataFrame, opts: AloneOptions, site: SiteBudget | None
+) -> tuple[TrainResult, ModelSpec, Metrics]:
     train, test = train_test(table, load_definition(opts.cohort_name))
     spec = ModelSpec(in_features=train.X.shape[1], hidden=opts.hidden)
     store, sigma = None, None
@@ -116,6 +119,7 @@ def _train(table: pd.DataFrame, opts: AloneOptions) -> tuple[TrainResult, ModelS
             accountant=opts.accountant,
             epsilon_budget=opts.epsilon,
             delta=opts.delta,
+            site=site,
         )
         sigma = _dp_noise(store, opts, len(train.X))
     result = train_local(
@@ -140,12 +144,16 @@ def _dec(value: float | None) -> str | None:
     return None if value is None else f"{value:.6f}"
 
 
-def train_alone(table: pd.DataFrame, opts: AloneOptions) -> tuple[AloneReport, bytes, Metrics]:
+def train_alone(
+    table: pd.DataFrame, opts: AloneOptions, *, site: SiteBudget | None = None
+) -> tuple[AloneReport, bytes, Metrics]:
     """Train on ``table`` alone; return the report, the model's safetensors bytes and metrics.
 
-    Raises ``BudgetExceeded`` (nothing spent) when the budget is already used up.
+    Raises ``BudgetExceeded`` (nothing spent) when the budget is already used up, and
+    ``SiteBudgetExceeded`` (nothing spent, nothing trained) when a DP run would pass ``site``, the
+    cap of a hospital's node.toml on all its training (`consortium.privacy.site`).
     """
-    result, spec, metrics = _train(table, opts)
+    result, spec, metrics = _train(table, opts, site)
     data = to_safetensors(result.state, spec)
     report = AloneReport(
         cohort=opts.cohort_name,

@@ -17,8 +17,9 @@ from consortium.federation.session import Cohort, Session
 from consortium.federation.vault import PlainVault, Vault
 from consortium.node.settings import NodeSettings, load_settings
 from consortium.node.state import StateDir
+from consortium.privacy.site import SiteBudget
 
-__all__ = ["cohort_from_table", "member_dir", "open_session"]
+__all__ = ["cohort_from_table", "cohort_path", "member_dir", "open_session", "site_budget_of"]
 
 
 def member_dir(config: Any, member_id: str) -> Path:
@@ -38,10 +39,26 @@ def cohort_from_table(table: Any, cohort_name: str, holdout_bp: int) -> Cohort:
     return Cohort(train.X, train.y, test.X, test.y)
 
 
+def cohort_path(mdir: Path, settings: NodeSettings) -> Path:
+    """The cohort table a hospital's node reads: node.toml's ``cohort``, else
+    ``DIR/members/NAME/cohort/cohort.parquet`` (the --out of `consortium ingest`)."""
+    return Path(settings.cohort) if settings.cohort else mdir / "cohort" / "cohort.parquet"
+
+
+def site_budget_of(mdir: Path, settings: NodeSettings) -> SiteBudget | None:
+    """The cap node.toml sets on all of the hospital's training (None: none set), over the
+    folders its accountants live in: the node's state directory and its cohort's folder, where
+    `consortium train` keeps the accountant of training on the cohort alone."""
+    if settings.site_epsilon_budget is None:
+        return None
+    roots = (mdir / "state", cohort_path(mdir, settings).parent)
+    return SiteBudget(settings.site_epsilon_budget, settings.site_delta, roots)
+
+
 def _load_cohort(mdir: Path, settings: NodeSettings, cohort_name: str) -> Cohort | None:
     import pandas as pd
 
-    path = Path(settings.cohort) if settings.cohort else mdir / "cohort" / "cohort.parquet"
+    path = cohort_path(mdir, settings)
     if settings.cohort and not path.is_file():
         raise ValueError(f"{mdir / 'node.toml'} names the cohort {path}, which is not a file")
     if path.is_file():

@@ -102,8 +102,9 @@ class SiteBudget:
         each = self.spent(histories)
         parts = ", ".join(f"{label} {eps:.3f}" for label, eps in each.items()) or "nothing"
         return (
-            f"training refused: this run ({steps} steps) would bring the ε spent on this site's "
-            f"patients, over every task and local training together, from "
+            f"training refused: this run ({steps} steps, ε {plan.epsilon_this_run:.3f} alone) "
+            f"would bring the ε spent on this site's patients, over every task and local "
+            f"training together, from "
             f"{plan.epsilon_before:.3f} to {plan.epsilon_after:.3f}, past the site's budget "
             f"ε={self.epsilon:g} (δ={self.delta:g}; node.toml site_epsilon_budget). Spent so far, "
             f"each alone: {parts}. Raise the site's budget only if the data owners granted more; "
