@@ -33,6 +33,9 @@ def _say_site_budget(session: Any) -> None:
     total = site.epsilon_spent(histories)
     spent = site.spent(histories)
     each = ", ".join(f"{label} {eps:.3f}" for label, eps in spent.items()) or "nothing yet"
+    plain = len(site.non_private_runs())  # `consortium train --no-dp --outside-site-budget`
+    if plain:
+        each += f"; {plain} non-private local run{'s' * (plain != 1)} (not bounded by ε)"
     typer.echo(f"site budget: ε {total:.3f} of {site.epsilon:g} (δ={site.delta:g}) spent on these "
                f"patients, over every task and local training; each alone: {each}")  # fmt: skip
 

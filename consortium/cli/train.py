@@ -15,6 +15,11 @@ or else the one whose folder holds the ``--cohort`` folder (``DIR/members/NAME/c
 node reads its cohort). A DP run is then checked against the cap before its first step, and its
 accountant must be kept where the node counts it. Without such a node there is no cap, and the
 output says so.
+
+A run without DP has no finite ε, so under a cap it is refused unless ``--outside-site-budget``
+says it is a baseline kept on the site; it is then recorded beside the accountants
+(`consortium.privacy.site`, ``non-private.json``) before its model is written, and the node's
+site report counts it.
 """
 
 from __future__ import annotations
@@ -105,7 +110,7 @@ def _site_budget(node: Path | None) -> tuple[SiteBudget, Path] | None:
 
 def _counted_by(site: SiteBudget, folder: Path, flag: str) -> None:
     """Refuse to keep a run's record where the site budget (and so the node) would not count it."""
-    if folder.resolve() not in {Path(root).resolve() for root in site.roots}:
+    if not site.counts(folder):
         fail(
             f"{flag} {folder}: the site budget would not count a run kept there (it reads the "
             f"folders {', '.join(map(str, site.roots))}): train on the node's cohort folder or "
@@ -137,6 +142,13 @@ def train_command(
     epochs: Annotated[int, typer.Option("--epochs", help="Passes over the training rows.")] = 20,
     no_dp: Annotated[
         bool, typer.Option("--no-dp", help="Train without differential privacy (baseline only).")
+    ] = False,
+    outside_site_budget: Annotated[
+        bool,
+        typer.Option(
+            "--outside-site-budget",
+            help="With --no-dp under a site budget: train anyway, recorded as non-private.",
+        ),
     ] = False,
     definition: Annotated[
         str | None, typer.Option("--definition", help="Cohort definition name or JSON path.")
@@ -183,6 +195,8 @@ def train_command(
     """Train a model on one cohort alone; print held-out metrics and ε; write model and report."""
     if not no_dp and epsilon is None:
         fail("give --epsilon (the privacy budget) or --no-dp for a non-private baseline")
+    if outside_site_budget and not no_dp:
+        fail("--outside-site-budget is for --no-dp runs: a DP run is held to the site budget")
     if epsilon is not None and epsilon <= 0:
         fail(f"--epsilon {epsilon}: must be > 0")
     if not 0 < delta < 1:
@@ -201,8 +215,20 @@ def train_command(
             fail("pooling cohorts under DP: give --state-dir (the pooled patients' accountant)")
         state_dir = cohort[0]  # the budget belongs to these patients, not to an output folder
     found = _site_budget(_node_folder(member, directory, cohort))
-    if found is not None and state_dir is not None and not no_dp:
-        _counted_by(found[0], state_dir, kept)
+    record = state_dir or (cohort[0] if len(cohort) == 1 else None)  # the accountant, or the log
+    if found is not None:
+        if record is None:
+            fail("pooling cohorts under a site budget: give --state-dir (where the run is kept)")
+        _counted_by(found[0], record, kept)
+        if no_dp and not outside_site_budget:
+            fail(
+                f"--no-dp: {found[1]} caps all training on these patients at "
+                f"ε={found[0].epsilon:g} (site_epsilon_budget), and a model trained without DP "
+                "has no finite ε. Give --epsilon to train within the cap, or add "
+                "--outside-site-budget for a baseline that stays on this site: the run is then "
+                f"recorded in {record / 'privacy'} and the node's site report counts it. Nothing "
+                "was trained"
+            )
     table, cohort_name = _read_cohorts(cohort, definition)
     for folder, flag in ((out, "--out"), (state_dir or out, "--state-dir")):
         _writable_folder(folder, flag)  # before any ε is spent on a model that could not be kept
@@ -235,6 +261,9 @@ def train_command(
         fail(f"{exc} (accountant under {options.state_dir}/privacy/{task_id})")
     except (CohortError, ValueError) as exc:
         fail(f"cannot train on {', '.join(map(str, cohort))}: {exc}")
+    if found is not None and not report.dp:
+        assert record is not None
+        _record_non_private(found[0], record, out, report)  # before the model exists
     _write(out, report, data)
     typer.echo(f"held-out {metrics.summary()}")
     if other is not None:
@@ -265,6 +294,25 @@ def _writable_folder(folder: Path, flag: str) -> None:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         fail(f"cannot write to {flag} {folder}: {exc.strerror or exc} (nothing was spent)")
+
+
+def _record_non_private(site: SiteBudget, folder: Path, out: Path, report: Any) -> None:
+    from datetime import UTC, datetime
+
+    from consortium.privacy.site import NonPrivateRun
+
+    run = NonPrivateRun(
+        at=datetime.now(UTC).isoformat(timespec="seconds"),
+        model_digest=report.model_digest,
+        out=str(out.resolve()),
+        sites=report.sites,
+        train_rows=report.train_rows,
+    )
+    try:
+        site.record_non_private(folder, run)
+    except (OSError, ValueError) as exc:
+        fail(f"cannot record this run without DP in {folder}: {exc}; no model was written")
+    typer.echo(f"recorded as a run without DP, outside the site budget, in {folder / 'privacy'}")
 
 
 def _write(out: Path, report: Any, data: bytes) -> None:

@@ -17,6 +17,13 @@ the one DP-SGD's analysis gives for those rows.
 
 The check and the reservation happen under an exclusive lock on the first folder, so two tasks
 trained at once cannot both pass the cap.
+
+A run without DP has no finite ε: it fits no cap and composes with nothing, and no ε bounds what
+its model reveals about the patients; only keeping the model on the site does. It is therefore
+not accounted but recorded:
+``<folder>/privacy/non-private.json`` (canonical JSON, outside the ``privacy/<task>/`` layout of
+the accountants) lists each such run with its model's digest, and the site's report counts them,
+so that what the cap does not bound is still on the site's record.
 """
 
 from __future__ import annotations
@@ -28,9 +35,39 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict
+
+from consortium.canonical import canonical_json
 from consortium.privacy.accountant import AccountantName, History, epsilon_of, plan_spend
 
-__all__ = ["SiteBudget"]
+__all__ = ["NonPrivateRun", "SiteBudget"]
+
+NON_PRIVATE = "non-private.json"
+
+
+class NonPrivateRun(BaseModel):
+    """A training run on the site's patients without DP (see the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    at: str  # UTC, ISO 8601
+    model_digest: str  # SHA-256 of the model file: the one model no ε bounds
+    out: str
+    sites: list[str]
+    train_rows: int
+
+
+class _NonPrivateLog(BaseModel):
+    runs: list[NonPrivateRun]
+
+
+def _read_log(path: Path) -> list[NonPrivateRun]:
+    if not path.is_file():
+        return []
+    try:
+        return _NonPrivateLog.model_validate_json(path.read_bytes()).runs
+    except ValueError as exc:
+        raise ValueError(f"{path} is not a record of non-private runs: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -110,6 +147,31 @@ class SiteBudget:
             f"each alone: {parts}. Raise the site's budget only if the data owners granted more; "
             "nothing was spent."
         )
+
+    def counts(self, folder: Path) -> bool:
+        """Whether ``folder`` is one of the site's folders (what is kept there counts)."""
+        return Path(folder).resolve() in {Path(root).resolve() for root in self.roots}
+
+    def non_private_runs(self) -> list[NonPrivateRun]:
+        """Every run without DP recorded under the site's folders, oldest first in each."""
+        paths = dict.fromkeys(
+            (Path(root) / "privacy" / NON_PRIVATE).resolve() for root in self.roots
+        )
+        return [run for path in paths for run in _read_log(path)]
+
+    def record_non_private(self, folder: Path, run: NonPrivateRun) -> None:
+        """Add ``run`` to the record in ``folder`` (one of the site's folders), atomically."""
+        if not self.counts(folder):
+            raise ValueError(f"{folder} is not one of the site's folders {self.roots}")
+        path = Path(folder) / "privacy" / NON_PRIVATE
+        with self.locked():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            log = _NonPrivateLog(runs=[*_read_log(path), run])
+            tmp = path.with_suffix(".json.tmp")
+            tmp.write_bytes(canonical_json(log) + b"\n")
+            with tmp.open("rb") as fh:
+                os.fsync(fh.fileno())  # on disk before the model it records is written
+            os.replace(tmp, path)
 
     @contextmanager
     def locked(self) -> Iterator[None]:

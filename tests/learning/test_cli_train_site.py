@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from typer.testing import CliRunner
@@ -137,3 +138,37 @@ def test_an_accountant_kept_where_the_site_budget_does_not_look_is_refused(
     assert result.exit_code == 2, result.output  # type: ignore[attr-defined]
     assert "--state-dir" in result.output and "would not count" in result.output  # type: ignore[attr-defined]
     assert not (elsewhere / "privacy").exists()
+
+
+def test_a_run_without_dp_under_a_site_budget_needs_saying_so_and_is_recorded(
+    root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    site = _cap(root, 3.0)
+
+    refused = _train(root, tmp_path / "plain", "--no-dp")
+
+    assert refused.exit_code == 2, refused.output  # type: ignore[attr-defined]
+    assert "--outside-site-budget" in refused.output  # type: ignore[attr-defined]
+    assert not (tmp_path / "plain" / "model.safetensors").exists()
+
+    accepted = _train(root, tmp_path / "plain", "--no-dp", "--outside-site-budget")
+
+    assert accepted.exit_code == 0, accepted.output  # type: ignore[attr-defined]
+    report = json.loads((tmp_path / "plain" / "report.json").read_text())
+    runs = site.non_private_runs()
+    assert [run.model_digest for run in runs] == [report["model_digest"]]
+    assert site.spent() == {}  # no ε: a non-private run is recorded, not accounted
+
+    from consortium.cli.node import _say_site_budget
+
+    mdir = _member(root)
+    _say_site_budget(SimpleNamespace(settings=NodeSettings(site_epsilon_budget=3.0),
+                                     state=SimpleNamespace(root=mdir / "state"),
+                                     cohort=SimpleNamespace(folder=mdir / "cohort")))  # fmt: skip
+    assert "1 non-private local run (not bounded by ε)" in capsys.readouterr().out
+
+
+def test_outside_site_budget_is_only_for_runs_without_dp(root: Path, tmp_path: Path) -> None:
+    result = _train(root, tmp_path / "out", "--epsilon", "1", "--outside-site-budget")
+    assert result.exit_code == 2, result.output  # type: ignore[attr-defined]
+    assert "--no-dp" in result.output  # type: ignore[attr-defined]
