@@ -16,7 +16,10 @@ site's δ. Every task's sample rate is relative to the same training rows, so th
 the one DP-SGD's analysis gives for those rows.
 
 The check and the reservation happen under an exclusive lock on the first folder, so two tasks
-trained at once cannot both pass the cap.
+trained at once cannot both pass the cap. Only the files count: a deleted task accountant is
+missing from the composition (its task still refuses to train against the ledger,
+`consortium.federation.trainer`); the ledger's declared ε cannot replace it, being a number at the
+task's δ, not a history (docs/decisions/0004).
 
 A run without DP has no finite ε: it fits no cap and composes with nothing, and no ε bounds what
 its model reveals about the patients; only keeping the model on the site does. It is therefore
