@@ -50,6 +50,14 @@ def run(
         ),
     ] = Path("."),
     wait: Annotated[float, typer.Option(help="Seconds to wait for a task to appear.")] = 60.0,
+    test_bed: Annotated[
+        bool,
+        typer.Option(
+            "--test-bed",
+            help="Allow node.toml settings meant for simulations and benchmarks only "
+            "(dp = false, plaintext = true, attack).",
+        ),
+    ] = False,
 ) -> None:
     """Follow the ledger and do the member's work until stopped (Ctrl-C or SIGTERM)."""
     from consortium.config import ConfigError, ConsortiumConfig
@@ -79,6 +87,14 @@ def run(
             f'`consortium ingest ... --out {member_dir / "cohort"}`, or set cohort = "PATH" '
             f"in {member_dir / 'node.toml'}"
         )
+    unsafe = session.settings.test_bed_only()
+    if unsafe and not test_bed:
+        session.ledger.close()
+        fail(
+            f"{member_dir / 'node.toml'} sets {'; '.join(unsafe)}: settings for simulations and "
+            "benchmarks only. Remove them, or pass --test-bed if this consortium is a test bed "
+            "with no real patients"
+        )
     stopping = {"flag": False}
 
     def _stop(_signum: int, _frame: object) -> None:
@@ -100,6 +116,8 @@ def run(
             "which then protects nothing; remove it outside tests",
             err=True,
         )
+    for setting in unsafe:
+        typer.echo(f"warning: test bed: {setting}", err=True)
     _say_site_budget(session)
     with contextlib.suppress(KeyboardInterrupt):
         try:

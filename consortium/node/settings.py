@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from consortium.federation.checks import Thresholds
 
@@ -68,6 +68,28 @@ class NodeSettings(BaseModel):
     max_clock_skew_seconds: float = Field(default=60.0, gt=0)
     poll_seconds: float = Field(default=0.2, gt=0)
     plaintext: bool = False  # no HE: only for the overhead benchmark's baseline
+
+    @model_validator(mode="after")
+    def _dp_under_site_budget(self) -> NodeSettings:
+        if not self.dp and self.site_epsilon_budget is not None:
+            raise ValueError(
+                "dp = false and site_epsilon_budget together: a model trained without DP has no "
+                "finite ε, so no site budget can hold it; remove dp = false"
+            )
+        return self
+
+    def test_bed_only(self) -> list[str]:
+        """The settings meant for simulations and benchmarks only, which `consortium node run`
+        refuses without ``--test-bed``: each sends something a hospital must never send."""
+        found = []
+        if not self.dp:
+            found.append("dp = false (updates trained without differential privacy, declared on "
+                         "the ledger as ε 0)")  # fmt: skip
+        if self.plaintext:
+            found.append("plaintext = true (updates stored unencrypted: the aggregator reads them)")
+        if self.attack != "none":
+            found.append(f'attack = "{self.attack}" (poisoned updates)')
+        return found
 
 
 def load_settings(member_dir: Path) -> NodeSettings:

@@ -31,8 +31,11 @@ from consortium.simulate.setup import ADMIN, AGGREGATOR, create_consortium, plan
 __all__ = ["Monitor", "run_simulation", "start_node", "stop_node", "verify_ledger_dir"]
 
 
-def start_node(root: Path, member: str, log_dir: Path) -> subprocess.Popen[bytes]:
-    """Start ``consortium node run`` for ``member`` as its own process (own session group)."""
+def start_node(
+    root: Path, member: str, log_dir: Path, *, test_bed: bool = False
+) -> subprocess.Popen[bytes]:
+    """Start ``consortium node run`` for ``member`` as its own process (own session group);
+    ``test_bed``: its node.toml may hold settings for simulations only (``--test-bed``)."""
     log_dir.mkdir(parents=True, exist_ok=True)
     log = open(log_dir / f"{member}.log", "ab")  # noqa: SIM115 - owned by the child
     cmd = [
@@ -45,6 +48,7 @@ def start_node(root: Path, member: str, log_dir: Path) -> subprocess.Popen[bytes
         member,
         "--dir",
         str(root),
+        *(["--test-bed"] if test_bed else []),
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "CONSORTIUM_PARENT_PID": str(os.getpid())}  # fmt: skip
@@ -196,7 +200,7 @@ class _Processes:
         self, root: Path, members: list[str], cfg: SimConfig, height: Callable[[], int]
     ) -> None:
         self.root, self.cfg, self.height = root, cfg, height
-        self.procs = {m: start_node(root, m, root / "logs") for m in members}
+        self.procs = {m: start_node(root, m, root / "logs", test_bed=True) for m in members}
         self.rng = random.Random(cfg.seed)
         self.next_kill = self._draw(height())
         self.kills: list[str] = []
@@ -218,7 +222,7 @@ class _Processes:
             victim = self.order.pop()
             stop_node(self.procs[victim], hard=True)
             self.kills.append(victim)
-            self.procs[victim] = start_node(self.root, victim, self.root / "logs")
+            self.procs[victim] = start_node(self.root, victim, self.root / "logs", test_bed=True)
             self.next_kill = self._draw(now)
         time.sleep(0.5)
 

@@ -71,3 +71,41 @@ def test_a_member_without_node_work_is_refused(consortium_dir: Path, member: str
     code, output = _run(consortium_dir, member)
     assert code == 2, output
     assert "no work for a node" in output
+
+
+def _with_toml(root: Path, text: str, *extra: str) -> tuple[int, str]:
+    toml = root / "members" / "a" / "node.toml"
+    toml.write_text(text)
+    try:
+        result = runner.invoke(
+            app, ["node", "run", "--member", "a", "-C", str(root), "--wait", "1", *extra]
+        )
+    finally:
+        toml.unlink()
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize(
+    ("line", "named"),
+    [
+        ("dp = false", "without differential privacy"),
+        ("plaintext = true", "unencrypted"),
+        ('attack = "sign_flip"', "poisoned"),
+    ],
+)
+def test_test_bed_settings_are_refused(consortium_dir: Path, line: str, named: str) -> None:
+    """A hospital's node never sends non-private, unencrypted or poisoned updates by a line left in
+    its node.toml: the simulator's settings need ``--test-bed``, and then the node says so."""
+    code, output = _with_toml(consortium_dir, f'site = "cleveland"\n{line}\n')
+    assert code == 2, output
+    assert line.split()[0] in output and named in output and "--test-bed" in output
+    code, output = _with_toml(consortium_dir, f'site = "cleveland"\n{line}\n', "--test-bed")
+    assert code == 0, output
+    assert f"warning: test bed: {line.split()[0]}" in output
+
+
+def test_no_dp_under_a_site_budget_is_refused(consortium_dir: Path) -> None:
+    text = 'site = "cleveland"\ndp = false\nsite_epsilon_budget = 3.0\n'
+    code, output = _with_toml(consortium_dir, text, "--test-bed")
+    assert code == 2, output
+    assert "site_epsilon_budget" in output and "no site budget can hold it" in output
