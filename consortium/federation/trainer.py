@@ -86,8 +86,10 @@ def site_budget(s: Session) -> Any:
         return None
     from consortium.privacy.site import SiteBudget
 
+    # The folders `consortium.node.open.site_budget_of` names, which `consortium train` checks:
+    # without a cohort file (the demo's ``site =``), the node's default cohort folder.
     folder = s.cohort.folder if s.cohort is not None else None
-    roots = (s.state.root,) if folder is None else (s.state.root, folder)
+    roots = (s.state.root, folder or s.state.root.parent / "cohort")
     return SiteBudget(s.settings.site_epsilon_budget, s.settings.site_delta, roots)
 
 

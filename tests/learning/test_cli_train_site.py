@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from consortium.cli import app
 from consortium.datasets.heart import heart_cohort_table
+from consortium.federation.publish import TaskParams
 from consortium.node.settings import NodeSettings, save_settings
 from consortium.privacy.accountant import AccountantStore
 from consortium.privacy.site import SiteBudget
@@ -172,3 +173,29 @@ def test_outside_site_budget_is_only_for_runs_without_dp(root: Path, tmp_path: P
     result = _train(root, tmp_path / "out", "--epsilon", "1", "--outside-site-budget")
     assert result.exit_code == 2, result.output  # type: ignore[attr-defined]
     assert "--no-dp" in result.output  # type: ignore[attr-defined]
+
+
+def test_the_node_counts_local_training_without_a_cohort_file(root: Path) -> None:
+    """A node whose cohort comes from ``site =`` (no file, as in the demo) still counts what
+    `consortium train` spent in the node's default cohort folder, the folder train checks."""
+    from consortium.federation.trainer import site_budget
+    from consortium.node.open import open_session
+
+    (_member(root) / "cohort" / "cohort.parquet").unlink()
+    save_settings(_member(root), NodeSettings(site="cleveland", site_epsilon_budget=3.0))
+    AccountantStore(_member(root) / "cohort", member_id="a", task_id="local", accountant="prv",
+                    epsilon_budget=3.0, delta=1e-5).reserve(**TASK_RUN)  # fmt: skip
+    params = root.parent / "task.json"
+    params.write_text(
+        json.dumps(TaskParams(task_id="t1", title="t", seed=7).model_dump(mode="json"))
+    )
+    assert (
+        CliRunner().invoke(app, ["task", "publish", str(params), "--dir", str(root)]).exit_code == 0
+    )
+
+    session = open_session(root, "a")
+    try:
+        assert session.cohort is not None and session.cohort.folder is None
+        assert site_budget(session).epsilon_spent() == pytest.approx(1.663, abs=0.01)
+    finally:
+        session.ledger.close()
