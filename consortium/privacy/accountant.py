@@ -196,17 +196,22 @@ def noise_for_budget(
     low, high = 0.0, 1.0
     if accountant == "prv":
         # PRV evaluations are slow (~0.2 s); RDP's answer (looser, so a larger σ) brackets it.
-        hint = noise_for_budget(
-            epsilon_budget,
-            delta,
-            sample_rate,
-            steps_per_update,
-            n_updates,
-            "rdp",
-            history=history,
-            tolerance=tolerance,
-        )
-        if eps(hint) <= epsilon_budget:
+        # RDP's ε has a floor (about 0.103 at δ = 1e-5 over Opacus's orders) that PRV goes below,
+        # and RDP may count a history as spent that PRV does not: then bracket without the hint.
+        try:
+            hint: float | None = noise_for_budget(
+                epsilon_budget,
+                delta,
+                sample_rate,
+                steps_per_update,
+                n_updates,
+                "rdp",
+                history=history,
+                tolerance=tolerance,
+            )
+        except BudgetExceeded:
+            hint = None
+        if hint is not None and eps(hint) <= epsilon_budget:
             guess = 0.8 * hint  # PRV's σ is typically 2-10 % below RDP's
             low, high = (guess, hint) if eps(guess) > epsilon_budget else (0.0, guess)
     while eps(high) > epsilon_budget:

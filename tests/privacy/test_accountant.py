@@ -132,6 +132,15 @@ def test_noise_for_budget_accounts_for_history() -> None:
     assert later > fresh
 
 
+def test_prv_paces_a_budget_below_the_floor_of_rdp() -> None:
+    """RDP's ε does not go below about 0.103 at δ = 1e-5 however large σ is; PRV does. Its
+    search used to start from RDP's answer and so refused a budget of 0.1 that PRV meets."""
+    with pytest.raises(BudgetExceeded):
+        noise_for_budget(0.1, 1e-5, 0.1, 8, 1, "rdp")
+    sigma = noise_for_budget(0.1, 1e-5, 0.1, 8, 1, "prv")
+    assert 0.09 <= epsilon_of([(sigma, 0.1, 8)], delta=1e-5, accountant="prv") <= 0.1
+
+
 @settings(max_examples=15, deadline=None)
 @given(
     st.lists(
