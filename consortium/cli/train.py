@@ -255,8 +255,10 @@ def train_command(
         report, data, metrics = train_alone(table, options, site=found[0] if found else None)
     except SiteBudgetExceeded as exc:
         assert found is not None
-        fail(f"{exc} For this run, a smaller --epsilon spends less (more noise per step); the "
-             f"site's budget is site_epsilon_budget in {found[1]}.")  # fmt: skip
+        fail(f"{exc} For this run, a smaller --epsilon spends less (more noise per step; "
+             f"under a new --task-id if {options.state_dir}/privacy/{task_id} already holds "
+             f"another --epsilon); the site's budget is site_epsilon_budget in "
+             f"{found[1]}.")  # fmt: skip
     except BudgetExceeded as exc:
         fail(f"{exc} (accountant under {options.state_dir}/privacy/{task_id})")
     except (CohortError, ValueError) as exc:
