@@ -14,7 +14,8 @@ import {
 } from './records';
 import { credited, splitRewards } from './rewards';
 import {
-  activeVerifiers, authenticate, exists, read, requireRole, scan, TxContext, versionKey, write,
+  activeVerifiers, authenticate, exists, isRevoked, read, requireRole, scan, TxContext, versionKey,
+  write,
 } from './state';
 import { checkIncludable, loadHead, loadTask, loadUpdate, TaskRecord } from './updates';
 
@@ -157,6 +158,7 @@ async function finalize(ctx: TxContext, proposal: Proposal, accepts: Attestation
   if (head.height + 1 !== proposal.height || head.model_digest !== proposal.parent_digest) {
     return ['superseded', null];
   }
+  if (await namesARevokedMember(ctx, proposal)) return ['member_revoked', null];
   const median = medianAttestation(accepts);
   const gain = median.metric_bp - median.base_metric_bp;
   // the head's requirement, decayed to the proposal's interval
@@ -180,6 +182,21 @@ async function finalize(ctx: TxContext, proposal: Proposal, accepts: Attestation
     await write(ctx, `included/${updateId}`, { update_id: updateId, task_id: proposal.task_id, height: proposal.height });
   }
   return ['final', block];
+}
+
+/**
+ * Was the sealer, or the member of an update, revoked while the proposal was open? ProposeBlock
+ * refuses both; a revocation before the quorum must not let the block in either.
+ */
+async function namesARevokedMember(ctx: TxContext, proposal: Proposal): Promise<boolean> {
+  const members = [proposal.sealer];
+  for (const id of proposal.updates) {
+    members.push((await loadUpdate(ctx, proposal.task_id, id)).member_id);
+  }
+  for (const memberId of members) {
+    if (await isRevoked(ctx, memberId)) return true;
+  }
+  return false;
 }
 
 async function pay(ctx: TxContext, task: TaskRecord, proposal: Proposal): Promise<Record<string, number>> {

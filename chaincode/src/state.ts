@@ -100,6 +100,12 @@ export function requireRole(member: Member, ...roles: string[]): void {
   }
 }
 
+/** Whether `member/{memberId}` is a revoked member (an unknown id is not). */
+export async function isRevoked(ctx: TxContext, memberId: string): Promise<boolean> {
+  const member = await read<Member>(ctx, `member/${memberId}`);
+  return member !== null && member.status === 'revoked';
+}
+
 /** Active members with role verifier, by member id. */
 export async function activeVerifiers(ctx: TxContext): Promise<string[]> {
   const members = await scan<Member>(ctx, 'member/');

@@ -12,7 +12,7 @@ import {
   Update,
 } from './records';
 import {
-  activeVerifiers, authenticate, decimalCmp, exists, read, requireRole, scan, TxContext,
+  activeVerifiers, authenticate, decimalCmp, exists, isRevoked, read, requireRole, scan, TxContext,
   versionKey, write,
 } from './state';
 
@@ -72,7 +72,10 @@ export async function derivedStatus(ctx: TxContext, update: Update): Promise<str
   return statusOf(update, await endorsements(ctx, update.update_id));
 }
 
-/** Each update exists, is accepted and is in no learning block yet. */
+/**
+ * Each update exists, is accepted, is in no learning block yet and comes from a member not revoked:
+ * revocation reaches everything not yet in a block (blocks appended before stay as they are).
+ */
 export async function checkIncludable(ctx: TxContext, taskId: string, ids: string[]): Promise<Update[]> {
   const found: Update[] = [];
   for (const id of ids) {
@@ -80,6 +83,10 @@ export async function checkIncludable(ctx: TxContext, taskId: string, ids: strin
     const status = await derivedStatus(ctx, update);
     if (status === 'included') throw fail('UPDATE_ALREADY_INCLUDED', `update ${id} is in a block already`);
     if (status !== 'accepted') throw fail('UPDATE_NOT_ACCEPTED', `update ${id} is ${status}`);
+    if (await isRevoked(ctx, update.member_id)) {
+      const why = "a revoked member's updates enter no block; leave it out";
+      throw fail('MEMBER_REVOKED', `update ${id} is from '${update.member_id}', revoked since: ${why}`);
+    }
     found.push(update);
   }
   return found;

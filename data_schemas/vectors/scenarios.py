@@ -44,6 +44,7 @@ def build(rec: Recorder) -> None:
     _legacy_task(rec)
     _queries(rec, ids)
     _backdated(rec, ids)
+    _revocations(rec, ids)
 
 
 def _bootstrap(rec: Recorder) -> None:
@@ -412,8 +413,8 @@ def _block_two(rec: Recorder, ids: dict[str, str]) -> None:
     step("submit-stale-base", "h3", "SubmitUpdate", stale, "STALE_BASE")
 
 
-def _aggregate_args(rec: Recorder, updates: list[str]) -> dict[str, Any]:
-    proposal = _propose(rec, "heart", 2, updates)
+def _aggregate_args(rec: Recorder, updates: list[str], height: int = 2) -> dict[str, Any]:
+    proposal = _propose(rec, "heart", height, updates)
     fields = ("task_id", "updates", "weights_ppm", "contribution_ppm", "aggregate_digest")
     return {name: proposal[name] for name in fields}
 
@@ -588,4 +589,54 @@ def _backdated(rec: Recorder, ids: dict[str, str]) -> None:
     rec.step("propose-before-head", "h2", "ProposeBlock", args, "TOO_EARLY",
              after_ms=head["ms"] - 1 - rec.sc.now_ms, keep=False,
              about="stamped 1 ms before the head, in a task without a gate")  # fmt: skip
+    rec.sc.now_ms, rec.sc.counter = saved
+
+
+def _accepted(rec: Recorder, ids: dict[str, str], who: str, task: str, base: int) -> Any:
+    """``who``'s update on ``base``, revealed and accepted by two of its committee (no vectors)."""
+    label = f"{who}{task[0]}{base}"
+    update = rec.sc.ok(who, "SubmitUpdate", _submit(task, base, label, "3"), after_ms=500)
+    ids[label] = update["update_id"]
+    rec.sc.ok(who, "RevealNonce", _reveal(ids, label, task=task), after_ms=500)
+    return update
+
+
+def _revocations(rec: Recorder, ids: dict[str, str]) -> None:
+    """Revocation reaches everything not yet in a block: h1 is revoked after its update on heart
+    was accepted, aggregated and proposed, and after it proposed a block itself (the next block
+    leaves it out). The clock and the transaction counter are put back afterwards, so the argument
+    vectors built next keep their ids and times."""
+    step, saved = rec.step, (rec.sc.now_ms, rec.sc.counter)
+    for who in ("h1", "h2"):
+        update = _accepted(rec, ids, who, "heart", 2)
+        for member in update["committee"][:2]:
+            rec.sc.ok(member, "Endorse", _endorse(ids, f"{who}h2"), after_ms=500)
+    pair = [ids["h1h2"], ids["h2h2"]]
+    aggregate_id = step("aggregate-before-revoke", "agg", "PostAggregate",
+                        _aggregate_args(rec, pair, 3))["aggregate_id"]  # fmt: skip
+    named = _propose(rec, "heart", 3, pair, aggregate_id=aggregate_id)
+    contributor = step("propose-before-revoke", "h2", "ProposeBlock", named)
+    sealed = step("propose-by-revoked-later", "h1", "ProposeBlock",
+                  _propose(rec, "heart", 3, [ids["h2h2"]]))  # fmt: skip
+    step("revoke-contributor", "admin", "RevokeMember", {"member_id": "h1"})
+    step("aggregate-revoked-update", "agg", "PostAggregate", _aggregate_args(rec, pair[::-1], 3),
+         "MEMBER_REVOKED", about="h2's update is fine, h1's is from a revoked member")  # fmt: skip
+    step("propose-revoked-aggregate", "h2", "ProposeBlock",
+         _propose(rec, "heart", 3, pair, aggregate_id=aggregate_id), "MEMBER_REVOKED",
+         about="the aggregate was posted before h1 was revoked")  # fmt: skip
+    for name, proposal in (("contributor", contributor), ("sealer", sealed)):
+        out = None
+        for i, member in enumerate(proposal["committee"][:2]):
+            attest = _attest(proposal["proposal_id"], "accept", 7400 + i, 7300)
+            out = step(f"attest-revoked-{name}-{i}", member, "AttestBlock", attest,
+                       about=f"the proposal's {name} h1 was revoked while it was open")  # fmt: skip
+        assert out is not None and out["proposal_status"] == "member_revoked", out
+    later = _aggregate_args(rec, [ids["h2h2"]], 3)
+    aggregate_id = step("aggregate-after-revoke", "agg", "PostAggregate", later)["aggregate_id"]
+    good = step("propose-after-revoke", "h3", "ProposeBlock",
+                _propose(rec, "heart", 3, [ids["h2h2"]], aggregate_id=aggregate_id))  # fmt: skip
+    for i, member in enumerate(good["committee"][:2]):
+        attest = _attest(good["proposal_id"], "accept", 7400 + i, 7300)
+        out = step(f"attest-after-revoke-{i}", member, "AttestBlock", attest)
+    assert out["block"]["rewards"] == {"h2": 900, "h3": 100}, out
     rec.sc.now_ms, rec.sc.counter = saved

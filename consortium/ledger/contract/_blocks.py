@@ -17,6 +17,7 @@ from consortium.ledger.contract._state import (
     active_verifiers,
     authenticate,
     fail,
+    is_revoked,
     read,
     require_role,
     scan,
@@ -176,10 +177,13 @@ def median_attestation(accepts: list[Attestation]) -> Attestation:
 def _finalize(
     ctx: TxContext, proposal: Proposal, accepts: list[Attestation]
 ) -> tuple[str, LearningBlock | None]:
-    """Append the learning block if the proposal is still next and its gain meets the target."""
+    """Append the learning block if the proposal is still next, names no member revoked since it
+    was made, and its gain meets the target."""
     head = load_head(ctx, proposal.task_id)
     if head.height + 1 != proposal.height or head.model_digest != proposal.parent_digest:
         return "superseded", None
+    if _names_a_revoked_member(ctx, proposal):
+        return "member_revoked", None
     median = median_attestation(accepts)
     gain = median.metric_bp - median.base_metric_bp
     if gain < proposal.required_gain_bp:  # the head's, decayed to the proposal's interval
@@ -202,6 +206,18 @@ def _finalize(
         included = Included(update_id=update_id, task_id=block.task_id, height=block.height)
         write(ctx, f"included/{update_id}", included)
     return "final", block
+
+
+def _names_a_revoked_member(ctx: TxContext, proposal: Proposal) -> bool:
+    """Was the sealer, or the member of an update, revoked while the proposal was open?
+
+    ProposeBlock refuses both (`authenticate`, `check_includable`); a revocation between the
+    proposal and its quorum must not let the block in either: the model would take the revoked
+    member's update and the block would pay it.
+    """
+    members = [proposal.sealer]
+    members += [load_update(ctx, proposal.task_id, u).member_id for u in proposal.updates]
+    return any(is_revoked(ctx, m) for m in members)
 
 
 def _pay(ctx: TxContext, task: TaskRecord, proposal: Proposal) -> dict[str, int]:

@@ -114,6 +114,12 @@ def require_role(member: Member, *roles: str) -> None:
         )
 
 
+def is_revoked(ctx: TxContext, member_id: str) -> bool:
+    """Whether ``member/{member_id}`` is a revoked member (an unknown id is not)."""
+    member = read(ctx, f"member/{member_id}", Member)
+    return member is not None and member.status == "revoked"
+
+
 def active_verifiers(ctx: TxContext) -> list[str]:
     """Active members with role verifier, by member id."""
     return [

@@ -16,6 +16,7 @@ from consortium.ledger.contract._state import (
     authenticate,
     decimal_cmp,
     fail,
+    is_revoked,
     read,
     require_role,
     scan,
@@ -105,7 +106,13 @@ def derived_status(ctx: TxContext, update: Update) -> str:
 
 
 def check_includable(ctx: TxContext, task_id: str, update_ids: list[str]) -> list[Update]:
-    """Each update exists, is accepted and is in no learning block yet (in the given order)."""
+    """Each update exists, is accepted, is in no learning block yet and comes from a member not
+    revoked (in the given order).
+
+    Revocation reaches everything not yet in a block: an update accepted (even aggregated) before
+    its member was revoked enters no aggregate, no proposal and no block, so it gives the model
+    nothing and earns nothing; blocks appended before stay as they are.
+    """
     found = []
     for update_id in update_ids:
         update = load_update(ctx, task_id, update_id)
@@ -114,6 +121,12 @@ def check_includable(ctx: TxContext, task_id: str, update_ids: list[str]) -> lis
             raise fail(codes.UPDATE_ALREADY_INCLUDED, f"update {update_id} is in a block already")
         if status != "accepted":
             raise fail(codes.UPDATE_NOT_ACCEPTED, f"update {update_id} is {status}")
+        if is_revoked(ctx, update.member_id):
+            raise fail(
+                codes.MEMBER_REVOKED,
+                f"update {update_id} is from {update.member_id!r}, revoked since: a revoked "
+                "member's updates enter no block; leave it out",
+            )
         found.append(update)
     return found
 

@@ -62,7 +62,9 @@ Reason = Literal[
     "BAD_BLOB",
     "UNMEASURABLE",
 ]
-ProposalStatus = Literal["open", "final", "below_target", "superseded", "rejected"]
+ProposalStatus = Literal[
+    "open", "final", "below_target", "superseded", "rejected", "member_revoked"
+]
 
 
 class Record(BaseModel):
