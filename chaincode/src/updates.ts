@@ -61,15 +61,31 @@ export async function endorsements(ctx: TxContext, updateId: string): Promise<En
 /**
  * accepted, rejected or pending from the endorsements so far (committeeOutcome, the rule
  * attestations follow too): an abstention gives its seat up; every seat abstaining is a rejection.
+ * `gone`: committee members revoked before their verdict, whose seats leave as abstentions do.
  */
-export function statusOf(update: Update, found: Endorsement[]): string {
-  const outcome = committeeOutcome(update.committee.length, update.quorum, tally(found));
+export function statusOf(update: Update, found: Endorsement[], gone = 0): string {
+  const t = tally(found);
+  const seats = { ...t, abstentions: t.abstentions + gone };
+  const outcome = committeeOutcome(update.committee.length, update.quorum, seats);
   return outcome === 'accept' ? 'accepted' : outcome === 'reject' ? 'rejected' : 'pending';
 }
 
+/**
+ * The update's status, 'included' once a block holds it. A committee member revoked before its
+ * verdict gives its seat up (read for a pending update only: a seat leaving never turns an
+ * accepted update rejected or a rejected one accepted).
+ */
 export async function derivedStatus(ctx: TxContext, update: Update): Promise<string> {
   if (await exists(ctx, `included/${update.update_id}`)) return 'included';
-  return statusOf(update, await endorsements(ctx, update.update_id));
+  const found = await endorsements(ctx, update.update_id);
+  const status = statusOf(update, found);
+  if (status !== 'pending') return status;
+  const judged = new Set(found.map((e) => e.member_id));
+  let gone = 0;
+  for (const memberId of update.committee) {
+    if (!judged.has(memberId) && (await isRevoked(ctx, memberId))) gone += 1;
+  }
+  return statusOf(update, found, gone);
 }
 
 /**

@@ -604,8 +604,9 @@ def _accepted(rec: Recorder, ids: dict[str, str], who: str, task: str, base: int
 def _revocations(rec: Recorder, ids: dict[str, str]) -> None:
     """Revocation reaches everything not yet in a block: h1 is revoked after its update on heart
     was accepted, aggregated and proposed, and after it proposed a block itself (the next block
-    leaves it out). The clock and the transaction counter are put back afterwards, so the argument
-    vectors built next keep their ids and times."""
+    leaves it out); then a verifier is revoked before its verdict on two pending updates. The
+    clock and the transaction counter are put back afterwards, so the argument vectors built next
+    keep their ids and times."""
     step, saved = rec.step, (rec.sc.now_ms, rec.sc.counter)
     for who in ("h1", "h2"):
         update = _accepted(rec, ids, who, "heart", 2)
@@ -639,4 +640,35 @@ def _revocations(rec: Recorder, ids: dict[str, str]) -> None:
         attest = _attest(good["proposal_id"], "accept", 7400 + i, 7300)
         out = step(f"attest-after-revoke-{i}", member, "AttestBlock", attest)
     assert out["block"]["rewards"] == {"h2": 900, "h3": 100}, out
+    _revoked_seats(rec, ids)
     rec.sc.now_ms, rec.sc.counter = saved
+
+
+def _revoked_seats(rec: Recorder, ids: dict[str, str]) -> None:
+    """A verifier revoked before its verdict gives its seat up, as an abstention does: of a
+    committee of 3 (quorum 2), one accept and one reject reject; one abstention and one accept
+    accept. Both were pending, and would have stayed so."""
+    step = rec.step
+    split = _accepted(rec, ids, "h3", "heart", 2)
+    shy = _accepted(rec, ids, "h2", "coeur", 1)
+    gone = sorted(set(split["committee"]) & set(shy["committee"]))[0]
+    first, second = [m for m in split["committee"] if m != gone]
+    rec.sc.ok(first, "Endorse", _endorse(ids, "h3h2"), after_ms=500)
+    rec.sc.ok(second, "Endorse", _endorse(ids, "h3h2", "reject"), after_ms=500)
+    first, second = [m for m in shy["committee"] if m != gone]
+    abstain = _endorse(ids, "h2c1", "abstain", reason="UNMEASURABLE", task="coeur")
+    rec.sc.ok(first, "Endorse", abstain, after_ms=500)
+    rec.sc.ok(second, "Endorse", _endorse(ids, "h2c1", task="coeur"), after_ms=500)
+    for task, label in (("heart", "h3h2"), ("coeur", "h2c1")):
+        args = {"task_id": task, "update_id": ids[label]}
+        assert rec.sc.ok("aud", "GetUpdate", args, after_ms=0)["status"] == "pending"
+    step("revoke-verifier", "admin", "RevokeMember", {"member_id": gone})
+    cases = (
+        ("split", "heart", "h3h2", "rejected", "1 accept, 1 reject, 1 seat revoked: 2 seats"),
+        ("abstain", "coeur", "h2c1", "accepted", "1 abstention, 1 accept, 1 revoked: 1 seat"),
+    )
+    for name, task, label, expected, about in cases:
+        args = {"task_id": task, "update_id": ids[label]}
+        out = step(f"query-update-revoked-seat-{name}", "aud", "GetUpdate", args,
+                   about=f"{about}, {expected}")  # fmt: skip
+        assert out["status"] == expected, out

@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from consortium.ledger.contract import codes
-from consortium.ledger.contract.scenario import Scenario
+from consortium.ledger.contract.scenario import Scenario, example_task
 
-from .flows import accepted_update, finalize, proposal_args
+from .flows import accepted_update, endorse, finalize, proposal_args, reveal, submit
 
 
 def _aggregate(sc: Scenario, updates: list[Any]) -> dict[str, Any]:
@@ -112,3 +112,36 @@ def test_a_block_appended_before_the_revocation_keeps_its_updates_and_rewards(
     assert _balance(sc, "h1") == 900
     version = sc.ok("aud", "GetVersion", {"task_id": "heart", "version": 1})
     assert version["updates"] == [update["update_id"]] and version["rewards"]["h1"] == 900
+
+
+def test_a_committee_seat_of_a_member_revoked_before_its_verdict_leaves_the_committee(
+    sc: Scenario,
+) -> None:
+    update = submit(sc, "h1")
+    reveal(sc, update)
+    first, second, third = update["committee"]  # committee 3, quorum 2
+    assert endorse(sc, update, first, "accept").valid
+    assert endorse(sc, update, second, "reject").valid
+    assert _status(sc, update) == "pending"  # the third verdict decides
+
+    _revoke(sc, third)  # it never can: its seat leaves, as an abstention's does
+
+    assert endorse(sc, update, third, "accept").code == codes.MEMBER_REVOKED
+    assert _status(sc, update) == "rejected"  # 2 seats, 1 reject: 2 accepts cannot come
+
+
+def test_a_full_quorum_can_still_accept_once_a_committee_member_is_revoked(
+    sc: Scenario,
+) -> None:
+    sc.ok("admin", "PublishTask", {"task": example_task("strict", quorum=3)})
+    update = submit(sc, "h1", task="strict")
+    reveal(sc, update)
+    first, second, third = update["committee"]
+    endorse(sc, update, first)
+    endorse(sc, update, second)
+    view = {"task_id": "strict", "update_id": update["update_id"]}
+    assert sc.ok("aud", "GetUpdate", view)["status"] == "pending"
+
+    _revoke(sc, third)
+
+    assert sc.ok("aud", "GetUpdate", view)["status"] == "accepted"  # 2 accepts of 2 seats

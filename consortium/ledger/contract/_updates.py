@@ -80,29 +80,43 @@ def endorsements(ctx: TxContext, update_id: str) -> list[Endorsement]:
     return [e for _, e in scan(ctx, f"endorse/{update_id}/", Endorsement)]
 
 
-def status_of(update: Update, found: list[Endorsement]) -> str:
+def status_of(update: Update, found: list[Endorsement], gone: int = 0) -> str:
     """accepted, rejected or pending, from the update's endorsements so far.
 
     `committee_outcome`, the rule attestations follow too: an abstention (the endorser could not
     run every check, 0001-protocol.md) gives its seat up, so the update needs
     ``quorum_of_seats(quorum, committee − abstentions)`` accepts and is rejected once the seats
     not rejecting cannot bring them. When every member abstains nobody vouched for the update: it
-    is rejected (its endorsements say why: each carries reason ``UNMEASURABLE``).
+    is rejected (its endorsements say why: each carries reason ``UNMEASURABLE``). ``gone``: the
+    committee members revoked before their verdict, whose seats leave as abstentions do.
     """
     accepts = sum(e.verdict == "accept" for e in found)
     rejects = sum(e.verdict == "reject" for e in found)
     outcome = committee_outcome(
         len(update.committee), update.quorum, accepts=accepts, rejects=rejects,
-        abstentions=len(found) - accepts - rejects,
+        abstentions=len(found) - accepts - rejects + gone,
     )  # fmt: skip
     return {"accept": "accepted", "reject": "rejected"}.get(outcome or "", "pending")
 
 
 def derived_status(ctx: TxContext, update: Update) -> str:
-    """The update's status from the ledger, ``included`` once a learning block holds it."""
+    """The update's status from the ledger, ``included`` once a learning block holds it.
+
+    A committee member revoked before its verdict can never give one (`authenticate`): its seat
+    leaves the committee, as an abstention's does, so that the others still decide the update
+    (otherwise one accept and one reject of a committee of 3, quorum 2, left it pending for good).
+    Only a pending update reads the committee's member records: a seat leaving never turns an
+    accepted update rejected or a rejected one accepted.
+    """
     if ctx.get_state(f"included/{update.update_id}") is not None:
         return "included"
-    return status_of(update, endorsements(ctx, update.update_id))
+    found = endorsements(ctx, update.update_id)
+    status = status_of(update, found)
+    if status != "pending":
+        return status
+    judged = {e.member_id for e in found}
+    gone = sum(1 for m in update.committee if m not in judged and is_revoked(ctx, m))
+    return status_of(update, found, gone)
 
 
 def check_includable(ctx: TxContext, task_id: str, update_ids: list[str]) -> list[Update]:
