@@ -41,7 +41,10 @@ else:
     with st.sidebar:
         st.markdown(f"**{data.member_id}** · {', '.join(roles)}")
         if data.members().get(data.member_id, {}).get("status") == "revoked":
-            st.warning("This member is revoked: the ledger refuses its new transactions.")
+            st.warning(
+                "This member is revoked: the ledger refuses its new transactions, and none of its "
+                "updates not yet in a model version will enter one or earn a reward."
+            )
         if st.button("Sign out"):
             end_session()
             st.rerun()

@@ -13,13 +13,18 @@ The aggregator holds the public CKKS context only: it can add and scale cipherte
 decrypt (tests/federation/test_he_vault.py tries). Before summing it swaps in each update's
 revealed first layer in global coordinates (0001, "The Secure Mapping Layer in the protocol").
 
+A revoked member's accepted updates are left out: nothing of a revoked member enters a block
+(the contract refuses an aggregate or a proposal naming one, MEMBER_REVOKED; 0001-protocol.md,
+"Revocation"), and a synchronous round does not wait for a revoked hospital.
+
 One aggregate at a time: a posted aggregate is outstanding until the head moves past the height
-it was computed at, or a sealer's proposal for it closes, or it has waited ``sealer_timeout`` ×
-(number of hospitals + 1) (all sealers gone): then the updates are aggregated afresh — except
-when its block fell below the required gain: the same updates on the same head make the same
-version, so the aggregator waits for another accepted update or a new head instead of posting
-the same sum again (which looped, re-drawing attestation committees until one passed the same
-version; decisions/0007-bafl.md). It tries the same sum again once the task's decaying
+it was computed at, or a sealer's proposal for it closes, or the member of one of its updates is
+revoked (no proposal of it can be made, so none would close it), or it has waited
+``sealer_timeout`` × (number of hospitals + 1) (all sealers gone): then the updates are aggregated
+afresh — except when its block fell below the required gain: the same updates on the same head
+make the same version, so the aggregator waits for another accepted update or a new head instead
+of posting the same sum again (which looped, re-drawing attestation committees until one passed
+the same version; decisions/0007-bafl.md). It tries the same sum again once the task's decaying
 requirement (`consortium.pole.difficulty.required_gain_at`) has fallen to the gain that sum was
 attested with, or at the latest after the outstanding timeout above, so that a round nobody can
 add to (the synchronous baseline, or the last updates of a task) is not stuck for good.
@@ -45,6 +50,7 @@ __all__ = [
     "buffered",
     "close_aggregate",
     "fell_short",
+    "revoked_members",
     "short_for_good",
     "weights_as_ledger_says",
 ]
@@ -88,7 +94,9 @@ def attested_gain(attestations: list[dict[str, Any]]) -> int | None:
 def _deciding(view: dict[str, Any]) -> list[dict[str, Any]]:
     """An accepted update's endorsements up to the one that decided it under the contract's rule
     (`committee_outcome`; an abstention can be the deciding one, giving its seat up so that the
-    accepts already there suffice), in ledger time order (ties by member id)."""
+    accepts already there suffice), in ledger time order (ties by member id). An update accepted
+    only because a committee member was revoked before its verdict has no deciding endorsement
+    here: then every seat left has given its verdict, and all of them decided it."""
     u = view["update"]
     counts = {"accept": 0, "reject": 0, "abstain": 0}
     ends = sorted(view["endorsements"], key=lambda e: (int(e["ms"]), str(e["member_id"])))
@@ -146,9 +154,20 @@ def _timeout(s: Session, mem: dict[str, Any]) -> float:
     return float(s.settings.sealer_timeout_seconds * (n_hospitals + 1))
 
 
-def _sync_ready(s: Session, head: int, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    everything = s.q("ListUpdates", task_id=s.task_id)
+def revoked_members(s: Session) -> set[str]:
+    """The members the ledger has revoked: nothing of theirs enters a block any more (the contract
+    refuses an aggregate or a proposal naming one of their updates with MEMBER_REVOKED)."""
+    return {m["member_id"] for m in s.q("ListMembers") if m.get("status") == "revoked"}
+
+
+def _sync_ready(
+    s: Session, head: int, views: list[dict[str, Any]], revoked: set[str]
+) -> list[dict[str, Any]]:
+    everything = [v for v in s.q("ListUpdates", task_id=s.task_id)
+                  if v["update"]["member_id"] not in revoked]  # fmt: skip
     for member in s.settings.sync_members:
+        if member in revoked:
+            continue  # it sends nothing more, and nothing it sent enters a block
         own = [v for v in everything if v["update"]["member_id"] == member]
         at_head = [v for v in own if v["update"]["base_version"] == head]
         if at_head and at_head[0]["status"] == "pending":
@@ -161,9 +180,12 @@ def _sync_ready(s: Session, head: int, views: list[dict[str, Any]]) -> list[dict
     ]
 
 
-def _select(s: Session, head: int, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _select(
+    s: Session, head: int, views: list[dict[str, Any]], revoked: set[str] | None = None
+) -> list[dict[str, Any]]:
+    """The accepted updates to aggregate now (none: wait); ``views`` holds no revoked member's."""
     if s.settings.sync_members:
-        return _sync_ready(s, head, views)
+        return _sync_ready(s, head, views, revoked or set())
     if len(views) >= int(s.task()["buffer_size"]):
         return views
     if (
@@ -230,16 +252,40 @@ def _aggregate_blob(s: Session, ids: list[str], weights: list[int]) -> str:
     return s.blobs.put(recompute_aggregate(s.ledger, s.blobs, s.vault, s.task_id, block))
 
 
+def _drop_if_revoked(s: Session, head: int, mem: dict[str, Any], revoked: set[str]) -> None:
+    """Close the outstanding aggregate when one of its updates' members has been revoked since it
+    was posted: the contract refuses every proposal of it (MEMBER_REVOKED), so no proposal will
+    close it and waiting out its timeout would only hold the accepted updates back."""
+    last = mem.get("last")
+    if not revoked or not last or last.get("closed") or last.get("head") != head:
+        return
+    members = last.get("members")
+    if members is None:  # posted before the members were recorded
+        members = [s.q("GetUpdate", task_id=s.task_id, update_id=u)["update"]["member_id"]
+                   for u in last.get("updates", [])]  # fmt: skip
+    if revoked & set(members):
+        last["closed"], last["closed_at"] = "member_revoked", s.clock()
+        s.state.write_json(mem, "tasks", s.task_id, "aggregator.json")
+
+
+def _accepted(s: Session, revoked: set[str]) -> list[dict[str, Any]]:
+    """The task's accepted updates, a revoked member's left out."""
+    views = s.q("ListUpdates", task_id=s.task_id, status="accepted")
+    return [v for v in views if v["update"]["member_id"] not in revoked]
+
+
 def aggregate_step(s: Session) -> bool:
     """Post the next aggregate when the buffer is ready; True if it did."""
     if "aggregator" not in s.roles:
         return False
     mem: dict[str, Any] = s.state.read_json("tasks", s.task_id, "aggregator.json", default={})
     head = s.head()
+    revoked = revoked_members(s)
+    _drop_if_revoked(s, int(head["height"]), mem, revoked)
     if _outstanding(s, head, mem):
         return False
-    views = s.q("ListUpdates", task_id=s.task_id, status="accepted")
-    chosen = _select(s, int(head["height"]), views)
+    views = _accepted(s, revoked)
+    chosen = _select(s, int(head["height"]), views, revoked)
     if not chosen:
         return False
     same = {v["update"]["update_id"] for v in chosen} == fell_short(mem, int(head["height"]))
@@ -251,27 +297,46 @@ def aggregate_step(s: Session) -> bool:
         # Updates accepted while the sum was computed (seconds on ciphertexts) join it, once:
         # left out, each would wait for company alone until the next block and then be flushed
         # by itself (decisions/0007, "What encryption costs").
-        later = s.q("ListUpdates", task_id=s.task_id, status="accepted")
+        later = _accepted(s, revoked)
         if {v["update"]["update_id"] for v in later} > set(bw.updates):
-            bw, digest = _weighed(s, later, int(head["height"]))
+            chosen = later
+            bw, digest = _weighed(s, chosen, int(head["height"]))
     args = {"task_id": s.task_id, "updates": bw.updates, "weights_ppm": bw.weights_ppm,
             "contribution_ppm": bw.contribution_ppm, "aggregate_digest": digest}  # fmt: skip
     res = s.ledger.submit("PostAggregate", args)
-    posted = res.valid
-    if not posted and res.code not in ("UPDATE_ALREADY_INCLUDED", "UPDATE_NOT_ACCEPTED"):
+    if not res.valid and not _refused_for_now(s, res.code):
         raise RuntimeError(f"PostAggregate refused: {res.code}: {res.message}")
-    if posted:
-        mem["last"] = {"id": res.tx_id, "head": head["height"], "posted_at": s.clock(),
-                       "updates": sorted(bw.updates)}  # fmt: skip
-        members = s.q("ListMembers")
-        mem["hospitals"] = sum(1 for m in members if "hospital" in m["roles"])
-        s.state.write_json(mem, "tasks", s.task_id, "aggregator.json")
+    if res.valid:
+        _remember(s, mem, res.tx_id, int(head["height"]), chosen)
     return True
+
+
+def _remember(
+    s: Session, mem: dict[str, Any], aggregate_id: str, head: int, views: list[dict[str, Any]]
+) -> None:
+    """Record the posted aggregate as outstanding (with its updates' members, which a later
+    revocation is checked against) in ``aggregator.json``."""
+    updates = [v["update"] for v in views]
+    mem["last"] = {"id": aggregate_id, "head": head, "posted_at": s.clock(),
+                   "updates": sorted(u["update_id"] for u in updates),
+                   "members": sorted({u["member_id"] for u in updates})}  # fmt: skip
+    members = s.q("ListMembers")
+    mem["hospitals"] = sum(1 for m in members if "hospital" in m["roles"])
+    s.state.write_json(mem, "tasks", s.task_id, "aggregator.json")
+
+
+def _refused_for_now(s: Session, code: str) -> bool:
+    """A refusal the next step gets past: an update was included or its member revoked meanwhile
+    (the next aggregate leaves it out). A revoked aggregator itself is refused for good."""
+    if code in ("UPDATE_ALREADY_INCLUDED", "UPDATE_NOT_ACCEPTED"):
+        return True
+    return code == "MEMBER_REVOKED" and s.member_id not in revoked_members(s)
 
 
 def close_aggregate(s: Session, aggregate_id: str, status: str, gain_bp: int | None = None) -> None:
     """Mark the outstanding aggregate closed with its proposal's ``status`` (``below_target``,
-    ``rejected`` or ``superseded``): it is no longer outstanding (see the module docstring).
+    ``rejected``, ``superseded`` or ``member_revoked``): it is no longer outstanding (see the
+    module docstring).
     ``gain_bp``: the block gain its attestations gave (below target: what the bar must decay to)."""
     mem: dict[str, Any] = s.state.read_json("tasks", s.task_id, "aggregator.json", default={})
     if mem.get("last", {}).get("id") == aggregate_id:

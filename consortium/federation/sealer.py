@@ -8,7 +8,9 @@ weights, and the next difficulty as the contract computes it (`consortium.pole.d
 Who seals: every hospital ranks itself by ``sha256(aggregate_id | member)`` (the committee
 function); the first seals at once, the k-th only after ``k × sealer_timeout`` (the first is
 presumably dead). Two sealers racing is harmless: the contract takes the first valid proposal
-for a height and the next one fails ``WRONG_HEIGHT`` or ``UPDATE_ALREADY_INCLUDED``.
+for a height and the next one fails ``WRONG_HEIGHT`` or ``UPDATE_ALREADY_INCLUDED``. An aggregate
+naming an update of a member revoked since it was posted is not sealed (the contract would refuse
+it, MEMBER_REVOKED): recorded in ``sealer.json`` like any refused aggregate, and not retried.
 """
 
 from __future__ import annotations
@@ -104,6 +106,8 @@ def _propose(s: Session, agg: dict[str, Any], head: dict[str, Any]) -> str:
     from consortium.ledger.contract.records import ProposeBlockArgs
 
     height = int(head["height"])
+    if _names_a_revoked_member(s, agg):
+        return "MEMBER_REVOKED"  # the contract refuses it: not decrypted, recorded, not retried
     try:
         data = form_version(s, agg, height)
     except VaultError:
@@ -128,6 +132,18 @@ def _propose(s: Session, agg: dict[str, Any], head: dict[str, Any]) -> str:
             return res.code
         args["next_required_gain_bp"] = int(found.group(1))
     return "WRONG_DIFFICULTY"
+
+
+def _names_a_revoked_member(s: Session, agg: dict[str, Any]) -> bool:
+    """Does ``agg`` hold an update of a member revoked since it was posted? Nothing of a revoked
+    member enters a block: the contract refuses the proposal with MEMBER_REVOKED."""
+    from consortium.federation.aggregator import revoked_members
+
+    revoked = revoked_members(s)
+    return bool(revoked) and any(
+        s.q("GetUpdate", task_id=s.task_id, update_id=u)["update"]["member_id"] in revoked
+        for u in agg["updates"]
+    )
 
 
 def _proposed(s: Session, agg: dict[str, Any], proposals: list[str]) -> bool:

@@ -108,7 +108,7 @@ def test_buffered_takes_medians_of_the_accepting_verifiers() -> None:
 class _Node:
     """What `aggregate_step` reads and writes, with a ledger that records PostAggregate."""
 
-    task_id = "heart"
+    task_id, member_id = "heart", "agg"
     roles = ("aggregator",)
 
     def __init__(self, views: list[dict[str, Any]]) -> None:
@@ -117,6 +117,8 @@ class _Node:
         self.head_ms = 0
         self.record: dict[str, Any] = {}  # the full task record, for a test that needs one
         self.posted: list[dict[str, Any]] = []
+        self.revoked: set[str] = set()  # members RevokeMember has revoked
+        self.refusal = "VALID"  # the code the next PostAggregate gets
         self.files: dict[tuple[str, ...], Any] = {}
         self.state, self.ledger = self, self
 
@@ -140,12 +142,17 @@ class _Node:
 
     def q(self, fn: str, **args: Any) -> Any:
         if fn == "ListMembers":
-            return [{"member_id": m, "roles": ["hospital"]} for m in ("a", "b", "c")]
+            members = [(m, ["hospital"]) for m in ("a", "b", "c")] + [("agg", ["aggregator"])]
+            return [{"member_id": m, "roles": roles,
+                     "status": "revoked" if m in self.revoked else "active"}
+                    for m, roles in members]  # fmt: skip
         assert (fn, args.get("status")) == ("ListUpdates", "accepted")
         return self.views
 
     def submit(self, fn: str, args: dict[str, Any]) -> TxResult:
         assert fn == "PostAggregate"
+        if self.refusal != "VALID":
+            return TxResult(tx_id="refused", code=self.refusal, message="refused")
         self.posted.append(args)
         return TxResult(tx_id=f"agg{len(self.posted)}", code="VALID")
 
@@ -324,3 +331,61 @@ def test_sealers_and_attesters_recompute_the_weights_from_the_ledger() -> None:
     # nor can an aggregate carry an update the ledger does not hold accepted
     views["a-1"]["status"] = "rejected"
     assert not aggregator.weights_as_ledger_says(_Reader(), agg, 1)  # type: ignore[arg-type]
+
+
+def test_sync_does_not_wait_for_a_revoked_hospital_nor_take_its_update() -> None:
+    settings = NodeSettings(sync_members=["a", "b", "c"], planned_updates=2)
+    views = [_view("a", 1, "accepted"), _view("b", 1, "accepted"), _view("c", 1, "pending")]
+    s = _Ledgerless(settings, views, 0)
+    # c was revoked while its update waited for verdicts, a after its update was accepted
+    chosen = _select(s, 1, [views[0], views[1]], revoked={"a", "c"})  # type: ignore[arg-type]
+    assert chosen == [views[1]]
+
+
+def test_the_accepted_updates_of_a_revoked_member_are_left_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(aggregator, "_aggregate_blob", lambda s, ids, weights: "d" * 64)
+    node = _Node([_view("a", 1, "accepted"), _view("b", 1, "accepted"), _view("c", 1, "accepted")])
+    node.revoked = {"a"}
+    assert aggregator.aggregate_step(node)  # type: ignore[arg-type]
+    assert node.posted[-1]["updates"] == ["b-1", "c-1"]
+
+
+def test_an_aggregate_a_revocation_made_unusable_is_dropped_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(aggregator, "_aggregate_blob", lambda s, ids, weights: "d" * 64)
+    node = _Node([_view("a", 1, "accepted"), _view("b", 1, "accepted")])
+    assert aggregator.aggregate_step(node)  # type: ignore[arg-type]
+    assert not aggregator.aggregate_step(node)  # type: ignore[arg-type]  # outstanding
+    node.revoked = {"a"}  # no sealer can propose agg1 now (MEMBER_REVOKED)
+    node.views.append(_view("c", 1, "accepted"))
+    node.now += 0.1  # far within the outstanding timeout (2 s × 4)
+    assert aggregator.aggregate_step(node)  # type: ignore[arg-type]
+    assert node.posted[-1]["updates"] == ["b-1", "c-1"]
+    mem = node.files[("tasks", "heart", "aggregator.json")]
+    assert mem["last"]["id"] == "agg2" and not mem["last"].get("closed")
+
+
+def test_a_contributor_revoked_before_the_post_is_ordered_is_left_out_next_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(aggregator, "_aggregate_blob", lambda s, ids, weights: "d" * 64)
+    node = _Node([_view("a", 1, "accepted"), _view("b", 1, "accepted")])
+    node.refusal = "MEMBER_REVOKED"  # a was revoked after the aggregator read the members
+    assert aggregator.aggregate_step(node)  # type: ignore[arg-type]  # no crash, nothing posted
+    node.revoked, node.refusal = {"a"}, "VALID"
+    node.views.append(_view("c", 1, "accepted"))
+    assert aggregator.aggregate_step(node)  # type: ignore[arg-type]
+    assert node.posted[-1]["updates"] == ["b-1", "c-1"]
+
+
+def test_a_revoked_aggregator_stops_with_the_ledgers_refusal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(aggregator, "_aggregate_blob", lambda s, ids, weights: "d" * 64)
+    node = _Node([_view("a", 1, "accepted"), _view("b", 1, "accepted")])
+    node.revoked, node.refusal = {"agg"}, "MEMBER_REVOKED"
+    with pytest.raises(RuntimeError, match="PostAggregate refused: MEMBER_REVOKED"):
+        aggregator.aggregate_step(node)  # type: ignore[arg-type]
