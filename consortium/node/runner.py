@@ -15,6 +15,9 @@ refers to. Reading on from the saved number would silently skip them, so the nod
 `RewrittenLedger` and what to do (``consortium ledger verify --anchor``). A ledger shorter than
 that block stops it too, except through a client whose view may lag (`Ledger.view_may_lag`: a
 Fabric gateway may answer from a peer still catching up), which waits until the block is there.
+
+A node whose member the admin revoked stops with `MemberRevoked` when it reads the revocation
+(at once on a restart): the contract refuses everything it would send from then on.
 """
 
 from __future__ import annotations
@@ -32,11 +35,15 @@ from consortium.federation.trainer import train_step
 from consortium.federation.verifier import verify_step
 from consortium.ledger.base import CommittedTx
 
-__all__ = ["Node", "RewrittenLedger", "describe"]
+__all__ = ["MemberRevoked", "Node", "RewrittenLedger", "describe"]
 
 
 class RewrittenLedger(UserError):
     """The ledger no longer holds a transaction this node read: it was cut back or rewritten."""
+
+
+class MemberRevoked(UserError):
+    """The admin revoked this node's member: the contract refuses all its transactions."""
 
 
 def _is_last(tx: CommittedTx, last: dict[str, Any]) -> bool:
@@ -84,6 +91,14 @@ class Node:
         return doc
 
     def _take(self, doc: dict[str, Any], tx: CommittedTx) -> None:
+        revoked = tx.args.get("member_id") if tx.fn == "RevokeMember" else None
+        if revoked == self.s.member_id and tx.code == "VALID":
+            raise MemberRevoked(
+                f"member {self.s.member_id!r} was revoked by {tx.creator!r} (block "
+                f"{tx.block_number}, tx {tx.tx_id[:12]}…): the ledger refuses its transactions "
+                "from then on, and its updates not yet in a version enter none. This node has "
+                "nothing left to do; ask the consortium's admin why"
+            )
         if tx.args.get("task_id") != self.s.task_id:
             return
         if self._report is not None and tx.creator == self.s.member_id:

@@ -137,3 +137,9 @@ def test_a_hospital_revoked_after_its_update_was_aggregated_is_in_no_block_and_u
         assert watch.q("GetUpdate", task_id=watch.task_id, update_id=update_id)["status"] == (
             "accepted"
         )
+    # The revoked hospital's own node stops with what happened instead of a refused transaction.
+    from consortium.node.runner import MemberRevoked
+
+    [mine] = [n for n in nodes if n.s.member_id == victim]
+    with pytest.raises(MemberRevoked, match=f"member '{victim}' was revoked by 'admin'"):
+        mine.step()
