@@ -8,6 +8,13 @@ with the revealed first layer swapped in) and caches it under
 ``tasks/<task>/ledger/<update_id>.npz`` in its private state: an update's blobs never change
 once revealed (content-addressed), so the cache never goes stale.
 
+Whatever opens is an update only if every entry is a number `encrypt_update` takes (finite,
+within ±`MAX_ENTRY`): a member writes its own ciphertexts, including the CKKS scale a decoded value
+is divided by, and can make them decrypt to NaN, ±inf or 1e297 (tests/pole/
+test_malformed_update.py). Such a blob is unusable like one that does not decrypt: `open_delta`
+raises ValueError and the verifier names it ``BAD_BLOB``; read on, it stopped the verifier's node
+in its metric (NaN predictions) or its norms (overflow).
+
 It also answers whose layer a mapped model was made behind (`foreign_origin`): a copied or
 replayed mapped blob reproduces *another* update's revealed first layer when multiplied by that
 update's layer (rebuilt from the nonce revealed on the ledger), which no independently trained
@@ -22,10 +29,13 @@ from typing import Any
 
 import numpy as np
 
+from consortium.crypto.params import MAX_ABS_VALUE
 from consortium.federation.session import Session
 from consortium.federation.vault import VaultError
+from consortium.federation.versions import SUM_TOLERANCE
 
 __all__ = [
+    "MAX_ENTRY",
     "cache_delta",
     "cached_delta",
     "duplicate_candidates",
@@ -49,6 +59,19 @@ ORIGIN_REL_TOL = 1e-3
 # check; the bound is loose on purpose (a false candidate costs one decryption, never a verdict).
 CANDIDATE_COSINE = 0.9
 
+# The largest |entry| an update decrypts to: `encrypt_update` takes entries within
+# ±MAX_ABS_VALUE, and decryption adds CKKS noise far below SUM_TOLERANCE. The same bound holds in
+# plaintext mode (`PlainVault`), so that both modes judge the same updates alike.
+MAX_ENTRY = MAX_ABS_VALUE + SUM_TOLERANCE
+
+
+def _check_entries(arrays: Arrays) -> None:
+    """ValueError unless every entry is finite and within ±`MAX_ENTRY` (module docstring)."""
+    for name, values in arrays.items():
+        flat = np.asarray(values, dtype=np.float64).ravel()
+        if flat.size and not float(np.abs(flat).max()) <= MAX_ENTRY:  # NaN compares false too
+            raise ValueError(f"tensor {name}: entries that are not finite or beyond ±{MAX_ENTRY}")
+
 
 def open_delta(s: Session, update: dict[str, Any]) -> tuple[Arrays, Arrays]:
     """(mapped delta, unmapped delta) of a revealed update; ValueError/VaultError if unusable."""
@@ -68,6 +91,8 @@ def open_delta(s: Session, update: dict[str, Any]) -> tuple[Arrays, Arrays]:
         raise ValueError("tensor layout")
     if revealed[first].shape != base[first].shape:
         raise ValueError("tensor layout")
+    _check_entries(mapped)
+    _check_entries(OrderedDict([(first, revealed[first])]))
     ordered = OrderedDict((k, mapped[k]) for k in base)  # the model's order (blobs sort by name)
     delta = OrderedDict(ordered)
     delta[first] = revealed[first]
@@ -147,6 +172,7 @@ def revealed_first(s: Session, update: dict[str, Any]) -> np.ndarray | None:
         layer = s.vault.decrypt(s.blobs.get(update["unmapped_digest"]))[first]
         if layer.shape != base[first].shape:
             raise ValueError("tensor layout")
+        _check_entries(OrderedDict([(first, layer)]))
     except (VaultError, OSError, ValueError, KeyError):
         _mark_bad(s, uid)
         return None

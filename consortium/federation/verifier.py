@@ -1,8 +1,10 @@
 """Verifier role: endorse the updates this member is drawn for, after the submitter's reveal.
 
 For one update: fetch and decrypt the mapped delta and the revealed unmapped first layer
-(``BAD_BLOB`` when either does not open), rebuild the submitter's layer from the revealed nonce,
-check the reveal (``INCONSISTENT_REVEAL``) and whether the mapped model was made behind another
+(``BAD_BLOB`` when either does not open to an update: it does not decrypt, has another layout,
+or holds entries that are NaN, infinite or beyond what encryption takes,
+`federation.ledgerview.open_delta`), rebuild the submitter's layer from the revealed nonce, check
+the reveal (``INCONSISTENT_REVEAL``) and whether the mapped model was made behind another
 revealed layer of the task (``SML_MISMATCH``, `federation.ledgerview.foreign_origin`), evaluate
 base+Δ, base−Δ and the mapped model behind the layer on this member's **held-out** rows, and let
 `consortium.federation.checks.decide` judge against this verifier's references: the deltas of

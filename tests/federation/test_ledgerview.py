@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+import pytest
 
 from consortium.federation.ledgerview import (
     cache_delta,
@@ -197,3 +198,29 @@ def test_the_score_of_other_members_decrypts_nothing(tmp_path: Path) -> None:
     assert got[1] is not None and np.allclose(got[1]["w1"], d_verified["w1"])
     assert got[2] is not None and np.allclose(got[2]["w1"], d_mine["w1"])
     assert len(vault.calls) == opened and sum(vault.calls.values()) == opened
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -1e297, 4.5])
+@pytest.mark.parametrize("tensor", ["w0", "w1"])
+def test_an_update_with_entries_no_encryption_makes_does_not_open(
+    tmp_path: Path, bad: float, tensor: str
+) -> None:
+    # A member chooses what its blobs decrypt to: in plaintext mode any float64, under CKKS any
+    # scale its values are divided by (tests/pole/test_malformed_update.py). NaN, ±inf, values
+    # whose norms overflow and entries beyond what `encrypt_update` takes make no update; read
+    # on, they stopped the verifier's node in its metric or its norms.
+    fake = _Session(tmp_path)
+    delta = _delta(np.random.default_rng(5))
+    update, mapped = fake.submit("mallory", 0, delta, ms=1)
+    blobs = {"model_digest": OrderedDict((k, v.astype(np.float64)) for k, v in mapped.items()),
+             "unmapped_digest": OrderedDict(w0=delta["w0"].copy())}  # fmt: skip
+    for field, arrays in blobs.items():  # the bad entry in each blob that holds the tensor
+        if tensor in arrays:
+            arrays[tensor][0, 1] = bad
+            update[field] = fake.blobs.put(fake.vault.encrypt(arrays))
+    s = cast(Session, fake)
+    first = revealed_first(s, update)  # the duplicate and SML screens read only the first layer
+    assert (first is None) if tensor == "w0" else (first is not None)
+    with pytest.raises(ValueError, match="not finite or beyond"):
+        open_delta(s, update)
+    assert update_delta(s, update) is None  # for the references and the attester
