@@ -73,7 +73,9 @@ def is_weighted_mean(
     in the clear: ``θ + η·Σ w_k·Δ_k / Σ w_k`` in float64, and each parameter of ``version`` within
     ``η·10⁶/Σw · SUM_TOLERANCE`` (the sum's noise, scaled as `apply_aggregate` scales it) plus
     one float32 rounding of it. An attester that holds the deltas checks a proposal this way
-    without decrypting the aggregate (`consortium.federation.attester`).
+    without decrypting the aggregate (`consortium.federation.attester`). A mean that is not finite
+    (a delta of ±inf, or weighted deltas that overflow) is the mean of no version: its bound would
+    be infinite too.
     """
     total = sum(int(w) for w in weights_ppm)
     if total <= 0 or len(deltas) != len(weights_ppm) or set(version) != set(base):
@@ -89,8 +91,8 @@ def is_weighted_mean(
             )
         expected = np.asarray(theta, dtype=np.float64) + factor * step
         got = np.asarray(version[name], dtype=np.float64)
-        if got.shape != expected.shape:
-            return False
+        if got.shape != expected.shape or not np.all(np.isfinite(expected)):
+            return False  # an infinite mean would make the bound infinite: anything would pass
         bound = factor * SUM_TOLERANCE + np.abs(expected) * 2.0**-23
         if not bool(np.all(np.abs(got - expected) <= bound)):
             return False

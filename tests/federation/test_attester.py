@@ -1,8 +1,10 @@
 """The attester's refusal of a post-dated proposal (its interval sets the PoLe bar it is judged
-against), with a session that holds only what `attest_step` reads."""
+against), with a session that holds only what `attest_step` reads; and its check of a version
+against the updates in the clear."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from types import SimpleNamespace
 from typing import Any
 
@@ -104,3 +106,29 @@ def test_a_proposal_that_names_no_posted_aggregate_is_not_consistent(
     }  # fmt: skip
 
     assert attester._consistent(_Checks(), proposal) is consistent  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [[np.inf], [-np.inf], [np.nan], [1e308, 1e308]],  # the last two overflow when weighted
+    ids=["inf", "-inf", "nan", "overflow"],
+)
+def test_no_version_is_the_weighted_mean_of_deltas_that_are_not_finite(
+    entries: list[float],
+) -> None:
+    # An attester compares the proposed version with the weighted mean of the deltas in the
+    # clear, within a bound that grows with the mean: where the mean was infinite, so was the
+    # bound, and the sealer could put any number there.
+    from consortium.federation.versions import is_weighted_mean
+
+    base = OrderedDict(w=np.zeros((3, 2), dtype=np.float32))
+    deltas = []
+    for entry in entries:
+        delta = OrderedDict(w=np.full((3, 2), 0.01))
+        delta["w"][1, 1] = entry
+        deltas.append(delta)
+    weights = [1_000_000] * len(deltas)
+    for chosen in (0.0, 7.0, np.inf):
+        version = OrderedDict(w=np.full((3, 2), 0.01, dtype=np.float32))  # the mean elsewhere
+        version["w"][1, 1] = chosen
+        assert not is_weighted_mean(version, base, deltas, weights, 10_000), chosen
