@@ -27,7 +27,11 @@ of posting the same sum again (which looped, re-drawing attestation committees u
 the same version; decisions/0007-bafl.md). It tries the same sum again once the task's decaying
 requirement (`consortium.pole.difficulty.required_gain_at`) has fallen to the gain that sum was
 attested with, or at the latest after the outstanding timeout above, so that a round nobody can
-add to (the synchronous baseline, or the last updates of a task) is not stuck for good.
+add to (the synchronous baseline, or the last updates of a task) is not stuck for good. An
+aggregator killed after its `PostAggregate` committed but before ``aggregator.json`` recorded it
+finds that aggregate on the ledger (``ListAggregates``: its own, on the head, later than the one
+recorded) before it sums anything, and waits on it as if recorded, instead of computing the same
+sum on ciphertexts and posting it a second time.
 
 The synchronous baseline (`NodeSettings.sync_members`) waits instead for every listed hospital's
 update on the current head to be decided (or for the hospital to have sent all its planned
@@ -274,6 +278,22 @@ def _accepted(s: Session, revoked: set[str]) -> list[dict[str, Any]]:
     return [v for v in views if v["update"]["member_id"] not in revoked]
 
 
+def _adopt_posted(s: Session, head: int, mem: dict[str, Any]) -> bool:
+    """Remember an aggregate this aggregator posted on ``head`` after the one ``mem`` names, if the
+    ledger holds one: it was killed between `PostAggregate` and writing ``aggregator.json``. True
+    when it did (the aggregate is then ``mem["last"]``, outstanding as if remembered at once)."""
+    mine = [a for a in s.q("ListAggregates", task_id=s.task_id)
+            if a["by"] == s.member_id and int(a["head"]) == head]  # fmt: skip
+    known = next((a for a in mine if a["aggregate_id"] == (mem.get("last") or {}).get("id")), None)
+    later = [a for a in mine if known is None or int(a["ms"]) > int(known["ms"])]
+    if not later:
+        return False
+    newest = max(later, key=lambda a: int(a["ms"]))
+    _remember(s, mem, str(newest["aggregate_id"]), head, int(newest["ms"]) / 1000,
+              list(newest["updates"]), members=None)  # fmt: skip
+    return True
+
+
 def aggregate_step(s: Session) -> bool:
     """Post the next aggregate when the buffer is ready; True if it did."""
     if "aggregator" not in s.roles:
@@ -292,6 +312,8 @@ def aggregate_step(s: Session) -> bool:
     waited = s.clock() - mem["last"].get("closed_at", 0.0) if same else 0.0
     if same and waited < _timeout(s, mem) and not _bar_decayed(s, head, mem["last"]):
         return False  # the same sum already fell short on this head: wait for company
+    if _adopt_posted(s, int(head["height"]), mem) and _outstanding(s, head, mem):
+        return False  # posted just before a kill: not summed and posted a second time
     bw, digest = _weighed(s, chosen, int(head["height"]))
     if not s.settings.sync_members:
         # Updates accepted while the sum was computed (seconds on ciphertexts) join it, once:
@@ -307,21 +329,24 @@ def aggregate_step(s: Session) -> bool:
     if not res.valid and not _refused_for_now(s, res.code):
         raise RuntimeError(f"PostAggregate refused: {res.code}: {res.message}")
     if res.valid:
-        _remember(s, mem, res.tx_id, int(head["height"]), chosen)
+        _remember(s, mem, res.tx_id, int(head["height"]), s.clock(),
+                  [v["update"]["update_id"] for v in chosen],
+                  members=[v["update"]["member_id"] for v in chosen])  # fmt: skip
     return True
 
 
 def _remember(
-    s: Session, mem: dict[str, Any], aggregate_id: str, head: int, views: list[dict[str, Any]]
-) -> None:
-    """Record the posted aggregate as outstanding (with its updates' members, which a later
-    revocation is checked against) in ``aggregator.json``."""
-    updates = [v["update"] for v in views]
-    mem["last"] = {"id": aggregate_id, "head": head, "posted_at": s.clock(),
-                   "updates": sorted(u["update_id"] for u in updates),
-                   "members": sorted({u["member_id"] for u in updates})}  # fmt: skip
-    members = s.q("ListMembers")
-    mem["hospitals"] = sum(1 for m in members if "hospital" in m["roles"])
+    s: Session, mem: dict[str, Any], aggregate_id: str, head: int, posted_at: float,
+    updates: list[str], *, members: list[str] | None,
+) -> None:  # fmt: skip
+    """Record the posted aggregate as outstanding in ``aggregator.json``, with its updates'
+    members, which a later revocation is checked against (None: looked up when needed)."""
+    mem["last"] = {"id": aggregate_id, "head": head, "posted_at": posted_at,
+                   "updates": sorted(updates)}  # fmt: skip
+    if members is not None:
+        mem["last"]["members"] = sorted(set(members))
+    everyone = s.q("ListMembers")
+    mem["hospitals"] = sum(1 for m in everyone if "hospital" in m["roles"])
     s.state.write_json(mem, "tasks", s.task_id, "aggregator.json")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -105,6 +106,10 @@ def test_buffered_takes_medians_of_the_accepting_verifiers() -> None:
     assert (item.metric_bp, item.cosine_bp, item.base_version) == (8000, 100, 2)
 
 
+class _Killed(Exception):
+    """The node was killed (kill -9) here."""
+
+
 class _Node:
     """What `aggregate_step` reads and writes, with a ledger that records PostAggregate."""
 
@@ -119,14 +124,18 @@ class _Node:
         self.posted: list[dict[str, Any]] = []
         self.revoked: set[str] = set()  # members RevokeMember has revoked
         self.refusal = "VALID"  # the code the next PostAggregate gets
+        self.aggregates: list[dict[str, Any]] = []  # as ListAggregates returns them
         self.files: dict[tuple[str, ...], Any] = {}
         self.state, self.ledger = self, self
+        self.killed_before_writing = False
 
     def read_json(self, *path: str, default: Any = None) -> Any:
-        return self.files.get(path, default)
+        return copy.deepcopy(self.files.get(path, default))  # a file, not the writer's object
 
     def write_json(self, doc: Any, *path: str) -> None:
-        self.files[path] = doc
+        if self.killed_before_writing:
+            raise _Killed
+        self.files[path] = copy.deepcopy(doc)
 
     def head(self) -> dict[str, Any]:
         return {"height": self.height, "ms": self.head_ms, "required_gain_bp": 50}
@@ -146,6 +155,8 @@ class _Node:
             return [{"member_id": m, "roles": roles,
                      "status": "revoked" if m in self.revoked else "active"}
                     for m, roles in members]  # fmt: skip
+        if fn == "ListAggregates":
+            return self.aggregates
         assert (fn, args.get("status")) == ("ListUpdates", "accepted")
         return self.views
 
@@ -154,7 +165,10 @@ class _Node:
         if self.refusal != "VALID":
             return TxResult(tx_id="refused", code=self.refusal, message="refused")
         self.posted.append(args)
-        return TxResult(tx_id=f"agg{len(self.posted)}", code="VALID")
+        tx_id = f"agg{len(self.posted)}"
+        self.aggregates.append({**args, "aggregate_id": tx_id, "head": self.height,
+                                "by": self.member_id, "ms": self.now_ms()})  # fmt: skip
+        return TxResult(tx_id=tx_id, code="VALID")
 
 
 def test_a_sum_that_fell_short_is_not_posted_again_until_something_changes(
@@ -186,6 +200,43 @@ def test_the_same_sum_is_tried_again_after_the_outstanding_timeout(
     assert not aggregator.aggregate_step(node)  # type: ignore[arg-type]
     node.now += 0.2
     assert aggregator.aggregate_step(node) and len(node.posted) == 2  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("before", ["nothing", "a_short_sum_on_the_head", "a_sum_on_an_older_head"])
+def test_an_aggregate_posted_just_before_a_kill_is_not_posted_again(
+    monkeypatch: pytest.MonkeyPatch, before: str
+) -> None:
+    monkeypatch.setattr(aggregator, "_aggregate_blob", lambda s, ids, weights: "d" * 64)
+    node = _Node([_view("a", 1, "accepted"), _view("b", 1, "accepted")])
+    step = lambda: aggregator.aggregate_step(node)  # type: ignore[arg-type]  # noqa: E731
+    # Arrange: what aggregator.json remembers, then a sum posted just before a kill -9
+    if before == "a_short_sum_on_the_head":  # the same sum, tried again once the bar decayed
+        assert step()
+        aggregator.close_aggregate(node, "agg1", "below_target")  # type: ignore[arg-type]
+        node.now += 2.0 * 4
+    elif before == "a_sum_on_an_older_head":
+        node.height, views = 0, node.views
+        node.views = [_view("a", 0, "accepted"), _view("b", 0, "accepted")]
+        assert step()
+        node.height, node.views = 1, views  # sealed; a and b trained on version 1 since
+    remembered = node.files.get(("tasks", "heart", "aggregator.json"))
+    node.now += 1.0
+    node.killed_before_writing = True
+    with pytest.raises(_Killed):
+        step()
+    assert node.files.get(("tasks", "heart", "aggregator.json")) == remembered
+    posted = len(node.posted)
+    # Act: the restarted node steps again
+    node.killed_before_writing = False
+    node.now += 1.0
+    assert not step()
+    # Assert: it took its own aggregate from the ledger as outstanding, and posted nothing
+    assert len(node.posted) == posted
+    last = node.files[("tasks", "heart", "aggregator.json")]["last"]
+    assert last["id"] == node.aggregates[-1]["aggregate_id"] and "closed" not in last
+    assert (last["head"], last["updates"], last["posted_at"]) == (1, ["a-1", "b-1"], node.now - 1)
+    aggregator.close_aggregate(node, last["id"], "rejected")  # type: ignore[arg-type]
+    assert step() and len(node.posted) == posted + 1  # closed as any other: aggregated afresh
 
 
 def test_a_rejected_or_superseded_sum_is_aggregated_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
