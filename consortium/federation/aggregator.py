@@ -362,9 +362,14 @@ def close_aggregate(s: Session, aggregate_id: str, status: str, gain_bp: int | N
     """Mark the outstanding aggregate closed with its proposal's ``status`` (``below_target``,
     ``rejected``, ``superseded`` or ``member_revoked``): it is no longer outstanding (see the
     module docstring).
-    ``gain_bp``: the block gain its attestations gave (below target: what the bar must decay to)."""
+    ``gain_bp``: the block gain its attestations gave (below target: what the bar must decay to).
+
+    Closing it again with the same status changes nothing: a restarted node reads again the
+    transactions after its last saved position, and the wait for the same sum (`aggregate_step`)
+    counts from the first close, not from the replay."""
     mem: dict[str, Any] = s.state.read_json("tasks", s.task_id, "aggregator.json", default={})
-    if mem.get("last", {}).get("id") == aggregate_id:
+    last = mem.get("last", {})
+    if last.get("id") == aggregate_id and last.get("closed") != status:
         mem["last"]["closed"] = status
         mem["last"]["closed_at"] = s.clock()
         mem["last"]["gain_bp"] = gain_bp

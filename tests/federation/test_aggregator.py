@@ -290,6 +290,18 @@ def test_without_decay_the_same_sum_waits_out_the_timeout_whatever_its_gain(
     assert not aggregator.aggregate_step(node)  # type: ignore[arg-type]
 
 
+def test_closing_an_aggregate_again_keeps_when_it_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A restarted node reads again the transactions after its last saved position, and with them
+    # the AttestBlock that closed its aggregate: the wait for the same sum counts from the close.
+    node = _fell_short(monkeypatch, gain_decay_intervals=0, head_age_ms=100_000)
+    closed = node.files[("tasks", "heart", "aggregator.json")]["last"]
+    node.now += 5.0
+    aggregator.close_aggregate(node, "agg1", "below_target", -30)  # type: ignore[arg-type]
+    assert node.files[("tasks", "heart", "aggregator.json")]["last"] == closed
+    node.now += 2.0 * 4 - 5.0  # the outstanding timeout after the first close
+    assert aggregator.aggregate_step(node) and len(node.posted) == 2  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     ("decay", "gain", "for_good"),
     [(4, -30, False), (4, -100, False), (4, -101, True), (0, -30, True)],
