@@ -20,6 +20,7 @@ from __future__ import annotations
 import secrets
 import sys
 from collections import OrderedDict
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -29,7 +30,7 @@ from consortium.federation.pacing import PacingPlan, epsilon_decimal, plan_pacin
 from consortium.federation.session import Session
 from consortium.ledger.base import TxResult
 
-__all__ = ["apply_attack", "site_budget", "train_step"]
+__all__ = ["apply_attack", "budget_left", "site_budget", "train_step"]
 
 Arrays = OrderedDict[str, np.ndarray]
 
@@ -185,15 +186,24 @@ def _train(
     return delta, result.n_samples, eps
 
 
-def _budget_left(s: Session, subs: dict[str, Any]) -> bool:
-    """Fewer updates sent than planned, and the budget not refused earlier.
+def budget_left(subs: Mapping[str, Any], planned: int, *, cap_fixed: bool = False) -> bool:
+    """Whether a hospital whose submission records (``submissions.json``) are ``subs`` has an
+    update left to send: fewer sent than ``planned`` (an abandoned submission counts as sent),
+    and its budget not refused for good.
 
-    The pacing makes the planned updates fit the budget; the accountant still refuses any run
-    past it (`BudgetExceeded`, recorded as ``status = "spent"``).
+    The pacing makes the planned updates fit the task's budget; the accountant still refuses any
+    run past it (`BudgetExceeded`, recorded as ``status = "spent"``), and so does the contract
+    (``BUDGET_EXCEEDED``: the ε a member declares never decreases). Either is final. A refusal by
+    the site's cap (``status = "refused"``) recurs at every version as long as the cap stays as it
+    is (the histories it composes only grow); the node tries once per version all the same, since
+    its data owners may raise the cap (decisions/0004). With ``cap_fixed`` (a simulation, whose
+    node.toml does not change during the run) that refusal is final too.
     """
-    sent = sum(1 for r in subs.values() if r.get("update_id") or r.get("status") == "abandoned")
-    spent = any(r.get("status") == "spent" for r in subs.values())
-    return sent < s.settings.planned_updates and not spent
+    records = list(subs.values())
+    sent = sum(1 for r in records if r.get("update_id") or r.get("status") == "abandoned")
+    final = ("spent", "refused") if cap_fixed else ("spent",)
+    refused = any(r.get("status") in final or r.get("code") == "BUDGET_EXCEEDED" for r in records)
+    return sent < planned and not refused
 
 
 def _prepare(s: Session, height: int, head: dict[str, Any], subs: dict[str, Any]) -> None:
@@ -293,7 +303,7 @@ def train_step(s: Session) -> bool:
     rec = subs.get(str(head["height"]))
     if rec is not None and ("model_digest" in rec or rec.get("status") in ("spent", "refused")):
         return False  # trained on this version already, or refused: not again at every poll
-    if rec is None and not _budget_left(s, subs):
+    if rec is None and not budget_left(subs, s.settings.planned_updates):
         return False
     if rec is None and _find_own(s, head["height"]) is not None:
         subs[str(head["height"])] = {"base": head["height"], "status": "abandoned", "code": "LOST"}

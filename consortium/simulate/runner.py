@@ -4,8 +4,9 @@ Each hospital and the aggregator run as separate OS processes (`consortium node 
 only the consortium directory (SQLite ledger, blob directory), exactly as on several machines
 sharing a ledger. This process watches the ledger as the admin member: it evaluates every new
 version on the pooled held-out rows of all hospitals (and of the honest ones only), stops at the
-target metric, when every hospital has sent all the updates it planned and everything is sealed,
-or at ``max_seconds``, then stops the nodes and writes the report (`consortium.simulate.report`).
+target metric, when every hospital has sent all the updates it planned (or can send no more,
+`consortium.federation.trainer.budget_left`) and everything is sealed, or at ``max_seconds``,
+then stops the nodes and writes the report (`consortium.simulate.report`).
 """
 
 from __future__ import annotations
@@ -124,8 +125,9 @@ class Monitor:
         return point
 
     def done(self) -> bool:
-        """Every hospital sent all it planned (or stopped), and nothing is left to seal."""
+        """Every hospital sent all it planned (or can send no more), and nothing is left to seal."""
         from consortium.federation.aggregator import short_for_good
+        from consortium.federation.trainer import budget_left
 
         views = self.s.q("ListUpdates", task_id=self.s.task_id)
         if any(v["status"] == "pending" for v in views):
@@ -141,8 +143,8 @@ class Monitor:
         for site in self.cfg.sites:
             subs = _read_json(self.root / "members" / site / "state" / "tasks" / "heart"
                               / "submissions.json")  # fmt: skip
-            sent = sum(1 for r in subs.values() if r.get("update_id") or r.get("status"))
-            if sent < planned_updates(self.cfg, site) and not _out_of_budget(subs):
+            # the trainer's own count; a refusal by a site's cap is final during a run
+            if budget_left(subs, planned_updates(self.cfg, site), cap_fixed=True):
                 return False
         return True
 
@@ -172,12 +174,6 @@ def _read_json(path: Path) -> dict[str, Any]:
     import json
 
     return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def _out_of_budget(subs: dict[str, Any]) -> bool:
-    return any(
-        r.get("status") == "spent" or r.get("code") == "BUDGET_EXCEEDED" for r in subs.values()
-    )
 
 
 def verify_ledger_dir(root: Path) -> bool:

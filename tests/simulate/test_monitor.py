@@ -1,0 +1,79 @@
+"""When the simulation's monitor calls a run done: every hospital has sent what it planned or can
+send nothing more, by the trainer's own count (`trainer.budget_left`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from consortium.simulate.config import SimConfig
+from consortium.simulate.runner import Monitor
+
+
+class _Admin:
+    """The admin's session as `Monitor.done` reads it: nothing pending or left to aggregate."""
+
+    task_id = "heart"
+
+    def q(self, fn: str, **args: Any) -> Any:
+        assert fn == "ListUpdates"
+        return []
+
+    def task(self) -> dict[str, Any]:
+        return {}
+
+    def head(self) -> dict[str, Any]:
+        return {"height": 3}
+
+
+def _monitor(root: Path, records: dict[str, list[dict[str, Any]]]) -> Monitor:
+    """A monitor of a run whose hospitals left these submission records, planning 3 each."""
+    for site, recs in records.items():
+        path = root / "members" / site / "state" / "tasks" / "heart" / "submissions.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps({str(r["base"]): r for r in recs}))
+    monitor = Monitor.__new__(Monitor)  # no ledger or cohorts: `done` reads neither
+    monitor.cfg = SimConfig(sites=tuple(records), planned_updates=3)
+    monitor.root, monitor.s = root, _Admin()  # type: ignore[assignment]
+    return monitor
+
+
+def _sent(base: int) -> dict[str, Any]:
+    return {"base": base, "update_id": f"u{base}", "revealed": True}
+
+
+@pytest.mark.parametrize(
+    ("last", "done"),
+    [
+        ({"status": "refused", "reason": "past the site's budget"}, True),  # refused again later
+        ({"status": "spent", "reason": "past the task's budget"}, True),
+        ({"status": "abandoned", "code": "BUDGET_EXCEEDED"}, True),  # ε only grows: final
+        ({"status": "abandoned", "code": "STALE_BASE"}, False),  # one sent; it trains again
+        ({"model_digest": "d" * 64}, False),  # trained, not submitted yet
+    ],
+)
+def test_a_hospital_short_of_its_plan_is_done_only_when_it_can_send_nothing_more(
+    tmp_path: Path, last: dict[str, Any], done: bool
+) -> None:
+    # Arrange: one hospital sent all it planned; the other sent one, then this happened
+    monitor = _monitor(tmp_path, {"cleveland": [_sent(0), _sent(1), _sent(2)],
+                                  "hungary": [_sent(0), {"base": 1, **last}]})  # fmt: skip
+    # Act / Assert: a site refused by its cap is refused at every later version (its histories
+    # only grow) and the cap cannot change during the run: waiting for it would last until
+    # max_seconds
+    assert monitor.done() is done
+
+
+def test_the_trainer_counts_the_same_way(tmp_path: Path) -> None:
+    from consortium.federation.trainer import budget_left
+
+    refused = {"0": _sent(0), "1": {"base": 1, "status": "refused"}}
+    assert budget_left(refused, 3)  # the node tries again on the next version ...
+    assert not budget_left(refused, 3, cap_fixed=True)  # ... in vain while its cap stays
+    assert budget_left({"0": {"base": 0, "status": "refused"}}, 1)  # not an update sent
+    # the contract refused the ε declared: a later update declares more, and is refused too
+    over = {"0": _sent(0), "1": {"base": 1, "status": "abandoned", "code": "BUDGET_EXCEEDED"}}
+    assert not budget_left(over, 3)
