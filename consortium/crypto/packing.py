@@ -53,6 +53,7 @@ from consortium.crypto.params import PARAMS, CkksParams, coeff_primes
 __all__ = [
     "PackingError",
     "is_seeded",
+    "level_and_scale",
     "pack_ciphertext",
     "pack_seal",
     "unpack_ciphertext",
@@ -63,6 +64,7 @@ _SEAL_MAGIC = 0xA15E
 _HEADER = struct.Struct("<HBBBBHQ")  # magic, header size, major, minor, compr_mode, reserved, size
 _MEMBERS = 73  # parms_id .. correction_factor
 _META = _MEMBERS + 24  # members, data array header (16) and its element count (8)
+_SCALE = 32 + 1 + 3 * 8  # the scale (a double) after parms_id, is_ntt_form and the three sizes
 _SEED_INFO = 16 + 1 + 64  # UniformRandomGeneratorInfo: SEAL header, prng_type, 8 x uint64 seed
 _PRNG_TYPES = (1, 2)  # SEAL prng_type: blake2xb, shake256
 _COMPR_NONE, _COMPR_ZLIB, _COMPR_ZSTD = 0, 1, 2
@@ -224,6 +226,19 @@ def is_seeded(packed: bytes) -> bool:
     pos = 4 + head_len + tail_len
     stored, polys, _, _ = _geometry(packed[pos : pos + _META])
     return stored < polys
+
+
+def level_and_scale(packed: bytes) -> tuple[int, float]:
+    """(limbs, scale) of a packed ciphertext, read from its SEAL members without unpacking it:
+    how many primes of the modulus it has left, and what decoding divides its values by."""
+    if len(packed) < 4:
+        raise PackingError("packed ciphertext is truncated")
+    head_len, tail_len = struct.unpack_from("<HH", packed)
+    pos = 4 + head_len + tail_len
+    meta = packed[pos : pos + _META]
+    _, _, _, limbs = _geometry(meta)
+    (scale,) = struct.unpack_from("<d", meta, _SCALE)
+    return limbs, float(scale)
 
 
 def _pack(head: bytes, seal: bytes, tail: bytes, params: CkksParams) -> bytes:

@@ -65,8 +65,19 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from consortium.canonical import canonical_json, sha256_hex
 from consortium.crypto.context import CkksContext
 from consortium.crypto.lastlevel import LastLevelDecryptor
-from consortium.crypto.packing import PackingError, pack_ciphertext, pack_seal, unpack_ciphertexts
-from consortium.crypto.params import MAX_ABS_VALUE, MAX_WEIGHT_SUM_PPM, exact_weight_scalar
+from consortium.crypto.packing import (
+    PackingError,
+    level_and_scale,
+    pack_ciphertext,
+    pack_seal,
+    unpack_ciphertexts,
+)
+from consortium.crypto.params import (
+    MAX_ABS_VALUE,
+    MAX_WEIGHT_SUM_PPM,
+    coeff_primes,
+    exact_weight_scalar,
+)
 from consortium.crypto.seeded import PublicKeyEncryptor, ScratchFile, SeededEncryptor
 
 __all__ = [
@@ -77,6 +88,7 @@ __all__ = [
     "TensorEntry",
     "UpdateFormatError",
     "UpdateHeader",
+    "check_submission",
     "decrypt_update",
     "encrypt_update",
     "replace_tensor",
@@ -310,6 +322,39 @@ def decrypt_update(
         flat = np.concatenate(values or [np.zeros(0)])
         out[t.name] = flat.reshape(t.shape).astype(dtype or t.dtype)
     return out
+
+
+def check_submission(update: EncryptedUpdate | bytes, ctx: CkksContext) -> None:
+    """UpdateFormatError unless ``update`` is laid out as `encrypt_update` makes it under ``ctx``
+    in the current format: a ``consortium/he-update/v3`` ``update`` whose ciphertexts all have
+    every data prime and the context's scale, which `weighted_sum` sums with any other such
+    update.
+
+    A member writes its own ciphertexts, and one that decrypts as it should may still not sum:
+    an older format packs values differently, a ``sum`` has no prime left for the weight's
+    product, and SEAL adds no two ciphertexts of different scales. A scale is also what decoding
+    divides by, so one near 0 decrypts to NaN. Verifiers check this before decrypting a submitted
+    update (`consortium.federation.he.HEVault.open_update`); the aggregator, which sums what
+    they accepted, stopped on each of these.
+    """
+    upd = _as_update(update)
+    if upd.header.format != FORMAT or upd.header.kind != "update":
+        raise UpdateFormatError(
+            f"a submitted update must be a {FORMAT} update, not a {upd.header.format} "
+            f"{upd.header.kind}"
+        )
+    limbs, scale = len(coeff_primes(ctx.params)) - 1, 2.0**ctx.params.scale_bits
+    for t in upd.header.tensors:
+        for chunk in upd.chunks[t.name]:
+            try:
+                level = level_and_scale(chunk)
+            except PackingError as err:
+                raise UpdateFormatError(f"bad ciphertext in the update: {err}") from err
+            if level != (limbs, scale):
+                raise UpdateFormatError(
+                    f"tensor {t.name!r}: a ciphertext with {level[0]} primes at scale {level[1]!r}"
+                    f", where a fresh update has {limbs} at {scale!r}"
+                )
 
 
 def replace_tensor(

@@ -55,6 +55,15 @@ class HEVault:
             raise VaultError(f"cannot decrypt the blob: {exc}") from exc
         return OrderedDict(out.items())
 
+    def open_update(self, blob: bytes) -> OrderedDict[str, np.ndarray]:
+        from consortium.crypto.update import UpdateFormatError, check_submission
+
+        try:
+            check_submission(blob, self.ctx)
+        except UpdateFormatError as exc:
+            raise VaultError(f"not an update as members submit them: {exc}") from exc
+        return self.decrypt(blob)
+
     def replace(self, blob: bytes, tensor_blob: bytes) -> bytes:
         from consortium.crypto.update import EncryptedUpdate, replace_tensor
 

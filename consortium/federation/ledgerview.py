@@ -8,9 +8,11 @@ with the revealed first layer swapped in) and caches it under
 ``tasks/<task>/ledger/<update_id>.npz`` in its private state: an update's blobs never change
 once revealed (content-addressed), so the cache never goes stale.
 
-Whatever opens is an update only if every entry is a number `encrypt_update` takes (finite,
-within ±`MAX_ENTRY`): a member writes its own ciphertexts, including the CKKS scale a decoded value
-is divided by, and can make them decrypt to NaN, ±inf or 1e297 (tests/pole/
+A submitted blob is opened with `Vault.open_update`, which refuses ciphertexts the aggregator
+could not sum with the others (`consortium.crypto.update.check_submission`). What opens is an
+update only if every entry is a number `encrypt_update` takes (finite, within ±`MAX_ENTRY`): a
+member writes its own blobs (in plaintext mode any float64; under CKKS, the scale a decoded value
+is divided by too) and can make them open to NaN, ±inf or 1e297 (tests/pole/
 test_malformed_update.py). Such a blob is unusable like one that does not decrypt: `open_delta`
 raises ValueError and the verifier names it ``BAD_BLOB``; read on, it stopped the verifier's node
 in its metric (NaN predictions) or its norms (overflow).
@@ -77,7 +79,7 @@ def open_delta(s: Session, update: dict[str, Any]) -> tuple[Arrays, Arrays]:
     """(mapped delta, unmapped delta) of a revealed update; ValueError/VaultError if unusable."""
     from consortium.pole.sml import first_layer_name
 
-    mapped = s.vault.decrypt(s.blobs.get(update["model_digest"]))
+    mapped = s.vault.open_update(s.blobs.get(update["model_digest"]))
     base = s.version(int(update["base_version"]))
     first = first_layer_name(base)
     uid = str(update["update_id"])
@@ -85,7 +87,7 @@ def open_delta(s: Session, update: dict[str, Any]) -> tuple[Arrays, Arrays]:
     if opened is not None:  # its revealed layer was opened already (`revealed_first`)
         revealed: Arrays = OrderedDict([(first, opened["first"])])
     else:
-        revealed = s.vault.decrypt(s.blobs.get(update["unmapped_digest"]))
+        revealed = s.vault.open_update(s.blobs.get(update["unmapped_digest"]))
     shapes_ok = all(k in mapped and mapped[k].shape == v.shape for k, v in base.items())
     if set(mapped) != set(base) or not shapes_ok or first not in revealed:
         raise ValueError("tensor layout")
@@ -169,7 +171,7 @@ def revealed_first(s: Session, update: dict[str, Any]) -> np.ndarray | None:
     try:
         base = s.version(int(update["base_version"]))
         first = first_layer_name(base)
-        layer = s.vault.decrypt(s.blobs.get(update["unmapped_digest"]))[first]
+        layer = s.vault.open_update(s.blobs.get(update["unmapped_digest"]))[first]
         if layer.shape != base[first].shape:
             raise ValueError("tensor layout")
         _check_entries(OrderedDict([(first, layer)]))

@@ -1,8 +1,9 @@
 """Verifier role: endorse the updates this member is drawn for, after the submitter's reveal.
 
 For one update: fetch and decrypt the mapped delta and the revealed unmapped first layer
-(``BAD_BLOB`` when either does not open to an update: it does not decrypt, has another layout,
-or holds entries that are NaN, infinite or beyond what encryption takes,
+(``BAD_BLOB`` when either does not open to an update: it does not decrypt, is not laid out as a
+fresh update the aggregator can sum (`Vault.open_update`), has another layout than the model, or
+holds entries that are NaN, infinite or beyond what encryption takes,
 `federation.ledgerview.open_delta`), rebuild the submitter's layer from the revealed nonce, check
 the reveal (``INCONSISTENT_REVEAL``) and whether the mapped model was made behind another
 revealed layer of the task (``SML_MISMATCH``, `federation.ledgerview.foreign_origin`), evaluate

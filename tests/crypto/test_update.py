@@ -262,3 +262,50 @@ def test_last_level_decryption_equals_tenseals_bit_for_bit(
                 assert np.array_equal(ours.decrypt_complex(vec).real, tenseal)
     with pytest.raises(PermissionError):
         LastLevelDecryptor(public_ctx)
+
+
+def _rescaled(upd: EncryptedUpdate, scale: float) -> EncryptedUpdate:
+    """``upd`` with the SEAL scale of every ciphertext rewritten (a double the submitter owns)."""
+    import struct
+
+    at = 32 + 1 + 3 * 8  # after parms_id, is_ntt_form and the sizes (`consortium.crypto.packing`)
+    chunks = {}
+    for name, parts in upd.chunks.items():
+        out = []
+        for part in parts:
+            head, tail = struct.unpack_from("<HH", part)
+            pos = 4 + head + tail + at
+            out.append(part[:pos] + struct.pack("<d", scale) + part[pos + 8 :])
+        chunks[name] = tuple(out)
+    return EncryptedUpdate(upd.header, chunks)
+
+
+@pytest.mark.parametrize(
+    "craft",
+    [
+        lambda upd, ctx, pub: _rescaled(upd, 2.0**40 * (1 + 2.0**-30)),  # SEAL: scale mismatch
+        lambda upd, ctx, pub: _rescaled(upd, 1e-300),  # decodes to NaN
+        lambda upd, ctx, pub: weighted_sum([upd], [1_000_000], pub),  # a sum: no level left
+        lambda upd, ctx, pub: EncryptedUpdate(  # ... even when its header says "update"
+            (s := weighted_sum([upd], [1_000_000], pub)).header.model_copy(
+                update={"kind": "update"}
+            ),
+            s.chunks,
+        ),
+        lambda upd, ctx, pub: encrypt_update(delta(5), ctx, fmt=FORMAT_V2),  # another packing
+    ],
+    ids=["scale", "tiny-scale", "sum", "sum-as-update", "v2"],
+)
+def test_a_submission_that_decrypts_but_cannot_be_summed_is_refused(
+    secret_ctx: CkksContext, public_ctx: CkksContext, craft
+) -> None:
+    from consortium.crypto.update import check_submission
+
+    fresh = encrypt_update(delta(5), secret_ctx)
+    check_submission(fresh, secret_ctx)  # what every honest member submits
+    crafted = craft(fresh, secret_ctx, public_ctx)
+    decrypt_update(crafted, secret_ctx)  # a member opens it without complaint ...
+    with pytest.raises(ValueError):  # SEAL's own errors and UpdateFormatError are ValueErrors
+        weighted_sum([crafted, fresh], [500_000, 500_000], public_ctx)  # ... the aggregator not
+    with pytest.raises(UpdateFormatError):
+        check_submission(crafted, secret_ctx)

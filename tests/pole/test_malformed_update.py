@@ -8,6 +8,11 @@ layer and with a consistent reveal, then rewrites that scale in every ciphertext
 to NaN and ±inf, 2⁻⁹⁵⁰ to values near 1e297, whose norms overflow. `encrypt_update` makes
 neither (it refuses entries beyond ±`MAX_ABS_VALUE`), so the verifiers reject both as
 ``BAD_BLOB``; before, the first verifier drawn stopped with "Input contains NaN" in its metric.
+
+Ciphertexts can also decrypt to the right numbers and still not sum with the others: another
+scale, or a sum (no prime left for the weight's product). An honest hospital's update made so was
+accepted, and the aggregator then stopped at every step; now it is a ``BAD_BLOB`` as well
+(`consortium.crypto.update.check_submission`).
 """
 
 from __future__ import annotations
@@ -15,13 +20,14 @@ from __future__ import annotations
 import secrets
 import struct
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 from . import freeride as fr
-from .federated import Run
+from .federated import SITES, Run
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -94,3 +100,60 @@ def test_an_update_that_decrypts_to_nan_or_overflows_is_a_bad_blob(
     assert view["status"] == "rejected"
     assert {(e["verdict"], e["reason"]) for e in view["endorsements"]} == {("reject", "BAD_BLOB")}
     assert all(e["scores"] == {} and e["metric_bp"] == 0 for e in view["endorsements"])
+
+
+def _summed(vault: Any, blob: bytes) -> bytes:
+    """The weighted sum of ``blob`` alone, weight 1: a ``sum`` blob, one prime left."""
+    return bytes(vault.weighted_sum([blob], [1_000_000]))
+
+
+@pytest.mark.parametrize(
+    "craft",
+    [
+        lambda vault, blob: _rescaled(blob, 2.0**40 * (1 + 2.0**-30)),  # decrypts as it was
+        _summed,  # decrypts as it was too, but has no level left for the aggregator's product
+    ],
+    ids=["scale", "sum"],
+)
+def test_an_update_the_aggregator_cannot_sum_is_a_bad_blob(tmp_path: Path, craft: Any) -> None:
+    # An honest hospital's updates, with their ciphertexts changed so that they decrypt to the
+    # same numbers but cannot be summed with the others': another scale ("scale mismatch" in
+    # SEAL), or no level left (`weighted_sum` refuses a sum). Accepted, one stopped the
+    # aggregator at every step (and restart) for as long as it waited in the buffer.
+    from consortium.pole.localrun import open_nodes, run_nodes
+    from consortium.simulate.config import SimConfig
+    from consortium.simulate.setup import create_consortium
+
+    # Arrange: a run of its own (the shared one may have no planned updates left to make blocks)
+    cfg = SimConfig(planned_updates=8, epochs=1, update_seconds=0.0, flush_seconds=1.0)
+    nodes: list[Any] = open_nodes(create_consortium(cfg, tmp_path / "consortium"),
+                                  [*SITES, "aggregator"])  # fmt: skip
+    site = SITES[-1]
+    vault = next(n for n in nodes if n.s.member_id == site).s.vault
+    honest = vault.encrypt
+    vault.encrypt = lambda arrays: craft(vault, honest(arrays))
+    seen: dict[str, int] = {}
+
+    def first(w: Any) -> dict[str, Any] | None:
+        own = [v for v in w.q("ListUpdates", task_id="heart") if v["update"]["member_id"] == site]
+        return min(own, key=lambda v: int(v["update"]["submitted_ms"]), default=None)
+
+    def decided_and_summed(w: Any) -> bool:
+        view = first(w)
+        if view is None or view["status"] in ("pending", "accepted"):  # accepted: to be summed
+            return False
+        seen.setdefault("height", int(w.head()["height"]))
+        return int(w.head()["height"]) > seen["height"]  # the aggregator summed again since
+
+    try:
+        # Act: every node runs until the site's first update is rejected or included, and one
+        # more block is made
+        assert run_nodes(nodes, decided_and_summed, max_seconds=180)
+        # Assert
+        view = first(nodes[0].s)
+        assert view is not None and view["status"] == "rejected"
+        reasons = {(e["verdict"], e["reason"]) for e in view["endorsements"]}
+        assert reasons == {("reject", "BAD_BLOB")}
+    finally:
+        for node in nodes:
+            node.s.ledger.close()
