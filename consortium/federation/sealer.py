@@ -8,9 +8,13 @@ weights, and the next difficulty as the contract computes it (`consortium.pole.d
 Who seals: every hospital ranks itself by ``sha256(aggregate_id | member)`` (the committee
 function); the first seals at once, the k-th only after ``k × sealer_timeout`` (the first is
 presumably dead). Two sealers racing is harmless: the contract takes the first valid proposal
-for a height and the next one fails ``WRONG_HEIGHT`` or ``UPDATE_ALREADY_INCLUDED``. An aggregate
-naming an update of a member revoked since it was posted is not sealed (the contract would refuse
-it, MEMBER_REVOKED): recorded in ``sealer.json`` like any refused aggregate, and not retried.
+for a height and the next one fails ``WRONG_HEIGHT`` or ``UPDATE_ALREADY_INCLUDED``. Before
+proposing, a sealer looks for a proposal of the aggregate among those its follower has read: one
+by a sealer before it, or its own from before a kill that came before ``sealer.json`` recorded it
+(the contract takes several open proposals for one height, and each draws its own attesters). An
+aggregate naming an update of a member revoked since it was posted is not sealed (the contract
+would refuse it, MEMBER_REVOKED): recorded in ``sealer.json`` like any refused aggregate, and not
+retried.
 """
 
 from __future__ import annotations
@@ -147,11 +151,13 @@ def _names_a_revoked_member(s: Session, agg: dict[str, Any]) -> bool:
 
 
 def _proposed(s: Session, agg: dict[str, Any], proposals: list[str]) -> bool:
-    """Has another sealer already proposed this aggregate? (If its proposal fell below the
-    target, the aggregator aggregates afresh, with whatever was accepted since.)"""
+    """Has a sealer already proposed this aggregate: another one, or this one before a kill that
+    came before ``sealer.json`` recorded it? (If its proposal fell below the target, the
+    aggregator aggregates afresh.) By aggregate id, not digest: the aggregator posts the same sum
+    again, under a new id, once the bar has decayed to the gain it fell short with."""
     for proposal_id in proposals[-10:]:
         p = s.q("GetProposal", task_id=s.task_id, proposal_id=proposal_id)["proposal"]
-        if p["aggregate_digest"] == agg["aggregate_digest"]:
+        if p.get("aggregate_id") == agg["aggregate_id"]:
             return True
     return False
 
@@ -176,7 +182,7 @@ def seal_step(s: Session, aggregates: list[dict[str, Any]], proposals: Sequence[
             continue
         if _too_early(s, head):
             continue  # the task's target-interval gate: propose once it opens
-        if wait > 0 and _proposed(s, agg, list(proposals)):
+        if _proposed(s, agg, list(proposals)):
             mem.setdefault("done", []).append(agg["aggregate_id"])
             s.state.write_json(mem, "tasks", s.task_id, "sealer.json")
             continue

@@ -1,0 +1,101 @@
+"""A sealer killed between its proposal and remembering it does not propose the same block again."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from consortium.federation import sealer
+from consortium.ledger.contract.scenario import example_task
+from consortium.node.settings import NodeSettings
+
+
+class _Killed(Exception):
+    """The node was killed (kill -9) here."""
+
+
+class _Sealer:
+    """What `seal_step` reads and writes; the only hospital, so first to seal any aggregate."""
+
+    task_id, member_id, roles = "heart", "h1", ("hospital",)
+
+    def __init__(self) -> None:
+        self.settings = NodeSettings(sealer_timeout_seconds=2.0)
+        self.vault = self
+        self.can_decrypt = True
+        self.state = self
+        self.files: dict[tuple[str, ...], Any] = {}
+        self.proposals: dict[str, dict[str, Any]] = {}  # GetProposal
+        self.killed_before_writing = False
+
+    def read_json(self, *path: str, default: Any = None) -> Any:
+        return copy.deepcopy(self.files.get(path, default))
+
+    def write_json(self, doc: Any, *path: str) -> None:
+        if self.killed_before_writing:
+            raise _Killed
+        self.files[path] = copy.deepcopy(doc)
+
+    def head(self) -> dict[str, Any]:
+        return {"height": 1, "ms": 0, "required_gain_bp": 50, "model_digest": "m" * 64}
+
+    def task(self) -> dict[str, Any]:
+        return {**example_task("heart"), "published_by": "admin", "published_ms": 0}
+
+    def now_ms(self) -> int:
+        return 10_000
+
+    def q(self, fn: str, **args: Any) -> Any:
+        if fn == "ListMembers":
+            return [{"member_id": "h1", "roles": ["hospital"], "status": "active"}]
+        assert fn == "GetProposal"
+        return {"proposal": self.proposals[args["proposal_id"]]}
+
+
+def _aggregate(aggregate_id: str) -> dict[str, Any]:
+    return {"aggregate_id": aggregate_id, "head": 1, "ms": 1_000, "updates": ["u1", "u2"],
+            "weights_ppm": [500_000, 500_000], "contribution_ppm": [500_000, 500_000],
+            "aggregate_digest": "d" * 64}  # fmt: skip
+
+
+def test_a_block_proposed_just_before_a_kill_is_not_proposed_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    node = _Sealer()
+    proposed: list[str] = []
+
+    def propose(s: Any, agg: dict[str, Any], head: dict[str, Any]) -> str:
+        proposed.append(agg["aggregate_id"])  # the version formed, ProposeBlock committed
+        node.proposals[f"p{len(proposed)}"] = {**agg, "height": 2}
+        return "VALID"
+
+    monkeypatch.setattr(sealer, "_propose", propose)
+    # Arrange: proposed, then killed before sealer.json recorded it
+    node.killed_before_writing = True
+    with pytest.raises(_Killed):
+        sealer.seal_step(node, [_aggregate("agg1")], [])  # type: ignore[arg-type]
+    # Act: restarted; its follower has read its own ProposeBlock since
+    node.killed_before_writing = False
+    sealer.seal_step(node, [_aggregate("agg1")], ["p1"])  # type: ignore[arg-type]
+    # Assert: not formed and proposed a second time
+    assert proposed == ["agg1"]
+
+
+def test_the_same_sum_posted_again_is_proposed_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The aggregator posts the same updates again once the bar has decayed to the gain their
+    # block fell short with (`aggregator` module docstring): another aggregate, the same digest.
+    node = _Sealer()
+    proposed: list[str] = []
+
+    def propose(s: Any, agg: dict[str, Any], head: dict[str, Any]) -> str:
+        proposed.append(agg["aggregate_id"])
+        return "VALID"
+
+    monkeypatch.setattr(sealer, "_propose", propose)
+    node.proposals["p1"] = {**_aggregate("agg1"), "height": 2, "status": "below_target"}
+    node.files[("tasks", "heart", "sealer.json")] = {"done": ["agg1"]}
+    aggregates = [_aggregate("agg1"), _aggregate("agg2")]
+    assert sealer.seal_step(node, aggregates, ["p1"])  # type: ignore[arg-type]
+    assert proposed == ["agg2"]
