@@ -90,9 +90,11 @@ class Node:
         doc: dict[str, Any] = self.s.state.read_json("events.json", default=blank)
         return doc
 
+    def _is_me(self, member_id: object) -> bool:
+        return member_id == self.s.member_id
+
     def _take(self, doc: dict[str, Any], tx: CommittedTx) -> None:
-        revoked = tx.args.get("member_id") if tx.fn == "RevokeMember" else None
-        if revoked == self.s.member_id and tx.code == "VALID":
+        if tx.fn == "RevokeMember" and tx.code == "VALID" and self._is_me(tx.args.get("member_id")):
             raise MemberRevoked(
                 f"member {self.s.member_id!r} was revoked by {tx.creator!r} (block "
                 f"{tx.block_number}, tx {tx.tx_id[:12]}…): the ledger refuses its transactions "
