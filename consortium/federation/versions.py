@@ -81,6 +81,17 @@ def is_weighted_mean(
     if total <= 0 or len(deltas) != len(weights_ppm) or set(version) != set(base):
         return False
     factor = (server_lr_bp / 10_000) * (1_000_000 / total)
+    with np.errstate(over="ignore", invalid="ignore"):  # a mean that is not finite is refused
+        return _within(base, deltas, weights_ppm, version, factor)
+
+
+def _within(
+    base: Mapping[str, np.ndarray],
+    deltas: Sequence[Mapping[str, np.ndarray]],
+    weights_ppm: Sequence[int],
+    version: Mapping[str, np.ndarray],
+    factor: float,
+) -> bool:
     for name, theta in base.items():
         step = np.zeros(theta.shape, dtype=np.float64)
         for delta, w in zip(deltas, weights_ppm, strict=True):
