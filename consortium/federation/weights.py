@@ -22,6 +22,9 @@ EWM, as implemented in `entropy_scores` (docs/decisions/0007-bafl.md says why ea
 The ledger carries only integers (0001: no floats): ``weights_ppm = max(1, round(w · 10⁶))`` and
 ``contribution_ppm`` = the scores as shares of 10⁶ (largest remainder, so they sum to exactly 10⁶).
 The aggregate uses the integers, never the floats, so anyone recomputes it from the ledger.
+Each weight is at most 10⁶, so a buffer of more than 16 updates could sum past
+`MAX_WEIGHT_SUM_PPM`, the range of the encrypted sum: the weights are then scaled down together
+(only their ratios enter the version, which divides by Σw).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ import math
 from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict
+
+from consortium.crypto.params import MAX_WEIGHT_SUM_PPM
 
 __all__ = [
     "BufferWeights",
@@ -136,10 +141,16 @@ def buffer_weights(
     """Weights for aggregating ``items`` at version ``head`` (ordered by update id)."""
     ordered = sorted(items, key=lambda it: it.update_id)
     _, scores = entropy_scores(indicator_matrix(ordered))
-    weights = [
-        max(1, round(staleness_factor(head - it.base_version, exponent_bp) * c * PPM))
+    raw = [
+        staleness_factor(head - it.base_version, exponent_bp) * c * PPM
         for it, c in zip(ordered, scores, strict=True)
     ]
+    # Only the ratios matter (the version divides by Σw), but the encrypted sum must stay in the
+    # CKKS range: past it, scale down, leaving room for rounding up and the floor of 1 each.
+    cap, total = MAX_WEIGHT_SUM_PPM - len(raw), sum(raw)
+    if total > cap:
+        raw = [r * cap / total for r in raw]
+    weights = [max(1, round(r)) for r in raw]
     return BufferWeights(
         updates=[it.update_id for it in ordered],
         weights_ppm=weights,

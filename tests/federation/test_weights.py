@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from consortium.crypto import CkksContext, decrypt_update, encrypt_update, weighted_sum
+from consortium.crypto.params import MAX_WEIGHT_SUM_PPM
 from consortium.federation.weights import (
     BufferedUpdate,
     buffer_weights,
@@ -108,3 +111,24 @@ def test_weights_are_positive_integers_in_update_order(
     assert bw.updates == sorted(bw.updates)
     assert all(isinstance(w, int) and 1 <= w <= 1_000_000 for w in bw.weights_ppm)
     assert sum(bw.contribution_ppm) == 1_000_000
+
+
+def test_a_large_buffer_is_scaled_into_the_range_of_the_encrypted_sum() -> None:
+    """Each weight is at most 10⁶ ppm, so 17 fresh updates summed past the 16·10⁶ the CKKS sum
+    allows and the aggregator stopped at every step; the weights are now scaled down together,
+    their ratios kept, and the encrypted sum takes them."""
+    small = buffer_weights([_u(i, n=100 + i) for i in range(4)], head=0, exponent_bp=5000)
+    large = buffer_weights([_u(i, n=100 + i) for i in range(40)], head=0, exponent_bp=5000)
+    assert sum(small.weights_ppm) < MAX_WEIGHT_SUM_PPM  # below the range: not scaled
+    assert len(large.weights_ppm) == 40 and sum(large.weights_ppm) <= MAX_WEIGHT_SUM_PPM
+    ratio = large.weights_ppm[39] / large.weights_ppm[0]
+    assert ratio == pytest.approx(139 / 100, rel=0.05)  # more rows, more weight, as before
+
+    secret_ctx = CkksContext.generate()
+    public_ctx = CkksContext.from_public_bytes(secret_ctx.public_bytes())
+    rng = np.random.default_rng(0)
+    deltas = [{"w": rng.uniform(-1, 1, 64)} for _ in large.weights_ppm]
+    summed = weighted_sum([encrypt_update(d, secret_ctx) for d in deltas], large.weights_ppm,
+                          public_ctx)  # fmt: skip
+    want = sum(w / 1e6 * d["w"] for w, d in zip(large.weights_ppm, deltas, strict=True))
+    assert np.abs(decrypt_update(summed, secret_ctx)["w"] - want).max() < 1e-6
