@@ -70,8 +70,13 @@ def enroll_command(
     """Issue MEMBER's identity from a Fabric organisation's CA into this consortium directory."""
     from consortium.config import MemberEntry
     from consortium.identity import ROLES, CertificateAuthority, write_msp
+    from consortium.identity.setup import check_member_name
 
     config = _config(consortium)
+    try:
+        check_member_name(member)
+    except ValueError as exc:
+        fail(f"{exc} (nothing was changed)")
     unknown = sorted(set(role) - set(ROLES))
     if unknown or not role:
         fail(f"give one or more --role among {', '.join(ROLES)} (got {role})")

@@ -10,6 +10,7 @@ Layout of a consortium directory (all paths recorded relative in `consortium.tom
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -17,9 +18,20 @@ from consortium.config import CONFIG_NAME, ConsortiumConfig, MemberEntry
 from consortium.identity import ORDERER_ROLE, ROLES
 from consortium.identity.ca import CertificateAuthority, write_msp
 
-__all__ = ["add_member_identity", "create_identities", "member_roles", "remove_member_identity"]
+__all__ = [
+    "add_member_identity",
+    "check_member_name",
+    "create_identities",
+    "member_roles",
+    "remove_member_identity",
+]
 
 DEFAULT_ADMIN = "admin"
+# The contract's member id pattern (`Ident` in ledger/contract/records.py, IDENT in the chaincode's
+# records.ts): ASCII only, at most 64 characters (also the longest CN a certificate may carry). A
+# name is checked against it before anything is written or signed, so that the ledger never has to
+# refuse it and no name can lead out of `members/`.
+_MEMBER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 def member_roles(
@@ -53,12 +65,12 @@ def _node_ou(roles: list[str]) -> str:
     return "admin" if "admin" in roles else "client"
 
 
-def _check_name(name: str) -> None:
-    allowed = name.replace("-", "").replace("_", "").replace(".", "")
-    if not name or not allowed.isalnum() or not name[0].isalnum():
+def check_member_name(name: str) -> None:
+    """Raise `ValueError` unless ``name`` is a member id the ledger accepts."""
+    if _MEMBER_NAME.fullmatch(name) is None:
         raise ValueError(
-            f"member name {name!r}: use letters, digits, '-', '_' or '.', starting with a letter "
-            "or digit"
+            f"member name {name!r}: use at most 64 ASCII letters, digits, '-', '_' or '.', "
+            "starting with a letter or digit"
         )
 
 
@@ -72,7 +84,7 @@ def create_identities(root: Path, name: str, roles: dict[str, list[str]]) -> Con
             f"{root} already holds a consortium; choose another directory (nothing was changed)"
         )
     for member in roles:
-        _check_name(member)
+        check_member_name(member)
         unknown = set(roles[member]) - set(ROLES)
         if unknown:
             raise ValueError(f"unknown role(s) {sorted(unknown)}; roles are {', '.join(ROLES)}")
@@ -99,7 +111,7 @@ def _issue_into(
 
 def add_member_identity(config: ConsortiumConfig, member: str, roles: list[str]) -> Path:
     """Issue an identity for a new member (not yet registered on the ledger); returns its MSP."""
-    _check_name(member)
+    check_member_name(member)
     unknown = set(roles) - set(ROLES)
     if unknown or not roles:
         raise ValueError(f"give one or more roles among {', '.join(ROLES)} (got {roles})")
