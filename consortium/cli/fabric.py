@@ -89,7 +89,10 @@ def enroll_command(
     ca = CertificateAuthority.load(certs[0], keys[0])
     cert, key = ca.issue(member, sorted(set(role)), "client")
     msp = f"members/{member}/msp"
-    write_msp(config.resolve(msp), cert, key, ca.cert_pem)
+    try:
+        write_msp(config.resolve(msp), cert, key, ca.cert_pem)
+    except FileExistsError as exc:
+        fail(str(exc))
     config.members[member] = MemberEntry(msp=msp, roles=sorted(set(role)), msp_id=msp_id)
     config.save()
     typer.echo(f"{member} ({msp_id}) enrolled: {config.resolve(msp)}")

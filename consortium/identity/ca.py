@@ -183,8 +183,18 @@ def _key_usage(*, ca: bool) -> x509.KeyUsage:
 def write_msp(
     msp_dir: Path, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey, ca_pem: str
 ) -> None:
-    """Lay out a Fabric MSP folder: signcerts/cert.pem, keystore/key.pem (0600), cacerts/ca.pem,
-    config.yaml (NodeOUs)."""
+    """Lay out a new Fabric MSP folder: signcerts/cert.pem, keystore/key.pem (0600),
+    cacerts/ca.pem, config.yaml (NodeOUs).
+
+    Refuses (`FileExistsError`, nothing written) a folder that exists: it holds someone's identity,
+    and a new certificate beside its old key would leave neither usable."""
+    try:
+        msp_dir.mkdir(parents=True)
+    except FileExistsError:
+        raise FileExistsError(
+            f"{msp_dir} exists: an identity is there already; move it away or choose another "
+            "name (nothing was changed)"
+        ) from None
     (msp_dir / "signcerts").mkdir(parents=True, exist_ok=True)
     (msp_dir / "cacerts").mkdir(parents=True, exist_ok=True)
     (msp_dir / "signcerts" / "cert.pem").write_text(_pem(cert))

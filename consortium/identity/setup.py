@@ -88,6 +88,12 @@ def create_identities(root: Path, name: str, roles: dict[str, list[str]]) -> Con
         unknown = set(roles[member]) - set(ROLES)
         if unknown:
             raise ValueError(f"unknown role(s) {sorted(unknown)}; roles are {', '.join(ROLES)}")
+    for msp in [root / "orderer" / "msp", *(root / "members" / m / "msp" for m in roles)]:
+        if msp.exists():  # someone's identity: never overwritten, and refused before any write
+            raise FileExistsError(
+                f"{msp} exists: an identity is there already; move it away or choose another "
+                "directory (nothing was changed)"
+            )
     root.mkdir(parents=True, exist_ok=True)
     config = ConsortiumConfig(name=name, root=root.resolve())
     ca = CertificateAuthority.create(name)
