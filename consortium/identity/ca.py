@@ -8,7 +8,7 @@ peer unchanged:
   MSP folder's ``config.yaml``;
 - roles travel in Fabric CA's attribute extension (OID 1.2.3.4.5.6.7.8.1, raw JSON
   ``{"attrs": {...}}``), which chaincode reads with ``GetAttributeValue``;
-- private keys are written 0600 and never leave the member's folder.
+- private keys are written 0600 (in a 0700 ``keystore/``) and never leave the member's folder.
 """
 
 from __future__ import annotations
@@ -183,8 +183,8 @@ def _key_usage(*, ca: bool) -> x509.KeyUsage:
 def write_msp(
     msp_dir: Path, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey, ca_pem: str
 ) -> None:
-    """Lay out a new Fabric MSP folder: signcerts/cert.pem, keystore/key.pem (0600),
-    cacerts/ca.pem, config.yaml (NodeOUs).
+    """Lay out a new Fabric MSP folder: signcerts/cert.pem, keystore/key.pem (0600, in a 0700
+    folder), cacerts/ca.pem, config.yaml (NodeOUs).
 
     Refuses (`FileExistsError`, nothing written) a folder that exists: it holds someone's identity,
     and a new certificate beside its old key would leave neither usable."""
@@ -200,4 +200,5 @@ def write_msp(
     (msp_dir / "signcerts" / "cert.pem").write_text(_pem(cert))
     (msp_dir / "cacerts" / "ca.pem").write_text(ca_pem)
     (msp_dir / "config.yaml").write_text(_NODE_OU_YAML)
+    (msp_dir / "keystore").mkdir(mode=0o700)  # owner-only, like the key file in it
     write_private_key(msp_dir / "keystore" / "key.pem", key)

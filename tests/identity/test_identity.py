@@ -52,6 +52,21 @@ def test_msp_folder_layout_and_key_mode(consortium_dir: Path) -> None:
     assert "OrganizationalUnitIdentifier: admin" in (msp / "config.yaml").read_text()
 
 
+def test_every_keystore_folder_is_owner_only(tmp_path: Path) -> None:
+    import os
+
+    old_umask = os.umask(0o022)  # the usual umask: folders 0755 unless made otherwise
+    try:
+        root = tmp_path / "c"
+        create_identities(root, "c", {"a": ["hospital"], "admin": ["admin"]})
+    finally:
+        os.umask(old_umask)
+    keystores = sorted(root.rglob("keystore"))
+    assert len(keystores) == 3  # orderer, a, admin
+    for folder in keystores:
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+
+
 def test_certificate_carries_fabric_attributes_and_node_ou(consortium_dir: Path) -> None:
     cert_pem = (consortium_dir / "members/cleveland/msp/signcerts/cert.pem").read_bytes()
     cert = x509.load_pem_x509_certificate(cert_pem)
