@@ -128,7 +128,16 @@ class CertificateAuthority:
     def issue(
         self, member_id: str, roles: list[str], node_ou: str
     ) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-        """A fresh key pair for ``member_id`` and its certificate carrying ``roles``."""
+        """A fresh key pair for ``member_id`` and its certificate carrying ``roles``.
+
+        The certificate ends when the CA does if that is sooner than `MEMBER_YEARS`: a chain is
+        valid only while every certificate in it is, so a longer one would only promise a
+        lifetime it cannot have. An expired CA issues nothing (`ValueError`)."""
+        now, ca_end = _now(), self.cert.not_valid_after_utc
+        if now >= ca_end:
+            raise ValueError(
+                f"the consortium CA expired on {ca_end:%Y-%m-%d}: it can issue no more identities"
+            )
         key = ec.generate_private_key(ec.SECP256R1())
         attrs = {"consortium.member": member_id, "consortium.roles": ",".join(roles)}
         org = self.cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value
@@ -145,8 +154,8 @@ class CertificateAuthority:
             .issuer_name(self.cert.subject)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(_now() - _BACKDATE)
-            .not_valid_after(_now() + dt.timedelta(days=365 * MEMBER_YEARS))
+            .not_valid_before(now - _BACKDATE)
+            .not_valid_after(min(now + dt.timedelta(days=365 * MEMBER_YEARS), ca_end))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(_key_usage(ca=False), critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import stat
 from pathlib import Path
@@ -15,7 +16,13 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 from cryptography.x509.oid import NameOID
 
 from consortium.config import ConsortiumConfig
-from consortium.identity import ATTR_OID, IdentityError, load_identity, verify_signature
+from consortium.identity import (
+    ATTR_OID,
+    CertificateAuthority,
+    IdentityError,
+    load_identity,
+    verify_signature,
+)
 from consortium.identity.identity import P256_N, is_low_s
 from consortium.identity.setup import add_member_identity, create_identities, member_roles
 
@@ -65,6 +72,28 @@ def test_every_keystore_folder_is_owner_only(tmp_path: Path) -> None:
     assert len(keystores) == 3  # orderer, a, admin
     for folder in keystores:
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+
+
+def _ca_made_years_ago(monkeypatch: pytest.MonkeyPatch, years: int) -> CertificateAuthority:
+    import consortium.identity.ca as ca_module
+
+    now = ca_module._now
+    with monkeypatch.context() as patch:
+        patch.setattr(ca_module, "_now", lambda: now() - dt.timedelta(days=365 * years))
+        return CertificateAuthority.create("old")
+
+
+def test_a_member_certificate_never_outlives_the_ca(monkeypatch: pytest.MonkeyPatch) -> None:
+    ca = _ca_made_years_ago(monkeypatch, 7)  # 3 years left, members get 5
+    cert, _ = ca.issue("late", ["hospital"], "client")
+    assert cert.not_valid_after_utc <= ca.cert.not_valid_after_utc
+    assert cert.not_valid_after_utc > dt.datetime.now(dt.UTC) + dt.timedelta(days=365 * 2)
+
+
+def test_an_expired_ca_issues_no_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    ca = _ca_made_years_ago(monkeypatch, 11)
+    with pytest.raises(ValueError, match="the consortium CA expired on"):
+        ca.issue("late", ["hospital"], "client")
 
 
 def test_certificate_carries_fabric_attributes_and_node_ou(consortium_dir: Path) -> None:
