@@ -1,8 +1,9 @@
 """Certificate checks at commit and at verification, cached per distinct certificate.
 
 A certificate is accepted as a creator when it was issued by the consortium CA (signature checked
-with the CA's public key), is an ECDSA P-256 end-entity certificate, and the block's time (the
-orderer's clock, signed in the header) falls inside its validity period, so that replaying the
+with the CA's public key), is an ECDSA P-256 end-entity certificate (not the CA's own, which is
+self-issued), and the block's time (the orderer's clock, signed in the header) falls inside its
+validity period and the CA's (a chain is valid only while each link is), so that replaying the
 ledger later gives the same answer and a back-dated transaction cannot use an expired
 certificate. Parsing and the chain check cost far more than a transaction, and a consortium has
 few certificates, so results are cached by the PEM text.
@@ -63,6 +64,13 @@ def _member_of(cert_pem: str) -> str:
         return ""
 
 
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+
+
 def _ms(moment: dt.datetime) -> int:
     return int(moment.timestamp()) * 1000
 
@@ -113,6 +121,8 @@ class CertValidator:
             cert.verify_directly_issued_by(self._ca)
         except (ValueError, TypeError, InvalidSignature):
             return CertInfo(error="certificate is not issued by the consortium CA")
+        if _is_ca(cert):
+            return CertInfo(error="certificate is a CA certificate, not a member's")
         try:
             member, roles = cert_member_id(cert), cert_roles(cert)
         except ValueError:
@@ -122,6 +132,6 @@ class CertValidator:
             public_key=key,
             member_id=member,
             roles=roles,
-            not_before_ms=_ms(cert.not_valid_before_utc),
-            not_after_ms=_ms(cert.not_valid_after_utc),
+            not_before_ms=_ms(max(cert.not_valid_before_utc, self._ca.not_valid_before_utc)),
+            not_after_ms=_ms(min(cert.not_valid_after_utc, self._ca.not_valid_after_utc)),
         )
