@@ -165,6 +165,11 @@ def _single_file(folder: Path) -> Path:
 def load_identity(msp_dir: str | Path, msp_id: str = DEFAULT_MSP_ID) -> Identity:
     """Load the identity of a Fabric MSP folder (``signcerts/`` + ``keystore/``)."""
     msp = Path(msp_dir)
+    if not msp.is_dir():
+        raise IdentityError(
+            f"no MSP folder at {msp}: restore it from a backup (a lost key cannot be recovered: "
+            "an admin revokes the member and adds it under a new name, `consortium member add`)"
+        )
     cert_pem = _single_file(msp / "signcerts").read_text()
     key_bytes = _single_file(msp / "keystore").read_bytes()
     try:

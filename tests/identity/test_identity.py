@@ -174,3 +174,8 @@ def test_load_identity_rejects_mismatched_key(consortium_dir: Path, tmp_path: Pa
     )
     with pytest.raises(IdentityError, match="does not match"):
         load_identity(msp)
+
+
+def test_a_missing_msp_folder_is_named_with_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(IdentityError, match=r"no MSP folder at .*missing.*consortium member add"):
+        load_identity(tmp_path / "missing" / "msp")
