@@ -137,7 +137,8 @@ def set_password(member_dir: Path, password: str, *, n_log2: int = 17) -> Path:
     path = password_path(member_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    tmp.unlink(missing_ok=True)  # a leftover (or a planted symlink) keeps neither mode nor target
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(record.model_dump_json())
     os.replace(tmp, path)

@@ -47,6 +47,27 @@ def test_set_password_writes_a_private_file_and_refuses_short_ones(tmp_path: Pat
     assert PW not in path.read_text() and check_password(record, PW)
 
 
+def test_set_password_neither_follows_nor_keeps_a_file_left_at_its_temporary_name(
+    tmp_path: Path,
+) -> None:
+    """A symlink planted at the temporary name used to be followed (the hash written into its
+    target), and a leftover temporary file kept its own mode (0644) through the rename."""
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("untouched")
+    tmp = password_path(tmp_path).with_suffix(".tmp")
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    tmp.symlink_to(elsewhere)
+    path = set_password(tmp_path, PW, n_log2=10)
+    assert elsewhere.read_text() == "untouched"
+    assert not path.is_symlink() and stat.S_IMODE(path.stat().st_mode) == 0o600
+
+    path.unlink()
+    tmp.write_text("leftover")
+    tmp.chmod(0o644)
+    path = set_password(tmp_path, PW, n_log2=10)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
 def test_sign_in_without_a_password_says_how_to_set_one(tmp_path: Path) -> None:
     result = sign_in(tmp_path, PW)
     assert not result.ok and "set-password" in result.reason
