@@ -86,8 +86,11 @@ def enroll_command(
     keys = sorted(org_ca.glob("priv_sk")) or sorted(org_ca.glob("*_sk"))
     if len(certs) != 1 or len(keys) != 1:
         fail(f"{org_ca} is not a cryptogen CA folder (one *-cert.pem and one priv_sk expected)")
-    ca = CertificateAuthority.load(certs[0], keys[0])
-    cert, key = ca.issue(member, sorted(set(role)), "client")
+    try:
+        ca = CertificateAuthority.load(certs[0], keys[0])
+        cert, key = ca.issue(member, sorted(set(role)), "client")
+    except ValueError as exc:  # not PEM, not an EC key, or an expired CA
+        fail(f"{org_ca}: {exc}; nothing was changed")
     msp = f"members/{member}/msp"
     try:
         write_msp(config.resolve(msp), cert, key, ca.cert_pem)

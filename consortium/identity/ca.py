@@ -116,7 +116,11 @@ class CertificateAuthority:
         """Load a root written by `save`."""
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
         key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise ValueError(
+                f"{key_path} holds a {type(key).__name__.lstrip('_')}, not the ECDSA P-256 key "
+                "a Fabric CA (and the consortium's) signs with"
+            )
         return cls(cert=cert, key=key)
 
     def save(self, cert_path: Path, key_path: Path) -> None:

@@ -102,6 +102,30 @@ def test_enroll_refuses_a_folder_that_is_not_a_ca(directory: Path, tmp_path: Pat
     assert "not a cryptogen CA folder" in _text(result)
 
 
+def test_enroll_refuses_a_ca_whose_key_is_not_ecdsa(
+    directory: Path, hospital_ca: Path, tmp_path: Path
+) -> None:
+    """An RSA key where the CA's key should be stopped enroll with an AssertionError traceback."""
+    import shutil
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    ca = tmp_path / "rsa-ca"
+    shutil.copytree(hospital_ca, ca)
+    for key in list(ca.glob("*_sk")):
+        key.unlink()
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    (ca / "priv_sk").write_bytes(rsa_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ))  # fmt: skip
+    result = _enroll(directory, "h1", "hospital", ca)
+    assert result.exit_code == 2, result.output
+    assert "RSAPrivateKey, not the ECDSA P-256 key" in _text(result)
+    assert "h1" not in ConsortiumConfig.load(directory).members
+
+
 def test_bootstrap_and_status_against_the_fake_peer_process(
     directory: Path, fake_peer: subprocess.Popen[str]
 ) -> None:
