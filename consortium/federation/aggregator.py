@@ -346,7 +346,9 @@ def _remember(
     if members is not None:
         mem["last"]["members"] = sorted(set(members))
     everyone = s.q("ListMembers")
-    mem["hospitals"] = sum(1 for m in everyone if "hospital" in m["roles"])
+    mem["hospitals"] = sum(  # who can seal: a revoked hospital cannot
+        1 for m in everyone if "hospital" in m["roles"] and m.get("status") != "revoked"
+    )
     s.state.write_json(mem, "tasks", s.task_id, "aggregator.json")
 
 

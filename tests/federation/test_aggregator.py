@@ -202,6 +202,20 @@ def test_the_same_sum_is_tried_again_after_the_outstanding_timeout(
     assert aggregator.aggregate_step(node) and len(node.posted) == 2  # type: ignore[arg-type]
 
 
+def test_a_revoked_hospital_is_not_waited_for_as_a_sealer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The outstanding timeout gives every hospital its turn to seal; a revoked one cannot seal,
+    so it no longer lengthens the wait."""
+    monkeypatch.setattr(aggregator, "_aggregate_blob", lambda s, ids, weights: "d" * 64)
+    node = _Node([_view("a", 1, "accepted"), _view("b", 1, "accepted")])
+    node.revoked = {"c"}
+    assert aggregator.aggregate_step(node)  # type: ignore[arg-type]
+    aggregator.close_aggregate(node, "agg1", "below_target")  # type: ignore[arg-type]
+    node.now += 2.0 * 3 + 0.1  # sealer timeout × (2 hospitals left + 1)
+    assert aggregator.aggregate_step(node) and len(node.posted) == 2  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("before", ["nothing", "a_short_sum_on_the_head", "a_sum_on_an_older_head"])
 def test_an_aggregate_posted_just_before_a_kill_is_not_posted_again(
     monkeypatch: pytest.MonkeyPatch, before: str
