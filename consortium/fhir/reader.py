@@ -10,6 +10,7 @@ itself (without its entries' resources) is one item, and each ``entry.resource``
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,6 +114,8 @@ def _load(text: str) -> tuple[Any, str | None]:
         return None, f"{exc.msg}: line {exc.lineno} column {exc.colno} (char {exc.pos})"
     except RecursionError:
         return None, "JSON nested too deeply"
+    except ValueError:  # a number longer than Python's int conversion allows
+        return None, f"a number has more than {sys.get_int_max_str_digits()} digits"
 
 
 def _items(
