@@ -125,8 +125,8 @@ def _items(
         reason = error if error.startswith("not valid UTF-8") else f"not valid JSON: {error}"
         yield RawResource(source, position, text, parse_error=reason)
     elif not isinstance(data, dict):
-        kind = type(data).__name__
-        yield RawResource(source, position, text, parse_error=f"not a JSON object but a {kind}")
+        reason = f"not a JSON object but {_kind(data)}"
+        yield RawResource(source, position, text, parse_error=reason)
     else:
         yield from _unpack(data, text, source, position, None, {})
 
@@ -148,11 +148,25 @@ def _unpack(
     shell["entry"] = [_without_resource(e) for e in entries]
     yield RawResource(source, position, raw, data=shell, full_url=full_url, bundle_urls=urls)
     for index, entry in enumerate(entries):
-        if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
+        if not isinstance(entry, dict) or "resource" not in entry:
+            continue  # kept in the Bundle itself
+        resource = entry["resource"]
+        where = f"{position} entry[{index}]"
+        if not isinstance(resource, dict):
+            text = json.dumps(resource, ensure_ascii=False)
+            reason = f"entry.resource is not a JSON object but {_kind(resource)}"
+            yield RawResource(source, where, text, parse_error=reason)
             continue
-        resource: dict[str, Any] = entry["resource"]
         url = entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else None
-        yield from _unpack(resource, None, source, f"{position} entry[{index}]", url, urls)
+        yield from _unpack(resource, None, source, where, url, urls)
+
+
+def _kind(value: Any) -> str:
+    """What a JSON value is, for a reason: "a list", "a string", "null"."""
+    if value is None:
+        return "null"
+    names = {bool: "a boolean", str: "a string", list: "a list", int: "a number", float: "a number"}
+    return names.get(type(value), f"a {type(value).__name__}")
 
 
 def _without_resource(entry: Any) -> Any:
