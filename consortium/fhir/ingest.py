@@ -110,7 +110,8 @@ class _Run:
         record = {
             "source": item.source,
             "position": item.position,
-            "resourceType": item.resource_type,
+            # a lone surrogate escaped in the input has no UTF-8 form: write it as its escape
+            "resourceType": item.resource_type.encode("utf-8", "backslashreplace").decode(),
             "error": reason,
             "raw": item.verbatim(),
         }

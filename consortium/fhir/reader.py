@@ -44,7 +44,7 @@ class RawResource:
         """The text of this resource as it was given."""
         if self.raw is not None:
             return self.raw
-        return json.dumps(self.data, ensure_ascii=False)
+        return _json_text(self.data)
 
     @property
     def resource_type(self) -> str:
@@ -53,6 +53,17 @@ class RawResource:
             return "(unparsed)"
         rt = self.data.get("resourceType")
         return rt if isinstance(rt, str) and rt else "(none)"
+
+
+def _json_text(value: Any) -> str:
+    """``value`` as JSON text that can be written as UTF-8: characters as they are, unless the
+    input escaped a lone surrogate (``"\\ud800"``), which has no UTF-8 form and stays escaped."""
+    text = json.dumps(value, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value)
+    return text
 
 
 def collect_files(paths: list[Path]) -> list[Path]:
@@ -153,7 +164,7 @@ def _unpack(
         resource = entry["resource"]
         where = f"{position} entry[{index}]"
         if not isinstance(resource, dict):
-            text = json.dumps(resource, ensure_ascii=False)
+            text = _json_text(resource)
             reason = f"entry.resource is not a JSON object but {_kind(resource)}"
             yield RawResource(source, where, text, parse_error=reason)
             continue
