@@ -25,6 +25,7 @@ import json
 import os
 import shutil
 import time
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -184,7 +185,10 @@ def _prepare(
         )
     files = collect_files(inputs)
     if not files:
-        raise UserError("no readable input: no .json, .ndjson or .jsonl files in the given paths")
+        raise UserError(
+            "no readable input: no .json, .ndjson or .jsonl files (or .gz of them) in the given "
+            "paths"
+        )
     _check_same_site(out, site)  # before _check_out clears the earlier run's quarantine
     _check_out(out.resolve(), inputs)
     return definition, files, out
@@ -261,15 +265,15 @@ def _read_all(files: list[Path], run: _Run, progress: Progress | None) -> None:
 
 
 def _read_file(path: Path) -> Iterator[RawResource]:
-    """The resources of ``path``; a read error becomes one more item to quarantine (an OSError
-    raised while *writing* is not caught here: it stops the run)."""
+    """The resources of ``path``; a read error (also a truncated or corrupt gzip) becomes one more
+    item to quarantine (an OSError raised while *writing* is not caught here: it stops the run)."""
     items = iter_file(path)
     while True:
         try:
             item = next(items)
         except StopIteration:
             return
-        except OSError as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             yield RawResource(str(path), "file", "", parse_error=f"unreadable: {exc}")
             return
         yield item

@@ -9,17 +9,19 @@ itself (without its entries' resources) is one item, and each ``entry.resource``
 
 from __future__ import annotations
 
+import gzip
 import json
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 __all__ = ["NDJSON_SUFFIXES", "RawResource", "collect_files", "iter_file"]
 
 NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 JSON_SUFFIXES = (".json",)
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclass(slots=True)
@@ -67,8 +69,8 @@ def _json_text(value: Any) -> str:
 
 
 def collect_files(paths: list[Path]) -> list[Path]:
-    """The input files named by ``paths`` (folders searched recursively for .json/.ndjson/.jsonl),
-    sorted within each folder so that runs are reproducible."""
+    """The input files named by ``paths`` (folders searched recursively for .json/.ndjson/.jsonl,
+    also gzipped: .ndjson.gz), sorted within each folder so that runs are reproducible."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -76,7 +78,7 @@ def collect_files(paths: list[Path]) -> list[Path]:
                 p
                 for p in path.rglob("*")
                 if p.is_file()
-                and p.suffix.lower() in JSON_SUFFIXES + NDJSON_SUFFIXES
+                and _format_suffix(p) in JSON_SUFFIXES + NDJSON_SUFFIXES
                 and not p.name.startswith(".")
             ]
             files.extend(sorted(found))
@@ -85,18 +87,26 @@ def collect_files(paths: list[Path]) -> list[Path]:
     return files
 
 
+def _format_suffix(path: Path) -> str:
+    """The suffix that names the format: ``.ndjson`` for ``Patient.ndjson`` and ``.ndjson.gz``."""
+    name = path.name.lower()
+    return Path(name.removesuffix(".gz")).suffix
+
+
 def iter_file(path: Path) -> Iterator[RawResource]:
     """Every resource in one file (NDJSON by suffix .ndjson/.jsonl, JSON otherwise; a .json file
-    that holds several JSON objects, one a line, is read as NDJSON).
+    that holds several JSON objects, one a line, is read as NDJSON). A gzip file (by its first
+    bytes, whatever its suffix) is read uncompressed, as bulk-export NDJSON often comes.
 
     Bytes that are not UTF-8 are kept (``surrogateescape``) so the quarantine can write them back
     verbatim, and the resource holding them is refused: FHIR JSON is UTF-8.
     """
     source = str(path)
-    if path.suffix.lower() in NDJSON_SUFFIXES:
+    if _format_suffix(path) in NDJSON_SUFFIXES:
         yield from _iter_lines(path, source)
         return
-    text = path.read_text(encoding="utf-8-sig", errors="surrogateescape")
+    with _open_text(path) as handle:
+        text = handle.read()
     data, error = _load(text)
     if error is not None and error.startswith("Extra data") and 0 < text.find("\n") < len(text) - 1:
         yield from _iter_lines(path, source)
@@ -105,12 +115,21 @@ def iter_file(path: Path) -> Iterator[RawResource]:
 
 
 def _iter_lines(path: Path, source: str) -> Iterator[RawResource]:
-    with path.open(encoding="utf-8-sig", errors="surrogateescape") as handle:
+    with _open_text(path) as handle:
         for number, line in enumerate(handle, start=1):
             if line.strip():
                 text = line.rstrip("\r\n")
                 data, error = _load(text)
                 yield from _items(data, error, text, source, f"line {number}")
+
+
+def _open_text(path: Path) -> IO[str]:
+    """``path`` as text, through gzip when it starts with gzip's magic bytes."""
+    with path.open("rb") as probe:
+        compressed = probe.read(2) == GZIP_MAGIC
+    if compressed:
+        return gzip.open(path, "rt", encoding="utf-8-sig", errors="surrogateescape")
+    return path.open(encoding="utf-8-sig", errors="surrogateescape")
 
 
 def _load(text: str) -> tuple[Any, str | None]:
