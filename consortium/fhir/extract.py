@@ -60,6 +60,7 @@ class CohortFacts:
 
     cohort: CohortDefinition
     patients: dict[str, PatientFacts] = field(default_factory=dict)
+    patient_sources: dict[str, str] = field(default_factory=dict)  # key -> where it was read
     values: dict[str, dict[str, tuple[Date | None, float | str]]] = field(default_factory=dict)
     labels: dict[str, Date | None] = field(default_factory=dict)
     dates: dict[str, list[Date]] = field(default_factory=dict)
@@ -74,11 +75,14 @@ class CohortFacts:
                 self._codes[(coding.system, coding.code)] = feature
         self._label_codes = {(c.system, c.code) for c in self.cohort.label.source.codes}
 
-    def add(self, data: dict[str, Any], full_url: str | None, urls: dict[str, str]) -> str | None:
-        """Record what the cohort needs from one valid resource; return a refusal reason or None."""
+    def add(
+        self, data: dict[str, Any], full_url: str | None, urls: dict[str, str], where: str = ""
+    ) -> str | None:
+        """Record what the cohort needs from one valid resource read at ``where`` (file and
+        position); return a refusal reason or None."""
         resource_type = data.get("resourceType")
         if resource_type == "Patient":
-            self._add_patient(data, full_url, urls)
+            return self._add_patient(data, full_url, urls, where)
         elif resource_type == "Observation":
             return self._add_observation(data, urls)
         elif resource_type == "Condition":
@@ -86,18 +90,24 @@ class CohortFacts:
         return None
 
     def _add_patient(
-        self, data: dict[str, Any], full_url: str | None, urls: dict[str, str]
-    ) -> None:
+        self, data: dict[str, Any], full_url: str | None, urls: dict[str, str], where: str
+    ) -> str | None:
         rid = data.get("id")
         anonymous = f"#patient-without-id-{len(self.patients)}"
         key = f"Patient/{rid}" if rid else urls.get(full_url or "", full_url or anonymous)
-        if key in self.patients:
-            return
         postal, country = _postal(data.get("address"))
         identifiers = _ranked_identifiers(data.get("identifier"))
-        self.patients[key] = PatientFacts(
+        facts = PatientFacts(
             identifiers, parse_date(data.get("birthDate")), data.get("gender"), postal, country
         )
+        first = self.patients.get(key)
+        if first is None:
+            self.patients[key] = facts
+            self.patient_sources[key] = where
+            return None
+        if facts == first:  # the same patient given twice (overlapping exports)
+            return None
+        return _conflict(key, first, facts, self.patient_sources[key])
 
     def _add_observation(self, data: dict[str, Any], urls: dict[str, str]) -> str | None:
         if data.get("status") in IGNORED_OBSERVATION_STATUS:
@@ -150,6 +160,25 @@ class CohortFacts:
         """How many patients were referenced by cohort resources but never given as a Patient."""
         referenced = set(self.values) | set(self.labels)
         return len(referenced - set(self.patients))
+
+
+def _conflict(key: str, first: PatientFacts, again: PatientFacts, where: str) -> str:
+    """Why a second Patient with the same id and other facts is refused: the cohort cannot tell
+    which version is right, and using either one silently would hide the other."""
+    fields = [
+        name
+        for name, a, b in (
+            ("identifier", first.identifiers, again.identifiers),
+            ("birthDate", first.birth, again.birth),
+            ("gender", first.gender, again.gender),
+            ("address", (first.postal_code, first.country), (again.postal_code, again.country)),
+        )
+        if a != b
+    ]
+    return (
+        f"{key} was already read ({where}) with another {', '.join(fields)}; this version is not "
+        "used: give one version of each Patient (a history Bundle holds several) and ingest again"
+    )
 
 
 def _features(concept: Any, index: dict[tuple[str, str], Any]) -> list[Any]:

@@ -97,7 +97,8 @@ class _Run:
         if reason is None and item.data is not None:
             reason = validate_resource(item.data)
             if reason is None:
-                reason = self.facts.add(item.data, item.full_url, item.bundle_urls)
+                where = f"{item.source} {item.position}"
+                reason = self.facts.add(item.data, item.full_url, item.bundle_urls, where)
         if reason is None:
             tally.accepted += 1
         else:
