@@ -70,7 +70,8 @@ def _json_text(value: Any) -> str:
 
 def collect_files(paths: list[Path]) -> list[Path]:
     """The input files named by ``paths`` (folders searched recursively for .json/.ndjson/.jsonl,
-    also gzipped: .ndjson.gz), sorted within each folder so that runs are reproducible."""
+    also gzipped: .ndjson.gz), sorted within each folder so that runs are reproducible; a file
+    named twice (a folder and a file in it) is listed once."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -84,7 +85,10 @@ def collect_files(paths: list[Path]) -> list[Path]:
             files.extend(sorted(found))
         else:
             files.append(path)
-    return files
+    unique: dict[Path, Path] = {}
+    for found_file in files:
+        unique.setdefault(found_file.resolve(), found_file)
+    return list(unique.values())
 
 
 def _format_suffix(path: Path) -> str:
