@@ -50,10 +50,16 @@ def ingest_command(
             report = ingest(paths, site, cohort, out, k, key_path=key, progress=advance)
     except UserError as exc:
         fail(str(exc))
+    unlinked = (
+        f"; {report.unlinked_patients} patient{'s' if report.unlinked_patients > 1 else ''} "
+        "referenced but not in the input (their resources are not used: add the Patients' export)"
+        if report.unlinked_patients
+        else ""
+    )
     typer.echo(
         f"{site}: read {report.read}, accepted {report.accepted}, quarantined "
-        f"{report.quarantined}; {report.rows} rows (k={report.k}, {report.suppressed} suppressed); "
-        f"key {report.key_fingerprint}; wrote {out / 'cohort.parquet'}"
+        f"{report.quarantined}; {report.rows} rows (k={report.k}, {report.suppressed} suppressed)"
+        f"{unlinked}; key {report.key_fingerprint}; wrote {out / 'cohort.parquet'}"
     )
 
 

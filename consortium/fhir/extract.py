@@ -65,7 +65,7 @@ class CohortFacts:
     labels: dict[str, Date | None] = field(default_factory=dict)
     dates: dict[str, list[Date]] = field(default_factory=dict)
     latest: Date | None = None
-    used: int = 0
+    uses: dict[str, int] = field(default_factory=dict)  # patient key -> resources used
     _codes: dict[tuple[str, str], Feature] = field(default_factory=dict)
     _label_codes: set[tuple[str, str]] = field(default_factory=set)
 
@@ -132,7 +132,7 @@ class CohortFacts:
         if old is None or (when is not None and (old[0] is None or when < old[0])):
             slot[name] = (when, value)
         self._date(patient, when)
-        self.used += 1
+        self.uses[patient] = self.uses.get(patient, 0) + 1
 
     def _add_condition(self, data: dict[str, Any], urls: dict[str, str]) -> None:
         if not _features(data.get("code"), {c: True for c in self._label_codes}):
@@ -147,7 +147,7 @@ class CohortFacts:
         when = parse_date(data.get("onsetDateTime")) or parse_date(data.get("recordedDate"))
         self.labels[patient] = when
         self._date(patient, when)
-        self.used += 1
+        self.uses[patient] = self.uses.get(patient, 0) + 1
 
     def _date(self, patient: str, when: Date | None) -> None:
         if when is None:
@@ -155,6 +155,11 @@ class CohortFacts:
         self.dates.setdefault(patient, []).append(when)
         if self.latest is None or when > self.latest:
             self.latest = when
+
+    @property
+    def used(self) -> int:
+        """How many resources fed the table: those of patients that were given as a Patient."""
+        return sum(count for patient, count in self.uses.items() if patient in self.patients)
 
     def unlinked(self) -> int:
         """How many patients were referenced by cohort resources but never given as a Patient."""
