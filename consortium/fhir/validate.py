@@ -11,6 +11,10 @@ cannot be read and are reported as such, never guessed at:
 - anything else invalid: the reason lists pydantic's error locations (``Observation.valueQuantity.
   value``) and messages, at most three, so an admin can find and fix the field.
 
+The models do not check value-set bindings. The codes ingest decides on (Patient.gender,
+Observation.status, Bundle.type) have *required* bindings in R4 and are checked here: a gender of
+"M" would otherwise become sex "unknown" without a word.
+
 Each resource is validated once, from the dict already parsed (``model_validate``), and the model
 is not kept: cohort extraction reads the validated dict (see ``consortium.fhir.extract``).
 """
@@ -38,6 +42,20 @@ R4_ONLY_TYPES = frozenset(
 """R4 resource types without an R4B model (R4's resource StructureDefinitions minus R4B's)."""
 
 MAX_ERRORS = 3
+
+REQUIRED_CODES = {
+    ("Patient", "gender"): ("male", "female", "other", "unknown"),
+    ("Observation", "status"): (
+        "registered", "preliminary", "final", "amended", "corrected", "cancelled",
+        "entered-in-error", "unknown",
+    ),
+    ("Bundle", "type"): (
+        "document", "message", "transaction", "transaction-response", "batch", "batch-response",
+        "history", "searchset", "collection",
+    ),
+}  # fmt: skip
+"""R4's required value sets (administrative-gender, observation-status, bundle-type) of the
+codes that ingest reads."""
 
 
 @cache
@@ -70,6 +88,17 @@ def validate_resource(data: dict[str, Any]) -> str | None:
         return _errors_reason(resource_type, exc) + _other_release_hint(resource_type, data)
     except Exception as exc:  # a validator of the library itself failed: still a reason
         return f"{resource_type}: {type(exc).__name__}: {exc}"
+    return _code_reason(resource_type, data)
+
+
+def _code_reason(resource_type: str, data: dict[str, Any]) -> str | None:
+    for (rtype, name), codes in REQUIRED_CODES.items():
+        value = data.get(name)
+        if rtype == resource_type and value is not None and value not in codes:
+            return (
+                f"invalid FHIR R4: {rtype}.{name} {value!r} is not in its required value set; "
+                f"use one of: {', '.join(codes)}"
+            )
     return None
 
 
