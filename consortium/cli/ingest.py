@@ -31,7 +31,7 @@ def ingest_command(
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
-    from consortium.fhir.ingest import ingest
+    from consortium.fhir.ingest import ingest, skipped_text
 
     console = Console(stderr=True)
     columns = (
@@ -59,7 +59,8 @@ def ingest_command(
     typer.echo(
         f"{site}: read {report.read}, accepted {report.accepted}, quarantined "
         f"{report.quarantined}; {report.rows} rows (k={report.k}, {report.suppressed} suppressed)"
-        f"{unlinked}; key {report.key_fingerprint}; wrote {out / 'cohort.parquet'}"
+        f"{unlinked}{skipped_text(report.skipped_files)}; key {report.key_fingerprint}; wrote "
+        f"{out / 'cohort.parquet'}"
     )
 
 

@@ -26,10 +26,11 @@ import os
 import shutil
 import time
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from consortium.anonymize.cohort_table import build_cohort_table
 from consortium.anonymize.pseudonym import PseudonymKeyError, fingerprint, load_or_create_key
@@ -39,7 +40,7 @@ from consortium.fhir.extract import CohortFacts
 from consortium.fhir.reader import RawResource, collect_files, iter_file
 from consortium.fhir.validate import model_class, validate_resource
 
-__all__ = ["IngestReport", "OnItem", "Progress", "TypeTally", "ingest"]
+__all__ = ["IngestReport", "OnItem", "Progress", "TypeTally", "ingest", "skipped_text"]
 
 Progress = Callable[[int, int], None]
 """Called as ``progress(bytes_done, bytes_total)`` while input is read."""
@@ -73,6 +74,8 @@ class IngestReport(BaseModel):
     used: int
     patients: int
     unlinked_patients: int
+    # files in the input folders that are not FHIR JSON/NDJSON (by suffix), so not read
+    skipped_files: dict[str, int] = Field(default_factory=dict)
     k: int
     suppressed: int
     rows: int
@@ -148,13 +151,14 @@ def ingest(
     Raises :class:`UserError` (one line: what is wrong, what to do) when it cannot run.
     """
     started = time.monotonic()
-    definition, files, out_dir = _prepare(paths, site, cohort, Path(out), k)
+    definition, files, skipped, out_dir = _prepare(paths, site, cohort, Path(out), k)
     key = _key(key_path or out_dir / "secrets" / "pseudonym.key")
     run = _Run(out_dir, definition, on_item)
     try:
         _read_all(files, run, progress)
         table, suppressed = build_cohort_table(run.facts, site=site, key=key, k=k)
         report = _report(run, definition, site, len(files), k, suppressed, len(table), key, started)
+        report.skipped_files = dict(sorted(skipped.items()))
         table.to_parquet(out_dir / ".cohort.parquet.partial", index=False)
         text = report.model_dump_json(indent=2) + "\n"
         (out_dir / ".report.json.partial").write_text(text, encoding="utf-8")
@@ -169,7 +173,7 @@ def ingest(
 
 def _prepare(
     paths: Sequence[Path | str], site: str, cohort: str | Path, out: Path, k: int
-) -> tuple[CohortDefinition, list[Path], Path]:
+) -> tuple[CohortDefinition, list[Path], Counter[str], Path]:
     if k < 1:
         raise UserError(f"--k must be at least 1 (got {k})")
     if not site or not site.replace("-", "").replace("_", "").isalnum():
@@ -184,15 +188,25 @@ def _prepare(
         raise UserError(
             f"input {missing[0]} does not exist; give FHIR JSON/NDJSON files or folders"
         )
-    files = collect_files(inputs)
+    skipped: Counter[str] = Counter()
+    files = collect_files(inputs, skipped)
     if not files:
         raise UserError(
             "no readable input: no .json, .ndjson or .jsonl files (or .gz of them) in the given "
-            "paths"
+            f"paths{skipped_text(skipped)}"
         )
     _check_same_site(out, site)  # before _check_out clears the earlier run's quarantine
     _check_out(out.resolve(), inputs)
-    return definition, files, out
+    return definition, files, skipped, out
+
+
+def skipped_text(skipped: Mapping[str, int]) -> str:
+    """``; skipped …`` naming the files of the input folders that are not read, or nothing."""
+    if not skipped:
+        return ""
+    each = ", ".join(f"{n} {suffix}" for suffix, n in sorted(skipped.items()))
+    xml = " (FHIR XML is not read: export JSON or NDJSON)" if ".xml" in skipped else ""
+    return f"; skipped {sum(skipped.values())} files that are not FHIR JSON/NDJSON: {each}{xml}"
 
 
 def _check_same_site(out: Path, site: str) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,20 +69,22 @@ def _json_text(value: Any) -> str:
     return text
 
 
-def collect_files(paths: list[Path]) -> list[Path]:
+def collect_files(paths: list[Path], skipped: Counter[str] | None = None) -> list[Path]:
     """The input files named by ``paths`` (folders searched recursively for .json/.ndjson/.jsonl,
     also gzipped: .ndjson.gz), sorted within each folder so that runs are reproducible; a file
-    named twice (a folder and a file in it) is listed once."""
+    named twice (a folder and a file in it) is listed once. The other files of the folders
+    (hidden ones aside) are counted in ``skipped`` by suffix, e.g. FHIR XML exports."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found = [
-                p
-                for p in path.rglob("*")
-                if p.is_file()
-                and _format_suffix(p) in JSON_SUFFIXES + NDJSON_SUFFIXES
-                and not p.name.startswith(".")
-            ]
+            found = []
+            for p in path.rglob("*"):
+                if not p.is_file() or p.name.startswith("."):
+                    continue
+                if _format_suffix(p) in JSON_SUFFIXES + NDJSON_SUFFIXES:
+                    found.append(p)
+                elif skipped is not None:
+                    skipped[p.suffix.lower() or "(no suffix)"] += 1
             files.extend(sorted(found))
         else:
             files.append(path)
