@@ -156,6 +156,12 @@ def ingest(
     run = _Run(out_dir, definition, on_item)
     try:
         _read_all(files, run, progress)
+        if not run.by_type:  # empty files only: do not replace an earlier run with nothing
+            shutil.rmtree(out_dir / PARTIAL, ignore_errors=True)
+            raise UserError(
+                f"read no FHIR resource from the {len(files)} input file(s): they are empty; "
+                f"nothing was changed in {out_dir}"
+            )
         table, suppressed = build_cohort_table(run.facts, site=site, key=key, k=k)
         report = _report(run, definition, site, len(files), k, suppressed, len(table), key, started)
         report.skipped_files = dict(sorted(skipped.items()))

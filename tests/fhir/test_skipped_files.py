@@ -45,3 +45,21 @@ def test_a_folder_of_xml_only_is_refused_with_the_reason(tmp_path: Path) -> None
     code, output = _ingest(_folder(tmp_path, with_json=False), tmp_path / "out")
     assert code == 2, output
     assert "no readable input" in output and "2 .xml (FHIR XML is not read" in output
+
+
+def test_empty_files_only_leave_an_earlier_run_in_place(tmp_path: Path) -> None:
+    """Empty NDJSON files used to make an empty cohort that replaced the earlier run's."""
+    code, output = _ingest(_folder(tmp_path, with_json=True), tmp_path / "out")
+    assert code == 0, output
+    before = (tmp_path / "out" / "cohort.parquet").read_bytes()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "Patient.ndjson").write_text("")
+    (empty / "Observation.ndjson").write_text("\n")
+
+    code, output = _ingest(empty, tmp_path / "out")
+
+    assert code == 2, output
+    assert "read no FHIR resource from the 2 input file(s)" in output
+    assert (tmp_path / "out" / "cohort.parquet").read_bytes() == before
+    assert not (tmp_path / "out" / ".quarantine.partial").exists()
