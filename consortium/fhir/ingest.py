@@ -286,8 +286,9 @@ def _read_all(files: list[Path], run: _Run, progress: Progress | None) -> None:
 
 
 def _read_file(path: Path) -> Iterator[RawResource]:
-    """The resources of ``path``; a read error (also a truncated or corrupt gzip) becomes one more
-    item to quarantine (an OSError raised while *writing* is not caught here: it stops the run)."""
+    """The resources of ``path``; a read error (also a truncated or corrupt gzip, or a UTF-16 file
+    that is not valid UTF-16) becomes one more item to quarantine (an OSError raised while
+    *writing* is not caught here: it stops the run)."""
     items = iter_file(path)
     while True:
         try:
@@ -296,6 +297,10 @@ def _read_file(path: Path) -> Iterator[RawResource]:
             return
         except (OSError, EOFError, zlib.error) as exc:
             yield RawResource(str(path), "file", "", parse_error=f"unreadable: {exc}")
+            return
+        except UnicodeDecodeError as exc:  # only UTF-16 decodes strictly (see iter_file)
+            reason = f"unreadable: not valid UTF-16 ({exc.reason}); re-export it as UTF-8"
+            yield RawResource(str(path), "file", "", parse_error=reason)
             return
         yield item
 

@@ -9,6 +9,7 @@ itself (without its entries' resources) is one item, and each ``entry.resource``
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import json
 import sys
@@ -23,6 +24,8 @@ __all__ = ["NDJSON_SUFFIXES", "RawResource", "collect_files", "iter_file"]
 NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 JSON_SUFFIXES = (".json",)
 GZIP_MAGIC = b"\x1f\x8b"
+UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+ESCAPE = "surrogateescape"  # bytes that are not UTF-8 kept, to be written back as they were
 
 
 @dataclass(slots=True)
@@ -106,7 +109,10 @@ def iter_file(path: Path) -> Iterator[RawResource]:
     bytes, whatever its suffix) is read uncompressed, as bulk-export NDJSON often comes.
 
     Bytes that are not UTF-8 are kept (``surrogateescape``) so the quarantine can write them back
-    verbatim, and the resource holding them is refused: FHIR JSON is UTF-8.
+    verbatim, and the resource holding them is refused: FHIR JSON is UTF-8. The one exception is
+    a file that starts with a UTF-16 byte order mark (what Windows PowerShell's ``>`` writes): the
+    mark says unambiguously how to decode it, so it is read as UTF-16; text that is not valid
+    UTF-16 raises :class:`UnicodeDecodeError` (ingest quarantines the rest of the file).
     """
     source = str(path)
     if _format_suffix(path) in NDJSON_SUFFIXES:
@@ -131,12 +137,19 @@ def _iter_lines(path: Path, source: str) -> Iterator[RawResource]:
 
 
 def _open_text(path: Path) -> IO[str]:
-    """``path`` as text, through gzip when it starts with gzip's magic bytes."""
+    """``path`` as text, through gzip when it starts with gzip's magic bytes; UTF-16 when it
+    starts with a UTF-16 byte order mark, else UTF-8 (a leading UTF-8 BOM is dropped)."""
     with path.open("rb") as probe:
-        compressed = probe.read(2) == GZIP_MAGIC
+        head = probe.read(2)
+    compressed = head == GZIP_MAGIC
     if compressed:
-        return gzip.open(path, "rt", encoding="utf-8-sig", errors="surrogateescape")
-    return path.open(encoding="utf-8-sig", errors="surrogateescape")
+        with gzip.open(path, "rb") as unpacked:
+            head = unpacked.read(2)
+    # "utf-16" reads the BOM, decodes in its byte order and drops the BOM
+    encoding, errors = ("utf-16", "strict") if head in UTF16_BOMS else ("utf-8-sig", ESCAPE)
+    if compressed:
+        return gzip.open(path, "rt", encoding=encoding, errors=errors)
+    return path.open(encoding=encoding, errors=errors)
 
 
 def _load(text: str) -> tuple[Any, str | None]:
