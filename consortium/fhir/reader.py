@@ -25,6 +25,7 @@ NDJSON_SUFFIXES = (".ndjson", ".jsonl")
 JSON_SUFFIXES = (".json",)
 GZIP_MAGIC = b"\x1f\x8b"
 UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+BOM = "\ufeff"
 ESCAPE = "surrogateescape"  # bytes that are not UTF-8 kept, to be written back as they were
 
 
@@ -130,8 +131,9 @@ def iter_file(path: Path) -> Iterator[RawResource]:
 def _iter_lines(path: Path, source: str) -> Iterator[RawResource]:
     with _open_text(path) as handle:
         for number, line in enumerate(handle, start=1):
-            if line.strip():
-                text = line.rstrip("\r\n")
+            # files that each start with a BOM, joined with `cat`, hold one at a line's start
+            text = line.rstrip("\r\n").removeprefix(BOM)
+            if text.strip():
                 data, error = _load(text)
                 yield from _items(data, error, text, source, f"line {number}")
 
