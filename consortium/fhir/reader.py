@@ -122,10 +122,21 @@ def iter_file(path: Path) -> Iterator[RawResource]:
     with _open_text(path) as handle:
         text = handle.read()
     data, error = _load(text)
-    if error is not None and error.startswith("Extra data") and 0 < text.find("\n") < len(text) - 1:
+    if error is not None and _holds_lines(text, error):
         yield from _iter_lines(path, source)
         return
     yield from _items(data, error, text, source, "file")
+
+
+def _holds_lines(text: str, error: str) -> bool:
+    """Whether JSON ``text`` that does not parse as one JSON text is NDJSON: its first line is a
+    whole JSON text followed by more, or most of its lines are JSON objects on their own (the
+    first line may be the broken one). A broken pretty-printed file has few such lines."""
+    if error.startswith("Extra data") and 0 < text.find("\n") < len(text) - 1:
+        return True
+    lines = [line for line in text.split("\n") if line.strip()]
+    whole = sum(isinstance(_load(line.removeprefix(BOM))[0], dict) for line in lines)
+    return len(lines) > 1 and 2 * whole > len(lines)
 
 
 def _iter_lines(path: Path, source: str) -> Iterator[RawResource]:
