@@ -12,8 +12,9 @@ cannot be read and are reported as such, never guessed at:
   value``) and messages, at most three, so an admin can find and fix the field.
 
 The models do not check value-set bindings. The codes ingest decides on (Patient.gender,
-Observation.status, Bundle.type) have *required* bindings in R4 and are checked here: a gender of
-"M" would otherwise become sex "unknown" without a word.
+Observation.status, Bundle.type, Condition.clinicalStatus and .verificationStatus) have *required*
+bindings in R4 and are checked here: a gender of "M" would otherwise become sex "unknown", and a
+Condition "Resolved" count as the label, without a word.
 
 Each resource is validated once, from the dict already parsed (``model_validate``), and the model
 is not kept: cohort extraction reads the validated dict (see ``consortium.fhir.extract``).
@@ -57,6 +58,19 @@ REQUIRED_CODES = {
 """R4's required value sets (administrative-gender, observation-status, bundle-type) of the
 codes that ingest reads."""
 
+REQUIRED_CONCEPTS = {
+    ("Condition", "clinicalStatus"): (
+        "http://terminology.hl7.org/CodeSystem/condition-clinical",
+        ("active", "recurrence", "relapse", "inactive", "remission", "resolved"),
+    ),
+    ("Condition", "verificationStatus"): (
+        "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+        ("unconfirmed", "provisional", "differential", "confirmed", "refuted", "entered-in-error"),
+    ),
+}
+"""R4's required value sets (condition-clinical, condition-ver-status) of the CodeableConcepts that
+ingest reads: a coding of the code system is required, and each one must hold one of its codes."""
+
 
 @cache
 def model_class(release: str, resource_type: str) -> Any:
@@ -99,6 +113,25 @@ def _code_reason(resource_type: str, data: dict[str, Any]) -> str | None:
                 f"invalid FHIR R4: {rtype}.{name} {value!r} is not in its required value set; "
                 f"use one of: {', '.join(codes)}"
             )
+    for (rtype, name), (system, codes) in REQUIRED_CONCEPTS.items():
+        if rtype == resource_type and isinstance(data.get(name), dict):
+            reason = _concept_reason(f"{rtype}.{name}", data[name], system, codes)
+            if reason is not None:
+                return reason
+    return None
+
+
+def _concept_reason(
+    field: str, concept: dict[str, Any], system: str, codes: tuple[str, ...]
+) -> str | None:
+    """Why a CodeableConcept (already valid FHIR) misses its required value set, or None."""
+    found = [c.get("code") for c in concept.get("coding") or [] if c.get("system") == system]
+    wrong = [code for code in found if code not in codes]
+    use = f"use one of: {', '.join(codes)} (system {system})"
+    if wrong:
+        return f"invalid FHIR R4: {field} {wrong[0]!r} is not in its required value set; {use}"
+    if not found:
+        return f"invalid FHIR R4: {field} has no coding of {system} (a required value set); {use}"
     return None
 
 
