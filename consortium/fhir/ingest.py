@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 import zlib
@@ -48,6 +49,7 @@ OnItem = Callable[[RawResource, str | None], None]
 """Called for every resource read with None (accepted) or the quarantine reason."""
 
 PROGRESS_EVERY = 2000
+SITE_NAME = re.compile(r"[A-Za-z0-9_-]+")  # ASCII only: str.isalnum also takes "ñ" and "١"
 
 
 class TypeTally(BaseModel):
@@ -182,8 +184,8 @@ def _prepare(
 ) -> tuple[CohortDefinition, list[Path], Counter[str], Path]:
     if k < 1:
         raise UserError(f"--k must be at least 1 (got {k})")
-    if not site or not site.replace("-", "").replace("_", "").isalnum():
-        raise UserError(f"--site {site!r}: use a short name of letters, digits, - or _")
+    if not SITE_NAME.fullmatch(site):
+        raise UserError(f"--site {site!r}: use a short name of ASCII letters, digits, - or _")
     try:
         definition = load_cohort(cohort)
     except CohortError as exc:
