@@ -16,11 +16,14 @@ the table; they are counted.
 
 A run writes its quarantine into ``out/.quarantine.partial`` and replaces the earlier run's
 quarantine, table and report only once it has finished: an interrupted or failed run leaves the
-earlier run's outputs as they were (the next run clears the partial folder).
+earlier run's outputs as they were (the next run clears the partial folder). A run holds an
+exclusive lock on ``out`` (``out/.ingest.lock``, naming its pid) from before it clears the partial
+folder until it has replaced the outputs: a second run into the same folder is refused.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -29,6 +32,7 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -154,28 +158,33 @@ def ingest(
     """
     started = time.monotonic()
     definition, files, skipped, out_dir = _prepare(paths, site, cohort, Path(out), k)
-    key = _key(key_path or out_dir / "secrets" / "pseudonym.key")
-    run = _Run(out_dir, definition, on_item)
-    try:
-        _read_all(files, run, progress)
-        if not run.by_type:  # empty files only: do not replace an earlier run with nothing
-            shutil.rmtree(out_dir / PARTIAL, ignore_errors=True)
-            raise UserError(
-                f"read no FHIR resource from the {len(files)} input file(s): they are empty; "
-                f"nothing was changed in {out_dir}"
+    with _exclusive(out_dir):
+        _check_same_site(out_dir, site)  # again: a run that just ended may have written its report
+        _clear_partial(out_dir)
+        key = _key(key_path or out_dir / "secrets" / "pseudonym.key")
+        run = _Run(out_dir, definition, on_item)
+        try:
+            _read_all(files, run, progress)
+            if not run.by_type:  # empty files only: do not replace an earlier run with nothing
+                shutil.rmtree(out_dir / PARTIAL, ignore_errors=True)
+                raise UserError(
+                    f"read no FHIR resource from the {len(files)} input file(s): they are empty; "
+                    f"nothing was changed in {out_dir}"
+                )
+            table, suppressed = build_cohort_table(run.facts, site=site, key=key, k=k)
+            report = _report(
+                run, definition, site, len(files), k, suppressed, len(table), key, started
             )
-        table, suppressed = build_cohort_table(run.facts, site=site, key=key, k=k)
-        report = _report(run, definition, site, len(files), k, suppressed, len(table), key, started)
-        report.skipped_files = dict(sorted(skipped.items()))
-        table.to_parquet(out_dir / ".cohort.parquet.partial", index=False)
-        text = report.model_dump_json(indent=2) + "\n"
-        (out_dir / ".report.json.partial").write_text(text, encoding="utf-8")
-        _commit(out_dir)
-    except OSError as exc:  # disk full, permissions changed mid-run: the input is untouched
-        where = f" ({exc.filename})" if exc.filename else ""
-        raise UserError(
-            f"ingest stopped writing to {out_dir}{where}: {exc.strerror or exc}"
-        ) from exc
+            report.skipped_files = dict(sorted(skipped.items()))
+            table.to_parquet(out_dir / ".cohort.parquet.partial", index=False)
+            text = report.model_dump_json(indent=2) + "\n"
+            (out_dir / ".report.json.partial").write_text(text, encoding="utf-8")
+            _commit(out_dir)
+        except OSError as exc:  # disk full, permissions changed mid-run: the input is untouched
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise UserError(
+                f"ingest stopped writing to {out_dir}{where}: {exc.strerror or exc}"
+            ) from exc
     return report
 
 
@@ -203,7 +212,7 @@ def _prepare(
             "no readable input: no .json, .ndjson or .jsonl files (or .gz of them) in the given "
             f"paths{skipped_text(skipped)}"
         )
-    _check_same_site(out, site)  # before _check_out clears the earlier run's quarantine
+    _check_same_site(out, site)  # before anything is written in another site's folder
     _check_out(out.resolve(), inputs)
     return definition, files, skipped, out
 
@@ -240,6 +249,39 @@ def _check_out(out: Path, inputs: list[Path]) -> None:
             )
     try:
         out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot write to --out {out}: {exc.strerror or exc}") from exc
+
+
+@contextmanager
+def _exclusive(out: Path) -> Iterator[None]:
+    """Hold an exclusive lock (flock) on ``out`` while a run writes there: a second run would
+    clear this one's quarantine while it is written. The lock file names the holder's pid."""
+    try:
+        fd = os.open(out / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise UserError(f"cannot write to --out {out}: {exc.strerror or exc}") from exc
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            pid = f" (pid {holder})" if holder.isdigit() else ""  # it may not have written it yet
+            raise UserError(f"another ingest is writing to {out}{pid}; wait for it") from None
+        except OSError as exc:
+            raise UserError(f"cannot lock --out {out}: {exc.strerror or exc}") from exc
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _clear_partial(out: Path) -> None:
+    try:
         shutil.rmtree(out / PARTIAL, ignore_errors=True)  # left by an interrupted run
         (out / PARTIAL).mkdir(mode=0o700)  # holds identifiable input
         (out / PARTIAL).chmod(0o700)  # whatever the umask
@@ -251,6 +293,7 @@ def _check_out(out: Path, inputs: list[Path]) -> None:
 
 
 PARTIAL = ".quarantine.partial"
+LOCK = ".ingest.lock"
 
 
 def _commit(out: Path) -> None:
