@@ -113,6 +113,13 @@ def _can_measure(s: Session) -> bool:
     return metric_measurable(int(s.cohort.y_test.sum()), len(s.cohort.y_test))
 
 
+def _closed_meanwhile(s: Session, proposal_id: str) -> bool:
+    """Did the proposal close while this attester checked it (its committee's quorum reached)?
+    Then an attestation would only be refused (PROPOSAL_CLOSED) and stay on the ledger as such."""
+    view = s.q("GetProposal", task_id=s.task_id, proposal_id=proposal_id)
+    return bool(view["proposal"]["status"] != "open")
+
+
 def attest_step(s: Session, proposals: list[str]) -> bool:
     """Attest the next open proposal this member is drawn for; True if it did.
 
@@ -145,6 +152,10 @@ def attest_step(s: Session, proposals: list[str]) -> bool:
             base_bp = metric_bp(s.version(int(p["height"]) - 1), s)
             if ok:
                 new_bp = metric_bp(s.model_by_digest(p["model_digest"], p["blob_digest"]), s)
+        if _closed_meanwhile(s, proposal_id):  # the quorum came while this one checked
+            mem.setdefault("done", []).append(proposal_id)
+            s.state.write_json(mem, "tasks", s.task_id, "attester.json")
+            return True
         res = s.ledger.submit("AttestBlock", {
             "task_id": s.task_id, "proposal_id": proposal_id, "verdict": verdict,
             "metric_bp": new_bp, "base_metric_bp": base_bp,

@@ -64,6 +64,25 @@ def test_a_proposal_stamped_beyond_the_skew_ahead_of_the_attesters_clock_is_reje
     assert [a["verdict"] for a in node.sent] == [verdict]
 
 
+def test_a_proposal_closed_while_it_was_checked_is_not_attested(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The quorum may come while this attester checks: its attestation would only be refused
+    (PROPOSAL_CLOSED) and stay on the ledger as an invalid transaction (the demo had two)."""
+    node = _Node(proposal_ms=1_000_000, now_ms=1_000_000)
+
+    def consistent(s: Any, p: dict[str, Any]) -> bool:
+        node.proposal = {**node.proposal, "status": "final"}  # the others' attestations land
+        return True
+
+    monkeypatch.setattr(attester, "_consistent", consistent)
+
+    assert attester.attest_step(node, ["p1"])  # type: ignore[arg-type]
+
+    assert node.sent == []
+    assert not attester.attest_step(node, ["p1"])  # type: ignore[arg-type]  # done with it
+
+
 class _Checks:
     """A session for `_consistent` whose blob, weights and weighted mean all check out."""
 
