@@ -10,7 +10,7 @@
  *   `{"fn", "args", "creator", "timestamp_ms", "code", "message", "result"}` (followers rebuild
  *   the ledger's transactions from it);
  * - arguments that have no canonical form (not a JSON object, a float, an integer beyond 2**53,
- *   a lone surrogate) and unknown functions fail the call (`CODE: message`, status 500): they
+ *   a lone surrogate), a transaction stamped beyond 2**53 − 1 ms and unknown functions fail the call (`CODE: message`, status 500): they
  *   cannot be recorded faithfully, so they are not endorsed.
  */
 
@@ -50,6 +50,8 @@ export class ConsortiumContract extends Contract {
       await tx.flush();
     } catch (error) {
       if (!(error instanceof ContractError)) throw error; // a bug: fail, nothing endorsed
+      // a transaction stamped beyond 2**53 - 1 ms: no event can hold the stamp, nothing endorsed
+      if (isTransaction(fn) && !Number.isSafeInteger(tx.timestampMs)) throw new Error(error.message);
       [code, message] = [error.code, error.detail];
     }
     if (isTransaction(fn)) {

@@ -1,7 +1,7 @@
 /**
  * Dispatch, in the order of checks the Python contract uses (consortium/ledger/contract/contract.py):
- * the function name (UNKNOWN_FUNCTION), the arguments (BAD_ARGS), then the transaction itself
- * (creator first, then its own rules).
+ * the function name (UNKNOWN_FUNCTION), the arguments (BAD_ARGS), a transaction's timestamp
+ * (BAD_TIMESTAMP), then the transaction itself (creator first, then its own rules).
  */
 
 import { parseArgsText } from './args';
@@ -45,7 +45,23 @@ export function isTransaction(fn: string): boolean {
 export async function executeParsed(ctx: TxContext, fn: string, plain: Record<string, unknown>): Promise<unknown> {
   if (!isTransaction(fn) && !isQuery(fn)) throw fail('UNKNOWN_FUNCTION', `no transaction or query '${fn}'`);
   if (isQuery(fn)) return QUERIES[fn](ctx, QUERY_ARGS[fn](plain, 'args') as Record<string, unknown>);
-  return TRANSACTIONS[fn](ctx, TX_ARGS[fn](plain, 'args'));
+  const args = TX_ARGS[fn](plain, 'args');
+  checkTimestamp(ctx.timestampMs);
+  return TRANSACTIONS[fn](ctx, args);
+}
+
+/**
+ * Refuse a transaction stamped outside [0, 2**53 - 1] ms (BAD_TIMESTAMP), the twin of
+ * check_timestamp in contract.py: records keep their times within those bounds, and the stamp is
+ * the client's (Fabric does not check it).
+ */
+export function checkTimestamp(timestampMs: number): void {
+  if (!Number.isSafeInteger(timestampMs) || timestampMs < 0) {
+    throw fail(
+      'BAD_TIMESTAMP',
+      `the transaction is stamped ${timestampMs} ms, outside [0, 2**53 − 1] ms since the epoch: check the client's clock`,
+    );
+  }
 }
 
 /** Run transaction or query `fn` with its argument text; throws ContractError to refuse. */

@@ -57,8 +57,8 @@ export class ChaincodeStubFake {
   }
 
   getTxTimestamp(): { seconds: { toString(): string }; nanos: number } {
-    const seconds = Math.floor(this.timestampMs / 1000);
-    return { seconds: { toString: () => String(seconds) }, nanos: (this.timestampMs % 1000) * 1_000_000 };
+    const seconds = Math.floor(this.timestampMs / 1000); // nanos never negative, as in protobuf
+    return { seconds: { toString: () => String(seconds) }, nanos: (this.timestampMs - seconds * 1000) * 1_000_000 };
   }
 
   getCreator(): { mspid: string; idBytes: Uint8Array } {

@@ -45,6 +45,7 @@ def build(rec: Recorder) -> None:
     _queries(rec, ids)
     _backdated(rec, ids)
     _revocations(rec, ids)
+    _timestamps(rec)
 
 
 def _bootstrap(rec: Recorder) -> None:
@@ -672,3 +673,18 @@ def _revoked_seats(rec: Recorder, ids: dict[str, str]) -> None:
         out = step(f"query-update-revoked-seat-{name}", "aud", "GetUpdate", args,
                    about=f"{about}, {expected}")  # fmt: skip
         assert out["status"] == expected, out
+
+
+def _timestamps(rec: Recorder) -> None:
+    """Stamps outside [0, 2**53 − 1] ms (the client sets them): refused before the creator is read,
+    which no record could hold (the chaincode wrote them, the Python contract failed without a
+    code)."""
+    step = rec.step
+    out = rec.member_args("outsider")
+    step("register-before-epoch", "admin", "RegisterMember", out, "BAD_TIMESTAMP", keep=False,
+         after_ms=-1 - rec.sc.now_ms, about="stamped -1 ms")  # fmt: skip
+    step("register-beyond-safe-time", "admin", "RegisterMember", out, "BAD_TIMESTAMP", keep=False,
+         after_ms=2**53 - rec.sc.now_ms, about="stamped 2**53 ms")  # fmt: skip
+    last = "stamped 2**53 − 1 ms: the last valid stamp"
+    step("register-at-safe-time", "admin", "RegisterMember", out, keep=False,
+         after_ms=2**53 - 1 - rec.sc.now_ms, about=last)  # fmt: skip

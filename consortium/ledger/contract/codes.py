@@ -2,7 +2,7 @@
 
 A refused transaction stays in its block with one of these codes and changes nothing. The Python
 contract and the TypeScript chaincode raise the same code for the same input, in the same order of
-checks (function, arguments, creator, then the transaction's own rules in the order of
+checks (function, arguments, timestamp, creator, then the transaction's own rules in the order of
 docs/decisions/0001-protocol.md); `data_schemas/vectors/` pins every code.
 """
 
@@ -13,6 +13,7 @@ VALID = "VALID"
 # dispatch and arguments
 UNKNOWN_FUNCTION = "UNKNOWN_FUNCTION"
 BAD_ARGS = "BAD_ARGS"
+BAD_TIMESTAMP = "BAD_TIMESTAMP"
 
 # creator
 NOT_A_MEMBER = "NOT_A_MEMBER"

@@ -5,8 +5,9 @@ gateway fake and the TypeScript chaincode (`chaincode/`) run the same rules, pin
 in `data_schemas/vectors/`. docs/decisions/0001-protocol.md is the specification.
 
 Order of checks, the same in both implementations: the function name (`UNKNOWN_FUNCTION`), the
-arguments against their pydantic model (`BAD_ARGS`), the creator (`NOT_A_MEMBER`,
-`CERT_MISMATCH`, `MEMBER_REVOKED`, `MISSING_ROLE`), then the transaction's own rules. Every check
+arguments against their pydantic model (`BAD_ARGS`), a transaction's timestamp (`BAD_TIMESTAMP`),
+the creator (`NOT_A_MEMBER`, `CERT_MISMATCH`, `MEMBER_REVOKED`, `MISSING_ROLE`), then the
+transaction's own rules. Every check
 runs before the first write, and reads never see the transaction's own writes (as in Fabric).
 """
 
@@ -96,6 +97,22 @@ def _check_safe_integers(value: Any, path: str) -> None:
             _check_safe_integers(item, f"{path}[{i}]")
 
 
+def check_timestamp(timestamp_ms: int) -> None:
+    """Refuse a transaction stamped outside [0, 2**53 − 1] ms with BAD_TIMESTAMP.
+
+    Every record keeps its times as milliseconds since the epoch within those bounds (the
+    records' `NonNegInt`); the stamp is the client's (Fabric does not check it), so a stamp
+    before 1970 or beyond what JavaScript numbers hold would otherwise make records that break
+    their own schema (the chaincode wrote them, the Python contract failed without a code).
+    """
+    if not 0 <= timestamp_ms <= MAX_SAFE:
+        raise ContractError(
+            codes.BAD_TIMESTAMP,
+            f"the transaction is stamped {timestamp_ms} ms, outside [0, 2**53 − 1] ms since the "
+            "epoch: check the client's clock",
+        )
+
+
 def format_validation_error(error: ValidationError) -> str:
     """Pydantic's errors on one line: ``field.path: message; …``."""
     parts = []
@@ -115,7 +132,9 @@ class ConsortiumContract:
         handler = TRANSACTIONS.get(fn)
         if handler is None:
             raise ContractError(codes.UNKNOWN_FUNCTION, f"no transaction {fn!r}")
-        return handler(ctx, parse_args(ARGS_MODELS[fn], args))
+        parsed = parse_args(ARGS_MODELS[fn], args)
+        check_timestamp(ctx.timestamp_ms)
+        return handler(ctx, parsed)
 
     def query(self, ctx: TxContext, fn: str, args: dict[str, Any]) -> Any:
         """Run query ``fn`` (no state change)."""
