@@ -61,16 +61,28 @@ def _pem(cert: x509.Certificate) -> str:
 
 
 def write_private_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
-    """Write ``key`` as unencrypted PKCS#8 PEM, created with mode 0600 (never world-readable)."""
+    """Write ``key`` as unencrypted PKCS#8 PEM, created with mode 0600 (never world-readable).
+
+    Whole or not at all: the key is written and synced under a temporary name, then linked to
+    ``path``, which must not exist (`FileExistsError`); a crash never leaves a truncated key that a
+    retry would refuse to replace."""
     data = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(tmp, path)  # atomic, and refuses an existing key as O_EXCL did
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)

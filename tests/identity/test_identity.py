@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -179,3 +180,45 @@ def test_load_identity_rejects_mismatched_key(consortium_dir: Path, tmp_path: Pa
 def test_a_missing_msp_folder_is_named_with_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(IdentityError, match=r"no MSP folder at .*missing.*consortium member add"):
         load_identity(tmp_path / "missing" / "msp")
+
+
+def test_a_private_key_is_written_whole_or_not_at_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that stopped half-way (disk full, kill) used to leave a truncated key.pem at its
+    final name, which a retry then refused to replace."""
+    import os
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from consortium.identity.ca import write_private_key
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    path = tmp_path / "keystore" / "key.pem"
+    real_fdopen = os.fdopen
+
+    class _HalfWritten:
+        def __init__(self, handle: Any) -> None:
+            self.handle = handle
+
+        def __enter__(self) -> _HalfWritten:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.handle.close()
+
+        def write(self, data: bytes) -> int:
+            self.handle.write(data[: len(data) // 2])
+            self.handle.flush()
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fdopen", lambda fd, mode: _HalfWritten(real_fdopen(fd, mode)))
+    with pytest.raises(OSError, match="No space"):
+        write_private_key(path, key)
+    assert not path.exists() and list(path.parent.iterdir()) == []
+
+    monkeypatch.setattr(os, "fdopen", real_fdopen)
+    write_private_key(path, key)  # the retry writes it
+    assert (path.stat().st_mode & 0o777) == 0o600
+    with pytest.raises(FileExistsError):
+        write_private_key(path, key)
