@@ -84,9 +84,7 @@ export async function shareKey(ctx: TxContext, args: ShareKeyArgs): Promise<Json
   if (target.roles.some((r) => KEYLESS_ROLES.includes(r))) {
     throw fail('ROLE_FORBIDDEN', 'aggregators and auditors never receive the secret key');
   }
-  if (await exists(ctx, `sharekey/${args.member_id}`)) {
-    throw fail('SHARE_EXISTS', `'${args.member_id}' holds a share already`);
-  }
+  const replaced = await replaceable(ctx, creator, args.member_id);
   const [first] = await scan<ShareKeyArgs>(ctx, 'sharekey/', 1);
   if (first !== undefined && first.public_context_digest !== args.public_context_digest) {
     throw fail('CONTEXT_MISMATCH', "every share must name the consortium's public context");
@@ -97,7 +95,24 @@ export async function shareKey(ctx: TxContext, args: ShareKeyArgs): Promise<Json
     public_context_digest: args.public_context_digest,
     by: creator.member_id,
     ms: ctx.timestampMs,
+    // Left out unless there was one: a share's record and result stay the bytes they were.
+    ...(replaced === null ? {} : { replaced }),
   };
   await write(ctx, `sharekey/${args.member_id}`, record);
   return record;
+}
+
+/**
+ * The wrap digest the creator's share for `memberId` replaces, null when there is none. Any key
+ * holder may share, so one could front-run the admin with a wrap the new member cannot open; an
+ * admin's share therefore replaces a share a member gave. An admin's share is final.
+ */
+async function replaceable(ctx: TxContext, creator: Member, memberId: string): Promise<string | null> {
+  const existing = await read<{ by: string; wrapped_key_digest: string }>(ctx, `sharekey/${memberId}`);
+  if (existing === null) return null;
+  const giver = await read<Member>(ctx, `member/${existing.by}`);
+  if (!creator.roles.includes('admin') || (giver !== null && giver.roles.includes('admin'))) {
+    throw fail('SHARE_EXISTS', `'${memberId}' holds a share already`);
+  }
+  return existing.wrapped_key_digest;
 }

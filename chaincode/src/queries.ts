@@ -70,7 +70,7 @@ export const QUERIES: Record<string, Query> = {
   async GetShareKey(ctx, a) {
     const share = await read(ctx, `sharekey/${a.member_id}`);
     if (share === null) throw fail('SHARE_NOT_FOUND', `no key share for '${a.member_id}'`);
-    return share;
+    return { replaced: null, ...share };
   },
   async ListDownloads(ctx, a) {
     const found = await scan<{ task_id: string }>(ctx, 'download/');

@@ -113,8 +113,22 @@ def _shares(rec: Recorder) -> None:
     step("share-twice", "admin", "ShareKey", _share("h1"), "SHARE_EXISTS")
     step("share-unknown", "admin", "ShareKey", _share("nobody"), "MEMBER_NOT_FOUND")
     step("share-revoked", "admin", "ShareKey", _share("late"), "MEMBER_REVOKED")
-    for name in ("h3", "v1", "v2", "v3"):
+    _replaced_share(rec)
+    for name in ("v1", "v2", "v3"):
         step(f"share-to-{name}", "admin", "ShareKey", _share(name))
+
+
+def _replaced_share(rec: Recorder) -> None:
+    """A holder front-runs the admin with a wrap h3 cannot open: the admin's share replaces it
+    (and names it), and is final; a member never overwrites a share."""
+    step = rec.step
+    bogus = {**_share("h3"), "wrapped_key_digest": fake_digest("a wrap h3 cannot open")}
+    step("share-bogus-by-holder", "h1", "ShareKey", bogus)
+    step("share-holder-over-holder", "h2", "ShareKey", _share("h3"), "SHARE_EXISTS")
+    got = step("share-admin-replaces", "admin", "ShareKey", _share("h3"))
+    assert got["replaced"] == bogus["wrapped_key_digest"], got
+    step("share-holder-over-admin", "h1", "ShareKey", bogus, "SHARE_EXISTS")
+    step("share-admin-over-admin", "admin", "ShareKey", bogus, "SHARE_EXISTS")
 
 
 def _tasks(rec: Recorder) -> None:

@@ -107,11 +107,30 @@ def share_key(ctx: TxContext, args: ShareKeyArgs) -> dict[str, Any]:
         raise fail(codes.MEMBER_REVOKED, f"member {args.member_id!r} is revoked")
     if set(KEYLESS_ROLES) & set(target.roles):
         raise fail(codes.ROLE_FORBIDDEN, "aggregators and auditors never receive the secret key")
-    if ctx.get_state(f"sharekey/{args.member_id}") is not None:
-        raise fail(codes.SHARE_EXISTS, f"{args.member_id!r} holds a share already")
+    replaced = _replaceable(ctx, creator, args.member_id)
     first = next(scan(ctx, "sharekey/", ShareKey), None)
     if first is not None and first[1].public_context_digest != args.public_context_digest:
         raise fail(codes.CONTEXT_MISMATCH, "every share must name the consortium's public context")
-    record = ShareKey(**args.model_dump(), by=creator.member_id, ms=ctx.timestamp_ms)
-    write(ctx, f"sharekey/{args.member_id}", record)
-    return record.model_dump(mode="json")
+    record = ShareKey(
+        **args.model_dump(), by=creator.member_id, ms=ctx.timestamp_ms, replaced=replaced
+    )
+    # ``replaced`` is left out unless there was one, so a share's record and result are the bytes
+    # they were before replacing existed (a ledger replayed by `ledger verify` gives the same).
+    plain = record.model_dump(mode="json", exclude_none=True)
+    write(ctx, f"sharekey/{args.member_id}", plain)
+    return plain
+
+
+def _replaceable(ctx: TxContext, creator: Member, member_id: str) -> str | None:
+    """The wrap digest the creator's share for ``member_id`` replaces, None when there is none.
+
+    Any key holder may share, so one could publish a wrap the new member cannot open before the
+    admin's; an admin's share therefore replaces a share a member gave. An admin's share is final.
+    """
+    existing = read(ctx, f"sharekey/{member_id}", ShareKey)
+    if existing is None:
+        return None
+    giver = read(ctx, f"member/{existing.by}", Member)
+    if "admin" not in creator.roles or (giver is not None and "admin" in giver.roles):
+        raise fail(codes.SHARE_EXISTS, f"{member_id!r} holds a share already")
+    return existing.wrapped_key_digest

@@ -337,13 +337,15 @@ class Member(Record):
 
 
 class ShareKey(Record):
-    """`sharekey/{member_id}`."""
+    """`sharekey/{member_id}`; ``replaced`` is the wrap an admin's share replaced (one a member
+    gave), stored only then."""
 
     member_id: Ident
     wrapped_key_digest: Digest
     public_context_digest: Digest
     by: Ident
     ms: NonNegInt
+    replaced: Digest | None = None
 
 
 class TaskRecord(Task):
