@@ -114,6 +114,15 @@ def _share_keys_with(
     if not tx.valid:
         fail(f"{name} is registered, but the ledger refused its key share: {tx.code}: "
              f"{tx.message}", code=1)  # fmt: skip
+    replaced = tx.result.get("replaced") if isinstance(tx.result, dict) else None
+    if replaced is not None:
+        # Another key holder shared first, with a wrap of its choosing; the admin's share replaced
+        # it (0001-protocol.md, ShareKey). Say so: the admin should find out who did.
+        return (
+            f"keys shared (ShareKey in block {tx.block_number}); it replaced a share another "
+            f"member had published for {name} (wrapped key {replaced}): its ShareKey on the "
+            "ledger names who"
+        )
     return f"keys shared (ShareKey in block {tx.block_number})"
 
 
