@@ -88,8 +88,7 @@ def _node_folder(member: str | None, directory: Path, cohort: list[Path]) -> Pat
 
 def _site_budget(node: Path | None) -> tuple[SiteBudget, Path] | None:
     """The node's cap on all training on its patients, and its node.toml; says which, once."""
-    from consortium.node.open import site_budget_of
-    from consortium.node.settings import SETTINGS_NAME, load_settings
+    from consortium.node.settings import SETTINGS_NAME, load_settings, site_budget_of
 
     if node is None:
         typer.echo("no site budget: no node.toml caps the ε spent on these patients (--member "

@@ -38,7 +38,6 @@ class LocalBlobs:
     """A directory of blobs named by digest (used when `consortium.blobs` is not available)."""
 
     def __init__(self, root: Any) -> None:
-        from pathlib import Path
 
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
@@ -67,9 +66,6 @@ class Cohort:
     y_train: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray
-    # the folder of the cohort file, where `consortium train` keeps the accountant of training on
-    # these patients alone (None: a table built in memory, as the demo's fallback)
-    folder: Path | None = None
 
 
 @dataclass

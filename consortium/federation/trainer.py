@@ -83,15 +83,9 @@ def site_budget(s: Session) -> Any:
 
     It composes every task's accountant in the state directory and the accountant `consortium
     train` keeps beside the cohort file (`consortium.privacy.site`)."""
-    if s.settings.site_epsilon_budget is None:
-        return None
-    from consortium.privacy.site import SiteBudget
+    from consortium.node.settings import site_budget_of
 
-    # The folders `consortium.node.open.site_budget_of` names, which `consortium train` checks:
-    # without a cohort file (the demo's ``site =``), the node's default cohort folder.
-    folder = s.cohort.folder if s.cohort is not None else None
-    roots = (s.state.root, folder or s.state.root.parent / "cohort")
-    return SiteBudget(s.settings.site_epsilon_budget, s.settings.site_delta, roots)
+    return site_budget_of(s.state.root.parent, s.settings)  # state.root = DIR/members/NAME/state
 
 
 def _check_accountant_against_ledger(s: Session) -> None:

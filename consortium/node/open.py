@@ -8,18 +8,16 @@ context only, which cannot decrypt (tests/federation/test_he_vault.py).
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
 from typing import Any
 
 from consortium.federation.session import Cohort, Session
 from consortium.federation.vault import PlainVault, Vault
-from consortium.node.settings import NodeSettings, load_settings
+from consortium.node.settings import NodeSettings, cohort_path, load_settings
 from consortium.node.state import StateDir
-from consortium.privacy.site import SiteBudget
 
-__all__ = ["cohort_from_table", "cohort_path", "member_dir", "open_session", "site_budget_of"]
+__all__ = ["cohort_from_table", "member_dir", "open_session"]
 
 
 def member_dir(config: Any, member_id: str) -> Path:
@@ -39,22 +37,6 @@ def cohort_from_table(table: Any, cohort_name: str, holdout_bp: int) -> Cohort:
     return Cohort(train.X, train.y, test.X, test.y)
 
 
-def cohort_path(mdir: Path, settings: NodeSettings) -> Path:
-    """The cohort table a hospital's node reads: node.toml's ``cohort``, else
-    ``DIR/members/NAME/cohort/cohort.parquet`` (the --out of `consortium ingest`)."""
-    return Path(settings.cohort) if settings.cohort else mdir / "cohort" / "cohort.parquet"
-
-
-def site_budget_of(mdir: Path, settings: NodeSettings) -> SiteBudget | None:
-    """The cap node.toml sets on all of the hospital's training (None: none set), over the
-    folders its accountants live in: the node's state directory and its cohort's folder, where
-    `consortium train` keeps the accountant of training on the cohort alone."""
-    if settings.site_epsilon_budget is None:
-        return None
-    roots = (mdir / "state", cohort_path(mdir, settings).parent)
-    return SiteBudget(settings.site_epsilon_budget, settings.site_delta, roots)
-
-
 def _load_cohort(mdir: Path, settings: NodeSettings, cohort_name: str) -> Cohort | None:
     import pandas as pd
 
@@ -62,8 +44,7 @@ def _load_cohort(mdir: Path, settings: NodeSettings, cohort_name: str) -> Cohort
     if settings.cohort and not path.is_file():
         raise ValueError(f"{mdir / 'node.toml'} names the cohort {path}, which is not a file")
     if path.is_file():
-        cohort = cohort_from_table(pd.read_parquet(path), cohort_name, settings.holdout_bp)
-        return dataclasses.replace(cohort, folder=path.parent)
+        return cohort_from_table(pd.read_parquet(path), cohort_name, settings.holdout_bp)
     if settings.site:
         from consortium.datasets.heart import heart_cohort_table
 

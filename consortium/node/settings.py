@@ -17,8 +17,16 @@ import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from consortium.federation.checks import Thresholds
+from consortium.privacy.site import SiteBudget
 
-__all__ = ["ATTACKS", "NodeSettings", "load_settings", "save_settings"]
+__all__ = [
+    "ATTACKS",
+    "NodeSettings",
+    "cohort_path",
+    "load_settings",
+    "save_settings",
+    "site_budget_of",
+]
 
 ATTACKS = ("none", "sign_flip", "scale10", "label_flip", "noise")
 Attack = Literal["none", "sign_flip", "scale10", "label_flip", "noise"]
@@ -111,3 +119,19 @@ def save_settings(member_dir: Path, settings: NodeSettings) -> Path:
     tmp.write_text(tomli_w.dumps(settings.model_dump(mode="json", exclude_none=True)))
     tmp.replace(path)
     return path
+
+
+def cohort_path(mdir: Path, settings: NodeSettings) -> Path:
+    """The cohort table a hospital's node reads: node.toml's ``cohort``, else
+    ``DIR/members/NAME/cohort/cohort.parquet`` (the --out of `consortium ingest`)."""
+    return Path(settings.cohort) if settings.cohort else mdir / "cohort" / "cohort.parquet"
+
+
+def site_budget_of(mdir: Path, settings: NodeSettings) -> SiteBudget | None:
+    """The cap node.toml sets on all of the hospital's training (None: none set), over the
+    folders its accountants live in: the node's state directory and its cohort's folder, where
+    `consortium train` keeps the accountant of training on the cohort alone."""
+    if settings.site_epsilon_budget is None:
+        return None
+    roots = (mdir / "state", cohort_path(mdir, settings).parent)
+    return SiteBudget(settings.site_epsilon_budget, settings.site_delta, roots)
