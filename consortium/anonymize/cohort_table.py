@@ -26,7 +26,7 @@ from consortium.anonymize.safe_harbor import (
     generalize_sex,
     zip3,
 )
-from consortium.fhir.cohort import table_columns
+from consortium.fhir.cohort import QI_COLUMNS, table_columns
 from consortium.fhir.extract import CohortFacts, Date
 
 __all__ = ["build_cohort_table"]
@@ -70,11 +70,18 @@ def _row(facts: CohortFacts, pkey: str, site: str, key: bytes, fallback: Date) -
 
 
 def _merge_same_person(table: pd.DataFrame) -> pd.DataFrame:
-    """Patients with the same business identifier are one person: one row, first values win."""
+    """Patients with the same business identifier are one person: one row. Its quasi-identifiers
+    are the first Patient's, all four together: k-anonymity is checked on the age band, and an age
+    taken from another Patient (``first()`` skips a missing one) would sit next to the band
+    "unknown" and be finer than it. Each feature is the first value given; the label is 1 if any
+    Patient's is."""
     if not table["pid"].duplicated().any():
         return table
     label = table.groupby("pid", sort=False)["label"].max()
     merged = table.groupby("pid", sort=False, as_index=False).first()
+    first = table.drop_duplicates("pid").set_index("pid")
+    for column in QI_COLUMNS:
+        merged[column] = merged["pid"].map(first[column])
     merged["label"] = merged["pid"].map(label)
     return merged
 
