@@ -1,7 +1,8 @@
 """Keyed pseudonyms that link a patient's resources without naming the patient.
 
 A pseudonym is ``HMAC-SHA256(key, "consortium/pid/v1|" + site + "|" + basis)`` cut to 128 bits
-(32 hex characters). Why:
+(32 hex characters), where ``basis`` names one identifier unambiguously (:func:`patient_basis`).
+Why:
 
 - A keyed function (HMAC, RFC 2104), not a plain hash: medical record numbers are short and
   guessable, so ``sha256(mrn)`` could be reversed by hashing every candidate. Without the site's key
@@ -26,6 +27,8 @@ import secrets
 import stat
 from collections.abc import Iterable
 from pathlib import Path
+
+from consortium.canonical import canonical_json
 
 __all__ = ["PseudonymKeyError", "fingerprint", "load_or_create_key", "patient_basis", "pseudonym"]
 
@@ -80,8 +83,16 @@ def patient_basis(identifiers: Iterable[tuple[str, str]], reference: str | None)
     survives a re-export (`consortium.fhir.extract` lists a Patient's identifiers in an order that
     does not depend on the export's: medical record numbers first); else the Patient's reference
     within the export (``Patient/<id>``, or the Bundle entry's ``fullUrl`` for a Patient without
-    an id), which tells patients apart within one export only."""
+    an id), which tells patients apart within one export only.
+
+    The basis must name one identifier only. ``id:system|value`` does when the system holds no
+    ``|`` (the first ``|`` ends it), and that form is kept so that existing pseudonyms stay as they
+    are; a system with a ``|`` (a FHIR ``uri`` may hold one) would make ``urn:x|1`` + ``2`` and
+    ``urn:x`` + ``1|2`` one basis, one pseudonym and one merged row, so such an identifier is
+    written as canonical JSON under its own prefix, ``idj:["system","value"]``."""
     for system, value in identifiers:
         if system and value:
+            if "|" in system:
+                return "idj:" + canonical_json([system, value]).decode()
             return f"id:{system}|{value}"
     return f"ref:{reference or ''}"

@@ -58,3 +58,11 @@ def test_fingerprint_is_stable_and_reveals_nothing_obvious() -> None:
     key = bytes(range(32))
     assert fingerprint(key) == fingerprint(key) != fingerprint(bytes(32))
     assert len(fingerprint(key)) == 16 and key.hex()[:16] != fingerprint(key)
+
+
+def test_a_bar_in_the_system_cannot_make_two_identifiers_one_basis() -> None:
+    # "urn:x|1" + "|" + "2" and "urn:x" + "|" + "1|2" were the same text: one pseudonym, one row
+    assert patient_basis([("urn:x|1", "2")], None) != patient_basis([("urn:x", "1|2")], None)
+    assert patient_basis([("a|b", "c|d")], None) != patient_basis([("a", "b|c|d")], None)
+    # identifiers whose system has no bar keep their basis, so existing pseudonyms do not change
+    assert patient_basis([("urn:x", "1|2")], None) == "id:urn:x|1|2"

@@ -65,3 +65,17 @@ def test_two_patients_without_id_or_identifier_stay_two_rows(tmp_path: Path) -> 
     table = pd.read_parquet(tmp_path / "out" / "cohort.parquet")
     assert report.rows == 2 and table["pid"].nunique() == 2
     assert sorted(table["sex"]) == ["female", "male"]
+
+
+def test_identifiers_that_concatenate_alike_are_two_people(tmp_path: Path) -> None:
+    a = {"resourceType": "Patient", "id": "a", "gender": "female", "birthDate": "1950-01-01",
+         "identifier": [{"system": "urn:x|1", "value": "2"}]}  # fmt: skip
+    b = {"resourceType": "Patient", "id": "b", "gender": "male", "birthDate": "1970-01-01",
+         "identifier": [{"system": "urn:x", "value": "1|2"}]}  # fmt: skip
+    source = tmp_path / "in"
+    source.mkdir()
+    (source / "data.ndjson").write_text(f"{json.dumps(a)}\n{json.dumps(b)}\n")
+    report = ingest([source], "s1", "heart", tmp_path / "out", 1)
+    table = pd.read_parquet(tmp_path / "out" / "cohort.parquet")
+    assert report.patients == report.rows == 2 and table["pid"].nunique() == 2
+    assert sorted(table["sex"]) == ["female", "male"]
