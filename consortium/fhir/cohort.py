@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "COHORTS_DIR",
     "QI_COLUMNS",
+    "REQUIRED_QUASI_IDENTIFIERS",
     "Coding",
     "CohortDefinition",
     "CohortError",
@@ -36,6 +37,8 @@ __all__ = [
 
 COHORTS_DIR = Path(__file__).resolve().parents[2] / "data_schemas" / "cohorts"
 QI_COLUMNS = ("age", "age_band", "sex", "zip3")
+REQUIRED_QUASI_IDENTIFIERS = ("age_band", "sex", "zip3")
+"""What k-anonymity is checked on: the released QI columns (``age`` is the middle of its band)."""
 
 
 class CohortError(Exception):
@@ -150,8 +153,21 @@ def _load_file(path_text: str, _mtime_ns: int) -> CohortDefinition:
     path = Path(path_text)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+        _check_quasi_identifiers(data, path)
         jsonschema.validate(data, _schema())
     except (json.JSONDecodeError, jsonschema.ValidationError) as exc:
         detail = getattr(exc, "message", str(exc))
         raise CohortError(f"cohort definition {path} is invalid: {detail}") from exc
     return CohortDefinition.model_validate(data)
+
+
+def _check_quasi_identifiers(data: object, path: Path) -> None:
+    """Every cohort table releases ``age_band``, ``sex`` and ``zip3`` (and ``age``, the middle of
+    the band), so k-anonymity must be checked on all three: a definition that lists fewer would let
+    rows that are unique on the others through (docs/decisions/0002-anonymization.md, 3)."""
+    listed = data.get("quasi_identifiers") if isinstance(data, dict) else None
+    if isinstance(listed, list) and not set(REQUIRED_QUASI_IDENTIFIERS) <= set(listed):
+        raise CohortError(
+            f"cohort definition {path} is invalid: quasi_identifiers must list age_band, sex and "
+            f"zip3 (the table releases all three, and k-anonymity must hold on each); got {listed}"
+        )
