@@ -5,9 +5,13 @@ de-identified under the Safe Harbor method. A cohort keeps only four facts deriv
 generalized here exactly as the rule allows:
 
 - (B) geography: the first three digits of a ZIP code, unless the area those digits cover holds
-  20,000 people or fewer, in which case "000". The 17 such ZIP3s are those HHS lists from the 2000
-  Census (HHS OCR, "Guidance Regarding Methods for De-identification of Protected Health
-  Information in Accordance with the HIPAA Privacy Rule", 2012, section 3.4).
+  20,000 people or fewer "according to the current publicly available data from the Bureau of the
+  Census", in which case "000". HHS lists 17 such ZIP3s from the 2000 Census (HHS OCR, "Guidance
+  Regarding Methods for De-identification of Protected Health Information in Accordance with the
+  HIPAA Privacy Rule", 2012, section 3.4) and says not to rely on that list once more current data
+  is published; the 2010 Census adds 205 and 369. We zero the union of both lists (19 ZIP3s): a
+  ZIP3 that has since grown past 20,000 people loses its digits, which costs little, while one
+  that fell below it would otherwise be released.
 - (C) dates: only the year. The cohort keeps no date at all; ages are computed from full dates
   inside ingest, before any date is dropped.
 - (C) ages over 89 are aggregated into one category, reported as 90 (band "90+").
@@ -40,11 +44,14 @@ AGE_CAP = 90
 
 RESTRICTED_ZIP3 = frozenset(
     {
+        # 2000 Census, as HHS lists them (de-identification guidance, 2012, 3.4)
         "036", "059", "063", "102", "203", "556", "692", "790", "821",
         "823", "830", "831", "878", "879", "884", "890", "893",
+        # 2010 Census ZCTA populations: also 20,000 or fewer (its others are listed above)
+        "205", "369",
     }
 )  # fmt: skip
-"""The ZIP3 areas with 20,000 or fewer people (HHS OCR de-identification guidance, 2012, 3.4)."""
+"""The ZIP3 areas with 20,000 or fewer people in the 2000 or the 2010 Census."""
 
 SEXES = ("male", "female", "other", "unknown")
 

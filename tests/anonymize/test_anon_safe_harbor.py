@@ -18,28 +18,21 @@ from consortium.anonymize.safe_harbor import (
     zip3,
 )
 
+HHS_2000 = {"036", "059", "063", "102", "203", "556", "692", "790", "821", "823", "830", "831",
+            "878", "879", "884", "890", "893"}  # fmt: skip
+CENSUS_2010 = {"036", "059", "102", "203", "205", "369", "556", "692", "821", "823", "878", "879",
+               "884", "893"}  # fmt: skip
 
-def test_restricted_zip3_list_is_the_hhs_list() -> None:
-    hhs = [
-        "036",
-        "059",
-        "063",
-        "102",
-        "203",
-        "556",
-        "692",
-        "790",
-        "821",
-        "823",
-        "830",
-        "831",
-        "878",
-        "879",
-        "884",
-        "890",
-        "893",
-    ]
-    assert set(hhs) == RESTRICTED_ZIP3 and len(RESTRICTED_ZIP3) == 17
+
+def test_restricted_zip3s_are_the_hhs_list_and_the_2010_census_list() -> None:
+    # HHS's table is from the 2000 Census and HHS says not to rely on it once newer data is out:
+    # a ZIP3 of 20,000 people or fewer in either census is zeroed
+    assert RESTRICTED_ZIP3 == HHS_2000 | CENSUS_2010 and len(RESTRICTED_ZIP3) == 19
+
+
+@pytest.mark.parametrize("code", ["20500", "36904"])
+def test_zip3s_of_20000_or_fewer_people_in_the_2010_census_become_000(code: str) -> None:
+    assert zip3(code, "US") == "000"
 
 
 def test_zip3() -> None:
