@@ -116,14 +116,20 @@ class CohortFacts:
         matches = [(h, f) for h in holders for f in _features(h.get("code"), self._codes)]
         if not matches:
             return None
-        patient = _subject_key(data.get("subject"), urls)
-        when = _observation_date(data)
+        # Read every value before keeping any: one refused value quarantines the whole resource,
+        # so none of its other values (nor its date, the index date of the age) may be used.
+        values = []
         for holder, feature in matches:
             value, reason = _value(holder, feature)
             if reason is not None:
                 return reason
-            if value is not None and patient is not None:
-                self._keep(patient, feature.name, when, value)
+            if value is not None:
+                values.append((feature.name, value))
+        patient = _subject_key(data.get("subject"), urls)
+        if patient is not None:
+            when = _observation_date(data)
+            for name, value in values:
+                self._keep(patient, name, when, value)
         return None
 
     def _keep(self, patient: str, name: str, when: Date | None, value: float | str) -> None:
