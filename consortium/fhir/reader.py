@@ -88,7 +88,7 @@ def collect_files(paths: list[Path], skipped: Counter[str] | None = None) -> lis
                 if _format_suffix(p) in JSON_SUFFIXES + NDJSON_SUFFIXES:
                     found.append(p)
                 elif skipped is not None:
-                    skipped[p.suffix.lower() or "(no suffix)"] += 1
+                    skipped[_suffix_name(p)] += 1
             files.extend(sorted(found))
         else:
             files.append(path)
@@ -96,6 +96,28 @@ def collect_files(paths: list[Path], skipped: Counter[str] | None = None) -> lis
     for found_file in files:
         unique.setdefault(found_file.resolve(), found_file)
     return list(unique.values())
+
+
+# Suffixes of the files an export folder commonly holds besides FHIR JSON: a skipped file is
+# counted under its suffix only when the suffix is one of these. Anything after a file name's last
+# dot counts as its suffix, and for "John.Smith" or "ecg 1945.03.12" that is part of a name or a
+# date, which must not reach report.json or the summary line: such files count as "(other)".
+KNOWN_SUFFIXES = frozenset(
+    {
+        ".xml", ".csv", ".tsv", ".txt", ".hl7", ".ccda", ".cda", ".dcm", ".pdf", ".html",
+        ".htm", ".md", ".log", ".parquet", ".xls", ".xlsx", ".doc", ".docx", ".zip", ".gz",
+        ".tgz", ".tar", ".bz2", ".xz", ".zst", ".7z", ".bak", ".tmp", ".sql", ".db", ".png",
+        ".jpg", ".jpeg", ".tif", ".tiff", ".bin", ".dat", ".yaml", ".yml", ".ini", ".cfg",
+    }
+)  # fmt: skip
+
+
+def _suffix_name(path: Path) -> str:
+    """How a skipped file is counted: its suffix if it is a known file type, else "(other)"."""
+    suffix = path.suffix.lower()
+    if not suffix:
+        return "(no suffix)"
+    return suffix if suffix in KNOWN_SUFFIXES else "(other)"
 
 
 def _format_suffix(path: Path) -> str:

@@ -63,3 +63,16 @@ def test_empty_files_only_leave_an_earlier_run_in_place(tmp_path: Path) -> None:
     assert "read no FHIR resource from the 2 input file(s)" in output
     assert (tmp_path / "out" / "cohort.parquet").read_bytes() == before
     assert not (tmp_path / "out" / ".quarantine.partial").exists()
+
+
+def test_a_file_name_never_reaches_the_report_through_its_suffix(tmp_path: Path) -> None:
+    # a "suffix" is whatever follows the last dot: for these files, a surname and a birth date
+    source = _folder(tmp_path, with_json=True)
+    (source / "John.Quarantinova").write_text("")
+    (source / "ecg 1945.03.12").write_text("")
+    code, output = _ingest(source, tmp_path / "out")
+    assert code == 0, output
+    report_text = (tmp_path / "out" / "report.json").read_text()
+    for text in (output, report_text):
+        assert "quarantinova" not in text.lower() and ".12" not in text
+    assert json.loads(report_text)["skipped_files"] == {"(other)": 2, ".csv": 1, ".xml": 2}
