@@ -177,11 +177,11 @@ def test_unknown_chaincode_or_channel_is_not_found(
             wrong_cc.submit("Inc", {"name": "x"})
         with pytest.raises(ChaincodeNotFound, match="assets"):
             wrong_cc.evaluate("Get", {"name": "x"})
-    with (
-        connect_to(fake, alice, channel="mychannel") as wrong_channel,
-        pytest.raises(ChaincodeNotFound, match="mychannel"),
-    ):
-        wrong_channel.submit("Inc", {"name": "x"})
+    with connect_to(fake, alice, channel="mychannel") as wrong_channel:
+        with pytest.raises(ChaincodeNotFound, match="mychannel"):
+            wrong_channel.submit("Inc", {"name": "x"})
+        with pytest.raises(ChaincodeNotFound, match=r"\[ledger\.fabric\] channel"):
+            wrong_channel.height()
 
 
 def test_chaincode_crash_is_reported_and_not_recorded(ledger: FabricLedger) -> None:
@@ -287,6 +287,22 @@ class _GatewayError(grpc.RpcError):
          "attached details for more info", "ProposalResponsePayloads do not match",
          EndorsementsDiffer),
         (grpc.StatusCode.UNAVAILABLE, "connection refused", None, PeerUnreachable),
+        # the chaincode is not committed (or misnamed): Evaluate (registry.go evaluator) ...
+        (grpc.StatusCode.FAILED_PRECONDITION,
+         "no peers available to evaluate chaincode consortium in channel consortium", None,
+         ChaincodeNotFound),
+        # ... and Endorse (discovery finds no definition, endorsement.go loadMetadataAndFilters)
+        (grpc.StatusCode.FAILED_PRECONDITION,
+         "no combination of peers can be derived which satisfy the endorsement policy: No "
+         "metadata was found for chaincode consortium in channel consortium", None,
+         ChaincodeNotFound),
+        # a channel the peer has not joined: the gateway cannot read its config (Evaluate)
+        (grpc.StatusCode.UNAVAILABLE, "failed to get config for channel [mychannel]: could not "
+         "get last config for channel mychannel", None, ChaincodeNotFound),
+        # the chaincode is there, but too few organisations' peers are up
+        (grpc.StatusCode.FAILED_PRECONDITION,
+         "no combination of peers can be derived which satisfy the endorsement policy: no peer "
+         "combination can satisfy the endorsement policy", None, EndorsementPolicyFailure),
     ],
 )  # fmt: skip
 def test_gateway_errors_map_to_what_the_user_can_do(

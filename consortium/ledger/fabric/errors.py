@@ -3,8 +3,9 @@
 The Fabric Gateway reports problems as gRPC status codes with `gateway.ErrorDetail` messages (one
 per peer or orderer that failed) in the standard ``grpc-status-details-bin`` trailer, a serialized
 ``google.rpc.Status``. `classify_rpc_error` turns that into one of the exceptions below; the
-matching is on status codes first and on the peers' well-known message texts second (Fabric 2.5
-``internal/pkg/gateway/api.go`` and the endorser's "chaincode definition for ... not found").
+matching is on status codes and on the gateway's and peers' well-known message texts (Fabric 2.5
+``internal/pkg/gateway/api.go`` and ``registry.go``, discovery, and the endorser's "chaincode
+definition for ... not found").
 """
 
 from __future__ import annotations
@@ -153,6 +154,18 @@ def peer_details(error: grpc.RpcError) -> list[PeerDetail]:
 
 
 _TLS_WORDS = ("ssl", "tls", "handshake", "certificate", "hostname verification")
+# What the gateway itself answers, before any peer runs anything, when the chaincode is not
+# committed on the channel or the channel is not one the peer has joined (Fabric 2.5): Evaluate
+# finds no peer with the chaincode (registry.go `evaluator`, FAILED_PRECONDITION); Endorse asks
+# discovery, which finds no definition (endorsement.go, wrapped in "no combination of peers can be
+# derived which satisfy the endorsement policy", FAILED_PRECONDITION); for an unknown channel
+# Evaluate cannot read its config (UNAVAILABLE). These come before the checks on the status code
+# and on "endorsement policy", which they would otherwise match.
+_UNDEFINED_WORDS = (
+    "no peers available to evaluate chaincode",
+    "no metadata was found for chaincode",
+    "could not get last config",
+)
 # "failed constructing descriptor": the peer's discovery service knows no peer with the chaincode
 # installed and committed (what a gateway answers before the chaincode is deployed).
 _NOT_FOUND_WORDS = (
@@ -188,6 +201,8 @@ def classify_rpc_error(error: grpc.RpcError, *, endpoint: str, what: str) -> Fab
             f"endorsing_orgs ({said}): start that organisation's peers, correct the MSP ids in "
             "[ledger.fabric] endorsing_orgs, or remove endorsing_orgs to let the gateway choose"
         )
+    if any(w in everything for w in _UNDEFINED_WORDS):
+        return _not_found(what, said)
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) and not details:
         return PeerUnreachable(
             f"cannot reach the Fabric peer at {endpoint} ({what}: {text}): check that the peer is "
@@ -212,9 +227,13 @@ def classify_rpc_error(error: grpc.RpcError, *, endpoint: str, what: str) -> Fab
             "that organisation's CA"
         )
     if any(w in everything for w in _NOT_FOUND_WORDS) or code == grpc.StatusCode.NOT_FOUND:
-        return ChaincodeNotFound(
-            f"{what}: the chaincode or channel is not available on the peer ({said}): check "
-            "[ledger.fabric] channel and chaincode, and run `deploy/fabric/network.sh deploy` "
-            "so the chaincode definition is approved and committed"
-        )
+        return _not_found(what, said)
     return ChaincodeFailed(f"{what} failed at the peer ({code.name}: {said})")
+
+
+def _not_found(what: str, said: str) -> ChaincodeNotFound:
+    return ChaincodeNotFound(
+        f"{what}: the chaincode or channel is not available on the peer ({said}): check "
+        "[ledger.fabric] channel and chaincode, and run `deploy/fabric/network.sh deploy` "
+        "so the chaincode definition is approved and committed"
+    )

@@ -27,14 +27,16 @@ import grpc
 from cryptography import x509
 from fabric_protos.common import common_pb2, ledger_pb2
 from fabric_protos.gateway import gateway_pb2, gateway_pb2_grpc
-from fabric_protos.peer import proposal_response_pb2, transaction_pb2
+from fabric_protos.peer import proposal_pb2, proposal_response_pb2, transaction_pb2
+from google.protobuf.message import DecodeError
 
 from consortium.identity import DEFAULT_MSP_ID
 from consortium.ledger.base import Contract
 from consortium.ledger.fabric import fakepeer
 from consortium.ledger.fabric.errors import STATUS_TRAILER, PeerDetail, encode_status
-from consortium.ledger.fabric.fakeendorser import Endorser, Rejected
+from consortium.ledger.fabric.fakeendorser import SYSTEM_CHAINCODES, Endorser, Rejected
 from consortium.ledger.fabric.fakepki import peer_identity, tls_material
+from consortium.ledger.fabric.messages import decode_proposal
 
 __all__ = ["FakeGateway", "FakeGatewayHandle", "FakeSettings", "serve_fake_gateway"]
 
@@ -132,11 +134,47 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
             )
         return up
 
+    def _route(
+        self, signed: proposal_pb2.SignedProposal, call: str, context: grpc.ServicerContext
+    ) -> None:
+        """Refuse, in the gateway's words and before any peer runs it, a proposal for a channel
+        or chaincode this network does not have (Fabric 2.5 ``registry.go``, discovery)."""
+        try:
+            decoded = decode_proposal(signed.proposal_bytes)
+        except DecodeError:
+            return  # the endorser's own check reports it
+        channel, chaincode = decoded.channel_header.channel_id, decoded.chaincode
+        if call == "evaluate":
+            if channel != self.settings.channel:
+                _abort(
+                    context,
+                    grpc.StatusCode.UNAVAILABLE,
+                    f"failed to get config for channel [{channel}]: could not get last config "
+                    f"for channel {channel}",
+                    [],
+                )
+            if chaincode not in (self.settings.chaincode, *SYSTEM_CHAINCODES):
+                _abort(
+                    context,
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    f"no peers available to evaluate chaincode {chaincode} in channel {channel}",
+                    [],
+                )
+        elif channel != self.settings.channel or chaincode != self.settings.chaincode:
+            _abort(
+                context,
+                grpc.StatusCode.FAILED_PRECONDITION,
+                "no combination of peers can be derived which satisfy the endorsement policy: "
+                f"No metadata was found for chaincode {chaincode} in channel {channel}",
+                [],
+            )
+
     def Endorse(
         self, request: gateway_pb2.EndorseRequest, context: grpc.ServicerContext
     ) -> gateway_pb2.EndorseResponse:
         """Simulate the proposal, collect endorsements and return the prepared transaction."""
         self._record("Endorse", request)
+        self._route(request.proposed_transaction, "endorse", context)
         with self._cond:
             try:
                 proposal, action = self.endorser.simulate(request.proposed_transaction, invoke=True)
@@ -170,6 +208,7 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
     ) -> gateway_pb2.EvaluateResponse:
         """Run a query (or a ``qscc`` ledger query) and return its response."""
         self._record("Evaluate", request)
+        self._route(request.proposed_transaction, "evaluate", context)
         with self._cond:
             try:
                 _, action = self.endorser.simulate(
