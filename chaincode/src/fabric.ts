@@ -40,6 +40,24 @@ export function timestampMs(ts: { seconds: unknown; nanos: number }): number {
   return Number(String(ts.seconds)) * 1000 + Math.floor(ts.nanos / 1_000_000);
 }
 
+/** The proposal's channel header as fabric-shim decodes it (a google-protobuf message). */
+interface DecodedChannelHeader {
+  getTimestamp(): { getSeconds(): number; getNanos(): number } | undefined;
+}
+
+/**
+ * Milliseconds of the proposal's timestamp, read from the channel header itself. fabric-shim's
+ * `getTxTimestamp()` returns the seconds as an *unsigned* Long, so a stamp before 1970 comes out
+ * as 0 s plus the nanos (0 to 999 ms) and would be accepted, where the Python contract sees the
+ * negative stamp and refuses BAD_TIMESTAMP. The decoded header keeps the sign. An unset
+ * timestamp is 0, as protobuf's default.
+ */
+export function proposalTimestampMs(stub: Context['stub']): number {
+  const { channelHeader } = stub.getSignedProposal().proposal.header;
+  const ts = (channelHeader as unknown as DecodedChannelHeader).getTimestamp();
+  return ts === undefined ? 0 : timestampMs({ seconds: ts.getSeconds(), nanos: ts.getNanos() });
+}
+
 /**
  * A TxContext over a Fabric chaincode context. Writes are buffered and reach the stub only through
  * `flush`, called when the transaction is valid: a refused transaction writes nothing even though
@@ -53,7 +71,7 @@ export class FabricTxContext implements TxContext {
 
   constructor(private readonly ctx: Context) {
     this.txId = ctx.stub.getTxID();
-    this.timestampMs = timestampMs(ctx.stub.getTxTimestamp());
+    this.timestampMs = proposalTimestampMs(ctx.stub);
     this.creator = creatorFrom(ctx.clientIdentity);
   }
 

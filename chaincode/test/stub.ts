@@ -1,7 +1,9 @@
 /**
  * A stub of Fabric's chaincode context for tests: getState/putState/getStateByRange with Fabric's
  * rule that reads see the committed state, not the transaction's own writes; getTxID,
- * getTxTimestamp, getCreator (so that fabric-shim's real ClientIdentity parses the certificate).
+ * getTxTimestamp, getSignedProposal (its channel header's timestamp), getCreator (so that
+ * fabric-shim's real ClientIdentity parses the certificate). shim.test.ts runs the real
+ * ChaincodeStub where this stub could share a misreading of it.
  */
 
 import { readFileSync } from 'node:fs';
@@ -59,6 +61,13 @@ export class ChaincodeStubFake {
   getTxTimestamp(): { seconds: { toString(): string }; nanos: number } {
     const seconds = Math.floor(this.timestampMs / 1000); // nanos never negative, as in protobuf
     return { seconds: { toString: () => String(seconds) }, nanos: (this.timestampMs - seconds * 1000) * 1_000_000 };
+  }
+
+  /** The decoded proposal as fabric-shim keeps it: here only the channel header's timestamp. */
+  getSignedProposal(): unknown {
+    const { seconds, nanos } = this.getTxTimestamp();
+    const timestamp = { getSeconds: () => Number(seconds.toString()), getNanos: () => nanos };
+    return { proposal: { header: { channelHeader: { getTimestamp: () => timestamp } } } };
   }
 
   getCreator(): { mspid: string; idBytes: Uint8Array } {
