@@ -178,10 +178,7 @@ class CertificateAuthority:
             .add_extension(
                 x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
             )
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
-                critical=False,
-            )
+            .add_extension(self._authority_key_id(), critical=False)
             .add_extension(
                 x509.UnrecognizedExtension(ATTR_OID, json.dumps({"attrs": attrs}).encode()),
                 critical=False,
@@ -189,6 +186,20 @@ class CertificateAuthority:
             .sign(self.key, hashes.SHA256())
         )
         return cert, key
+
+    def _authority_key_id(self) -> x509.AuthorityKeyIdentifier:
+        """The AKI of a certificate this CA issues: the CA's own subject key identifier.
+
+        RFC 5280 (4.2.1.1) has the AKI carry the issuer's SKI. The consortium's root computes its
+        SKI as SHA-1 of the key (`create`), but a Fabric CA made by cryptogen or fabric-ca
+        (`consortium fabric enroll` issues with it) states SHA-256 of the point; deriving the AKI
+        from the key would then name a key id the issuer does not have. A CA without an SKI
+        extension gets the RFC's SHA-1 method."""
+        try:
+            ski = self.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        except x509.ExtensionNotFound:
+            return x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key())
+        return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski)
 
 
 def _key_usage(*, ca: bool) -> x509.KeyUsage:

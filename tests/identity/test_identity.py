@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import stat
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
@@ -119,6 +121,36 @@ def test_certificate_chains_to_the_consortium_ca(consortium_dir: Path) -> None:
     ident.certificate.verify_directly_issued_by(ca)
     assert ident.member_id == "hungary"
     assert ident.roles == ("hospital", "verifier")
+
+
+def test_the_authority_key_id_names_the_issuers_own_key_id() -> None:
+    """A cryptogen / fabric-ca root states its SKI as SHA-256 of the point; the member's AKI must
+    repeat it (RFC 5280 4.2.1.1), not a SHA-1 id derived from the key that the issuer lacks."""
+    ours = CertificateAuthority.create("demo")
+    key = ours.key
+    point = key.public_key().public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    sha256_ski = x509.SubjectKeyIdentifier(hashlib.sha256(point).digest())
+    name = ours.cert.subject
+    fabric_root = CertificateAuthority(
+        cert=x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(ours.cert.not_valid_before_utc)
+        .not_valid_after(ours.cert.not_valid_after_utc)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(sha256_ski, critical=False)
+        .sign(key, hashes.SHA256()),
+        key=key,
+    )
+    for ca in (ours, fabric_root):
+        cert, _ = ca.issue("m", ["hospital"], "client")
+        aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+        ski = ca.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        assert aki.key_identifier == ski.digest
 
 
 def test_sign_is_low_s_and_verifies(consortium_dir: Path) -> None:
