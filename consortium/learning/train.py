@@ -7,7 +7,9 @@ DP-SGD (Abadi et al. 2016) as Opacus implements it, step by step:
 
 - **Poisson sampling**: each row joins a step's batch independently with probability ``q`` (the
   amplification-by-subsampling analysis the accountants assume; fixed-size shuffled batches would
-  not match it). ``q = 1 / steps_per_epoch``, Opacus' convention (``DPDataLoader``).
+  not match it). ``q = 1 / steps_per_epoch``, Opacus' convention (``DPDataLoader``); the
+  float32 uniforms are compared with q rounded down to their grid, so no row is taken more often
+  than the accountant is told (`_poisson_batch`).
 - **per-sample clipping** to ``max_grad_norm``: `consortium.privacy.fastclip` for our MLPs (same
   clip factor as Opacus, one pass), else Opacus' ``GradSampleModule`` + ``DPOptimizer``;
 - **noise**: Opacus' ``_generate_noise`` with std ``noise_multiplier x max_grad_norm`` per tensor,
@@ -136,7 +138,15 @@ def _noise_multiplier(
 
 
 def _poisson_batch(n: int, q: float, gen: torch.Generator) -> torch.Tensor:
-    return torch.nonzero(torch.rand(n, generator=gen) < q).reshape(-1)
+    """Each of ``n`` rows independently with probability at most ``q``, never more.
+
+    ``torch.rand`` gives float32 uniforms on the grid k·2⁻²⁴, and ``u < q`` compares in float32:
+    a row was taken with probability ⌈q·2²⁴⌉/2²⁴ for q rounded to float32, above q for most
+    rates (1/3: 0.33333337). The threshold is q rounded *down* to that grid, so the rate is
+    ⌊q·2²⁴⌋/2²⁴ ≤ q and the accountant's ε for q, which grows with q, bounds the run's.
+    """
+    threshold = math.floor(q * 2**24) / 2**24
+    return torch.nonzero(torch.rand(n, generator=gen) < threshold).reshape(-1)
 
 
 def fast_dp_steps(

@@ -200,3 +200,17 @@ def test_batchnorm_model_is_refused_and_nothing_is_spent(tmp_path: Path) -> None
         train_local(model=_BatchNormed(), X=X, y=y, epochs=1, lr=0.1, batch_size=32,
                     noise_multiplier=1.0, accountant_store=store, seed=1)  # fmt: skip
     assert store.history() == []
+
+
+def test_poisson_sampling_never_includes_a_row_more_often_than_the_accountant_is_told(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # torch.rand draws float32 uniforms on a grid of 2**-24; handing the sampler every point of
+    # that grid once makes the share of rows it selects its exact inclusion probability.
+    from consortium.learning import train
+
+    grid = torch.arange(2**24, dtype=torch.float32) / 2**24
+    monkeypatch.setattr(torch, "rand", lambda n, generator: grid[:n])
+    for q in (1 / 3, 1 / 7, 1 / 22, 0.1, 0.5, 1.0):
+        rate = len(train._poisson_batch(2**24, q, torch.Generator())) / 2**24
+        assert rate <= q, f"q={q}: rows are sampled at {rate!r}, the accountant is told {q!r}"
