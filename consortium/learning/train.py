@@ -252,7 +252,26 @@ def _choose_clipping(model: nn.Module, clipping: Clipping) -> str:
         how = clipping
     if how == "opacus":
         _check_per_sample(model)
+    _check_no_buffers(model)
     return how
+
+
+def _check_no_buffers(model: nn.Module) -> None:
+    """Refuse, before anything is spent, modules that keep state besides their parameters.
+
+    DP-SGD noises parameters only. A buffer a forward pass updates (a norm layer's running
+    statistics: an InstanceNorm with ``track_running_stats`` passes Opacus' validator) is an
+    exact statistic of the training rows: it leaves with the model (`state_arrays` is the
+    ``state_dict``), and a forward pass that reads it makes a row's gradient depend on rows of
+    earlier batches. A constant buffer cannot be told apart from one, so every buffer is refused
+    (a constant can be a parameter with ``requires_grad=False``, which Opacus leaves alone).
+    """
+    buffers = [name for name, _ in model.named_buffers()]
+    if buffers:
+        raise ValueError(
+            f"DP-SGD noises parameters only: buffers {buffers} would be computed from the rows "
+            "without noise and leave with the model (for a norm layer: track_running_stats=False)"
+        )
 
 
 def _check_per_sample(model: nn.Module) -> None:

@@ -214,3 +214,31 @@ def test_poisson_sampling_never_includes_a_row_more_often_than_the_accountant_is
     for q in (1 / 3, 1 / 7, 1 / 22, 0.1, 0.5, 1.0):
         rate = len(train._poisson_batch(2**24, q, torch.Generator())) / 2**24
         assert rate <= q, f"q={q}: rows are sampled at {rate!r}, the accountant is told {q!r}"
+
+
+# Running statistics of a norm layer are updated from the rows in every forward pass and leave
+# with the model (state_arrays holds the state_dict): a data-dependent release without noise.
+class _RunningStats(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.l1 = nn.Linear(4, 8)
+        self.norm = nn.InstanceNorm1d(1, affine=False, track_running_stats=True)
+        self.l2 = nn.Linear(8, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.norm(self.l1(x).unsqueeze(1)).squeeze(1)
+        out: torch.Tensor = self.l2(torch.relu(h))
+        return out.squeeze(-1)
+
+
+def test_a_model_with_buffers_is_refused_under_dp_and_nothing_is_spent(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.float32)
+    store = AccountantStore(
+        tmp_path, member_id="m", task_id="t", accountant="rdp", epsilon_budget=50.0, delta=1e-5
+    )
+    with pytest.raises(ValueError, match=r"buffers.*norm\.running_mean"):
+        train_local(model=_RunningStats(), X=X, y=y, epochs=1, lr=0.1, batch_size=32,
+                    noise_multiplier=1.0, accountant_store=store, seed=1)  # fmt: skip
+    assert store.history() == []
