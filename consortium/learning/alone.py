@@ -2,7 +2,7 @@
 beat. Used by `consortium train`; everything here is also reachable from Python.
 
 The report is canonical JSON (`consortium.canonical`): metrics in basis points, ε and δ as decimal
-strings, the model's digest as the ledger would record it.
+strings (ε rounded up, as on the ledger), the model's digest as the ledger would record it.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
+from consortium.federation.pacing import epsilon_decimal
 from consortium.learning.data import load_definition, train_test
 from consortium.learning.evaluate import Metrics, evaluate
 from consortium.learning.models import ModelSpec, build_model, load_arrays
@@ -155,6 +156,7 @@ def train_alone(
     """
     result, spec, metrics = _train(table, opts, site)
     data = to_safetensors(result.state, spec)
+    spent = result.epsilon_spent_total  # recorded as the ledger's ε: never below the accountant's
     report = AloneReport(
         cohort=opts.cohort_name,
         sites=sorted({str(s) for s in table["site"]}) if "site" in table else [],
@@ -162,7 +164,7 @@ def train_alone(
         train_rows=result.n_samples,
         test=MetricsRecord.of(metrics),
         dp=result.dp,
-        epsilon_spent=_dec(result.epsilon_spent_total),
+        epsilon_spent=None if spent is None else epsilon_decimal(spent),  # rounded up
         epsilon_budget=_dec(opts.epsilon) if opts.dp else None,
         delta=None if result.delta is None else format(Decimal(repr(result.delta)), "f"),
         accountant=opts.accountant if opts.dp else None,

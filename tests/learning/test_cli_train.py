@@ -135,3 +135,19 @@ def test_a_damaged_cohort_folder_is_one_error_line(
     result = _train(cohort, tmp_path / "out", "--no-dp")
     assert result.exit_code == 2, result.output  # type: ignore[attr-defined]
     assert "cannot read the cohort" in result.output  # type: ignore[attr-defined]
+
+
+def test_the_reported_epsilon_is_never_below_the_accountants(cohort: Path, tmp_path: Path) -> None:
+    # report.json is the run's record of what it spent: rounded to 6 decimals, never down
+    from decimal import Decimal
+
+    from consortium.privacy.accountant import AccountantStore
+
+    for budget in ("0.5", "1", "2"):
+        state = tmp_path / f"state-{budget}"
+        dp = ("--epsilon", budget, "--accountant", "rdp", "--state-dir", str(state))
+        result = _train(cohort, tmp_path / f"out-{budget}", *dp)
+        assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+        reported = json.loads((tmp_path / f"out-{budget}" / "report.json").read_text())
+        spent = AccountantStore.open(state / "privacy" / "local" / "local.json").epsilon_spent()
+        assert Decimal(reported["epsilon_spent"]) >= Decimal(repr(spent)), (budget, spent)
