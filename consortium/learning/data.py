@@ -12,6 +12,8 @@ definition, and ``label``. The definition lists each feature's kind:
 
 Normalization constants come from the published definition, never from the local data, so every
 member maps the same patient to the same vector and the global model means the same everywhere.
+A value the float32 design matrix cannot hold (inf, or beyond 3.4e38 after normalization) is
+refused with its feature's name: DP-SGD's clipping bounds finite gradients only.
 
 The held-out split (`holdout_split`) is what evaluation stands on, so it must never leak into
 training: 20 % of each stratum (label, and site when several sites are pooled) is held out, chosen
@@ -176,13 +178,29 @@ def design_matrix(
     labels = pd.to_numeric(table["label"], errors="raise").to_numpy(dtype=np.float32)
     if not np.isin(labels, (0.0, 1.0)).all():
         raise ValueError("label must be 0 or 1 on every row")
+    with np.errstate(over="ignore"):
+        X = np.concatenate(blocks, axis=1).astype(np.float32)
+    _check_finite(X, names)
     return DesignMatrix(
-        X=np.concatenate(blocks, axis=1).astype(np.float32),
+        X=X,
         y=labels,
         columns=names,
         pids=[str(p) for p in table["pid"]],
         sites=[str(s) for s in table["site"]] if "site" in table else [""] * len(table),
     )
+
+
+def _check_finite(X: np.ndarray, names: list[str]) -> None:
+    """Refuse values a float32 model cannot hold (inf, or beyond 3.4e38 after normalization):
+    DP-SGD's clipping bounds finite gradients only (`consortium.learning.train`)."""
+    bad = ~np.isfinite(X)
+    if bad.any():
+        cols = {names[j]: int(bad[:, j].sum()) for j in np.flatnonzero(bad.any(axis=0))}
+        found = ", ".join(f"{name} ({n} row{'s' if n > 1 else ''})" for name, n in cols.items())
+        raise ValueError(
+            f"values too large for the model in {found}: check these measurements in the cohort "
+            "table (a unit error?), then ingest again"
+        )
 
 
 @dataclass(frozen=True)

@@ -304,6 +304,16 @@ def _check_inputs(
     """Refuse inconsistent arguments before anything is spent."""
     if X.ndim != 2 or len(X) != len(np.asarray(y).reshape(-1)):
         raise ValueError(f"X must be rows x features with one label per row: {X.shape}, {y.shape}")
+    with np.errstate(over="ignore"):  # what training sees: float32, where 1e39 is inf
+        bad = np.argwhere(~np.isfinite(np.asarray(X, dtype=np.float32)))
+    if len(bad):
+        # Clipping bounds finite gradients only: one such row turns every parameter to NaN, so the
+        # model would reveal, beyond any ε, that such a row was trained on.
+        rows = len(np.unique(bad[:, 0]))
+        raise ValueError(
+            f"X is not finite in {rows} rows (first: row {bad[0][0]}, column {bad[0][1]}; float32 "
+            "holds values up to 3.4e38): clipping cannot bound them; fix or drop those rows"
+        )
     if epochs < 1 or lr <= 0 or max_grad_norm <= 0:
         raise ValueError("epochs, lr and max_grad_norm must be positive")
     if not dp and any(v is not None for v in noise):

@@ -78,3 +78,11 @@ def test_train_test_on_heart_builds_matching_matrices() -> None:
     assert train.X.shape[1] == test.X.shape[1] == len(train.columns)
     assert not set(train.pids) & set(test.pids)
     assert np.isfinite(train.X).all()
+
+
+@pytest.mark.parametrize("value", [float("inf"), 1e40])  # (1e40 - 50) / 10: not in float32
+def test_a_value_the_model_cannot_hold_is_refused_by_feature(value: float) -> None:
+    table = _table()
+    table["age"] = [60.0, value, 45.0, 50.0]
+    with pytest.raises(ValueError, match=r"age.*1 row"):
+        design_matrix(table, DEFINITION)

@@ -242,3 +242,20 @@ def test_a_model_with_buffers_is_refused_under_dp_and_nothing_is_spent(tmp_path:
         train_local(model=_RunningStats(), X=X, y=y, epochs=1, lr=0.1, batch_size=32,
                     noise_multiplier=1.0, accountant_store=store, seed=1)  # fmt: skip
     assert store.history() == []
+
+
+@pytest.mark.parametrize("bad", [np.inf, np.nan, 1e39])  # 1e39: finite, but not in float32
+def test_a_non_finite_feature_is_refused_before_anything_is_spent(
+    tmp_path: Path, bad: float
+) -> None:
+    # Clipping bounds finite gradients only: one row with an infinite feature made every
+    # parameter NaN, so the update told whoever decrypts it that such a row was trained on.
+    X, y = _small()
+    X64 = X.astype(np.float64)
+    X64[7, 2] = bad
+    store = _store(tmp_path, 50.0)
+    with pytest.raises(ValueError, match="not finite"):
+        model = build_model(ModelSpec(in_features=6), seed=0)
+        train_local(model=model, X=X64, y=y, epochs=1, lr=0.1, batch_size=10,
+                    noise_multiplier=1.0, accountant_store=store)  # fmt: skip
+    assert store.history() == []
