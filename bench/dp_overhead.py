@@ -6,16 +6,19 @@ Two models: the heart MLP (16 -> 16 -> 1 on the 696 pooled training rows of the 
 batch 64) and a wider one (30 -> 256 -> 256 -> 1 on 20,000 synthetic rows, batch 256). Loops:
 
 - ``plain``: non-private, shuffled batches sliced from tensors (no row-at-a-time DataLoader);
-- ``dp-fast``: what `train_local` runs for MLPs: Poisson sampling, one-pass clipping
-  (`consortium.privacy.fastclip`), Opacus' noise;
-- ``dp-opacus``: the same steps through Opacus' ``GradSampleModule`` hooks and ``DPOptimizer``.
+- ``dp-fast``: what `train_local` runs for MLPs by default: Poisson sampling, one-pass clipping
+  (`consortium.privacy.fastclip`), Opacus' noise (one Gaussian draw per tensor);
+- ``dp-secure``: the same with Opacus' ``secure_mode`` noise (four draws per tensor, robust to
+  floating-point attacks), what a node runs (node.toml ``secure_noise``, on by default);
+- ``dp-opacus``: the ``dp-fast`` steps through Opacus' ``GradSampleModule`` hooks and
+  ``DPOptimizer``.
 
 Each loop runs one warm-up epoch, then ``--epochs`` timed epochs, the loops taking turns; the
 fastest epoch is reported (Opacus: 10 steps, scaled to an epoch). Times are CPU seconds of this
 single-threaded process (``time.process_time``): on a shared 2-core machine wall-clock times swing
 by 2x with other people's load, CPU time does not.
-Goal: ``dp-fast / plain <= 1.5`` on both models. Accounting (once per run, not per epoch) is not
-included.
+Goal: ``dp-fast / plain <= 1.5`` on both models; ``dp-secure`` shows what secure noise adds.
+Accounting (once per run, not per epoch) is not included.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from consortium.learning.train import fast_dp_steps, generators, opacus_dp_steps
 
 warnings.filterwarnings("ignore", category=UserWarning)
 
-LOOPS = ("plain", "dp-fast", "dp-opacus")
+LOOPS = ("plain", "dp-fast", "dp-secure", "dp-opacus")
 OPACUS_STEPS = 10  # Opacus' hooks take ~20 s per wide epoch here: time 10 steps and scale
 
 
@@ -67,9 +70,11 @@ def _epoch_timer(
         if loop == "plain":
             plain_epochs(model, opt, X, y, epochs=1, batch=batch, gen=gens["shuffle"])
             return time.process_time() - start
-        run = fast_dp_steps if loop == "dp-fast" else opacus_dp_steps
-        n = steps if loop == "dp-fast" else min(steps, OPACUS_STEPS)
-        run(model, opt, X, y, steps=n, q=q, sigma=1.0, clip=1.0, gens=gens, secure_mode=False)
+        fast = loop != "dp-opacus"
+        run = fast_dp_steps if fast else opacus_dp_steps
+        n = steps if fast else min(steps, OPACUS_STEPS)
+        secure = loop == "dp-secure"
+        run(model, opt, X, y, steps=n, q=q, sigma=1.0, clip=1.0, gens=gens, secure_mode=secure)
         return (time.process_time() - start) * steps / n
 
     return one_epoch
@@ -93,16 +98,17 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)  # comparable on a shared 2-core machine
     print(
-        f"{'model':34s} {'plain CPU s/ep':>15s} {'dp-fast':>9s} {'dp-opacus':>10s} "
-        f"{'fast/plain':>11s} {'opacus/plain':>13s}"
+        f"{'model':34s} {'plain CPU s/ep':>15s} {'dp-fast':>9s} {'dp-secure':>10s} "
+        f"{'dp-opacus':>10s} {'fast/plain':>11s} {'secure/plain':>13s} {'opacus/plain':>13s}"
     )
     for name, make in (("heart 16-16-1, 696 rows", _heart), ("wide 30-256-256-1, 20k rows", _wide)):
         spec, X, y, batch = make()
         timers = {loop: _epoch_timer(spec, X, y, batch, loop) for loop in LOOPS}
         t = _median_epochs(timers, args.epochs)
         print(
-            f"{name:34s} {t['plain']:15.4f} {t['dp-fast']:9.4f} {t['dp-opacus']:10.4f} "
-            f"{t['dp-fast'] / t['plain']:10.2f}x {t['dp-opacus'] / t['plain']:12.2f}x"
+            f"{name:34s} {t['plain']:15.4f} {t['dp-fast']:9.4f} {t['dp-secure']:10.4f} "
+            f"{t['dp-opacus']:10.4f} {t['dp-fast'] / t['plain']:10.2f}x "
+            f"{t['dp-secure'] / t['plain']:12.2f}x {t['dp-opacus'] / t['plain']:12.2f}x"
         )
 
 

@@ -172,6 +172,7 @@ def _train(
         noise_multiplier=None if plan is None else plan.noise_multiplier,
         max_grad_norm=s.settings.max_grad_norm,
         accountant_store=_store(s) if s.settings.dp else None, sml=layer, seed=seed,
+        secure_mode=s.settings.secure_noise,
     )  # fmt: skip
     trained = result.unmapped_state if result.unmapped_state is not None else result.state
     rng = np.random.default_rng(secrets.randbits(63))

@@ -52,6 +52,10 @@ class NodeSettings(BaseModel):
     batch_size: int = Field(default=32, ge=1)
     max_grad_norm: float = Field(default=1.0, gt=0)
     dp: bool = True
+    # DP noise as Opacus' secure_mode draws it (four Gaussian draws per tensor, robust to the
+    # floating-point attacks on a noised value's representation); false: one draw, cheaper for
+    # large models (bench/dp_overhead.py prints both)
+    secure_noise: bool = True
     speed: float = Field(default=1.0, gt=0)  # simulated slowness: 5 = five times slower
     update_seconds: float = Field(
         default=0.0, ge=0

@@ -73,3 +73,36 @@ def test_a_test_seed_gives_each_update_its_own_noise() -> None:
     assert first is not None and second is not None and first != second
     assert _round_seed(session(7), heads[0]) == first  # still reproducible, for tests
     assert _round_seed(session(7, "cleveland"), heads[0]) != first
+
+
+@pytest.mark.parametrize("secure", [True, False])
+def test_the_node_trains_with_the_noise_its_settings_name(
+    secure: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """node.toml's ``secure_noise`` (on unless set off) reaches DP-SGD as Opacus' secure_mode."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    import consortium.learning.train as train_module
+    from consortium.federation import trainer
+    from consortium.learning.models import ModelSpec, build_model, state_arrays
+
+    assert NodeSettings().secure_noise is True
+    seen: dict[str, Any] = {}
+    real = train_module.train_local
+
+    def recording(**kwargs: Any) -> Any:
+        seen.update(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(train_module, "train_local", recording)
+    spec = ModelSpec(in_features=3, hidden=(4,))
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 3)).astype(np.float32), (rng.random(40) > 0.5).astype(np.float32)
+    settings = NodeSettings(dp=False, secure_noise=secure, epochs=1)
+    s = SimpleNamespace(
+        settings=settings, cohort=SimpleNamespace(X_train=X, y_train=y), spec=lambda: spec
+    )
+    trainer._train(s, state_arrays(build_model(spec, seed=0)), None)  # type: ignore[arg-type]
+    assert seen["secure_mode"] is secure
