@@ -29,6 +29,7 @@ from consortium.blobs.base import (
     BlobStore,
     check_digest,
 )
+from consortium.durable import replace_durably
 
 __all__ = ["LocalBlobStore"]
 
@@ -91,7 +92,7 @@ class LocalBlobStore(BlobStore):
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.replace(tmp, final)
+            replace_durably(tmp, final)  # a ledger transaction may name it next
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

@@ -34,6 +34,7 @@ from consortium.crypto.keywrap import (
     unwrap_bundle,
     wrap_bundle,
 )
+from consortium.durable import write_durably
 
 __all__ = [
     "NO_SHARE_ROLES",
@@ -111,9 +112,7 @@ def provision_keys(
     public = bundle.ckks.public_bytes()
     blob_store.put(public)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(public)
-    os.replace(tmp, path)
+    write_durably(path, public, tmp=path.with_suffix(".tmp"))
     shares, skipped = [], {}
     for member_id, cert_pem, roles in members:
         forbidden = sorted(NO_SHARE_ROLES.intersection(roles))

@@ -1,9 +1,10 @@
 """A node's state on disk: small JSON documents and tensor files, each replaced atomically.
 
-Every write goes to a temporary file, is flushed and fsync'ed, then renamed over the old one
-(rename is atomic on POSIX): a ``kill -9`` at any instant leaves either the old or the new
-document, never a torn one. The order of writes is what makes restarts safe, e.g. the SML nonce
-is written *before* its commitment is submitted (`consortium.federation.trainer`).
+Every write goes to a temporary file, is flushed and fsync'ed, then renamed over the old one and
+the folder synced (`consortium.durable`; rename is atomic on POSIX): a ``kill -9`` at any instant
+leaves either the old or the new document, never a torn one, and a power cut does not undo a
+rename. The order of writes is what makes restarts safe, e.g. the SML nonce is written *before*
+its commitment is submitted (`consortium.federation.trainer`).
 """
 
 from __future__ import annotations
@@ -17,17 +18,13 @@ from typing import Any
 
 import numpy as np
 
+from consortium.durable import write_durably
+
 __all__ = ["StateDir"]
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
+    write_durably(path, data)
 
 
 class StateDir:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
@@ -32,6 +31,7 @@ from opacus.accountants import create_accountant
 from pydantic import BaseModel, ConfigDict
 
 from consortium.canonical import canonical_json
+from consortium.durable import write_durably
 
 if TYPE_CHECKING:
     from consortium.privacy.site import SiteBudget
@@ -365,11 +365,10 @@ class AccountantStore:
         return record
 
     def _save(self, record: _Record) -> None:
-        tmp = self.path.with_suffix(".json.tmp")
-        tmp.write_bytes(canonical_json(record) + b"\n")
-        with tmp.open("rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        # durable, folder synced too: a reservation lost to a power cut would under-count ε
+        write_durably(
+            self.path, canonical_json(record) + b"\n", tmp=self.path.with_suffix(".json.tmp")
+        )
 
     @contextmanager
     def _locked(self) -> Iterator[None]:

@@ -41,6 +41,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from consortium.canonical import canonical_json
+from consortium.durable import write_durably
 from consortium.privacy.accountant import AccountantName, History, epsilon_of, plan_spend
 
 __all__ = ["NonPrivateRun", "SiteBudget"]
@@ -170,11 +171,8 @@ class SiteBudget:
         with self.locked():
             path.parent.mkdir(parents=True, exist_ok=True)
             log = _NonPrivateLog(runs=[*_read_log(path), run])
-            tmp = path.with_suffix(".json.tmp")
-            tmp.write_bytes(canonical_json(log) + b"\n")
-            with tmp.open("rb") as fh:
-                os.fsync(fh.fileno())  # on disk before the model it records is written
-            os.replace(tmp, path)
+            # on disk, folder synced, before the model it records is written
+            write_durably(path, canonical_json(log) + b"\n", tmp=path.with_suffix(".json.tmp"))
 
     @contextmanager
     def locked(self) -> Iterator[None]:

@@ -1,0 +1,44 @@
+"""Files replaced whole and kept across a power cut: write, fsync, rename, fsync the folder.
+
+A rename is atomic on POSIX, so a reader (or a process restarted after ``kill -9``) sees the old
+file or the new one, never a torn one. Atomic is not durable: after a power cut the rename itself
+may be lost unless the folder holding the name is synced too (fsync(2): syncing a file "does not
+necessarily ensure that the entry in the directory containing the file has also reached disk").
+Records that must outlive the machine, such as the ε an accountant reserved before training or a
+blob a ledger transaction names, go through here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["replace_durably", "sync_folder", "write_durably"]
+
+
+def sync_folder(folder: Path | str) -> None:
+    """fsync a folder, so that the names created or renamed in it are on disk."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def replace_durably(tmp: Path | str, path: Path | str) -> None:
+    """Rename ``tmp`` (written and fsync'ed by the caller) over ``path``, then sync the folder."""
+    os.replace(tmp, path)
+    sync_folder(Path(path).parent)
+
+
+def write_durably(path: Path | str, data: bytes, *, tmp: Path | str | None = None) -> None:
+    """Replace ``path`` with ``data`` whole: written and synced under ``tmp`` (default: a hidden
+    name beside it, per process), renamed, and the folder synced."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tmp) if tmp is not None else path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    replace_durably(tmp, path)
