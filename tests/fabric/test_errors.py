@@ -22,6 +22,7 @@ from consortium.ledger.fabric.errors import (
     EndorsementPolicyFailure,
     EndorsementsDiffer,
     MvccConflict,
+    OrderingFailed,
     PeerDetail,
     PeerUnreachable,
     TlsMismatch,
@@ -299,6 +300,14 @@ class _GatewayError(grpc.RpcError):
         # a channel the peer has not joined: the gateway cannot read its config (Evaluate)
         (grpc.StatusCode.UNAVAILABLE, "failed to get config for channel [mychannel]: could not "
          "get last config for channel mychannel", None, ChaincodeNotFound),
+        # Submit: every orderer failed (unreachable, or 5xx), or one refused it (a 4xx)
+        # (Fabric 2.5 internal/pkg/gateway/submit: "no orderers could successfully process
+        # transaction", ErrorDetail per orderer; "received unsuccessful response from orderer")
+        (grpc.StatusCode.UNAVAILABLE, "no orderers could successfully process transaction",
+         "received unsuccessful response from orderer: status=SERVICE_UNAVAILABLE, info=no "
+         "Raft leader", OrderingFailed),
+        (grpc.StatusCode.ABORTED, "received unsuccessful response from orderer: status=FORBIDDEN, "
+         "info=implicit policy evaluation failed", None, OrderingFailed),
         # the chaincode is there, but too few organisations' peers are up
         (grpc.StatusCode.FAILED_PRECONDITION,
          "no combination of peers can be derived which satisfy the endorsement policy: no peer "

@@ -26,6 +26,7 @@ __all__ = [
     "EndorsementsDiffer",
     "FabricError",
     "MvccConflict",
+    "OrderingFailed",
     "PeerDetail",
     "PeerUnreachable",
     "TlsMismatch",
@@ -69,6 +70,12 @@ class ChaincodeNotFound(FabricError):
 
 class AccessDenied(FabricError):
     """The peer refused the identity or its signature (unknown MSP, foreign CA, bad signature)."""
+
+
+class OrderingFailed(FabricError):
+    """The endorsed transaction was not taken by the ordering service: every orderer unreachable
+    or failing, or one refusing it (a 4xx status such as FORBIDDEN or BAD_REQUEST). Nothing was
+    ordered, so nothing was committed."""
 
 
 class ChaincodeFailed(FabricError):
@@ -203,6 +210,19 @@ def classify_rpc_error(error: grpc.RpcError, *, endpoint: str, what: str) -> Fab
         )
     if any(w in everything for w in _UNDEFINED_WORDS):
         return _not_found(what, said)
+    if "received unsuccessful response from orderer" in everything:  # a 4xx: not retried
+        return OrderingFailed(
+            f"{what}: the orderer refused the transaction ({said}): FORBIDDEN or BAD_REQUEST "
+            "mean the channel's policies do not let this identity write (check that its "
+            "organisation is a member of the channel with the Writers role) or the transaction "
+            "is malformed; nothing was committed"
+        )
+    if "no orderers could successfully process" in everything:
+        return OrderingFailed(
+            f"{what}: no orderer took the transaction ({said}): check that the channel's "
+            "orderers are running and reachable from the gateway peer (`osnadmin channel list` "
+            "on each); nothing was committed, and sending it again once they are up is safe"
+        )
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) and not details:
         return PeerUnreachable(
             f"cannot reach the Fabric peer at {endpoint} ({what}: {text}): check that the peer is "
