@@ -7,7 +7,8 @@ Public API:
 - `client.FabricLedger`: the `Ledger` (submit, evaluate, height, transactions, plus
   ``follow(checkpoint)`` over ChaincodeEvents and ``block(n)``).
 - `errors`: `PeerUnreachable`, `TlsMismatch`, `AccessDenied`, `ChaincodeNotFound`,
-  `EndorsementPolicyFailure`, `MvccConflict`, `ChaincodeFailed`, `TransactionInvalid`.
+  `EndorsementPolicyFailure`, `EndorsementsDiffer`, `MvccConflict`, `OrderingFailed`,
+  `ChaincodeFailed`, `TransactionInvalid`.
 - `fake.serve_fake_gateway(contract, ca_cert, host, port)` and, for a consortium directory,
   `local.serve_for_consortium(config)` + `local.point_config_at(config, handle)`.
 
