@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from consortium.canonical import canonical_json
+from consortium.durable import sync_folder
 
 __all__ = ["PseudonymKeyError", "fingerprint", "load_or_create_key", "patient_basis", "pseudonym"]
 
@@ -40,14 +41,29 @@ class PseudonymKeyError(Exception):
 
 
 def load_or_create_key(path: Path) -> bytes:
-    """Read the site's pseudonym key, creating it (32 random bytes, mode 0600) if absent."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+    """Read the site's pseudonym key, creating it (32 random bytes, mode 0600) if absent.
+
+    A new key appears whole or not at all: it is written and synced under a temporary name, then
+    linked to ``path`` (which fails if another ingest created it first: that key is read) and the
+    folder synced. A run stopped midway leaves no empty key that the next run would refuse."""
+    if path.exists():
         return _read_key(path)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(secrets.token_bytes(KEY_BYTES))
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secrets.token_bytes(KEY_BYTES))
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return _read_key(path)
+        sync_folder(path.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
     return _read_key(path)
 
 

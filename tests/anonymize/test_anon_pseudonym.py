@@ -23,6 +23,26 @@ def test_key_is_created_once_with_mode_0600(tmp_path: Path) -> None:
     assert load_or_create_key(tmp_path / "other.key") != key
 
 
+def test_a_run_stopped_while_creating_the_key_leaves_no_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped between creating the key file and writing it, an ingest left an empty key that
+    every later run refused ("restore from backup") though no pseudonym had been made with it."""
+    import consortium.anonymize.pseudonym as module
+
+    path = tmp_path / "secrets" / "pseudonym.key"
+
+    def stopped(n: int) -> bytes:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(module.secrets, "token_bytes", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        load_or_create_key(path)
+    monkeypatch.undo()
+    assert not path.exists() and not list(path.parent.iterdir())
+    assert len(load_or_create_key(path)) == 32
+
+
 def test_a_key_readable_by_others_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "pseudonym.key"
     load_or_create_key(path)
