@@ -25,6 +25,7 @@ app.add_typer(node_app, name="node")
 def _say_site_budget(session: Any) -> None:
     """With a site budget in node.toml, say how much of it is spent before anything runs."""
     from consortium.federation.trainer import site_budget
+    from consortium.privacy.accountant import spent_text
 
     site = site_budget(session)
     if site is None:
@@ -32,12 +33,14 @@ def _say_site_budget(session: Any) -> None:
     histories = site.histories()
     total = site.epsilon_spent(histories)
     spent = site.spent(histories)
-    each = ", ".join(f"{label} {eps:.3f}" for label, eps in spent.items()) or "nothing yet"
+    each = ", ".join(f"{label} {spent_text(eps)}" for label, eps in spent.items()) or "nothing yet"
     plain = len(site.non_private_runs())  # `consortium train --no-dp --outside-site-budget`
     if plain:
         each += f"; {plain} non-private local run{'s' * (plain != 1)} (not bounded by ε)"
-    typer.echo(f"site budget: ε {total:.3f} of {site.epsilon:g} (δ={site.delta:g}) spent on these "
-               f"patients, over every task and local training; each alone: {each}")  # fmt: skip
+    typer.echo(
+        f"site budget: ε {spent_text(total)} of {site.epsilon:g} (δ={site.delta:g}) spent on these "
+        f"patients, over every task and local training; each alone: {each}"
+    )
 
 
 @node_app.command("run")

@@ -206,7 +206,7 @@ def train_command(
         fail("--epochs, --batch-size, --lr and --max-grad-norm must be positive")
     from consortium.fhir.cohort import CohortError
     from consortium.learning.alone import AloneOptions, evaluate_elsewhere, train_alone
-    from consortium.privacy.accountant import BudgetExceeded, SiteBudgetExceeded
+    from consortium.privacy.accountant import BudgetExceeded, SiteBudgetExceeded, spent_text
 
     kept = "--cohort" if state_dir is None else "--state-dir"
     if state_dir is None and not no_dp:
@@ -278,7 +278,8 @@ def train_command(
         )
         if found is not None:
             site = found[0]
-            typer.echo(f"site budget: ε {site.epsilon_spent():.3f} of {site.epsilon:g} spent on "
+            spent = spent_text(site.epsilon_spent())
+            typer.echo(f"site budget: ε {spent} of {site.epsilon:g} spent on "
                        "these patients, over every task and local training")  # fmt: skip
     else:
         typer.echo("no differential privacy: this model is a baseline, do not release it")

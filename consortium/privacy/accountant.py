@@ -24,6 +24,7 @@ import json
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -44,12 +45,26 @@ __all__ = [
     "SpendEntry",
     "SpendPlan",
     "epsilon_of",
+    "left_text",
     "noise_for_budget",
     "plan_spend",
+    "spent_text",
 ]
 
 AccountantName = Literal["prv", "rdp"]
 History = Sequence[tuple[float, float, int]]
+
+
+def spent_text(epsilon: float) -> str:
+    """An ε spent, for people: three decimals rounded *up*, so that what is printed is never below
+    what was spent (2.9996 reads 3.000, not 2.999 or 3.000 by luck)."""
+    return str(Decimal(repr(float(epsilon))).quantize(Decimal("0.001"), rounding=ROUND_CEILING))
+
+
+def left_text(epsilon: float) -> str:
+    """An ε remaining, for people: three decimals rounded *down*, never more than is left."""
+    value = max(0.0, float(epsilon))
+    return str(Decimal(repr(value)).quantize(Decimal("0.001"), rounding=ROUND_FLOOR))
 
 
 class BudgetExceeded(Exception):
@@ -99,13 +114,14 @@ class SpendPlan(BaseModel):
         else:
             advice = (
                 "A run fits only with more noise per step, fewer epochs or a smaller sample rate "
-                f"(it must stay within the remaining {remaining:.3f})"
+                f"(it must stay within the remaining {left_text(remaining)})"
             )
         return (
             f"training refused: this run ({self.steps} steps) would bring ε from "
-            f"{self.epsilon_before:.3f} to {self.epsilon_after:.3f}, past the task's budget "
-            f"ε={self.epsilon_budget:g} (δ={self.delta:g}); spent so far "
-            f"{self.epsilon_before:.3f}, remaining {remaining:.3f}. {advice}; nothing was spent."
+            f"{spent_text(self.epsilon_before)} to {spent_text(self.epsilon_after)}, past the "
+            f"task's budget ε={self.epsilon_budget:g} (δ={self.delta:g}); spent so far "
+            f"{spent_text(self.epsilon_before)}, remaining {left_text(remaining)}. {advice}; "
+            "nothing was spent."
         )
 
 
@@ -191,7 +207,7 @@ def noise_for_budget(
     if spent >= epsilon_budget:
         raise BudgetExceeded(
             f"training refused: the budget ε={epsilon_budget:g} (δ={delta:g}) is used up: spent "
-            f"so far {spent:.3f}, remaining 0.000; nothing was spent"
+            f"so far {spent_text(spent)}, remaining 0.000; nothing was spent"
         )
     low, high = 0.0, 1.0
     if accountant == "prv":
@@ -219,8 +235,8 @@ def noise_for_budget(
         if high > 1e4:
             raise BudgetExceeded(
                 f"training refused: no noise fits {steps_per_update * n_updates} more steps in "
-                f"the budget ε={epsilon_budget:g}: spent so far {spent:.3f}, remaining "
-                f"{epsilon_budget - spent:.3f}; plan fewer steps. Nothing was spent"
+                f"the budget ε={epsilon_budget:g}: spent so far {spent_text(spent)}, remaining "
+                f"{left_text(epsilon_budget - spent)}; plan fewer steps. Nothing was spent"
             )
     while True:
         mid = (low + high) / 2

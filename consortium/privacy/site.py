@@ -42,7 +42,13 @@ from pydantic import BaseModel, ConfigDict
 
 from consortium.canonical import canonical_json
 from consortium.durable import write_durably
-from consortium.privacy.accountant import AccountantName, History, epsilon_of, plan_spend
+from consortium.privacy.accountant import (
+    AccountantName,
+    History,
+    epsilon_of,
+    plan_spend,
+    spent_text,
+)
 
 __all__ = ["NonPrivateRun", "SiteBudget"]
 
@@ -141,12 +147,12 @@ class SiteBudget:
         if plan.fits:
             return None
         each = self.spent(histories)
-        parts = ", ".join(f"{label} {eps:.3f}" for label, eps in each.items()) or "nothing"
+        parts = ", ".join(f"{label} {spent_text(eps)}" for label, eps in each.items()) or "nothing"
         return (
-            f"training refused: this run ({steps} steps, ε {plan.epsilon_this_run:.3f} alone) "
-            f"would bring the ε spent on this site's patients, over every task and local "
-            f"training together, from "
-            f"{plan.epsilon_before:.3f} to {plan.epsilon_after:.3f}, past the site's budget "
+            f"training refused: this run ({steps} steps, ε {spent_text(plan.epsilon_this_run)} "
+            f"alone) would bring the ε spent on this site's patients, over every task and local "
+            f"training together, from {spent_text(plan.epsilon_before)} to "
+            f"{spent_text(plan.epsilon_after)}, past the site's budget "
             f"ε={self.epsilon:g} (δ={self.delta:g}; node.toml site_epsilon_budget). Spent so far, "
             f"each alone: {parts}. Raise the site's budget only if the data owners granted more; "
             "nothing was spent."

@@ -16,7 +16,7 @@ from consortium.cli import app
 from consortium.datasets.heart import heart_cohort_table
 from consortium.federation.publish import TaskParams
 from consortium.node.settings import NodeSettings, save_settings
-from consortium.privacy.accountant import AccountantStore
+from consortium.privacy.accountant import AccountantStore, spent_text
 from consortium.privacy.site import SiteBudget
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -80,7 +80,7 @@ def test_a_run_within_the_site_budget_trains_and_is_counted(root: Path, tmp_path
     assert spent["local/local"] == pytest.approx(float(report["epsilon_spent"]), abs=1e-3)
     composed = site.epsilon_spent()
     assert composed > spent["heart/a"] and composed <= 3.0
-    assert f"site budget: ε {composed:.3f} of 3" in result.output  # type: ignore[attr-defined]
+    assert f"site budget: ε {spent_text(composed)} of 3" in result.output  # type: ignore[attr-defined]
 
 
 def test_a_run_past_the_site_budget_is_refused_before_training_and_spends_nothing(

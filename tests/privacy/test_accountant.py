@@ -16,7 +16,9 @@ from consortium.privacy.accountant import (
     AccountantStore,
     BudgetExceeded,
     epsilon_of,
+    left_text,
     noise_for_budget,
+    spent_text,
 )
 
 SPEC = ModelSpec(in_features=4, hidden=(8,))
@@ -93,8 +95,8 @@ def test_training_past_the_budget_is_refused_and_spends_nothing(tmp_path: Path) 
     with pytest.raises(BudgetExceeded) as err:
         _train(store, epochs=5, sigma=0.8)
     message = str(err.value)
-    assert f"spent so far {spent:.3f}" in message
-    assert f"remaining {1.0 - spent:.3f}" in message and "nothing was spent" in message
+    assert f"spent so far {spent_text(spent)}" in message
+    assert f"remaining {left_text(1.0 - spent)}" in message and "nothing was spent" in message
     assert "more noise per step" in message  # something still fits
     assert store.path.read_bytes() == before_bytes
 
@@ -207,3 +209,12 @@ def test_runs_of_one_mechanism_are_composed_as_their_total_steps(mechanism: type
     # a different mechanism is not merged away: dropping it lowers ε
     same = [r for r in runs if r[0] == 1.1]
     assert epsilon_of(same, delta=1e-5, accountant=unmerged.mechanism()) < ours
+
+
+def test_printed_epsilon_never_understates_a_spend_or_overstates_what_is_left() -> None:
+    assert spent_text(2.9996) == "3.000" and spent_text(2.9991) == "3.000"  # rounded up
+    assert spent_text(2.999) == "2.999"
+    assert spent_text(2.98) == "2.980"  # exact decimals stay as they are
+    assert spent_text(1.0001) == "1.001"
+    assert left_text(0.0009) == "0.000" and left_text(0.4999) == "0.499"
+    assert left_text(-0.2) == "0.000"

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from consortium.privacy.accountant import AccountantStore, BudgetExceeded, epsilon_of
+from consortium.privacy.accountant import AccountantStore, BudgetExceeded, epsilon_of, spent_text
 from consortium.privacy.site import SiteBudget
 
 RUN = {"noise_multiplier": 2.0, "sample_rate": 0.1, "steps": 50}  # ε ≈ 1.66 alone at δ = 1e-5
@@ -40,7 +40,7 @@ def test_a_run_that_fits_its_task_but_not_the_site_is_refused_and_spends_nothing
 
     message = str(refused.value)
     assert "site's budget ε=2" in message and "task-a/h1 1.663" in message
-    assert f"to {TWO_RUNS:.3f}" in message and "nothing was spent" in message
+    assert f"to {spent_text(TWO_RUNS)}" in message and "nothing was spent" in message
     assert b.history() == []  # task-b's accountant is untouched
     assert [label for label in site.spent()] == ["task-a/h1"]
 
