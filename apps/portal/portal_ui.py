@@ -17,6 +17,7 @@ import importlib.util
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ import streamlit as st
 from portal_auth import allowed, sign_in
 from portal_data import PortalData, PortalUnavailable
 
-__all__ = ["current", "end_session", "require", "show_sign_in", "signed_in"]
+__all__ = ["current", "end_session", "require", "show_sign_in", "signed_in", "while_signed_in"]
 
 SESSION_KEY = "portal_user"
 SESSION_IDLE_S = 30 * 60  # a browser left open at a nurses' station signs itself out
@@ -77,11 +78,36 @@ def signed_in() -> bool:
     user: dict[str, Any] | None = st.session_state.get(SESSION_KEY)
     if not user:
         return False
-    if time.time() - float(user.get("seen", 0)) > SESSION_IDLE_S:
+    if not _active(user):
         end_session()
         return False
     user["seen"] = time.time()
     return True
+
+
+def _active(user: dict[str, Any] | None) -> bool:
+    """Whether a session's sign-in record is neither ended nor idle for too long."""
+    if not user or user.get("ended"):
+        return False
+    return time.time() - float(user.get("seen", 0)) <= SESSION_IDLE_S
+
+
+def while_signed_in(read: Callable[[], bytes]) -> Callable[[], bytes]:
+    """``read``, for a deferred download button, refused once this session has signed out or
+    been idle too long.
+
+    Streamlit calls a deferred download's callable when the browser asks for the file, outside
+    any script run: the checks `require` made when the page was drawn are not made again, so a
+    page left open past the idle timeout would still hand out the model or a raw quarantined
+    file to whoever clicks (and a client can ask for the file without rerunning the page)."""
+    user = st.session_state.get(SESSION_KEY)
+
+    def guarded() -> bytes:
+        if not _active(user):
+            raise PermissionError("this session is signed out or was idle: sign in again")
+        return read()
+
+    return guarded
 
 
 def end_session() -> None:
@@ -89,6 +115,7 @@ def end_session() -> None:
     after an OpenID Connect sign-in, the identity cookie too: Streamlit keeps that cookie for 30
     days, and the sign-in page would otherwise sign the browser straight back in with it."""
     user = st.session_state.get(SESSION_KEY) or {}
+    user["ended"] = True  # download buttons drawn for this session refuse from now on
     for key in list(st.session_state.keys()):
         del st.session_state[key]
     if user.get("method") == "oidc":

@@ -9,7 +9,7 @@ import portal_actions as act
 import portal_ledger as pl
 import streamlit as st
 from portal_data import PortalUnavailable
-from portal_ui import require
+from portal_ui import require, while_signed_in
 
 data, roles = require("audit")
 st.title("Audit")
@@ -35,9 +35,9 @@ if isinstance(span, tuple) and len(span) == 2:
 
 st.subheader(f"Transactions ({len(shown)} shown)")
 st.dataframe(shown, hide_index=True)
-st.download_button(
+st.download_button(  # made on click, as the other downloads: see views/models.py
     "Export CSV",
-    shown.to_csv(index=False).encode("utf-8"),
+    while_signed_in(lambda: shown.to_csv(index=False).encode("utf-8")),
     file_name=f"ledger-{data.member_id}.csv",
     mime="text/csv",
 )

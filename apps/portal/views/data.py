@@ -13,7 +13,7 @@ import pandas as pd
 import portal_local as loc
 import streamlit as st
 from portal_auth import allowed
-from portal_ui import require
+from portal_ui import require, while_signed_in
 
 data, roles = require("data")
 st.title("Data")
@@ -85,7 +85,7 @@ st.warning(
 )
 st.download_button(  # read on click: no raw file waits in Streamlit's unguarded media store
     "Download raw quarantined file",
-    data=partial(loc.quarantine_file, Path(run.root), run.name, choice),
+    data=while_signed_in(partial(loc.quarantine_file, Path(run.root), run.name, choice)),
     file_name=choice.replace("/", "_"),
     mime="application/octet-stream",
 )

@@ -10,7 +10,7 @@ import portal_ledger as pl
 import streamlit as st
 from portal_auth import allowed
 from portal_charts import bp_text, line, short
-from portal_ui import require
+from portal_ui import require, while_signed_in
 
 data, roles = require("models")
 st.title("Models")
@@ -77,17 +77,17 @@ if pulled and pulled["task"] == task_id and pulled["version"] == version:
         st.error(f"Digest mismatch: ledger {pulled['expected']}, file {pulled['got']}")
     # The bytes are read when the button is clicked (a callable), not on every rerun: Streamlit
     # serves a download from its media store at a URL no sign-in guards, so a model waits there
-    # only once a signed-in member asked for it.
+    # only once a signed-in member asked for it, and never after this session signed out.
     st.download_button(
         "Download model (.safetensors)",
-        partial(act.model_bytes, pulled["model"]),
+        while_signed_in(partial(act.model_bytes, pulled["model"])),
         file_name=pulled["model"].name,
         mime="application/octet-stream",
     )
     if pulled["provenance"] is not None:
         st.download_button(
             "Download provenance (.json)",
-            partial(act.model_bytes, pulled["provenance"]),
+            while_signed_in(partial(act.model_bytes, pulled["provenance"])),
             file_name=pulled["provenance"].name,
             mime="application/json",
         )
