@@ -103,7 +103,9 @@ class PortalData:
         self.member_id = member_id
         self.ingest_dirs = ingest_dirs  # this member's ingest --out folders outside its folder
         self._open = open_ledger or self._default_opener
-        self._local = threading.local()  # one ledger client per thread (SQLite is thread-bound)
+        # one ledger client per thread, so that sessions do not queue behind one client's lock
+        self._clients: dict[threading.Thread, Ledger] = {}
+        self._clients_lock = threading.Lock()
         self._lock = threading.Lock()
         self._txs: list[CommittedTx] = []
         self._next_block = 0
@@ -130,11 +132,21 @@ class PortalData:
         return ConsortiumConfig.load(self.dir)
 
     def ledger(self) -> Ledger:
-        """This thread's ledger client, acting as this member."""
-        ledger: Ledger | None = getattr(self._local, "ledger", None)
+        """This thread's ledger client, acting as this member.
+
+        Streamlit runs every rerun of a page on a new thread, so the clients of threads that have
+        ended are closed here: each holds the ledger file and its lock file open, and a portal
+        that kept them would run out of file descriptors after some thousands of clicks."""
+        me = threading.current_thread()
+        with self._clients_lock:
+            ended = [thread for thread in self._clients if not thread.is_alive()]
+            for thread in ended:
+                self._clients.pop(thread).close()
+            ledger = self._clients.get(me)
         if ledger is None:
             ledger = self._open()
-            self._local.ledger = ledger
+            with self._clients_lock:
+                self._clients[me] = ledger
         return ledger
 
     def query(self, fn: str, args: dict[str, Any] | None = None) -> Any:
