@@ -212,13 +212,17 @@ def attestations(data: PortalData) -> pd.DataFrame:
     """Per-site attested metrics of proposed blocks: one row per (proposal, attesting member).
 
     A height can have several proposals (one superseded, one below target); callers keep the
-    rows whose ``proposal_id`` is a learning block's to show the metrics of the versions."""
+    rows whose ``proposal_id`` is a learning block's to show the metrics of the versions. An
+    attester that abstained could not measure the metric on its rows: its metrics are None, not
+    the 0 the transaction carries as a placeholder (0001, AttestBlock), as `consortium trace`
+    shows them."""
     proposals = {tx.tx_id: tx for tx in data.valid("ProposeBlock")}
     rows = []
     for tx in data.valid("AttestBlock"):
         prop = proposals.get(tx.args.get("proposal_id", ""))
         if prop is None:
             continue
+        measured = tx.args.get("verdict") != "abstain"
         rows.append(
             {
                 "task": task_of(prop),
@@ -227,13 +231,14 @@ def attestations(data: PortalData) -> pd.DataFrame:
                 "model_digest": prop.args.get("model_digest"),
                 "site": tx.creator,
                 "verdict": tx.args.get("verdict"),
-                "metric_bp": tx.args.get("metric_bp"),
-                "base_metric_bp": tx.args.get("base_metric_bp"),
+                "metric_bp": tx.args.get("metric_bp") if measured else None,
+                "base_metric_bp": tx.args.get("base_metric_bp") if measured else None,
             }
         )
     columns = ["task", "proposal_id", "height", "model_digest", "site", "verdict", "metric_bp",
                "base_metric_bp"]  # fmt: skip
-    return pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.astype({"metric_bp": "Int64", "base_metric_bp": "Int64"})  # ints, or <NA>
 
 
 def epsilon_history(data: PortalData, member: str) -> pd.DataFrame:

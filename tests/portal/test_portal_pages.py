@@ -380,3 +380,22 @@ def test_a_revoked_member_is_told_so(scripted: Path, portal: Any) -> None:
     at = portal(scripted, REVOKED)
     assert any("revoked" in w.value for w in at.sidebar.warning)
     assert not portal(scripted, "hungary").sidebar.warning
+
+
+def test_the_per_site_chart_plots_the_measured_attestations_only(
+    simulated: Path, portal: Any
+) -> None:
+    # whether a site abstained depends on the simulation's timing (an abstention's placeholder
+    # metric itself is tested in test_portal_reasons); whatever it gave, chart and table agree
+    import pyarrow as pa
+
+    at = portal(simulated, "auditor", page="models")
+    table = at.dataframe[1].value
+    abstained = table["verdict"] == "abstain"
+    assert table.loc[abstained, "metric_bp"].isna().all()
+    (chart,) = at.get("vega_lite_chart")
+    plotted = pa.ipc.open_stream(chart.proto.datasets[0].data.data).read_pandas()
+    measured = table[~abstained]
+    assert sorted(zip(plotted["height"], plotted["site"], strict=True)) == sorted(
+        zip(measured["height"], measured["site"], strict=True)
+    )

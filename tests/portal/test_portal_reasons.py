@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
 import portal_ledger as pl
 
 
@@ -65,3 +66,22 @@ def test_a_direction_rejection_on_probation_is_named_so() -> None:
     assert table.loc["u2", "reject_reasons"] == "DIRECTION_OUTLIER (on probation)"
     assert table.loc["u3", "reject_reasons"] == "NORM_OUTLIER"  # probation changes no other check
     assert list(votes.groupby("update_id")["probation"].all()) == [False, True, True]
+
+
+def test_an_abstaining_attester_has_no_metric() -> None:
+    # an attester whose held-out rows cannot measure AUROC abstains with metric_bp 0, a
+    # placeholder (0001, AttestBlock): `consortium trace` shows "-", the Models page plotted 0
+    propose = [_Tx("p1", "va", {"task_id": "heart", "height": 1, "model_digest": "m1"})]
+    attest = [
+        _Tx("a1", "hungary", {"proposal_id": "p1", "verdict": "accept", "metric_bp": 8351,
+                              "base_metric_bp": 7149}),
+        _Tx("a2", "switzerland", {"proposal_id": "p1", "verdict": "abstain", "metric_bp": 0,
+                                  "base_metric_bp": 0}),
+    ]  # fmt: skip
+    data = _Data({"ProposeBlock": propose, "AttestBlock": attest})
+
+    sites = pl.attestations(data).set_index("site")  # type: ignore[arg-type]
+
+    assert sites.loc["hungary", "metric_bp"] == 8351
+    assert pd.isna(sites.loc["switzerland", "metric_bp"])
+    assert pd.isna(sites.loc["switzerland", "base_metric_bp"])

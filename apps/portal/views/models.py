@@ -41,10 +41,19 @@ final = set(versions["proposal_id"]) if "proposal_id" in versions else set()
 sites = sites[(sites["task"] == task_id) & sites["proposal_id"].isin(final)]
 if not sites.empty:
     st.subheader("Metric per site")
-    st.caption("Each attester evaluated the proposed version on its own held-out data.")
-    per_site = sites.assign(auroc=sites["metric_bp"] / 10000)[["height", "site", "auroc"]]
+    st.caption(
+        "Each attester evaluated the proposed version on its own held-out data; one that abstained "
+        "could not measure the metric there and has none."
+    )
+    measured = sites.dropna(subset=["metric_bp"])  # an abstention has no metric
+    per_site = measured.assign(auroc=measured["metric_bp"].astype(float) / 10000)
     line(
-        per_site, x="height:O", y="auroc:Q", color="site:N", title="AUROC per site", y_format=".3f"
+        per_site[["height", "site", "auroc"]],
+        x="height:O",
+        y="auroc:Q",
+        color="site:N",
+        title="AUROC per site",
+        y_format=".3f",
     )
     st.dataframe(
         sites.drop(columns=["task", "proposal_id"]).assign(
