@@ -137,12 +137,29 @@ def _oidc_allowed(email: str) -> bool:
     return email.lower() in {str(e).lower() for e in allowed_emails}
 
 
+def _recent_identity() -> bool:
+    """Whether the ID token behind ``st.user`` is unexpired and was issued within the idle limit.
+
+    Streamlit keeps the identity cookie for 30 days whatever the token says, so without this a
+    tab closed without "Sign out" would let the next person at that browser straight in, where a
+    password session ends with its tab. OpenID Connect requires both claims (``iat``, ``exp``)."""
+    try:
+        issued, expires = float(str(st.user.get("iat"))), float(str(st.user.get("exp")))
+    except (TypeError, ValueError):
+        return False
+    now = time.time()
+    return now < expires and now - issued <= SESSION_IDLE_S
+
+
 def _accept_oidc() -> None:
     if not _oidc_configured() or not getattr(st.user, "is_logged_in", False):
         return
     email = str(st.user.get("email", ""))
     if st.user.get("email_verified") in (False, "false"):  # Entra ID sends no such claim: allowed
         st.error(f"The identity provider has not verified {email}; ask the node's admin.")
+        return
+    if not _recent_identity():
+        st.info(f"The organisation sign-in of {email} is from an earlier visit: sign in again.")
         return
     if _oidc_allowed(email):
         st.session_state[SESSION_KEY] = {"method": "oidc", "who": email, "seen": time.time()}

@@ -252,8 +252,16 @@ def test_openid_connect_is_offered_only_when_configured(scripted: Path, portal: 
 OIDC_EMAIL = "it-admin@hospital.example"
 
 
-def _oidc_portal(root: Path, monkeypatch: pytest.MonkeyPatch, *, verified: bool) -> Any:
-    """Hungary's portal with OpenID Connect configured and a provider session for OIDC_EMAIL."""
+def _oidc_portal(
+    root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    verified: bool,
+    issued_s_ago: float = 5,
+    valid_s: float = 3600,
+) -> Any:
+    """Hungary's portal with OpenID Connect configured and an identity cookie for OIDC_EMAIL,
+    whose ID token was issued ``issued_s_ago`` and is valid for ``valid_s`` seconds."""
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("CONSORTIUM_PORTAL_DIR", str(root))
@@ -262,7 +270,9 @@ def _oidc_portal(root: Path, monkeypatch: pytest.MonkeyPatch, *, verified: bool)
                            default_timeout=30)  # fmt: skip
     at.secrets["auth"] = {"client_id": "portal", "server_metadata_url": "https://idp.invalid/"}
     at.secrets["portal"] = {"allowed_emails": [OIDC_EMAIL]}
-    at.user = {"is_logged_in": True, "email": OIDC_EMAIL, "email_verified": verified}
+    issued = int(time.time() - issued_s_ago)
+    at.user = {"is_logged_in": True, "email": OIDC_EMAIL, "email_verified": verified,
+               "iat": issued, "exp": issued + valid_s}  # fmt: skip
     return at
 
 
@@ -277,6 +287,24 @@ def test_an_idle_openid_session_is_signed_out_not_resumed_from_the_cookie(
     at.run()
     assert "portal_user" not in at.session_state
     assert at.title[0].value.startswith("Sign in")
+
+
+@pytest.mark.parametrize(
+    ("issued_s_ago", "valid_s"),
+    [(2 * 86400, 3600), (45 * 60, 86400)],  # expired; still valid but older than the idle limit
+)
+def test_an_identity_cookie_from_an_earlier_visit_does_not_sign_in(
+    scripted: Path, monkeypatch: pytest.MonkeyPatch, issued_s_ago: float, valid_s: float
+) -> None:
+    # Streamlit keeps the identity cookie 30 days: a tab closed without "Sign out" must not let
+    # the next person at that browser in, as a password session would not
+    at = _oidc_portal(
+        scripted, monkeypatch, verified=True, issued_s_ago=issued_s_ago, valid_s=valid_s
+    )
+    at.run()
+    assert "portal_user" not in at.session_state
+    assert at.title[0].value.startswith("Sign in")
+    assert any("sign in again" in i.value for i in at.info)
 
 
 def test_an_email_the_identity_provider_has_not_verified_is_refused(
