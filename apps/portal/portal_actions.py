@@ -20,7 +20,14 @@ from typing import Any
 from portal_auth import allowed
 from portal_data import PortalData, PortalUnavailable
 
-__all__ = ["PullOutcome", "model_bytes", "pull_model", "trace_version", "verify_chain"]
+__all__ = [
+    "PullOutcome",
+    "model_bytes",
+    "pull_model",
+    "trace_version",
+    "verified_model",
+    "verify_chain",
+]
 
 
 class PullOutcome(dict[str, Any]):
@@ -110,3 +117,17 @@ def trace_version(data: PortalData, task_id: str, version: int) -> dict[str, Any
 def model_bytes(path: Path) -> bytes:
     """The bytes of a pulled file, for the browser's download button."""
     return path.read_bytes()
+
+
+def verified_model(path: Path, expected: str) -> bytes:
+    """The bytes of a pulled model as the browser receives them, re-hashed then: refused unless
+    their SHA-256 is the ledger's ``model_digest``. The file sits at one path per version, so it
+    may have changed since the pull (another session pulling the same version rewrites it)."""
+    data = path.read_bytes()
+    got = hashlib.sha256(data).hexdigest()
+    if got != expected:
+        raise ValueError(
+            f"{path.name} no longer matches the ledger (SHA-256 {got}, ledger {expected}): "
+            "pull the model again"
+        )
+    return data

@@ -69,3 +69,19 @@ def test_the_audit_export_is_made_on_click_and_refused_after_the_idle_timeout(
     at.session_state["portal_user"]["seen"] = time.time() - 3600
     with pytest.raises(PermissionError, match="sign in again"):
         export()
+
+
+def test_a_pulled_model_changed_on_disk_since_the_pull_is_not_handed_out(
+    scripted: Path, portal: Any, offered: dict[str, Callable[[], Any]], tmp_path: Path
+) -> None:
+    # the file sits at one path per version: another session pulling the same version rewrites
+    # it (truncating it first), and anything else with the node's account can change it
+    root = tmp_path / "consortium"
+    shutil.copytree(scripted, root)
+    at = portal(root, "cleveland", page="models")
+    next(b for b in at.button if "Pull model" in b.label).click().run()
+    assert any("matches the ledger" in s.value for s in at.success)
+    model = at.session_state["pulled"]["model"]
+    model.write_bytes(model.read_bytes()[:100])
+    with pytest.raises(ValueError, match="pull the model again"):
+        offered["Download model (.safetensors)"]()

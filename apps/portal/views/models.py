@@ -79,17 +79,22 @@ elif st.button("Pull model (checks the digest, records the download on the ledge
     else:
         st.session_state["pulled"] = {"task": task_id, "version": int(version), **outcome}
 pulled = st.session_state.get("pulled")
-if pulled and pulled["task"] == task_id and pulled["version"] == version:
-    if pulled["match"]:
-        st.success(f"SHA-256 of the model matches the ledger: {pulled['got']}")
-    else:
-        st.error(f"Digest mismatch: ledger {pulled['expected']}, file {pulled['got']}")
-    # The bytes are read when the button is clicked (a callable), not on every rerun: Streamlit
-    # serves a download from its media store at a URL no sign-in guards, so a model waits there
-    # only once a signed-in member asked for it, and never after this session signed out.
+if pulled and (pulled["task"], pulled["version"]) != (task_id, version):
+    pulled = None  # the pull of another version
+if pulled and not pulled["match"]:
+    st.error(
+        f"Digest mismatch: ledger {pulled['expected']}, file {pulled['got']}. The file is not "
+        "offered; pull the model again."
+    )
+elif pulled:
+    st.success(f"SHA-256 of the model matches the ledger: {pulled['got']}")
+    # The bytes are read and hashed again when the button is clicked (a callable), not on every
+    # rerun: Streamlit serves a download from its media store at a URL no sign-in guards, so a
+    # model waits there only once a signed-in member asked for it, and never after this session
+    # signed out.
     st.download_button(
         "Download model (.safetensors)",
-        while_signed_in(partial(act.model_bytes, pulled["model"])),
+        while_signed_in(partial(act.verified_model, pulled["model"], pulled["expected"])),
         file_name=pulled["model"].name,
         mime="application/octet-stream",
     )
