@@ -427,3 +427,12 @@ def test_the_per_site_chart_plots_the_measured_attestations_only(
     assert sorted(zip(plotted["height"], plotted["site"], strict=True)) == sorted(
         zip(measured["height"], measured["site"], strict=True)
     )
+
+
+def test_an_auditor_sees_who_downloaded_which_version(scripted: Path, portal: Any) -> None:
+    recorded = _ledger(scripted, "ListDownloads", {"task_id": TASK})
+    assert recorded, "the scripted rounds record a download"
+    at = portal(scripted, "auditor", page="audit")
+    table = next(d.value for d in at.dataframe if {"version", "model_digest"} <= set(d.value))
+    shown = sorted(zip(table["member"], table["version"], table["model_digest"], strict=True))
+    assert shown == sorted((d["member_id"], d["version"], d["model_digest"]) for d in recorded)

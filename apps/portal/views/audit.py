@@ -58,6 +58,14 @@ else:
     )
     st.dataframe(blocks, hide_index=True)
 
+st.subheader("Model downloads")
+downloads = pl.downloads(data)
+if downloads.empty:
+    st.info("No model download is recorded on the ledger.")
+else:
+    st.caption("Who downloaded which version, as recorded on the ledger (RecordDownload).")
+    st.dataframe(downloads, hide_index=True)
+
 st.subheader("Verify the chain")
 st.caption("Re-checks every block's hash chain and signatures and replays the world state.")
 if st.button("Verify the whole ledger"):
