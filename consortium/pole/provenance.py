@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict
 
 from consortium.canonical import sha256_hex
 from consortium.config import ConsortiumConfig
+from consortium.durable import write_durably
 from consortium.ledger.base import ContractError, Ledger
 
 __all__ = [
@@ -361,6 +362,16 @@ def member_keys(config: ConsortiumConfig, ledger: Ledger, blobs: Any, member_id:
             "decrypt models; run this as a hospital, verifier or admin member"
         )
     try:
+        record = ledger.evaluate("GetMember", {"member_id": member_id})
+    except ContractError:
+        record = None  # not registered: the share lookup below says what to do
+    if record is not None and record.get("status") == "revoked":
+        raise ProvenanceError(
+            f"{member_id!r} is revoked on the ledger: a revoked member downloads no models (its "
+            "key share stays on the ledger, but the download could not be recorded); ask the "
+            "consortium admin if the revocation is a mistake"
+        )
+    try:
         share = ledger.evaluate("GetShareKey", {"member_id": member_id})
     except ContractError as exc:
         raise ProvenanceError(
@@ -441,10 +452,12 @@ def pull_model(
     finally:
         ledger.close()
     provenance.download = TxRef(tx_id=res.tx_id, block_number=res.block_number)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(data)
+    # whole files or none: another pull of the same version to the same path (the portal's) or a
+    # stop midway never leaves a model the ledger's digest does not match
+    write_durably(out, data)
     prov_path = out.with_name(out.name + ".provenance.json")
-    prov_path.write_text(json.dumps(provenance.model_dump(mode="json"), indent=1, sort_keys=True))
+    text = json.dumps(provenance.model_dump(mode="json"), indent=1, sort_keys=True)
+    write_durably(prov_path, text.encode())
     return PullResult(
         task_id=task,
         version=number,

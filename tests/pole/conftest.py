@@ -21,6 +21,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     for free_rider in FREE_RIDERS:
         add_member(config, free_rider, ["hospital"], share=True)
     add_member(config, "nobody", ["hospital"], share=False)
+    add_member(config, "leaver", ["hospital"], share=True)  # revoked by a test
     add_member(config, "auditor", ["auditor"], share=False)
     nodes = open_nodes(root, [*SITES, "aggregator"])
     assert run_nodes(nodes, height_at_least(1), max_seconds=150), "no learning block in 150 s"

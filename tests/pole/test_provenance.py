@@ -52,6 +52,17 @@ def test_who_cannot_decrypt_is_refused_clearly(
     assert not out.exists()
 
 
+def test_a_revoked_member_is_told_it_is_revoked(run: Run, tmp_path: Path) -> None:
+    """Not 'has no key share, an admin must run ShareKey for it': its share is on the ledger, and
+    sharing again would not help."""
+    admin = run.session("admin")
+    admin.ledger.submit_ok("RevokeMember", {"member_id": "leaver"})
+    out = tmp_path / "m.safetensors"
+    with pytest.raises(ProvenanceError, match="'leaver' is revoked on the ledger"):
+        pull_model(run.config, "leaver", out=out)
+    assert not out.exists()
+
+
 def test_trace_recomputes_every_version_byte_for_byte(run: Run) -> None:
     head = run.session("admin").head()["height"]
     for version in range(head + 1):
