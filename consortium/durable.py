@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["replace_durably", "sync_folder", "write_durably"]
+__all__ = ["create_durably", "replace_durably", "sync_folder", "write_durably"]
 
 
 def sync_folder(folder: Path | str) -> None:
@@ -42,3 +42,24 @@ def write_durably(path: Path | str, data: bytes, *, tmp: Path | str | None = Non
         fh.flush()
         os.fsync(fh.fileno())
     replace_durably(tmp, path)
+
+
+def create_durably(path: Path | str, data: bytes, *, mode: int = 0o600) -> None:
+    """Create ``path`` holding ``data`` whole or not at all, never replacing it: written with
+    ``mode`` and synced under a temporary name (created exclusively, no symlink followed), then
+    linked to ``path``, which raises `FileExistsError` if it exists; the folder is synced. For
+    secrets: a stop midway leaves no truncated key that a retry would refuse to replace."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(tmp, path)  # atomic, and refuses an existing file as O_EXCL does
+        sync_folder(path.parent)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -20,16 +20,16 @@ Why:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
-import os
 import secrets
 import stat
 from collections.abc import Iterable
 from pathlib import Path
 
 from consortium.canonical import canonical_json
-from consortium.durable import sync_folder
+from consortium.durable import create_durably
 
 __all__ = ["PseudonymKeyError", "fingerprint", "load_or_create_key", "patient_basis", "pseudonym"]
 
@@ -46,24 +46,10 @@ def load_or_create_key(path: Path) -> bytes:
     A new key appears whole or not at all: it is written and synced under a temporary name, then
     linked to ``path`` (which fails if another ingest created it first: that key is read) and the
     folder synced. A run stopped midway leaves no empty key that the next run would refuse."""
-    if path.exists():
-        return _read_key(path)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(secrets.token_bytes(KEY_BYTES))
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return _read_key(path)
-        sync_folder(path.parent)
-    finally:
-        tmp.unlink(missing_ok=True)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with contextlib.suppress(FileExistsError):  # another ingest created it first: read it
+            create_durably(path, secrets.token_bytes(KEY_BYTES), mode=0o600)
     return _read_key(path)
 
 
