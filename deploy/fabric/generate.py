@@ -5,16 +5,25 @@
 
 Writes, next to this script: ``crypto-config.yaml`` (cryptogen), ``configtx/configtx.yaml``
 (configtxgen, profile ``ConsortiumChannel``: the application channel's genesis block, no system
-channel), ``compose.yaml`` (orderers, peers, the chaincode service, a tools container) and
-``chaincode/connection.json`` + ``metadata.json`` (the chaincode-as-a-service package).
+channel), ``compose.yaml`` (orderers, peers, one chaincode server per hospital, a tools container)
+and ``chaincode/hospitalN/connection.json`` + ``metadata.json`` (hospital N's
+chaincode-as-a-service package, which dials hospital N's own server ``consortium-cc-hospitalN``).
 Only needs Python 3 and PyYAML. Names the client relies on (docs/fabric.md):
 channel ``consortium``, chaincode ``consortium``, endorsement policy MAJORITY of the hospitals.
+
+One chaincode server per organisation, never a shared one: a peer endorses what its chaincode
+server computed, so whoever runs the server a peer dials decides that organisation's endorsement.
+A server shared by every peer would let its operator forge every hospital's endorsement (and stop
+all of them at once). Each package names its own organisation's server, so the packages, and the
+package ids each organisation approves, differ; the chaincode definition on the channel (name,
+version, sequence, policy) is the same for all (decisions/0006-fabric.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -27,21 +36,26 @@ CC_VERSION = "1.0"
 DOMAIN = "consortium.example"
 ORDERERS = 3
 PEER_PORT = 7051  # inside the compose network, every peer listens on 7051
-CC_SERVICE = "consortium-cc"
+CC_SERVICE = "consortium-cc"  # hospital N's chaincode server is consortium-cc-hospitalN
 CC_PORT = 9999
 IMAGE_TAG = "2.5"
 
 
 def hospital(i: int) -> dict[str, Any]:
-    """Names and ports of hospital organisation ``i`` (1-based)."""
-    domain = f"hospital{i}.{DOMAIN}"
+    """Names and ports of hospital organisation ``i`` (1-based), and of its chaincode server."""
+    key = f"hospital{i}"
+    domain = f"{key}.{DOMAIN}"
     return {
+        "key": key,
         "name": f"Hospital{i}",
         "msp_id": f"Hospital{i}MSP",
         "domain": domain,
         "peer": f"peer0.{domain}",
         "host_port": PEER_PORT + 1000 * (i - 1),
         "org_dir": f"organizations/peerOrganizations/{domain}",
+        "cc_server": f"{CC_SERVICE}-{key}",
+        # network.sh deploy sets it to the package id this hospital's peer installed
+        "cc_id_variable": f"CHAINCODE_ID_{key.upper()}",
     }
 
 
@@ -241,24 +255,31 @@ def _peer_service(h: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _chaincode_service(h: dict[str, Any]) -> dict[str, Any]:
+    """Hospital ``h``'s own chaincode server, built from chaincode/ into its own image."""
+    return {
+        "build": {"context": "../../chaincode", "dockerfile": "Dockerfile"},
+        "image": f"consortium-chaincode-{h['key']}:{CC_VERSION}",
+        "container_name": h["cc_server"],
+        "environment": {
+            "CHAINCODE_SERVER_ADDRESS": f"0.0.0.0:{CC_PORT}",
+            "CHAINCODE_ID": f"${{{h['cc_id_variable']}:-set-by-network.sh-deploy}}",
+        },
+        "profiles": ["chaincode"],
+        "networks": ["consortium"],
+    }
+
+
 def compose(n: int) -> dict[str, Any]:
-    """The docker compose file: orderers, one peer per hospital, chaincode service, tools."""
+    """The docker compose file: orderers, per hospital a peer and a chaincode server, tools."""
     services: dict[str, Any] = {}
     for o in map(orderer, range(ORDERERS)):
         services[o["host"]] = _orderer_service(o)
     for h in map(hospital, range(1, n + 1)):
         services[h["peer"]] = _peer_service(h)
-    services[CC_SERVICE] = {
-        "build": {"context": "../../chaincode", "dockerfile": "Dockerfile"},
-        "image": f"consortium-chaincode:{CC_VERSION}",
-        "container_name": CC_SERVICE,
-        "environment": {
-            "CHAINCODE_SERVER_ADDRESS": f"0.0.0.0:{CC_PORT}",
-            "CHAINCODE_ID": "${CHAINCODE_ID:-set-by-network.sh-deploy}",
-        },
-        "profiles": ["chaincode"],
-        "networks": ["consortium"],
-    }
+    volumes = {name: None for name in services}  # the orderers' and peers' ledgers
+    for h in map(hospital, range(1, n + 1)):
+        services[h["cc_server"]] = _chaincode_service(h)
     services["tools"] = {
         "image": f"hyperledger/fabric-tools:{IMAGE_TAG}",
         "container_name": "consortium-tools",
@@ -267,7 +288,6 @@ def compose(n: int) -> dict[str, Any]:
         "volumes": ["./:/work"],
         "networks": ["consortium"],
     }
-    volumes = {name: None for name in services if name not in (CC_SERVICE, "tools")}
     return {
         "name": "consortium-fabric",
         "services": services,
@@ -276,11 +296,15 @@ def compose(n: int) -> dict[str, Any]:
     }
 
 
-def ccaas_package() -> dict[str, dict[str, Any]]:
-    """connection.json and metadata.json of the chaincode-as-a-service package."""
+def ccaas_package(h: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """connection.json and metadata.json of hospital ``h``'s chaincode-as-a-service package.
+
+    The peer's built-in ``ccaas_builder`` reads connection.json and dials that address: hospital
+    ``h``'s own server. The label (the package id's prefix) is the same for every hospital.
+    """
     return {
         "connection.json": {
-            "address": f"{CC_SERVICE}:{CC_PORT}",
+            "address": f"{h['cc_server']}:{CC_PORT}",
             "dial_timeout": "10s",
             "tls_required": False,
         },
@@ -318,12 +342,24 @@ def generate(n: int, out: Path = HERE) -> list[Path]:
     }
     for path, (data, header) in files.items():
         _write_yaml(path, data, header)
-    for name, data in ccaas_package().items():
-        path = out / "chaincode" / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(data, indent=2) + "\n")
-        files[path] = (data, name)
+    _remove_packages_beyond(n, out / "chaincode")
+    for h in map(hospital, range(1, n + 1)):
+        for name, data in ccaas_package(h).items():
+            path = out / "chaincode" / h["key"] / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(data, indent=2) + "\n")
+            files[path] = (data, name)
     return list(files)
+
+
+def _remove_packages_beyond(n: int, folder: Path) -> None:
+    """Delete the package folders of hospitals > n left by an earlier, larger network."""
+    for stale in folder.glob("hospital*"):
+        match = re.fullmatch(r"hospital(\d+)", stale.name)
+        if stale.is_dir() and match and int(match[1]) > n:
+            for name in ("connection.json", "metadata.json"):
+                (stale / name).unlink(missing_ok=True)
+            stale.rmdir()
 
 
 def main() -> None:

@@ -2,10 +2,12 @@
 # A Fabric 2.5 network for the consortium: N hospital organisations (one peer each, LevelDB),
 # one orderer organisation with three Raft orderers, the application channel "consortium" created
 # through the channel participation API (no system channel), and the consortium chaincode run as a
-# service (built from chaincode/Dockerfile).
+# service (built from chaincode/Dockerfile): one chaincode server per hospital, which only that
+# hospital's peer dials, so no one else's server computes a hospital's endorsement.
 #
 #   ./network.sh up [-n N]        crypto material, channel genesis block, containers, joins
-#   ./network.sh deploy [-s SEQ]  build + start the chaincode service, install, approve, commit
+#   ./network.sh deploy [-s SEQ]  per hospital: package, install, approve, and start its own
+#                                 chaincode server; then commit the definition
 #   ./network.sh down             stop everything and delete the generated material
 #
 # Needs docker with the compose plugin. Every Fabric binary (cryptogen, configtxgen, osnadmin,
@@ -21,6 +23,7 @@ CC_VERSION=1.0
 DOMAIN=consortium.example
 ORDERER_CA=/work/organizations/ordererOrganizations/$DOMAIN/tlsca/tlsca.$DOMAIN-cert.pem
 COMPOSE=(docker compose -f compose.yaml)
+REGEN="rerun python3 generate.py --orgs N (N hospitals), then ./network.sh up"
 
 log() { printf '\033[1m%s\033[0m\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -82,37 +85,51 @@ network_up() {
   log "Network up: channel $CHANNEL. Next: ./network.sh deploy"
 }
 
+# Hospital $1's package (build/hospital$1/consortium.tar.gz): metadata.json and code.tar.gz with
+# the connection.json of chaincode/hospital$1/, which names hospital $1's own chaincode server.
 chaincode_package() {
-  mkdir -p build
-  (cd chaincode && tar czf ../build/code.tar.gz connection.json)
-  cp chaincode/metadata.json build/metadata.json
-  (cd build && tar czf "$CC_NAME.tar.gz" metadata.json code.tar.gz)
+  local src=chaincode/hospital$1 out=build/hospital$1
+  [ -f "$src/connection.json" ] || die "$src/connection.json is missing: $REGEN"
+  mkdir -p "$out"
+  (cd "$src" && tar czf "../../$out/code.tar.gz" connection.json)
+  cp "$src/metadata.json" "$out/metadata.json"
+  (cd "$out" && tar czf "$CC_NAME.tar.gz" metadata.json code.tar.gz)
+}
+
+# The compose service a package dials: the host of connection.json's "address".
+chaincode_server() {
+  sed -n 's/^ *"address": "\([^":]*\):[0-9]*".*/\1/p' "chaincode/hospital$1/connection.json"
 }
 
 deploy_chaincode() {
   local seq=${1:-1} n
   n=$(hospitals)
   [ -f ../../chaincode/Dockerfile ] || die "chaincode/Dockerfile is missing"
-  log "Packaging the chaincode as a service (connection.json -> $CC_NAME-cc:9999)"
-  chaincode_package
-  local package_id
-  package_id=$(peer_as 1 lifecycle chaincode calculatepackageid "build/$CC_NAME.tar.gz" | tr -d '\r')
-  log "Package id $package_id; building and starting the chaincode service"
-  CHAINCODE_ID=$package_id "${COMPOSE[@]}" --profile chaincode up -d --build "$CC_NAME-cc"
-  local commit_peers=()
+  local commit_peers=() servers=() chaincode_ids=()
   for i in $(seq 1 "$n"); do
-    local domain="hospital$i.$DOMAIN"
-    log "hospital$i: install and approve $CC_NAME $CC_VERSION (sequence $seq)"
-    peer_as "$i" lifecycle chaincode install "build/$CC_NAME.tar.gz" ||
+    local domain="hospital$i.$DOMAIN" package="build/hospital$i/$CC_NAME.tar.gz" package_id server
+    chaincode_package "$i"
+    server=$(chaincode_server "$i")
+    [ -n "$server" ] || die "no host:port address in chaincode/hospital$i/connection.json: $REGEN"
+    # Each hospital's package differs (it names that hospital's server), so does its package id.
+    package_id=$(peer_as "$i" lifecycle chaincode calculatepackageid "$package" | tr -d '\r')
+    log "hospital$i: install $package_id (dials $server), approve $CC_NAME $CC_VERSION (sequence $seq)"
+    peer_as "$i" lifecycle chaincode install "$package" ||
       log "(already installed on peer0.hospital$i)"
-    # No --signature-policy: the definition uses the channel's /Channel/Application/Endorsement
-    # policy, MAJORITY Endorsement, i.e. a majority of the hospital organisations' peers.
+    # The package id is this organisation's own choice, not part of the definition: every
+    # hospital approves the same name, version, sequence and policy. No --signature-policy: the
+    # definition uses the channel's /Channel/Application/Endorsement policy, MAJORITY
+    # Endorsement, i.e. a majority of the hospital organisations' peers.
     peer_as "$i" lifecycle chaincode approveformyorg \
       -o "orderer0.$DOMAIN:7050" --tls --cafile "$ORDERER_CA" --channelID "$CHANNEL" \
       --name "$CC_NAME" --version "$CC_VERSION" --package-id "$package_id" --sequence "$seq"
+    servers+=("$server")
+    chaincode_ids+=("CHAINCODE_ID_HOSPITAL$i=$package_id")
     commit_peers+=(--peerAddresses "peer0.$domain:7051" --tlsRootCertFiles
       "/work/organizations/peerOrganizations/$domain/tlsca/tlsca.$domain-cert.pem")
   done
+  log "Building and starting $n chaincode servers, each with its hospital's package id"
+  env "${chaincode_ids[@]}" "${COMPOSE[@]}" --profile chaincode up -d --build "${servers[@]}"
   peer_as 1 lifecycle chaincode checkcommitreadiness --channelID "$CHANNEL" \
     --name "$CC_NAME" --version "$CC_VERSION" --sequence "$seq" --output json
   log "Committing the chaincode definition"
