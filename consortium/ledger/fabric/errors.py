@@ -231,8 +231,9 @@ def classify_rpc_error(error: grpc.RpcError, *, endpoint: str, what: str) -> Fab
     if any(PAYLOADS_DIFFER in d.message for d in details):
         return EndorsementsDiffer(
             f"{what}: the endorsing peers returned different results ({said}): one of them lags "
-            "a block behind; it is retried, and if it keeps happening check that every peer "
-            "runs the same chaincode package and is in sync with the channel"
+            "a block behind; it is retried, and if it keeps happening check that every "
+            "organisation's chaincode server runs the same chaincode build (chaincode/ at the "
+            "same commit) and that every peer is in sync with the channel"
         )
     if "endorsement policy" in everything or "satisfy the endorsement" in everything:
         return EndorsementPolicyFailure(
