@@ -144,6 +144,20 @@ def test_names_match_what_the_client_expects(gen: ModuleType) -> None:
     assert re.search(rf"^CC_VERSION={re.escape(gen.CC_VERSION)}$", script, re.M)
 
 
+def test_the_hand_made_package_has_the_deployed_label(gen: ModuleType) -> None:
+    # chaincode/caas/ packages by hand what network.sh packages per hospital: the label (the
+    # package id's prefix, shown by `peer lifecycle chaincode queryinstalled`) is the same.
+    caas = DEPLOY.parents[1] / "chaincode" / "caas"
+    metadata = json.loads((caas / "metadata.json").read_text())
+    assert metadata["label"] == f"{gen.CHAINCODE}_{gen.CC_VERSION}"
+
+    package = gen.ccaas_package(gen.hospital(1))
+    connection = json.loads((caas / "connection.json").read_text())
+    assert metadata == package["metadata.json"]
+    assert connection.keys() == package["connection.json"].keys()
+    assert connection["tls_required"] == package["connection.json"]["tls_required"]
+
+
 def test_committed_files_are_the_generated_three_hospital_network(
     gen: ModuleType, tmp_path: Path
 ) -> None:
