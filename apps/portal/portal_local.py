@@ -23,7 +23,14 @@ from typing import Any
 
 from portal_data import IngestRun, QuarantineItem
 
-__all__ = ["accountant_files", "ingest_runs", "quarantine_file", "quarantine_items", "redact"]
+__all__ = [
+    "accountant_files",
+    "ingest_runs",
+    "quarantine_file",
+    "quarantine_items",
+    "redact",
+    "run_labels",
+]
 
 _REASON_KEYS = ("reason", "reasons", "error", "errors", "message")
 # Validation messages quote the offending input (pydantic: "input_value='Jane Doe'"), and that
@@ -153,6 +160,14 @@ def ingest_runs(member_dir: Path) -> list[IngestRun]:
             )
         )
     return runs
+
+
+def run_labels(runs: list[IngestRun]) -> list[str]:
+    """One label per run for the run picker: ``folder/run``, or the runs' full paths when two
+    ``--ingest`` folders share a name (the picker could not tell them apart and always opened
+    the first)."""
+    short = [f"{Path(r.root).name}/{r.name}" for r in runs]
+    return short if len(set(short)) == len(short) else [r.path for r in runs]
 
 
 def quarantine_file(member_dir: Path, run_name: str, item_name: str) -> bytes:

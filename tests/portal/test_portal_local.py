@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from portal_local import (
     quarantine_file,
     redact,
     report_facts,
+    run_labels,
 )
 
 
@@ -63,3 +65,14 @@ def test_node_status_reads_the_node_settings_and_its_ledger_checkpoint(tmp_path:
     (tmp_path / "state" / "events.json").write_text('{"next_block": 12, "updates": []}')
     status = node_status(tmp_path)
     assert status is not None and status["next_block"] == 12 and status["state_mtime"] > 0
+
+
+def test_two_ingest_folders_of_one_name_get_labels_that_tell_them_apart(tmp_path: Path) -> None:
+    for site in ("a", "b"):
+        run = tmp_path / site / "ingest"
+        run.mkdir(parents=True)
+        (run / "report.json").write_text(json.dumps({"site": site}))
+    runs = [*ingest_runs(tmp_path / "a" / "ingest"), *ingest_runs(tmp_path / "b" / "ingest")]
+    labels = run_labels(runs)
+    assert len(set(labels)) == 2
+    assert run_labels(runs[:1]) == ["ingest/."]  # a single folder keeps its short label

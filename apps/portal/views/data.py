@@ -26,7 +26,7 @@ if not runs:
         "member's folder, or start the portal with `--ingest DIR` for each ingest output folder."
     )
     st.stop()
-labels = [f"{Path(r.root).name}/{r.name}" for r in runs]
+labels = loc.run_labels(runs)
 
 summary = pd.DataFrame(
     [
