@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
@@ -54,7 +55,15 @@ def simulate(
         try:
             speeds[site] = float(value)
         except ValueError:
-            fail(f"--speed {site}={value}: the factor must be a number, e.g. {site}=5")
+            speeds[site] = math.nan
+        if not (math.isfinite(speeds[site]) and speeds[site] > 0):
+            fail(
+                f"--speed {site}={value}: the factor must be a number greater than 0, e.g. {site}=5"
+            )
+    if planned_updates < 1:
+        fail(f"--planned-updates must be at least 1 (got {planned_updates})")
+    if not max_seconds > 0:
+        fail(f"--max-seconds must be greater than 0 (got {max_seconds})")
     attacks = _pairs(attack, "attack", DEFAULT_SITES)
     bad = [a for a in attacks.values() if a not in ATTACKS]
     if bad:

@@ -41,3 +41,22 @@ def test_node_run_without_a_consortium(tmp_path: Path) -> None:
     result = runner.invoke(app, ["node", "run", "--member", "va", "--dir", str(tmp_path)])
     assert result.exit_code == 2
     assert "consortium init" in result.output
+
+
+def test_a_speed_factor_that_is_not_positive_is_refused() -> None:
+    for value in ("0", "-2", "nan"):
+        result = runner.invoke(app, ["simulate", "--speed", f"va={value}"])
+        assert result.exit_code == 2, result.output
+        assert f"--speed va={value}" in result.output and "greater than 0" in result.output
+
+
+def test_planned_updates_must_be_at_least_one() -> None:
+    result = runner.invoke(app, ["simulate", "--planned-updates", "0"])
+    assert result.exit_code == 2, result.output
+    assert "--planned-updates must be at least 1 (got 0)" in result.output
+
+
+def test_max_seconds_must_be_positive() -> None:
+    result = runner.invoke(app, ["simulate", "--max-seconds", "-1"])
+    assert result.exit_code == 2, result.output
+    assert "--max-seconds must be greater than 0 (got -1.0)" in result.output
