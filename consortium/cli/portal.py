@@ -124,7 +124,10 @@ def portal(
     app_path = find_app()
     member_dir, name = _member_dir(consortium_dir, member)
     if not _auth_module().password_path(member_dir).is_file():
-        fail(f"no portal password for {name}: run `consortium portal set-password --member {name}`")
+        fail(
+            f"no portal password for {name}: run "
+            f"`consortium portal set-password --dir {consortium_dir} --member {name}`"
+        )
     folders = [p.resolve() for p in ingest or []]
     missing = [str(p) for p in folders if not p.is_dir()]
     if missing:
