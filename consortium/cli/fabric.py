@@ -141,13 +141,17 @@ def _share_keys(
     does on the embedded ledger: without them no member can decrypt, so no task can be published.
 
     Refused when a member already holds a share: the keys exist, and new ones would not be the
-    consortium's (the contract also refuses a share naming another public context).
+    consortium's (the contract also refuses a share naming another public context). Keys in the
+    directory that no member on the channel holds (`consortium init` made them for its embedded
+    ledger) are not replaced either: the message says to move them away knowingly.
     """
     from consortium.blobs import open_blob_store
     from consortium.crypto.consortium_keys import share_consortium_keys
+    from consortium.crypto.setup import PUBLIC_CONTEXT_FILE
     from consortium.ledger.base import ContractError, LedgerRejected
 
     again = f"`consortium fabric share-keys --as {as_member} -C {config.root}`"
+    where = "the genesis is on the channel, but " if after_genesis else ""
     ledger = _fabric_ledger(config, as_member)
     try:
         for member_id in member_ids:
@@ -161,11 +165,17 @@ def _share_keys(
                     f"{member_id} holds a key share already: the consortium's keys exist "
                     "(a member enrolled later gets its share with `consortium member add`)"
                 )
+        context = config.resolve(str(PUBLIC_CONTEXT_FILE))
+        if context.exists():
+            fail(
+                f"{where}the keys were not shared: {context} holds keys that no member on the "
+                "channel holds (`consortium init` made them for its embedded ledger): move the "
+                f"file away, `mv {context} {context}.embedded`, then run {again}"
+            )
         _, result = share_consortium_keys(
             config, ledger, open_blob_store(config.blobs.url, config.root), member_ids
         )
     except (UserError, LedgerRejected, ContractError, OSError) as exc:
-        where = "the genesis is on the channel, but " if after_genesis else ""
         fail(f"{where}the keys were not shared: {exc}; once that is fixed, run {again}")
     finally:
         ledger.close()

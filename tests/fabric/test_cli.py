@@ -214,3 +214,31 @@ def test_enrolled_hospital_member_transacts_under_its_own_msp(
         ("ShareKey", "admin"),
         ("ShareKey", "h1"),
     ]
+
+
+def test_bootstrap_of_a_directory_made_by_init_says_how_to_replace_its_embedded_keys(
+    tmp_path: Path,
+) -> None:
+    """docs/fabric.md starts from `consortium init`, which also made keys for its embedded ledger:
+    bootstrap refused them ("already has keys ... once that is fixed") without saying how, and
+    share-keys repeated it."""
+    directory = tmp_path / "demo"
+    made = runner.invoke(app, ["init", str(directory), "--member", "h1", "--member", "h2",
+                               "--member", "h3"])  # fmt: skip
+    assert made.exit_code == 0, made.output
+    process = _start_fake_peer(directory)
+    try:
+        boot = runner.invoke(app, ["fabric", "bootstrap", "--as", "admin", "-C", str(directory)])
+        context = directory / "crypto" / "public_context.tenseal"
+        assert boot.exit_code == 2
+        assert "holds keys that no member on the channel holds" in _text(boot)
+        assert f"mv {context} {context}.embedded" in _text(boot)
+        assert context.exists()  # nothing of the user's is removed
+
+        context.rename(context.with_name(context.name + ".embedded"))  # what the message says
+        share = runner.invoke(app, ["fabric", "share-keys", "--as", "admin", "-C", str(directory)])
+        assert share.exit_code == 0, share.output
+        assert "keys shared with 4 members" in _text(share)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
