@@ -184,8 +184,9 @@ def sign_in(member_dir: Path, password: str, *, now_ms: int | None = None) -> Si
         if not path.exists():
             return SignInResult(
                 ok=False,
-                reason="no portal password is set for this member; run "
-                "`consortium portal set-password --member NAME` on the node",
+                reason="no portal password is set for this member; run `consortium portal "
+                f"set-password --dir <the consortium folder> --member {member_dir.name}` on "
+                "the node",
             )
         record = PasswordRecord.model_validate_json(path.read_text(encoding="utf-8"))
         if check_password(record, password):

@@ -92,7 +92,8 @@ def simulate(
             f"{s.site:12s} accepted {s.accepted:3d} rejected {s.rejected:3d} "
             f"ε {s.epsilon_spent} {s.reasons or ''}"
         )
-    console.print(f"final AUROC {report.final_auroc}, ledger ({report.ledger_backend}) "
+    final = "n/a" if report.final_auroc is None else f"{report.final_auroc:.3f}"
+    console.print(f"final AUROC {final}, ledger ({report.ledger_backend}) "
                   f"verified: {report.ledger_verified} ({report.ledger_check})")  # fmt: skip
     if report.fabric is not None:
         console.print(f"fabric: {report.fabric.transactions} transactions in "

@@ -223,7 +223,9 @@ def skipped_text(skipped: Mapping[str, int]) -> str:
         return ""
     each = ", ".join(f"{n} {suffix}" for suffix, n in sorted(skipped.items()))
     xml = " (FHIR XML is not read: export JSON or NDJSON)" if ".xml" in skipped else ""
-    return f"; skipped {sum(skipped.values())} files that are not FHIR JSON/NDJSON: {each}{xml}"
+    n = sum(skipped.values())
+    files = "file that is" if n == 1 else "files that are"
+    return f"; skipped {n} {files} not FHIR JSON/NDJSON: {each}{xml}"
 
 
 def _check_same_site(out: Path, site: str) -> None:

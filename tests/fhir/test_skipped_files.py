@@ -76,3 +76,10 @@ def test_a_file_name_never_reaches_the_report_through_its_suffix(tmp_path: Path)
     for text in (output, report_text):
         assert "quarantinova" not in text.lower() and ".12" not in text
     assert json.loads(report_text)["skipped_files"] == {"(other)": 2, ".csv": 1, ".xml": 2}
+
+
+def test_one_skipped_file_is_one_file() -> None:
+    from consortium.fhir.ingest import skipped_text
+
+    assert skipped_text({".csv": 1}) == "; skipped 1 file that is not FHIR JSON/NDJSON: 1 .csv"
+    assert skipped_text({}) == ""
