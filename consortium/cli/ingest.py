@@ -80,3 +80,5 @@ def demo_data_command(
         fail(f"cannot write to --out {out}: {exc.strerror or exc}")
     for site, folder in folders.items():
         typer.echo(f"{site}: {folder}")
+    if bundles:
+        typer.echo(f"bundles (one transaction Bundle per hospital): {Path(out) / 'bundles'}")

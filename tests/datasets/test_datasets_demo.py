@@ -46,3 +46,14 @@ def test_demo_files_are_deterministic_and_complete(tmp_path: Path) -> None:
         len((first["va"] / n).read_text().splitlines())
         for n in ("Patient.ndjson", "Observation.ndjson", "Condition.ndjson")
     )
+
+
+def test_demo_data_says_where_it_wrote_the_bundles(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from consortium.cli import app
+
+    result = CliRunner().invoke(app, ["demo-data", "--out", str(tmp_path), "--bundles"])
+    assert result.exit_code == 0, result.output
+    assert f"bundles (one transaction Bundle per hospital): {tmp_path / 'bundles'}" in result.output
+    assert sorted(p.name for p in (tmp_path / "bundles").iterdir())[0] == "cleveland.json"
