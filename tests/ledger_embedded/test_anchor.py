@@ -40,6 +40,7 @@ def test_a_ledger_rolled_back_below_the_anchor_fails(
     assert plain.ok and plain.blocks == 2
     assert not anchored.ok and anchored.failure is not None
     assert "cut back" in anchored.failure.reason
+    assert "restore the ledger from a backup" in anchored.failure.reason  # and what to do
 
 
 def test_a_rewritten_block_fails_against_the_anchor(

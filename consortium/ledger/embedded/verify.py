@@ -43,6 +43,13 @@ Progress = Callable[[int, int], None]
 _WINDOW = 500  # transactions per signature-checking job of the pool
 
 
+# what an auditor does when the anchor shows the file was changed after it was verified
+_AFTER_TAMPERING = (
+    "stop the nodes that use this file, keep it for the investigation, and restore the ledger "
+    "from a backup or another member's copy that verifies against the same anchor"
+)
+
+
 class VerifyFailure(BaseModel):
     """Where verification failed: a block (and transaction), or a world-state key."""
 
@@ -146,7 +153,9 @@ class _Verifier:
             raise _fail("header number or previous-block hash does not chain", block=number)
         if self.anchor is not None and number == self.anchor[0] and stored_hash != self.anchor[1]:
             raise _fail(
-                "block differs from the anchored one: the ledger was rewritten", block=number
+                "block differs from the anchored one: the ledger was rewritten; "
+                f"{_AFTER_TAMPERING}",
+                block=number,
             )
         if number == 0:
             self._check_genesis(header)
@@ -326,7 +335,7 @@ def _run(
     if v.anchor is not None and v.report.blocks <= v.anchor[0]:
         raise _fail(
             f"the ledger has {v.report.blocks} blocks but block {v.anchor[0]} was verified "
-            "before: it was cut back"
+            f"before: it was cut back; {_AFTER_TAMPERING}"
         )
     v.report.head_hash = v.prev_hash
     v.finish_counts()
