@@ -31,7 +31,11 @@ add to (the synchronous baseline, or the last updates of a task) is not stuck fo
 aggregator killed after its `PostAggregate` committed but before ``aggregator.json`` recorded it
 finds that aggregate on the ledger (``ListAggregates``: its own, on the head, later than the one
 recorded) before it sums anything, and waits on it as if recorded, instead of computing the same
-sum on ciphertexts and posting it a second time.
+sum on ciphertexts and posting it a second time. If its proposal closed meanwhile, the restarted
+follower reads that close before the aggregator finds the aggregate: `close_aggregate` keeps a
+close of an aggregate ``aggregator.json`` does not name (the last `KEPT_CLOSES`), and the
+aggregate is taken up closed, not as outstanding (which waited out the outstanding timeout and
+then posted a sum that fell short again).
 
 The synchronous baseline (`NodeSettings.sync_members`) waits instead for every listed hospital's
 update on the current head to be decided (or for the hospital to have sent all its planned
@@ -62,6 +66,10 @@ __all__ = [
 # Weights are floats rounded to ppm (`weights.buffer_weights`): another machine's libm may round a
 # last digit the other way, so a sealer or attester accepts this much difference per weight.
 WEIGHT_TOLERANCE_PPM = 2
+
+# Closes of aggregates aggregator.json does not name that it keeps, for one it finds on the ledger
+# after a kill (`_adopt_posted`): a restart reads at most the proposals closed since its last post.
+KEPT_CLOSES = 20
 
 
 def buffered(view: dict[str, Any]) -> BufferedUpdate:
@@ -240,6 +248,18 @@ def _bar_decayed(s: Session, head: dict[str, Any], last: dict[str, Any]) -> bool
     return required_gain_at(task, int(head["required_gain_bp"]), interval) <= int(last["gain_bp"])
 
 
+def _waits_for_company(
+    s: Session, head: dict[str, Any], mem: dict[str, Any], chosen: list[dict[str, Any]]
+) -> bool:
+    """Did the same sum fall short on this head, less than the outstanding timeout ago, with the
+    bar not yet decayed to its gain? Then it waits for another update (module docstring)."""
+    same = {v["update"]["update_id"] for v in chosen} == fell_short(mem, int(head["height"]))
+    if not same:
+        return False
+    waited = s.clock() - mem["last"].get("closed_at", 0.0)
+    return waited < _timeout(s, mem) and not _bar_decayed(s, head, mem["last"])
+
+
 def _weighed(s: Session, views: list[dict[str, Any]], head: int) -> tuple[BufferWeights, str]:
     """The buffer's weights (`buffer_weights`) and the digest of its stored weighted sum."""
     task = s.task()
@@ -308,11 +328,11 @@ def aggregate_step(s: Session) -> bool:
     chosen = _select(s, int(head["height"]), views, revoked)
     if not chosen:
         return False
-    same = {v["update"]["update_id"] for v in chosen} == fell_short(mem, int(head["height"]))
-    waited = s.clock() - mem["last"].get("closed_at", 0.0) if same else 0.0
-    if same and waited < _timeout(s, mem) and not _bar_decayed(s, head, mem["last"]):
-        return False  # the same sum already fell short on this head: wait for company
-    if _adopt_posted(s, int(head["height"]), mem) and _outstanding(s, head, mem):
+    if _waits_for_company(s, head, mem, chosen):
+        return False  # the same sum already fell short on this head
+    if _adopt_posted(s, int(head["height"]), mem) and (
+        _outstanding(s, head, mem) or _waits_for_company(s, head, mem, chosen)
+    ):
         return False  # posted just before a kill: not summed and posted a second time
     bw, digest = _weighed(s, chosen, int(head["height"]))
     if not s.settings.sync_members:
@@ -343,6 +363,7 @@ def _remember(
     members, which a later revocation is checked against (None: looked up when needed)."""
     mem["last"] = {"id": aggregate_id, "head": head, "posted_at": posted_at,
                    "updates": sorted(updates)}  # fmt: skip
+    mem["last"].update(mem.get("closes", {}).pop(aggregate_id, {}))  # closed before it was found
     if members is not None:
         mem["last"]["members"] = sorted(set(members))
     everyone = s.q("ListMembers")
@@ -368,11 +389,22 @@ def close_aggregate(s: Session, aggregate_id: str, status: str, gain_bp: int | N
 
     Closing it again with the same status changes nothing: a restarted node reads again the
     transactions after its last saved position, and the wait for the same sum (`aggregate_step`)
-    counts from the first close, not from the replay."""
+    counts from the first close, not from the replay.
+
+    A close of another aggregate is kept aside (`KEPT_CLOSES`): it may be this aggregator's own,
+    posted just before a kill that came before ``aggregator.json`` named it, which the restarted
+    aggregator finds on the ledger only after its follower has read the close (`_adopt_posted`)."""
     mem: dict[str, Any] = s.state.read_json("tasks", s.task_id, "aggregator.json", default={})
     last = mem.get("last", {})
-    if last.get("id") == aggregate_id and last.get("closed") != status:
-        mem["last"]["closed"] = status
-        mem["last"]["closed_at"] = s.clock()
-        mem["last"]["gain_bp"] = gain_bp
+    closed = {"closed": status, "closed_at": s.clock(), "gain_bp": gain_bp}
+    if last.get("id") == aggregate_id:
+        if last.get("closed") != status:
+            mem["last"].update(closed)
+            s.state.write_json(mem, "tasks", s.task_id, "aggregator.json")
+        return
+    kept: dict[str, Any] = mem.setdefault("closes", {})
+    if kept.get(aggregate_id, {}).get("closed") != status:
+        kept.pop(aggregate_id, None)
+        kept[aggregate_id] = closed
+        mem["closes"] = dict(list(kept.items())[-KEPT_CLOSES:])
         s.state.write_json(mem, "tasks", s.task_id, "aggregator.json")

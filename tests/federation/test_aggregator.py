@@ -253,6 +253,37 @@ def test_an_aggregate_posted_just_before_a_kill_is_not_posted_again(
     assert step() and len(node.posted) == posted + 1  # closed as any other: aggregated afresh
 
 
+@pytest.mark.parametrize("status", ["rejected", "below_target"])
+def test_a_close_read_before_the_restarted_aggregator_finds_its_aggregate_counts(
+    monkeypatch: pytest.MonkeyPatch, status: str
+) -> None:
+    """Killed between PostAggregate and aggregator.json; by the time it restarts the sum was
+    sealed and its proposal closed, and the follower reads that close before the aggregator
+    finds its aggregate on the ledger. The close must not be lost: a rejected sum is aggregated
+    afresh at once, a short one waits for company, as without the kill."""
+    monkeypatch.setattr(aggregator, "_aggregate_blob", lambda s, ids, weights: "d" * 64)
+    node = _Node([_view("a", 1, "accepted"), _view("b", 1, "accepted")])
+    node.record = _record(gain_decay_intervals=0)
+    step = lambda: aggregator.aggregate_step(node)  # type: ignore[arg-type]  # noqa: E731
+    node.killed_before_writing = True
+    with pytest.raises(_Killed):
+        step()
+    node.killed_before_writing = False
+    node.now += 1.0
+    # Act: the restarted node's follower reads the AttestBlock that closed agg1, then it steps
+    aggregator.close_aggregate(node, "agg1", status, -30)  # type: ignore[arg-type]
+    node.now += 1.0
+    posted = step()
+    # Assert
+    mem = node.files[("tasks", "heart", "aggregator.json")]
+    if status == "rejected":
+        assert posted and len(node.posted) == 2  # aggregated afresh, not waited out
+    else:
+        assert not posted and len(node.posted) == 1
+        assert aggregator.fell_short(mem, 1) == {"a-1", "b-1"}
+        assert mem["last"]["gain_bp"] == -30
+
+
 def test_a_rejected_or_superseded_sum_is_aggregated_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(aggregator, "_aggregate_blob", lambda s, ids, weights: "d" * 64)
     node = _Node([_view("a", 1, "accepted"), _view("b", 1, "accepted")])
