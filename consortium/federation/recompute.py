@@ -7,10 +7,13 @@ For a learning block at height h (docs/decisions/0001-protocol.md, "Versions and
    public context only and its SHA-256 compared with ``aggregate_digest``: CKKS additions and
    plaintext-scalar products are deterministic, so this is a byte-for-byte check that anyone
    (an auditor, the aggregator) can run;
-2. **version** — a member (it needs the secret key) decrypts the aggregate, applies it to version
-   h−1 (`consortium.federation.versions.version_bytes`) and compares the SHA-256 of the
-   resulting safetensors with ``model_digest``; it also checks that the stored blob opens to
-   those bytes (``blob_digest``).
+2. **version** — a member (it needs the secret key) decrypts the aggregate *it recomputed*,
+   applies it to version h−1 (`consortium.federation.versions.version_bytes`) and compares the
+   SHA-256 of the resulting safetensors with ``model_digest``; it also checks that the stored
+   blob opens to those bytes (``blob_digest``). It never decrypts the blob stored under
+   ``aggregate_digest``: that is the aggregator's choice, and a member decrypts only ciphertexts
+   the ledger defines (docs/decisions/0005-encryption.md); a version formed from any other
+   ciphertext than the sum of its updates is then reported as such, as `consortium trace` does.
 """
 
 from __future__ import annotations
@@ -52,13 +55,15 @@ def recompute_aggregate(
     return vault.weighted_sum(parts, block["weights_ppm"])
 
 
-def _model_bytes(ledger: Any, blobs: Any, vault: Vault, task: dict[str, Any], height: int) -> bytes:
+def _model_bytes(
+    ledger: Any, blobs: Any, vault: Vault, task: dict[str, Any], height: int, aggregate: bytes
+) -> bytes:
+    """Version ``height`` formed from version ``height − 1`` and the recomputed ``aggregate``."""
     from consortium.learning.serialize import from_safetensors
 
     prev = ledger.evaluate("GetVersion", {"task_id": task["task_id"], "version": height - 1})
     base, _ = from_safetensors(vault.open_model(blobs.get(prev["blob_digest"])))
     block = ledger.evaluate("GetVersion", {"task_id": task["task_id"], "version": height})
-    aggregate = blobs.get(block["aggregate_digest"])
     return version_bytes(vault, base, aggregate, block["weights_ppm"], int(task["server_lr_bp"]))
 
 
@@ -76,7 +81,7 @@ def recompute_version(
     aggregate_ok = sha256_hex(agg) == block["aggregate_digest"]
     if not vault.can_decrypt:
         return VersionCheck(height=height, aggregate_ok=aggregate_ok, model_ok=None, blob_ok=None)
-    data = _model_bytes(ledger, blobs, vault, task, height)
+    data = _model_bytes(ledger, blobs, vault, task, height, agg)
     model_ok = sha256_hex(data) == block["model_digest"]
     try:
         blob_ok = vault.open_model(blobs.get(block["blob_digest"])) == data
