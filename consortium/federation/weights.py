@@ -6,7 +6,8 @@
   task's ``staleness_exponent_bp / 10⁴``;
 - ``c_k`` is the update's contribution score by the **entropy weight method** (EWM) over the
   buffer's indicators (BAFL, Feng et al. 2021): data size, the verifiers' metric, agreement with
-  the other updates (cosine), and deviation (robust norm z), which counts against.
+  the consortium's trajectory (the verifiers' cosine with θ(base) − θ(0), `checks`; 0 on
+  version 0, which has none), and deviation (robust norm z), which counts against.
 
 EWM, as implemented in `entropy_scores` (docs/decisions/0007-bafl.md says why each step):
 1. normalise each indicator to (0, 1] by the linear ratio ``x / max`` (benefit indicators; a cost
@@ -59,7 +60,7 @@ class BufferedUpdate(BaseModel):
     base_version: int
     n_samples: int
     metric_bp: int  # median of the accepting verifiers' metric_bp
-    cosine_bp: int = 0  # median cosine with recent accepted deltas (verifiers' scores)
+    cosine_bp: int = 0  # median trajectory cosine (verifiers' scores; 0 when none has one)
     norm_z_bp: int = 0  # median robust norm z (verifiers' scores)
 
 
