@@ -7,13 +7,13 @@ For a learning block at height h (docs/decisions/0001-protocol.md, "Versions and
    public context only and its SHA-256 compared with ``aggregate_digest``: CKKS additions and
    plaintext-scalar products are deterministic, so this is a byte-for-byte check that anyone
    (an auditor, the aggregator) can run;
-2. **version** — a member (it needs the secret key) decrypts the aggregate *it recomputed*,
-   applies it to version h−1 (`consortium.federation.versions.version_bytes`) and compares the
-   SHA-256 of the resulting safetensors with ``model_digest``; it also checks that the stored
-   blob opens to those bytes (``blob_digest``). It never decrypts the blob stored under
-   ``aggregate_digest``: that is the aggregator's choice, and a member decrypts only ciphertexts
-   the ledger defines (docs/decisions/0005-encryption.md); a version formed from any other
-   ciphertext than the sum of its updates is then reported as such, as `consortium trace` does.
+2. **version** — a member (it needs the secret key) decrypts the aggregate it recomputed, applies
+   it to version h−1 (`consortium.federation.versions.version_bytes`) and compares the SHA-256
+   of the resulting safetensors with ``model_digest``; it also checks that the stored blob opens
+   to those bytes (``blob_digest``). When step 1 fails nothing is decrypted: the blob
+   ``aggregate_digest`` names is then a ciphertext the ledger's updates do not define, and a
+   member decrypts no ciphertext someone else chose (docs/decisions/0005-encryption.md, "Members
+   decrypt only ciphertexts the ledger defines").
 """
 
 from __future__ import annotations
@@ -56,15 +56,15 @@ def recompute_aggregate(
 
 
 def _model_bytes(
-    ledger: Any, blobs: Any, vault: Vault, task: dict[str, Any], height: int, aggregate: bytes
+    ledger: Any, blobs: Any, vault: Vault, task: dict[str, Any], height: int, block: Any, agg: bytes
 ) -> bytes:
-    """Version ``height`` formed from version ``height − 1`` and the recomputed ``aggregate``."""
+    """Version ``height`` formed from its parent and ``agg``, the aggregate recomputed from the
+    ledger (never the stored blob: see the module docstring)."""
     from consortium.learning.serialize import from_safetensors
 
     prev = ledger.evaluate("GetVersion", {"task_id": task["task_id"], "version": height - 1})
     base, _ = from_safetensors(vault.open_model(blobs.get(prev["blob_digest"])))
-    block = ledger.evaluate("GetVersion", {"task_id": task["task_id"], "version": height})
-    return version_bytes(vault, base, aggregate, block["weights_ppm"], int(task["server_lr_bp"]))
+    return version_bytes(vault, base, agg, block["weights_ppm"], int(task["server_lr_bp"]))
 
 
 def recompute_version(
@@ -79,9 +79,13 @@ def recompute_version(
         return VersionCheck(height=height, aggregate_ok=False, model_ok=None, blob_ok=None,
                             detail=f"aggregate: {exc}")  # fmt: skip
     aggregate_ok = sha256_hex(agg) == block["aggregate_digest"]
+    if not aggregate_ok:
+        return VersionCheck(height=height, aggregate_ok=False, model_ok=None, blob_ok=None,
+                            detail="aggregate: not the weighted sum of the block's updates; "
+                                   "not decrypted")  # fmt: skip
     if not vault.can_decrypt:
-        return VersionCheck(height=height, aggregate_ok=aggregate_ok, model_ok=None, blob_ok=None)
-    data = _model_bytes(ledger, blobs, vault, task, height, agg)
+        return VersionCheck(height=height, aggregate_ok=True, model_ok=None, blob_ok=None)
+    data = _model_bytes(ledger, blobs, vault, task, height, block, agg)
     model_ok = sha256_hex(data) == block["model_digest"]
     try:
         blob_ok = vault.open_model(blobs.get(block["blob_digest"])) == data

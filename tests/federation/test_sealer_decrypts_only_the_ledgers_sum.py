@@ -226,3 +226,62 @@ def test_an_attester_rejects_a_proposal_whose_version_blob_is_not_in_the_store(
     data = sealer.form_version(s, agg, 0)  # type: ignore[arg-type]
     proposal = {**agg, "height": 1, "model_digest": sha256_hex(data), "blob_digest": "0" * 64}
     assert attester._consistent(s, proposal) is False  # type: ignore[arg-type]
+
+
+class _Ledger:
+    """A ledger holding version 0 and one block whose ``aggregate_digest`` the caller chooses."""
+
+    def __init__(self, s: _Session, agg: dict[str, Any], aggregate_digest: str) -> None:
+        from consortium.canonical import sha256_hex
+        from consortium.learning.serialize import to_safetensors
+
+        honest = sealer.form_version(s, agg, 0)  # type: ignore[arg-type]
+        self._s = s
+        self._versions = {
+            0: {"blob_digest": s.blobs.put(s.vault.seal_model(bytes(to_safetensors(s.theta))))},
+            1: {**agg, "aggregate_digest": aggregate_digest, "model_digest": sha256_hex(honest),
+                "blob_digest": s.blobs.put(s.vault.seal_model(honest))},
+        }  # fmt: skip
+
+    def evaluate(self, fn: str, args: dict[str, Any]) -> Any:
+        if fn == "GetTask":
+            return {"task_id": "heart", "server_lr_bp": 10_000}
+        if fn == "GetVersion":
+            return self._versions[args["version"]]
+        return self._s.evaluate(fn, args)
+
+
+def test_recomputing_a_version_never_decrypts_an_aggregate_that_is_not_the_sum(
+    setup: tuple[_Session, dict[str, Any], str],
+) -> None:
+    # `recompute_all` (the Fabric run's check) opened the blob the ledger's aggregate_digest names
+    # even after finding that it is not the weighted sum of the block's updates: a member then
+    # decrypted a ciphertext the aggregator chose. Only the recomputed sum may be decrypted.
+    from consortium.federation.recompute import recompute_version
+
+    s, agg, chosen = setup
+    assert isinstance(s.vault, _CountingVault)
+    ledger = _Ledger(s, agg, chosen)
+    s.vault.opened.clear()
+
+    check = recompute_version(ledger, s.blobs, s.vault, "heart", 1)
+
+    assert check.aggregate_ok is False and not check.ok
+    assert chosen not in s.vault.opened
+    assert s.vault.opened == []
+
+
+def test_recomputing_a_version_decrypts_the_recomputed_sum(
+    setup: tuple[_Session, dict[str, Any], str],
+) -> None:
+    from consortium.federation.recompute import recompute_version
+
+    s, agg, _ = setup
+    assert isinstance(s.vault, _CountingVault)
+    ledger = _Ledger(s, agg, agg["aggregate_digest"])
+    s.vault.opened.clear()
+
+    check = recompute_version(ledger, s.blobs, s.vault, "heart", 1)
+
+    assert check.aggregate_ok and check.model_ok and check.ok
+    assert s.vault.opened == [agg["aggregate_digest"]]
