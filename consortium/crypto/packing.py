@@ -56,6 +56,7 @@ __all__ = [
     "level_and_scale",
     "pack_ciphertext",
     "pack_seal",
+    "slot_count",
     "unpack_ciphertext",
     "unpack_ciphertexts",
 ]
@@ -239,6 +240,22 @@ def level_and_scale(packed: bytes) -> tuple[int, float]:
     _, _, _, limbs = _geometry(meta)
     (scale,) = struct.unpack_from("<d", meta, _SCALE)
     return limbs, float(scale)
+
+
+def slot_count(packed: bytes) -> int:
+    """The slots a packed ciphertext's TenSEAL framing says it holds (its size field), which is
+    how many slots decryption reads; `pack_seal` writes it, a submitter may write any."""
+    if len(packed) < 4:
+        raise PackingError("packed ciphertext is truncated")
+    (head_len,) = struct.unpack_from("<H", packed)
+    head = packed[4 : 4 + head_len]
+    if len(head) < 2 or head[0] != 0x0A:
+        raise PackingError("no size field in the TenSEAL framing")
+    length, pos = _varint(head, 1)
+    size, end = _varint(head, pos)
+    if end != pos + length or end != len(head):
+        raise PackingError("the TenSEAL framing holds other than one size")
+    return size
 
 
 def _pack(head: bytes, seal: bytes, tail: bytes, params: CkksParams) -> bytes:

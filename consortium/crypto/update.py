@@ -70,6 +70,7 @@ from consortium.crypto.packing import (
     level_and_scale,
     pack_ciphertext,
     pack_seal,
+    slot_count,
     unpack_ciphertexts,
 )
 from consortium.crypto.params import (
@@ -333,9 +334,12 @@ def check_submission(update: EncryptedUpdate | bytes, ctx: CkksContext) -> None:
     A member writes its own ciphertexts, and one that decrypts as it should may still not sum:
     an older format packs values differently, a ``sum`` has no prime left for the weight's
     product, and SEAL adds no two ciphertexts of different scales. A scale is also what decoding
-    divides by, so one near 0 decrypts to NaN. Verifiers check this before decrypting a submitted
-    update (`consortium.federation.he.HEVault.open_update`); the aggregator, which sums what
-    they accepted, stopped on each of these.
+    divides by, so one near 0 decrypts to NaN. Each ciphertext must also say it holds the slots its
+    share of the tensor takes (``⌈values/2⌉``, the TenSEAL size field): decryption reads that
+    many slots, so a larger count shows a member other numbers (real parts where the imaginary
+    ones should be) than a sum read with another update's count adds up. Verifiers check this
+    before decrypting a submitted update (`consortium.federation.he.HEVault.open_update`); the
+    aggregator, which sums what they accepted, stopped on each of the others.
     """
     upd = _as_update(update)
     if upd.header.format != FORMAT or upd.header.kind != "update":
@@ -344,16 +348,23 @@ def check_submission(update: EncryptedUpdate | bytes, ctx: CkksContext) -> None:
             f"{upd.header.kind}"
         )
     limbs, scale = len(coeff_primes(ctx.params)) - 1, 2.0**ctx.params.scale_bits
+    per_chunk = _values_per_chunk(FORMAT, upd.header.slots)
     for t in upd.header.tensors:
-        for chunk in upd.chunks[t.name]:
+        for i, chunk in enumerate(upd.chunks[t.name]):
             try:
-                level = level_and_scale(chunk)
+                level, slots = level_and_scale(chunk), slot_count(chunk)
             except PackingError as err:
                 raise UpdateFormatError(f"bad ciphertext in the update: {err}") from err
             if level != (limbs, scale):
                 raise UpdateFormatError(
                     f"tensor {t.name!r}: a ciphertext with {level[0]} primes at scale {level[1]!r}"
                     f", where a fresh update has {limbs} at {scale!r}"
+                )
+            values = min(per_chunk, math.prod(t.shape) - i * per_chunk)
+            if slots != (values + 1) // 2:
+                raise UpdateFormatError(
+                    f"tensor {t.name!r}: ciphertext {i} says it holds {slots} slots, where its "
+                    f"{values} values take {(values + 1) // 2}"
                 )
 
 

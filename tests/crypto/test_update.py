@@ -280,6 +280,54 @@ def _rescaled(upd: EncryptedUpdate, scale: float) -> EncryptedUpdate:
     return EncryptedUpdate(upd.header, chunks)
 
 
+def _resized(upd: EncryptedUpdate, name: str, slots: int) -> EncryptedUpdate:
+    """``upd`` with the TenSEAL size field of tensor ``name``'s last ciphertext set to ``slots``
+    (a varint the submitter owns, like the scale)."""
+    import struct
+
+    from consortium.crypto.packing import _encode_varint
+
+    *first, last = upd.chunks[name]
+    head_len, tail_len = struct.unpack_from("<HH", last)
+    sizes = _encode_varint(slots)
+    head = b"\x0a" + _encode_varint(len(sizes)) + sizes
+    resized = struct.pack("<HH", len(head), tail_len) + head + last[4 + head_len :]
+    entries = tuple(
+        t.model_copy(update={"chunk_bytes": (*t.chunk_bytes[:-1], len(resized))})
+        if t.name == name
+        else t
+        for t in upd.header.tensors
+    )
+    header = upd.header.model_copy(update={"tensors": entries})
+    return EncryptedUpdate(header, {**upd.chunks, name: (*first, resized)})
+
+
+def test_a_submission_whose_slot_count_does_not_fit_its_shape_is_refused(
+    secret_ctx: CkksContext, public_ctx: CkksContext
+) -> None:
+    # fc1.bias holds 50 values: 25 complex slots, the last 25 values in the imaginary parts. A
+    # size field of 2048 makes a member read the 50 values from 50 real parts instead (the
+    # submitter writes those slots too), while a sum that begins with another update is read with
+    # that update's 25 slots: verifiers would endorse other numbers than the sum adds up.
+    from consortium.crypto.update import check_submission
+
+    values = delta(5)
+    fresh = encrypt_update(values, secret_ctx)
+    crafted = _resized(fresh, "fc1.bias", 2048)
+    opened = decrypt_update(crafted, secret_ctx)["fc1.bias"]
+    assert np.max(np.abs(opened[25:] - values["fc1.bias"][25:])) > 1e-3  # not what was encrypted
+    other = encrypt_update(delta(6), secret_ctx)
+    summed = weighted_sum([other, crafted], [500_000, 500_000], public_ctx)
+    expected = 0.5 * delta(6)["fc1.bias"] + 0.5 * values["fc1.bias"]
+    got = decrypt_update(summed, secret_ctx)["fc1.bias"]
+    assert np.max(np.abs(got - expected)) < 1e-6  # ... the sum adds the encrypted values
+    with pytest.raises(UpdateFormatError, match="slots"):
+        check_submission(crafted, secret_ctx)
+    for slots in (24, 26):
+        with pytest.raises(UpdateFormatError, match="slots"):
+            check_submission(_resized(fresh, "fc1.bias", slots), secret_ctx)
+
+
 @pytest.mark.parametrize(
     "craft",
     [
