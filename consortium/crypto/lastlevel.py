@@ -60,6 +60,19 @@ class LastLevelDecryptor:
         values = np.array(self._encoder.decode_complex(self._plain), dtype=np.complex128)
         return values[: vector.size()]
 
+    def decrypt_every_slot(self, vector: Any) -> NDArray[np.complex128]:
+        """All N/2 complex slots of ``vector``, decrypted with every prime it has (no shortcut).
+
+        For a ciphertext a member *submitted* (`consortium.crypto.update.open_submission`): the
+        shortcut above is exact only when |m + e| < q0/2, which holds for what `encrypt_update`
+        makes but not for a ciphertext written to decrypt modulo q0 to one update (its q1
+        residues chosen apart) and to sum as another. Decrypting modulo q0·q1 and reading every
+        slot shows what a weighted sum adds.
+        """
+        (ct,) = vector.ciphertext()
+        self._decryptor.decrypt(ct, self._plain)
+        return np.array(self._encoder.decode_complex(self._plain), dtype=np.complex128)
+
     def _decrypt_plain(self, vector: Any) -> None:
         (ct,) = vector.ciphertext()  # a copy: the caller's vector is left as it was
         if ct.coeff_modulus_size() > 1:

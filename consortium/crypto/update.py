@@ -92,6 +92,7 @@ __all__ = [
     "check_submission",
     "decrypt_update",
     "encrypt_update",
+    "open_submission",
     "replace_tensor",
     "weighted_sum",
 ]
@@ -366,6 +367,49 @@ def check_submission(update: EncryptedUpdate | bytes, ctx: CkksContext) -> None:
                     f"tensor {t.name!r}: ciphertext {i} says it holds {slots} slots, where its "
                     f"{values} values take {(values + 1) // 2}"
                 )
+
+
+UNUSED_SLOT_TOLERANCE = 2.0**-20
+"""How far from 0 a slot no value occupies may decrypt in a submitted update (`open_submission`):
+an honest one holds an encoded 0 plus noise ~1e-9."""
+
+
+def open_submission(
+    update: EncryptedUpdate | bytes, ctx: CkksContext, *, dtype: str | None = None
+) -> dict[str, NDArray[Any]]:
+    """`decrypt_update` of an update a member submitted, refused (`UpdateFormatError`) unless it
+    decrypts as a weighted sum will add it.
+
+    It must pass `check_submission`; each ciphertext is then decrypted with both data primes,
+    not at the last level (`LastLevelDecryptor.decrypt_every_slot`: a submitter can choose the
+    q1 residues apart from the q0 ones, and the sum's rescale adds what they hold), and every
+    slot past the chunk's values must decrypt to 0 (within `UNUSED_SLOT_TOLERANCE`): nothing
+    reads them, but a sum adds them, and large ones overflow its modulus, which garbles every
+    slot. What opens is then what the aggregate sums; the values themselves are bounded by the
+    caller (`consortium.federation.ledgerview` checks ±`MAX_ABS_VALUE`).
+    """
+    upd = _as_update(update)
+    check_submission(upd, ctx)
+    ctx.check(upd.header.context_digest, "this update")
+    decryptor = LastLevelDecryptor(ctx)
+    per_chunk = _values_per_chunk(upd.header.format, upd.header.slots)
+    out: dict[str, NDArray[Any]] = {}
+    for t in upd.header.tensors:
+        size, values = math.prod(t.shape), []
+        for i, vector in enumerate(_load_all(ctx, upd.chunks[t.name])):
+            slots = decryptor.decrypt_every_slot(vector)
+            n = min(per_chunk, size - i * per_chunk)
+            half = (n + 1) // 2
+            unused = np.concatenate([slots.real[half:], slots.imag[n - half :]])
+            if unused.size and not float(np.abs(unused).max()) <= UNUSED_SLOT_TOLERANCE:
+                raise UpdateFormatError(
+                    f"tensor {t.name!r}: ciphertext {i} holds more than its {n} values (slots "
+                    "past them, or residues modulo one prime that disagree with the other)"
+                )
+            values.append(np.concatenate([slots.real[:half], slots.imag[: n - half]]))
+        flat = np.concatenate(values or [np.zeros(0)])
+        out[t.name] = flat.reshape(t.shape).astype(dtype or t.dtype)
+    return out
 
 
 def replace_tensor(

@@ -56,13 +56,17 @@ class HEVault:
         return OrderedDict(out.items())
 
     def open_update(self, blob: bytes) -> OrderedDict[str, np.ndarray]:
-        from consortium.crypto.update import UpdateFormatError, check_submission
+        from consortium.crypto.update import UpdateFormatError, open_submission
 
         try:
-            check_submission(blob, self.ctx)
+            out = open_submission(blob, self.ctx, dtype="float64")
         except UpdateFormatError as exc:
             raise VaultError(f"not an update as members submit them: {exc}") from exc
-        return self.decrypt(blob)
+        except PermissionError:
+            raise
+        except Exception as exc:
+            raise VaultError(f"cannot decrypt the blob: {exc}") from exc
+        return OrderedDict(out.items())
 
     def replace(self, blob: bytes, tensor_blob: bytes) -> bytes:
         from consortium.crypto.update import EncryptedUpdate, replace_tensor

@@ -9,7 +9,9 @@ with the revealed first layer swapped in) and caches it under
 once revealed (content-addressed), so the cache never goes stale.
 
 A submitted blob is opened with `Vault.open_update`, which refuses ciphertexts the aggregator
-could not sum with the others (`consortium.crypto.update.check_submission`). What opens is an
+could not sum with the others (`consortium.crypto.update.check_submission`) and ciphertexts that
+would sum as something else than they open to (`consortium.crypto.update.open_submission`: other
+residues modulo q1 than modulo q0, values in slots past the update's). What opens is an
 update only if every entry is a number `encrypt_update` takes (finite, within ±`MAX_ENTRY`): a
 member writes its own blobs (in plaintext mode any float64; under CKKS, the scale a decoded value
 is divided by too) and can make them open to NaN, ±inf or 1e297 (tests/pole/

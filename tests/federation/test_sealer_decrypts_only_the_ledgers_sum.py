@@ -20,7 +20,7 @@ from consortium.node.state import StateDir
 
 
 class _CountingVault(HEVault):
-    """Records the digest of every blob it decrypts."""
+    """Records the digest of every blob it decrypts (an aggregate, or an update it opens)."""
 
     opened: list[str]
 
@@ -29,6 +29,12 @@ class _CountingVault(HEVault):
 
         self.opened.append(sha256_hex(blob))
         return super().decrypt(blob)
+
+    def open_update(self, blob: bytes) -> OrderedDict[str, np.ndarray]:
+        from consortium.canonical import sha256_hex
+
+        self.opened.append(sha256_hex(blob))
+        return super().open_update(blob)
 
 
 class _Session:
