@@ -124,6 +124,30 @@ def test_weighted_sum_precision_property(
     assert np.abs(decrypt_update(summed, secret_ctx)["w"] - want).max() < 1e-6
 
 
+@pytest.mark.parametrize(
+    "weights",
+    [[1_000_000] * 16, [1, 1, 1], [1, 1_000_000]],
+    ids=["weight-sum-at-the-limit", "one-ppm", "one-ppm-beside-one"],
+)
+def test_weighted_sum_precision_at_the_range_limits(
+    secret_ctx: CkksContext, public_ctx: CkksContext, weights: list[int]
+) -> None:
+    # The range argument of `consortium.crypto.params`: entries at ±MAX_ABS_VALUE (both parts of
+    # every complex slot) and weights summing to MAX_WEIGHT_SUM_PPM give |sum| = 64 per part, the
+    # largest the modulus is sized for; 1 ppm is the smallest weight the ledger allows.
+    from consortium.crypto.params import MAX_ABS_VALUE, MAX_WEIGHT_SUM_PPM
+
+    assert sum(weights) <= MAX_WEIGHT_SUM_PPM
+    rng = np.random.default_rng(len(weights))
+    deltas = [{"w": rng.choice([-1.0, 1.0], 8192) * MAX_ABS_VALUE} for _ in weights]
+    deltas[0] = {"w": np.full(8192, float(MAX_ABS_VALUE))}
+    if len(weights) == 16:
+        deltas = [deltas[0]] * 16  # every update at +4: the sum is 64 in every part
+    summed = weighted_sum([encrypt_update(d, secret_ctx) for d in deltas], weights, public_ctx)
+    want = sum(w / 1e6 * d["w"] for w, d in zip(weights, deltas, strict=True))
+    assert np.abs(decrypt_update(summed, secret_ctx)["w"] - want).max() < 1e-6
+
+
 def test_public_context_cannot_decrypt(secret_ctx: CkksContext, public_ctx: CkksContext) -> None:
     upd = encrypt_update(delta(3), public_ctx)  # the public key encrypts fine
     assert not public_ctx.can_decrypt
