@@ -67,8 +67,9 @@ def share_keys_with(
         return None
     own = admin.evaluate("GetShareKey", {"member_id": admin_id})
     bundle = load_member_keys(
-        config.member_msp(admin_id), blobs, own["wrapped_key_digest"], member_id=admin_id
-    )
+        config.member_msp(admin_id), blobs, own["wrapped_key_digest"], member_id=admin_id,
+        context_digest=own["public_context_digest"],
+    )  # fmt: skip
     ident = load_identity(config.member_msp(member_id), msp_id=entry.msp_id)
     share = share_key(bundle, member_id, ident.cert_pem, tuple(entry.roles), blobs)
     return admin.submit("ShareKey", share.model_dump(mode="json"))

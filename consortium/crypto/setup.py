@@ -143,11 +143,16 @@ def load_member_keys(
     wrapped_digest: str,
     *,
     member_id: str | None = None,
+    context_digest: str | None = None,
 ) -> KeyBundle:
     """Fetch the wrapped bundle ``wrapped_digest`` and open it with the member's private key.
 
     ``key`` is an MSP folder or a loaded private key. With ``member_id`` the wrap must name that
-    member (a wrap made for someone else is refused even if this key could open it).
+    member (a wrap made for someone else is refused even if this key could open it). With
+    ``context_digest`` (the ``public_context_digest`` of the member's ShareKey record, which the
+    contract pins to the consortium's) the bundle must open to that very context: a key holder
+    could otherwise wrap another consortium's keys for a new member, whose node would then
+    encrypt and decrypt under keys nobody else holds.
     """
     private = key if isinstance(key, ec.EllipticCurvePrivateKey) else load_private_key(key)
     wrapped = parse_wrapped(blob_store.get(wrapped_digest))
@@ -156,4 +161,12 @@ def load_member_keys(
             f"wrapped key {wrapped_digest[:12]}… is for member {wrapped.member_id!r}, "
             f"not {member_id!r}"
         )
-    return unwrap_bundle(wrapped, private)
+    bundle = unwrap_bundle(wrapped, private)
+    if context_digest is not None and bundle.public_context_digest != context_digest:
+        raise KeyUnwrapError(
+            f"the key share {wrapped_digest[:12]}… opens to the context "
+            f"{bundle.public_context_digest[:12]}…, not the consortium's {context_digest[:12]}… "
+            "that the ledger names: an admin must share the key again (consortium member add "
+            "replaces a share another key holder gave)"
+        )
+    return bundle

@@ -136,8 +136,9 @@ def publish_task(config: ConsortiumConfig, admin_id: str, params: TaskParams) ->
     try:
         share = ledger.evaluate("GetShareKey", {"member_id": admin_id})
         bundle = load_member_keys(
-            config.member_msp(admin_id), blobs, share["wrapped_key_digest"], member_id=admin_id
-        )
+            config.member_msp(admin_id), blobs, share["wrapped_key_digest"], member_id=admin_id,
+            context_digest=share["public_context_digest"],
+        )  # fmt: skip
         record["initial_blob_digest"] = blobs.put(encrypt_model_blob(data, bundle.model_key))
         result = ledger.submit("PublishTask", {"task": record})
         members = ledger.evaluate("ListMembers", {})

@@ -66,8 +66,9 @@ def _vault(config: Any, member_id: str, ledger: Any, blobs: Any, settings: NodeS
         return HEVault(CkksContext.from_public_bytes(public), None)
     share = ledger.evaluate("GetShareKey", {"member_id": member_id})
     bundle = load_member_keys(
-        config.member_msp(member_id), blobs, share["wrapped_key_digest"], member_id=member_id
-    )
+        config.member_msp(member_id), blobs, share["wrapped_key_digest"], member_id=member_id,
+        context_digest=share["public_context_digest"],
+    )  # fmt: skip
     return HEVault(bundle.ckks, bundle.model_key)
 
 

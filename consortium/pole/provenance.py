@@ -380,8 +380,9 @@ def member_keys(config: ConsortiumConfig, ledger: Ledger, blobs: Any, member_id:
         ) from exc
     try:
         return load_member_keys(
-            config.member_msp(member_id), blobs, share["wrapped_key_digest"], member_id=member_id
-        )
+            config.member_msp(member_id), blobs, share["wrapped_key_digest"], member_id=member_id,
+            context_digest=share["public_context_digest"],
+        )  # fmt: skip
     except (KeyUnwrapError, ValueError, FileNotFoundError) as exc:
         raise ProvenanceError(f"cannot open the key share of {member_id!r}: {exc}") from exc
 

@@ -66,6 +66,32 @@ def test_a_wrap_for_someone_else_is_refused(provisioned) -> None:
         load_member_keys(members["v1"].private_key, store, share.wrapped_key_digest)
 
 
+def test_a_share_that_opens_to_another_context_than_the_ledgers_is_refused(
+    provisioned, make_member
+) -> None:
+    """A key holder wrapped another consortium's keys for a member: the wrap opens, but to a
+    context the ledger does not name."""
+    from consortium.crypto.keywrap import KeyBundle
+
+    result, members, store = provisioned
+    rogue = share_key(KeyBundle.generate(), "v1", members["v1"].cert_pem, ("verifier",), store)
+    opened = load_member_keys(
+        members["v1"].msp_dir, store, rogue.wrapped_key_digest, member_id="v1"
+    )
+    assert opened.public_context_digest != result.public_context_digest  # the wrap alone opens
+    with pytest.raises(KeyUnwrapError, match="not the consortium's"):
+        load_member_keys(
+            members["v1"].msp_dir, store, rogue.wrapped_key_digest, member_id="v1",
+            context_digest=result.public_context_digest,
+        )  # fmt: skip
+    honest = next(s for s in result.shares if s.member_id == "v1")
+    keys = load_member_keys(
+        members["v1"].msp_dir, store, honest.wrapped_key_digest, member_id="v1",
+        context_digest=honest.public_context_digest,
+    )  # fmt: skip
+    assert keys.model_key == result.bundle.model_key
+
+
 def test_public_context_file_is_the_published_one(provisioned) -> None:
     result, _, store = provisioned
     data = result.public_context_path.read_bytes()
