@@ -15,7 +15,14 @@ if str(_HERE) not in sys.path:  # the helper modules sit next to this script
 
 import streamlit as st  # noqa: E402
 from portal_auth import allowed_pages  # noqa: E402
-from portal_ui import current, end_session, member_roles, show_sign_in, signed_in  # noqa: E402
+from portal_ui import (  # noqa: E402
+    current,
+    end_session,
+    idle_watch,
+    member_roles,
+    show_sign_in,
+    signed_in,
+)
 
 TITLES = {
     "overview": ("Overview", ":material/home:"),
@@ -48,4 +55,5 @@ else:
         if st.button("Sign out"):
             end_session()
             st.rerun()
+        idle_watch()
     st.navigation(pages).run()

@@ -25,10 +25,19 @@ import streamlit as st
 from portal_auth import allowed, sign_in
 from portal_data import PortalData, PortalUnavailable
 
-__all__ = ["current", "end_session", "require", "show_sign_in", "signed_in", "while_signed_in"]
+__all__ = [
+    "current",
+    "end_session",
+    "idle_watch",
+    "require",
+    "show_sign_in",
+    "signed_in",
+    "while_signed_in",
+]
 
 SESSION_KEY = "portal_user"
-SESSION_IDLE_S = 30 * 60  # a browser left open at a nurses' station signs itself out
+# a browser left open at a nurses' station signs itself out (`consortium portal --idle-minutes`)
+SESSION_IDLE_S = float(os.environ.get("CONSORTIUM_PORTAL_IDLE_S") or 30 * 60)
 
 
 def _settings() -> tuple[Path, str, tuple[Path, ...]]:
@@ -108,6 +117,16 @@ def while_signed_in(read: Callable[[], bytes]) -> Callable[[], bytes]:
         return read()
 
     return guarded
+
+
+@st.fragment(run_every=max(1.0, min(60.0, SESSION_IDLE_S / 4)))
+def idle_watch() -> None:
+    """Drawn once per signed-in page: every few seconds (a quarter of the idle limit, at most a
+    minute) it checks the session without counting as activity, and once the session is idle too
+    long it reruns the whole app, which signs out and replaces the page with the sign-in form.
+    Without it a page left open stayed readable until someone clicked."""
+    if not _active(st.session_state.get(SESSION_KEY)):
+        st.rerun(scope="app")
 
 
 def end_session() -> None:

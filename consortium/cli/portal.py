@@ -117,6 +117,16 @@ def portal(
         list[Path] | None,
         typer.Option("--ingest", help="An ingest --out folder of this member (repeatable)."),
     ] = None,
+    idle_minutes: Annotated[
+        float,
+        typer.Option(
+            "--idle-minutes",
+            min=0.05,
+            max=24 * 60,
+            help="Sign a session out after this long without a click; an open page then shows "
+            "the sign-in form.",
+        ),
+    ] = 30.0,
 ) -> None:
     """Serve the portal of one member (sign-in required; see docs/portal.md)."""
     if ctx.invoked_subcommand is not None:
@@ -135,7 +145,8 @@ def portal(
     command = streamlit_command(app_path, consortium_dir.resolve(), name, port, address)
     env = {**os.environ, "CONSORTIUM_PORTAL_DIR": str(consortium_dir.resolve()),
            "CONSORTIUM_PORTAL_MEMBER": name,
-           "CONSORTIUM_PORTAL_INGEST": os.pathsep.join(map(str, folders))}  # fmt: skip
+           "CONSORTIUM_PORTAL_INGEST": os.pathsep.join(map(str, folders)),
+           "CONSORTIUM_PORTAL_IDLE_S": repr(idle_minutes * 60)}  # fmt: skip
     typer.echo(f"portal of {name}: http://{address}:{port}/  (Ctrl-C to stop)", err=True)
     sys.stdout.flush()
     os.execve(sys.executable, command, env)  # the server replaces this process: one pid to stop

@@ -52,11 +52,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serve(root: Path, member: str, log: Path) -> Iterator[str]:
-    """Run `consortium portal` for ``member`` until the block ends; yields its URL."""
+def serve(root: Path, member: str, log: Path, *options: str) -> Iterator[str]:
+    """Run `consortium portal` for ``member`` (with ``options``) until the block ends; yields its
+    URL."""
     port = _free_port()
     script = Path(sys.executable).parent / "consortium"  # the installed command, as a user runs it
-    cmd = [str(script), "portal", "--dir", str(root), "--member", member, "--port", str(port)]
+    cmd = [str(script), "portal", "--dir", str(root), "--member", member, "--port", str(port),
+           *options]  # fmt: skip
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=log.parent)
     url = f"http://127.0.0.1:{port}/"
@@ -208,5 +210,22 @@ def test_an_auditor_reads_the_ledger_but_cannot_download(
         assert w.page.get_by_role("button", name="Pull model", exact=False).count() == 0
         w.open("Audit", "21-auditor-audit")
         w.open("Consensus", "22-auditor-consensus")
+    assert w.errors == []
+    w.context.close()
+
+
+def test_a_page_left_open_signs_itself_out_without_a_click(
+    browser: Any, site: Path, tmp_path: Path
+) -> None:
+    """A browser left open at a nurses' station: after the idle limit the page shows the sign-in
+    form by itself (it used to stay readable until someone clicked)."""
+    w = Watched(browser)
+    with serve(site, HOSPITAL, tmp_path / "portal.log", "--idle-minutes", "0.1") as url:
+        w.sign_in(url, PASSWORD)
+        w.page.get_by_role("heading", name=HOSPITAL).wait_for()
+        assert w.page.get_by_role("button", name="Sign out").is_visible()
+        # no click, no key: the 6 s limit passes and the watcher (every 1.5 s) signs out
+        w.page.get_by_label("Portal password").wait_for(timeout=30_000)
+        assert w.page.get_by_role("button", name="Sign out").count() == 0
     assert w.errors == []
     w.context.close()
