@@ -30,6 +30,7 @@ __all__ = [
     "quarantine_items",
     "redact",
     "run_labels",
+    "site_budget",
 ]
 
 _REASON_KEYS = ("reason", "reasons", "error", "errors", "message")
@@ -242,3 +243,12 @@ def node_status(member_dir: Path) -> dict[str, Any] | None:
             out["next_block"] = None
         out["state_mtime"] = events_path.stat().st_mtime
     return out
+
+
+def site_budget(member_dir: Path) -> Any:
+    """The node's site budget (`consortium.privacy.site.SiteBudget`) as its node.toml sets it,
+    over the folders the node counts (`consortium.node.settings.site_budget_of`); None when
+    node.toml sets none. A node.toml that does not load raises ValueError with its message."""
+    from consortium.node.settings import load_settings, site_budget_of
+
+    return site_budget_of(member_dir, load_settings(member_dir))

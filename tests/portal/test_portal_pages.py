@@ -436,3 +436,28 @@ def test_an_auditor_sees_who_downloaded_which_version(scripted: Path, portal: An
     table = next(d.value for d in at.dataframe if {"version", "model_digest"} <= set(d.value))
     shown = sorted(zip(table["member"], table["version"], table["model_digest"], strict=True))
     assert shown == sorted((d["member_id"], d["version"], d["model_digest"]) for d in recorded)
+
+
+def test_privacy_shows_the_site_budget_the_node_counts(
+    scripted: Path, portal: Any, tmp_path: Path
+) -> None:
+    from consortium.privacy.accountant import AccountantStore, spent_text
+    from consortium.privacy.site import SiteBudget
+
+    root = tmp_path / "consortium"
+    shutil.copytree(scripted, root)
+    member = root / "members" / "cleveland"
+    at = portal(root, "cleveland", page="privacy")
+    assert "No site budget is set" in rendered_text(at)
+    (member / "node.toml").write_text("site_epsilon_budget = 6.0\n")
+    site = SiteBudget(6.0, 1e-5, (member / "state", member / "cohort"))
+    store = AccountantStore(
+        member / "state", member_id="cleveland", task_id=TASK, accountant="rdp",
+        epsilon_budget=4.0, delta=1e-5, site=site,
+    )  # fmt: skip
+    store.reserve(noise_multiplier=2.0, sample_rate=0.1, steps=50)
+
+    at = portal(root, "cleveland", page="privacy")
+    text = rendered_text(at)
+    assert "Site budget: all training on these patients" in text
+    assert spent_text(site.epsilon_spent()) in text and f"{TASK}/cleveland" in text

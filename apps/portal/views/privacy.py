@@ -27,6 +27,44 @@ st.caption(f"ε spent by {data.member_id} per task (differential privacy, (ε, �
 tasks = data.tasks()
 history = pl.epsilon_history(data, data.member_id)
 local = loc.accountant_files(data.member_dir, data.member_id)
+
+
+def show_site_budget() -> None:
+    """One ε over all of this hospital's training on its patients (node.toml
+    site_epsilon_budget): every task and `consortium train` on the cohort, composed."""
+    from consortium.privacy.accountant import left_text, spent_text
+
+    try:
+        site = loc.site_budget(data.member_dir)
+    except ValueError as err:
+        st.error(f"node.toml of {data.member_id} does not load: {err}")
+        return
+    if site is None:
+        st.caption(
+            "No site budget is set (node.toml site_epsilon_budget): each task's budget is "
+            "checked alone, and a patient's ε over several tasks adds up."
+        )
+        return
+    histories = site.histories()
+    total = site.epsilon_spent(histories)
+    st.subheader("Site budget: all training on these patients")
+    cols = st.columns(3)
+    cols[0].metric("ε spent, every task and local run composed", spent_text(total))
+    cols[1].metric("site budget", f"{site.epsilon:g}", help=f"δ = {site.delta:g} (node.toml)")
+    cols[2].metric("non-private local runs (outside ε)", len(site.non_private_runs()))
+    fraction = min(1.0, total / site.epsilon)
+    st.progress(fraction, text=f"{fraction:.0%} of the site budget used, "
+                               f"{left_text(site.epsilon - total)} ε left")  # fmt: skip
+    each = site.spent(histories)
+    if each:
+        st.dataframe(
+            pd.DataFrame({"accountant (task/member)": list(each),
+                          "ε alone": [spent_text(v) for v in each.values()]}),
+            hide_index=True,
+        )  # fmt: skip
+
+
+show_site_budget()
 if not tasks:
     st.info("No task is published yet, so no privacy budget is in use.")
     st.stop()
