@@ -37,10 +37,7 @@ def write_durably(path: Path | str, data: bytes, *, tmp: Path | str | None = Non
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tmp) if tmp is not None else path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
+    _write_synced(tmp, data, os.O_TRUNC, 0o666)
     replace_durably(tmp, path)
 
 
@@ -53,13 +50,18 @@ def create_durably(path: Path | str, data: bytes, *, mode: int = 0o600) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        _write_synced(tmp, data, os.O_EXCL | os.O_NOFOLLOW, mode)
         os.link(tmp, path)  # atomic, and refuses an existing file as O_EXCL does
         sync_folder(path.parent)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _write_synced(tmp: Path, data: bytes, flags: int, mode: int) -> None:
+    """Write ``data`` to ``tmp`` (opened with ``flags`` and ``mode``) and fsync it."""
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | flags, mode)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())

@@ -43,12 +43,12 @@ class LocalBlobs:
         self.root.mkdir(parents=True, exist_ok=True)
 
     def put(self, data: bytes) -> str:
-        from consortium.node.state import _atomic_write
+        from consortium.durable import write_durably
 
         digest = sha256_hex(data)
         path = self.root / digest[:2] / digest
         if not path.is_file():
-            _atomic_write(path, data)
+            write_durably(path, data)
         return digest
 
     def get(self, digest: str) -> bytes:

@@ -23,10 +23,6 @@ from consortium.durable import write_durably
 __all__ = ["StateDir"]
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    write_durably(path, data)
-
-
 class StateDir:
     """The member's state directory (``DIR/members/NAME/state``).
 
@@ -55,11 +51,11 @@ class StateDir:
     def write_json(self, value: Any, *parts: str) -> None:
         """Replace a JSON document atomically."""
         data = json.dumps(value, sort_keys=True, indent=1).encode("utf-8")
-        _atomic_write(self.path(*parts), data)
+        write_durably(self.path(*parts), data)
 
     def write_bytes(self, data: bytes, *parts: str) -> None:
         """Replace a binary file atomically."""
-        _atomic_write(self.path(*parts), data)
+        write_durably(self.path(*parts), data)
 
     def read_bytes(self, *parts: str) -> bytes | None:
         """A binary file, or None."""
@@ -75,7 +71,7 @@ class StateDir:
         payload: dict[str, Any] = {f"t{i}": arrays[n] for i, n in enumerate(names)}
         payload["__names__"] = np.array(names)
         np.savez(buf, **payload)
-        _atomic_write(self.path(*parts), buf.getvalue())
+        write_durably(self.path(*parts), buf.getvalue())
 
     def read_arrays(self, *parts: str) -> OrderedDict[str, np.ndarray] | None:
         """Tensors written by `write_arrays`, or None."""

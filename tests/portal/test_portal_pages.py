@@ -441,8 +441,8 @@ def test_an_auditor_sees_who_downloaded_which_version(scripted: Path, portal: An
 def test_privacy_shows_the_site_budget_the_node_counts(
     scripted: Path, portal: Any, tmp_path: Path
 ) -> None:
+    from consortium.node.settings import load_settings, site_budget_of
     from consortium.privacy.accountant import AccountantStore, spent_text
-    from consortium.privacy.site import SiteBudget
 
     root = tmp_path / "consortium"
     shutil.copytree(scripted, root)
@@ -450,7 +450,8 @@ def test_privacy_shows_the_site_budget_the_node_counts(
     at = portal(root, "cleveland", page="privacy")
     assert "No site budget is set" in rendered_text(at)
     (member / "node.toml").write_text("site_epsilon_budget = 6.0\n")
-    site = SiteBudget(6.0, 1e-5, (member / "state", member / "cohort"))
+    site = site_budget_of(member, load_settings(member))  # the folders the node counts
+    assert site is not None
     store = AccountantStore(
         member / "state", member_id="cleveland", task_id=TASK, accountant="rdp",
         epsilon_budget=4.0, delta=1e-5, site=site,
