@@ -39,7 +39,7 @@ __all__ = ["attest_step"]
 def _consistent(s: Session, proposal: dict[str, Any]) -> bool:
     from consortium.federation.aggregator import weights_as_ledger_says
     from consortium.federation.ledgerview import update_delta
-    from consortium.federation.versions import is_weighted_mean
+    from consortium.federation.versions import is_weighted_mean, step_staleness
 
     if not proposal.get("aggregate_id"):
         # The contract binds aggregate_digest to the aggregator's posted sum only when the proposal
@@ -53,19 +53,21 @@ def _consistent(s: Session, proposal: dict[str, Any]) -> bool:
             return False
         if not weights_as_ledger_says(s, proposal, height):
             return False
-        deltas = []
+        deltas, bases = [], []
         for update_id in proposal["updates"]:
             view = s.q("GetUpdate", task_id=s.task_id, update_id=update_id)
             delta = update_delta(s, view["update"])
             if delta is None:  # its blobs do not open: nothing to form a version from
                 return False
             deltas.append(delta)
+            bases.append(int(view["update"]["base_version"]))
         version, base = _tensors(data), s.version(height)
         if version is None or not _canonical(version, base, data):
             return False
-        server_lr = int(s.task()["server_lr_bp"])
+        task = s.task()
+        staleness = step_staleness(bases, height, int(task["staleness_exponent_bp"]))
         return is_weighted_mean(version, base, deltas, proposal["weights_ppm"],
-                                server_lr)  # fmt: skip
+                                int(task["server_lr_bp"]), staleness)  # fmt: skip
     except (VaultError, OSError, ValueError, BlobError):
         # BlobError: the sealer named a blob the store does not hold (or holds corrupted); the
         # contract cannot see the store, so that is the sealer's doing, and a reject

@@ -24,9 +24,15 @@ from pydantic import BaseModel
 
 from consortium.canonical import sha256_hex
 from consortium.federation.vault import Vault, VaultError
-from consortium.federation.versions import version_bytes
+from consortium.federation.versions import step_staleness, version_bytes
 
-__all__ = ["VersionCheck", "recompute_aggregate", "recompute_all", "recompute_version"]
+__all__ = [
+    "VersionCheck",
+    "base_versions",
+    "recompute_aggregate",
+    "recompute_all",
+    "recompute_version",
+]
 
 
 class VersionCheck(BaseModel):
@@ -55,6 +61,12 @@ def recompute_aggregate(
     return vault.weighted_sum(parts, block["weights_ppm"])
 
 
+def base_versions(ledger: Any, task_id: str, update_ids: list[str]) -> list[int]:
+    """The ledger's ``base_version`` of each update."""
+    views = [ledger.evaluate("GetUpdate", {"task_id": task_id, "update_id": u}) for u in update_ids]
+    return [int(v["update"]["base_version"]) for v in views]
+
+
 def _model_bytes(
     ledger: Any, blobs: Any, vault: Vault, task: dict[str, Any], height: int, block: Any, agg: bytes
 ) -> bytes:
@@ -64,7 +76,13 @@ def _model_bytes(
 
     prev = ledger.evaluate("GetVersion", {"task_id": task["task_id"], "version": height - 1})
     base, _ = from_safetensors(vault.open_model(blobs.get(prev["blob_digest"])))
-    return version_bytes(vault, base, agg, block["weights_ppm"], int(task["server_lr_bp"]))
+    staleness = step_staleness(
+        base_versions(ledger, task["task_id"], block["updates"]),
+        height - 1,
+        int(task["staleness_exponent_bp"]),
+    )
+    return version_bytes(vault, base, agg, block["weights_ppm"], int(task["server_lr_bp"]),
+                         staleness)  # fmt: skip
 
 
 def recompute_version(

@@ -1,9 +1,10 @@
 """Sealer role (a hospital): turn a posted aggregate into the next version and propose the block.
 
 The sealer decrypts the aggregate (it holds the secret context; the aggregator does not), forms
-``θ(v+1) = θ(v) + η·S·10⁶/Σw`` (`consortium.federation.versions`), stores the version's
-safetensors under AES-GCM, and sends `ProposeBlock` with both digests, the aggregate's updates and
-weights, and the next difficulty as the contract computes it (`consortium.pole.difficulty`).
+``θ(v+1) = θ(v) + η·S·10⁶/D`` (`consortium.federation.versions`; D = Σ w_k/s(τ_k)), stores the
+version's safetensors under AES-GCM, and sends `ProposeBlock` with both digests, the aggregate's
+updates and weights, and the next difficulty as the contract computes it
+(`consortium.pole.difficulty`).
 
 Who seals: every hospital ranks itself by ``sha256(aggregate_id | member)`` (the committee
 function); the first seals at once, the k-th only after ``k × sealer_timeout`` (the first is
@@ -24,7 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from consortium.federation.session import Session
-from consortium.federation.versions import version_bytes
+from consortium.federation.versions import step_staleness, version_bytes
 
 __all__ = ["form_version", "seal_step", "sealer_rank"]
 
@@ -66,8 +67,12 @@ def form_version(s: Session, agg: dict[str, Any], height: int) -> bytes:
             f"aggregate {agg['aggregate_digest'][:12]}… is not the weighted sum of its updates: "
             "not decrypted"
         )
-    server_lr = int(s.task()["server_lr_bp"])
-    return version_bytes(s.vault, s.version(height), aggregate, agg["weights_ppm"], server_lr)
+    task = s.task()
+    bases = [s.q("GetUpdate", task_id=s.task_id, update_id=u)["update"]["base_version"]
+             for u in agg["updates"]]  # fmt: skip
+    staleness = step_staleness(bases, height, int(task["staleness_exponent_bp"]))
+    return version_bytes(s.vault, s.version(height), aggregate, agg["weights_ppm"],
+                         int(task["server_lr_bp"]), staleness)  # fmt: skip
 
 
 def _next_gain(s: Session, head: dict[str, Any], height: int) -> int:

@@ -10,7 +10,8 @@ Two implementations:
 
 The weighted sum is defined once for both: ``S = Σ_k (w_k / 10⁶) · Δ_k`` with the integer weights
 of the ledger, summed in update order, so that it is a pure function of the ledger and the blobs
-(`consortium.federation.recompute` checks it). The sealer forms ``θ + η · S · 10⁶ / Σ w_k``.
+(`consortium.federation.recompute` checks it). The sealer forms ``θ + η · S · 10⁶ / D``
+(`consortium.federation.versions`).
 """
 
 from __future__ import annotations

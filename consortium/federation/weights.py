@@ -25,7 +25,7 @@ The ledger carries only integers (0001: no floats): ``weights_ppm = max(1, round
 The aggregate uses the integers, never the floats, so anyone recomputes it from the ledger.
 Each weight is at most 10⁶, so a buffer of more than 16 updates could sum past
 `MAX_WEIGHT_SUM_PPM`, the range of the encrypted sum: the weights are then scaled down together
-(only their ratios enter the version, which divides by Σw).
+(only their ratios enter the version, which divides by Σ w_k/s(τ_k), `federation.versions`).
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ __all__ = [
     "indicator_matrix",
     "shares_ppm",
     "staleness_factor",
+    "staleness_ppm",
 ]
 
 PPM = 1_000_000
@@ -77,6 +78,12 @@ def staleness_factor(tau: int, exponent_bp: int) -> float:
     if tau < 0:
         raise ValueError(f"staleness must be >= 0, got {tau}")
     return float((tau + 1) ** (-exponent_bp / 10_000))
+
+
+def staleness_ppm(tau: int, exponent_bp: int) -> int:
+    """``s(τ)`` as an integer share of 10⁶ (at least 1): what the version's step divides by
+    (`consortium.federation.versions.step_factor`), so that the version depends on integers only."""
+    return max(1, round(staleness_factor(tau, exponent_bp) * PPM))
 
 
 def indicator_matrix(items: Sequence[BufferedUpdate]) -> list[list[float]]:
@@ -146,8 +153,8 @@ def buffer_weights(
         staleness_factor(head - it.base_version, exponent_bp) * c * PPM
         for it, c in zip(ordered, scores, strict=True)
     ]
-    # Only the ratios matter (the version divides by Σw), but the encrypted sum must stay in the
-    # CKKS range: past it, scale down, leaving room for rounding up and the floor of 1 each.
+    # Only the ratios matter (the version divides by Σ w/s(τ)), but the encrypted sum must stay in
+    # the CKKS range: past it, scale down, leaving room for rounding up and the floor of 1 each.
     cap, total = MAX_WEIGHT_SUM_PPM - len(raw), sum(raw)
     if total > cap:
         raw = [r * cap / total for r in raw]

@@ -15,8 +15,9 @@ Everything here is read from the ledger and the blob store; nothing is taken on 
 - **trace** (`trace_version`): the version is recomputed from public inputs, byte for byte
   (0001, "Versions and their blobs"): the homomorphic weighted sum of the included updates'
   ciphertexts (each with its revealed unmapped first layer swapped in) with the ledger's integer
-  weights must equal the ``aggregate_digest``; θ(v) = θ(v−1) + η·S·10⁶/Σw (the sealer's
-  formula, `consortium.federation.versions.apply_aggregate`) must hash to ``model_digest``.
+  weights must equal the ``aggregate_digest``; θ(v) = θ(v−1) + η·S·10⁶/D, D = Σ w_k/s(τ_k)
+  (the sealer's formula, `consortium.federation.versions.apply_aggregate`) must hash to
+  ``model_digest``.
   CKKS addition and plaintext-scalar multiplication are deterministic, so digests are compared,
   not tolerances.
 """
@@ -494,7 +495,8 @@ def _recompute(
 ) -> tuple[str, str | None]:
     """(aggregate digest, model digest) recomputed for a version > 0."""
     from consortium.federation.he import HEVault
-    from consortium.federation.versions import version_bytes
+    from consortium.federation.recompute import base_versions
+    from consortium.federation.versions import step_staleness, version_bytes
     from consortium.learning.serialize import from_safetensors
 
     vault = HEVault(bundle.ckks, bundle.model_key)
@@ -507,8 +509,11 @@ def _recompute(
         problems.append(f"parent version: {exc}")
         return agg_digest, None
     task = _q(ledger, "GetTask", task_id=task_id)
-    lr = int(task["server_lr_bp"])
-    return agg_digest, sha256_hex(version_bytes(vault, base, aggregate, block["weights_ppm"], lr))
+    bases = base_versions(ledger, task_id, block["updates"])
+    staleness = step_staleness(bases, int(block["height"]) - 1, int(task["staleness_exponent_bp"]))
+    data = version_bytes(vault, base, aggregate, block["weights_ppm"], int(task["server_lr_bp"]),
+                         staleness)  # fmt: skip
+    return agg_digest, sha256_hex(data)
 
 
 def _public_trace(

@@ -93,10 +93,10 @@ class _Checks:
         self.vault = SimpleNamespace(open_model=lambda blob: b"version bytes")
 
     def q(self, fn: str, **args: Any) -> Any:
-        return {"update": {"update_id": args["update_id"]}}
+        return {"update": {"update_id": args["update_id"], "base_version": 0}}
 
     def task(self) -> dict[str, Any]:
-        return {"server_lr_bp": 10_000}
+        return {"server_lr_bp": 10_000, "staleness_exponent_bp": 5_000}
 
     def version(self, height: int) -> dict[str, Any]:
         return {}
@@ -150,4 +150,5 @@ def test_no_version_is_the_weighted_mean_of_deltas_that_are_not_finite(
     for chosen in (0.0, 7.0, np.inf):
         version = OrderedDict(w=np.full((3, 2), 0.01, dtype=np.float32))  # the mean elsewhere
         version["w"][1, 1] = chosen
-        assert not is_weighted_mean(version, base, deltas, weights, 10_000), chosen
+        fresh = [1_000_000] * len(deltas)
+        assert not is_weighted_mean(version, base, deltas, weights, 10_000, fresh), chosen

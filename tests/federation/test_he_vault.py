@@ -86,8 +86,11 @@ def test_version_formula_is_exact_and_deterministic() -> None:
     rng = np.random.default_rng(4)
     base = OrderedDict((k, v.astype(np.float32)) for k, v in _update(rng).items())
     agg = _update(rng)
-    a = apply_aggregate(base, agg, [250_000, 250_000], 5000)
-    b = apply_aggregate(base, OrderedDict(reversed(list(agg.items()))), [250_000, 250_000], 5000)
+    fresh = [1_000_000, 1_000_000]
+    a = apply_aggregate(base, agg, [250_000, 250_000], 5000, fresh)
+    b = apply_aggregate(
+        base, OrderedDict(reversed(list(agg.items()))), [250_000, 250_000], 5000, fresh
+    )
     for name in base:
         want = (base[name].astype(np.float64) + 0.5 * agg[name] * 2.0).astype(np.float32)
         assert np.array_equal(a[name], want)

@@ -35,7 +35,7 @@ class _Ledger:
 
     def evaluate(self, fn: str, args: dict[str, Any]) -> Any:
         if fn == "GetTask":
-            return {"task_id": "heart", "server_lr_bp": 10_000}
+            return {"task_id": "heart", "server_lr_bp": 10_000, "staleness_exponent_bp": 5_000}
         if fn == "GetVersion":
             return self.versions[int(args["version"])]
         assert fn == "GetUpdate"
@@ -50,11 +50,11 @@ def _ledger_with_block(
     base = OrderedDict(w=np.zeros(3, dtype=np.float32))
     genesis = to_safetensors(base)
     delta = OrderedDict(w=np.array([0.1, -0.2, 0.3], dtype=np.float32))
-    update = {"model_digest": blobs.put(vault.encrypt(delta)),
+    update = {"model_digest": blobs.put(vault.encrypt(delta)), "base_version": 0,
               "unmapped_digest": blobs.put(vault.encrypt(delta))}  # fmt: skip
     honest = vault.weighted_sum([vault.encrypt(delta)], [1_000_000])
     stored = honest if aggregate is None else aggregate
-    version = version_bytes(vault, base, stored, [1_000_000], 10_000)
+    version = version_bytes(vault, base, stored, [1_000_000], 10_000, [1_000_000])
     versions = [
         {"blob_digest": blobs.put(genesis), "model_digest": sha256_hex(genesis)},
         {"aggregate_digest": blobs.put(stored), "updates": ["u1"], "weights_ppm": [1_000_000],

@@ -63,7 +63,7 @@ class _Session:
         return self.evaluate(fn, args)
 
     def task(self) -> dict[str, Any]:
-        return {"server_lr_bp": 10_000}
+        return {"server_lr_bp": 10_000, "staleness_exponent_bp": 5_000}
 
     def version(self, height: int) -> OrderedDict[str, np.ndarray]:
         return self.theta
@@ -148,7 +148,8 @@ def test_an_attester_rejects_a_proposal_built_on_another_aggregate(
     # the sealer colludes: it decrypts the chosen blob itself and proposes the result
     from consortium.federation.versions import version_bytes
 
-    data = version_bytes(s.vault, s.theta, s.blobs.get(chosen), agg["weights_ppm"], 10_000)
+    fresh = [1_000_000] * len(agg["weights_ppm"])
+    data = version_bytes(s.vault, s.theta, s.blobs.get(chosen), agg["weights_ppm"], 10_000, fresh)
     proposal = _proposal(s, agg, data, aggregate_digest=chosen)
     assert attester._consistent(s, proposal) is False  # type: ignore[arg-type]
 
@@ -251,7 +252,7 @@ class _Ledger:
 
     def evaluate(self, fn: str, args: dict[str, Any]) -> Any:
         if fn == "GetTask":
-            return {"task_id": "heart", "server_lr_bp": 10_000}
+            return {"task_id": "heart", "server_lr_bp": 10_000, "staleness_exponent_bp": 5_000}
         if fn == "GetVersion":
             return self._versions[args["version"]]
         return self._s.evaluate(fn, args)
