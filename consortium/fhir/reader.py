@@ -133,9 +133,11 @@ def iter_file(path: Path) -> Iterator[RawResource]:
 
     Bytes that are not UTF-8 are kept (``surrogateescape``) so the quarantine can write them back
     verbatim, and the resource holding them is refused: FHIR JSON is UTF-8. The one exception is
-    a file that starts with a UTF-16 byte order mark (what Windows PowerShell's ``>`` writes): the
-    mark says unambiguously how to decode it, so it is read as UTF-16; text that is not valid
-    UTF-16 raises :class:`UnicodeDecodeError` (ingest quarantines the rest of the file).
+    UTF-16: a file that starts with a UTF-16 byte order mark (what Windows PowerShell's ``>``
+    writes), or, without a mark, with an ASCII character and a zero byte (JSON text's first
+    character in UTF-16; .NET's ``Encoding.Unicode`` writes no mark) is read as UTF-16 in that
+    byte order; text that is not valid UTF-16 raises :class:`UnicodeDecodeError` (ingest
+    quarantines the rest of the file).
     """
     source = str(path)
     if _format_suffix(path) in NDJSON_SUFFIXES:
@@ -173,18 +175,42 @@ def _iter_lines(path: Path, source: str) -> Iterator[RawResource]:
 
 def _open_text(path: Path) -> IO[str]:
     """``path`` as text, through gzip when it starts with gzip's magic bytes; UTF-16 when it
-    starts with a UTF-16 byte order mark, else UTF-8 (a leading UTF-8 BOM is dropped)."""
+    starts with a UTF-16 byte order mark, or without one when its first bytes are an ASCII
+    character and a zero byte in UTF-16's order (`_bomless_utf16`); else UTF-8 (a leading UTF-8
+    BOM is dropped)."""
     with path.open("rb") as probe:
-        head = probe.read(2)
-    compressed = head == GZIP_MAGIC
+        head = probe.read(4)
+    compressed = head[:2] == GZIP_MAGIC
     if compressed:
         with gzip.open(path, "rb") as unpacked:
-            head = unpacked.read(2)
-    # "utf-16" reads the BOM, decodes in its byte order and drops the BOM
-    encoding, errors = ("utf-16", "strict") if head in UTF16_BOMS else ("utf-8-sig", ESCAPE)
+            head = unpacked.read(4)
+    if head[:2] in UTF16_BOMS:
+        # "utf-16" reads the BOM, decodes in its byte order and drops the BOM
+        encoding, errors = "utf-16", "strict"
+    elif (bomless := _bomless_utf16(head)) is not None:
+        encoding, errors = bomless, "strict"
+    else:
+        encoding, errors = "utf-8-sig", ESCAPE
     if compressed:
         return gzip.open(path, "rt", encoding=encoding, errors=errors)
     return path.open(encoding=encoding, errors=errors)
+
+
+def _bomless_utf16(head: bytes) -> str | None:
+    """The UTF-16 byte order of JSON text written without a byte order mark, None for any other.
+
+    JSON text starts with an ASCII character (``{``, ``[`` or white space), which UTF-16 writes as
+    that byte and a zero byte, in the file's byte order (RFC 8259 requires UTF-8 between systems,
+    but .NET's ``Encoding.Unicode`` writes no mark). UTF-8 JSON holds no zero byte there. Four
+    bytes are looked at so that UTF-32 (three zero bytes) is not taken for UTF-16: it is left to
+    fail as UTF-8, with the re-export hint."""
+    if len(head) < 4 or head.count(0) > 2:
+        return None
+    if head[0] and not head[1] and head[2] and not head[3] and head[0] < 0x80:
+        return "utf-16-le"
+    if not head[0] and head[1] and not head[2] and head[3] and head[1] < 0x80:
+        return "utf-16-be"
+    return None
 
 
 def _load(text: str) -> tuple[Any, str | None]:
