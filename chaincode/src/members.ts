@@ -5,18 +5,26 @@
 
 import { fail } from './errors';
 import {
-  BootstrapArgs, Json, Member, MemberIdArgs, RegisterMemberArgs, ShareKeyArgs,
+  BootstrapArgs, Json, Member, MemberIdArgs, RegisterMemberArgs, Role, ShareKeyArgs,
 } from './records';
 import {
   authenticate, certDerSha256, exists, read, requireRole, scan, TxContext, write,
 } from './state';
 
 /** Members that never hold the consortium's secret key. */
-const KEYLESS_ROLES = ['aggregator', 'auditor'];
+const KEYLESS_ROLES: Role[] = ['aggregator', 'auditor'];
+/** Roles whose work needs that key; a member never holds one of each (refused at registration). */
+const KEYED_ROLES: Role[] = ['hospital', 'verifier'];
 
 function newMember(args: RegisterMemberArgs, ms: number): Member {
   const sha = certDerSha256(args.cert_pem);
   if (sha === null) throw fail('BAD_CERT', `cert_pem of '${args.member_id}' is not a PEM certificate`);
+  const keyless = KEYLESS_ROLES.filter((r) => args.roles.includes(r));
+  const keyed = KEYED_ROLES.filter((r) => args.roles.includes(r));
+  if (keyless.length > 0 && keyed.length > 0) {
+    throw fail('ROLE_FORBIDDEN', `member '${args.member_id}' cannot be ${keyless[0]} and ${keyed[0]}: `
+      + `an ${keyless[0]} never receives the secret key, which a ${keyed[0]} needs; register two members`);
+  }
   return {
     member_id: args.member_id,
     msp_id: args.msp_id,

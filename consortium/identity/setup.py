@@ -45,7 +45,9 @@ def member_roles(
     """Roles per identity from `consortium init` options.
 
     ``--member`` names are hospitals that also verify; a name given to several options gets the
-    union of their roles. Without ``--admin`` an identity named ``admin`` is created.
+    union of their roles (the ledger's Bootstrap refuses aggregator or auditor together with
+    hospital or verifier: decisions/0001, "Roles"). Without ``--admin`` an identity named
+    ``admin`` is created.
     """
     roles: dict[str, set[str]] = {}
     groups = [

@@ -14,6 +14,7 @@ from generate import Recorder
 
 from consortium.canonical import canonical_json
 from consortium.ledger.contract._updates import sml_commitment
+from consortium.ledger.contract.memory import MemoryState
 from consortium.ledger.contract.records import TaskRecord
 from consortium.ledger.contract.scenario import example_task, fake_digest
 from consortium.pole.difficulty import next_required_gain
@@ -46,6 +47,7 @@ def build(rec: Recorder) -> None:
     _backdated(rec, ids)
     _revocations(rec, ids)
     _timestamps(rec)
+    _role_mixes(rec)
 
 
 def _bootstrap(rec: Recorder) -> None:
@@ -702,3 +704,27 @@ def _timestamps(rec: Recorder) -> None:
     last = "stamped 2**53 − 1 ms: the last valid stamp"
     step("register-at-safe-time", "admin", "RegisterMember", out, keep=False,
          after_ms=2**53 - 1 - rec.sc.now_ms, about=last)  # fmt: skip
+
+
+def _role_mixes(rec: Recorder) -> None:
+    """A role that never holds the secret key (aggregator, auditor) with one that needs it
+    (hospital, verifier): refused for a new member and for a genesis one; with admin it is
+    allowed. Undone (clock and counter too), so the argument vectors keep their ids and times."""
+    step = rec.step
+    out = rec.member_args("outsider")
+    step("register-aggregator-hospital", "admin", "RegisterMember",
+         {**out, "roles": ["aggregator", "hospital"]}, "ROLE_FORBIDDEN", keep=False,
+         about="an aggregator never receives the secret key, which a hospital needs")  # fmt: skip
+    step("register-auditor-verifier", "admin", "RegisterMember",
+         {**out, "roles": ["auditor", "verifier"]}, "ROLE_FORBIDDEN", keep=False)  # fmt: skip
+    step("register-admin-auditor", "admin", "RegisterMember",
+         {**out, "roles": ["admin", "auditor"]}, keep=False,
+         about="an admin needs no key to register members")  # fmt: skip
+    names = ("admin", "h1", "h2", "h3", "v1", "v2", "agg", "aud")
+    genesis = [rec.member_args(n) for n in names]
+    genesis[names.index("agg")]["roles"] = ["aggregator", "hospital"]
+    kept = rec.sc.state
+    rec.sc.state = MemoryState()
+    step("bootstrap-aggregator-hospital", "admin", "Bootstrap", {"members": genesis},
+         "ROLE_FORBIDDEN", keep=False)  # fmt: skip
+    rec.sc.state = kept

@@ -45,11 +45,13 @@ def consortium_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_roles_from_options_default_admin_and_union() -> None:
-    roles = member_roles(members=["a"], admins=[], aggregators=["a"], auditors=["x"], verifiers=[])
+    roles = member_roles(
+        members=["a"], admins=[], aggregators=["x"], auditors=["x"], verifiers=["a"]
+    )
     assert roles == {
-        "a": ["aggregator", "hospital", "verifier"],
+        "a": ["hospital", "verifier"],
         "admin": ["admin"],
-        "x": ["auditor"],
+        "x": ["aggregator", "auditor"],
     }
 
 

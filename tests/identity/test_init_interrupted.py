@@ -61,3 +61,20 @@ def test_init_onto_a_file_says_so(tmp_path: Path) -> None:
     assert code == 2
     assert "is a file" in output
     assert path.read_text() == "x"
+
+
+def test_init_refuses_an_aggregator_that_is_also_a_hospital_and_keeps_nothing(
+    tmp_path: Path,
+) -> None:
+    # --member gives hospital and verifier; the ledger refuses either with aggregator (an
+    # aggregator never receives the secret key they need), and init undoes what it wrote.
+    root = tmp_path / "c"
+
+    result = runner.invoke(
+        app, ["init", str(root), "--member", "a", "--member", "b", "--aggregator", "a"]
+    )
+
+    assert result.exit_code != 0
+    assert "ROLE_FORBIDDEN" in result.output and "'a'" in result.output
+    assert "register two members" in result.output and "nothing was created" in result.output
+    assert not root.exists()

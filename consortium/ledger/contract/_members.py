@@ -32,12 +32,24 @@ from consortium.ledger.contract.records import (
 # Members that must never hold the consortium's secret key: an aggregator computes on ciphertexts
 # only, an auditor reads the ledger but may not see models (DESIGN.md, trust model).
 KEYLESS_ROLES = ("aggregator", "auditor")
+# Roles whose work needs that key: a hospital opens the version it trains on and the aggregate it
+# seals, a verifier the updates it endorses and the versions it attests. Roles never change, so a
+# member holding one of each would hold a role it can never serve: refused at registration.
+KEYED_ROLES = ("hospital", "verifier")
 
 
 def _new_member(args: RegisterMemberArgs, ms: int) -> Member:
     sha = cert_der_sha256(args.cert_pem)
     if sha is None:
         raise fail(codes.BAD_CERT, f"cert_pem of {args.member_id!r} is not a PEM certificate")
+    keyless = [r for r in KEYLESS_ROLES if r in args.roles]
+    keyed = [r for r in KEYED_ROLES if r in args.roles]
+    if keyless and keyed:
+        raise fail(
+            codes.ROLE_FORBIDDEN,
+            f"member {args.member_id!r} cannot be {keyless[0]} and {keyed[0]}: an {keyless[0]} "
+            f"never receives the secret key, which a {keyed[0]} needs; register two members",
+        )
     return Member(
         member_id=args.member_id,
         msp_id=args.msp_id,
