@@ -22,9 +22,9 @@ import { checkIncludable, loadHead, loadTask, loadUpdate, TaskRecord } from './u
 export async function postAggregate(ctx: TxContext, args: PostAggregateArgs): Promise<Json> {
   const member = await authenticate(ctx);
   requireRole(member, 'aggregator');
-  await loadTask(ctx, args.task_id);
+  const task = await loadTask(ctx, args.task_id);
   const head = await loadHead(ctx, args.task_id);
-  await checkIncludable(ctx, args.task_id, args.updates);
+  await checkIncludable(ctx, task, head, args.updates);
   const aggregate = {
     aggregate_id: ctx.txId, task_id: args.task_id, head: head.height, updates: args.updates,
     weights_ppm: args.weights_ppm, contribution_ppm: args.contribution_ppm,
@@ -77,7 +77,7 @@ export async function proposeBlock(ctx: TxContext, args: ProposeBlockArgs): Prom
     throw fail('TOO_EARLY', `no proposal before ${earliestIntervalMs(task)} ms after the head`);
   }
   if (args.aggregate_id) await checkAggregate(ctx, args);
-  await checkIncludable(ctx, args.task_id, args.updates);
+  await checkIncludable(ctx, task, head, args.updates);
   const window = await windowIntervals(ctx, task, args.height, interval);
   const expected = nextRequiredGain(task, head.required_gain_bp, window, args.height);
   if (args.next_required_gain_bp !== expected) {

@@ -89,19 +89,26 @@ export async function derivedStatus(ctx: TxContext, update: Update): Promise<str
 }
 
 /**
- * Each update exists, is accepted, is in no learning block yet and comes from a member not revoked:
- * revocation reaches everything not yet in a block (blocks appended before stay as they are).
+ * Each update exists, is accepted, is in no learning block yet, comes from a member not revoked
+ * and is at most max_staleness versions behind the head: revocation reaches everything not yet in
+ * a block (blocks appended before stay as they are), and the head moves on while an update waits.
  */
-export async function checkIncludable(ctx: TxContext, taskId: string, ids: string[]): Promise<Update[]> {
+export async function checkIncludable(
+  ctx: TxContext, task: TaskRecord, head: Head, ids: string[],
+): Promise<Update[]> {
   const found: Update[] = [];
   for (const id of ids) {
-    const update = await loadUpdate(ctx, taskId, id);
+    const update = await loadUpdate(ctx, task.task_id, id);
     const status = await derivedStatus(ctx, update);
     if (status === 'included') throw fail('UPDATE_ALREADY_INCLUDED', `update ${id} is in a block already`);
     if (status !== 'accepted') throw fail('UPDATE_NOT_ACCEPTED', `update ${id} is ${status}`);
     if (await isRevoked(ctx, update.member_id)) {
       const why = "a revoked member's updates enter no block; leave it out";
       throw fail('MEMBER_REVOKED', `update ${id} is from '${update.member_id}', revoked since: ${why}`);
+    }
+    if (head.height - update.base_version > task.max_staleness) {
+      throw fail('STALE_BASE', `update ${id} is on version ${update.base_version}, more than max_staleness `
+        + `${task.max_staleness} behind the head ${head.height}: it enters no block; leave it out`);
     }
     found.push(update);
   }

@@ -15,7 +15,10 @@ revealed first layer in global coordinates (0001, "The Secure Mapping Layer in t
 
 A revoked member's accepted updates are left out: nothing of a revoked member enters a block
 (the contract refuses an aggregate or a proposal naming one, MEMBER_REVOKED; 0001-protocol.md,
-"Revocation"), and a synchronous round does not wait for a revoked hospital.
+"Revocation"), and a synchronous round does not wait for a revoked hospital. So is an accepted
+update grown too stale while it waited: more than the task's ``max_staleness`` versions behind the
+head (`too_stale`), it enters no aggregate (the contract refuses one, STALE_BASE), and a buffer
+holding it would be refused at every step.
 
 One aggregate at a time: a posted aggregate is outstanding until the head moves past the height
 it was computed at, or a sealer's proposal for it closes, or the member of one of its updates is
@@ -60,6 +63,7 @@ __all__ = [
     "fell_short",
     "revoked_members",
     "short_for_good",
+    "too_stale",
     "weights_as_ledger_says",
 ]
 
@@ -292,10 +296,20 @@ def _drop_if_revoked(s: Session, head: int, mem: dict[str, Any], revoked: set[st
         s.state.write_json(mem, "tasks", s.task_id, "aggregator.json")
 
 
-def _accepted(s: Session, revoked: set[str]) -> list[dict[str, Any]]:
-    """The task's accepted updates, a revoked member's left out."""
+def too_stale(update: dict[str, Any], head: int, task: dict[str, Any]) -> bool:
+    """Is ``update`` more than the task's ``max_staleness`` versions behind ``head``? Then no
+    aggregate or proposal may include it (STALE_BASE): it stays accepted and is never included.
+    The head only grows, so it never becomes includable again."""
+    return head - int(update["base_version"]) > int(task["max_staleness"])
+
+
+def _accepted(s: Session, revoked: set[str], head: int) -> list[dict[str, Any]]:
+    """The task's accepted updates that may still enter a block at ``head``: a revoked member's
+    and those grown too stale (`too_stale`) left out."""
     views = s.q("ListUpdates", task_id=s.task_id, status="accepted")
-    return [v for v in views if v["update"]["member_id"] not in revoked]
+    task = s.task()
+    return [v for v in views if v["update"]["member_id"] not in revoked
+            and not too_stale(v["update"], head, task)]  # fmt: skip
 
 
 def _adopt_posted(s: Session, head: int, mem: dict[str, Any]) -> bool:
@@ -324,7 +338,7 @@ def aggregate_step(s: Session) -> bool:
     _drop_if_revoked(s, int(head["height"]), mem, revoked)
     if _outstanding(s, head, mem):
         return False
-    views = _accepted(s, revoked)
+    views = _accepted(s, revoked, int(head["height"]))
     chosen = _select(s, int(head["height"]), views, revoked)
     if not chosen:
         return False
@@ -339,7 +353,7 @@ def aggregate_step(s: Session) -> bool:
         # Updates accepted while the sum was computed (seconds on ciphertexts) join it, once:
         # left out, each would wait for company alone until the next block and then be flushed
         # by itself (decisions/0007, "What encryption costs").
-        later = _accepted(s, revoked)
+        later = _accepted(s, revoked, int(head["height"]))
         if {v["update"]["update_id"] for v in later} > set(bw.updates):
             chosen = later
             bw, digest = _weighed(s, chosen, int(head["height"]))
@@ -374,9 +388,10 @@ def _remember(
 
 
 def _refused_for_now(s: Session, code: str) -> bool:
-    """A refusal the next step gets past: an update was included or its member revoked meanwhile
-    (the next aggregate leaves it out). A revoked aggregator itself is refused for good."""
-    if code in ("UPDATE_ALREADY_INCLUDED", "UPDATE_NOT_ACCEPTED"):
+    """A refusal the next step gets past: an update was included or its member revoked meanwhile,
+    or a block appended meanwhile made one too stale (the next aggregate leaves it out). A revoked
+    aggregator itself is refused for good."""
+    if code in ("UPDATE_ALREADY_INCLUDED", "UPDATE_NOT_ACCEPTED", "STALE_BASE"):
         return True
     return code == "MEMBER_REVOKED" and s.member_id not in revoked_members(s)
 

@@ -126,7 +126,7 @@ class Monitor:
 
     def done(self) -> bool:
         """Every hospital sent all it planned (or can send no more), and nothing is left to seal."""
-        from consortium.federation.aggregator import short_for_good
+        from consortium.federation.aggregator import short_for_good, too_stale
         from consortium.federation.trainer import budget_left
 
         views = self.s.q("ListUpdates", task_id=self.s.task_id)
@@ -134,11 +134,16 @@ class Monitor:
             return False
         # Accepted updates left over are done only when their sum already fell short of the
         # required gain on the current head and the decaying requirement will not fall to it
-        # (the aggregator then waits for company that won't come).
+        # (the aggregator then waits for company that won't come), or when they grew too stale
+        # to enter any block.
         mem = _read_json(self.root / "members" / AGGREGATOR / "state" / "tasks" / "heart"
                          / "aggregator.json")  # fmt: skip
-        short = short_for_good(mem, self.s.task(), self.s.head())
-        if any(v["status"] == "accepted" and v["update"]["update_id"] not in short for v in views):
+        task, head = self.s.task(), self.s.head()
+        short = short_for_good(mem, task, head)
+        left = [v for v in views if v["status"] == "accepted"
+                and v["update"]["update_id"] not in short
+                and not too_stale(v["update"], int(head["height"]), task)]  # fmt: skip
+        if left:
             return False
         for site in self.cfg.sites:
             subs = _read_json(self.root / "members" / site / "state" / "tasks" / "heart"

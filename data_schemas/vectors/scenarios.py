@@ -48,6 +48,7 @@ def build(rec: Recorder) -> None:
     _revocations(rec, ids)
     _timestamps(rec)
     _role_mixes(rec)
+    _stale_updates(rec)
 
 
 def _bootstrap(rec: Recorder) -> None:
@@ -728,3 +729,47 @@ def _role_mixes(rec: Recorder) -> None:
     step("bootstrap-aggregator-hospital", "admin", "Bootstrap", {"members": genesis},
          "ROLE_FORBIDDEN", keep=False)  # fmt: skip
     rec.sc.state = kept
+
+
+def _stale_updates(rec: Recorder) -> None:
+    """``max_staleness`` holds when an update is included, not only when it is submitted: on task
+    stale (max_staleness 1) h2's update on version 0 is accepted, then blocks 1 and 2 are appended
+    without it. At head 1 it may still be aggregated; at head 2 it enters no aggregate and no
+    proposal, and stays accepted. Run on transaction ids no earlier step used (`_revocations` put
+    its counter back) and undone (state, clock and counter), so no other vector moves."""
+    step, ids = rec.step, {}
+    saved = (MemoryState(rec.sc.state.items()), rec.sc.now_ms, rec.sc.counter)
+    rec.sc.counter += 1000
+    rec.sc.ok("admin", "PublishTask", {"task": example_task("stale", max_staleness=1)})
+
+    def accepted(who: str, base: int) -> str:
+        update = _accepted(rec, ids, who, "stale", base)
+        for member in update["committee"][:2]:
+            rec.sc.ok(member, "Endorse", _endorse(ids, f"{who}s{base}", task="stale"))
+        return str(update["update_id"])
+
+    def block(height: int, update_id: str) -> None:
+        proposal = rec.sc.ok("h2", "ProposeBlock", _propose(rec, "stale", height, [update_id]))
+        for member in proposal["committee"][:2]:
+            attest = _attest(proposal["proposal_id"], "accept", 7400, 7300, task="stale")
+            out = rec.sc.ok(member, "AttestBlock", attest)
+        assert out["proposal_status"] == "final", out
+
+    def aggregate(height: int, updates: list[str]) -> dict[str, Any]:
+        proposal = _propose(rec, "stale", height, updates)
+        fields = ("task_id", "updates", "weights_ppm", "contribution_ppm", "aggregate_digest")
+        return {name: proposal[name] for name in fields}
+
+    old = accepted("h2", 0)
+    block(1, accepted("h3", 0))
+    step("aggregate-at-max-staleness", "agg", "PostAggregate", aggregate(2, [old]), keep=False,
+         about="head 1, base 0, max_staleness 1: still includable")  # fmt: skip
+    block(2, accepted("h3", 1))
+    step("aggregate-stale-update", "agg", "PostAggregate", aggregate(3, [old]), "STALE_BASE",
+         about="head 2, base 0, max_staleness 1: grown too stale while it waited")  # fmt: skip
+    step("propose-stale-update", "h3", "ProposeBlock", _propose(rec, "stale", 3, [old]),
+         "STALE_BASE", about="the same update in a proposal naming no aggregate")  # fmt: skip
+    got = step("query-update-stale", "aud", "GetUpdate", {"task_id": "stale", "update_id": old},
+               about="the committee's verdict stands: accepted, never included")  # fmt: skip
+    assert got["status"] == "accepted", got
+    rec.sc.state, rec.sc.now_ms, rec.sc.counter = saved

@@ -141,7 +141,7 @@ class _Node:
         return {"height": self.height, "ms": self.head_ms, "required_gain_bp": 50}
 
     def task(self) -> dict[str, Any]:
-        return {**self.record, "buffer_size": 2, "staleness_exponent_bp": 5000}
+        return {"max_staleness": 50, **self.record, "buffer_size": 2, "staleness_exponent_bp": 5000}
 
     def clock(self) -> float:
         return self.now
@@ -497,3 +497,42 @@ def test_a_revoked_aggregator_stops_with_the_ledgers_refusal(
     node.revoked, node.refusal = {"agg"}, "MEMBER_REVOKED"
     with pytest.raises(RuntimeError, match="PostAggregate refused: MEMBER_REVOKED"):
         aggregator.aggregate_step(node)  # type: ignore[arg-type]
+
+
+def test_an_update_grown_too_stale_is_left_out_of_the_buffer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The contract refuses an aggregate holding an update more than max_staleness versions behind
+    the head (STALE_BASE): posting one would be refused at every step, for good."""
+    monkeypatch.setattr(aggregator, "_aggregate_blob", lambda s, ids, weights: "d" * 64)
+    node = _Node([_view("a", 0, "accepted"), _view("b", 2, "accepted"), _view("c", 1, "accepted")])
+    node.record, node.height = _record(max_staleness=1), 2
+
+    assert aggregator.aggregate_step(node)  # type: ignore[arg-type]
+
+    assert node.posted[-1]["updates"] == ["b-2", "c-1"]  # a is 2 versions behind, c 1
+
+
+def test_a_too_stale_update_does_not_fill_the_buffer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(aggregator, "_aggregate_blob", lambda s, ids, weights: "d" * 64)
+    just = 100_000  # accepted now (node.now is 100 s): no flush timeout has passed
+    node = _Node([_view("a", 0, "accepted", just), _view("b", 2, "accepted", just)])
+    node.record, node.height = _record(max_staleness=1), 2
+
+    assert not aggregator.aggregate_step(node)  # type: ignore[arg-type]  # buffer_size 2: one
+
+    assert node.posted == []
+
+
+def test_a_post_refused_because_the_head_moved_meanwhile_is_aggregated_afresh(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A block appended between the aggregator's reading of the head and its PostAggregate can
+    make an update of the sum too stale: STALE_BASE then, and the next step leaves it out."""
+    monkeypatch.setattr(aggregator, "_aggregate_blob", lambda s, ids, weights: "d" * 64)
+    node = _Node([_view("a", 1, "accepted"), _view("b", 2, "accepted"), _view("c", 2, "accepted")])
+    node.record, node.height, node.refusal = _record(max_staleness=1), 2, "STALE_BASE"
+    assert aggregator.aggregate_step(node)  # type: ignore[arg-type]  # no crash, nothing posted
+    node.height, node.refusal = 3, "VALID"
+    assert aggregator.aggregate_step(node)  # type: ignore[arg-type]
+    assert node.posted[-1]["updates"] == ["b-2", "c-2"]

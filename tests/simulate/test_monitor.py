@@ -77,3 +77,23 @@ def test_the_trainer_counts_the_same_way(tmp_path: Path) -> None:
     # the contract refused the ε declared: a later update declares more, and is refused too
     over = {"0": _sent(0), "1": {"base": 1, "status": "abandoned", "code": "BUDGET_EXCEEDED"}}
     assert not budget_left(over, 3)
+
+
+def test_an_accepted_update_grown_too_stale_does_not_keep_the_run_going(tmp_path: Path) -> None:
+    # Arrange: every hospital sent all it planned; one accepted update is on version 1, two
+    # versions behind the head with max_staleness 1: the contract lets no aggregate include it
+    class _Stale(_Admin):
+        def q(self, fn: str, **args: Any) -> Any:
+            assert fn == "ListUpdates"
+            update = {"update_id": "u1", "member_id": "cleveland", "base_version": 1}
+            return [{"update": update, "status": "accepted", "endorsements": []}]
+
+        def task(self) -> dict[str, Any]:
+            return {"max_staleness": 1}
+
+    monitor = _monitor(tmp_path, {"cleveland": [_sent(0), _sent(1), _sent(2)]})
+    monitor.s = _Stale()  # type: ignore[assignment]
+    # Act / Assert: nothing is left that could still enter a block
+    assert monitor.done() is True
+    monitor.s.task = lambda: {"max_staleness": 2}  # type: ignore[method-assign]
+    assert monitor.done() is False  # 2 behind, max 2: it can still be aggregated

@@ -20,9 +20,9 @@ def post_aggregate(ctx: TxContext, args: PostAggregateArgs) -> dict[str, Any]:
     """
     member = authenticate(ctx)
     require_role(member, "aggregator")
-    load_task(ctx, args.task_id)
+    task = load_task(ctx, args.task_id)
     head = load_head(ctx, args.task_id)
-    check_includable(ctx, args.task_id, args.updates)
+    check_includable(ctx, task, head, args.updates)
     aggregate = Aggregate(
         aggregate_id=ctx.tx_id, head=head.height, by=member.member_id, ms=ctx.timestamp_ms,
         **args.model_dump(),

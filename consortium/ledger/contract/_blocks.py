@@ -93,7 +93,7 @@ def propose_block(ctx: TxContext, args: ProposeBlockArgs) -> dict[str, Any]:
         )
     if args.aggregate_id:
         check_aggregate(ctx, args)
-    check_includable(ctx, args.task_id, args.updates)
+    check_includable(ctx, task, head, args.updates)
     window = _window_intervals(ctx, task, args.height, interval)
     expected = next_required_gain(task, head.required_gain_bp, window, args.height)
     if args.next_required_gain_bp != expected:

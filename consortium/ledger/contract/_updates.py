@@ -119,17 +119,21 @@ def derived_status(ctx: TxContext, update: Update) -> str:
     return status_of(update, found, gone)
 
 
-def check_includable(ctx: TxContext, task_id: str, update_ids: list[str]) -> list[Update]:
-    """Each update exists, is accepted, is in no learning block yet and comes from a member not
-    revoked (in the given order).
+def check_includable(
+    ctx: TxContext, task: TaskRecord, head: Head, update_ids: list[str]
+) -> list[Update]:
+    """Each update exists, is accepted, is in no learning block yet, comes from a member not
+    revoked and is at most ``max_staleness`` versions behind ``head`` (in the given order).
 
     Revocation reaches everything not yet in a block: an update accepted (even aggregated) before
     its member was revoked enters no aggregate, no proposal and no block, so it gives the model
-    nothing and earns nothing; blocks appended before stay as they are.
+    nothing and earns nothing; blocks appended before stay as they are. Staleness too: SubmitUpdate
+    bounds it when the update arrives, but the head moves on while it waits to be aggregated, and
+    an update fresh enough at h would otherwise enter a block any number of versions later.
     """
     found = []
     for update_id in update_ids:
-        update = load_update(ctx, task_id, update_id)
+        update = load_update(ctx, task.task_id, update_id)
         status = derived_status(ctx, update)
         if status == "included":
             raise fail(codes.UPDATE_ALREADY_INCLUDED, f"update {update_id} is in a block already")
@@ -140,6 +144,13 @@ def check_includable(ctx: TxContext, task_id: str, update_ids: list[str]) -> lis
                 codes.MEMBER_REVOKED,
                 f"update {update_id} is from {update.member_id!r}, revoked since: a revoked "
                 "member's updates enter no block; leave it out",
+            )
+        if head.height - update.base_version > task.max_staleness:
+            raise fail(
+                codes.STALE_BASE,
+                f"update {update_id} is on version {update.base_version}, more than max_staleness "
+                f"{task.max_staleness} behind the head {head.height}: it enters no block; leave "
+                "it out",
             )
         found.append(update)
     return found
