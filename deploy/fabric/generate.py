@@ -7,9 +7,12 @@ Writes, next to this script: ``crypto-config.yaml`` (cryptogen), ``configtx/conf
 (configtxgen, profile ``ConsortiumChannel``: the application channel's genesis block, no system
 channel), ``compose.yaml`` (orderers, peers, one chaincode server per hospital, a tools container)
 and ``chaincode/hospitalN/connection.json`` + ``metadata.json`` (hospital N's
-chaincode-as-a-service package, which dials hospital N's own server ``consortium-cc-hospitalN``).
-Only needs Python 3 and PyYAML. Names the client relies on (docs/fabric.md):
-channel ``consortium``, chaincode ``consortium``, endorsement policy MAJORITY of the hospitals.
+chaincode-as-a-service package, which dials hospital N's own server ``consortium-cc-hospitalN``
+over mutual TLS). That connection.json has no keys: ``chaincode_tls.py`` (run by ``network.sh
+up`` after cryptogen) issues the TLS material from each hospital's TLS CA and writes the complete
+one, which network.sh packages. Only needs Python 3 and PyYAML. Names the client relies on
+(docs/fabric.md): channel ``consortium``, chaincode ``consortium``, endorsement policy MAJORITY of
+the hospitals.
 
 One chaincode server per organisation, never a shared one: a peer endorses what its chaincode
 server computed, so whoever runs the server a peer dials decides that organisation's endorsement.
@@ -38,6 +41,7 @@ ORDERERS = 3
 PEER_PORT = 7051  # inside the compose network, every peer listens on 7051
 CC_SERVICE = "consortium-cc"  # hospital N's chaincode server is consortium-cc-hospitalN
 CC_PORT = 9999
+CC_TLS = "/etc/consortium/tls"  # where a chaincode container finds its TLS files
 IMAGE_TAG = "2.5"
 
 
@@ -56,6 +60,10 @@ def hospital(i: int) -> dict[str, Any]:
         "cc_server": f"{CC_SERVICE}-{key}",
         # network.sh deploy sets it to the package id this hospital's peer installed
         "cc_id_variable": f"CHAINCODE_ID_{key.upper()}",
+        # written by chaincode_tls.py (generated, like all of organizations/): the server's TLS
+        # files, and the complete connection.json (with the peers' client key) network.sh packages
+        "cc_tls_dir": f"organizations/peerOrganizations/{domain}/chaincode/tls",
+        "cc_connection": f"organizations/peerOrganizations/{domain}/chaincode/connection.json",
     }
 
 
@@ -256,15 +264,23 @@ def _peer_service(h: dict[str, Any]) -> dict[str, Any]:
 
 
 def _chaincode_service(h: dict[str, Any]) -> dict[str, Any]:
-    """Hospital ``h``'s own chaincode server, built from chaincode/ into its own image."""
+    """Hospital ``h``'s own chaincode server, built from chaincode/ into its own image, serving
+    TLS with the certificate chaincode_tls.py issued it and accepting only clients with a
+    certificate from its hospital's TLS CA (its peers)."""
     return {
         "build": {"context": "../../chaincode", "dockerfile": "Dockerfile"},
         "image": f"consortium-chaincode-{h['key']}:{CC_VERSION}",
         "container_name": h["cc_server"],
+        # The mounted key is 0600 and belongs to whoever ran network.sh, which sets this to them.
+        "user": "${CHAINCODE_USER:-node}",
         "environment": {
             "CHAINCODE_SERVER_ADDRESS": f"0.0.0.0:{CC_PORT}",
             "CHAINCODE_ID": f"${{{h['cc_id_variable']}:-set-by-network.sh-deploy}}",
+            "CHAINCODE_TLS_KEY_FILE": f"{CC_TLS}/server.key",
+            "CHAINCODE_TLS_CERT_FILE": f"{CC_TLS}/server.crt",
+            "CHAINCODE_TLS_CLIENT_CACERT_FILE": f"{CC_TLS}/ca.crt",
         },
+        "volumes": [f"./{h['cc_tls_dir']}:{CC_TLS}:ro"],
         "profiles": ["chaincode"],
         "networks": ["consortium"],
     }
@@ -300,13 +316,17 @@ def ccaas_package(h: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """connection.json and metadata.json of hospital ``h``'s chaincode-as-a-service package.
 
     The peer's built-in ``ccaas_builder`` reads connection.json and dials that address: hospital
-    ``h``'s own server. The label (the package id's prefix) is the same for every hospital.
+    ``h``'s own server, over TLS, presenting a client certificate. The PEM fields Fabric needs
+    then (``root_cert``, ``client_cert``, ``client_key``) are added by chaincode_tls.py; they are
+    secrets of a running network, never committed. The label (the package id's prefix) is the
+    same for every hospital.
     """
     return {
         "connection.json": {
             "address": f"{h['cc_server']}:{CC_PORT}",
             "dial_timeout": "10s",
-            "tls_required": False,
+            "tls_required": True,
+            "client_auth_required": True,
         },
         "metadata.json": {"type": "ccaas", "label": f"{CHAINCODE}_{CC_VERSION}"},
     }

@@ -3,15 +3,18 @@
 # one orderer organisation with three Raft orderers, the application channel "consortium" created
 # through the channel participation API (no system channel), and the consortium chaincode run as a
 # service (built from chaincode/Dockerfile): one chaincode server per hospital, which only that
-# hospital's peer dials, so no one else's server computes a hospital's endorsement.
+# hospital's peer dials, so no one else's server computes a hospital's endorsement, over mutual
+# TLS with certificates from the hospital's TLS CA (chaincode_tls.py).
 #
-#   ./network.sh up [-n N]        crypto material, channel genesis block, containers, joins
+#   ./network.sh up [-n N]        crypto material (with the chaincode servers' TLS), channel
+#                                 genesis block, containers, joins
 #   ./network.sh deploy [-s SEQ]  per hospital: package, install, approve, and start its own
 #                                 chaincode server; then commit the definition
 #   ./network.sh down             stop everything and delete the generated material
 #
-# Needs docker with the compose plugin. Every Fabric binary (cryptogen, configtxgen, osnadmin,
-# peer) runs inside the hyperledger/fabric-tools:2.5 container, so nothing else is installed.
+# Needs docker with the compose plugin, and python3 with PyYAML and cryptography (PYTHON=... for
+# another interpreter, e.g. the consortium's .venv/bin/python). Every Fabric binary (cryptogen,
+# configtxgen, osnadmin, peer) runs inside the hyperledger/fabric-tools:2.5 container.
 # Written from the Fabric 2.5 documentation; it has not been run where it was written (no docker
 # engine there): see docs/fabric.md.
 set -euo pipefail
@@ -23,6 +26,7 @@ CC_VERSION=1.0
 DOMAIN=consortium.example
 ORDERER_CA=/work/organizations/ordererOrganizations/$DOMAIN/tlsca/tlsca.$DOMAIN-cert.pem
 COMPOSE=(docker compose -f compose.yaml)
+PYTHON=${PYTHON:-python3}
 REGEN="rerun python3 generate.py --orgs N (N hospitals), then ./network.sh up"
 
 log() { printf '\033[1m%s\033[0m\n' "$*"; }
@@ -59,11 +63,14 @@ network_up() {
   local orgs=${1:-}
   command -v docker >/dev/null || die "docker is not installed"
   if [ -n "$orgs" ]; then
-    python3 generate.py --orgs "$orgs" >/dev/null || die "generate.py failed (needs python3 + pyyaml)"
+    "$PYTHON" generate.py --orgs "$orgs" >/dev/null || die "generate.py failed (needs pyyaml)"
   fi
   log "Crypto material (cryptogen) for $(hospitals) hospitals and the orderer organisation"
   "${COMPOSE[@]}" run --rm --no-deps --user "$(id -u):$(id -g)" tools \
     cryptogen generate --config=crypto-config.yaml --output=organizations
+  log "TLS of each peer's connection to its chaincode server, from the hospital's TLS CA"
+  "$PYTHON" chaincode_tls.py >/dev/null ||
+    die "chaincode_tls.py failed (needs pyyaml and cryptography; PYTHON=... for another python)"
   log "Genesis block of channel $CHANNEL (configtxgen, profile ConsortiumChannel)"
   "${COMPOSE[@]}" run --rm --no-deps --user "$(id -u):$(id -g)" \
     -e FABRIC_CFG_PATH=/work/configtx tools \
@@ -85,15 +92,21 @@ network_up() {
   log "Network up: channel $CHANNEL. Next: ./network.sh deploy"
 }
 
-# Hospital $1's package (build/hospital$1/consortium.tar.gz): metadata.json and code.tar.gz with
-# the connection.json of chaincode/hospital$1/, which names hospital $1's own chaincode server.
+# Hospital $1's package (build/hospital$1/consortium.tar.gz): metadata.json of chaincode/hospital$1/
+# and code.tar.gz with the connection.json chaincode_tls.py completed from chaincode/hospital$1/'s:
+# hospital $1's own chaincode server, the TLS CA its certificate must come from, and the client
+# certificate and key the peer presents to it. The package holds a private key: build/ is
+# generated and deleted by `down`, like organizations/.
 chaincode_package() {
   local src=chaincode/hospital$1 out=build/hospital$1
-  [ -f "$src/connection.json" ] || die "$src/connection.json is missing: $REGEN"
+  local tls=organizations/peerOrganizations/hospital$1.$DOMAIN/chaincode
+  [ -f "$src/metadata.json" ] || die "$src/metadata.json is missing: $REGEN"
+  [ -f "$tls/connection.json" ] ||
+    die "$tls/connection.json is missing: ./network.sh up issues it (or run $PYTHON chaincode_tls.py)"
   mkdir -p "$out"
-  (cd "$src" && tar czf "../../$out/code.tar.gz" connection.json)
+  (umask 077 && tar -C "$tls" -czf "$out/code.tar.gz" connection.json)
   cp "$src/metadata.json" "$out/metadata.json"
-  (cd "$out" && tar czf "$CC_NAME.tar.gz" metadata.json code.tar.gz)
+  (cd "$out" && umask 077 && tar czf "$CC_NAME.tar.gz" metadata.json code.tar.gz)
 }
 
 # The compose service a package dials: the host of connection.json's "address".
@@ -129,7 +142,9 @@ deploy_chaincode() {
       "/work/organizations/peerOrganizations/$domain/tlsca/tlsca.$domain-cert.pem")
   done
   log "Building and starting $n chaincode servers, each with its hospital's package id"
-  env "${chaincode_ids[@]}" "${COMPOSE[@]}" --profile chaincode up -d --build "${servers[@]}"
+  # As the owner of the TLS keys chaincode_tls.py wrote (0600), which each server reads.
+  env "${chaincode_ids[@]}" CHAINCODE_USER="$(id -u):$(id -g)" \
+    "${COMPOSE[@]}" --profile chaincode up -d --build "${servers[@]}"
   peer_as 1 lifecycle chaincode checkcommitreadiness --channelID "$CHANNEL" \
     --name "$CC_NAME" --version "$CC_VERSION" --sequence "$seq" --output json
   log "Committing the chaincode definition"
