@@ -231,3 +231,37 @@ def test_a_peer_refuses_a_server_that_is_not_the_one_its_package_names(
     # Hospital 1's CA, but not the name the certificate carries.
     peer = {**hospital1, "server_name": hospital2["server_name"]}
     assert _refused(hospital1_server, network, **peer) == grpc.StatusCode.UNAVAILABLE
+
+
+def test_a_half_configured_tls_server_refuses_to_start(server_js: Path, tmp_path: Path) -> None:
+    # A key without its certificate must not quietly serve in plaintext.
+    key = tmp_path / "server.key"
+    key.write_text("not read: the configuration is refused first\n")
+    env = {
+        "CHAINCODE_SERVER_ADDRESS": f"127.0.0.1:{_free_port()}",
+        "CHAINCODE_ID": CCID,
+        "CHAINCODE_TLS_KEY_FILE": str(key),
+    }
+    process = _start(server_js, env)
+    try:
+        _, stderr = process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        pytest.fail("the server started with CHAINCODE_TLS_KEY_FILE alone (plaintext)")
+    assert process.returncode == 2
+    assert "CHAINCODE_TLS_CERT_FILE" in stderr
+
+
+def test_an_unreadable_tls_file_is_named(server_js: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "absent" / "server.crt"
+    env = {
+        "CHAINCODE_SERVER_ADDRESS": f"127.0.0.1:{_free_port()}",
+        "CHAINCODE_ID": CCID,
+        "CHAINCODE_TLS_KEY_FILE": str(missing.with_name("server.key")),
+        "CHAINCODE_TLS_CERT_FILE": str(missing),
+    }
+    process = _start(server_js, env)
+    _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 2
+    assert f"CHAINCODE_TLS_KEY_FILE={missing.with_name('server.key')}" in stderr
