@@ -11,6 +11,15 @@ mean). Dividing by ``Σ w_k`` instead would make staleness a relative weight onl
 equally stale updates, above all a straggler's update flushed on its own, would move the model by
 the full ``η·Δ`` (docs/decisions/0007-bafl.md, "Staleness shrinks the step").
 
+The decrypted aggregate is first rounded to a multiple of `RELEASE_GRID` (2⁻²⁰): CKKS
+decryption adds noise (about 10⁻⁸ per value here) that depends on the secret key, and a decryption
+published beside its ciphertext can give the key away (Li & Micciancio, EUROCRYPT 2021). A version
+leaves the consortium (`consortium model pull`) and its parent may too, so the step between them,
+S·factor, must not carry those noise bits; rounding S to a grid far above the noise drops them
+(a heuristic countermeasure: noise flooding is the provable one, and would make versions
+non-reproducible; docs/decisions/0005-encryption.md, "Limits"). The grid is far below the
+updates' own precision (DP noise of order 10⁻³).
+
 The arithmetic is exact rational for the factor ``η·10⁶/D`` (rounded once to float64), float64
 for the step, then rounded once to float32, in tensor order, so the same ledger integers give
 the same bytes on any machine: the version's digest is recomputable
@@ -27,6 +36,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "RELEASE_GRID",
     "SUM_TOLERANCE",
     "apply_aggregate",
     "global_step",
@@ -40,6 +50,9 @@ __all__ = [
 # (docs/decisions/0005-encryption.md, "Precision": measured 9.6e-9 over 10⁶ parameters; the tests
 # of `consortium.crypto.update` hold every sum to this bound).
 SUM_TOLERANCE = 1e-6
+# The decrypted aggregate is rounded to multiples of this before it forms a version (module
+# docstring): 2⁻²⁰ ≈ 9.5e-7, about a hundred times the decryption noise, and exact in float64.
+RELEASE_GRID = 2.0**-20
 
 
 def step_factor(
@@ -87,6 +100,7 @@ def apply_aggregate(
     out: OrderedDict[str, np.ndarray] = OrderedDict()
     for name, theta in base.items():
         step = np.asarray(aggregate[name], dtype=np.float64).reshape(theta.shape)
+        step = np.round(step / RELEASE_GRID) * RELEASE_GRID  # drops the decryption's noise bits
         out[name] = (np.asarray(theta, dtype=np.float64) + factor * step).astype(np.float32)
     return out
 
@@ -120,7 +134,8 @@ def is_weighted_mean(
 
     What `version_bytes` computes from the decrypted aggregate, computed instead from the deltas
     in the clear: ``θ + η·Σ w_k·Δ_k / D`` in float64, and each parameter of ``version`` within
-    ``η·10⁶/D · SUM_TOLERANCE`` (the sum's noise, scaled as `apply_aggregate` scales it) plus
+    ``η·10⁶/D · (SUM_TOLERANCE + RELEASE_GRID/2)`` (the sum's noise and the rounding to the grid,
+    scaled as `apply_aggregate` scales them) plus
     one float32 rounding of it. An attester that holds the deltas checks a proposal this way
     without decrypting the aggregate (`consortium.federation.attester`). A mean that is not finite
     (a delta of ±inf, or weighted deltas that overflow) is the mean of no version: its bound would
@@ -155,7 +170,7 @@ def _within(
         got = np.asarray(version[name], dtype=np.float64)
         if got.shape != expected.shape or not np.all(np.isfinite(expected)):
             return False  # an infinite mean would make the bound infinite: anything would pass
-        bound = factor * SUM_TOLERANCE + np.abs(expected) * 2.0**-23
+        bound = factor * (SUM_TOLERANCE + RELEASE_GRID / 2) + np.abs(expected) * 2.0**-23
         if not bool(np.all(np.abs(got - expected) <= bound)):
             return False
     return True

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from consortium.federation.versions import (
+    RELEASE_GRID,
     apply_aggregate,
     is_weighted_mean,
     step_factor,
@@ -41,14 +42,14 @@ def test_a_lone_stale_update_moves_the_model_by_its_staleness_not_by_the_full_st
     assert w == 500_000  # staleness × a contribution of 1 (one update: every indicator is its max)
     got = _stepped([delta], [w], [s])
     # Dividing by Σw would give the whole Δ whatever the staleness
-    np.testing.assert_allclose(got, 0.5 * delta, rtol=1e-6)
+    np.testing.assert_allclose(got, 0.5 * delta, rtol=0, atol=1e-6)
 
 
 def test_fresh_updates_give_the_weighted_mean() -> None:
     d1, d2 = np.array([1.0, 0.0, -1.0, 2.0]), np.array([0.0, 3.0, 1.0, -2.0])
     weights = [750_000, 250_000]
     got = _stepped([d1, d2], weights, [1_000_000, 1_000_000])
-    np.testing.assert_allclose(got, 0.75 * d1 + 0.25 * d2, rtol=1e-6)
+    np.testing.assert_allclose(got, 0.75 * d1 + 0.25 * d2, rtol=0, atol=1e-6)
     assert step_factor(weights, [1_000_000, 1_000_000], 10_000) == 1.0
 
 
@@ -57,7 +58,7 @@ def test_in_a_mixed_buffer_each_update_is_shrunk_by_its_own_staleness() -> None:
     d1, d2 = np.array([1.0, 1.0, 1.0, 1.0]), np.array([-1.0, 2.0, 0.0, 4.0])
     got = _stepped([d1, d2], [1_000_000, 500_000], [1_000_000, 500_000])
     # Σ s·c·Δ / Σ c, with c = 1 each: (Δ1 + ½·Δ2) / 2 (Σw would divide by 1.5)
-    np.testing.assert_allclose(got, (d1 + 0.5 * d2) / 2, rtol=1e-6)
+    np.testing.assert_allclose(got, (d1 + 0.5 * d2) / 2, rtol=0, atol=1e-6)
 
 
 def test_the_step_factor_is_exact_whatever_the_order_of_the_updates() -> None:
@@ -103,3 +104,21 @@ def test_an_attester_refuses_a_version_formed_with_the_full_step_from_a_stale_up
     full = OrderedDict(w=delta["w"].astype(np.float32))
     assert is_weighted_mean(honest, base, [delta], weights, 10_000, staleness)
     assert not is_weighted_mean(full, base, [delta], weights, 10_000, staleness)
+
+
+def test_the_decryptions_noise_does_not_reach_the_version() -> None:
+    # Two decryptions of sums that differ only by CKKS-sized noise (1e-8) form the same version:
+    # the step between a released version and its parent carries no bits of the noise, which
+    # depends on the secret key (Li & Micciancio).
+    rng = np.random.default_rng(7)
+    clean = rng.integers(-(2**22), 2**22, size=64) * RELEASE_GRID  # on the grid, |S| < 4
+    noisy = clean + rng.uniform(-1e-8, 1e-8, size=64)
+    base = OrderedDict(w=rng.normal(size=64).astype(np.float32))
+    weights, fresh = [1_000_000], [1_000_000]
+    a = apply_aggregate(base, OrderedDict(w=clean), weights, 10_000, fresh)
+    b = apply_aggregate(base, OrderedDict(w=noisy), weights, 10_000, fresh)
+    assert a["w"].tobytes() == b["w"].tobytes()
+    # and an attester still takes it for the mean of the plaintext deltas (noise and grid within
+    # the bound it allows)
+    assert is_weighted_mean(b, base, [OrderedDict(w=noisy)], weights, 10_000, fresh)
+    assert is_weighted_mean(b, base, [OrderedDict(w=clean + 4e-7)], weights, 10_000, fresh)
