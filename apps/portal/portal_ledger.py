@@ -23,7 +23,9 @@ __all__ = [
     "downloads",
     "endorsements",
     "epsilon_history",
+    "never_included",
     "tx_table",
+    "update_fates",
     "updates",
     "versions",
 ]
@@ -114,12 +116,48 @@ def _status(
     return {"accept": "accepted", "reject": "rejected"}.get(outcome or "", "pending")
 
 
+def never_included(
+    member: str, base: int, task: dict[str, Any], head: int | None, revoked: set[str]
+) -> str:
+    """Why an accepted update can never enter a block ('' if it still can), by the contract's rule
+    for aggregates and proposals (``check_includable``; 0001-protocol.md, "Revocation" and
+    "Staleness at inclusion"): its member is revoked, or it is more than the task's
+    ``max_staleness`` versions behind the head. Neither passes: a revoked member stays revoked and
+    the head only grows, so the update stays ``accepted`` on the ledger for good."""
+    if member in revoked:
+        return "member revoked"
+    limit = task.get("max_staleness")
+    if head is not None and limit is not None and head - base > int(limit):
+        return f"too stale to enter a block: base v{base}, head v{head}, max_staleness {limit}"
+    return ""
+
+
+def _heads(data: PortalData) -> dict[str, int]:
+    """Each task's head height (the contract's GetHead)."""
+    out = {}
+    for task_id in data.tasks():
+        head = data.query("GetHead", {"task_id": task_id})
+        if isinstance(head, dict) and "height" in head:
+            out[task_id] = int(head["height"])
+    return out
+
+
+def _revoked(data: PortalData) -> set[str]:
+    """Members the contract lists as revoked."""
+    listed = data.query("ListMembers", {})
+    members = listed if isinstance(listed, list) else []
+    return {str(m["member_id"]) for m in members if m.get("status") == "revoked"}
+
+
 def updates(data: PortalData, member: str | None = None) -> pd.DataFrame:
-    """Submitted updates (valid SubmitUpdate), their fate and the reasons given by verifiers."""
+    """Submitted updates (valid SubmitUpdate), their fate and the reasons given by verifiers.
+    ``never_included`` says why an accepted update will never be in a block (`never_included`);
+    its ``status`` stays the ledger's ``accepted``."""
     tasks, votes, known = data.tasks(), endorsements(data), _statuses(data)
     included = {
         u: int(v["height"]) for v in versions(data).to_dict("records") for u in v["updates"]
     }
+    heads, revoked = _heads(data), _revoked(data)
     rows = []
     for tx in data.valid("SubmitUpdate"):
         if member and tx.creator != member:
@@ -135,6 +173,10 @@ def updates(data: PortalData, member: str | None = None) -> pd.DataFrame:
         )
         if status == "rejected" and not reasons:  # every seat abstained: nobody could judge it
             reasons = sorted(set(mine["reason"]))
+        base = int(tx.args.get("base_version", 0))
+        stuck = "" if status != "accepted" else never_included(
+            tx.creator, base, tasks.get(task_of(tx), {}), heads.get(task_of(tx)), revoked
+        )  # fmt: skip
         rows.append(
             {
                 "time": when(tx.timestamp_ms),
@@ -146,6 +188,7 @@ def updates(data: PortalData, member: str | None = None) -> pd.DataFrame:
                 "status": status,
                 "included_in": included.get(tx.tx_id),
                 "reject_reasons": ", ".join(reasons),
+                "never_included": stuck,
                 "endorsements": len(mine),
                 "update_id": tx.tx_id,
             }
@@ -163,9 +206,23 @@ _UPDATE_COLUMNS = [
     "status",
     "included_in",
     "reject_reasons",
+    "never_included",
     "endorsements",
     "update_id",
 ]
+
+
+def update_fates(table: pd.DataFrame) -> dict[str, int]:
+    """How many of ``updates``' rows are in each fate, by the label the training page shows: an
+    accepted update is waiting only if it may still enter a block."""
+    status, stuck = table["status"], table["never_included"] != ""
+    return {
+        "in a model version": int((status == "included").sum()),
+        "accepted, waiting": int(((status == "accepted") & ~stuck).sum()),
+        "accepted, never included": int(((status == "accepted") & stuck).sum()),
+        "rejected": int((status == "rejected").sum()),
+        "pending": int((status == "pending").sum()),
+    }
 
 
 def refused(data: PortalData, member: str) -> pd.DataFrame:

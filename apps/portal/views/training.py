@@ -17,12 +17,26 @@ st.subheader("Updates this member submitted")
 if mine.empty:
     st.info(f"{me} has not submitted any update.")
 else:
-    counts = mine["status"].value_counts()
-    labels = {"included": "in a model version", "accepted": "accepted, waiting",
-              "rejected": "rejected", "pending": "pending"}  # fmt: skip
-    for col, (status, label) in zip(st.columns(4), labels.items(), strict=True):
-        col.metric(label, int(counts.get(status, 0)))
+    fates = pl.update_fates(mine)
+    for col, (label, count) in zip(st.columns(len(fates)), fates.items(), strict=True):
+        col.metric(label, count)
     st.dataframe(mine.assign(update_id=mine["update_id"].map(short)), hide_index=True)
+    stuck = mine[mine["never_included"] != ""]
+    if not stuck.empty:
+        st.warning(
+            "Accepted, but never to be included in a model version: "
+            + "; ".join(
+                f"{short(u)}: {why}"
+                for u, why in zip(stuck["update_id"], stuck["never_included"], strict=True)
+            )
+        )
+        st.caption(
+            "The contract refuses such an update in any aggregate or block (a revoked member's, "
+            "or one more than the task's max_staleness versions behind the head: the head only "
+            "grows). It stays accepted on the ledger and earns nothing, and the ε declared for it "
+            "stays spent; a member not revoked trains on a newer version instead "
+            '(docs/decisions/0001-protocol.md, "Staleness at inclusion").'
+        )
     rejected = mine[mine["status"] == "rejected"]
     if not rejected.empty:
         st.warning(
