@@ -70,7 +70,7 @@ def enroll_command(
     """Issue MEMBER's identity from a Fabric organisation's CA into this consortium directory."""
     from consortium.config import MemberEntry
     from consortium.identity import ROLES, CertificateAuthority, write_msp
-    from consortium.identity.setup import check_member_name
+    from consortium.identity.setup import check_member_name, check_member_roles
 
     config = _config(consortium)
     try:
@@ -80,6 +80,10 @@ def enroll_command(
     unknown = sorted(set(role) - set(ROLES))
     if unknown or not role:
         fail(f"give one or more --role among {', '.join(ROLES)} (got {role})")
+    try:
+        check_member_roles(member, role)
+    except ValueError as exc:
+        fail(f"{exc} (nothing was changed)")
     if member in config.members:
         fail(f"{member!r} already exists in {config.root}; choose another id")
     certs = sorted(org_ca.glob("*-cert.pem")) if org_ca.is_dir() else []
@@ -111,6 +115,7 @@ def bootstrap_command(
     consortium: ConsortiumDir = Path("."),
 ) -> None:
     """Submit the genesis transaction (Bootstrap with the directory's members) to Fabric."""
+    from consortium.identity.setup import check_member_roles
     from consortium.ledger.factory import genesis_args
 
     config = _config(consortium)
@@ -120,6 +125,11 @@ def bootstrap_command(
         if missing:
             fail(f"no identity named {', '.join(missing)} in {config.root}")
         genesis["members"] = [m for m in genesis["members"] if m["member_id"] in member]
+    for entry in genesis["members"]:  # the chaincode would refuse the whole genesis
+        try:
+            check_member_roles(entry["member_id"], entry["roles"])
+        except ValueError as exc:
+            fail(f"{exc} (nothing was changed)")
     ledger = _fabric_ledger(config, as_member)
     try:
         result = ledger.submit("Bootstrap", genesis)

@@ -37,7 +37,7 @@ def init_command(
     ] = None,
 ) -> None:
     """Create the consortium CA, one identity per member, the orderer and the ledger's genesis."""
-    from consortium.identity.setup import create_identities, member_roles
+    from consortium.identity.setup import check_member_roles, create_identities, member_roles
     from consortium.ledger.factory import bootstrap_ledger
 
     roles = member_roles(
@@ -47,6 +47,11 @@ def init_command(
         auditors=auditor or [],
         verifiers=verifier or [],
     )
+    for member_id, granted in roles.items():
+        try:
+            check_member_roles(member_id, granted)
+        except ValueError as exc:
+            fail(f"{exc}; --member makes a hospital that verifies (nothing was created)")
     if directory.exists() and not directory.is_dir():
         fail(f"{directory} is a file: give a new folder for the consortium (nothing was changed)")
     before = set(directory.iterdir()) if directory.is_dir() else None

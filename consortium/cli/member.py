@@ -63,10 +63,18 @@ def add_command(
 ) -> None:
     """Issue an identity for NAME, register it on the ledger (RegisterMember) and share the
     consortium's keys with it (ShareKey, wrapped for its certificate) unless its roles hold none."""
-    from consortium.identity.setup import add_member_identity, remove_member_identity
+    from consortium.identity.setup import (
+        add_member_identity,
+        check_member_roles,
+        remove_member_identity,
+    )
     from consortium.ledger.factory import genesis_args
 
     config = _config(consortium)
+    try:  # a static rule of the contract: refused here, before an identity or a transaction
+        check_member_roles(name, role)
+    except ValueError as exc:
+        fail(f"{exc} (nothing was changed)")
     ledger = _ledger(config, as_member)
     try:
         add_member_identity(config, name, role)

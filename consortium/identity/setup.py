@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 
 from consortium.config import CONFIG_NAME, ConsortiumConfig, MemberEntry
@@ -21,6 +22,7 @@ from consortium.identity.ca import CertificateAuthority, write_msp
 __all__ = [
     "add_member_identity",
     "check_member_name",
+    "check_member_roles",
     "create_identities",
     "member_roles",
     "remove_member_identity",
@@ -76,6 +78,23 @@ def check_member_name(name: str) -> None:
         )
 
 
+def check_member_roles(name: str, roles: Iterable[str]) -> None:
+    """Raise `ValueError` if ``roles`` hold aggregator or auditor together with hospital or
+    verifier: the ledger refuses such a member (ROLE_FORBIDDEN, decisions/0001 "Roles"), so it is
+    refused before any identity is issued or transaction signed."""
+    from consortium.ledger.contract._members import KEYED_ROLES, role_conflict
+
+    conflict = role_conflict(roles)
+    if conflict is not None:
+        keyless, keyed = conflict
+        raise ValueError(
+            f"member {name!r} cannot be {keyless} and {keyed}: an {keyless} never receives the "
+            f"consortium's secret key, which a {keyed} needs to open models and updates; give "
+            f"{keyless} to another member (a name of its own, without "
+            f"{' or '.join(KEYED_ROLES)}; admin goes with any role)"
+        )
+
+
 def create_identities(root: Path, name: str, roles: dict[str, list[str]]) -> ConsortiumConfig:
     """Create the CA, the orderer and one MSP folder per member under ``root``; write the config.
 
@@ -90,6 +109,7 @@ def create_identities(root: Path, name: str, roles: dict[str, list[str]]) -> Con
         unknown = set(roles[member]) - set(ROLES)
         if unknown:
             raise ValueError(f"unknown role(s) {sorted(unknown)}; roles are {', '.join(ROLES)}")
+        check_member_roles(member, roles[member])
     for msp in [root / "orderer" / "msp", *(root / "members" / m / "msp" for m in roles)]:
         if msp.exists():  # someone's identity: never overwritten, and refused before any write
             raise FileExistsError(
@@ -123,6 +143,7 @@ def add_member_identity(config: ConsortiumConfig, member: str, roles: list[str])
     unknown = set(roles) - set(ROLES)
     if unknown or not roles:
         raise ValueError(f"give one or more roles among {', '.join(ROLES)} (got {roles})")
+    check_member_roles(member, roles)
     if member in config.members or config.resolve(f"members/{member}").exists():
         raise FileExistsError(f"an identity named {member!r} already exists in {config.root}")
     ca = CertificateAuthority.load(config.resolve(config.ca_cert), config.resolve(config.ca_key))

@@ -7,6 +7,7 @@ member on the ledger takes effect even though its certificate stays valid until 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from consortium.ledger.base import TxContext
@@ -38,17 +39,27 @@ KEYLESS_ROLES = ("aggregator", "auditor")
 KEYED_ROLES = ("hospital", "verifier")
 
 
+def role_conflict(roles: Iterable[str]) -> tuple[str, str] | None:
+    """The first keyless and the first keyed role (in the order above) when ``roles`` holds one of
+    each, which no member may (ROLE_FORBIDDEN); None otherwise. A static rule: the command line
+    checks it too, before it issues an identity or signs a transaction."""
+    held = set(roles)
+    keyless = [r for r in KEYLESS_ROLES if r in held]
+    keyed = [r for r in KEYED_ROLES if r in held]
+    return (keyless[0], keyed[0]) if keyless and keyed else None
+
+
 def _new_member(args: RegisterMemberArgs, ms: int) -> Member:
     sha = cert_der_sha256(args.cert_pem)
     if sha is None:
         raise fail(codes.BAD_CERT, f"cert_pem of {args.member_id!r} is not a PEM certificate")
-    keyless = [r for r in KEYLESS_ROLES if r in args.roles]
-    keyed = [r for r in KEYED_ROLES if r in args.roles]
-    if keyless and keyed:
+    conflict = role_conflict(args.roles)
+    if conflict is not None:
+        keyless, keyed = conflict
         raise fail(
             codes.ROLE_FORBIDDEN,
-            f"member {args.member_id!r} cannot be {keyless[0]} and {keyed[0]}: an {keyless[0]} "
-            f"never receives the secret key, which a {keyed[0]} needs; register two members",
+            f"member {args.member_id!r} cannot be {keyless} and {keyed}: an {keyless} "
+            f"never receives the secret key, which a {keyed} needs; register two members",
         )
     return Member(
         member_id=args.member_id,
