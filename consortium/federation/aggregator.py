@@ -42,7 +42,9 @@ then posted a sum that fell short again).
 
 The synchronous baseline (`NodeSettings.sync_members`) waits instead for every listed hospital's
 update on the current head to be decided (or for the hospital to have sent all its planned
-updates): synchronous FedAvg, through the same ledger transactions.
+updates): synchronous FedAvg, through the same ledger transactions. Like FedAvg's round timeout,
+it waits for a hospital that has sent nothing on the head for ``sync_round_seconds`` after the
+round's first update at most, then goes on with the accepted updates it has (`_round_over`).
 """
 
 from __future__ import annotations
@@ -181,6 +183,8 @@ def _sync_ready(
 ) -> list[dict[str, Any]]:
     everything = [v for v in s.q("ListUpdates", task_id=s.task_id)
                   if v["update"]["member_id"] not in revoked]  # fmt: skip
+    on_head = [v for v in everything if v["update"]["base_version"] == head]
+    missing = False
     for member in s.settings.sync_members:
         if member in revoked:
             continue  # it sends nothing more, and nothing it sent enters a block
@@ -188,12 +192,23 @@ def _sync_ready(
         at_head = [v for v in own if v["update"]["base_version"] == head]
         if at_head and at_head[0]["status"] == "pending":
             return []  # wait for its verdict
-        if not at_head and len(own) < s.settings.planned_updates:
-            return []  # wait for it to train on this round's model
+        missing = missing or (not at_head and len(own) < s.settings.planned_updates)
+    if missing and not _round_over(s, on_head):
+        return []  # wait for it to train on this round's model, until the round's deadline
     # One snapshot: an update accepted between two queries must not be left out of the round.
-    return [
-        v for v in everything if v["update"]["base_version"] == head and v["status"] == "accepted"
-    ]
+    return [v for v in on_head if v["status"] == "accepted"]
+
+
+def _round_over(s: Session, on_head: list[dict[str, Any]]) -> bool:
+    """Has the synchronous round on the head run out of time: ``sync_round_seconds`` since its
+    first update was submitted (FedAvg's round timeout)? A hospital that has sent nothing by then
+    is not waited for: its node may never send (its site's ε cap refuses to train, which only its
+    own state records), and the round goes on with the updates it has. Counted from the first
+    update, not from the head's block, so that nodes starting up do not use up the round."""
+    if not on_head:
+        return False  # nothing to aggregate yet: wait for the first update
+    first = min(int(v["update"]["submitted_ms"]) for v in on_head)
+    return s.now_ms() - first >= s.settings.sync_round_seconds * 1000
 
 
 def _select(

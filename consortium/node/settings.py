@@ -73,6 +73,9 @@ class NodeSettings(BaseModel):
     # aggregation
     flush_seconds: float = Field(default=4.0, gt=0)  # aggregate a partial buffer after this wait
     sync_members: list[str] = Field(default_factory=list)  # synchronous baseline: wait for all
+    # ... but for a hospital that sent nothing on the head, only this long after the round's first
+    # update (FedAvg's round timeout; its node may refuse to train, e.g. at its site's ε cap)
+    sync_round_seconds: float = Field(default=60.0, gt=0)
     # sealing
     sealer_timeout_seconds: float = Field(default=8.0, gt=0)
     # attesting: a proposal stamped further ahead of this node's clock is rejected (its interval

@@ -51,6 +51,7 @@ class SimConfig(BaseModel):
     update_seconds: float = 1.0  # simulated compute per update at speed 1
     pace_by_speed: bool = True  # async: a k-times slower hospital plans ⌈U/k⌉ updates
     flush_seconds: float = 4.0
+    sync_round_seconds: float = 60.0  # sync: how long a round waits for a silent hospital
     sealer_timeout_seconds: float = 8.0
     target_auroc: float | None = None  # stop when the pooled held-out AUROC reaches this
     max_seconds: float = 120.0

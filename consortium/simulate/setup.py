@@ -69,6 +69,7 @@ def _node_settings(cfg: SimConfig, site: str | None) -> NodeSettings:
         flush_seconds=cfg.flush_seconds, plaintext=cfg.plaintext,
         sealer_timeout_seconds=cfg.sealer_timeout_seconds, verifier=cfg.verifier,
         sync_members=list(cfg.sites) if cfg.sync else [],
+        sync_round_seconds=cfg.sync_round_seconds,
         poll_seconds=0.1,
         seed=None if cfg.train_seed is None or site is None
         else cfg.train_seed + cfg.sites.index(site),

@@ -101,6 +101,23 @@ def test_sync_does_not_wait_for_a_hospital_that_sent_all_it_planned() -> None:
     assert _select(s, 1, [views[0]]) == [views[0]]  # type: ignore[arg-type]
 
 
+def test_sync_goes_on_without_a_hospital_that_never_sends_once_the_round_deadline_passed() -> None:
+    # c's node refuses to train (its site's ε cap: SiteBudgetExceeded, written only in its own
+    # state), so nothing of c ever comes on the head. FedAvg's round timeout: the round waits for
+    # it until its deadline, counted from the round's first update, then goes on without it.
+    settings = NodeSettings(sync_members=["a", "b", "c"], planned_updates=2)
+    views = [_view("a", 1, "accepted"), _view("b", 1, "accepted")]
+    views[0]["update"]["submitted_ms"], views[1]["update"]["submitted_ms"] = 10_000, 14_000
+    s = _Ledgerless(settings, views, 11_000)
+    assert _select(s, 1, views) == []  # type: ignore[arg-type]  # within the round: c may come
+    s._now = 10_000 + 3_600_000  # an hour after the round's first update
+    assert _select(s, 1, views) == views  # type: ignore[arg-type]
+    # a hospital whose update is on the head but still undecided is waited for all the same
+    views.append(_view("c", 1, "pending"))
+    views[2]["update"]["submitted_ms"] = 10_000 + 3_500_000
+    assert _select(s, 1, views[:2]) == []  # type: ignore[arg-type]
+
+
 def test_buffered_takes_medians_of_the_accepting_verifiers() -> None:
     item = buffered(_view("a", 2, "accepted"))
     assert (item.metric_bp, item.cosine_bp, item.base_version) == (8000, 100, 2)
