@@ -225,15 +225,17 @@ def _negated(rec: Record) -> Record:
 def _quorum(recs: list[Record], accept: Callable[[Record], bool]) -> str:
     """The contract's outcome (`committee_outcome`) of the recorded endorsements re-decided by
     ``accept``: as `checks.decide`, a verifier that can run no direction check (its held-out
-    rows cannot measure the metric, and there is no trajectory yet) abstains when the checks it
-    can run pass, and its seat leaves the committee. "split" when the recorded ones do not decide
-    (the verifier who did not endorse in the run would have). Dumps written before the committee
-    was recorded are committees of 3 with quorum 2 (`SimConfig`'s)."""
+    rows cannot measure the metric, and there is no trajectory yet) or had no norm reference
+    abstains when the checks it can run pass, and its seat leaves the committee. "split" when
+    the recorded ones do not decide (the verifier who did not endorse in the run would have).
+    Dumps written before the committee was recorded are committees of 3 with quorum 2
+    (`SimConfig`'s)."""
 
     def verdict(r: Record) -> str:
         if not accept(r):
             return "reject"
         blind = not r["reliable"] and "cosine_bp" not in r["scores"]
+        blind = blind or "norm_ratio_bp" not in r["scores"]  # no norm reference (checks.decide)
         return "abstain" if blind else "accept"
 
     verdicts = [verdict(r) for r in recs]

@@ -116,7 +116,8 @@ class Thresholds(BaseModel):
     reveal_rel_tol: float = 1e-3  # revealed first layer vs mapped one times the layer
     # reference deltas needed before norm/direction checks apply; at least 1: without a
     # reference there is no median to compare a norm with (0 used to stop the verifier's node
-    # with a KeyError on its first update)
+    # with a KeyError on its first update). With no reference at all the verifier abstains
+    # (`decide`); with fewer than this many it judges the rest, as before.
     min_reference: int = Field(default=1, ge=1)
 
 
@@ -339,12 +340,16 @@ def decide(ev: Evidence, th: Thresholds | None = None) -> Verdict:
     false, so no mirror test and no metric-drop check) and there is no trajectory yet (version 0).
     Its seat then leaves the committee. With a trajectory it judges direction by the cosine and
     accepts: abstaining whenever the metric is unmeasurable cost more honest updates than it kept
-    flips out (0007-bafl.md, "Abstaining endorsers"). A failed check still rejects.
+    flips out (0007-bafl.md, "Abstaining endorsers"). So does a verifier with no norm reference at
+    all (it accepted, submitted and found accepted on the ledger nothing yet): a ×10 update would
+    pass every check it can run (0007-bafl.md, "A verifier that never trains"). A failed check
+    still rejects.
     """
     th = th or Thresholds()
     scores = _scores(ev)
     reason = _reason(ev, th, scores)
     verdict = "accept" if reason == "OK" else "reject"
-    if reason == "OK" and not ev.metric_reliable and "cosine_bp" not in scores:
+    no_direction = not ev.metric_reliable and "cosine_bp" not in scores
+    if reason == "OK" and (no_direction or not ev.reference.recent_deltas):
         verdict, reason = "abstain", "UNMEASURABLE"
     return Verdict(verdict=verdict, reason=reason, metric_bp=ev.metric_bp, scores=scores)

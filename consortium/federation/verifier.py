@@ -163,7 +163,11 @@ def _references(
 def _remember(s: Session, update_id: str, verdict: Verdict) -> None:
     mem: dict[str, Any] = s.state.read_json("tasks", s.task_id, "verifier.json", default={})
     mem.setdefault("seen", []).append(update_id)  # its delta is in the ledger cache already
-    if verdict.passed:  # an abstention passed every check it ran: a norm reference as before
+    # A norm reference: an update that passed every check it ran, and an abstention for want of
+    # a direction check (its norm was compared); not one for want of a norm reference, which may
+    # be a ×10 update (`checks.decide`).
+    unnormed = not verdict.accepted and "norm_ratio_bp" not in verdict.scores
+    if verdict.passed and not unnormed:
         mem.setdefault("accepted", []).append(update_id)
     mem.setdefault("done", []).append(update_id)
     s.state.write_json(mem, "tasks", s.task_id, "verifier.json")

@@ -129,6 +129,38 @@ def test_without_a_reliable_metric_a_failed_check_still_rejects() -> None:
         assert not verdict.passed
 
 
+@pytest.mark.parametrize("reliable", [True, False])
+def test_without_a_norm_reference_the_verifier_abstains_rather_than_accept_blindly(
+    reliable: bool,
+) -> None:
+    # A verifier that has accepted nothing, submitted nothing and found nothing accepted on the
+    # ledger has no norm to compare with: a ×10 update would pass every check it can run.
+    rng = np.random.default_rng(13)
+    *history, new = _honest(rng, 6)
+    trajectory = np.sum(history, axis=0)
+    for delta in (new, 10 * new):
+        ev = Evidence(delta=delta, metric_bp=8500, base_metric_bp=8400, mirror_metric_bp=8100,
+                      metric_reliable=reliable,
+                      reference=Reference(trajectory=trajectory))  # fmt: skip
+
+        verdict = decide(ev)
+
+        assert (verdict.verdict, verdict.reason) == ("abstain", "UNMEASURABLE"), verdict
+        assert "norm_ratio_bp" not in verdict.scores and "cosine_bp" in verdict.scores
+    # a failed check still rejects without a norm reference
+    flipped = Evidence(delta=-new, metric_bp=8500, base_metric_bp=8400,
+                       reference=Reference(trajectory=trajectory))  # fmt: skip
+    assert decide(flipped).reason == "DIRECTION_OUTLIER"
+    copied = Evidence(delta=history[1] * 1.01, metric_bp=8500, base_metric_bp=8400,
+                      reference=Reference(earlier_deltas=history))  # fmt: skip
+    assert decide(copied).reason == "DUPLICATE"
+    # one reference is enough to judge the norm, as before
+    assert decide(_evidence(new, history[:1], metric_reliable=reliable)).accepted
+    assert decide(_evidence(10 * new, history[:1], metric_reliable=reliable)).reason == (
+        "NORM_OUTLIER"
+    )
+
+
 def test_with_a_reliable_metric_the_verdict_is_unchanged() -> None:
     rng = np.random.default_rng(12)
     *history, new = _honest(rng, 6)
@@ -180,7 +212,8 @@ def test_metric_drop_is_rejected() -> None:
         reference=Reference(recent_deltas=history),
     )
     assert decide(bad, th).reason == "METRIC_DROP"
-    ok = Evidence(delta=new, metric_bp=8400 - th.metric_drop_bp, base_metric_bp=8400)
+    ok = Evidence(delta=new, metric_bp=8400 - th.metric_drop_bp, base_metric_bp=8400,
+                  reference=Reference(recent_deltas=history))  # fmt: skip
     assert decide(ok, th).accepted
 
 

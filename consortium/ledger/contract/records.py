@@ -47,8 +47,8 @@ Role = Literal["admin", "aggregator", "auditor", "hospital", "verifier"]
 # A committee member that cannot judge abstains: its seat counts out of the committee, never for
 # or against (`committee.committee_outcome`). An attester abstains when its held-out rows cannot
 # measure the task metric (0009-pole.md, "Attestation quorum"); an endorser when, for the same
-# reason, it could not run every check and all those it could run passed (reason UNMEASURABLE,
-# 0007-bafl.md).
+# reason or for want of a norm reference, it could not run every check and all those it could
+# run passed (reason UNMEASURABLE, 0007-bafl.md).
 Verdict = Literal["accept", "reject", "abstain"]
 Reason = Literal[
     "OK",
