@@ -30,7 +30,7 @@ from consortium.federation.pacing import PacingPlan, epsilon_decimal, plan_pacin
 from consortium.federation.session import Session
 from consortium.ledger.base import TxResult
 
-__all__ = ["apply_attack", "budget_left", "site_budget", "train_step"]
+__all__ = ["apply_attack", "budget_left", "site_budget", "train_step", "trains_no_more"]
 
 Arrays = OrderedDict[str, np.ndarray]
 
@@ -199,6 +199,16 @@ def budget_left(subs: Mapping[str, Any], planned: int, *, cap_fixed: bool = Fals
     final = ("spent", "refused") if cap_fixed else ("spent",)
     refused = any(r.get("status") in final or r.get("code") == "BUDGET_EXCEEDED" for r in records)
     return sent < planned and not refused
+
+
+def trains_no_more(s: Session) -> bool:
+    """Whether this hospital's submission records say it has no update left to send, a refusal
+    by its site's cap counted as final (`budget_left` with ``cap_fixed``).
+
+    For a verifier that need not wait for its own delta (`verifier._ready`): a cap refusal is
+    retried at the next version, but until then nothing of its own comes, and a delta that comes
+    later is a reference like any other."""
+    return not budget_left(_subs(s), s.settings.planned_updates, cap_fixed=True)
 
 
 def _prepare(s: Session, height: int, head: dict[str, Any], subs: dict[str, Any]) -> None:

@@ -9,13 +9,16 @@ the reveal (``INCONSISTENT_REVEAL``) and whether the mapped model was made behin
 revealed layer of the task (``SML_MISMATCH``, `federation.ledgerview.foreign_origin`), evaluate
 base+Δ, base−Δ and the mapped model behind the layer on this member's **held-out** rows, and let
 `consortium.federation.checks.decide` judge against this verifier's references: the deltas of
-updates it accepted recently and its own deltas (norm), every earlier revealed update of the task
-on the ledger and its own deltas (duplicates), the trajectory of the accepted versions
-(direction), and the other members' accepted deltas on nearby bases that it has opened already
-(a score: it decrypts nothing for it). A verifier that is also a hospital waits until it has
-trained once, so that even the first update it sees is compared with something. The verdict goes
-on the ledger with its reason code and the integer scores that describe the update; the scores
-measured on held-out rows stay in the verifier's state (`published`, `HELD_OUT_SCORES`).
+updates it accepted recently and its own deltas (norm; when it has neither, the updates the
+ledger accepted), every earlier revealed update of the task on the ledger and its own deltas
+(duplicates), the trajectory of the accepted versions (direction), and the other members'
+accepted deltas on nearby bases that it has opened already (a score: it decrypts nothing for
+it). A verifier that is also a hospital waits until it has trained once, so that even the first
+update it sees is compared with something, unless its node will not train (its budget or its
+site's cap refused): then it verifies against what the ledger accepted, and abstains while that
+is nothing (docs/decisions/0007-bafl.md, "A verifier that never trains"). The verdict goes on the
+ledger with its reason code and the integer scores that describe the update; the scores measured
+on held-out rows stay in the verifier's state (`published`, `HELD_OUT_SCORES`).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from consortium.federation.ledgerview import (
 )
 from consortium.federation.losses import log_loss
 from consortium.federation.session import Session
+from consortium.federation.trainer import trains_no_more
 from consortium.federation.vault import VaultError
 
 __all__ = ["HELD_OUT_SCORES", "metric_bp", "published", "verify_step", "verify_update"]
@@ -131,6 +135,9 @@ def _references(
     own_dir = s.state.path("tasks", s.task_id, "own")
     own_files = sorted(own_dir.glob("*.npz")) if own_dir.is_dir() else []
     own = [s.state.read_arrays("tasks", s.task_id, "own", f.name) for f in own_files]
+    norms = [a for a in [*recent, *own[-window:]] if a is not None]
+    if not norms:  # nothing of its own (a hospital that will not train): the committees' choice
+        norms = _ledger_accepted(s, ledger, window)
     # Duplicates: every earlier revealed update on the ledger whose revealed first layer is close
     # to this one's (a copy is close in every layer; only those are opened in full), and every
     # delta this member submitted.
@@ -152,12 +159,23 @@ def _references(
             steps.append(cur - flatten(s.version(old)))
         trajectory = cur - flatten(s.version(0))
     return Reference(
-        recent_deltas=[flatten(a) for a in [*recent, *own[-window:]] if a is not None],
+        recent_deltas=[flatten(a) for a in norms],
         earlier_deltas=[flatten(a) for a in earlier if a is not None],
         global_steps=steps,
         trajectory=trajectory,
         others=[flatten(a) for a in others if a is not None],
     )
+
+
+def _ledger_accepted(
+    s: Session, ledger: list[tuple[dict[str, Any], str]], window: int
+) -> list[Arrays]:
+    """The deltas of the last ``window`` updates of ``ledger`` (by submission) that their
+    committees accepted, opened once each and cached (`ledgerview.update_delta`)."""
+    accepted = [u for u, st in ledger if st in ("accepted", "included")]
+    accepted.sort(key=lambda u: int(u["submitted_ms"]))
+    deltas = [update_delta(s, u) for u in accepted[-window:]]
+    return [d for d in deltas if d is not None]
 
 
 def _remember(s: Session, update_id: str, verdict: Verdict) -> None:
@@ -255,11 +273,13 @@ def verify_update(s: Session, update: dict[str, Any]) -> tuple[Verdict, Arrays |
 
 
 def _ready(s: Session) -> bool:
-    """A hospital verifier waits for its own first delta (its reference of last resort)."""
+    """A hospital verifier waits for its own first delta (its reference of last resort), unless
+    its node will not train (`trainer.trains_no_more`): waiting would take its seat out of every
+    committee it is drawn for, without a verdict, for good."""
     if "hospital" not in s.roles:
         return True
     own = s.state.path("tasks", s.task_id, "own")
-    return own.is_dir() and any(own.glob("*.npz"))
+    return (own.is_dir() and any(own.glob("*.npz"))) or trains_no_more(s)
 
 
 def verify_step(s: Session, candidates: list[str]) -> bool:

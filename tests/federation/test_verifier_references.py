@@ -1,20 +1,175 @@
-"""What a verifier keeps as norm references (`verifier._remember`): an update it could not
-compare with any norm is abstained on (`checks.decide`) and is no norm reference later."""
+"""A hospital verifier that will not train still verifies, against what the ledger accepted.
+
+Its node may never train (its ε budget or its site's cap refuses every run, decisions/0004): it
+then has no own delta to wait for (`verifier._ready`), and its norm references come from the
+updates the ledger accepted (`verifier._references`), opened once and cached like any update it
+verified. An update it could not compare with any norm is abstained on (`checks.decide`) and is
+not a norm reference later (`verifier._remember`). A stand-in for the session (plaintext vault,
+blob directory, state directory, canned ledger answers) keeps this fast;
+tests/simulate/test_capped_verifier.py runs it in a consortium.
+"""
 
 from __future__ import annotations
 
+import secrets
+from collections import Counter, OrderedDict
 from pathlib import Path
 from types import SimpleNamespace
-from typing import cast
+from typing import Any, cast
 
-from consortium.federation.checks import Verdict
-from consortium.federation.session import Session
-from consortium.federation.verifier import _remember
+import numpy as np
+import pytest
+
+from consortium.federation.checks import Verdict, flatten
+from consortium.federation.ledgerview import revealed_updates
+from consortium.federation.session import LocalBlobs, Session
+from consortium.federation.vault import PlainVault
+from consortium.federation.verifier import _ready, _references, _remember
 from consortium.node.state import StateDir
+from consortium.pole.sml import map_state, sml_layer
+
+BASE = OrderedDict(
+    [
+        ("w0", np.full((4, 3), 0.1)),
+        ("b0", np.zeros(4)),
+        ("w1", np.ones((1, 4))),
+        ("b1", np.zeros(1)),
+    ]
+)
+
+
+class _CountingVault(PlainVault):
+    """A plaintext vault that counts its decryptions."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: Counter[bytes] = Counter()
+
+    def decrypt(self, blob: bytes) -> OrderedDict[str, np.ndarray]:
+        self.calls[blob] += 1
+        return super().decrypt(blob)
+
+
+class _Session:
+    """What the verifier's reference and readiness logic uses of a `Session`."""
+
+    def __init__(self, root: Path, member: str = "va") -> None:
+        self.member_id, self.task_id = member, "heart"
+        self.roles = frozenset({"hospital", "verifier"})
+        self.vault = _CountingVault()
+        self.blobs = LocalBlobs(root / "blobs")
+        self.state = StateDir(root / "state")
+        self.settings = SimpleNamespace(reference_window=2, planned_updates=3)
+        self.views: list[dict[str, Any]] = []
+
+    def q(self, fn: str, **args: Any) -> Any:
+        if fn == "GetVersion":
+            return {"model_digest": f"{args['version']:064x}"}
+        assert fn == "ListUpdates"
+        return self.views
+
+    def version(self, height: int) -> OrderedDict[str, np.ndarray]:
+        return BASE
+
+    def submit(self, member: str, status: str, ms: int, scale: float = 0.05) -> dict[str, Any]:
+        """An honest revealed update on version 0 with the committee's ``status``."""
+        rng = np.random.default_rng(ms)
+        delta = OrderedDict((k, rng.normal(scale=scale, size=v.shape)) for k, v in BASE.items())
+        nonce = secrets.token_hex(32)
+        mapped = map_state(delta, sml_layer(self.task_id, f"{0:064x}", member, nonce, 3))
+        update = {
+            "update_id": f"u{ms}", "member_id": member, "base_version": 0, "nonce": nonce,
+            "submitted_ms": ms, "model_digest": self.blobs.put(self.vault.encrypt(mapped)),
+            "unmapped_digest": self.blobs.put(self.vault.encrypt({"w0": delta["w0"]})),
+        }  # fmt: skip
+        self.views.append({"update": update, "status": status, "endorsements": []})
+        return update
+
+
+def _norms(ref: Any) -> list[float]:
+    return sorted(float(np.linalg.norm(d)) for d in ref.recent_deltas)
+
+
+def _refs(fake: _Session, update: dict[str, Any]) -> Any:
+    s = cast(Session, fake)
+    return _references(s, update, np.zeros((4, 3)), revealed_updates(s, update, fake.views))
+
+
+def test_without_references_of_its_own_it_takes_the_ledgers_accepted_updates(
+    tmp_path: Path,
+) -> None:
+    # Arrange: accepted and included updates of other members, one rejected, one pending
+    fake = _Session(tmp_path)
+    for ms, status in [(1, "included"), (2, "accepted"), (3, "rejected"), (4, "accepted")]:
+        fake.submit("cleveland" if ms % 2 else "hungary", status, ms)
+    fake.submit("cleveland", "pending", 5)
+    update = fake.submit("hungary", "pending", 6)  # the one being verified
+    accepted = [v["update"] for v in fake.views if v["status"] in ("accepted", "included")]
+    # Act
+    ref = _refs(fake, update)
+    # Assert: the last `reference_window` accepted ones (by submission), in the clear
+    assert len(ref.recent_deltas) == 2
+    expected = [flatten(fake.state.read_arrays("tasks", "heart", "ledger", f"{u['update_id']}.npz"))
+                for u in accepted[-2:]]  # fmt: skip
+    assert _norms(ref) == sorted(float(np.linalg.norm(d)) for d in expected)
+    for d, e in zip(ref.recent_deltas, expected, strict=True):
+        assert np.array_equal(d, e)
+    # ... opened once: asked again, it decrypts nothing
+    before = sum(fake.vault.calls.values())
+    again = _refs(fake, update)
+    assert sum(fake.vault.calls.values()) == before
+    assert _norms(again) == _norms(ref)
+
+
+def test_references_of_its_own_are_kept_as_before(tmp_path: Path) -> None:
+    fake = _Session(tmp_path)
+    for ms in (1, 2, 3):
+        fake.submit("cleveland", "accepted", ms)
+    update = fake.submit("hungary", "pending", 9)
+    own = OrderedDict((k, np.full(v.shape, 0.5)) for k, v in BASE.items())
+    fake.state.write_arrays(own, "tasks", "heart", "own", f"{0:08d}.npz")
+    # with an own delta: that alone (nothing accepted in its memory)
+    assert _norms(_refs(fake, update)) == [float(np.linalg.norm(flatten(own)))]
+    # a verifier that remembers updates it accepted (and has no own delta) uses those
+    other = _Session(tmp_path / "other", member="cleveland")
+    other.views = fake.views
+    mine = fake.views[1]["update"]
+    delta = OrderedDict((k, np.full(v.shape, 0.25)) for k, v in BASE.items())
+    other.state.write_arrays(delta, "tasks", "heart", "ledger", f"{mine['update_id']}.npz")
+    other.state.write_json({"accepted": [mine["update_id"]]}, "tasks", "heart", "verifier.json")
+    assert _norms(_refs(other, update)) == [float(np.linalg.norm(flatten(delta)))]
+
+
+def test_nothing_accepted_anywhere_leaves_no_norm_reference(tmp_path: Path) -> None:
+    fake = _Session(tmp_path)
+    fake.submit("cleveland", "rejected", 1)
+    update = fake.submit("hungary", "pending", 2)
+    assert list(_refs(fake, update).recent_deltas) == []
+
+
+@pytest.mark.parametrize(
+    ("subs", "ready"),
+    [
+        ({}, False),  # not trained yet: it waits for its first delta, as before
+        ({"0": {"base": 0, "nonce": "ab", "started": 1.0}}, False),  # training
+        ({"0": {"base": 0, "status": "refused", "reason": "site cap"}}, True),
+        ({"0": {"base": 0, "status": "spent", "reason": "task budget"}}, True),
+        ({"0": {"base": 0, "status": "abandoned", "code": "BUDGET_EXCEEDED"}}, True),
+        ({"0": {"base": 0, "status": "abandoned", "code": "STALE_BASE"}}, False),
+    ],
+)
+def test_a_hospital_that_will_not_train_does_not_wait_for_its_own_delta(
+    tmp_path: Path, subs: dict[str, Any], ready: bool
+) -> None:
+    fake = _Session(tmp_path)
+    fake.state.write_json(subs, "tasks", "heart", "submissions.json")
+    assert _ready(cast(Session, fake)) is ready
+    fake.state.write_arrays(BASE, "tasks", "heart", "own", f"{0:08d}.npz")
+    assert _ready(cast(Session, fake))  # with an own delta it verifies, whatever it refused
 
 
 def test_only_updates_whose_norm_was_compared_become_norm_references(tmp_path: Path) -> None:
-    fake = SimpleNamespace(task_id="heart", state=StateDir(tmp_path / "state"))
+    fake = _Session(tmp_path)
     s = cast(Session, fake)
     norm = {"norm_ppm": 50_000, "norm_ratio_bp": 10_000, "norm_z_bp": 0}
     verdicts = {

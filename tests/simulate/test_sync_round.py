@@ -3,9 +3,9 @@ node.toml: `SiteBudgetExceeded`, recorded only in its own state) goes on without
 round's deadline has passed, instead of waiting for the run's ``max_seconds``
 (docs/decisions/0007-bafl.md, "Buffer (FedBuff) and the synchronous baseline").
 
-The refusing hospital is Switzerland: a hospital verifier that never trained does not verify
-either (`verifier._ready`), and Switzerland's seats are the ones the others do without (it
-abstains on version 0 anyway), so that every update's committee still decides."""
+The refusing hospital is Switzerland: it still verifies (`verifier._ready`) and abstains on
+version 0, where it can run no direction check and, before any update is accepted, has no norm
+reference either (tests/simulate/test_capped_verifier.py), so the other seats decide."""
 
 from __future__ import annotations
 
