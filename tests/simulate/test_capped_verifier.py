@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from consortium.simulate import setup
 from consortium.simulate.config import SimConfig
 from consortium.simulate.runner import run_simulation
+
+from .capping import cap_site
 
 CAPPED = "va"
 
@@ -30,15 +30,7 @@ def test_updates_get_decided_when_a_committee_seat_never_trains(
 ) -> None:
     from consortium.node.open import open_session
 
-    plain = setup._node_settings
-
-    def capped(cfg: SimConfig, site: str | None) -> Any:
-        settings = plain(cfg, site)
-        if site == CAPPED:  # one update of the task costs far more ε than this site allows
-            return settings.model_copy(update={"site_epsilon_budget": 0.05})
-        return settings
-
-    monkeypatch.setattr(setup, "_node_settings", capped)
+    cap_site(monkeypatch, CAPPED)
     cfg = SimConfig(
         sites=("cleveland", "hungary", CAPPED), in_process=True, update_seconds=0.0,
         flush_seconds=1.0, planned_updates=2, epochs=1, committee_size=2, quorum=2,

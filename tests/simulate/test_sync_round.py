@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from consortium.simulate import setup
 from consortium.simulate.config import SimConfig
 from consortium.simulate.runner import run_simulation
+
+from .capping import cap_site
 
 CAPPED = "switzerland"
 
@@ -26,15 +26,7 @@ CAPPED = "switzerland"
 def test_a_sync_round_goes_on_without_a_hospital_that_refuses_to_train(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    plain = setup._node_settings
-
-    def capped(cfg: SimConfig, site: str | None) -> Any:
-        settings = plain(cfg, site)
-        if site == CAPPED:  # one update of the task costs far more ε than this site allows
-            return settings.model_copy(update={"site_epsilon_budget": 0.05})
-        return settings
-
-    monkeypatch.setattr(setup, "_node_settings", capped)
+    cap_site(monkeypatch, CAPPED)
     cfg = SimConfig(
         sync=True, in_process=True, update_seconds=0.0, planned_updates=1, epochs=1,
         sync_round_seconds=5.0, max_seconds=60, train_seed=3, workdir=str(tmp_path),
