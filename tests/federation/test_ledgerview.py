@@ -7,7 +7,7 @@ answers) keeps this fast; tests/pole/test_freeride.py runs the same code on the 
 from __future__ import annotations
 
 import secrets
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, cast
 
@@ -28,6 +28,8 @@ from consortium.federation.session import LocalBlobs, Session
 from consortium.federation.vault import PlainVault
 from consortium.node.state import StateDir
 from consortium.pole.sml import map_state, sml_layer
+
+from .counting import CountingVault
 
 BASE = OrderedDict(
     [
@@ -106,18 +108,6 @@ def test_only_earlier_revealed_updates_and_their_deltas_are_cached(tmp_path: Pat
     assert fake.state.path("tasks", "heart", "ledger", f"{first['update_id']}.npz").is_file()
 
 
-class _CountingVault(PlainVault):
-    """A plaintext vault that counts how often each blob is decrypted."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: Counter[bytes] = Counter()
-
-    def decrypt(self, blob: bytes) -> OrderedDict[str, np.ndarray]:
-        self.calls[blob] += 1
-        return super().decrypt(blob)
-
-
 def _verify_like_the_verifier(s: Session, update: dict[str, Any]) -> list[str]:
     """The ledger reads of `verifier.verify_update`; returns the duplicate candidates' ids."""
     mapped, delta = open_delta(s, update)
@@ -136,7 +126,7 @@ def test_each_update_is_decrypted_at_most_once_per_member(tmp_path: Path) -> Non
     # Arrange: four honest updates, a converted copy of the first, and one of this member's own
     rng = np.random.default_rng(2)
     fake = _Session(tmp_path)
-    fake.vault = vault = _CountingVault()
+    fake.vault = vault = CountingVault()
     fake.member_id = "cleveland"  # type: ignore[attr-defined]
     originals = [_delta(rng) for _ in range(4)]
     for i, d in enumerate(originals):
@@ -165,7 +155,7 @@ def test_each_update_is_decrypted_at_most_once_per_member(tmp_path: Path) -> Non
 def test_the_duplicate_check_opens_only_close_first_layers(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     fake = _Session(tmp_path)
-    fake.vault = vault = _CountingVault()
+    fake.vault = vault = CountingVault()
     others = [fake.submit(f"m{i}", 0, _delta(rng), ms=i)[0] for i in range(3)]
     s = cast(Session, fake)
     near = revealed_first(s, others[1])
@@ -182,7 +172,7 @@ def test_the_score_of_other_members_decrypts_nothing(tmp_path: Path) -> None:
     # Arrange: two updates of other members, this member's own, one opened by verifying it
     rng = np.random.default_rng(4)
     fake = _Session(tmp_path)
-    fake.vault = vault = _CountingVault()
+    fake.vault = vault = CountingVault()
     fake.member_id = "cleveland"  # type: ignore[attr-defined]
     unopened, _ = fake.submit("va", 0, _delta(rng), ms=1)
     verified, _ = fake.submit("hungary", 0, d_verified := _delta(rng), ms=2)

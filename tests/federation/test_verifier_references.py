@@ -12,7 +12,7 @@ tests/simulate/test_capped_verifier.py runs it in a consortium.
 from __future__ import annotations
 
 import secrets
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -23,10 +23,11 @@ import pytest
 from consortium.federation.checks import Verdict, flatten
 from consortium.federation.ledgerview import revealed_updates
 from consortium.federation.session import LocalBlobs, Session
-from consortium.federation.vault import PlainVault
 from consortium.federation.verifier import _ready, _references, _remember
 from consortium.node.state import StateDir
 from consortium.pole.sml import map_state, sml_layer
+
+from .counting import CountingVault
 
 BASE = OrderedDict(
     [
@@ -38,25 +39,13 @@ BASE = OrderedDict(
 )
 
 
-class _CountingVault(PlainVault):
-    """A plaintext vault that counts its decryptions."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: Counter[bytes] = Counter()
-
-    def decrypt(self, blob: bytes) -> OrderedDict[str, np.ndarray]:
-        self.calls[blob] += 1
-        return super().decrypt(blob)
-
-
 class _Session:
     """What the verifier's reference and readiness logic uses of a `Session`."""
 
     def __init__(self, root: Path, member: str = "va") -> None:
         self.member_id, self.task_id = member, "heart"
         self.roles = frozenset({"hospital", "verifier"})
-        self.vault = _CountingVault()
+        self.vault = CountingVault()
         self.blobs = LocalBlobs(root / "blobs")
         self.state = StateDir(root / "state")
         self.settings = SimpleNamespace(reference_window=2, planned_updates=3)
