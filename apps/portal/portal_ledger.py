@@ -16,6 +16,7 @@ import pandas as pd
 from portal_data import VALID, PortalData, task_of, to_decimal
 
 from consortium.ledger.contract.committee import committee_outcome
+from consortium.ledger.contract.records import too_stale
 
 __all__ = [
     "attestations",
@@ -127,7 +128,7 @@ def never_included(
     if member in revoked:
         return "member revoked"
     limit = task.get("max_staleness")
-    if head is not None and limit is not None and head - base > int(limit):
+    if head is not None and limit is not None and too_stale(head, base, int(limit)):
         return f"too stale to enter a block: base v{base}, head v{head}, max_staleness {limit}"
     return ""
 

@@ -55,6 +55,7 @@ from typing import Any
 from consortium.federation.session import Session
 from consortium.federation.weights import BufferedUpdate, BufferWeights, buffer_weights
 from consortium.ledger.contract.committee import committee_outcome
+from consortium.ledger.contract.records import too_stale as beyond_max_staleness
 
 __all__ = [
     "WEIGHT_TOLERANCE_PPM",
@@ -315,7 +316,7 @@ def too_stale(update: dict[str, Any], head: int, task: dict[str, Any]) -> bool:
     """Is ``update`` more than the task's ``max_staleness`` versions behind ``head``? Then no
     aggregate or proposal may include it (STALE_BASE): it stays accepted and is never included.
     The head only grows, so it never becomes includable again."""
-    return head - int(update["base_version"]) > int(task["max_staleness"])
+    return beyond_max_staleness(head, int(update["base_version"]), int(task["max_staleness"]))
 
 
 def _accepted(s: Session, revoked: set[str], head: int) -> list[dict[str, Any]]:

@@ -35,6 +35,7 @@ from consortium.ledger.contract.records import (
     SubmitUpdateArgs,
     TaskRecord,
     Update,
+    too_stale,
 )
 
 SML_COMMIT_PREFIX = "consortium/sml-commit/v1|"
@@ -145,7 +146,7 @@ def check_includable(
                 f"update {update_id} is from {update.member_id!r}, revoked since: a revoked "
                 "member's updates enter no block; leave it out",
             )
-        if head.height - update.base_version > task.max_staleness:
+        if too_stale(head.height, update.base_version, task.max_staleness):
             raise fail(
                 codes.STALE_BASE,
                 f"update {update_id} is on version {update.base_version}, more than max_staleness "
@@ -203,7 +204,7 @@ def submit_update(ctx: TxContext, args: SubmitUpdateArgs) -> dict[str, Any]:
     head = load_head(ctx, args.task_id)
     if args.base_version > head.height:
         raise fail(codes.VERSION_NOT_FOUND, f"version {args.base_version} does not exist yet")
-    if head.height - args.base_version > task.max_staleness:
+    if too_stale(head.height, args.base_version, task.max_staleness):
         raise fail(codes.STALE_BASE, f"base {args.base_version} is too old (head {head.height})")
     if task.sml and not args.commitment:
         raise fail(codes.COMMITMENT_MISSING, "this task uses SML: send the nonce's commitment")

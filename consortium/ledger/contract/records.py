@@ -355,6 +355,14 @@ class TaskRecord(Task):
     published_ms: NonNegInt
 
 
+def too_stale(head: int, base_version: int, max_staleness: int) -> bool:
+    """Is an update on ``base_version`` more than the task's ``max_staleness`` versions behind
+    ``head``? Then it enters no aggregate or block (STALE_BASE; 0001, "Staleness at inclusion").
+    The head only grows, so such an update never becomes includable again. One rule for the
+    contract, the aggregator and the portal."""
+    return head - base_version > max_staleness
+
+
 class Update(Record):
     """`update/{task_id}/{update_id}`; `update_id` is the SubmitUpdate transaction id."""
 
