@@ -29,16 +29,7 @@ from consortium.federation.vault import PlainVault
 from consortium.node.state import StateDir
 from consortium.pole.sml import map_state, sml_layer
 
-from .counting import CountingVault
-
-BASE = OrderedDict(
-    [
-        ("w0", np.full((4, 3), 0.1)),
-        ("b0", np.zeros(4)),
-        ("w1", np.ones((1, 4))),
-        ("b1", np.zeros(1)),
-    ]
-)
+from .doubles import BASE, CountingVault
 
 
 class _Session:

@@ -1,4 +1,4 @@
-"""A plaintext vault that counts its decryptions: what a verifier opens, and how often."""
+"""Test doubles for what a verifier opens: a small model and a vault that counts decryptions."""
 
 from __future__ import annotations
 
@@ -7,6 +7,16 @@ from collections import Counter, OrderedDict
 import numpy as np
 
 from consortium.federation.vault import PlainVault
+
+# A two-layer model small enough to read in a failure message (4 hidden units, 3 inputs).
+BASE = OrderedDict(
+    [
+        ("w0", np.full((4, 3), 0.1)),
+        ("b0", np.zeros(4)),
+        ("w1", np.ones((1, 4))),
+        ("b1", np.zeros(1)),
+    ]
+)
 
 
 class CountingVault(PlainVault):
