@@ -218,3 +218,51 @@ def test_printed_epsilon_never_understates_a_spend_or_overstates_what_is_left() 
     assert spent_text(1.0001) == "1.001"
     assert left_text(0.0009) == "0.000" and left_text(0.4999) == "0.499"
     assert left_text(-0.2) == "0.000"
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([0.6, 0.9, 1.1, 2.5, 7.0]),
+            st.sampled_from([0.01, 0.1, 0.28, 1.0]),
+            st.integers(min_value=0, max_value=400),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    st.sampled_from([1e-5, 1e-6]),
+)
+def test_rdp_epsilon_is_opacus_number_exactly(
+    runs: list[tuple[float, float, int]], delta: float
+) -> None:
+    merged: dict[tuple[float, float], int] = {}
+    for s, q, n in runs:  # epsilon_of composes runs of one mechanism as their total (see above)
+        if n > 0:
+            merged[(s, q)] = merged.get((s, q), 0) + n
+    theirs = RDPAccountant()
+    theirs.history = [(s, q, n) for (s, q), n in merged.items()]
+    expected = theirs.get_epsilon(delta=delta) if theirs.history else 0.0
+    assert epsilon_of(runs, delta=delta, accountant="rdp") == expected
+
+
+def test_rdp_of_a_mechanism_is_computed_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A node asks for ε at every poll and a pacing search asks dozens of times: the RDP curve of
+    one (σ, q) does not depend on the step count, so it is computed once and scaled."""
+    from opacus.accountants.analysis import rdp as analysis
+
+    calls: list[tuple[float, float]] = []
+    real = analysis._compute_rdp
+
+    def counting(q: float, sigma: float, alpha: float) -> float:
+        calls.append((q, sigma))
+        return real(q, sigma, alpha)
+
+    monkeypatch.setattr(analysis, "_compute_rdp", counting)
+    sigma = 1.2345678  # a σ no other test uses, so the cache is cold for it
+    first = epsilon_of([(sigma, 0.05, 40)], delta=1e-5, accountant="rdp")
+    cold = len(calls)
+    assert cold > 0
+    later = [epsilon_of([(sigma, 0.05, n)], delta=1e-5, accountant="rdp") for n in (40, 80, 120)]
+    assert len(calls) == cold  # no new RDP evaluation for the same mechanism
+    assert later[0] == first and later[0] < later[1] < later[2]
