@@ -120,11 +120,13 @@ def _status(
 def never_included(
     member: str, base: int, task: dict[str, Any], head: int | None, revoked: set[str]
 ) -> str:
-    """Why an accepted update can never enter a block ('' if it still can), by the contract's rule
-    for aggregates and proposals (``check_includable``; 0001-protocol.md, "Revocation" and
-    "Staleness at inclusion"): its member is revoked, or it is more than the task's
-    ``max_staleness`` versions behind the head. Neither passes: a revoked member stays revoked and
-    the head only grows, so the update stays ``accepted`` on the ledger for good."""
+    """Why an accepted or pending update can never enter a block ('' if it still can), by the
+    contract's rule for aggregates and proposals (``check_includable``; 0001-protocol.md,
+    "Revocation" and "Staleness at inclusion"): its member is revoked, or it is more than the
+    task's ``max_staleness`` versions behind the head. Neither passes: a revoked member stays
+    revoked and the head only grows. So an accepted update stays ``accepted`` on the ledger for
+    good, and a pending one is refused whatever its committee decides (a revoked member cannot
+    even reveal its nonce, so its unrevealed updates stay pending)."""
     if member in revoked:
         return "member revoked"
     limit = task.get("max_staleness")
@@ -152,8 +154,8 @@ def _revoked(data: PortalData) -> set[str]:
 
 def updates(data: PortalData, member: str | None = None) -> pd.DataFrame:
     """Submitted updates (valid SubmitUpdate), their fate and the reasons given by verifiers.
-    ``never_included`` says why an accepted update will never be in a block (`never_included`);
-    its ``status`` stays the ledger's ``accepted``."""
+    ``never_included`` says why an accepted or pending update will never be in a block
+    (`never_included`); its ``status`` stays the ledger's."""
     tasks, votes, known = data.tasks(), endorsements(data), _statuses(data)
     included = {
         u: int(v["height"]) for v in versions(data).to_dict("records") for u in v["updates"]
@@ -175,7 +177,7 @@ def updates(data: PortalData, member: str | None = None) -> pd.DataFrame:
         if status == "rejected" and not reasons:  # every seat abstained: nobody could judge it
             reasons = sorted(set(mine["reason"]))
         base = int(tx.args.get("base_version", 0))
-        stuck = "" if status != "accepted" else never_included(
+        stuck = "" if status not in _UNDECIDED else never_included(
             tx.creator, base, tasks.get(task_of(tx), {}), heads.get(task_of(tx)), revoked
         )  # fmt: skip
         rows.append(
@@ -197,6 +199,8 @@ def updates(data: PortalData, member: str | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=_UPDATE_COLUMNS)
 
 
+_UNDECIDED = ("accepted", "pending")  # the statuses an update may still leave for a block
+
 _UPDATE_COLUMNS = [
     "time",
     "task",
@@ -215,14 +219,16 @@ _UPDATE_COLUMNS = [
 
 def update_fates(table: pd.DataFrame) -> dict[str, int]:
     """How many of ``updates``' rows are in each fate, by the label the training page shows: an
-    accepted update is waiting only if it may still enter a block."""
+    accepted update is waiting, and a pending one is counted as pending, only if it may still
+    enter a block."""
     status, stuck = table["status"], table["never_included"] != ""
     return {
         "in a model version": int((status == "included").sum()),
         "accepted, waiting": int(((status == "accepted") & ~stuck).sum()),
         "accepted, never included": int(((status == "accepted") & stuck).sum()),
         "rejected": int((status == "rejected").sum()),
-        "pending": int((status == "pending").sum()),
+        "pending": int(((status == "pending") & ~stuck).sum()),
+        "pending, never included": int(((status == "pending") & stuck).sum()),
     }
 
 

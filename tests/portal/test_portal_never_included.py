@@ -1,7 +1,8 @@
 """An accepted update that can never enter a block (its member revoked, or more than the task's
 ``max_staleness`` versions behind the head: the contract refuses it in any aggregate or proposal,
 docs/decisions/0001-protocol.md "Staleness at inclusion") stays ``accepted`` on the ledger; the
-training page says why instead of counting it as waiting."""
+training page says why instead of counting it as waiting. A pending update in that state can never
+enter a block either, whatever its committee decides: the page says so too."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from portal_fixture import HOSPITAL, PASSWORD, TASK, h
 
 MEMBERS = ("cleveland", "hungary")
+LATE = "switzerland"  # submits on version 0 too, never judged
 
 
 @dataclass
@@ -71,7 +73,31 @@ def test_an_accepted_update_that_can_never_be_included_says_why() -> None:
     assert list(table["status"]) == list(statuses.values())  # the ledger's status is kept
     assert pl.update_fates(table) == {
         "in a model version": 1, "accepted, waiting": 1, "accepted, never included": 2,
-        "rejected": 1, "pending": 0,
+        "rejected": 1, "pending": 0, "pending, never included": 0,
+    }  # fmt: skip
+
+
+def test_a_pending_update_that_can_never_be_included_says_why() -> None:
+    """Once accepted it would be refused like an accepted one (the head only grows, a revoked
+    member stays revoked); rejected, it is never included anyway."""
+    submit = [
+        _Tx("stale", "va", {"task_id": "heart", "base_version": 3}),
+        _Tx("edge", "va", {"task_id": "heart", "base_version": 5}),  # 9 - 5 = max_staleness
+        _Tx("revoked", "lab", {"task_id": "heart", "base_version": 8}),
+    ]
+    statuses = {"stale": "pending", "edge": "pending", "revoked": "pending"}
+    data = _Data({"SubmitUpdate": submit}, statuses, head=9, revoked=("lab",))
+
+    table = pl.updates(data).set_index("update_id")  # type: ignore[arg-type]
+
+    why = table["never_included"]
+    assert why["stale"] == "too stale to enter a block: base v3, head v9, max_staleness 4"
+    assert why["revoked"] == "member revoked"
+    assert why["edge"] == ""
+    assert list(table["status"]) == ["pending"] * 3  # the ledger's status is kept
+    assert pl.update_fates(table) == {
+        "in a model version": 0, "accepted, waiting": 0, "accepted, never included": 0,
+        "rejected": 0, "pending": 1, "pending, never included": 2,
     }  # fmt: skip
 
 
@@ -79,7 +105,8 @@ def test_an_accepted_update_that_can_never_be_included_says_why() -> None:
 def left_behind(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real ledger, task ``max_staleness`` 0: cleveland and hungary submit on version 0, both
     are accepted, and cleveland seals version 1 with its own update only. Hungary's stays
-    accepted, one version behind: the contract would refuse it in any aggregate."""
+    accepted, one version behind: the contract would refuse it in any aggregate. Switzerland also
+    submits on version 0 and reveals, but nobody judges it: it stays pending, as stale."""
     from portal_auth import set_password
     from portal_fixture import _real_version
 
@@ -109,6 +136,12 @@ def left_behind(tmp_path_factory: pytest.TempPathFactory) -> Path:
                     "task_id": TASK, "update_id": ids[name], "verdict": "accept", "reason": "OK",
                     "metric_bp": 7100, "scores": {"norm": 10},
                 })  # fmt: skip
+        unjudged = {"task_id": TASK, "base_version": 0, "model_digest": h(LATE), "n_samples": 200,
+                    "epsilon_spent": "1", "commitment": ""}  # fmt: skip
+        ids[LATE] = ledgers[LATE].submit_ok("SubmitUpdate", unjudged)["update_id"]
+        reveal = {"task_id": TASK, "update_id": ids[LATE], "nonce": "",
+                  "unmapped_digest": h(f"u{LATE}")}  # fmt: skip
+        ledgers[LATE].submit_ok("RevealNonce", reveal)
         head = ledgers[HOSPITAL].evaluate("GetHead", {"task_id": TASK})
         model_digest, blob_digest = _real_version(root, ledgers[HOSPITAL], 1)
         proposal = ledgers[HOSPITAL].submit_ok("ProposeBlock", {
@@ -126,10 +159,13 @@ def left_behind(tmp_path_factory: pytest.TempPathFactory) -> Path:
         assert ledgers[HOSPITAL].evaluate("GetHead", {"task_id": TASK})["height"] == 1
         left = {"task_id": TASK, "update_id": ids["hungary"]}
         assert ledgers[HOSPITAL].evaluate("GetUpdate", left)["status"] == "accepted"
+        late = {"task_id": TASK, "update_id": ids[LATE]}
+        assert ledgers[HOSPITAL].evaluate("GetUpdate", late)["status"] == "pending"
     finally:
         for ledger in ledgers.values():
             ledger.close()
-    set_password(root / "members" / "hungary", PASSWORD, n_log2=12)
+    for name in ("hungary", LATE):
+        set_password(root / "members" / name, PASSWORD, n_log2=12)
     return root
 
 
@@ -145,3 +181,19 @@ def test_the_training_page_says_why_an_accepted_update_is_not_waiting(
     reason = "too stale to enter a block: base v0, head v1, max_staleness 0"
     assert list(at.dataframe[0].value["never_included"]) == [reason]
     assert any(reason in w.value for w in at.warning)
+
+
+def test_the_training_page_says_why_a_pending_update_will_never_be_included(
+    left_behind: Path, portal: Any
+) -> None:
+    at = portal(left_behind, LATE, page="training")
+
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["pending"] == "0"
+    assert metrics["pending, never included"] == "1"
+    reason = "too stale to enter a block: base v0, head v1, max_staleness 0"
+    table = at.dataframe[0].value
+    assert list(table["status"]) == ["pending"]
+    assert list(table["never_included"]) == [reason]
+    assert any(reason in w.value and "pending" in w.value for w in at.warning)

@@ -24,17 +24,20 @@ else:
     stuck = mine[mine["never_included"] != ""]
     if not stuck.empty:
         st.warning(
-            "Accepted, but never to be included in a model version: "
+            "Never to be included in a model version: "
             + "; ".join(
-                f"{short(u)}: {why}"
-                for u, why in zip(stuck["update_id"], stuck["never_included"], strict=True)
+                f"{short(u)} ({status}): {why}"
+                for u, status, why in zip(
+                    stuck["update_id"], stuck["status"], stuck["never_included"], strict=True
+                )
             )
         )
         st.caption(
             "The contract refuses such an update in any aggregate or block (a revoked member's, "
             "or one more than the task's max_staleness versions behind the head: the head only "
-            "grows). It stays accepted on the ledger and earns nothing, and the ε declared for it "
-            "stays spent; a member not revoked trains on a newer version instead "
+            "grows), whatever its committee decides for a pending one. It keeps its status on "
+            "the ledger and earns nothing, and the ε declared for it stays spent; a member not "
+            "revoked trains on a newer version instead "
             '(docs/decisions/0001-protocol.md, "Staleness at inclusion").'
         )
     rejected = mine[mine["status"] == "rejected"]
