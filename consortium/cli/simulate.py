@@ -22,6 +22,21 @@ def _pairs(values: list[str], what: str, sites: tuple[str, ...]) -> dict[str, st
     return out
 
 
+def _check_round_seconds(seconds: float, sync: bool) -> None:
+    """``--sync-round-seconds``: a finite number of seconds above 0, and only with ``--sync``
+    (asynchronously there is no round: silently ignoring it would mislead)."""
+    if not (math.isfinite(seconds) and seconds > 0):
+        fail(
+            f"--sync-round-seconds must be a number of seconds greater than 0 (got {seconds:g}), "
+            "e.g. --sync-round-seconds 30"
+        )
+    if not sync:
+        fail(
+            "--sync-round-seconds only applies with --sync (the synchronous baseline's round "
+            "deadline): add --sync, or leave it out"
+        )
+
+
 @app.command()
 def simulate(
     speed: Annotated[list[str], typer.Option(help="Slowness per site, e.g. va=5.")] = [],  # noqa: B006
@@ -29,6 +44,14 @@ def simulate(
         list[str], typer.Option(help="Attack per site: sign_flip|scale10|label_flip|noise.")
     ] = [],  # noqa: B006
     sync: Annotated[bool, typer.Option("--sync", help="Synchronous FedAvg baseline.")] = False,
+    sync_round_seconds: Annotated[
+        float | None,
+        typer.Option(
+            help="With --sync (refused without it: the asynchronous mode has no rounds): how long "
+            "a round waits for a hospital that has sent nothing, counted from the round's first "
+            "update; a number greater than 0. Default 60 (SimConfig.sync_round_seconds)."
+        ),
+    ] = None,
     no_sml: Annotated[bool, typer.Option("--no-sml", help="No Secure Mapping Layer.")] = False,
     plaintext: Annotated[bool, typer.Option("--plaintext", help="No HE (bench only).")] = False,
     target_auroc: Annotated[float | None, typer.Option(help="Stop at this AUROC.")] = None,
@@ -64,6 +87,8 @@ def simulate(
         fail(f"--planned-updates must be at least 1 (got {planned_updates})")
     if not max_seconds > 0:
         fail(f"--max-seconds must be greater than 0 (got {max_seconds})")
+    if sync_round_seconds is not None:
+        _check_round_seconds(sync_round_seconds, sync)
     attacks = _pairs(attack, "attack", DEFAULT_SITES)
     bad = [a for a in attacks.values() if a not in ATTACKS]
     if bad:
@@ -77,6 +102,8 @@ def simulate(
         target_auroc=target_auroc, stop_at_target=target_auroc is not None,
         max_seconds=max_seconds, planned_updates=planned_updates,
         out=str(out), ledger=ledger,  # type: ignore[arg-type]
+        sync_round_seconds=SimConfig.model_fields["sync_round_seconds"].default
+        if sync_round_seconds is None else sync_round_seconds,
     )  # fmt: skip
     console = Console()
     console.print(f"simulating {len(cfg.sites)} hospitals ({'sync' if sync else 'async'})")

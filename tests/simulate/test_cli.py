@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from consortium.cli import app
+from consortium.simulate.config import SimConfig
 
 runner = CliRunner()
 
@@ -60,3 +62,43 @@ def test_max_seconds_must_be_positive() -> None:
     result = runner.invoke(app, ["simulate", "--max-seconds", "-1"])
     assert result.exit_code == 2, result.output
     assert "--max-seconds must be greater than 0 (got -1.0)" in result.output
+
+
+class _Captured(Exception):
+    """Stops `simulate` at the run, with the configuration it was given."""
+
+
+def _config_of(monkeypatch: pytest.MonkeyPatch, args: list[str]) -> SimConfig:
+    """The SimConfig `consortium simulate ARGS` hands to the runner (nothing is run)."""
+    from consortium.simulate import runner as sim_runner
+
+    def capture(cfg: SimConfig, **_: object) -> None:
+        raise _Captured(cfg)
+
+    monkeypatch.setattr(sim_runner, "run_simulation", capture)
+    result = runner.invoke(app, ["simulate", *args])
+    assert isinstance(result.exception, _Captured), result.output
+    cfg = result.exception.args[0]
+    assert isinstance(cfg, SimConfig)
+    return cfg
+
+
+def test_sync_round_seconds_reaches_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = _config_of(monkeypatch, ["--sync", "--sync-round-seconds", "7.5"])
+    assert cfg.sync and cfg.sync_round_seconds == 7.5
+    default = _config_of(monkeypatch, ["--sync"])
+    assert default.sync_round_seconds == SimConfig().sync_round_seconds
+
+
+def test_sync_round_seconds_must_be_positive() -> None:
+    for value in ("0", "-3", "nan", "inf"):
+        result = runner.invoke(app, ["simulate", "--sync", "--sync-round-seconds", value])
+        assert result.exit_code == 2, result.output
+        assert "--sync-round-seconds must be a number of seconds greater than 0" in result.output
+        assert f"(got {value})" in result.output
+
+
+def test_sync_round_seconds_needs_sync() -> None:
+    result = runner.invoke(app, ["simulate", "--sync-round-seconds", "30"])
+    assert result.exit_code == 2, result.output
+    assert "--sync-round-seconds only applies with --sync" in result.output
