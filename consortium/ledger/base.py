@@ -62,6 +62,36 @@ class TxContext(Protocol):
         ...
 
 
+class BufferedContext:
+    """The part of a `TxContext` every backend shares: the transaction's id, timestamp and creator,
+    and a write set that buffers `put_state` (applied only if the transaction is valid; reads never
+    see it, as on a Fabric peer). Subclasses read committed state (`get_state`, `range`)."""
+
+    def __init__(self, tx_id: str, timestamp_ms: int, creator: Creator) -> None:
+        self._tx_id = tx_id
+        self._timestamp_ms = timestamp_ms
+        self._creator = creator
+        self.writes: dict[str, bytes] = {}
+
+    @property
+    def tx_id(self) -> str:
+        return self._tx_id
+
+    @property
+    def timestamp_ms(self) -> int:
+        return self._timestamp_ms
+
+    @property
+    def creator(self) -> Creator:
+        return self._creator
+
+    def put_state(self, key: str, value: bytes) -> None:
+        """Buffer a write of ``value`` (bytes) at ``key`` (a non-empty str)."""
+        if not isinstance(key, str) or not key or not isinstance(value, bytes | bytearray):
+            raise TypeError("put_state needs a non-empty str key and bytes value")
+        self.writes[key] = bytes(value)
+
+
 class Contract(Protocol):
     """A deterministic contract. Raise `ContractError` to reject; return a JSON-able result."""
 

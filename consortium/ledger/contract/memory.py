@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from consortium.ledger.base import Contract, ContractError, Creator
+from consortium.ledger.base import BufferedContext, Contract, ContractError, Creator
 from consortium.ledger.contract.codes import VALID
 
 
@@ -56,35 +56,16 @@ class MemoryState:
         return len(self._data)
 
 
-class MemoryContext:
+class MemoryContext(BufferedContext):
     """A `TxContext` over a `MemoryState`: snapshot reads, buffered writes."""
 
     def __init__(self, state: MemoryState, tx_id: str, timestamp_ms: int, creator: Creator):
+        super().__init__(tx_id, timestamp_ms, creator)
         self._state = state
-        self._tx_id = tx_id
-        self._timestamp_ms = timestamp_ms
-        self._creator = creator
-        self.writes: dict[str, bytes] = {}
-
-    @property
-    def tx_id(self) -> str:
-        return self._tx_id
-
-    @property
-    def timestamp_ms(self) -> int:
-        return self._timestamp_ms
-
-    @property
-    def creator(self) -> Creator:
-        return self._creator
 
     def get_state(self, key: str) -> bytes | None:
         """The committed value of ``key`` (not this transaction's pending write, as in Fabric)."""
         return self._state.get(key)
-
-    def put_state(self, key: str, value: bytes) -> None:
-        """Buffer a write; applied by `commit` only when the transaction is valid."""
-        self.writes[key] = bytes(value)
 
     def range(self, start: str, end: str) -> Iterator[tuple[str, bytes]]:
         """Committed keys in [start, end)."""

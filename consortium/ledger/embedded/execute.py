@@ -20,7 +20,7 @@ from json.encoder import encode_basestring
 from typing import Any
 
 from consortium.canonical import CanonicalError, canonical_json, sha256_hex
-from consortium.ledger.base import VALID, Contract, ContractError, Creator
+from consortium.ledger.base import VALID, BufferedContext, Contract, ContractError, Creator
 from consortium.ledger.embedded.certs import CertValidator
 from consortium.ledger.embedded.envelope import (
     ParsedEnvelope,
@@ -175,37 +175,17 @@ def result_bytes(value: Any) -> bytes:
     return canonical_json(value)
 
 
-class StateContext:
+class StateContext(BufferedContext):
     """`TxContext` over the SQLite world state, buffering this transaction's writes."""
 
     def __init__(self, conn: sqlite3.Connection, tx_id: str, timestamp_ms: int, creator: Creator):
+        super().__init__(tx_id, timestamp_ms, creator)
         self._conn = conn
-        self._tx_id = tx_id
-        self._timestamp_ms = timestamp_ms
-        self._creator = creator
-        self.writes: dict[str, bytes] = {}
-
-    @property
-    def tx_id(self) -> str:
-        return self._tx_id
-
-    @property
-    def timestamp_ms(self) -> int:
-        return self._timestamp_ms
-
-    @property
-    def creator(self) -> Creator:
-        return self._creator
 
     def get_state(self, key: str) -> bytes | None:
         """The committed value (reads do not see this transaction's own writes, as in Fabric)."""
         row = self._conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
         return None if row is None else bytes(row[0])
-
-    def put_state(self, key: str, value: bytes) -> None:
-        if not isinstance(key, str) or not key or not isinstance(value, bytes | bytearray):
-            raise TypeError("put_state needs a non-empty str key and bytes value")
-        self.writes[key] = bytes(value)
 
     def range(self, start: str, end: str) -> Iterator[tuple[str, bytes]]:
         """Committed keys in [start, end) in byte order; an empty ``end`` means no upper bound."""
