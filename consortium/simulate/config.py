@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from consortium.federation.checks import Thresholds
 from consortium.node.settings import Attack
@@ -14,6 +14,9 @@ __all__ = ["DEFAULT_SITES", "SimConfig", "SimReport", "SiteReport", "VersionPoin
 
 DEFAULT_SITES = ("cleveland", "hungary", "switzerland", "va")
 
+SiteRole = Literal["hospital", "verifier"]
+BOTH_ROLES: tuple[SiteRole, ...] = ("hospital", "verifier")
+
 
 class SimConfig(BaseModel):
     """A simulated consortium: hospitals (one process each), an aggregator, one task."""
@@ -21,6 +24,10 @@ class SimConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sites: tuple[str, ...] = DEFAULT_SITES
+    # site -> its member's roles; a site not named has both. ("verifier",): an evaluation lab
+    # with that site's held-out rows, which verifies and attests but never trains or seals;
+    # ("hospital",): a site that trains and seals but verifies nothing.
+    roles: dict[str, tuple[SiteRole, ...]] = Field(default_factory=dict)
     speeds: dict[str, float] = Field(default_factory=dict)  # site -> slowness factor (5 = 5x)
     attacks: dict[str, Attack] = Field(default_factory=dict)  # site -> attack
     sync: bool = False  # synchronous FedAvg baseline
@@ -69,6 +76,30 @@ class SimConfig(BaseModel):
     # "embedded": the SQLite ledger; "fabric-fake": every node reaches the ledger through
     # FabricLedger (Gateway gRPC) on the protocol-level fake peer in its own process.
     ledger: Literal["embedded", "fabric-fake"] = "embedded"
+
+    @model_validator(mode="after")
+    def _roles_of_sites(self) -> SimConfig:
+        for site, roles in self.roles.items():
+            if site not in self.sites:
+                raise ValueError(
+                    f"roles names {site!r}, which is not among the sites {list(self.sites)}: "
+                    "give roles to sites of the simulation"
+                )
+            if not roles:
+                raise ValueError(
+                    f"roles: {site!r} has no role: give it 'hospital', 'verifier' or both, or "
+                    "leave it out of the simulation's sites"
+                )
+        return self
+
+    def site_roles(self, site: str) -> tuple[SiteRole, ...]:
+        """The roles of ``site``'s member (both unless `roles` names it)."""
+        return tuple(self.roles.get(site, BOTH_ROLES))
+
+    @property
+    def hospitals(self) -> tuple[str, ...]:
+        """The sites that train (role hospital), in the order of `sites`."""
+        return tuple(s for s in self.sites if "hospital" in self.site_roles(s))
 
 
 class VersionPoint(BaseModel):

@@ -145,7 +145,7 @@ class Monitor:
                 and not too_stale(v["update"], int(head["height"]), task)]  # fmt: skip
         if left:
             return False
-        for site in self.cfg.sites:
+        for site in self.cfg.hospitals:  # a site that only verifies sends nothing
             subs = _read_json(self.root / "members" / site / "state" / "tasks" / "heart"
                               / "submissions.json")  # fmt: skip
             # the trainer's own count; a refusal by a site's cap is final during a run

@@ -1,10 +1,11 @@
 """Create the consortium directory a simulation runs in: identities, ledger, keys, task, cohorts.
 
 The same steps as `consortium init` followed by publishing a task, done through the library:
-one hospital per site (roles hospital + verifier), one aggregator (public context only), one
-admin. Each hospital's cohort table (``heart_cohort_table(site)``, the table an ingest of the
-demo FHIR produces) is written to ``members/SITE/cohort/cohort.parquet``, and each node's local
-settings (speed, attack, pacing) to ``members/NAME/node.toml``.
+one member per site (roles hospital + verifier, or those `SimConfig.roles` gives it), one
+aggregator (public context only), one admin. Each site's cohort table
+(``heart_cohort_table(site)``, the table an ingest of the demo FHIR produces) is written to
+``members/SITE/cohort/cohort.parquet`` (a member that only verifies uses only its held-out rows),
+and each node's local settings (speed, attack, pacing) to ``members/NAME/node.toml``.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def task_params(cfg: SimConfig) -> Any:
         committee_size=cfg.committee_size, quorum=cfg.quorum,
         staleness_exponent_bp=cfg.staleness_exponent_bp,
         max_staleness=0 if cfg.sync else cfg.max_staleness,
-        buffer_size=len(cfg.sites) if cfg.sync else cfg.buffer_size,
+        buffer_size=len(cfg.hospitals) if cfg.sync else cfg.buffer_size,
         server_lr_bp=cfg.server_lr_bp, sml=cfg.sml, target_interval_ms=cfg.target_interval_ms,
         retarget_every=cfg.retarget_every, min_interval_bp=cfg.min_interval_bp,
         gain_decay_intervals=cfg.gain_decay_intervals,
@@ -68,7 +69,7 @@ def _node_settings(cfg: SimConfig, site: str | None) -> NodeSettings:
         update_seconds=cfg.update_seconds, attack=cfg.attacks.get(site or "", "none"),
         flush_seconds=cfg.flush_seconds, plaintext=cfg.plaintext,
         sealer_timeout_seconds=cfg.sealer_timeout_seconds, verifier=cfg.verifier,
-        sync_members=list(cfg.sites) if cfg.sync else [],
+        sync_members=list(cfg.hospitals) if cfg.sync else [],
         sync_round_seconds=cfg.sync_round_seconds,
         poll_seconds=0.1,
         seed=None if cfg.train_seed is None or site is None
@@ -124,7 +125,7 @@ def create_consortium(cfg: SimConfig, root: Path, peer: FakePeerProcess | None =
     from consortium.ledger.factory import open_ledger
     from consortium.node.open import member_dir
 
-    roles = {site: ["hospital", "verifier"] for site in cfg.sites}
+    roles: dict[str, list[str]] = {site: list(cfg.site_roles(site)) for site in cfg.sites}
     roles[AGGREGATOR] = ["aggregator"]
     roles[ADMIN] = ["admin"]
     config = _bootstrap(cfg, create_identities(root, "sim", roles), peer)

@@ -97,3 +97,31 @@ def test_an_accepted_update_grown_too_stale_does_not_keep_the_run_going(tmp_path
     assert monitor.done() is True
     monitor.s.task = lambda: {"max_staleness": 2}  # type: ignore[method-assign]
     assert monitor.done() is False  # 2 behind, max 2: it can still be aggregated
+
+
+def test_a_site_that_only_verifies_does_not_keep_the_run_going(tmp_path: Path) -> None:
+    # Arrange: Hungary sent all it planned; Cleveland is an evaluation lab (verifier only) and
+    # has no submission records at all, as it never trains
+    monitor = _monitor(tmp_path, {"hungary": [_sent(0), _sent(1), _sent(2)]})
+    monitor.cfg = SimConfig(sites=("cleveland", "hungary"), planned_updates=3,
+                            roles={"cleveland": ("verifier",)})  # fmt: skip
+    # Act / Assert
+    assert monitor.done() is True
+    monitor.cfg = SimConfig(sites=("cleveland", "hungary"), planned_updates=3)
+    assert monitor.done() is False  # a hospital that sent nothing yet: not done
+
+
+def test_roles_name_sites_and_roles_of_the_simulation() -> None:
+    from pydantic import ValidationError
+
+    cfg = SimConfig(sites=("cleveland", "hungary", "va"),
+                    roles={"cleveland": ("verifier",), "va": ("hospital",)})  # fmt: skip
+    assert cfg.site_roles("cleveland") == ("verifier",)
+    assert cfg.site_roles("hungary") == ("hospital", "verifier")  # unnamed: both, as before
+    assert cfg.hospitals == ("hungary", "va")
+    with pytest.raises(ValidationError, match=r"'bern'.*not among the sites"):
+        SimConfig(sites=("cleveland", "hungary"), roles={"bern": ("verifier",)})
+    with pytest.raises(ValidationError, match=r"'cleveland' has no role"):
+        SimConfig(sites=("cleveland", "hungary"), roles={"cleveland": ()})
+    with pytest.raises(ValidationError, match="hospital"):
+        SimConfig(sites=("cleveland",), roles={"cleveland": ("aggregator",)})  # type: ignore[arg-type]
