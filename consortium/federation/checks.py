@@ -11,7 +11,9 @@ Why these checks (docs/decisions/0007-bafl.md has the thresholds and the measure
 - **norm** — model-replacement and boosting attacks scale an update (×10 here); the robust
   z-score of its norm against the median of recent accepted norms (median/MAD, not mean/std, so
   that one earlier outlier cannot widen the band) and the plain ratio to that median both flag it.
-  DP-SGD clips every per-sample gradient, so honest norms are tightly grouped.
+  DP-SGD clips every per-sample gradient, so honest norms are tightly grouped; so, before anything
+  is accepted, the other members' submissions on the same base are the reference of a verifier
+  that has none (`Thresholds.min_peers`).
 - **direction** — sign flipping (and label flipping) turns an update against the consortium's
   direction. Two signals: the cosine with the trajectory of the accepted versions θ(base) − θ(0)
   (FLTrust, Cao et al., NDSS 2021, uses a server-side reference direction the same way), and the
@@ -119,6 +121,14 @@ class Thresholds(BaseModel):
     # with a KeyError on its first update). With no reference at all the verifier abstains
     # (`decide`); with fewer than this many it judges the rest, as before.
     min_reference: int = Field(default=1, ge=1)
+    # A verifier with no norm reference of its own (nothing it accepted, no delta it trained) and
+    # none accepted on the ledger compares a norm with the other members' revealed submissions
+    # on the update's base (`Reference.peer_deltas`: one per member, the submitter left out) if
+    # at least this many members sent one; with fewer it abstains. Honest DP-SGD updates of one
+    # base are alike in norm (clipping), so the median of the peers is an honest norm while more
+    # than half of them are honest: with 2, one ×10 submitter among three is caught, two are not
+    # (0007-bafl.md, "A verifier that never trains"). `min_reference` does not apply to them.
+    min_peers: int = Field(default=2, ge=1)
 
 
 def thresholds_from_pairs(items: Sequence[str]) -> Thresholds:
@@ -161,6 +171,9 @@ class Reference:
     global_steps: Sequence[np.ndarray] = ()  # θ(base) − θ(u) for recent u, oldest u first (the
     # last is the latest step θ(base) − θ(base − 1))
     others: Sequence[np.ndarray] = ()  # other members' accepted deltas on nearby bases (a score)
+    # other members' revealed submissions on the update's base, one each: the norm reference
+    # when there is no other (`Thresholds.min_peers`)
+    peer_deltas: Sequence[np.ndarray] = ()
 
 
 @dataclass
@@ -233,8 +246,20 @@ def _near(a: np.ndarray, b: np.ndarray, th: Thresholds) -> bool:
     return close and cosine(a, b) >= th.duplicate_cosine
 
 
-def _scores(ev: Evidence) -> dict[str, int]:
-    ref = ev.reference.recent_deltas
+def _norm_reference(ref: Reference, th: Thresholds) -> tuple[Sequence[np.ndarray], bool]:
+    """The deltas an update's norm is compared with, and whether they are its peers: the
+    verifier's own or the ledger's accepted ones (``recent_deltas``) when there are any, else
+    the other members' submissions on the base when at least `Thresholds.min_peers` of them,
+    else none (the verifier then abstains on an update that passes the rest, `decide`)."""
+    if ref.recent_deltas:
+        return ref.recent_deltas, False
+    if len(ref.peer_deltas) >= th.min_peers:
+        return ref.peer_deltas, True
+    return (), False
+
+
+def _scores(ev: Evidence, th: Thresholds) -> dict[str, int]:
+    ref, peers = _norm_reference(ev.reference, th)
     norm = float(np.linalg.norm(ev.delta))
     scores = {"norm_ppm": round(norm * 1_000_000), "base_metric_bp": ev.base_metric_bp}
     if ref:
@@ -242,6 +267,8 @@ def _scores(ev: Evidence) -> dict[str, int]:
         med = float(np.median(norms))
         scores["norm_ratio_bp"] = _bp(norm / med) if med > 0 else 0
         scores["norm_z_bp"] = _bp(robust_z(norm, norms))
+        if peers:  # published: whoever reads the verdict sees what the norm was compared with
+            scores["norm_peers"] = len(ref)
     traj = ev.reference.trajectory
     if traj is not None and traj.shape == ev.delta.shape and float(np.linalg.norm(traj)) > 0:
         scores["cosine_bp"] = _bp(cosine(ev.delta, traj))
@@ -292,7 +319,7 @@ def min_trajectory_cosine(
 
 
 def _reason(ev: Evidence, th: Thresholds, scores: Mapping[str, int]) -> str:
-    ref = ev.reference.recent_deltas
+    ref, peers = _norm_reference(ev.reference, th)
     med = float(np.median([float(np.linalg.norm(d)) for d in ref])) if ref else None
     if float(np.linalg.norm(ev.delta)) <= th.null_abs_norm:
         return "NO_LEARNING"  # before the reveal check: CKKS noise has no consistent reveal
@@ -306,7 +333,7 @@ def _reason(ev: Evidence, th: Thresholds, scores: Mapping[str, int]) -> str:
         return "NO_LEARNING"
     if any(_near(ev.delta, d, th) for d in ev.reference.earlier_deltas):
         return "DUPLICATE"
-    if len(ref) >= th.min_reference:
+    if ref and (peers or len(ref) >= th.min_reference):
         ratio, z = scores["norm_ratio_bp"] / 10_000, scores["norm_z_bp"] / 10_000
         if ratio > th.norm_ratio_max or z > th.norm_z_max:
             return "NORM_OUTLIER"
@@ -341,15 +368,16 @@ def decide(ev: Evidence, th: Thresholds | None = None) -> Verdict:
     Its seat then leaves the committee. With a trajectory it judges direction by the cosine and
     accepts: abstaining whenever the metric is unmeasurable cost more honest updates than it kept
     flips out (0007-bafl.md, "Abstaining endorsers"). So does a verifier with no norm reference at
-    all (it accepted, submitted and found accepted on the ledger nothing yet): a ×10 update would
+    all (it accepted, submitted and found accepted on the ledger nothing yet, and fewer than
+    `Thresholds.min_peers` other members submitted on the update's base): a ×10 update would
     pass every check it can run (0007-bafl.md, "A verifier that never trains"). A failed check
     still rejects.
     """
     th = th or Thresholds()
-    scores = _scores(ev)
+    scores = _scores(ev, th)
     reason = _reason(ev, th, scores)
     verdict = "accept" if reason == "OK" else "reject"
     no_direction = not ev.metric_reliable and "cosine_bp" not in scores
-    if reason == "OK" and (no_direction or not ev.reference.recent_deltas):
+    if reason == "OK" and (no_direction or "norm_ratio_bp" not in scores):
         verdict, reason = "abstain", "UNMEASURABLE"
     return Verdict(verdict=verdict, reason=reason, metric_bp=ev.metric_bp, scores=scores)

@@ -46,6 +46,7 @@ __all__ = [
     "foreign_origin",
     "open_delta",
     "opened_delta",
+    "peer_submissions",
     "revealed_first",
     "revealed_updates",
     "update_delta",
@@ -224,6 +225,29 @@ def revealed_updates(
         and v["update"].get("unmapped_digest") is not None
         and int(v["update"]["submitted_ms"]) <= int(update["submitted_ms"])
     ]
+
+
+def peer_submissions(update: dict[str, Any], views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The other members' revealed submissions on ``update``'s base version, the latest of each
+    (the contract takes one per member and base), in the order they were submitted; ``views``:
+    the task's ``ListUpdates``.
+
+    Unlike `revealed_updates` this takes submissions made after ``update`` as well: they are a
+    norm reference (`checks.Thresholds.min_peers`), not candidates for an original, and which
+    of a base's hospitals submitted first is only who trained faster.
+    """
+    base, submitter = int(update["base_version"]), update["member_id"]
+    latest: dict[str, dict[str, Any]] = {}
+    for view in views:
+        u = view["update"]
+        if u["member_id"] == submitter or int(u["base_version"]) != base:
+            continue
+        if u.get("nonce") is None or u.get("unmapped_digest") is None:
+            continue  # not revealed: its delta cannot be formed yet
+        held = latest.get(u["member_id"])
+        if held is None or int(u["submitted_ms"]) > int(held["submitted_ms"]):
+            latest[u["member_id"]] = u
+    return sorted(latest.values(), key=lambda u: int(u["submitted_ms"]))
 
 
 def foreign_origin(

@@ -10,13 +10,16 @@ revealed layer of the task (``SML_MISMATCH``, `federation.ledgerview.foreign_ori
 base+Δ, base−Δ and the mapped model behind the layer on this member's **held-out** rows, and let
 `consortium.federation.checks.decide` judge against this verifier's references: the deltas of
 updates it accepted recently and its own deltas (norm; when it has neither, the updates the
-ledger accepted), every earlier revealed update of the task on the ledger and its own deltas
+ledger accepted; when the ledger has accepted none either, the other members' submissions on
+the update's base), every earlier revealed update of the task on the ledger and its own deltas
 (duplicates), the trajectory of the accepted versions (direction), and the other members'
 accepted deltas on nearby bases that it has opened already (a score: it decrypts nothing for
 it). A verifier that is also a hospital waits until it has trained once, so that even the first
 update it sees is compared with something, unless its node will not train (its budget or its
-site's cap refused): then it verifies against what the ledger accepted, and abstains while that
-is nothing (docs/decisions/0007-bafl.md, "A verifier that never trains"). The verdict goes on the
+site's cap refused): then it verifies as a member that is only a verifier does, against what
+the ledger accepted or, while that is nothing, the base's other submissions, and abstains while
+fewer than `Thresholds.min_peers` members sent one (docs/decisions/0007-bafl.md, "A verifier
+that never trains"). The verdict goes on the
 ledger with its reason code and the integer scores that describe the update; the scores measured
 on held-out rows stay in the verifier's state (`published`, `HELD_OUT_SCORES`).
 """
@@ -36,6 +39,7 @@ from consortium.federation.ledgerview import (
     foreign_origin,
     open_delta,
     opened_delta,
+    peer_submissions,
     revealed_updates,
     update_delta,
 )
@@ -125,8 +129,11 @@ def _loss(model_arrays: Arrays, s: Session) -> float:
 
 
 def _references(
-    s: Session, update: dict[str, Any], first: np.ndarray, ledger: list[tuple[dict[str, Any], str]]
-) -> Reference:
+    s: Session, update: dict[str, Any], first: np.ndarray,
+    ledger: list[tuple[dict[str, Any], str]], views: list[dict[str, Any]],
+) -> Reference:  # fmt: skip
+    """What ``update`` is compared with; ``ledger``: the other revealed updates submitted no
+    later (`ledgerview.revealed_updates`), ``views``: the task's ``ListUpdates``."""
     base = int(update["base_version"])
     mem: dict[str, Any] = s.state.read_json("tasks", s.task_id, "verifier.json", default={})
     window = s.settings.reference_window
@@ -138,6 +145,9 @@ def _references(
     norms = [a for a in [*recent, *own[-window:]] if a is not None]
     if not norms:  # nothing of its own (a hospital that will not train): the committees' choice
         norms = _ledger_accepted(s, ledger, window)
+    # Nothing accepted anywhere yet (a consortium whose verifiers never train, on version 0):
+    # the cross-section of the base, the other members' submissions on it. Opened only then.
+    peers = [] if norms else _peer_deltas(s, update, views)
     # Duplicates: every earlier revealed update on the ledger whose revealed first layer is close
     # to this one's (a copy is close in every layer; only those are opened in full), and every
     # delta this member submitted.
@@ -164,6 +174,7 @@ def _references(
         global_steps=steps,
         trajectory=trajectory,
         others=[flatten(a) for a in others if a is not None],
+        peer_deltas=[flatten(a) for a in peers],
     )
 
 
@@ -178,14 +189,27 @@ def _ledger_accepted(
     return [d for d in deltas if d is not None]
 
 
+def _peer_deltas(s: Session, update: dict[str, Any], views: list[dict[str, Any]]) -> list[Arrays]:
+    """The deltas of the other members' submissions on ``update``'s base
+    (`ledgerview.peer_submissions`), opened once each and cached (`ledgerview.update_delta`);
+    one whose blobs do not open is left out."""
+    deltas = [update_delta(s, u) for u in peer_submissions(update, views)]
+    return [d for d in deltas if d is not None]
+
+
 def _remember(s: Session, update_id: str, verdict: Verdict) -> None:
     mem: dict[str, Any] = s.state.read_json("tasks", s.task_id, "verifier.json", default={})
     mem.setdefault("seen", []).append(update_id)  # its delta is in the ledger cache already
     # A norm reference: an update that passed every check it ran, and an abstention for want of
     # a direction check (its norm was compared); not one for want of a norm reference, which may
-    # be a ×10 update (`checks.decide`).
+    # be a ×10 update (`checks.decide`). Nor one whose norm was compared with the base's other
+    # submissions (score ``norm_peers``): its submitters, not a committee, made that reference,
+    # and a majority of ×10 submitters would pass a ×10 update. Remembered, it would be this
+    # verifier's reference for `reference_window` updates; left out, an update is compared with
+    # what the ledger accepted once it has accepted anything submitted no later (`_references`).
     unnormed = not verdict.accepted and "norm_ratio_bp" not in verdict.scores
-    if verdict.passed and not unnormed:
+    peered = "norm_peers" in verdict.scores
+    if verdict.passed and not unnormed and not peered:
         mem.setdefault("accepted", []).append(update_id)
     mem.setdefault("done", []).append(update_id)
     s.state.write_json(mem, "tasks", s.task_id, "verifier.json")
@@ -264,7 +288,7 @@ def verify_update(s: Session, update: dict[str, Any]) -> tuple[Verdict, Arrays |
     ev = Evidence(
         delta=flatten(delta), metric_bp=metric_bp(updated, s), base_metric_bp=metric_bp(base, s),
         sml_metric_bp=sml_bp, reveal_rel_error=reveal_err,
-        reference=_references(s, update, delta[first], ledger), metric_reliable=reliable,
+        reference=_references(s, update, delta[first], ledger, views), metric_reliable=reliable,
         mirror_metric_bp=metric_bp(mirror, s), foreign_layer=origin is not None,
         loss_sym_bp=round((_loss(updated, s) - _loss(mirror, s)) * 10_000),
         on_probation=on_probation(update, views),

@@ -161,6 +161,68 @@ def test_without_a_norm_reference_the_verifier_abstains_rather_than_accept_blind
     )
 
 
+def _peer_evidence(delta: np.ndarray, peers: list[np.ndarray], **kw: object) -> Evidence:
+    """Version 0, nothing of the verifier's own or accepted on the ledger: only the other
+    members' submissions on the base (the mirror test is the direction check)."""
+    fields: dict[str, object] = {"metric_bp": 8500, "base_metric_bp": 8400,
+                                 "mirror_metric_bp": 8100, **kw}  # fmt: skip
+    return Evidence(delta=delta, reference=Reference(peer_deltas=peers), **fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_with_no_reference_the_other_submissions_on_the_base_judge_the_norm(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    *peers, new = _honest(rng, 4)
+
+    honest, scaled = decide(_peer_evidence(new, peers)), decide(_peer_evidence(10 * new, peers))
+
+    assert (honest.verdict, honest.reason) == ("accept", "OK"), honest
+    assert (scaled.verdict, scaled.reason) == ("reject", "NORM_OUTLIER"), scaled
+    assert honest.scores["norm_peers"] == scaled.scores["norm_peers"] == 3
+    # one ×10 update among three peers cannot move the median
+    poisoned = [peers[0], peers[1], 10 * peers[2]]
+    assert decide(_peer_evidence(new, poisoned)).accepted
+    assert decide(_peer_evidence(10 * new, poisoned)).reason == "NORM_OUTLIER"
+    # nor, with two peers, the honest update's: it is judged against one honest and one ×10
+    assert decide(_peer_evidence(new, [peers[0], 10 * peers[1]])).accepted
+    # the limit: as many ×10 peers as honest ones, and the median is no longer honest (an
+    # attacker majority among the base's submitters; 0007-bafl.md, "A verifier that never
+    # trains")
+    assert decide(_peer_evidence(10 * new, [peers[0], 10 * peers[1]])).accepted
+
+
+def test_with_too_few_peers_the_verifier_still_abstains() -> None:
+    rng = np.random.default_rng(14)
+    peer, new = _honest(rng, 2)
+    for delta in (new, 10 * new):
+        verdict = decide(_peer_evidence(delta, [peer]))  # 1 < min_peers = 2
+        assert (verdict.verdict, verdict.reason) == ("abstain", "UNMEASURABLE"), verdict
+        assert "norm_ratio_bp" not in verdict.scores and "norm_peers" not in verdict.scores
+    one = Thresholds(min_peers=1)
+    assert decide(_peer_evidence(new, [peer]), one).accepted
+    assert decide(_peer_evidence(10 * new, [peer]), one).reason == "NORM_OUTLIER"
+    # a failed check still rejects
+    assert decide(_peer_evidence(-new, [peer], mirror_metric_bp=9500)).reason == (
+        "DIRECTION_OUTLIER"
+    )
+    with pytest.raises(ValueError, match="min_peers"):
+        Thresholds(min_peers=0)
+
+
+def test_references_of_its_own_or_the_ledgers_come_before_the_peers() -> None:
+    rng = np.random.default_rng(15)
+    *peers, own, new = _honest(rng, 4)
+    # the peers are all ×10: were they the reference, a ×10 update would pass
+    ref = Reference(recent_deltas=[own], peer_deltas=[10 * p for p in peers])
+    ev = Evidence(delta=10 * new, metric_bp=8500, base_metric_bp=8400, mirror_metric_bp=8100,
+                  reference=ref)  # fmt: skip
+
+    verdict = decide(ev)
+
+    assert verdict.reason == "NORM_OUTLIER"
+    assert "norm_peers" not in verdict.scores
+
+
 def test_with_a_reliable_metric_the_verdict_is_unchanged() -> None:
     rng = np.random.default_rng(12)
     *history, new = _honest(rng, 6)

@@ -51,17 +51,23 @@ class _Session:
     def version(self, height: int) -> OrderedDict[str, np.ndarray]:
         return BASE
 
-    def submit(self, member: str, status: str, ms: int, scale: float = 0.05) -> dict[str, Any]:
-        """An honest revealed update on version 0 with the committee's ``status``."""
+    def submit(
+        self, member: str, status: str, ms: int, scale: float = 0.05, base: int = 0,
+        revealed: bool = True,
+    ) -> dict[str, Any]:  # fmt: skip
+        """An honest update on version ``base`` with the committee's ``status`` (revealed unless
+        told otherwise)."""
         rng = np.random.default_rng(ms)
         delta = OrderedDict((k, rng.normal(scale=scale, size=v.shape)) for k, v in BASE.items())
         nonce = secrets.token_hex(32)
-        mapped = map_state(delta, sml_layer(self.task_id, f"{0:064x}", member, nonce, 3))
+        mapped = map_state(delta, sml_layer(self.task_id, f"{base:064x}", member, nonce, 3))
         update = {
-            "update_id": f"u{ms}", "member_id": member, "base_version": 0, "nonce": nonce,
+            "update_id": f"u{ms}", "member_id": member, "base_version": base, "nonce": nonce,
             "submitted_ms": ms, "model_digest": self.blobs.put(self.vault.encrypt(mapped)),
             "unmapped_digest": self.blobs.put(self.vault.encrypt({"w0": delta["w0"]})),
         }  # fmt: skip
+        if not revealed:
+            update["nonce"] = update["unmapped_digest"] = None
         self.views.append({"update": update, "status": status, "endorsements": []})
         return update
 
@@ -72,7 +78,8 @@ def _norms(ref: Any) -> list[float]:
 
 def _refs(fake: _Session, update: dict[str, Any]) -> Any:
     s = cast(Session, fake)
-    return _references(s, update, np.zeros((4, 3)), revealed_updates(s, update, fake.views))
+    ledger = revealed_updates(s, update, fake.views)
+    return _references(s, update, np.zeros((4, 3)), ledger, fake.views)
 
 
 def test_without_references_of_its_own_it_takes_the_ledgers_accepted_updates(
@@ -108,8 +115,10 @@ def test_references_of_its_own_are_kept_as_before(tmp_path: Path) -> None:
     update = fake.submit("hungary", "pending", 9)
     own = OrderedDict((k, np.full(v.shape, 0.5)) for k, v in BASE.items())
     fake.state.write_arrays(own, "tasks", "heart", "own", f"{0:08d}.npz")
-    # with an own delta: that alone (nothing accepted in its memory)
-    assert _norms(_refs(fake, update)) == [float(np.linalg.norm(flatten(own)))]
+    # with an own delta: that alone (nothing accepted in its memory), and no peers
+    ref = _refs(fake, update)
+    assert _norms(ref) == [float(np.linalg.norm(flatten(own)))]
+    assert list(ref.peer_deltas) == []
     # a verifier that remembers updates it accepted (and has no own delta) uses those
     other = _Session(tmp_path / "other", member="cleveland")
     other.views = fake.views
@@ -125,6 +134,57 @@ def test_nothing_accepted_anywhere_leaves_no_norm_reference(tmp_path: Path) -> N
     fake.submit("cleveland", "rejected", 1)
     update = fake.submit("hungary", "pending", 2)
     assert list(_refs(fake, update).recent_deltas) == []
+
+
+def _opened(fake: _Session, update: dict[str, Any]) -> np.ndarray:
+    """The delta of ``update`` as this verifier cached it when it opened it."""
+    cached = fake.state.read_arrays("tasks", "heart", "ledger", f"{update['update_id']}.npz")
+    assert cached is not None, f"{update['update_id']} was not opened"
+    return flatten(cached)
+
+
+def test_with_nothing_accepted_the_peers_are_the_other_members_submissions_on_its_base(
+    tmp_path: Path,
+) -> None:
+    # Arrange: nothing accepted anywhere. Cleveland submitted twice on version 0 (the contract
+    # takes one per member and base; a ledger with two counts the later one), Switzerland after
+    # the update under review, VA on version 1 and once without a reveal; Hungary's is judged.
+    fake = _Session(tmp_path)
+    fake.submit("cleveland", "rejected", 1)
+    latest = fake.submit("cleveland", "rejected", 3)
+    fake.submit("va", "pending", 4, base=1)
+    update = fake.submit("hungary", "pending", 5)
+    fake.submit("va", "pending", 6, revealed=False)
+    later = fake.submit("switzerland", "pending", 8)
+    # Act
+    ref = _refs(fake, update)
+    # Assert: no norm reference of its own or the ledger's, and one peer per other member on the
+    # update's base, revealed, in the order they were submitted
+    assert list(ref.recent_deltas) == []
+    assert len(ref.peer_deltas) == 2
+    for got, peer in zip(ref.peer_deltas, [latest, later], strict=True):
+        assert np.array_equal(got, _opened(fake, peer))
+    # ... each opened once: asked again, it decrypts nothing
+    before = sum(fake.vault.calls.values())
+    again = _refs(fake, update)
+    assert sum(fake.vault.calls.values()) == before
+    assert [float(np.linalg.norm(d)) for d in again.peer_deltas] == [
+        float(np.linalg.norm(d)) for d in ref.peer_deltas
+    ]
+
+
+def test_once_the_ledger_accepted_an_update_the_peers_are_not_opened(tmp_path: Path) -> None:
+    fake = _Session(tmp_path)
+    accepted = fake.submit("cleveland", "accepted", 1)
+    peers = [fake.submit("switzerland", "pending", 2), fake.submit("va", "rejected", 3)]
+    update = fake.submit("hungary", "pending", 4)
+
+    ref = _refs(fake, update)
+
+    assert list(ref.peer_deltas) == []
+    assert np.array_equal(ref.recent_deltas[0], _opened(fake, accepted))
+    for peer in peers:  # not a single decryption of their whole deltas
+        assert fake.vault.calls[fake.blobs.get(peer["model_digest"])] == 0
 
 
 @pytest.mark.parametrize(
@@ -161,6 +221,11 @@ def test_only_updates_whose_norm_was_compared_become_norm_references(tmp_path: P
             verdict="abstain", reason="UNMEASURABLE", metric_bp=8000, scores={"norm_ppm": 500_000}
         ),
         "rejected": Verdict(verdict="reject", reason="NORM_OUTLIER", metric_bp=0, scores=norm),
+        # judged against the other members' submissions on the base: not a reference, however
+        # it went (a majority of ×10 submitters would make a ×10 update one)
+        "peers": Verdict(
+            verdict="accept", reason="OK", metric_bp=8000, scores={**norm, "norm_peers": 2}
+        ),
     }
     for uid, verdict in verdicts.items():
         _remember(s, uid, verdict)
