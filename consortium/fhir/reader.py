@@ -259,17 +259,25 @@ def _unpack(
     shell["entry"] = [_without_resource(e) for e in entries]
     yield RawResource(source, position, raw, data=shell, full_url=full_url, bundle_urls=urls)
     for index, entry in enumerate(entries):
-        if not isinstance(entry, dict) or "resource" not in entry:
-            continue  # kept in the Bundle itself
-        resource = entry["resource"]
-        where = f"{position} entry[{index}]"
-        if not isinstance(resource, dict):
-            text = _json_text(resource)
-            reason = f"entry.resource is not a JSON object but {_kind(resource)}"
-            yield RawResource(source, where, text, parse_error=reason)
-            continue
-        url = entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else None
-        yield from _unpack(resource, None, source, where, url, urls)
+        yield from _entry_items(entry, index, source, position, urls)
+
+
+def _entry_items(
+    entry: Any, index: int, source: str, position: str, urls: dict[str, str]
+) -> Iterator[RawResource]:
+    """The items of one entry of the Bundle read at ``position``: its resource (unpacked when it
+    is a Bundle), none when it has none (the entry is kept in the Bundle itself)."""
+    if not isinstance(entry, dict) or "resource" not in entry:
+        return
+    resource = entry["resource"]
+    where = f"{position} entry[{index}]"
+    if not isinstance(resource, dict):
+        text = _json_text(resource)
+        reason = f"entry.resource is not a JSON object but {_kind(resource)}"
+        yield RawResource(source, where, text, parse_error=reason)
+        return
+    url = entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else None
+    yield from _unpack(resource, None, source, where, url, urls)
 
 
 def _kind(value: Any) -> str:
@@ -290,10 +298,16 @@ def _bundle_urls(entries: list[Any]) -> dict[str, str]:
     """fullUrl -> "Type/id" for the entries that have both (to resolve urn:uuid references)."""
     urls: dict[str, str] = {}
     for entry in entries:
-        if not isinstance(entry, dict):
-            continue
-        url, resource = entry.get("fullUrl"), entry.get("resource")
-        if isinstance(url, str) and isinstance(resource, dict):
-            rt, rid = resource.get("resourceType"), resource.get("id")
-            urls[url] = f"{rt}/{rid}" if rid else url
+        urls.update(_entry_url(entry))
     return urls
+
+
+def _entry_url(entry: Any) -> dict[str, str]:
+    """{fullUrl: "Type/id"} of one entry, {} when it has no fullUrl or no resource."""
+    if not isinstance(entry, dict):
+        return {}
+    url, resource = entry.get("fullUrl"), entry.get("resource")
+    if isinstance(url, str) and isinstance(resource, dict):
+        rt, rid = resource.get("resourceType"), resource.get("id")
+        return {url: f"{rt}/{rid}" if rid else url}
+    return {}
