@@ -5,6 +5,14 @@ cannot even be parsed becomes one too (with ``parse_error`` set), so that ingest
 verbatim with its source file and position. Bundles are containers *and* resources: the Bundle
 itself (without its entries' resources) is one item, and each ``entry.resource`` is another
 (nested Bundles are unpacked the same way).
+
+A ``.json`` file whose text is longer than :data:`STREAM_ABOVE` bytes is read in chunks
+(:mod:`consortium.fhir.jsonstream`): a Bundle's entries are decoded one at a time, so memory holds
+a chunk, one entry, and what the Bundle's own item keeps of each entry (its fields but
+``resource``), not the file. It gives the items reading it whole gives, except that the Bundle's
+own item has no ``raw`` (its verbatim text is the Bundle without its entries' resources, as a
+nested Bundle's is); a file that breaks gives the entries before the break and then one item for
+the break. Any other large file (one resource, a List...) is still read whole.
 """
 
 from __future__ import annotations
@@ -13,11 +21,14 @@ import codecs
 import gzip
 import json
 import sys
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+
+from consortium.fhir.jsonstream import ArrayStart, Element, JSONBreak, NotAnObject, scan_object
 
 __all__ = ["NDJSON_SUFFIXES", "RawResource", "collect_files", "iter_file"]
 
@@ -27,16 +38,23 @@ GZIP_MAGIC = b"\x1f\x8b"
 UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 BOM = "\ufeff"
 ESCAPE = "surrogateescape"  # bytes that are not UTF-8 kept, to be written back as they were
+STREAM_ABOVE = 64 << 20
+"""A .json file whose text (uncompressed) is longer than this many bytes is read in chunks."""
+CHUNK_CHARS = 1 << 20  # characters read at a time from a file read in chunks
+HEAD_CHARS = 1 << 20  # characters looked at to tell a .json file of lines (NDJSON) from JSON
+READ_ERRORS = (OSError, EOFError, zlib.error, UnicodeDecodeError)  # a corrupt gzip, bad UTF-16
 
 
 @dataclass(slots=True)
 class RawResource:
     """One resource as read, before validation.
 
-    ``raw`` is the exact text it was read from (an NDJSON line, a whole file); for a Bundle entry
-    it is None and :meth:`verbatim` re-serializes the entry's resource (the same JSON content),
-    which is only needed when it is quarantined. ``full_url`` is the Bundle entry's fullUrl and
-    ``bundle_urls`` maps the enclosing Bundles' fullUrls, to resolve ``urn:uuid:`` references.
+    ``raw`` is the exact text it was read from (an NDJSON line, a whole file, the text around
+    where a file read in chunks breaks); for a Bundle entry, and a Bundle read in chunks, it is
+    None and :meth:`verbatim` re-serializes the data (the same JSON content; for a Bundle, without
+    its entries' resources), which is only needed when it is quarantined. ``full_url`` is the
+    Bundle entry's fullUrl and ``bundle_urls`` maps the enclosing Bundles' fullUrls, to resolve
+    ``urn:uuid:`` references.
     """
 
     source: str
@@ -126,10 +144,12 @@ def _format_suffix(path: Path) -> str:
     return Path(name.removesuffix(".gz")).suffix
 
 
-def iter_file(path: Path) -> Iterator[RawResource]:
+def iter_file(path: Path, *, stream_above: int | None = None) -> Iterator[RawResource]:
     """Every resource in one file (NDJSON by suffix .ndjson/.jsonl, JSON otherwise; a .json file
-    that holds several JSON objects, one a line, is read as NDJSON). A gzip file (by its first
-    bytes, whatever its suffix) is read uncompressed, as bulk-export NDJSON often comes.
+    that holds one JSON text a line is read as NDJSON, see `_holds_lines`). A gzip file (by its
+    first bytes, whatever its suffix) is read uncompressed, as bulk-export NDJSON often comes. A
+    .json file whose uncompressed text is longer than ``stream_above`` bytes (default
+    :data:`STREAM_ABOVE`) is read in chunks when it is a Bundle (`_iter_large`).
 
     Bytes that are not UTF-8 are kept (``surrogateescape``) so the quarantine can write them back
     verbatim, and the resource holding them is refused: FHIR JSON is UTF-8. The one exception is
@@ -142,25 +162,166 @@ def iter_file(path: Path) -> Iterator[RawResource]:
     source = str(path)
     if _format_suffix(path) in NDJSON_SUFFIXES:
         yield from _iter_lines(path, source)
-        return
+    elif _longer_than(path, STREAM_ABOVE if stream_above is None else stream_above):
+        yield from _iter_large(path, source)
+    else:
+        yield from _iter_whole(path, source)
+
+
+def _iter_whole(path: Path, source: str) -> Iterator[RawResource]:
     with _open_text(path) as handle:
         text = handle.read()
     data, error = _load(text)
-    if error is not None and _holds_lines(text, error):
+    if error is not None and _holds_lines(text[:HEAD_CHARS], len(text) <= HEAD_CHARS):
         yield from _iter_lines(path, source)
         return
     yield from _items(data, error, text, source, "file")
 
 
-def _holds_lines(text: str, error: str) -> bool:
-    """Whether JSON ``text`` that does not parse as one JSON text is NDJSON: its first line is a
-    whole JSON text followed by more, or most of its lines are JSON objects on their own (the
-    first line may be the broken one). A broken pretty-printed file has few such lines."""
-    if error.startswith("Extra data") and 0 < text.find("\n") < len(text) - 1:
+def _holds_lines(head: str, complete: bool) -> bool:
+    """Whether a .json file whose text starts with ``head`` (all of it when ``complete``) holds
+    one JSON text a line (NDJSON): its first line starts with a whole JSON text and more lines
+    follow, or most of its lines are JSON objects on their own (the first may be the broken one).
+    Only the head (:data:`HEAD_CHARS`) is looked at, so that a large file is not read to decide;
+    a line cut at its end does not count. A broken pretty-printed file has few such lines, and
+    JSON text that parses never has most: in it, each line that is an object is followed by a
+    line that starts with ``,``, ``]`` or ``}``, and its first line is no object."""
+    lines = head.split("\n")
+    cut = "" if complete else lines.pop()
+    lines = [line for line in lines if line.strip()]
+    if not lines:
+        return False
+    first = _load(lines[0].removeprefix(BOM))[1]
+    if (first is None or first.startswith("Extra data")) and (len(lines) > 1 or cut.strip()):
         return True
-    lines = [line for line in text.split("\n") if line.strip()]
     whole = sum(isinstance(_load(line.removeprefix(BOM))[0], dict) for line in lines)
     return len(lines) > 1 and 2 * whole > len(lines)
+
+
+def _longer_than(path: Path, limit: int) -> bool:
+    """Whether the text of ``path`` (uncompressed) is longer than ``limit`` bytes."""
+    with path.open("rb") as probe:
+        if probe.read(2) != GZIP_MAGIC:
+            return path.stat().st_size > limit
+    seen = 0
+    with gzip.open(path, "rb") as unpacked:
+        while seen <= limit:
+            block = unpacked.read(CHUNK_CHARS)
+            if not block:
+                return False
+            seen += len(block)
+    return True
+
+
+def _iter_large(path: Path, source: str) -> Iterator[RawResource]:
+    """A large .json file: NDJSON by its head, a Bundle in two passes over its text (the first
+    finds the Bundle's own fields, its entries' fullUrls and where it breaks; the second yields
+    the Bundle, then each entry as it is decoded), anything else read whole."""
+    with _open_text(path) as handle:
+        head = handle.read(HEAD_CHARS + 1)
+    if _holds_lines(head[:HEAD_CHARS], len(head) <= HEAD_CHARS):
+        yield from _iter_lines(path, source)
+        return
+    del head
+    plan = _plan_bundle(path, source)
+    if plan is None:
+        yield from _iter_whole(path, source)
+        return
+    if plan.stop is None and plan.failure is None:
+        yield RawResource(source, "file", None, data=plan.shell, bundle_urls=plan.urls)
+        plan.shell = {}  # the consumer has it: not kept while the entries are read
+    yield from _bundle_entries(path, source, plan)
+
+
+@dataclass(slots=True)
+class _BundlePlan:
+    """What the first pass over a large Bundle found: the Bundle's own item (``shell``: its
+    fields, each entry without its resource) and fullUrls, which of its ``entry`` arrays counts
+    (the last, as in json.loads), how many of its entries to yield, and the break (``stop``) or
+    read error (``failure``) to give after them."""
+
+    shell: dict[str, Any] = field(default_factory=dict)
+    urls: dict[str, str] = field(default_factory=dict)
+    array: int = -1
+    count: int = 0
+    stop: RawResource | None = None
+    failure: Exception | None = None
+
+
+def _plan_bundle(path: Path, source: str) -> _BundlePlan | None:
+    """The first pass over a large file; None when it is not a Bundle with an ``entry`` list
+    (it is read whole then, as a file that does not start with ``{``)."""
+    plan, entries = _BundlePlan(), list[Any]()
+    try:
+        with _open_text(path) as handle:
+            for event in scan_object(handle, streamed="entry", chunk=CHUNK_CHARS):
+                if isinstance(event, ArrayStart):
+                    plan.array, plan.urls, entries = plan.array + 1, {}, []
+                    plan.shell["entry"] = entries
+                elif isinstance(event, Element):
+                    entries.append(_without_resource(event.value))
+                    plan.urls.update(_entry_url(event.value))
+                elif event.key == "resourceType" and event.value != "Bundle":
+                    return None
+                else:
+                    plan.shell[event.key] = event.value
+    except NotAnObject:
+        return None
+    except JSONBreak as exc:
+        plan.stop = _break_item(source, exc, len(entries) if _is_bundle(plan.shell) else 0)
+    except READ_ERRORS as exc:
+        if not _is_bundle(plan.shell):
+            raise
+        plan.failure = exc
+    if plan.stop is None and plan.failure is None and not _is_bundle(plan.shell):
+        return None
+    plan.count = len(entries) if _is_bundle(plan.shell) else 0
+    return plan
+
+
+def _is_bundle(shell: dict[str, Any]) -> bool:
+    return shell.get("resourceType") == "Bundle" and isinstance(shell.get("entry"), list)
+
+
+def _bundle_entries(path: Path, source: str, plan: _BundlePlan) -> Iterator[RawResource]:
+    """The second pass: the items of the first ``plan.count`` entries of the Bundle's array, then
+    the break or read error that the first pass met."""
+    array, done = -1, 0
+    with _open_text(path) as handle:
+        events = scan_object(handle, streamed="entry", chunk=CHUNK_CHARS)
+        try:
+            for event in events if plan.count else ():
+                if isinstance(event, ArrayStart):
+                    array += 1
+                elif isinstance(event, Element) and array == plan.array:
+                    yield from _entry_items(event.value, event.index, source, "file", plan.urls)
+                    done += 1
+                    if done == plan.count:
+                        break
+        except JSONBreak as exc:  # the file changed since the first pass
+            yield _break_item(source, exc, done)
+            return
+    if plan.stop is not None:
+        yield plan.stop
+    if plan.failure is not None:
+        raise plan.failure
+
+
+def _break_item(source: str, exc: JSONBreak, read: int) -> RawResource:
+    """The item of a large file where it stops being JSON, after ``read`` entries."""
+    if read == 0:
+        before = "no entry was read before it"
+    elif read == 1:
+        before = "entry[0] was read before it"
+    else:
+        before = f"entry[0] to entry[{read - 1}] were read before it"
+    reason = (
+        f"{exc.error}; the file was read in chunks: {before}, and nothing from {exc.where} on; "
+        "fix the file and ingest it again"
+    )
+    if not exc.error.startswith("not valid UTF-8"):
+        reason = f"not valid JSON: {reason}"
+    return RawResource(source, "file", exc.excerpt, parse_error=reason)
 
 
 def _iter_lines(path: Path, source: str) -> Iterator[RawResource]:
