@@ -3,7 +3,7 @@
  * PostAggregate, ProposeBlock, AttestBlock with finalization, RecordDownload.
  */
 
-import { committeeOutcome, drawCommittee, tally } from './committee';
+import { committeeOutcome, tally } from './committee';
 import {
   earliestIntervalMs, isRetargetHeight, nextRequiredGain, requiredGainAt, tooEarly,
 } from './difficulty';
@@ -14,10 +14,9 @@ import {
 } from './records';
 import { credited, splitRewards } from './rewards';
 import {
-  activeVerifiers, authenticate, exists, isRevoked, read, requireRole, scan, TxContext, versionKey,
-  write,
+  authenticate, exists, isRevoked, read, requireRole, scan, TxContext, versionKey, write,
 } from './state';
-import { checkIncludable, loadHead, loadTask, loadUpdate, TaskRecord } from './updates';
+import { checkIncludable, draw, loadHead, loadTask, loadUpdate, TaskRecord } from './updates';
 
 export async function postAggregate(ctx: TxContext, args: PostAggregateArgs): Promise<Json> {
   const member = await authenticate(ctx);
@@ -83,11 +82,7 @@ export async function proposeBlock(ctx: TxContext, args: ProposeBlockArgs): Prom
   if (args.next_required_gain_bp !== expected) {
     throw fail('WRONG_DIFFICULTY', `next_required_gain_bp must be ${expected}`);
   }
-  const candidates = (await activeVerifiers(ctx)).filter((m) => m !== sealer.member_id);
-  const committee = drawCommittee(ctx.txId, candidates, task.committee_size);
-  if (committee.length < task.quorum) {
-    throw fail('NO_COMMITTEE', `${committee.length} verifiers < quorum ${task.quorum}`);
-  }
+  const committee = await draw(ctx, task, head, 'block', sealer.member_id);
   const proposal = {
     ...args, proposal_id: ctx.txId, interval_ms: interval,
     required_gain_bp: requiredGainAt(task, head.required_gain_bp, interval),

@@ -1,13 +1,29 @@
 /**
  * Deterministic committees (the twin of consortium/ledger/contract/committee.py): candidates
- * ordered by sha256(tx_id + "|" + member_id) in hex, ties by member id, the first `size` taken.
+ * ordered by sha256(seed + "|" + member_id) in hex, ties by member id, the first `size` taken.
+ * The seed is headSeed (the task's head and the submitter or proposer), or the transaction id for
+ * a task published without committee_seed "head".
  */
 
 import { createHash } from 'node:crypto';
 
-/** The sort key of `memberId` for `txId`. */
-export function committeeRank(txId: string, memberId: string): string {
-  return createHash('sha256').update(`${txId}|${memberId}`, 'utf8').digest('hex');
+const HEAD_SEED_PREFIX = 'consortium/committee/v1|';
+
+/** The sort key of `memberId` for `seed`. */
+export function committeeRank(seed: string, memberId: string): string {
+  return createHash('sha256').update(`${seed}|${memberId}`, 'utf8').digest('hex');
+}
+
+/**
+ * sha256("consortium/committee/v1|{kind}|{task_id}|{height}|{model_digest}|{member_id}") in hex:
+ * the seed of `memberId`'s committee while the head is version `height` with `modelDigest`
+ * (the twin of head_seed). Nothing in it is the submitter's to choose: one draw per head.
+ */
+export function headSeed(
+  kind: 'update' | 'block', taskId: string, height: number, modelDigest: string, memberId: string,
+): string {
+  const text = `${HEAD_SEED_PREFIX}${kind}|${taskId}|${height}|${modelDigest}|${memberId}`;
+  return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
 function cmp(a: string, b: string): number {
@@ -15,10 +31,10 @@ function cmp(a: string, b: string): number {
 }
 
 /** The first `size` of `candidates` by rank. */
-export function drawCommittee(txId: string, candidates: string[], size: number): string[] {
+export function drawCommittee(seed: string, candidates: string[], size: number): string[] {
   const unique = [...new Set(candidates)];
   const ranked = unique
-    .map((m) => [committeeRank(txId, m), m] as const)
+    .map((m) => [committeeRank(seed, m), m] as const)
     .sort((x, y) => cmp(x[0], y[0]) || cmp(x[1], y[1]));
   return ranked.slice(0, Math.max(size, 0)).map(([, m]) => m);
 }

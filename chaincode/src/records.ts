@@ -50,7 +50,7 @@ export interface Task extends Json {
   gain_decay_intervals: number;
   initial_required_gain_bp: number; min_required_gain_bp: number; max_required_gain_bp: number;
   block_reward: number; sealer_share_bp: number; initial_model_digest: string;
-  initial_blob_digest: string;
+  initial_blob_digest: string; committee_seed: 'tx' | 'head';
 }
 export interface PublishTaskArgs { task: Task }
 export interface SubmitUpdateArgs {
@@ -113,6 +113,7 @@ const task = model<Task>(
     initial_model_digest: req(digest),
     initial_blob_digest: req(digest),
     verification_set_digest: opt(nullable(digest), null),
+    committee_seed: opt(literal('tx', 'head'), 'tx'),
   },
   (t) => {
     if (t.quorum > t.committee_size) return 'quorum must not exceed committee_size';

@@ -5,7 +5,7 @@
 
 import { createHash } from 'node:crypto';
 
-import { committeeOutcome, drawCommittee, tally } from './committee';
+import { committeeOutcome, drawCommittee, headSeed, tally } from './committee';
 import { fail } from './errors';
 import {
   EndorseArgs, Endorsement, Head, Json, PublishTaskArgs, RevealNonceArgs, SubmitUpdateArgs, Task,
@@ -29,7 +29,9 @@ export type TaskRecord = Task & { published_by: string; published_ms: number };
  * Task fields added after tasks were first stored, with the value that keeps the earlier rule
  * (as the Python records' defaults do): a network upgraded in place reads its older tasks so.
  */
-const TASK_DEFAULTS = { min_interval_bp: 0, gain_decay_intervals: 0, verification_set_digest: null };
+const TASK_DEFAULTS = {
+  min_interval_bp: 0, gain_decay_intervals: 0, verification_set_digest: null, committee_seed: 'tx',
+};
 
 /** A stored task with the fields it predates at their defaults. */
 export function withTaskDefaults(task: TaskRecord): TaskRecord {
@@ -46,6 +48,25 @@ export async function loadHead(ctx: TxContext, taskId: string): Promise<Head> {
   const head = await read<Head>(ctx, `head/${taskId}`);
   if (head === null) throw fail('TASK_NOT_FOUND', `no task '${taskId}'`);
   return head;
+}
+
+/**
+ * The committee of `memberId`'s update or proposal: the task's committee_size of the active
+ * verifiers other than `memberId`, drawn with headSeed, or with the transaction id for a task
+ * published without committee_seed "head"; NO_COMMITTEE when fewer than the quorum.
+ */
+export async function draw(
+  ctx: TxContext, task: TaskRecord, head: Head, kind: 'update' | 'block', memberId: string,
+): Promise<string[]> {
+  const candidates = (await activeVerifiers(ctx)).filter((m) => m !== memberId);
+  const seed = task.committee_seed === 'tx'
+    ? ctx.txId
+    : headSeed(kind, task.task_id, head.height, head.model_digest, memberId);
+  const committee = drawCommittee(seed, candidates, task.committee_size);
+  if (committee.length < task.quorum) {
+    throw fail('NO_COMMITTEE', `${committee.length} verifiers < quorum ${task.quorum}`);
+  }
+  return committee;
 }
 
 export async function loadUpdate(ctx: TxContext, taskId: string, updateId: string): Promise<Update> {
@@ -121,7 +142,13 @@ export async function publishTask(ctx: TxContext, args: PublishTaskArgs): Promis
   const task = args.task;
   if (await exists(ctx, `task/${task.task_id}`)) throw fail('TASK_EXISTS', `task '${task.task_id}' exists`);
   const ms = ctx.timestampMs;
-  const record: TaskRecord = { ...task, published_by: admin.member_id, published_ms: ms };
+  const { committee_seed: seed, ...rest } = task;
+  // committee_seed is stored only when 'head': a task with the transaction-id draw keeps the bytes
+  // it had before the field existed, so a ledger written then replays the same
+  const record = {
+    ...rest, ...(seed === 'head' ? { committee_seed: seed } : {}),
+    published_by: admin.member_id, published_ms: ms,
+  };
   const genesis = {
     task_id: task.task_id, height: 0, parent_digest: null, model_digest: task.initial_model_digest,
     blob_digest: task.initial_blob_digest, aggregate_id: '', aggregate_digest: null, updates: [],
@@ -169,11 +196,7 @@ export async function submitUpdate(ctx: TxContext, args: SubmitUpdateArgs): Prom
     throw fail('DUPLICATE_SUBMISSION', `one update per member on base ${args.base_version}`);
   }
   await checkBudget(ctx, task, member.member_id, args.epsilon_spent);
-  const candidates = (await activeVerifiers(ctx)).filter((m) => m !== member.member_id);
-  const committee = drawCommittee(ctx.txId, candidates, task.committee_size);
-  if (committee.length < task.quorum) {
-    throw fail('NO_COMMITTEE', `${committee.length} verifiers < quorum ${task.quorum}`);
-  }
+  const committee = await draw(ctx, task, head, 'update', member.member_id);
   const update = {
     update_id: ctx.txId, task_id: args.task_id, member_id: member.member_id,
     base_version: args.base_version, model_digest: args.model_digest, n_samples: args.n_samples,

@@ -1,6 +1,7 @@
 /** Unit tests of the pieces that must match Python byte for byte or integer for integer. */
 
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -9,14 +10,15 @@ import { ClientIdentity } from 'fabric-shim';
 
 import { parseArgsText } from '../src/args';
 import { canonicalJson, compareCodePoints } from '../src/canonical';
-import { committeeOutcome, drawCommittee } from '../src/committee';
+import { committeeOutcome, drawCommittee, headSeed } from '../src/committee';
+import { ConsortiumContract } from '../src/contract';
 import { floorDiv, nextRequiredGain, requiredGainAt } from '../src/difficulty';
 import { ContractError } from '../src/errors';
 import { creatorFrom, subjectCommonName, timestampMs } from '../src/fabric';
 import { credited, splitRewards } from '../src/rewards';
 import { certDerSha256, decimalCmp } from '../src/state';
 import { smlCommitment } from '../src/updates';
-import { ChaincodeStubFake, StubState } from './stub';
+import { CASES, ChaincodeStubFake, fabricContext, StubState } from './stub';
 
 const code = (fn: () => unknown): string => {
   try {
@@ -153,4 +155,94 @@ test('a balance stops at 2**53 - 1, as in Python (tests/contract/test_rewards.py
   assert.equal(credited(max - 10, 2 ** 40), max);
   assert.equal(credited(max, 1), max);
   assert.equal(credited(2 ** 52, 2 ** 40), 2 ** 52 + 2 ** 40);
+});
+
+// ------------------------------------------------------------------ committee seeds, end to end
+// A consortium whose hospital h1 has four other verifiers (h3, v1, v2, v3) and a task with
+// committees of 2: six possible committees, so a seed h1 could vary would let it pick one.
+
+type Envelope = { code: string; message: string; result: Record<string, unknown> };
+const contract = new ConsortiumContract() as unknown as Record<string, Function>;
+let clock = 1_767_225_600_000;
+
+/** Run `fn` as `who` with transaction id `txId`; the writes are kept only when `keep`. */
+async function run(
+  state: StubState, who: string, fn: string, args: unknown, txId: string, keep = true,
+): Promise<Envelope> {
+  clock += 1000;
+  const stub = new ChaincodeStubFake(state, txId, clock, people[who], fn);
+  const out = JSON.parse(await contract[fn].call(contract, fabricContext(stub), JSON.stringify(args)));
+  assert.equal(out.code, 'VALID', `${fn} by ${who}: ${out.message}`);
+  if (keep) stub.commit();
+  return out;
+}
+
+const publishVector = JSON.parse(readFileSync(join(CASES, '044-publish.json'), 'utf8'));
+const sha256 = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
+
+async function consortium(): Promise<StubState> {
+  const state = new StubState();
+  const members = ['admin', 'h1', 'h3', 'v1', 'v2', 'v3'].map((name) => ({
+    member_id: people[name].member_id, msp_id: people[name].msp_id, roles: people[name].roles,
+    cert_pem: people[name].cert_pem,
+  }));
+  await run(state, 'admin', 'Bootstrap', { members }, 'boot');
+  return state;
+}
+
+async function publish(state: StubState, taskId: string, extra: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const task = { ...publishVector.tx.args.task, task_id: taskId, committee_size: 2, quorum: 2, ...extra };
+  await run(state, 'admin', 'PublishTask', { task }, `publish-${taskId}`);
+  return task;
+}
+
+const submitArgs = (taskId: string) => ({
+  task_id: taskId, base_version: 0, model_digest: sha256('update'), n_samples: 10,
+  epsilon_spent: '1', commitment: sha256('commitment'),
+});
+
+/** h1's committee for the same update sent under 20 transaction ids (nothing kept). */
+async function committees(state: StubState, taskId: string): Promise<Map<string, string[]>> {
+  const found = new Map<string, string[]>();
+  for (let i = 0; i < 20; i += 1) {
+    const txId = sha256(`nonce ${i}`);
+    const out = await run(state, 'h1', 'SubmitUpdate', submitArgs(taskId), txId, false);
+    found.set(txId, out.result.committee as string[]);
+  }
+  return found;
+}
+
+const OTHERS = ['h3', 'v1', 'v2', 'v3'];
+
+test('headSeed is sha256 of the domain-separated head and member, as head_seed in Python', () => {
+  const digest = 'ab'.repeat(32);
+  assert.equal(headSeed('block', 't', 3, digest, 'h2'), sha256(`consortium/committee/v1|block|t|3|${digest}|h2`));
+  assert.notEqual(headSeed('update', 't', 3, digest, 'h2'), headSeed('block', 't', 3, digest, 'h2'));
+});
+
+test('committee_seed head: one committee per head and submitter, whatever the transaction id', async () => {
+  const state = await consortium();
+  const task = await publish(state, 'seeded', { committee_seed: 'head' });
+
+  const drawn = [...(await committees(state, 'seeded')).values()];
+
+  const seed = headSeed('update', 'seeded', 0, task.initial_model_digest as string, 'h1');
+  const expected = drawCommittee(seed, OTHERS, 2);
+  assert.deepEqual(new Set(drawn.map((c) => c.join())), new Set([expected.join()]));
+  const stored = JSON.parse((state.data.get('task/seeded') as Buffer).toString('utf8'));
+  assert.equal(stored.committee_seed, 'head');
+});
+
+test('a task without committee_seed keeps the transaction-id draw and its stored bytes', async () => {
+  const state = await consortium();
+  await publish(state, 'legacy', {});
+
+  const drawn = await committees(state, 'legacy');
+
+  for (const [txId, committee] of drawn) assert.deepEqual(committee, drawCommittee(txId, OTHERS, 2));
+  assert.ok(new Set([...drawn.values()].map((c) => c.join())).size > 1); // the nonce chooses
+  const stored = JSON.parse((state.data.get('task/legacy') as Buffer).toString('utf8'));
+  assert.ok(!('committee_seed' in stored));
+  const got = await run(state, 'v1', 'GetTask', { task_id: 'legacy' }, 'query');
+  assert.equal(got.result.committee_seed, 'tx');
 });

@@ -67,6 +67,9 @@ def special_cases(fn: str, args: dict[str, Any]) -> Iterator[tuple[str, dict[str
         yield "gain-decay-1000", {"task": {**task, "gain_decay_intervals": 1000}}
         yield "gain-decay-1001", {"task": {**task, "gain_decay_intervals": 1001}}
         yield "gain-decay-negative", {"task": {**task, "gain_decay_intervals": -1}}
+        seeds = {"head": "head", "tx": "tx", "other": "block", "upper": "HEAD", "null": None}
+        for label, seed in seeds.items():
+            yield f"committee-seed-{label}", {"task": {**task, "committee_seed": seed}}
     if fn == "Endorse":
         yield "reject-with-ok", {**args, "verdict": "reject", "reason": "OK"}
         yield "scores-65-entries", {**args, "scores": {f"s{i}": i for i in range(65)}}

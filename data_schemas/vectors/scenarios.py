@@ -14,6 +14,7 @@ from generate import Recorder
 
 from consortium.canonical import canonical_json
 from consortium.ledger.contract._updates import sml_commitment
+from consortium.ledger.contract.committee import draw_committee, head_seed
 from consortium.ledger.contract.memory import MemoryState
 from consortium.ledger.contract.records import TaskRecord
 from consortium.ledger.contract.scenario import example_task, fake_digest
@@ -49,6 +50,7 @@ def build(rec: Recorder) -> None:
     _timestamps(rec)
     _role_mixes(rec)
     _stale_updates(rec)
+    _head_seeded(rec)
 
 
 def _bootstrap(rec: Recorder) -> None:
@@ -773,3 +775,58 @@ def _stale_updates(rec: Recorder) -> None:
                about="the committee's verdict stands: accepted, never included")  # fmt: skip
     assert got["status"] == "accepted", got
     rec.sc.state, rec.sc.now_ms, rec.sc.counter = saved
+
+
+def _head_seeded(rec: Recorder) -> None:
+    """Committees drawn from the head (task seeded: ``committee_seed`` "head", committees of 2 of
+    the three active verifiers besides h2, h1 and a verifier being revoked by now): the same update
+    sent under another transaction id, and the same proposer proposing again at one height, meet
+    the same committee; the next head draws again. Undone (state, clock and counter), on
+    transaction ids no earlier step used, so no other vector moves."""
+    step, ids = rec.step, {}
+    saved = (MemoryState(rec.sc.state.items()), rec.sc.now_ms, rec.sc.counter)
+    rec.sc.counter += 2000
+    seeded = example_task("seeded", committee_size=2, quorum=2, committee_seed="head")
+    step("publish-head-seeded", "admin", "PublishTask", {"task": seeded},
+         about="stored with committee_seed (a transaction-id task is stored without)")  # fmt: skip
+    args = _submit("seeded", 0, "h2s0", "3")
+    other = step("submit-head-seeded-other-nonce", "h2", "SubmitUpdate", args, keep=False,
+                 about="the same update, another transaction id: the same committee")  # fmt: skip
+    rec.sc.counter += 1  # the kept submission gets a transaction id of its own
+    update = step("submit-head-seeded", "h2", "SubmitUpdate", args)
+    assert update["committee"] == other["committee"] and update["update_id"] != other["update_id"]
+    ids["h2s0"] = update["update_id"]
+    rec.sc.ok("h2", "RevealNonce", _reveal(ids, "h2s0", task="seeded"))
+    for member in update["committee"]:
+        rec.sc.ok(member, "Endorse", _endorse(ids, "h2s0", task="seeded"))
+    model = _moving_model(rec, update["committee"])
+    args = _propose(rec, "seeded", 1, [ids["h2s0"]], model_digest=model)
+    first = step("propose-head-seeded", "h2", "ProposeBlock", args)
+    again = step("propose-head-seeded-again", "h2", "ProposeBlock",
+                 _propose(rec, "seeded", 1, [ids["h2s0"]], model_digest=model),
+                 about="the same proposer at the same height: the same committee")  # fmt: skip
+    assert again["committee"] == first["committee"], (first, again)
+    for member in first["committee"]:
+        attest = _attest(first["proposal_id"], "accept", 7400, 7300, task="seeded")
+        out = rec.sc.ok(member, "AttestBlock", attest)
+    assert out["proposal_status"] == "final", out
+    moved = step("submit-head-seeded-new-head", "h2", "SubmitUpdate",
+                 _submit("seeded", 1, "h2s1", "3"),
+                 about="head 1: another seed, here another committee")  # fmt: skip
+    assert set(moved["committee"]) != set(update["committee"]), moved
+    rec.sc.state, rec.sc.now_ms, rec.sc.counter = saved
+
+
+def _moving_model(rec: Recorder, committee: list[str]) -> str:
+    """A model digest for version 1 of task seeded under which h2's next committee has other
+    members (a vector that shows the draw move, not one whose head happened to give the same)."""
+    candidates = [
+        m["member_id"] for m in rec.sc.ok("aud", "ListMembers", {}, after_ms=0)
+        if "verifier" in m["roles"] and m["status"] == "active" and m["member_id"] != "h2"
+    ]  # fmt: skip
+    for i in range(100):
+        digest = fake_digest(f"model seeded 1 {i}")
+        seed = head_seed("update", "seeded", 1, digest, "h2")
+        if set(draw_committee(seed, candidates, 2)) != set(committee):
+            return digest
+    raise SystemExit("no version-1 digest moves h2's committee")

@@ -14,7 +14,6 @@ from consortium.ledger.base import TxContext
 from consortium.ledger.contract import codes
 from consortium.ledger.contract._aggregates import check_aggregate
 from consortium.ledger.contract._state import (
-    active_verifiers,
     authenticate,
     fail,
     is_revoked,
@@ -26,11 +25,12 @@ from consortium.ledger.contract._state import (
 )
 from consortium.ledger.contract._updates import (
     check_includable,
+    draw,
     load_head,
     load_task,
     load_update,
 )
-from consortium.ledger.contract.committee import committee_outcome, draw_committee, quorum_of_seats
+from consortium.ledger.contract.committee import committee_outcome, quorum_of_seats
 from consortium.ledger.contract.records import (
     Attestation,
     AttestBlockArgs,
@@ -98,10 +98,7 @@ def propose_block(ctx: TxContext, args: ProposeBlockArgs) -> dict[str, Any]:
     expected = next_required_gain(task, head.required_gain_bp, window, args.height)
     if args.next_required_gain_bp != expected:
         raise fail(codes.WRONG_DIFFICULTY, f"next_required_gain_bp must be {expected}")
-    candidates = [m for m in active_verifiers(ctx) if m != sealer.member_id]
-    committee = draw_committee(ctx.tx_id, candidates, task.committee_size)
-    if len(committee) < task.quorum:
-        raise fail(codes.NO_COMMITTEE, f"{len(committee)} verifiers < quorum {task.quorum}")
+    committee = draw(ctx, task, head, "block", sealer.member_id)
     proposal = Proposal(
         proposal_id=ctx.tx_id, interval_ms=interval,
         required_gain_bp=required_gain_at(task, head.required_gain_bp, interval),

@@ -7,7 +7,7 @@ so endorsements arriving concurrently never conflict (Fabric MVCC).
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, Literal
 
 from consortium.ledger.base import TxContext
 from consortium.ledger.contract import codes
@@ -23,7 +23,7 @@ from consortium.ledger.contract._state import (
     version_key,
     write,
 )
-from consortium.ledger.contract.committee import committee_outcome, draw_committee
+from consortium.ledger.contract.committee import committee_outcome, draw_committee, head_seed
 from consortium.ledger.contract.records import (
     EndorseArgs,
     Endorsement,
@@ -66,6 +66,29 @@ def load_head(ctx: TxContext, task_id: str) -> Head:
     if head is None:
         raise fail(codes.TASK_NOT_FOUND, f"no task {task_id!r}")
     return head
+
+
+def committee_seed(
+    ctx: TxContext, task: TaskRecord, head: Head, kind: Literal["update", "block"], member_id: str
+) -> str:
+    """The seed of the committee ``member_id``'s transaction draws: `head_seed` of the task's head,
+    or the transaction id for a task published without ``committee_seed: "head"``."""
+    if task.committee_seed == "tx":
+        return ctx.tx_id
+    return head_seed(kind, task.task_id, head.height, head.model_digest, member_id)
+
+
+def draw(
+    ctx: TxContext, task: TaskRecord, head: Head, kind: Literal["update", "block"], member_id: str
+) -> list[str]:
+    """The committee of ``member_id``'s update or proposal: the task's ``committee_size`` of the
+    active verifiers other than ``member_id``, or NO_COMMITTEE when fewer than its quorum."""
+    candidates = [m for m in active_verifiers(ctx) if m != member_id]
+    seed = committee_seed(ctx, task, head, kind, member_id)
+    committee = draw_committee(seed, candidates, task.committee_size)
+    if len(committee) < task.quorum:
+        raise fail(codes.NO_COMMITTEE, f"{len(committee)} verifiers < quorum {task.quorum}")
+    return committee
 
 
 def load_update(ctx: TxContext, task_id: str, update_id: str) -> Update:
@@ -179,10 +202,15 @@ def publish_task(ctx: TxContext, args: PublishTaskArgs) -> dict[str, Any]:
         blob_digest=task.initial_blob_digest, ms=ms,
         required_gain_bp=task.initial_required_gain_bp,
     )  # fmt: skip
-    write(ctx, f"task/{task.task_id}", record)
+    # ``committee_seed`` is left out when "tx", so such a task's record and result are the bytes
+    # they were before the field existed (a ledger replayed by `ledger verify` gives the same).
+    plain = record.model_dump(
+        mode="json", exclude={"committee_seed"} if record.committee_seed == "tx" else None
+    )
+    write(ctx, f"task/{task.task_id}", plain)
     write(ctx, version_key(task.task_id, 0), genesis)
     write(ctx, f"head/{task.task_id}", head)
-    return record.model_dump(mode="json")
+    return plain
 
 
 def _check_budget(ctx: TxContext, task: TaskRecord, member_id: str, spent: str) -> None:
@@ -212,10 +240,7 @@ def submit_update(ctx: TxContext, args: SubmitUpdateArgs) -> dict[str, Any]:
     if ctx.get_state(sub_key) is not None:
         raise fail(codes.DUPLICATE_SUBMISSION, f"one update per member on base {args.base_version}")
     _check_budget(ctx, task, member.member_id, args.epsilon_spent)
-    candidates = [m for m in active_verifiers(ctx) if m != member.member_id]
-    committee = draw_committee(ctx.tx_id, candidates, task.committee_size)
-    if len(committee) < task.quorum:
-        raise fail(codes.NO_COMMITTEE, f"{len(committee)} verifiers < quorum {task.quorum}")
+    committee = draw(ctx, task, head, "update", member.member_id)
     update = Update(
         update_id=ctx.tx_id, member_id=member.member_id, committee=committee, quorum=task.quorum,
         submitted_ms=ctx.timestamp_ms, **args.model_dump(),

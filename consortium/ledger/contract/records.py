@@ -150,6 +150,11 @@ class Task(Record):
     initial_model_digest: Digest
     initial_blob_digest: Digest
     verification_set_digest: Digest | None = None
+    # what seeds the committee draws (`committee.head_seed`): "head", the task's head and the
+    # submitter or proposer; "tx", the transaction id, which the submitter can vary. Tasks published
+    # before the field have none and keep "tx"; it is stored only when "head" (decisions/0001,
+    # "Committees").
+    committee_seed: Literal["tx", "head"] = "tx"
 
     @model_validator(mode="after")
     def _consistent(self) -> Task:
