@@ -90,14 +90,6 @@ def publish_command(
             "(NO_COMMITTEE) until verifiers join (`consortium member add NAME --role verifier`)",
             err=True,
         )
-    elif published.committee_is_choosable:
-        typer.echo(
-            f"warning: committee_size {task['committee_size']} is smaller than the "
-            f"{published.verifiers - 1} other verifiers a submitter has: it can pick its "
-            'committee by trying transaction nonces (decisions/0001, "Committees"); set '
-            "committee_size to every verifier but the submitter where that matters",
-            err=True,
-        )
 
 
 @task_app.command("list")

@@ -75,12 +75,6 @@ class PublishedTask(BaseModel):
         (``NO_COMMITTEE``) until more verifiers join."""
         return int(self.task["quorum"]) > self.verifiers - 1
 
-    @property
-    def committee_is_choosable(self) -> bool:
-        """More verifiers besides a submitter than seats on a committee: a submitter can try
-        nonces until it draws the committee it wants (decisions/0001, "Committees": open)."""
-        return int(self.task["committee_size"]) < self.verifiers - 1
-
 
 def input_width(cohort: str) -> int:
     """Columns of the cohort's design matrix (`consortium.learning.data.design_matrix`)."""
@@ -104,7 +98,9 @@ def task_record(params: TaskParams, model_digest: str, blob_digest: str) -> dict
         "hidden": list(params.hidden),
         "activation": params.activation,
     }
-    record = fields | {"model_spec": spec, "metric": "auroc"}
+    # committees drawn from the head, which a submitter cannot vary (decisions/0001, "Committees");
+    # the contract's default, the transaction id, is kept for the tasks published before it
+    record = fields | {"model_spec": spec, "metric": "auroc", "committee_seed": "head"}
     record |= {"initial_model_digest": model_digest, "initial_blob_digest": blob_digest}
     Task.model_validate(record)  # the contract's own rules, checked before anything is stored
     return record

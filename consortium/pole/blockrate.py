@@ -287,6 +287,7 @@ def _chain(cfg: BlockRateConfig, people: dict[str, Creator]) -> Chain:
         max_required_gain_bp=cfg.max_required_gain_bp,
         min_interval_bp=cfg.min_interval_bp,
         gain_decay_intervals=cfg.gain_decay_intervals,
+        committee_seed="head",
     )
     sc.ok("admin", "PublishTask", {"task": task})
     return Chain(sc=sc, task=task)

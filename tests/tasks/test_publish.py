@@ -73,15 +73,18 @@ def test_only_an_admin_may_publish(consortium_dir: Path, tmp_path: Path) -> None
     assert "MISSING_ROLE" in result.output
 
 
-def test_a_committee_smaller_than_the_other_verifiers_is_warned_about(tmp_path: Path) -> None:
+def test_a_published_task_draws_its_committees_from_the_head(tmp_path: Path) -> None:
     root = tmp_path / "c5"
     members = [arg for m in ("a", "b", "c", "d", "e") for arg in ("--member", m)]
     assert runner.invoke(app, ["init", str(root), *members]).exit_code == 0
-    for task_id, size, warned in (("small", 2, True), ("all", 4, False)):
-        params = _params(tmp_path, task_id=task_id, committee_size=size, quorum=1)
-        result = runner.invoke(app, ["task", "publish", str(params), "--dir", str(root)])
-        assert result.exit_code == 0, result.output
-        assert ("can pick its committee" in result.output) is warned, result.output
+    # a committee smaller than the other verifiers: with the head's draw a submitter cannot
+    # pick it (decisions/0001, "Committees"), so there is nothing to warn about
+    params = _params(tmp_path, task_id="small", committee_size=2, quorum=1)
+    result = runner.invoke(app, ["task", "publish", str(params), "--dir", str(root)])
+    assert result.exit_code == 0, result.output
+    assert "committee" not in result.output, result.output
+    task = open_ledger(ConsortiumConfig.load(root), "a").evaluate("GetTask", {"task_id": "small"})
+    assert task["committee_seed"] == "head"
     # a quorum no committee can reach with these five verifiers (four besides a submitter)
     params = _params(tmp_path, task_id="big", committee_size=10, quorum=5)
     result = runner.invoke(app, ["task", "publish", str(params), "--dir", str(root)])
