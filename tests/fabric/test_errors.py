@@ -312,6 +312,9 @@ class _GatewayError(grpc.RpcError):
          "Raft leader", OrderingFailed),
         (grpc.StatusCode.ABORTED, "received unsuccessful response from orderer: status=FORBIDDEN, "
          "info=implicit policy evaluation failed", None, OrderingFailed),
+        # the gateway answered, but its channel config names no orderer it can use (submit.go:
+        # Unavailable "no orderer nodes available", no details): not an unreachable peer
+        (grpc.StatusCode.UNAVAILABLE, "no orderer nodes available", None, OrderingFailed),
         # the chaincode is there, but too few organisations' peers are up
         (grpc.StatusCode.FAILED_PRECONDITION,
          "no combination of peers can be derived which satisfy the endorsement policy: no peer "

@@ -223,6 +223,14 @@ def classify_rpc_error(error: grpc.RpcError, *, endpoint: str, what: str) -> Fab
             "orderers are running and reachable from the gateway peer (`osnadmin channel list` "
             "on each); nothing was committed, and sending it again once they are up is safe"
         )
+    # The gateway's own UNAVAILABLE, without details, before it sends anything (submit.go): the
+    # peer answered, so this must not read as an unreachable peer.
+    if "no orderer nodes available" in everything:
+        return OrderingFailed(
+            f"{what}: the gateway peer knows no orderer for the channel ({said}): check the "
+            "OrdererEndpoints of the orderer organisation in the channel configuration and that "
+            "the orderers are up; nothing was sent, so sending it again is safe"
+        )
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) and not details:
         return PeerUnreachable(
             f"cannot reach the Fabric peer at {endpoint} ({what}: {text}): check that the peer is "
