@@ -130,7 +130,9 @@ class Identity:
 
     @property
     def cert_sha256(self) -> str:
-        """Hex SHA-256 of the certificate PEM text, as the ledger's Member record stores it."""
+        """Hex SHA-256 of the certificate PEM text: how the embedded ledger names a certificate in
+        its block headers and ``certs`` table (a Member record stores the DER's,
+        `cert_der_sha256`)."""
         return hashlib.sha256(self.cert_pem.encode()).hexdigest()
 
     def sign(self, data: bytes) -> bytes:
