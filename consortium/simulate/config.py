@@ -90,6 +90,15 @@ class SimConfig(BaseModel):
                     f"roles: {site!r} has no role: give it 'hospital', 'verifier' or both, or "
                     "leave it out of the simulation's sites"
                 )
+            if len(set(roles)) != len(roles):
+                raise ValueError(
+                    f"roles: {site!r} repeats a role ({list(roles)}): give each role once"
+                )
+        if not self.hospitals:
+            raise ValueError(
+                f"no site has the role 'hospital' (roles {dict(self.roles)}): nothing would be "
+                "trained; give 'hospital' to at least one site"
+            )
         return self
 
     def site_roles(self, site: str) -> tuple[SiteRole, ...]:

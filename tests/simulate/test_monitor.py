@@ -125,3 +125,18 @@ def test_roles_name_sites_and_roles_of_the_simulation() -> None:
         SimConfig(sites=("cleveland", "hungary"), roles={"cleveland": ()})
     with pytest.raises(ValidationError, match="hospital"):
         SimConfig(sites=("cleveland",), roles={"cleveland": ("aggregator",)})  # type: ignore[arg-type]
+
+
+def test_roles_that_would_fail_the_consortium_later_are_refused_up_front() -> None:
+    """A repeated role (the genesis refused it: "members.5: roles must not repeat", no site named)
+    and a simulation in which no site trains (the task refused buffer_size 0 with --sync; without
+    it the run stopped at once with no version) are refused by SimConfig, saying what to do."""
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=r"'va' repeats a role.*give each role once"):
+        SimConfig(roles={"va": ("hospital", "hospital")})
+    only_labs = {site: ("verifier",) for site in ("cleveland", "hungary")}
+    with pytest.raises(ValidationError, match=r"no site has the role 'hospital'"):
+        SimConfig(sites=("cleveland", "hungary"), roles=only_labs)  # type: ignore[arg-type]
+    # one hospital is enough
+    assert SimConfig(sites=("cleveland", "hungary"), roles={"cleveland": ("verifier",)}).hospitals
