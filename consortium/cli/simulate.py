@@ -27,7 +27,8 @@ def _check_round_seconds(seconds: float, sync: bool) -> None:
     (asynchronously there is no round: silently ignoring it would mislead)."""
     if not (math.isfinite(seconds) and seconds > 0):
         fail(
-            f"--sync-round-seconds must be a number of seconds greater than 0 (got {seconds:g}), "
+            "--sync-round-seconds must be a number of seconds greater than 0 "
+            f"(got {repr(seconds).removesuffix('.0')}), "  # all its digits, not :g's six
             "e.g. --sync-round-seconds 30"
         )
     if not sync:

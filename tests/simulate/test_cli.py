@@ -102,3 +102,10 @@ def test_sync_round_seconds_needs_sync() -> None:
     result = runner.invoke(app, ["simulate", "--sync-round-seconds", "30"])
     assert result.exit_code == 2, result.output
     assert "--sync-round-seconds only applies with --sync" in result.output
+
+
+def test_a_refused_round_deadline_is_quoted_with_all_its_digits() -> None:
+    """The value the user gave comes back whole, not rounded to six significant digits."""
+    result = runner.invoke(app, ["simulate", "--sync", "--sync-round-seconds", "-1234567"])
+    assert result.exit_code == 2, result.output
+    assert "(got -1234567)" in result.output
