@@ -192,8 +192,13 @@ def _ledger_accepted(
 def _peer_deltas(s: Session, update: dict[str, Any], views: list[dict[str, Any]]) -> list[Arrays]:
     """The deltas of the other members' submissions on ``update``'s base
     (`ledgerview.peer_submissions`), opened once each and cached (`ledgerview.update_delta`);
-    one whose blobs do not open is left out."""
-    deltas = [update_delta(s, u) for u in peer_submissions(update, views)]
+    one whose blobs do not open is left out, and so is a revoked member's (revocation takes it
+    out of the consortium's judgement: what it sent is no one's reference, 0001 "Revocation")."""
+    from consortium.federation.aggregator import revoked_members
+
+    revoked = revoked_members(s)
+    peers = [u for u in peer_submissions(update, views) if u["member_id"] not in revoked]
+    deltas = [update_delta(s, u) for u in peers]
     return [d for d in deltas if d is not None]
 
 

@@ -41,10 +41,15 @@ class _Session:
         self.state = StateDir(root / "state")
         self.settings = SimpleNamespace(reference_window=2, planned_updates=3)
         self.views: list[dict[str, Any]] = []
+        self.revoked: set[str] = set()
 
     def q(self, fn: str, **args: Any) -> Any:
         if fn == "GetVersion":
             return {"model_digest": f"{args['version']:064x}"}
+        if fn == "ListMembers":
+            names = {v["update"]["member_id"] for v in self.views} | {self.member_id}
+            return [{"member_id": m, "status": "revoked" if m in self.revoked else "active"}
+                    for m in sorted(names)]  # fmt: skip
         assert fn == "ListUpdates"
         return self.views
 
@@ -171,6 +176,23 @@ def test_with_nothing_accepted_the_peers_are_the_other_members_submissions_on_it
     assert [float(np.linalg.norm(d)) for d in again.peer_deltas] == [
         float(np.linalg.norm(d)) for d in ref.peer_deltas
     ]
+
+
+def test_a_revoked_members_submissions_are_no_peers(tmp_path: Path) -> None:
+    """Revocation takes a member out of the consortium's judgement (0001, "Revocation"): what it
+    submitted before is no reference for anyone else's norm, and it is not opened for that."""
+    fake = _Session(tmp_path)
+    gone = fake.submit("cleveland", "pending", 1, scale=0.5)  # ×10 of the others, say
+    kept = [fake.submit("switzerland", "pending", 2), fake.submit("va", "pending", 3)]
+    update = fake.submit("hungary", "pending", 4)
+    fake.revoked.add("cleveland")
+
+    ref = _refs(fake, update)
+
+    assert len(ref.peer_deltas) == 2
+    for got, peer in zip(ref.peer_deltas, kept, strict=True):
+        assert np.array_equal(got, _opened(fake, peer))
+    assert fake.vault.calls[fake.blobs.get(gone["model_digest"])] == 0
 
 
 def test_once_the_ledger_accepted_an_update_the_peers_are_not_opened(tmp_path: Path) -> None:
