@@ -172,20 +172,21 @@ def _iter_whole(path: Path, source: str) -> Iterator[RawResource]:
     with _open_text(path) as handle:
         text = handle.read()
     data, error = _load(text)
-    if error is not None and _holds_lines(text[:HEAD_CHARS], len(text) <= HEAD_CHARS):
+    if error is not None and _holds_lines(text, complete=True):  # all of it is here already
         yield from _iter_lines(path, source)
         return
     yield from _items(data, error, text, source, "file")
 
 
-def _holds_lines(head: str, complete: bool) -> bool:
+def _holds_lines(head: str, *, complete: bool) -> bool:
     """Whether a .json file whose text starts with ``head`` (all of it when ``complete``) holds
     one JSON text a line (NDJSON): its first line starts with a whole JSON text and more lines
     follow, or most of its lines are JSON objects on their own (the first may be the broken one).
-    Only the head (:data:`HEAD_CHARS`) is looked at, so that a large file is not read to decide;
-    a line cut at its end does not count. A broken pretty-printed file has few such lines, and
-    JSON text that parses never has most: in it, each line that is an object is followed by a
-    line that starts with ``,``, ``]`` or ``}``, and its first line is no object."""
+    A file read whole is looked at whole; of a large one only the head (:data:`HEAD_CHARS`) is,
+    so that it is not read to decide, and a line cut at the head's end does not count. A broken
+    pretty-printed file has few such lines, and JSON text that parses never has most: in it, each
+    line that is an object is followed by a line that starts with ``,``, ``]`` or ``}``, and its
+    first line is no object."""
     lines = head.split("\n")
     cut = "" if complete else lines.pop()
     lines = [line for line in lines if line.strip()]
@@ -219,7 +220,7 @@ def _iter_large(path: Path, source: str) -> Iterator[RawResource]:
     the Bundle, then each entry as it is decoded), anything else read whole."""
     with _open_text(path) as handle:
         head = handle.read(HEAD_CHARS + 1)
-    if _holds_lines(head[:HEAD_CHARS], len(head) <= HEAD_CHARS):
+    if _holds_lines(head[:HEAD_CHARS], complete=len(head) <= HEAD_CHARS):
         yield from _iter_lines(path, source)
         return
     del head

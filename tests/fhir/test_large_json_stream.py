@@ -189,3 +189,17 @@ def test_the_threshold_is_the_size_of_the_text(tmp_path: Path) -> None:
         assert next(iter_file(path, stream_above=size)).raw == text
         assert next(iter_file(path, stream_above=size - 1)).raw is None
     assert reader.STREAM_ABOVE == 64 << 20
+
+
+def test_a_small_json_file_of_lines_is_told_by_all_its_lines(tmp_path: Path) -> None:
+    """A file read whole is looked at whole: a first line longer than the head the large-file
+    path reads (a Binary attachment, say) does not turn an NDJSON file into one broken record."""
+    big = {"resourceType": "Binary", "id": "b1", "contentType": "text/plain",
+           "data": "QUJD" * (reader.HEAD_CHARS // 4 + 10)}  # fmt: skip
+    patient = {"resourceType": "Patient", "id": "p1"}
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(big) + "\n" + json.dumps(patient) + "\n", encoding="utf-8")
+
+    items = list(reader.iter_file(path))
+
+    assert [i.data["resourceType"] for i in items if i.data is not None] == ["Binary", "Patient"]
