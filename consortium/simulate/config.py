@@ -94,6 +94,14 @@ class SimConfig(BaseModel):
                 raise ValueError(
                     f"roles: {site!r} repeats a role ({list(roles)}): give each role once"
                 )
+        for field, table in (("attacks", self.attacks), ("speeds", self.speeds)):
+            idle = [site for site in table if site in self.roles and site not in self.hospitals]
+            if idle:
+                raise ValueError(
+                    f"{field} names {idle[0]!r}, which does not train (roles "
+                    f"{list(self.site_roles(idle[0]))}): it sends no update, so the entry would "
+                    "change nothing; drop it or give the site the role 'hospital'"
+                )
         if not self.hospitals:
             raise ValueError(
                 f"no site has the role 'hospital' (roles {dict(self.roles)}): nothing would be "

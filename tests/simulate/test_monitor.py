@@ -140,3 +140,17 @@ def test_roles_that_would_fail_the_consortium_later_are_refused_up_front() -> No
         SimConfig(sites=("cleveland", "hungary"), roles=only_labs)  # type: ignore[arg-type]
     # one hospital is enough
     assert SimConfig(sites=("cleveland", "hungary"), roles={"cleveland": ("verifier",)}).hospitals
+
+
+def test_an_attack_or_a_speed_for_a_site_that_does_not_train_is_refused() -> None:
+    """A verifier-only site sends no update to attack with or to slow down: such an entry would
+    be ignored while still taking the site's rows out of the honest AUROC, so it is refused."""
+    from pydantic import ValidationError
+
+    lab = {"cleveland": ("verifier",)}
+    with pytest.raises(ValidationError, match=r"attacks.*'cleveland'.*does not train"):
+        SimConfig(sites=("cleveland", "hungary"), roles=lab, attacks={"cleveland": "scale10"})  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match=r"speeds.*'cleveland'.*does not train"):
+        SimConfig(sites=("cleveland", "hungary"), roles=lab, speeds={"cleveland": 5.0})  # type: ignore[arg-type]
+    ok = SimConfig(sites=("cleveland", "hungary"), roles=lab, attacks={"hungary": "scale10"})  # type: ignore[arg-type]
+    assert ok.attacks == {"hungary": "scale10"}
