@@ -212,3 +212,19 @@ def test_plain_convention_transactions_are_rebuilt_from_blocks(plain: FabricLedg
     ]
     assert txs[1].args == {"name": "y"} and txs[1].result == {"value": 2, "by": "hospital-a"}
     assert txs[0].timestamp_ms > 0 and txs[1].block_number == second.block_number
+
+
+def test_a_submit_that_timed_out_at_the_gateway_is_followed_to_its_commit(
+    fake: FakeGatewayHandle, ledger: FabricLedger
+) -> None:
+    """The gateway's broadcast deadline can expire after an orderer took the transaction (Fabric's
+    submit.go: DeadlineExceeded "submit timeout expired while broadcasting to ordering service"):
+    its outcome is unknown, not a failure, so the client asks for its commit status as after any
+    submit, and reports it committed rather than "cannot reach the peer"."""
+    fake.gateway.settings.submit_deadline_after_queue = True
+
+    result = ledger.submit("Inc", {"name": "late"})
+
+    assert result.code == VALID
+    fake.gateway.settings.submit_deadline_after_queue = False
+    assert ledger.evaluate("Get", {"name": "late"}) == 1

@@ -25,6 +25,7 @@ from consortium.ledger.fabric.errors import (
     OrderingFailed,
     PeerDetail,
     PeerUnreachable,
+    SubmitTimedOut,
     TlsMismatch,
     classify_rpc_error,
     encode_status,
@@ -315,6 +316,14 @@ class _GatewayError(grpc.RpcError):
         # the gateway answered, but its channel config names no orderer it can use (submit.go:
         # Unavailable "no orderer nodes available", no details): not an unreachable peer
         (grpc.StatusCode.UNAVAILABLE, "no orderer nodes available", None, OrderingFailed),
+        # the gateway's own deadlines (endorse.go, submit.go: DeadlineExceeded, no details): the
+        # peer answered. Endorsing timed out: nothing was ordered ...
+        (grpc.StatusCode.DEADLINE_EXCEEDED,
+         "endorsement timeout expired while collecting endorsements", None,
+         EndorsementPolicyFailure),
+        # ... broadcasting timed out: an orderer may have taken it, the outcome is unknown
+        (grpc.StatusCode.DEADLINE_EXCEEDED,
+         "submit timeout expired while broadcasting to ordering service", None, SubmitTimedOut),
         # the chaincode is there, but too few organisations' peers are up
         (grpc.StatusCode.FAILED_PRECONDITION,
          "no combination of peers can be derived which satisfy the endorsement policy: no peer "

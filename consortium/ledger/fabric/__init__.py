@@ -8,7 +8,7 @@ Public API:
   ``follow(checkpoint)`` over ChaincodeEvents and ``block(n)``).
 - `errors`: `PeerUnreachable`, `TlsMismatch`, `AccessDenied`, `ChaincodeNotFound`,
   `EndorsementPolicyFailure`, `EndorsementsDiffer`, `MvccConflict`, `OrderingFailed`,
-  `ChaincodeFailed`, `TransactionInvalid`.
+  `SubmitTimedOut`, `ChaincodeFailed`, `TransactionInvalid`.
 - `fake.serve_fake_gateway(contract, ca_cert, host, port)` and, for a consortium directory,
   `local.serve_for_consortium(config)` + `local.point_config_at(config, handle)`.
 

@@ -11,6 +11,7 @@ number of times; every other failure is raised as the `errors` class that says w
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -29,6 +30,7 @@ from consortium.ledger.fabric.errors import (
     EndorsementsDiffer,
     FabricError,
     MvccConflict,
+    SubmitTimedOut,
     TransactionInvalid,
     classify_rpc_error,
     peer_details,
@@ -160,7 +162,10 @@ class FabricLedger(Ledger):
             channel_id=self.channel,
             prepared_transaction=m.sign_envelope(self.signer, prepared),
         )
-        self._rpc(f"submit {fn}", self.stub.Submit, submit)
+        # A gateway deadline expired while handing it to the orderers: an orderer may have taken
+        # it, so its commit status decides, as after any submit.
+        with contextlib.suppress(SubmitTimedOut):
+            self._rpc(f"submit {fn}", self.stub.Submit, submit)
         status = self._commit_status(fn, spec.tx_id)
         fabric_code = transaction_pb2.TxValidationCode.Name(status.result)
         block = int(status.block_number)

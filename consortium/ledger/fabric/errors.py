@@ -29,6 +29,7 @@ __all__ = [
     "OrderingFailed",
     "PeerDetail",
     "PeerUnreachable",
+    "SubmitTimedOut",
     "TlsMismatch",
     "TransactionInvalid",
     "classify_rpc_error",
@@ -76,6 +77,12 @@ class OrderingFailed(FabricError):
     """The endorsed transaction was not taken by the ordering service: every orderer unreachable
     or failing, or one refusing it (a 4xx status such as FORBIDDEN or BAD_REQUEST). Nothing was
     ordered, so nothing was committed."""
+
+
+class SubmitTimedOut(FabricError):
+    """The gateway's deadline for handing the transaction to the ordering service expired: an
+    orderer may have taken it, so whether it commits is unknown until its commit status says
+    (`FabricLedger.submit` asks for it, as after any submit)."""
 
 
 class ChaincodeFailed(FabricError):
@@ -230,6 +237,21 @@ def classify_rpc_error(error: grpc.RpcError, *, endpoint: str, what: str) -> Fab
             f"{what}: the gateway peer knows no orderer for the channel ({said}): check the "
             "OrdererEndpoints of the orderer organisation in the channel configuration and that "
             "the orderers are up; nothing was sent, so sending it again is safe"
+        )
+    # The gateway's own deadlines (Fabric's endorse.go and submit.go, DeadlineExceeded without
+    # details): the peer answered, so neither is an unreachable peer.
+    if "endorsement timeout expired" in everything:
+        return EndorsementPolicyFailure(
+            f"{what}: the endorsing peers did not all answer within the gateway's endorsement "
+            f"timeout ({said}): nothing was ordered, so sending it again is safe; if it keeps "
+            "happening, check that the organisations' peers and chaincode servers are up and not "
+            "overloaded"
+        )
+    if "submit timeout expired" in everything:
+        return SubmitTimedOut(
+            f"{what}: the gateway peer timed out handing the transaction to the ordering service "
+            f"({said}): an orderer may still have taken it, so it may commit; look for it on the "
+            "ledger (its commit status) before sending it again"
         )
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) and not details:
         return PeerUnreachable(

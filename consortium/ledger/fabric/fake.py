@@ -62,6 +62,9 @@ class FakeSettings:
     max_workers: int = 64
     # "envelope" (recommended, adapter.py) or "plain": results as JSON, refusals thrown, no event.
     convention: str = "envelope"
+    # Fault: Submit hands the transaction to the orderer, then answers as Fabric's gateway does when
+    # its broadcast deadline expires (submit.go: DeadlineExceeded, no details): outcome unknown.
+    submit_deadline_after_queue: bool = False
 
 
 def _abort(
@@ -267,6 +270,13 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):  # type: ignore[misc]
         with self._cond:
             self._queue.append(envelope)
             self._cond.notify_all()
+        if self.settings.submit_deadline_after_queue:
+            _abort(
+                context,
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                "submit timeout expired while broadcasting to ordering service",
+                [],
+            )
         return gateway_pb2.SubmitResponse()
 
     def _order_loop(self) -> None:
