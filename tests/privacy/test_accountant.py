@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -242,7 +243,9 @@ def test_rdp_epsilon_is_opacus_number_exactly(
             merged[(s, q)] = merged.get((s, q), 0) + n
     theirs = RDPAccountant()
     theirs.history = [(s, q, n) for (s, q), n in merged.items()]
-    expected = theirs.get_epsilon(delta=delta) if theirs.history else 0.0
+    with warnings.catch_warnings():  # small σ: Opacus warns its bound is loose; ours is silent
+        warnings.filterwarnings("ignore", message="Optimal order is the largest alpha")
+        expected = theirs.get_epsilon(delta=delta) if theirs.history else 0.0
     assert epsilon_of(runs, delta=delta, accountant="rdp") == expected
 
 
