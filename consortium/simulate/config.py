@@ -58,7 +58,8 @@ class SimConfig(BaseModel):
     update_seconds: float = 1.0  # simulated compute per update at speed 1
     pace_by_speed: bool = True  # async: a k-times slower hospital plans ⌈U/k⌉ updates
     flush_seconds: float = 4.0
-    sync_round_seconds: float = 60.0  # sync: how long a round waits for a silent hospital
+    # sync: how long a round waits for a silent hospital (NodeSettings.sync_round_seconds)
+    sync_round_seconds: float = Field(default=60.0, gt=0, allow_inf_nan=False)
     sealer_timeout_seconds: float = 8.0
     target_auroc: float | None = None  # stop when the pooled held-out AUROC reaches this
     max_seconds: float = 120.0

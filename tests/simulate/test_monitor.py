@@ -154,3 +154,14 @@ def test_an_attack_or_a_speed_for_a_site_that_does_not_train_is_refused() -> Non
         SimConfig(sites=("cleveland", "hungary"), roles=lab, speeds={"cleveland": 5.0})  # type: ignore[arg-type]
     ok = SimConfig(sites=("cleveland", "hungary"), roles=lab, attacks={"hungary": "scale10"})  # type: ignore[arg-type]
     assert ok.attacks == {"hungary": "scale10"}
+
+
+def test_a_sync_round_deadline_must_be_a_positive_number_of_seconds() -> None:
+    """Refused by SimConfig itself (the nodes' settings refused it only once a node read its
+    node.toml, in its own process, after the consortium was created)."""
+    from pydantic import ValidationError
+
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(ValidationError, match="sync_round_seconds"):
+            SimConfig(sync=True, sync_round_seconds=bad)
+    assert SimConfig(sync=True, sync_round_seconds=7.5).sync_round_seconds == 7.5
