@@ -324,6 +324,8 @@ class _GatewayError(grpc.RpcError):
         # ... broadcasting timed out: an orderer may have taken it, the outcome is unknown
         (grpc.StatusCode.DEADLINE_EXCEEDED,
          "submit timeout expired while broadcasting to ordering service", None, SubmitTimedOut),
+        # ... and a query the peer's chaincode did not answer in time (evaluate.go)
+        (grpc.StatusCode.DEADLINE_EXCEEDED, "evaluate timeout expired", None, ChaincodeFailed),
         # the chaincode is there, but too few organisations' peers are up
         (grpc.StatusCode.FAILED_PRECONDITION,
          "no combination of peers can be derived which satisfy the endorsement policy: no peer "

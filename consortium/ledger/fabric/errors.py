@@ -238,8 +238,8 @@ def classify_rpc_error(error: grpc.RpcError, *, endpoint: str, what: str) -> Fab
             "OrdererEndpoints of the orderer organisation in the channel configuration and that "
             "the orderers are up; nothing was sent, so sending it again is safe"
         )
-    # The gateway's own deadlines (Fabric's endorse.go and submit.go, DeadlineExceeded without
-    # details): the peer answered, so neither is an unreachable peer.
+    # The gateway's own deadlines (Fabric's endorse.go, submit.go and evaluate.go,
+    # DeadlineExceeded without details): the peer answered, so none is an unreachable peer.
     if "endorsement timeout expired" in everything:
         return EndorsementPolicyFailure(
             f"{what}: the endorsing peers did not all answer within the gateway's endorsement "
@@ -252,6 +252,12 @@ def classify_rpc_error(error: grpc.RpcError, *, endpoint: str, what: str) -> Fab
             f"{what}: the gateway peer timed out handing the transaction to the ordering service "
             f"({said}): an orderer may still have taken it, so it may commit; look for it on the "
             "ledger (its commit status) before sending it again"
+        )
+    if "evaluate timeout expired" in everything:
+        return ChaincodeFailed(
+            f"{what}: the peer's chaincode did not answer within the gateway's evaluate timeout "
+            f"({said}): nothing was recorded; check that the organisation's chaincode server is up "
+            "and not overloaded, then ask again"
         )
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) and not details:
         return PeerUnreachable(
