@@ -52,6 +52,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from consortium.federation.ledgerview import revoked_members
 from consortium.federation.session import Session
 from consortium.federation.weights import BufferedUpdate, BufferWeights, buffer_weights
 from consortium.ledger.contract.committee import committee_outcome
@@ -171,12 +172,6 @@ def _timeout(s: Session, mem: dict[str, Any]) -> float:
     """How long an aggregate stays outstanding: every hospital's turn to seal, and one more."""
     n_hospitals = max(1, int(mem.get("hospitals", 4)))
     return float(s.settings.sealer_timeout_seconds * (n_hospitals + 1))
-
-
-def revoked_members(s: Session) -> set[str]:
-    """The members the ledger has revoked: nothing of theirs enters a block any more (the contract
-    refuses an aggregate or a proposal naming one of their updates with MEMBER_REVOKED)."""
-    return {m["member_id"] for m in s.q("ListMembers") if m.get("status") == "revoked"}
 
 
 def _sync_ready(

@@ -49,6 +49,7 @@ __all__ = [
     "peer_submissions",
     "revealed_first",
     "revealed_updates",
+    "revoked_members",
     "update_delta",
 ]
 
@@ -225,6 +226,13 @@ def revealed_updates(
         and v["update"].get("unmapped_digest") is not None
         and int(v["update"]["submitted_ms"]) <= int(update["submitted_ms"])
     ]
+
+
+def revoked_members(s: Session) -> set[str]:
+    """The members the ledger has revoked: nothing of theirs enters a block any more (the contract
+    refuses an aggregate or a proposal naming one of their updates with MEMBER_REVOKED), and
+    nothing they submitted is a peer reference (`peer_submissions`' callers)."""
+    return {m["member_id"] for m in s.q("ListMembers") if m.get("status") == "revoked"}
 
 
 def peer_submissions(update: dict[str, Any], views: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -24,6 +24,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from consortium.federation.ledgerview import revoked_members
 from consortium.federation.session import Session
 from consortium.federation.versions import step_staleness, version_bytes
 
@@ -146,8 +147,6 @@ def _propose(s: Session, agg: dict[str, Any], head: dict[str, Any]) -> str:
 def _names_a_revoked_member(s: Session, agg: dict[str, Any]) -> bool:
     """Does ``agg`` hold an update of a member revoked since it was posted? Nothing of a revoked
     member enters a block: the contract refuses the proposal with MEMBER_REVOKED."""
-    from consortium.federation.aggregator import revoked_members
-
     revoked = revoked_members(s)
     return bool(revoked) and any(
         s.q("GetUpdate", task_id=s.task_id, update_id=u)["update"]["member_id"] in revoked

@@ -41,6 +41,7 @@ from consortium.federation.ledgerview import (
     opened_delta,
     peer_submissions,
     revealed_updates,
+    revoked_members,
     update_delta,
 )
 from consortium.federation.losses import log_loss
@@ -194,8 +195,6 @@ def _peer_deltas(s: Session, update: dict[str, Any], views: list[dict[str, Any]]
     (`ledgerview.peer_submissions`), opened once each and cached (`ledgerview.update_delta`);
     one whose blobs do not open is left out, and so is a revoked member's (revocation takes it
     out of the consortium's judgement: what it sent is no one's reference, 0001 "Revocation")."""
-    from consortium.federation.aggregator import revoked_members
-
     revoked = revoked_members(s)
     peers = [u for u in peer_submissions(update, views) if u["member_id"] not in revoked]
     deltas = [update_delta(s, u) for u in peers]
