@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -221,6 +220,9 @@ def test_printed_epsilon_never_understates_a_spend_or_overstates_what_is_left() 
     assert left_text(-0.2) == "0.000"
 
 
+# Opacus warns when the best order is the first or last it tries (its bound is then loose, on the
+# safe side); the drawn histories reach both ends, and what is compared here is the number.
+@pytest.mark.filterwarnings("ignore:Optimal order is the")
 @settings(max_examples=25, deadline=None)
 @given(
     st.lists(
@@ -243,9 +245,7 @@ def test_rdp_epsilon_is_opacus_number_exactly(
             merged[(s, q)] = merged.get((s, q), 0) + n
     theirs = RDPAccountant()
     theirs.history = [(s, q, n) for (s, q), n in merged.items()]
-    with warnings.catch_warnings():  # small σ: Opacus warns its bound is loose; ours is silent
-        warnings.filterwarnings("ignore", message="Optimal order is the largest alpha")
-        expected = theirs.get_epsilon(delta=delta) if theirs.history else 0.0
+    expected = theirs.get_epsilon(delta=delta) if theirs.history else 0.0
     assert epsilon_of(runs, delta=delta, accountant="rdp") == expected
 
 
