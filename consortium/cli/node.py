@@ -76,6 +76,22 @@ def run(
             f"{member!r} ({', '.join(sorted(roles))}) has no work for a node: run the node of a "
             "hospital, verifier or aggregator"
         )
+    from consortium.cli._errors import UserError
+    from consortium.node.lock import one_node_per_member
+
+    with contextlib.ExitStack() as held:
+        try:  # before anything is opened: a second node of this member does nothing at all
+            held.enter_context(one_node_per_member(member_dir / "state", member))
+        except UserError as exc:
+            fail(str(exc))
+        _run_node(directory, member, member_dir, roles, wait=wait, test_bed=test_bed)
+
+
+def _run_node(
+    directory: Path, member: str, member_dir: Path, roles: set[str], *, wait: float, test_bed: bool
+) -> None:
+    """Open the member's session, check it can work, and run its node until stopped."""
+    from consortium.cli._errors import UserError
     from consortium.node.open import open_session
     from consortium.node.runner import Node
 
@@ -109,8 +125,6 @@ def run(
 
     def _done() -> bool:
         return stopping["flag"] or (parent > 0 and os.getppid() != parent)
-
-    from consortium.cli._errors import UserError
 
     typer.echo(f"node {member} ({', '.join(sorted(session.roles))}) on task {session.task_id}")
     if session.settings.seed is not None:

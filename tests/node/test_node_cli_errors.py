@@ -2,6 +2,7 @@
 what to do, instead of running silently forever."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,28 @@ def test_no_dp_under_a_site_budget_is_refused(consortium_dir: Path) -> None:
     code, output = _with_toml(consortium_dir, text, "--test-bed")
     assert code == 2, output
     assert "site_epsilon_budget" in output and "no site budget can hold it" in output
+
+
+def test_a_second_node_of_the_same_member_is_refused(
+    consortium_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two nodes of one member would both train on its patients (each run spends ε, the second
+    one's update is then refused as a duplicate) and race on its state: while one node of the
+    member runs, a second one stops before doing anything and says which process holds it."""
+    second: dict[str, tuple[int, str]] = {}
+
+    def run_a_second_node(self: Node, until: object) -> None:
+        second["result"] = _run(consortium_dir, "a")
+
+    monkeypatch.setattr(Node, "run", run_a_second_node)
+    code, output = _with_toml(consortium_dir, 'site = "cleveland"\n')
+    assert code == 0, output
+    code, output = second["result"]
+    assert code == 2, output
+    assert "another node of 'a' is running" in output and f"pid {os.getpid()}" in output
+
+
+def test_a_node_starts_again_once_the_first_has_stopped(consortium_dir: Path) -> None:
+    for _ in range(2):
+        code, output = _with_toml(consortium_dir, 'site = "cleveland"\n')
+        assert code == 0, output
