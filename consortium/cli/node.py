@@ -104,7 +104,8 @@ def _run_node(
         fail(
             f"{member!r} has no cohort data, so it can neither train nor verify: "
             f'`consortium ingest ... --out {member_dir / "cohort"}`, or set cohort = "PATH" '
-            f"in {member_dir / 'node.toml'}"
+            f"in {member_dir / 'node.toml'} (PATH: an ingest's --out folder or its "
+            f"cohort.parquet; a relative PATH is read from {member_dir})"
         )
     unsafe = session.settings.test_bed_only()
     if unsafe and not test_bed:

@@ -42,7 +42,11 @@ def _load_cohort(mdir: Path, settings: NodeSettings, cohort_name: str) -> Cohort
 
     path = cohort_path(mdir, settings)
     if settings.cohort and not path.is_file():
-        raise ValueError(f"{mdir / 'node.toml'} names the cohort {path}, which is not a file")
+        raise ValueError(
+            f"{mdir / 'node.toml'} names the cohort {settings.cohort!r}, read as {path}, which is "
+            "not a file: give the cohort.parquet `consortium ingest --out` wrote, or that folder "
+            f"(a relative path is read from {mdir})"
+        )
     if path.is_file():
         return cohort_from_table(pd.read_parquet(path), cohort_name, settings.holdout_bp)
     if settings.site:

@@ -40,7 +40,8 @@ class NodeSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     task_id: str | None = None  # None: the first task on the ledger
-    cohort: str | None = None  # cohort.parquet; default DIR/members/NAME/cohort/cohort.parquet
+    cohort: str | None = None  # cohort.parquet (relative: to this file's folder); default
+    # DIR/members/NAME/cohort/cohort.parquet
     site: str | None = None  # for the demo: take heart_cohort_table(site) when no file exists
     holdout_bp: int = Field(
         default=2000, ge=100, le=9000
@@ -130,8 +131,15 @@ def save_settings(member_dir: Path, settings: NodeSettings) -> Path:
 
 def cohort_path(mdir: Path, settings: NodeSettings) -> Path:
     """The cohort table a hospital's node reads: node.toml's ``cohort``, else
-    ``DIR/members/NAME/cohort/cohort.parquet`` (the --out of `consortium ingest`)."""
-    return Path(settings.cohort) if settings.cohort else mdir / "cohort" / "cohort.parquet"
+    ``DIR/members/NAME/cohort/cohort.parquet`` (the --out of `consortium ingest`).
+
+    A relative ``cohort`` is relative to node.toml's folder ``mdir``, not to the folder a command
+    was started from: the node, `consortium train` and the portal then read the same file. A
+    folder (an ingest's --out) stands for the ``cohort.parquet`` in it."""
+    if not settings.cohort:
+        return mdir / "cohort" / "cohort.parquet"
+    path = mdir / Path(settings.cohort).expanduser()  # an absolute path stays as it is
+    return path / "cohort.parquet" if path.is_dir() else path
 
 
 def site_budget_of(mdir: Path, settings: NodeSettings) -> SiteBudget | None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from consortium.federation.checks import Thresholds
-from consortium.node.settings import NodeSettings, load_settings, save_settings
+from consortium.node.settings import NodeSettings, cohort_path, load_settings, save_settings
 
 
 def test_a_verifier_table_sets_only_the_keys_it_names(tmp_path: Path) -> None:
@@ -106,3 +106,30 @@ def test_the_node_trains_with_the_noise_its_settings_name(
     )
     trainer._train(s, state_arrays(build_model(spec, seed=0)), None)  # type: ignore[arg-type]
     assert seen["secure_mode"] is secure
+
+
+def test_a_relative_cohort_is_read_from_the_folder_of_node_toml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every reader of node.toml (the node, `consortium train`, the portal) finds the same file,
+    whatever folder it was started from: a relative ``cohort`` is relative to node.toml's folder,
+    as consortium.toml's paths are relative to its own."""
+    member_dir = tmp_path / "c" / "members" / "a"
+    member_dir.mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    path = cohort_path(member_dir, NodeSettings(cohort="../../../site/cohort.parquet"))
+    assert path == member_dir / "../../../site/cohort.parquet"
+
+
+def test_a_cohort_naming_the_ingest_folder_reads_its_cohort_parquet(tmp_path: Path) -> None:
+    out = tmp_path / "site-data" / "a"
+    out.mkdir(parents=True)
+    (out / "cohort.parquet").write_bytes(b"")
+    assert cohort_path(tmp_path / "m", NodeSettings(cohort=str(out))) == out / "cohort.parquet"
+
+
+def test_an_absolute_cohort_is_taken_as_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "x" / "cohort.parquet"
+    assert cohort_path(tmp_path / "m", NodeSettings(cohort=str(path))) == path
