@@ -92,10 +92,7 @@ class ConsortiumConfig(_Strict):
         if path.is_dir():
             path = path / CONFIG_NAME
         if not path.is_file():
-            raise ConfigError(
-                f"no {CONFIG_NAME} at {path}: run `consortium init DIR` first or pass the "
-                "consortium directory"
-            )
+            raise ConfigError(_not_a_consortium(Path(path_or_dir)))
         try:
             data = tomllib.loads(path.read_text())
             config = cls.model_validate(data)
@@ -133,3 +130,18 @@ class ConsortiumConfig(_Strict):
             known = ", ".join(sorted(self.members)) or "none"
             raise ConfigError(f"no identity named {member_id!r} here (known: {known})")
         return self.resolve(self.members[member_id].msp)
+
+
+def _not_a_consortium(given: Path) -> str:
+    """Why ``given`` (a folder, or a consortium.toml file) is no consortium, naming the folder
+    looked in (the current one, when no directory was given) and how to name another."""
+    where = given.parent if given.suffix == ".toml" else given
+    how = (
+        "pass the folder `consortium init` made with --dir/-C (or set CONSORTIUM_DIR), or create "
+        "one with `consortium init DIR`"
+    )
+    if not where.is_dir():
+        return f"consortium directory {where} does not exist: {how}"
+    if where.resolve() == Path.cwd().resolve() and not where.is_absolute():
+        return f"the current directory {Path.cwd()} holds no {CONFIG_NAME}: {how}"
+    return f"{where} holds no {CONFIG_NAME}: {how}"

@@ -1,0 +1,39 @@
+"""Every command that reads a consortium directory says which folder it looked in and how to name
+another, when that folder holds no consortium.toml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from consortium.cli import app
+
+
+def _error(args: list[str]) -> str:
+    result = CliRunner().invoke(app, args, terminal_width=400)
+    assert result.exit_code == 2, result.output
+    return " ".join(result.output.split())
+
+
+def test_no_directory_given_names_the_current_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CONSORTIUM_DIR", raising=False)
+    error = _error(["rewards"])
+    assert f"the current directory {tmp_path} holds no consortium.toml" in error
+    assert "--dir" in error and "CONSORTIUM_DIR" in error
+
+
+def test_a_directory_that_does_not_exist_is_named(tmp_path: Path) -> None:
+    error = _error(["rewards", "--dir", str(tmp_path / "nosuch")])
+    assert f"{tmp_path / 'nosuch'} does not exist" in error
+
+
+def test_a_folder_without_consortium_toml_is_named(tmp_path: Path) -> None:
+    (tmp_path / "site-data").mkdir()
+    error = _error(["ledger", "verify", "-C", str(tmp_path / "site-data")])
+    assert f"{tmp_path / 'site-data'} holds no consortium.toml" in error
+    assert "consortium init" in error
