@@ -28,6 +28,7 @@ ConsortiumDir = Annotated[
     ),
 ]
 AsMember = Annotated[str, typer.Option("--as", help="The admin identity that signs.")]
+ReadAs = Annotated[str, typer.Option("--as", help="The identity to read the ledger as.")]
 
 
 def _config(directory: Path) -> ConsortiumConfig:
@@ -143,6 +144,10 @@ def revoke_command(
     """Revoke NAME on the ledger (RevokeMember): its later transactions are refused."""
     config = _config(consortium)
     ledger = _ledger(config, as_member)
+    known = sorted(m["member_id"] for m in ledger.evaluate("ListMembers", {}))
+    if name not in known:  # a typo: refused before anything is signed, so the ledger gains nothing
+        ledger.close()
+        fail(f"no member {name!r} on the ledger (members: {', '.join(known)}); nothing was sent")
     result = ledger.submit("RevokeMember", {"member_id": name})
     ledger.close()
     if not result.valid:
@@ -155,7 +160,7 @@ def revoke_command(
 
 @member_app.command("list")
 def list_command(
-    as_member: AsMember = "admin",
+    as_member: ReadAs = "admin",
     consortium: ConsortiumDir = Path("."),
 ) -> None:
     """Members as registered on the ledger (roles and status)."""

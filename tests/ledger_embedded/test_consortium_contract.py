@@ -82,6 +82,20 @@ def test_member_add_then_revoke_through_the_ledger(demo: Path) -> None:
     zurich.close()
 
 
+def test_revoking_a_name_the_ledger_does_not_know_lists_the_members(demo: Path) -> None:
+    """A typo in the name is refused before anything is signed: the ledger gains no refused
+    transaction, and the error lists the members to pick from."""
+    config = ConsortiumConfig.load(demo)
+    ledger = open_ledger(config, "ethics")
+    height = ledger.height()
+    code, output = _invoke("member", "revoke", "clevland", "-C", str(demo))
+    assert code == 2, output
+    text = " ".join(output.split())
+    assert "no member 'clevland' on the ledger" in text and "cleveland" in text
+    assert ledger.height() == height
+    ledger.close()
+
+
 def _opens_its_key_share(config: ConsortiumConfig, ledger: Any, member: str) -> None:
     from consortium.blobs import open_blob_store
     from consortium.crypto.setup import load_member_keys
