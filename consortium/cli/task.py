@@ -71,7 +71,12 @@ def publish_command(
     except ConfigError as exc:
         fail(str(exc))
     except LedgerRejected as exc:
-        fail(f"the ledger refused the task: {exc.result.code}: {exc.result.message}")
+        advice = {
+            "TASK_EXISTS": f"; give {params_file} another task_id (`consortium task list` shows "
+            "those taken)",
+            "MISSING_ROLE": "; publish as an admin of the consortium (--as NAME)",
+        }.get(exc.result.code, "")
+        fail(f"the ledger refused the task: {exc.result.code}: {exc.result.message}{advice}")
     except ContractError as exc:  # a query on the way, e.g. this member's key share
         advice = ""
         if exc.code == "SHARE_NOT_FOUND":

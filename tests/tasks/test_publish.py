@@ -73,6 +73,19 @@ def test_only_an_admin_may_publish(consortium_dir: Path, tmp_path: Path) -> None
     assert "MISSING_ROLE" in result.output
 
 
+def test_publishing_a_task_id_again_says_to_choose_another(
+    consortium_dir: Path, tmp_path: Path
+) -> None:
+    path = _params(tmp_path, task_id="again")
+    args = ["task", "publish", str(path), "--dir", str(consortium_dir)]
+    assert runner.invoke(app, args).exit_code == 0
+    result = runner.invoke(app, args, terminal_width=400)
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert "TASK_EXISTS" in text and f"give {path} another task_id" in text
+    assert "consortium task list" in text
+
+
 def test_a_published_task_draws_its_committees_from_the_head(tmp_path: Path) -> None:
     root = tmp_path / "c5"
     members = [arg for m in ("a", "b", "c", "d", "e") for arg in ("--member", m)]
