@@ -269,7 +269,29 @@ def versions(data: PortalData, task_id: str | None = None) -> pd.DataFrame:
     if {"required_gain_bp", "next_required_gain_bp"} <= set(frame.columns):
         parent = frame.groupby("task")["next_required_gain_bp"].shift(1)
         frame["decayed"] = (frame["height"] > 0) & (frame["required_gain_bp"] < parent)
+    frame["measured_by"] = _measured_by(data, frame)
     return frame
+
+
+def _measured_by(data: PortalData, frame: pd.DataFrame) -> list[str]:
+    """Per learning block, the attesting site whose measurement the block records: its
+    ``metric_bp`` is one site's AUROC on that site's own held-out rows (the accepting attester
+    with the median gain; docs/pole.md), so two versions measured at different sites are not
+    comparable. Found as the accepting attestation of the block's proposal with the block's own
+    metric and parent metric ('' for version 0, which nobody attested)."""
+    if not {"proposal_id", "metric_bp", "base_metric_bp"} <= set(frame.columns):
+        return [""] * len(frame)
+    accepted = attestations(data)
+    accepted = accepted[accepted["verdict"] == "accept"]
+    out = []
+    for block in frame.to_dict("records"):
+        match = accepted[
+            (accepted["proposal_id"] == block["proposal_id"])
+            & (accepted["metric_bp"] == block["metric_bp"])
+            & (accepted["base_metric_bp"] == block["base_metric_bp"])
+        ]
+        out.append(", ".join(sorted(match["site"])) if block["height"] > 0 else "")
+    return out
 
 
 def attestations(data: PortalData) -> pd.DataFrame:

@@ -462,3 +462,39 @@ def test_privacy_shows_the_site_budget_the_node_counts(
     text = rendered_text(at)
     assert "Site budget: all training on these patients" in text
     assert spent_text(site.epsilon_spent()) in text and f"{TASK}/cleveland" in text
+
+
+def _median_attester(root: Path, proposal_id: str) -> str:
+    """The accepting attester of ``proposal_id`` with the lower-median gain (ties by member id):
+    the one whose metric the contract writes into the learning block (docs/pole.md)."""
+    from consortium.config import ConsortiumConfig
+    from consortium.ledger.factory import open_ledger
+
+    ledger = open_ledger(ConsortiumConfig.load(root), "auditor")
+    try:
+        accepts = sorted(
+            (int(tx.args["metric_bp"]) - int(tx.args["base_metric_bp"]), tx.creator)
+            for tx in ledger.transactions(0)
+            if tx.fn == "AttestBlock" and tx.code == "VALID"
+            and tx.args["proposal_id"] == proposal_id and tx.args["verdict"] == "accept"
+        )  # fmt: skip
+    finally:
+        ledger.close()
+    return accepts[(len(accepts) - 1) // 2][1]
+
+
+def test_a_versions_auroc_says_which_site_measured_it(scripted: Path, portal: Any) -> None:
+    # the AUROC of a version is one site's, measured on its own held-out rows: versions measured
+    # at different sites are not comparable, so the page must say whose it is
+    blocks = _ledger(scripted, "ListVersions", {"task_id": TASK})[1:]
+    at = portal(scripted, "auditor", page="models")
+    table = at.dataframe[0].value
+    for block in blocks:
+        row = table[table["height"] == block["height"]].iloc[0]
+        assert row["measured_by"] == _median_attester(scripted, block["proposal_id"])
+    overview = portal(scripted, "auditor", page="overview")
+    head = blocks[-1]
+    site = _median_attester(scripted, head["proposal_id"])
+    assert any(
+        f"measured by {site} on its own held-out rows" in c.value for c in overview.caption
+    ), [c.value for c in overview.caption]

@@ -31,10 +31,17 @@ if "model_digest" in table:
 table["updates"] = table["updates"].map(len)
 show = [
     c
-    for c in ("height", "time", "auroc", "gain_bp", "sealer", "updates", "model_digest")
+    for c in ("height", "time", "auroc", "measured_by", "gain_bp", "sealer", "updates",
+              "model_digest")
     if c in table
-]
+]  # fmt: skip
 st.dataframe(table[show], hide_index=True)
+st.caption(
+    "auroc: measured by one site (measured_by) on its own held-out rows: the attester whose gain "
+    "was the median. Sites differ in size and case mix, so compare a version with its parent "
+    "through gain_bp (measured at one site), not auroc across rows. bp = basis points, "
+    "1/10,000: a gain_bp of 100 is +0.0100 AUROC."
+)
 
 sites = pl.attestations(data)
 final = set(versions["proposal_id"]) if "proposal_id" in versions else set()

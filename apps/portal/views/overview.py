@@ -71,12 +71,21 @@ else:
         col.metric(
             f"{title}: version {int(row['height'])}", f"AUROC {bp_text(row.get('metric_bp'))}"
         )
+        if row.get("measured_by"):
+            col.caption(
+                f"measured by {row['measured_by']} on its own held-out rows (the median gain among "
+                f"{len(row.get('attesters') or [])} attesting sites); see Models for every site"
+            )
     blocks = versions[versions["height"] > 0]
     if blocks.empty:
         st.info("No learning block yet: every task is still at its initial model (version 0).")
     elif "metric_bp" in blocks:
         st.subheader("Learning blocks over time")
         chart = blocks.assign(auroc=blocks["metric_bp"] / 10000)[
-            ["time", "task", "height", "auroc"]
+            ["time", "task", "height", "auroc", "measured_by"]
         ]
         line(chart, x="time:T", y="auroc:Q", color="task:N", title="attested AUROC", y_format=".3f")
+        st.caption(
+            "Each point is one site's measurement on its own rows (measured_by, in the tooltip): "
+            "a jump between two blocks measured at different sites is not a change of the model."
+        )
