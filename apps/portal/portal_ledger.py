@@ -21,10 +21,12 @@ from consortium.ledger.contract.records import too_stale
 __all__ = [
     "attestations",
     "balances",
+    "contributors",
     "downloads",
     "endorsements",
     "epsilon_history",
     "never_included",
+    "provenance_summary",
     "tx_table",
     "update_fates",
     "updates",
@@ -414,3 +416,39 @@ def lineage(data: PortalData, task_id: str, version: int) -> pd.DataFrame:
         "endorsers",
     ]
     return pd.DataFrame(rows, columns=columns)
+
+
+_CONTRIBUTOR_COLUMNS = ["member_id", "base_version", "n_samples", "epsilon_spent", "weight_ppm",
+                        "contribution_ppm", "reward_units"]  # fmt: skip
+
+
+def contributors(provenance: dict[str, Any]) -> pd.DataFrame:
+    """The updates a version's provenance (`consortium.pole.provenance`, as JSON) lists: who
+    trained on how many rows with what cumulative ε, their weight and contribution (ppm) and
+    reward."""
+    rows = [{k: u.get(k) for k in _CONTRIBUTOR_COLUMNS} for u in provenance.get("updates", [])]
+    return pd.DataFrame(rows, columns=_CONTRIBUTOR_COLUMNS)
+
+
+def provenance_summary(provenance: dict[str, Any]) -> str:
+    """One paragraph on a version's provenance for a person: which version, who sealed it when,
+    whose updates went in, who attested it with what metric (version 0, the published initial
+    model, has neither updates nor attestations)."""
+    accepted = sorted(
+        a["member_id"] for a in provenance.get("attestations", []) if a.get("verdict") == "accept"
+    )
+    sealed = when(provenance.get("ms"))
+    updates = provenance.get("updates", [])
+    members = sorted({u["member_id"] for u in updates})
+    text = (
+        f"Version {provenance.get('version')} of task {provenance.get('task_id')}, sealed by "
+        f"{provenance.get('sealer')}" + (f" on {sealed:%Y-%m-%d %H:%M:%S} UTC" if sealed else "")
+    )
+    if not updates:
+        return text + ": the initial model, trained on nobody's data and attested by nobody."
+    return text + (
+        f", from {len(updates)} update(s) of {', '.join(members)}; attested by "
+        f"{', '.join(accepted) or 'nobody'} (median-gain AUROC "
+        f"{int(provenance.get('metric_bp') or 0) / 10000:.4f}, gain "
+        f"{int(provenance.get('gain_bp') or 0):+d} bp)."
+    )

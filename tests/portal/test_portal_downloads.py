@@ -85,3 +85,47 @@ def test_a_pulled_model_changed_on_disk_since_the_pull_is_not_handed_out(
     model.write_bytes(model.read_bytes()[:100])
     with pytest.raises(ValueError, match="pull the model again"):
         offered["Download model (.safetensors)"]()
+
+
+def test_a_pulled_version_says_who_contributed_to_it(
+    scripted: Path, portal: Any, tmp_path: Path
+) -> None:
+    # a data scientist reads the provenance before using a model: who trained it, on how many
+    # rows, with what ε, who sealed and attested it; not only a JSON tree
+    from consortium.config import ConsortiumConfig
+    from consortium.ledger.factory import open_ledger
+
+    root = tmp_path / "consortium"
+    shutil.copytree(scripted, root)
+    at = portal(root, "cleveland", page="models")
+    version = int(at.selectbox[1].value)
+    next(b for b in at.button if "Pull model" in b.label).click().run()
+    assert not at.exception and not at.error
+    ledger = open_ledger(ConsortiumConfig.load(root), "auditor")
+    try:
+        block = ledger.evaluate("GetVersion", {"task_id": "heart", "version": version})
+        updates = [
+            ledger.evaluate("GetUpdate", {"task_id": "heart", "update_id": u})["update"]
+            for u in block["updates"]
+        ]
+    finally:
+        ledger.close()
+    table = next(d.value for d in at.dataframe if {"member_id", "n_samples"} <= set(d.value))
+    assert sorted(zip(table["member_id"], table["n_samples"], strict=True)) == sorted(
+        (u["member_id"], u["n_samples"]) for u in updates
+    )
+    said = " ".join(m.value for m in at.markdown)
+    assert f"Version {version} of task heart" in said, said
+    assert f"sealed by {block['sealer']}" in said, said
+    assert f"attested by {', '.join(block['attesters'])}" in said, said
+
+
+def test_the_initial_models_provenance_says_nobody_trained_it() -> None:
+    import portal_ledger as pl
+
+    initial = {"version": 0, "task_id": "heart", "sealer": "admin", "ms": 0, "updates": [],
+               "attestations": [], "metric_bp": 0, "gain_bp": 0}  # fmt: skip
+    said = pl.provenance_summary(initial)
+    assert said.startswith("Version 0 of task heart, sealed by admin")
+    assert "initial model" in said and "AUROC" not in said
+    assert pl.contributors(initial).empty

@@ -117,24 +117,5 @@ if st.button("Run the full trace (recomputes the version from the ledger and the
                 + "; ".join(traced["problems"])
             )
         prov = traced["provenance"]
-        st.dataframe(
-            pd.DataFrame(
-                [
-                    {
-                        k: u[k]
-                        for k in (
-                            "member_id",
-                            "base_version",
-                            "n_samples",
-                            "epsilon_spent",
-                            "weight_ppm",
-                            "contribution_ppm",
-                            "reward_units",
-                        )
-                    }
-                    for u in prov["updates"]
-                ]
-            ),
-            hide_index=True,
-        )
+        st.dataframe(pl.contributors(prov), hide_index=True)
         st.json(prov, expanded=False)

@@ -112,8 +112,16 @@ elif pulled:
             file_name=pulled["provenance"].name,
             mime="application/json",
         )
-        with st.expander("Provenance"):
-            st.json(json.loads(act.model_bytes(pulled["provenance"])))
+        provenance = json.loads(act.model_bytes(pulled["provenance"]))
+        st.markdown(pl.provenance_summary(provenance))
+        st.caption(
+            "Contributors: n_samples = training rows, epsilon_spent = the member's cumulative ε "
+            f"on this task (δ = {tasks[task_id].get('delta')}), weight and contribution in "
+            "parts per million, reward in units."
+        )
+        st.dataframe(pl.contributors(provenance), hide_index=True)
+        with st.expander("Provenance (JSON)"):
+            st.json(provenance)
 
 mine = pl.downloads(data)
 mine = mine[mine["member"] == data.member_id]
