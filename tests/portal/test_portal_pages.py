@@ -498,3 +498,21 @@ def test_a_versions_auroc_says_which_site_measured_it(scripted: Path, portal: An
     assert any(
         f"measured by {site} on its own held-out rows" in c.value for c in overview.caption
     ), [c.value for c in overview.caption]
+
+
+def test_the_audit_page_says_how_many_transactions_were_refused(
+    scripted: Path, portal: Any
+) -> None:
+    from consortium.config import ConsortiumConfig
+    from consortium.ledger.factory import open_ledger
+
+    ledger = open_ledger(ConsortiumConfig.load(scripted), "auditor")
+    try:
+        refused = sum(tx.code != "VALID" for tx in ledger.transactions(0))
+    finally:
+        ledger.close()
+    assert refused, "the scripted rounds hold a refused download"
+    at = portal(scripted, "auditor", page="audit")
+    assert any(f"{refused} refused by the contract" in c.value for c in at.caption), [
+        c.value for c in at.caption
+    ]

@@ -8,13 +8,18 @@ import pandas as pd
 import portal_actions as act
 import portal_ledger as pl
 import streamlit as st
-from portal_data import PortalUnavailable
+from portal_data import VALID, PortalUnavailable
 from portal_ui import require, while_signed_in
 
 data, roles = require("audit")
 st.title("Audit")
 txs = pl.tx_table(data)
-st.caption(f"{len(txs)} transactions in {data.height()} blocks, valid and refused alike.")
+refused = int((txs["code"] != VALID).sum())
+st.caption(
+    f"{len(txs)} transactions in {data.height()} blocks, valid and refused alike: {refused} "
+    "refused by the contract (kept on the ledger with their validation code; choose the codes "
+    "under Validation code to see them)."
+)
 
 with st.expander("Filters", expanded=True):
     c1, c2, c3, c4 = st.columns(4)
