@@ -167,7 +167,7 @@ def run_labels(runs: list[IngestRun]) -> list[str]:
     """One label per run for the run picker: ``folder/run``, or the runs' full paths when two
     ``--ingest`` folders share a name (the picker could not tell them apart and always opened
     the first)."""
-    short = [f"{Path(r.root).name}/{r.name}" for r in runs]
+    short = [Path(r.root).name if r.name == "." else f"{Path(r.root).name}/{r.name}" for r in runs]
     return short if len(set(short)) == len(short) else [r.path for r in runs]
 
 

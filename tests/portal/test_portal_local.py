@@ -75,4 +75,13 @@ def test_two_ingest_folders_of_one_name_get_labels_that_tell_them_apart(tmp_path
     runs = [*ingest_runs(tmp_path / "a" / "ingest"), *ingest_runs(tmp_path / "b" / "ingest")]
     labels = run_labels(runs)
     assert len(set(labels)) == 2
-    assert run_labels(runs[:1]) == ["ingest/."]  # a single folder keeps its short label
+    assert run_labels(runs[:1]) == ["ingest"]  # a single folder keeps its short label
+
+
+def test_a_run_in_the_ingest_folder_itself_is_labelled_by_that_folder(tmp_path: Path) -> None:
+    # `consortium portal --ingest site-data/cleveland` where the report sits: not "cleveland/."
+    run = tmp_path / "cleveland"
+    (run / "older").mkdir(parents=True)
+    (run / "report.json").write_text(json.dumps({"site": "cleveland"}))
+    (run / "older" / "report.json").write_text(json.dumps({"site": "cleveland"}))
+    assert sorted(run_labels(ingest_runs(run))) == ["cleveland", "cleveland/older"]
