@@ -516,3 +516,17 @@ def test_the_audit_page_says_how_many_transactions_were_refused(
     assert any(f"{refused} refused by the contract" in c.value for c in at.caption), [
         c.value for c in at.caption
     ]
+
+
+def test_the_audit_results_stay_on_the_page_until_run_again(simulated: Path, portal: Any) -> None:
+    # Streamlit forgets a button's click on the next rerun: each result is kept in the session
+    at = portal(simulated, "cleveland", page="audit")
+    next(b for b in at.button if b.label.startswith("Verify")).click().run()
+    next(b for b in at.button if b.label.startswith("Run the full trace")).click().run()
+    assert not at.exception
+    shown = [s.value for s in at.success]
+    assert any("The ledger verifies" in s for s in shown), shown
+    assert any("recomputed byte for byte" in s for s in shown), shown
+    at.run()  # any other rerun (a filter, a rerun of the page) keeps both too
+    assert len([s for s in at.success if "The ledger verifies" in s.value]) == 1
+    assert any("recomputed byte for byte" in s.value for s in at.success)

@@ -73,26 +73,30 @@ else:
 
 st.subheader("Verify the chain")
 st.caption("Re-checks every block's hash chain and signatures and replays the world state.")
+# Streamlit forgets a click on the next rerun (the trace button's, a filter's): each action's last
+# result is kept in the session and shown until the action is run again
 if st.button("Verify the whole ledger"):
     bar = st.progress(0.0, text="starting")
     try:
         report = act.verify_chain(data, lambda f, label: bar.progress(f, text=label))
     except PortalUnavailable as err:
-        st.error(f"Verification could not run: {err}")
+        st.session_state["audit_verify"] = ("error", f"Verification could not run: {err}", None)
     except Exception as err:  # a verification failure is a finding, not a crash
-        st.error(f"The ledger did NOT verify: {err}")
+        st.session_state["audit_verify"] = ("error", f"The ledger did NOT verify: {err}", None)
     else:
-        if report.ok:
-            bar.progress(1.0, text="done")
-            st.success(
-                f"The ledger verifies: {report.blocks} blocks, {report.transactions} transactions "
-                f"({report.invalid} refused, kept with their codes), {report.members} members, "
-                f"in {report.elapsed_ms} ms."
-            )
-        else:
-            where = report.failure.describe() if report.failure else "no detail"
-            st.error(f"The ledger does NOT verify: {where}")
-        st.json(report.model_dump(mode="json"), expanded=False)
+        bar.progress(1.0, text="done")
+        where = report.failure.describe() if report.failure else "no detail"
+        st.session_state["audit_verify"] = (
+            ("success", f"The ledger verifies: {report.blocks} blocks, {report.transactions} "
+             f"transactions ({report.invalid} refused, kept with their codes), {report.members} "
+             f"members, in {report.elapsed_ms} ms.")
+            if report.ok else ("error", f"The ledger does NOT verify: {where}")
+        ) + (report.model_dump(mode="json"),)  # fmt: skip
+if "audit_verify" in st.session_state:
+    kind, text, detail = st.session_state["audit_verify"]
+    (st.success if kind == "success" else st.error)(text)
+    if detail is not None:
+        st.json(detail, expanded=False)
 
 st.subheader("Trace a model version")
 tasks = data.tasks()
@@ -108,14 +112,21 @@ if st.button("Run the full trace (recomputes the version from the ledger and the
     try:
         with st.spinner("Tracing…"):
             traced = act.trace_version(data, task_id, int(version))
+        st.session_state["audit_trace"] = (task_id, int(version), traced)
     except Exception as err:  # a trace that cannot be done is a finding, not a crash
-        st.error(f"Trace failed: {err}")
+        st.session_state["audit_trace"] = (task_id, int(version), str(err))
+if "audit_trace" in st.session_state:
+    traced_task, traced_version, traced = st.session_state["audit_trace"]
+    if (traced_task, traced_version) != (task_id, int(version)):
+        st.caption(f"Last trace run: version {traced_version} of task {traced_task}.")
+    if isinstance(traced, str):
+        st.error(f"Trace failed: {traced}")
     else:
         verdicts = {k: traced[k] for k in ("blob_ok", "aggregate_ok", "model_ok") if k in traced}
         if traced["recomputed"] and all(verdicts.values()) and not traced["problems"]:
-            st.success(f"Version {version} recomputed byte for byte: {verdicts}")
+            st.success(f"Version {traced_version} recomputed byte for byte: {verdicts}")
         elif traced["recomputed"]:
-            st.error(f"Version {version} does NOT trace: {'; '.join(traced['problems'])}")
+            st.error(f"Version {traced_version} does NOT trace: {'; '.join(traced['problems'])}")
         else:
             st.info(
                 "Provenance read from the ledger; the recomputation needs the model key: "
