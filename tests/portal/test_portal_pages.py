@@ -530,3 +530,20 @@ def test_the_audit_results_stay_on_the_page_until_run_again(simulated: Path, por
     at.run()  # any other rerun (a filter, a rerun of the page) keeps both too
     assert len([s for s in at.success if "The ledger verifies" in s.value]) == 1
     assert any("recomputed byte for byte" in s.value for s in at.success)
+
+
+def test_the_overview_counts_this_members_transactions_among_the_ledgers(
+    scripted: Path, portal: Any
+) -> None:
+    from consortium.config import ConsortiumConfig
+    from consortium.ledger.factory import open_ledger
+
+    ledger = open_ledger(ConsortiumConfig.load(scripted), "auditor")
+    try:
+        txs = list(ledger.transactions(0))
+    finally:
+        ledger.close()
+    mine = sum(tx.creator == "cleveland" for tx in txs)
+    at = portal(scripted, "cleveland", page="overview")
+    text = rendered_text(at)
+    assert f"cleveland signed {mine} of the ledger's {len(txs)} transactions" in text, text

@@ -54,7 +54,8 @@ if txs:
     mine = sum(t.creator == data.member_id for t in txs)
     st.write(
         f"The ledger is readable. Last transaction: {last.fn} in block {last.block_number}, "
-        f"{age_s} s ago. This member signed {mine} of its {len(txs)} transactions."
+        f"{age_s} s ago. {data.member_id} signed {mine} of the ledger's {len(txs)} transactions "
+        "(every member's, valid and refused)."
     )
 else:
     st.info("The ledger is readable but holds no transaction yet.")
