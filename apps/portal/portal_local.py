@@ -17,15 +17,19 @@ summarized by row count and column names, never rows: even anonymized rows are n
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
 
 from portal_data import IngestRun, QuarantineItem
 
+from consortium.node.lock import LOCK_NAME
+
 __all__ = [
     "accountant_files",
     "ingest_runs",
+    "node_process",
     "quarantine_file",
     "quarantine_items",
     "redact",
@@ -243,6 +247,40 @@ def node_status(member_dir: Path) -> dict[str, Any] | None:
             out["next_block"] = None
         out["state_mtime"] = events_path.stat().st_mtime
     return out
+
+
+def node_process(member_dir: Path) -> dict[str, Any]:
+    """Whether the member's node is running: ``{"running": bool, "pid": int | None}``.
+
+    A running node holds an exclusive ``flock`` on ``state/node.lock`` and has written its pid
+    there (`consortium.node.lock`); the kernel drops the lock when the node exits, ``kill -9``
+    included, so a pid left in the file proves nothing. The portal reads the kernel's table of
+    held locks (``/proc/locks``) instead of trying the lock itself: even a lock tried and dropped
+    at once could make a node starting at that instant refuse to start ("another node is
+    running"). It opens the file read-only, never creates it and never locks it. Where there is no
+    ``/proc/locks`` (not Linux), ``running`` is None: the page cannot tell."""
+    path = member_dir / "state" / LOCK_NAME
+    try:
+        stat = path.stat()
+        written = path.read_text(encoding="ascii", errors="replace").strip()
+    except FileNotFoundError:
+        return {"running": False, "pid": None}
+    pid = int(written) if written.isdigit() else None
+    try:
+        table = Path("/proc/locks").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return {"running": None, "pid": pid}
+    device = f"{os.major(stat.st_dev):02x}:{os.minor(stat.st_dev):02x}:{stat.st_ino}"
+    for line in table.splitlines():
+        fields = line.split()
+        if "->" in fields or len(fields) < 6 or fields[1] != "FLOCK":
+            continue  # "->": a process waiting for a lock, not holding it
+        holder, where = fields[4], fields[5]
+        # overlay file systems may report another device than stat: then the pid must agree
+        same_file = where == device or (where.endswith(f":{stat.st_ino}") and holder == written)
+        if same_file:
+            return {"running": True, "pid": pid or (int(holder) if holder.isdigit() else None)}
+    return {"running": False, "pid": None}
 
 
 def site_budget(member_dir: Path) -> Any:

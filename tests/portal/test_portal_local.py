@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 from portal_local import (
     ingest_runs,
+    node_process,
     node_status,
     privacy_facts,
     quarantine_file,
@@ -85,3 +87,30 @@ def test_a_run_in_the_ingest_folder_itself_is_labelled_by_that_folder(tmp_path: 
     (run / "report.json").write_text(json.dumps({"site": "cleveland"}))
     (run / "older" / "report.json").write_text(json.dumps({"site": "cleveland"}))
     assert sorted(run_labels(ingest_runs(run))) == ["cleveland", "cleveland/older"]
+
+
+def _flocks_on(path: Path) -> list[str]:
+    inode = f":{path.stat().st_ino} "
+    return [line for line in Path("/proc/locks").read_text().splitlines() if inode in line]
+
+
+def test_a_node_holding_its_lock_is_running_and_one_that_let_go_is_not(tmp_path: Path) -> None:
+    from consortium.node.lock import one_node_per_member
+
+    state = tmp_path / "state"
+    assert node_process(tmp_path) == {"running": False, "pid": None}
+    assert not state.exists(), "the portal never creates the node's lock file"
+    with one_node_per_member(state, "cleveland"):
+        assert node_process(tmp_path) == {"running": True, "pid": os.getpid()}
+        assert len(_flocks_on(state / "node.lock")) == 1, "the portal took no lock of its own"
+    assert node_process(tmp_path) == {"running": False, "pid": None}
+    assert not _flocks_on(state / "node.lock")
+    with one_node_per_member(state, "cleveland"):  # a node still starts after the portal looked
+        pass
+
+
+def test_a_pid_left_by_a_killed_node_is_not_taken_for_a_running_node(tmp_path: Path) -> None:
+    # kill -9 leaves the pid in the file, but the kernel dropped the lock
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "node.lock").write_text(f"{os.getpid()}\n")
+    assert node_process(tmp_path) == {"running": False, "pid": None}

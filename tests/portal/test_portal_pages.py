@@ -5,6 +5,7 @@ deterministic content for exact assertions."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import stat
 import time
@@ -547,3 +548,21 @@ def test_the_overview_counts_this_members_transactions_among_the_ledgers(
     at = portal(scripted, "cleveland", page="overview")
     text = rendered_text(at)
     assert f"cleveland signed {mine} of the ledger's {len(txs)} transactions" in text, text
+
+
+def test_the_overview_says_whether_the_node_is_running(
+    scripted: Path, portal: Any, tmp_path: Path
+) -> None:
+    from consortium.node.lock import one_node_per_member
+
+    root = tmp_path / "consortium"
+    shutil.copytree(scripted, root)
+    member = root / "members" / "cleveland"
+    (member / "node.toml").write_text('task_id = "heart"\nplanned_updates = 3\n')
+    (member / "state").mkdir(exist_ok=True)
+    (member / "state" / "events.json").write_text('{"next_block": 12}')
+    stopped = rendered_text(portal(root, "cleveland", page="overview"))
+    assert "The node is not running" in stopped and "blocks behind" not in stopped, stopped
+    with one_node_per_member(member / "state", "cleveland"):
+        running = rendered_text(portal(root, "cleveland", page="overview"))
+    assert f"The node is running (pid {os.getpid()})" in running and "blocks behind" in running

@@ -32,16 +32,28 @@ if node is None:
     st.info(f"No node has run for {data.member_id} on this machine (no node.toml or state).")
 else:
     settings = node.get("settings", {})
+    process = loc.node_process(data.member_dir)
+    lock = f"members/{data.member_id}/state/node.lock"
+    if process["running"]:
+        st.write(f"The node is running (pid {process['pid'] or 'not written yet'}).")
+    elif process["running"] is None:
+        st.write(f"Whether the node is running cannot be told here: {lock} is held by a running "
+                 "node, and this system has no /proc/locks to say whether it is held.")  # fmt: skip
+    else:
+        st.write(f"The node is not running (no process holds {lock}).")
     followed, height = node.get("next_block"), data.height()
     if followed is None:
         st.write("The node is configured but has not followed the ledger yet.")
     else:
         behind = height - followed
         ago = int(time.time() - node["state_mtime"])
+        progress = "caught up" if behind <= 0 else f"{behind} blocks behind"
         st.write(
-            f"The node has processed the ledger up to block {followed - 1} of {height - 1} "
-            f"({'caught up' if behind <= 0 else f'{behind} blocks behind'}); it last saved its "
-            f"state {ago} s ago."
+            f"It has processed the ledger up to block {followed - 1} of {height - 1} ({progress}); "
+            f"it last saved its state {ago} s ago."
+            if process["running"] is not False
+            else f"When it stopped it had processed the ledger up to block {followed - 1} (the "
+            f"ledger now has {height - 1}); it last saved its state {ago} s ago."
         )
     if settings:
         st.caption(
