@@ -15,10 +15,13 @@ from typing import Any
 import pandas as pd
 from portal_data import VALID, PortalData, task_of, to_decimal
 
+from consortium.ledger.base import CommittedTx
 from consortium.ledger.contract.committee import committee_outcome
 from consortium.ledger.contract.records import too_stale
 
 __all__ = [
+    "aggregate_fate",
+    "aggregates",
     "attestations",
     "balances",
     "contributors",
@@ -327,6 +330,60 @@ def attestations(data: PortalData) -> pd.DataFrame:
                "base_metric_bp"]  # fmt: skip
     frame = pd.DataFrame(rows, columns=columns)
     return frame.astype({"metric_bp": "Int64", "base_metric_bp": "Int64"})  # ints, or <NA>
+
+
+def aggregate_fate(base: int, head: int | None, proposals: list[dict[str, Any]]) -> str:
+    """What became of an aggregate computed on version ``base``, from the proposals that named it
+    (oldest first, each with the contract's ``status``, ``height`` and ``sealer``): sealed into
+    a version, closed by a proposal that failed (``below_target``, ``rejected``, ``superseded``,
+    ``member_revoked``), still being attested, or never proposed (a sealer may still propose it
+    while the head is its base; once the head moves on, no proposal of it can be made)."""
+    final = [p for p in proposals if p.get("status") == "final"]
+    if final:
+        return f"in version {final[0].get('height')} (sealed by {final[0].get('sealer')})"
+    if proposals:
+        status = proposals[-1].get("status")
+        return "proposed, attestation open" if status == "open" else f"closed: {status}"
+    if head is None or head == base:
+        return "waiting for a sealer's proposal"
+    return f"never proposed: the head moved past its base (head v{head})"
+
+
+def aggregates(data: PortalData, by: str | None = None) -> pd.DataFrame:
+    """Aggregates posted on the ledger (the contract's ListAggregates; those of ``by`` only when
+    given), oldest first: the version they were computed on, how many accepted updates they sum,
+    the proposal that closed each (the last ProposeBlock naming it; the final one if any) and
+    what became of it (`aggregate_fate`)."""
+    heads = _heads(data)
+    named: dict[str, list[CommittedTx]] = {}
+    for tx in data.valid("ProposeBlock"):
+        named.setdefault(str(tx.args.get("aggregate_id") or ""), []).append(tx)
+    rows = []
+    for task_id in data.tasks():
+        listed = data.query("ListAggregates", {"task_id": task_id})
+        for agg in listed if isinstance(listed, list) else []:
+            if by and agg.get("by") != by:
+                continue
+            proposals = []
+            for tx in named.get(str(agg["aggregate_id"]), []):
+                found = data.query("GetProposal", {"task_id": task_id, "proposal_id": tx.tx_id})
+                record = found.get("proposal", {}) if isinstance(found, dict) else {}
+                proposals.append({"proposal_id": tx.tx_id, **record})
+            closing = ([p for p in proposals if p.get("status") == "final"] or proposals)[-1:]
+            rows.append(
+                {
+                    "time": when(agg.get("ms")),
+                    "task": task_id,
+                    "base_version": int(agg["head"]),
+                    "updates": len(agg.get("updates") or []),
+                    "status": aggregate_fate(int(agg["head"]), heads.get(task_id), proposals),
+                    "proposal_id": closing[0]["proposal_id"] if closing else "",
+                    "aggregate_id": agg["aggregate_id"],
+                }
+            )
+    columns = ["time", "task", "base_version", "updates", "status", "proposal_id", "aggregate_id"]
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.sort_values("time", kind="stable").reset_index(drop=True)
 
 
 def epsilon_history(data: PortalData, member: str) -> pd.DataFrame:

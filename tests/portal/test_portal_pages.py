@@ -566,3 +566,19 @@ def test_the_overview_says_whether_the_node_is_running(
     with one_node_per_member(member / "state", "cleveland"):
         running = rendered_text(portal(root, "cleveland", page="overview"))
     assert f"The node is running (pid {os.getpid()})" in running and "blocks behind" in running
+
+
+def test_the_training_plan_is_shown_only_for_a_member_that_trains(
+    scripted: Path, portal: Any, tmp_path: Path
+) -> None:
+    root = tmp_path / "consortium"
+    shutil.copytree(scripted, root)
+    for name in ("aggregator", "cleveland"):  # node.toml as the demo writes it for every node
+        (root / "members" / name / "node.toml").write_text(
+            'task_id = "heart"\nplanned_updates = 6\ndp = true\n'
+        )
+    aggregator = rendered_text(portal(root, "aggregator", page="overview"))
+    assert "planned updates" not in aggregator and "differential privacy" not in aggregator
+    assert "Task heart" in aggregator
+    hospital = rendered_text(portal(root, "cleveland", page="overview"))
+    assert "6 planned updates, differential privacy on" in hospital

@@ -55,11 +55,13 @@ else:
             else f"When it stopped it had processed the ledger up to block {followed - 1} (the "
             f"ledger now has {height - 1}); it last saved its state {ago} s ago."
         )
-    if settings:
+    if settings and "hospital" in roles:  # only a hospital trains: the plan is its own
         st.caption(
             f"Task {settings.get('task_id', '?')}, {settings.get('planned_updates', '?')} planned "
             f"updates, differential privacy {'on' if settings.get('dp', True) else 'OFF'}."
         )
+    elif settings:
+        st.caption(f"Task {settings.get('task_id', '?')}.")
 if txs:
     last = txs[-1]
     age_s = max(0, int(time.time() - last.timestamp_ms / 1000))

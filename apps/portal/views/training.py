@@ -1,4 +1,5 @@
-"""Training: this member's updates and their fate, endorsements given and received."""
+"""Training: this member's work. A hospital's updates and their fate and the endorsements it
+received, a verifier's endorsements given, an aggregator's aggregates and what became of them."""
 
 from __future__ import annotations
 
@@ -11,12 +12,16 @@ data, roles = require("training")
 me = data.member_id
 st.title("Training")
 
-mine = pl.updates(data, member=me)
 votes = pl.endorsements(data)
-st.subheader("Updates this member submitted")
-if mine.empty:
-    st.info(f"{me} has not submitted any update.")
-else:
+
+
+def show_updates() -> None:
+    """A hospital's updates: their fate, the never-included ones, the rejected ones' reasons."""
+    mine = pl.updates(data, member=me)
+    st.subheader("Updates this member submitted")
+    if mine.empty:
+        st.info(f"{me} has not submitted any update.")
+        return
     fates = pl.update_fates(mine)
     for col, (label, count) in zip(st.columns(len(fates)), fates.items(), strict=True):
         col.metric(label, count)
@@ -56,25 +61,54 @@ else:
                 "that points against the consortium's trajectory (docs/decisions/0007-bafl.md)."
             )
 
+
+def show_aggregates() -> None:
+    """An aggregator's aggregates (PostAggregate) and what became of each."""
+    st.subheader("Aggregates this member posted")
+    posted = pl.aggregates(data, by=me)
+    if posted.empty:
+        st.info(f"{me} has not posted any aggregate yet.")
+        return
+    short_ids = {c: posted[c].map(short) for c in ("aggregate_id", "proposal_id")}
+    st.dataframe(posted.assign(**short_ids), hide_index=True)
+    st.caption(
+        "Each aggregate is the encrypted weighted sum of accepted updates computed on "
+        "base_version (PostAggregate); a sealer decrypts it and proposes it as the next version. "
+        "status: the version it became, or how the proposal that named it (proposal_id) closed "
+        "(below_target: the attested gain fell short of the required gain), or why none was made "
+        "(docs/decisions/0001-protocol.md)."
+    )
+
+
+# an aggregator trains on no data, nobody judges it and it judges nothing: a hospital's or a
+# verifier's sections would only say "nothing"; its own work is the aggregates it posted
+trains = "hospital" in roles or "aggregator" not in roles
+if "aggregator" in roles:
+    show_aggregates()
+if trains:
+    show_updates()
+
 refused = pl.refused(data, me)
 if not refused.empty:
     st.subheader("Transactions the contract refused")
     st.caption("Kept on the ledger with their validation code (docs/decisions/0001-protocol.md).")
     st.dataframe(refused, hide_index=True)
 
-st.subheader("Endorsements received")
-received = votes[votes["submitter"] == me]
-if received.empty:
-    st.info("No verifier has judged an update of this member yet.")
-else:
-    st.dataframe(received.assign(update_id=received["update_id"].map(short)), hide_index=True)
+if trains:
+    st.subheader("Endorsements received")
+    received = votes[votes["submitter"] == me]
+    if received.empty:
+        st.info("No verifier has judged an update of this member yet.")
+    else:
+        st.dataframe(received.assign(update_id=received["update_id"].map(short)), hide_index=True)
 
-st.subheader("Endorsements given")
-given = votes[votes["endorser"] == me]
-if given.empty:
-    st.info(
-        "This member has not endorsed any update (it needs the verifier role and a seat "
-        "in an update's committee)."
-    )
-else:
-    st.dataframe(given.assign(update_id=given["update_id"].map(short)), hide_index=True)
+if "verifier" in roles or "aggregator" not in roles:
+    st.subheader("Endorsements given")
+    given = votes[votes["endorser"] == me]
+    if given.empty:
+        st.info(
+            "This member has not endorsed any update (it needs the verifier role and a seat "
+            "in an update's committee)."
+        )
+    else:
+        st.dataframe(given.assign(update_id=given["update_id"].map(short)), hide_index=True)
