@@ -582,3 +582,17 @@ def test_the_training_plan_is_shown_only_for_a_member_that_trains(
     assert "Task heart" in aggregator
     hospital = rendered_text(portal(root, "cleveland", page="overview"))
     assert "6 planned updates, differential privacy on" in hospital
+
+
+def test_basis_points_and_a_minoritys_reject_reasons_are_explained(
+    scripted: Path, portal: Any
+) -> None:
+    training = portal(scripted, "cleveland", page="training")
+    captions = " ".join(c.value for c in training.caption)
+    assert "metric_bp" in training.dataframe[-1].value.columns  # the endorsements table
+    assert "bp = basis points" in captions, captions
+    assert "reject_reasons" in captions and "minority" in captions, captions
+    consensus = portal(scripted, "auditor", page="consensus")
+    captions = " ".join(c.value for c in consensus.caption)
+    assert "required_gain_bp" in consensus.dataframe[0].value.columns
+    assert "bp = basis points" in captions and "required_gain_bp" in captions, captions

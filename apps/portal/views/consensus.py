@@ -51,6 +51,12 @@ else:
         if c in blocks
     ]
     st.dataframe(blocks[show], hide_index=True)
+    st.caption(
+        "bp = basis points, 1/10,000 of AUROC. metric_bp: the version's AUROC, measured by one "
+        "attesting site on its own held-out rows (the median gain); gain_bp: its gain over the "
+        "parent, at that site; required_gain_bp: the gain the block had to reach (the "
+        "difficulty); next_required_gain_bp: what it sets for the next block."
+    )
     decay = int(task.get("gain_decay_intervals", 0))
     if decay:
         late = int(blocks["decayed"].sum()) if "decayed" in blocks else 0

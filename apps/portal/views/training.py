@@ -13,6 +13,11 @@ me = data.member_id
 st.title("Training")
 
 votes = pl.endorsements(data)
+METRIC_BP = (
+    "metric_bp: the AUROC the endorser measured, on its own held-out rows, for the model with the "
+    "update applied, in bp = basis points (1/10,000: 7500 is AUROC 0.75). A verifier publishes it "
+    'only when it accepts (0 otherwise; docs/decisions/0004, "What the verifiers publish").'
+)
 
 
 def show_updates() -> None:
@@ -26,6 +31,11 @@ def show_updates() -> None:
     for col, (label, count) in zip(st.columns(len(fates)), fates.items(), strict=True):
         col.metric(label, count)
     st.dataframe(mine.assign(update_id=mine["update_id"].map(short)), hide_index=True)
+    st.caption(
+        "reject_reasons: the reasons of the committee's verifiers that voted to reject. On an "
+        "update that was accepted or included they are an outvoted minority's: the update "
+        "passed its committee's quorum all the same."
+    )
     stuck = mine[mine["never_included"] != ""]
     if not stuck.empty:
         st.warning(
@@ -101,6 +111,7 @@ if trains:
         st.info("No verifier has judged an update of this member yet.")
     else:
         st.dataframe(received.assign(update_id=received["update_id"].map(short)), hide_index=True)
+        st.caption(METRIC_BP)
 
 if "verifier" in roles or "aggregator" not in roles:
     st.subheader("Endorsements given")
@@ -112,3 +123,4 @@ if "verifier" in roles or "aggregator" not in roles:
         )
     else:
         st.dataframe(given.assign(update_id=given["update_id"].map(short)), hide_index=True)
+        st.caption(METRIC_BP)
