@@ -596,3 +596,21 @@ def test_basis_points_and_a_minoritys_reject_reasons_are_explained(
     captions = " ".join(c.value for c in consensus.caption)
     assert "required_gain_bp" in consensus.dataframe[0].value.columns
     assert "bp = basis points" in captions and "required_gain_bp" in captions, captions
+
+
+def test_privacy_shows_delta_beside_epsilon_and_counts_updates_in_plain_words(
+    scripted: Path, portal: Any
+) -> None:
+    from consortium.config import ConsortiumConfig
+    from consortium.ledger.factory import open_ledger
+
+    ledger = open_ledger(ConsortiumConfig.load(scripted), "auditor")
+    try:
+        delta = ledger.evaluate("GetTask", {"task_id": TASK})["delta"]
+    finally:
+        ledger.close()
+    at = portal(scripted, "cleveland", page="privacy")
+    labels = [m.label for m in at.metric]
+    assert f"ε budget (δ = {delta})" in labels, labels
+    (warning,) = [w.value for w in at.warning if "Budget almost spent" in w.value]
+    assert "(s)" not in warning and "not enough for another update at the" in warning, warning

@@ -50,7 +50,7 @@ def show_site_budget() -> None:
     st.subheader("Site budget: all training on these patients")
     cols = st.columns(3)
     cols[0].metric("ε spent, every task and local run composed", spent_text(total))
-    cols[1].metric("site budget", f"{site.epsilon:g}", help=f"δ = {site.delta:g} (node.toml)")
+    cols[1].metric(f"site budget (δ = {site.delta:g}, node.toml)", f"{site.epsilon:g}")
     cols[2].metric("non-private local runs (outside ε)", len(site.non_private_runs()))
     fraction = min(1.0, total / site.epsilon)
     st.progress(fraction, text=f"{fraction:.0%} of the site budget used, "
@@ -93,7 +93,7 @@ for task_id, task in tasks.items():
     st.subheader(f"{task.get('title', task_id)} ({task_id})")
     cols = st.columns(4)
     cols[0].metric("ε declared on the ledger", f"{spent:.3f}")
-    cols[1].metric("ε budget", f"{budget:g}", help=f"δ = {task.get('delta')}")
+    cols[1].metric(f"ε budget (δ = {task.get('delta')})", f"{budget:g}")
     cols[2].metric("updates sent", len(mine))
     reserved = local_epsilon(str(local[task_id])) if task_id in local else None
     cols[3].metric("ε reserved locally", "—" if reserved is None else f"{reserved:.3f}")
@@ -105,9 +105,13 @@ for task_id, task in tasks.items():
     elif fraction >= WARN_AT:
         per_update = spent / len(mine) if len(mine) else 0.0
         fits = int((budget - used) // per_update) if per_update > 0 else 0
-        room = f"room for about {fits} more" if fits else "not enough for another"
+        room = (
+            f"room for about {fits} more update{'s' if fits > 1 else ''}"
+            if fits
+            else "not enough for another update"
+        )
         st.warning(
-            f"Budget almost spent: {budget - used:.3f} ε left, {room} update(s) at the recent "
+            f"Budget almost spent: {budget - used:.3f} ε left, {room} at the recent "
             f"rate ({per_update:.3f} ε per update). Ask the task's publisher before the node "
             "stops training on this task."
         )
