@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ __all__ = [
     "quarantine_file",
     "quarantine_items",
     "redact",
+    "run_date",
     "run_labels",
     "site_budget",
 ]
@@ -173,6 +175,16 @@ def run_labels(runs: list[IngestRun]) -> list[str]:
     the first)."""
     short = [Path(r.root).name if r.name == "." else f"{Path(r.root).name}/{r.name}" for r in runs]
     return short if len(set(short)) == len(short) else [r.path for r in runs]
+
+
+def run_date(run: IngestRun) -> tuple[datetime, str]:
+    """When an ingest run was written, and where that date comes from. `consortium ingest`'s
+    report.json records no date, so it is the report's modification time (UTC): copying the
+    folder without keeping times moves it."""
+    mtime = (Path(run.path) / "report.json").stat().st_mtime
+    return datetime.fromtimestamp(int(mtime), tz=UTC), (
+        "report.json's modification time (the report records no date)"
+    )
 
 
 def quarantine_file(member_dir: Path, run_name: str, item_name: str) -> bytes:

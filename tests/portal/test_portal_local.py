@@ -15,6 +15,7 @@ from portal_local import (
     quarantine_file,
     redact,
     report_facts,
+    run_date,
     run_labels,
 )
 
@@ -114,3 +115,16 @@ def test_a_pid_left_by_a_killed_node_is_not_taken_for_a_running_node(tmp_path: P
     (tmp_path / "state").mkdir()
     (tmp_path / "state" / "node.lock").write_text(f"{os.getpid()}\n")
     assert node_process(tmp_path) == {"running": False, "pid": None}
+
+
+def test_an_ingest_run_is_dated_by_its_reports_modification_time(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    (tmp_path / "report.json").write_text(json.dumps({"site": "cleveland", "k": 5}))
+    stamp = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC).timestamp()
+    os.utime(tmp_path / "report.json", (stamp, stamp))
+    (run,) = ingest_runs(tmp_path)
+    assert run_date(run) == (
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        "report.json's modification time (the report records no date)",
+    )

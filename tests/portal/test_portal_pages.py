@@ -614,3 +614,19 @@ def test_privacy_shows_delta_beside_epsilon_and_counts_updates_in_plain_words(
     assert f"ε budget (δ = {delta})" in labels, labels
     (warning,) = [w.value for w in at.warning if "Budget almost spent" in w.value]
     assert "(s)" not in warning and "not enough for another update at the" in warning, warning
+
+
+def test_the_data_page_dates_the_run_and_explains_its_figures(
+    simulated_with_name: tuple[Path, str], portal: Any
+) -> None:
+    from portal_local import ingest_runs, run_date
+
+    root, _ = simulated_with_name
+    (run,) = ingest_runs(root / "members" / "cleveland")
+    when, source = run_date(run)
+    at = portal(root, "cleveland", page="data")
+    captions = " ".join(c.value for c in at.caption)
+    assert f"{when:%Y-%m-%d %H:%M} UTC, from {source}" in captions, captions
+    assert "by_type.Patient.read" in captions  # the report's keys, explained
+    k, suppressed = run.report["k"], run.report["suppressed"]
+    assert f"fewer than k = {k} times" in captions and f"{suppressed} rows" in captions, captions

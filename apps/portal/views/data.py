@@ -35,12 +35,15 @@ summary = pd.DataFrame(
             "cohort rows": r.cohort_rows,
             "cohort columns": len(r.cohort_columns),
             "quarantined files": len(r.quarantine),
+            "written (UTC)": f"{loc.run_date(r)[0]:%Y-%m-%d %H:%M}",
         }
         for r, label in zip(runs, labels, strict=True)
     ]
 )
 st.dataframe(summary, hide_index=True)
 run = runs[labels.index(st.selectbox("Ingest run", labels))]
+written, source = loc.run_date(run)
+st.caption(f"This run was written {written:%Y-%m-%d %H:%M} UTC, from {source}.")
 
 facts = loc.report_facts(run.report)
 privacy = loc.privacy_facts(facts)
@@ -49,6 +52,14 @@ with left:
     st.subheader("Report")
     table = pd.DataFrame({"figure": list(facts), "value": [str(v) for v in facts.values()]})
     st.dataframe(table, hide_index=True)
+    st.caption(
+        "report.json as `consortium ingest` wrote it (docs/ingest.md): read, accepted and "
+        "quarantined count FHIR resources (read = accepted + quarantined); by_type.<type>.<count> "
+        "is the same per resource type (by_type.Patient.read: Patient resources read); used: the "
+        "resources that fed the cohort table; unlinked_patients: patients referenced but not in "
+        "the input; rows: cohort rows released; key_fingerprint: names the pseudonymization key "
+        "without revealing it."
+    )
 with right:
     st.subheader("k-anonymity and suppression")
     if privacy:
@@ -56,6 +67,14 @@ with right:
             pd.DataFrame({"figure": list(privacy), "value": [str(v) for v in privacy.values()]}),
             hide_index=True,
         )
+        k, suppressed = run.report.get("k"), run.report.get("suppressed")
+        if k is not None and suppressed is not None:
+            st.caption(
+                f"k-anonymity: a cohort row whose combination of age band, sex and zip3 occurs "
+                f"fewer than k = {k} times is removed, so every released row looks like at least "
+                f"{k} patients on what an outsider could know; suppressed: the {suppressed} rows "
+                "removed that way (not in the cohort's row count)."
+            )
     else:
         st.info("This report has no k-anonymity figures.")
     st.subheader("Cohort")
