@@ -236,8 +236,8 @@ def _check_same_site(out: Path, site: str) -> None:
         return  # no earlier report that says whose folder it is
     if earlier and earlier != site:
         raise UserError(
-            f"--out {out} holds site {earlier!r}'s cohort and pseudonym key; ingest {site!r} "
-            f"into its own folder (nothing was changed)"
+            f"--out {out} holds the cohort and pseudonym key of site {earlier!r}; ingest "
+            f"{site!r} into its own folder (nothing was changed)"
         )
 
 

@@ -159,8 +159,12 @@ def test_another_sites_output_folder_is_refused_and_left_as_it_was(tmp_path: Pat
     (source / "data.ndjson").write_text(json.dumps({**PATIENT, "birthDate": "1900-13-40"}) + "\n")
     ingest([source], "cleveland", "heart", out, 1)
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    with pytest.raises(UserError, match="holds site 'cleveland'"):
+    with pytest.raises(UserError) as refused:
         ingest([source], "hungary", "heart", out, 1)
+    assert (
+        "holds the cohort and pseudonym key of site 'cleveland'; ingest 'hungary' into its own "
+        "folder" in str(refused.value)
+    )
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     assert ingest([source], "cleveland", "heart", out, 1).quarantined == 1  # its own site: again
 
