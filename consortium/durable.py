@@ -11,9 +11,10 @@ blob a ledger transaction names, go through here.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
-__all__ = ["create_durably", "replace_durably", "sync_folder", "write_durably"]
+__all__ = ["create_durably", "replace_durably", "sync_folder", "write_durably", "write_privately"]
 
 
 def sync_folder(folder: Path | str) -> None:
@@ -41,6 +42,26 @@ def write_durably(path: Path | str, data: bytes, *, tmp: Path | str | None = Non
     replace_durably(tmp, path)
 
 
+def write_privately(path: Path | str, data: bytes) -> None:
+    """Replace ``path`` with ``data`` whole, readable and writable by its owner only (0600).
+
+    For plaintext that only some may read (a decrypted model): the temporary file comes from
+    `tempfile.mkstemp`, created exclusively with mode 0600 whatever the umask, under a fresh name
+    (never an earlier file another user may hold open, never a name shared with another writer of
+    ``path`` in this process, such as the portal's threads), so the bytes are never in a file
+    others can read. It is synced, renamed over ``path`` (whose earlier mode goes with it) and the
+    folder synced; on an error it is removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        _write_fd(fd, data)
+        replace_durably(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def create_durably(path: Path | str, data: bytes, *, mode: int = 0o600) -> None:
     """Create ``path`` holding ``data`` whole or not at all, never replacing it: written with
     ``mode`` and synced under a temporary name (created exclusively, no symlink followed), then
@@ -60,7 +81,11 @@ def create_durably(path: Path | str, data: bytes, *, mode: int = 0o600) -> None:
 
 def _write_synced(tmp: Path, data: bytes, flags: int, mode: int) -> None:
     """Write ``data`` to ``tmp`` (opened with ``flags`` and ``mode``) and fsync it."""
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | flags, mode)
+    _write_fd(os.open(tmp, os.O_WRONLY | os.O_CREAT | flags, mode), data)
+
+
+def _write_fd(fd: int, data: bytes) -> None:
+    """Write ``data`` to the open file ``fd``, fsync it and close it."""
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
         handle.flush()

@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict
 
 from consortium.canonical import sha256_hex
 from consortium.config import ConsortiumConfig
-from consortium.durable import write_durably
+from consortium.durable import write_privately
 from consortium.ledger.base import ContractError, Ledger
 
 __all__ = [
@@ -455,11 +455,12 @@ def pull_model(
         ledger.close()
     provenance.download = TxRef(tx_id=res.tx_id, block_number=res.block_number)
     # whole files or none: another pull of the same version to the same path (the portal's) or a
-    # stop midway never leaves a model the ledger's digest does not match
-    write_durably(out, data)
+    # stop midway never leaves a model the ledger's digest does not match. Owner-only (0600) from
+    # creation: the plaintext is for the member, not for whoever else logs in to this machine.
+    write_privately(out, data)
     prov_path = out.with_name(out.name + ".provenance.json")
     text = json.dumps(provenance.model_dump(mode="json"), indent=1, sort_keys=True)
-    write_durably(prov_path, text.encode())
+    write_privately(prov_path, text.encode())
     return PullResult(
         task_id=task,
         version=number,

@@ -2,6 +2,9 @@
 cannot be written is refused before the download is recorded on the ledger."""
 
 import json
+import os
+import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -62,3 +65,31 @@ def test_an_out_under_a_file_is_refused_before_the_download_is_recorded(
     assert code == 2, output
     assert "error:" in output
     assert _downloads(consortium_dir) == before
+
+
+@pytest.fixture
+def open_umask() -> Iterator[None]:
+    """A umask that leaves new files readable by every local user (0644), as many systems have."""
+    before = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(before)
+
+
+def test_the_plaintext_model_and_its_provenance_are_the_owners_only(
+    consortium_dir: Path, tmp_path: Path, open_umask: None
+) -> None:
+    """Only members can decrypt a model: its plaintext copy is not readable by other local users,
+    whatever the umask, and a replaced file (--force) does not keep the old file's mode."""
+    out = tmp_path / "model.safetensors"
+    provenance = tmp_path / "model.safetensors.provenance.json"
+    for extra in ((), ("--force",)):
+        if extra:
+            out.chmod(0o644)
+            provenance.chmod(0o644)
+        code, output = _pull(consortium_dir, out, *extra)
+        assert code == 0, output
+        assert stat.S_IMODE(out.stat().st_mode) == 0o600
+        assert stat.S_IMODE(provenance.stat().st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name, provenance.name]

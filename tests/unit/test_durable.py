@@ -62,3 +62,30 @@ def test_node_state_and_blobs_sync_their_folders(tmp_path: Path, synced: list[Pa
     blobs = LocalBlobStore(tmp_path / "blobs")
     digest = blobs.put(b"model bytes")
     assert blobs.path(digest).parent.resolve() in synced
+
+
+def test_a_private_file_is_never_readable_by_others_on_the_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`write_privately` holds the bytes in a file of mode 0600 from its creation (not chmod'ed
+    after the write), whatever the umask, and replaces an earlier file readable by all."""
+    modes: list[int] = []
+    real = os.fsync
+
+    def recording(fd: int) -> None:
+        modes.append(os.fstat(fd).st_mode)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", recording)
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(b"earlier")
+    path.chmod(0o644)
+    before = os.umask(0o022)
+    try:
+        durable.write_privately(path, b"plaintext")
+    finally:
+        os.umask(before)
+    assert path.read_bytes() == b"plaintext"
+    assert stat.S_IMODE(modes[0]) == 0o600  # the temporary file, as the bytes were synced
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
