@@ -11,12 +11,15 @@ import contextlib
 import os
 import signal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from consortium.cli._errors import fail
 from consortium.cli.app import app
+
+if TYPE_CHECKING:
+    from consortium.node.runner import Node
 
 node_app = typer.Typer(rich_markup_mode=None, help="Run a member's node.", no_args_is_help=True)
 app.add_typer(node_app, name="node")
@@ -91,7 +94,6 @@ def _run_node(
     directory: Path, member: str, member_dir: Path, roles: set[str], *, wait: float, test_bed: bool
 ) -> None:
     """Open the member's session, check it can work, and run its node until stopped."""
-    from consortium.cli._errors import UserError
     from consortium.node.open import open_session
     from consortium.node.runner import Node
 
@@ -115,18 +117,6 @@ def _run_node(
             "benchmarks only. Remove them, or pass --test-bed if this consortium is a test bed "
             "with no real patients"
         )
-    stopping = {"flag": False}
-
-    def _stop(_signum: int, _frame: object) -> None:
-        stopping["flag"] = True
-
-    signal.signal(signal.SIGTERM, _stop)
-    # A simulator that dies must not leave its nodes running: it names itself in the environment.
-    parent = int(os.environ.get("CONSORTIUM_PARENT_PID", "0") or 0)
-
-    def _done() -> bool:
-        return stopping["flag"] or (parent > 0 and os.getppid() != parent)
-
     typer.echo(f"node {member} ({', '.join(sorted(session.roles))}) on task {session.task_id}")
     if session.settings.seed is not None:
         typer.echo(
@@ -137,8 +127,32 @@ def _run_node(
     for setting in unsafe:
         typer.echo(f"warning: test bed: {setting}", err=True)
     _say_site_budget(session)
-    with contextlib.suppress(KeyboardInterrupt):
-        try:
-            Node(session, report=typer.echo).run(until=_done)
-        except UserError as exc:  # the node cannot go on until someone changes the setup
-            fail(str(exc), code=1)
+    _run_until_stopped(Node(session, report=typer.echo), member)
+
+
+def _run_until_stopped(node: Node, member: str) -> None:
+    """Run ``node`` until SIGTERM, Ctrl-C, the simulator that started it going away, or an error
+    it cannot go on from (its member revoked, the ledger rewritten); then say which, in one line."""
+    from consortium.cli._errors import UserError
+
+    why: list[str] = []  # the reasons to stop, the first one first
+    # A simulator that dies must not leave its nodes running: it names itself in the environment.
+    parent = int(os.environ.get("CONSORTIUM_PARENT_PID", "0") or 0)
+
+    def _done() -> bool:
+        if not why and parent > 0 and os.getppid() != parent:
+            why.append(f"its parent process {parent} is gone")
+        return bool(why)
+
+    # SIGTERM lets the step in progress finish: the loop checks `_done` between steps
+    previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: why.append("SIGTERM"))
+    try:
+        node.run(until=_done)
+    except KeyboardInterrupt:
+        why.append("interrupted (Ctrl-C)")
+    except UserError as exc:  # the node cannot go on until someone changes the setup
+        fail(f"node {member} stopped: {exc}", code=1)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    typer.echo(f"node {member} stopped: {why[0]}" if why else f"node {member} stopped")

@@ -3,6 +3,9 @@ what to do, instead of running silently forever."""
 
 import json
 import os
+import signal
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,7 +13,7 @@ from typer.testing import CliRunner
 
 from consortium.cli import app
 from consortium.federation.publish import TaskParams
-from consortium.node.runner import Node
+from consortium.node.runner import MemberRevoked, Node
 
 runner = CliRunner()
 
@@ -135,3 +138,63 @@ def test_a_node_starts_again_once_the_first_has_stopped(consortium_dir: Path) ->
     for _ in range(2):
         code, output = _with_toml(consortium_dir, 'site = "cleveland"\n')
         assert code == 0, output
+
+
+def _stops_with(root: Path, monkeypatch: pytest.MonkeyPatch, run: object) -> tuple[int, str]:
+    monkeypatch.setattr(Node, "run", run)
+    return _with_toml(root, 'site = "cleveland"\n')
+
+
+def _until_done(self: Node, until: Callable[[], bool]) -> None:
+    """The real loop's exit: step until ``until()`` is true (here without stepping)."""
+    for _ in range(1000):
+        if until():
+            return
+        time.sleep(0.01)
+    raise AssertionError("the node was never told to stop")
+
+
+def test_a_node_stopped_by_sigterm_says_so(
+    consortium_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def terminated(self: Node, until: Callable[[], bool]) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)  # the node's handler, installed before the loop
+        _until_done(self, until)
+
+    code, output = _stops_with(consortium_dir, monkeypatch, terminated)
+    assert code == 0, output
+    assert "node a (" in output  # the start line, as before
+    assert output.splitlines()[-1] == "node a stopped: SIGTERM"
+
+
+def test_a_node_stopped_by_ctrl_c_says_so(
+    consortium_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(self: Node, until: Callable[[], bool]) -> None:
+        raise KeyboardInterrupt
+
+    code, output = _stops_with(consortium_dir, monkeypatch, interrupted)
+    assert code == 0, output
+    assert output.splitlines()[-1] == "node a stopped: interrupted (Ctrl-C)"
+
+
+def test_a_node_whose_parent_is_gone_says_so(
+    consortium_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gone = os.getppid() + 1_000_000  # not this process's parent: as if the simulator had died
+    monkeypatch.setenv("CONSORTIUM_PARENT_PID", str(gone))
+    code, output = _stops_with(consortium_dir, monkeypatch, _until_done)
+    assert code == 0, output
+    assert output.splitlines()[-1] == f"node a stopped: its parent process {gone} is gone"
+
+
+def test_a_revoked_node_says_it_stopped_and_why(
+    consortium_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def revoked(self: Node, until: Callable[[], bool]) -> None:
+        raise MemberRevoked("member 'a' was revoked by 'admin' (block 9)")
+
+    code, output = _stops_with(consortium_dir, monkeypatch, revoked)
+    assert code == 1, output
+    last = output.splitlines()[-1]
+    assert last == "error: node a stopped: member 'a' was revoked by 'admin' (block 9)"
