@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -71,13 +71,10 @@ def publish_command(
     except ConfigError as exc:
         fail(str(exc))
     except LedgerRejected as exc:
-        advice = {
-            "TASK_EXISTS": f"; give {params_file} another task_id (`consortium task list` shows "
-            "those taken)",
-            "MISSING_ROLE": "; publish as an admin of the consortium (--as NAME)",
-        }.get(exc.result.code, "")
-        fail(f"the ledger refused the task: {exc.result.code}: {exc.result.message}{advice}")
+        _refused(params_file, exc.result.code, exc.result.message)
     except ContractError as exc:  # a query on the way, e.g. this member's key share
+        if exc.code == "TASK_EXISTS":  # read before anything was stored
+            _refused(params_file, exc.code, exc.message)
         advice = ""
         if exc.code == "SHARE_NOT_FOUND":
             advice = (" (the consortium's keys were never shared on this ledger: on Fabric, "
@@ -95,6 +92,16 @@ def publish_command(
             "(NO_COMMITTEE) until verifiers join (`consortium member add NAME --role verifier`)",
             err=True,
         )
+
+
+def _refused(params_file: Path, code: str, message: str) -> NoReturn:
+    """The ledger refused the task (or holds its id already): why, and what to do."""
+    advice = {
+        "TASK_EXISTS": f"; give {params_file} another task_id (`consortium task list` shows "
+        "those taken)",
+        "MISSING_ROLE": "; publish as an admin of the consortium (--as NAME)",
+    }.get(code, "")
+    fail(f"the ledger refused the task: {code}: {message}{advice}")
 
 
 @task_app.command("list")

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
     from consortium.config import ConsortiumConfig
+    from consortium.ledger.base import Ledger
 
 __all__ = ["PublishedTask", "TaskParams", "input_width", "publish_task", "task_record"]
 
@@ -109,8 +110,9 @@ def task_record(params: TaskParams, model_digest: str, blob_digest: str) -> dict
 def publish_task(config: ConsortiumConfig, admin_id: str, params: TaskParams) -> PublishedTask:
     """Build version 0, store it encrypted, and submit ``PublishTask`` as ``admin_id``.
 
-    Raises ``ValueError`` (pydantic) for parameters the contract would refuse, and
-    `LedgerRejected` if the ledger refuses the transaction (e.g. the task id exists).
+    Raises ``ValueError`` (pydantic) for parameters the contract would refuse, `ContractError`
+    ``TASK_EXISTS`` for a task id the ledger holds (before anything is stored), and
+    `LedgerRejected` if the ledger refuses the transaction (e.g. the task id was taken meanwhile).
     """
     from consortium.blobs import open_blob_store
     from consortium.canonical import sha256_hex
@@ -130,6 +132,7 @@ def publish_task(config: ConsortiumConfig, admin_id: str, params: TaskParams) ->
     record = task_record(params, sha256_hex(data), "0" * 64)  # fail early, before keys or blobs
     ledger = open_ledger(config, admin_id)
     try:
+        _refuse_a_task_id_taken(ledger, params.task_id)
         share = ledger.evaluate("GetShareKey", {"member_id": admin_id})
         bundle = load_member_keys(
             config.member_msp(admin_id), blobs, share["wrapped_key_digest"], member_id=admin_id,
@@ -144,3 +147,20 @@ def publish_task(config: ConsortiumConfig, admin_id: str, params: TaskParams) ->
         raise LedgerRejected(result)
     verifiers = sum(1 for m in members if "verifier" in m["roles"] and m["status"] == "active")
     return PublishedTask(task=record, tx_id=result.tx_id, verifiers=verifiers)
+
+
+def _refuse_a_task_id_taken(ledger: Ledger, task_id: str) -> None:
+    """Raise `ContractError` ``TASK_EXISTS``, as the contract would, if the ledger holds
+    ``task_id``: read before version 0 is stored, so that a refused task leaves no blob behind.
+    The contract still checks when the task is submitted (another publisher may take the id
+    between this read and the transaction)."""
+    from consortium.ledger.base import ContractError
+    from consortium.ledger.contract import codes
+
+    try:
+        ledger.evaluate("GetTask", {"task_id": task_id})
+    except ContractError as exc:
+        if exc.code == codes.TASK_NOT_FOUND:
+            return
+        raise
+    raise ContractError(codes.TASK_EXISTS, f"task {task_id!r} exists")

@@ -86,6 +86,57 @@ def test_publishing_a_task_id_again_says_to_choose_another(
     assert "consortium task list" in text
 
 
+def _blobs(root: Path) -> list[str]:
+    return sorted(p.name for p in (root / "blobs").rglob("*"))
+
+
+def test_a_task_id_taken_is_refused_before_version_0_is_stored(
+    consortium_dir: Path, tmp_path: Path
+) -> None:
+    """The ledger is asked for the task first: a refused publication leaves no blob behind."""
+    first = _params(tmp_path, task_id="taken")
+    args = ["task", "publish", str(first), "--dir", str(consortium_dir)]
+    assert runner.invoke(app, args).exit_code == 0
+    before = _blobs(consortium_dir)
+    path = _params(tmp_path, task_id="taken", seed=8)  # another version 0, another blob
+    args = ["task", "publish", str(path), "--dir", str(consortium_dir)]
+    result = runner.invoke(app, args, terminal_width=400)
+    assert result.exit_code == 2, result.output
+    assert _blobs(consortium_dir) == before
+    assert " ".join(result.output.split()) == (
+        "error: the ledger refused the task: TASK_EXISTS: task 'taken' exists; "
+        f"give {path} another task_id (`consortium task list` shows those taken)"
+    )
+
+
+def test_a_task_published_meanwhile_is_still_refused_by_the_ledger(
+    consortium_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another publisher may take the task_id between the read and the transaction: the
+    contract's own check refuses it then, with the same message."""
+    from consortium.ledger.base import ContractError
+    from consortium.ledger.embedded.ledger import EmbeddedLedger
+
+    real = EmbeddedLedger.evaluate
+
+    def not_there_yet(self: EmbeddedLedger, fn: str, args: dict[str, object]) -> object:
+        if fn == "GetTask":
+            raise ContractError("TASK_NOT_FOUND", f"no task {args['task_id']!r}")
+        return real(self, fn, args)
+
+    assert runner.invoke(app, ["task", "publish", str(_params(tmp_path, task_id="raced")),
+                               "--dir", str(consortium_dir)]).exit_code == 0  # fmt: skip
+    monkeypatch.setattr(EmbeddedLedger, "evaluate", not_there_yet)
+    path = _params(tmp_path, task_id="raced", seed=8)
+    result = runner.invoke(app, ["task", "publish", str(path), "--dir", str(consortium_dir)],
+                           terminal_width=400)  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert " ".join(result.output.split()) == (
+        "error: the ledger refused the task: TASK_EXISTS: task 'raced' exists; "
+        f"give {path} another task_id (`consortium task list` shows those taken)"
+    )
+
+
 def test_a_published_task_draws_its_committees_from_the_head(tmp_path: Path) -> None:
     root = tmp_path / "c5"
     members = [arg for m in ("a", "b", "c", "d", "e") for arg in ("--member", m)]
