@@ -40,8 +40,10 @@ def ingest_command(
         DownloadColumn(),
         TimeRemainingColumn(),
     )
+    # a bar for a terminal only: piped (2>err.txt) even a hidden one would leave a blank line
+    quiet = not console.is_terminal
     try:
-        with Progress(*columns, console=console, transient=True) as bar:
+        with Progress(*columns, console=console, transient=True, disable=quiet) as bar:
             task = bar.add_task(f"ingest {site}", total=None)
 
             def advance(done: int, total: int) -> None:

@@ -66,3 +66,15 @@ def test_runs_that_cannot_start_fail_with_one_line(
     assert text.startswith("error:") and message in text, output
     assert text.count("error:") == 1
     assert (folder / "a.json").exists() or setup in ("none", "empty")
+
+
+def test_a_run_piped_to_files_writes_only_its_summary(tmp_path: Path) -> None:
+    """The progress bar is for a terminal: with stderr not one (``2>err.txt``, CliRunner), stderr
+    gets nothing, not even the blank line a hidden bar leaves, and stdout only the summary."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.ndjson").write_text('{"resourceType": "Patient", "gender": "male"}\n')
+    result = runner.invoke(app, ["ingest", str(tmp_path / "in"), "--site", "s1", "--out",
+                                 str(tmp_path / "o")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    assert result.stdout.count("\n") == 1 and result.stdout.startswith("s1: read 1, accepted 1")
