@@ -73,7 +73,7 @@ def publish_command(
     except LedgerRejected as exc:
         _refused(params_file, exc.result.code, exc.result.message)
     except ContractError as exc:  # a query on the way, e.g. this member's key share
-        if exc.code == "TASK_EXISTS":  # read before anything was stored
+        if exc.code in ("TASK_EXISTS", "MISSING_ROLE"):  # read before anything was stored
             _refused(params_file, exc.code, exc.message)
         advice = ""
         if exc.code == "SHARE_NOT_FOUND":

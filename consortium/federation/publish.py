@@ -111,7 +111,8 @@ def publish_task(config: ConsortiumConfig, admin_id: str, params: TaskParams) ->
     """Build version 0, store it encrypted, and submit ``PublishTask`` as ``admin_id``.
 
     Raises ``ValueError`` (pydantic) for parameters the contract would refuse, `ContractError`
-    ``TASK_EXISTS`` for a task id the ledger holds (before anything is stored), and
+    ``MISSING_ROLE`` for a publisher who is no admin and ``TASK_EXISTS`` for a task id the ledger
+    holds (both before anything is stored), and
     `LedgerRejected` if the ledger refuses the transaction (e.g. the task id was taken meanwhile).
     """
     from consortium.blobs import open_blob_store
@@ -132,7 +133,7 @@ def publish_task(config: ConsortiumConfig, admin_id: str, params: TaskParams) ->
     record = task_record(params, sha256_hex(data), "0" * 64)  # fail early, before keys or blobs
     ledger = open_ledger(config, admin_id)
     try:
-        _refuse_a_task_id_taken(ledger, params.task_id)
+        _refuse_what_the_contract_would(ledger, admin_id, params.task_id)
         share = ledger.evaluate("GetShareKey", {"member_id": admin_id})
         bundle = load_member_keys(
             config.member_msp(admin_id), blobs, share["wrapped_key_digest"], member_id=admin_id,
@@ -149,14 +150,18 @@ def publish_task(config: ConsortiumConfig, admin_id: str, params: TaskParams) ->
     return PublishedTask(task=record, tx_id=result.tx_id, verifiers=verifiers)
 
 
-def _refuse_a_task_id_taken(ledger: Ledger, task_id: str) -> None:
-    """Raise `ContractError` ``TASK_EXISTS``, as the contract would, if the ledger holds
-    ``task_id``: read before version 0 is stored, so that a refused task leaves no blob behind.
-    The contract still checks when the task is submitted (another publisher may take the id
-    between this read and the transaction)."""
+def _refuse_what_the_contract_would(ledger: Ledger, admin_id: str, task_id: str) -> None:
+    """Raise `ContractError` as the contract would, ``MISSING_ROLE`` when ``admin_id`` is no
+    admin or ``TASK_EXISTS`` when the ledger holds ``task_id``: read before version 0 is stored,
+    so that a refused task leaves no blob behind (a hospital holds the model key and could store
+    one). The contract still checks when the task is submitted (roles may change, and another
+    publisher may take the id between these reads and the transaction)."""
     from consortium.ledger.base import ContractError
     from consortium.ledger.contract import codes
 
+    member = ledger.evaluate("GetMember", {"member_id": admin_id})
+    if "admin" not in member.get("roles", []):
+        raise ContractError(codes.MISSING_ROLE, f"{admin_id!r} needs one of the roles admin")
     try:
         ledger.evaluate("GetTask", {"task_id": task_id})
     except ContractError as exc:

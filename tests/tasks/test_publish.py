@@ -65,12 +65,19 @@ def test_a_task_the_contract_would_refuse_is_refused_before_anything_is_stored(
 
 
 def test_only_an_admin_may_publish(consortium_dir: Path, tmp_path: Path) -> None:
+    """A hospital holds the model key, so it could build and store version 0; it is refused
+    before it does, leaving no blob behind, with what to do."""
     path = _params(tmp_path, task_id="t3")
+    before = _blobs(consortium_dir)
     result = runner.invoke(
-        app, ["task", "publish", str(path), "--dir", str(consortium_dir), "--as", "a"]
+        app,
+        ["task", "publish", str(path), "--dir", str(consortium_dir), "--as", "a"],
+        terminal_width=400,
     )
     assert result.exit_code == 2
-    assert "MISSING_ROLE" in result.output
+    text = " ".join(result.output.split())
+    assert "MISSING_ROLE" in text and "publish as an admin of the consortium" in text
+    assert _blobs(consortium_dir) == before
 
 
 def test_publishing_a_task_id_again_says_to_choose_another(
