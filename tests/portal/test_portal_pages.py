@@ -630,3 +630,24 @@ def test_the_data_page_dates_the_run_and_explains_its_figures(
     assert "by_type.Patient.read" in captions  # the report's keys, explained
     k, suppressed = run.report["k"], run.report["suppressed"]
     assert f"fewer than k = {k} times" in captions and f"{suppressed} rows" in captions, captions
+
+
+def test_training_shows_each_role_its_own_work(simulated: Path, portal: Any) -> None:
+    """A verifier that trains on nothing (a lab) is shown what it judged, not "has not submitted
+    any update"; an admin, who neither trains nor judges, is shown the consortium's updates."""
+    lab = portal(simulated, "lab", page="training")
+    assert not lab.exception
+    headings = [s.value for s in lab.subheader]
+    assert "Endorsements given" in headings, headings
+    assert "Updates this member submitted" not in headings
+    assert "Endorsements received" not in headings
+
+    admin = portal(simulated, "admin", page="training")
+    assert not admin.exception
+    headings = [s.value for s in admin.subheader]
+    assert "Updates this member submitted" not in headings
+    assert "Endorsements given" not in headings
+    assert "Updates on the ledger (every member's)" in headings, headings
+    shown = admin.dataframe[0].value
+    submitters = set(shown["member"])
+    assert {"cleveland", "hungary"} <= submitters, submitters

@@ -90,13 +90,27 @@ def show_aggregates() -> None:
     )
 
 
-# an aggregator trains on no data, nobody judges it and it judges nothing: a hospital's or a
-# verifier's sections would only say "nothing"; its own work is the aggregates it posted
-trains = "hospital" in roles or "aggregator" not in roles
+# Each role sees its own work: a hospital its updates and the endorsements they received, a
+# verifier the endorsements it gave, an aggregator its aggregates (it trains on no data, nobody
+# judges it and it judges nothing). An admin does none of these: it oversees the consortium, so it
+# sees every member's updates, which any member may read on the ledger.
+trains = "hospital" in roles
 if "aggregator" in roles:
     show_aggregates()
 if trains:
     show_updates()
+if not set(roles) & {"hospital", "verifier", "aggregator"}:
+    st.subheader("Updates on the ledger (every member's)")
+    every = pl.updates(data)
+    if every.empty:
+        st.info("No member has submitted an update yet.")
+    else:
+        st.dataframe(every.assign(update_id=every["update_id"].map(short)), hide_index=True)
+        st.caption(
+            "This member trains and verifies nothing; the updates of every member are shown "
+            "instead, with their fate. reject_reasons on an accepted or included update are an "
+            "outvoted minority's."
+        )
 
 refused = pl.refused(data, me)
 if not refused.empty:
@@ -113,7 +127,7 @@ if trains:
         st.dataframe(received.assign(update_id=received["update_id"].map(short)), hide_index=True)
         st.caption(METRIC_BP)
 
-if "verifier" in roles or "aggregator" not in roles:
+if "verifier" in roles:
     st.subheader("Endorsements given")
     given = votes[votes["endorser"] == me]
     if given.empty:
