@@ -37,8 +37,8 @@ else:
     if process["running"]:
         st.write(f"The node is running (pid {process['pid'] or 'not written yet'}).")
     elif process["running"] is None:
-        st.write(f"Whether the node is running cannot be told here: {lock} is held by a running "
-                 "node, and this system has no /proc/locks to say whether it is held.")  # fmt: skip
+        st.write(f"Whether the node is running cannot be told here: a running node holds {lock}, "
+                 "and this system has no /proc/locks to say whether one does.")  # fmt: skip
     else:
         st.write(f"The node is not running (no process holds {lock}).")
     followed, height = node.get("next_block"), data.height()
