@@ -131,6 +131,12 @@ class ConsortiumConfig(_Strict):
             raise ConfigError(f"no identity named {member_id!r} here (known: {known})")
         return self.resolve(self.members[member_id].msp)
 
+    def holds_private_key(self, member_id: str) -> bool:
+        """Whether this directory holds the member's private key (an auditor's copy holds only
+        its own: the others' ``keystore/`` folders are absent or empty)."""
+        keystore = self.member_msp(member_id) / "keystore"
+        return keystore.is_dir() and any(p.is_file() for p in keystore.iterdir())
+
 
 def _not_a_consortium(given: Path) -> str:
     """Why ``given`` (a folder, or a consortium.toml file) is no consortium, naming the folder

@@ -46,7 +46,8 @@ def reward_rows(ledger: Any, task_id: str | None = None) -> list[dict[str, Any]]
 def rewards_command(
     directory: DirOption = Path("."),
     member: Annotated[
-        str | None, typer.Option("--member", help="Identity to read the ledger as [any].")
+        str | None,
+        typer.Option("--member", help="Identity to read the ledger as [any whose key is here]."),
     ] = None,
 ) -> None:
     """Print every member's reward balance (units) with blocks sealed and updates included."""
@@ -58,7 +59,8 @@ def rewards_command(
     from consortium.ledger.factory import open_ledger
 
     config = load_config(directory)
-    who = member or next(iter(sorted(config.members)), None)
+    here = [m for m in sorted(config.members) if config.holds_private_key(m)]
+    who = member or next(iter(here or sorted(config.members)), None)
     if who is None:
         fail("this directory has no identities: run `consortium init` first")
     try:

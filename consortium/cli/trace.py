@@ -24,14 +24,25 @@ if TYPE_CHECKING:
     from consortium.pole.provenance import Provenance, TraceReport
 
 
+_KEYLESS = {"aggregator", "auditor"}  # never hold the consortium key (decisions/0001, ShareKey)
+
+
 def default_member(config: ConsortiumConfig) -> str:
-    """An identity of this directory that holds the key: an admin first, else a hospital."""
+    """An identity whose private key this directory holds: one that holds the consortium key (an
+    admin first, else a hospital, else a verifier) for the full trace; else an auditor or the
+    aggregator (an auditor's copy of the directory), whose trace is partial."""
+    here = [
+        m for m in sorted(config.members)
+        if not config.members[m].revoked and config.holds_private_key(m)
+    ]  # fmt: skip
+    keyed = [m for m in here if not _KEYLESS & set(config.members[m].roles)]
     for role in ("admin", "hospital", "verifier"):
-        for member_id, entry in sorted(config.members.items()):
-            barred = {"aggregator", "auditor"} & set(entry.roles)
-            if role in entry.roles and not barred and not entry.revoked:
+        for member_id in keyed:
+            if role in config.members[member_id].roles:
                 return member_id
-    fail("no identity in this directory holds the consortium key: pass --member NAME")
+    if here:
+        return here[0]
+    fail("this directory holds no member's private key: pass --member NAME")
 
 
 def _short(tx: object) -> str:
@@ -83,9 +94,16 @@ def print_trace(console: Console, report: TraceReport) -> None:
     def mark(ok: bool) -> str:
         return "[green]matches[/]" if ok else "[bold red]DIFFERS[/]"
 
-    console.print(
-        f"blob {p.blob_digest[:16]}… opens to model {p.model_digest[:16]}…: {mark(report.blob_ok)}"
-    )
+    if report.partial:  # no key: the blob was hashed, not decrypted
+        console.print(
+            f"blob {p.blob_digest[:16]}… hashes to its ledger digest: {mark(report.blob_ok)} "
+            "(not decrypted: this identity holds no key)"
+        )
+    else:
+        console.print(
+            f"blob {p.blob_digest[:16]}… opens to model {p.model_digest[:16]}…: "
+            f"{mark(report.blob_ok)}"
+        )
     if report.aggregate_recomputed is not None:
         console.print(
             f"homomorphic sum of {len(p.updates)} updates recomputed "
@@ -98,12 +116,15 @@ def print_trace(console: Console, report: TraceReport) -> None:
         )
     if report.partial:
         console.print(
-            f"θ({p.version}) not recomputed: this identity holds no consortium key "
-            "(an auditor checks digests and the homomorphic sum; a member checks θ)"
+            f"not checked without the key: that the blob decrypts to model {p.model_digest[:16]}…"
+            + (f", and θ({p.version}) from θ({p.version - 1}) + aggregate" if p.version else "")
+            + " (a member holding the key runs the full trace: --member NAME)"
         )
     for problem in report.problems:
         console.print(f"[red]problem:[/] {problem}")
     verdict = "[bold green]MATCH[/]" if report.matches else "[bold red]MISMATCH[/]"
+    if report.partial and report.matches:
+        verdict += " (PARTIAL: what this identity can check without the key)"
     console.print(f"trace of version {p.version}: {verdict}")
 
 
@@ -113,7 +134,12 @@ def trace_command(
     directory: DirOption = Path("."),
     task: Annotated[str | None, typer.Option("--task", help="Task id [the only task].")] = None,
     member: Annotated[
-        str | None, typer.Option("--member", help="Identity to read and decrypt as [an admin].")
+        str | None,
+        typer.Option(
+            "--member",
+            help="Identity to read and decrypt as [an admin whose key is here; in an auditor's "
+            "copy, the auditor: a partial trace].",
+        ),
     ] = None,
 ) -> None:
     """Print a version's provenance and recompute it from the ledger and blobs (exit 1 if not)."""

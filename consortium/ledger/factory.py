@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from consortium.config import ConfigError, ConsortiumConfig
-from consortium.identity import Identity, load_identity
+from consortium.identity import Identity, IdentityError, load_identity
 from consortium.ledger.base import Contract, Ledger, TxResult
 
 __all__ = ["bootstrap_ledger", "default_contract", "genesis_args", "open_ledger"]
@@ -26,7 +26,14 @@ def default_contract() -> Contract:
 def _identity(config: ConsortiumConfig, member_id: str) -> Identity:
     entry = config.members.get(member_id)
     msp_id = entry.msp_id if entry else config.msp_id
-    return load_identity(config.member_msp(member_id), msp_id=msp_id)
+    try:
+        return load_identity(config.member_msp(member_id), msp_id=msp_id)
+    except IdentityError as exc:
+        raise ConfigError(
+            f"cannot act as {member_id!r} here: {exc}. Its private key is not in this directory "
+            "(a member's or an auditor's copy holds only its own): name an identity whose key is "
+            "here, with --member or --as"
+        ) from exc
 
 
 def _orderer(config: ConsortiumConfig) -> Identity | None:
