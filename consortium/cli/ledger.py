@@ -128,17 +128,25 @@ def _ms(ms: int) -> str:
 @ledger_app.command("show")
 def show_command(
     consortium: ConsortiumDir = Path("."),
-    last: Annotated[int, typer.Option("--last", help="How many recent blocks.")] = 10,
+    last: Annotated[
+        int, typer.Option("--last", help="How many recent blocks (0: every block).")
+    ] = 10,
     fn: Annotated[str | None, typer.Option("--fn", help="Only this transaction type.")] = None,
     creator: Annotated[str | None, typer.Option("--creator", help="Only this member.")] = None,
     invalid: Annotated[bool, typer.Option("--invalid", help="Only invalid transactions.")] = False,
 ) -> None:
     """Recent blocks and their transactions (time UTC, creator, function, validation code)."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
+    from consortium.ledger.contract.contract import TRANSACTIONS
     from consortium.ledger.embedded.audit import read_blocks, read_transactions
 
+    if last < 0:
+        fail(f"--last {last}: give a number of recent blocks, or 0 for every block")
+    if fn is not None and fn not in TRANSACTIONS:
+        fail(f"--fn {fn!r} is no transaction type; known: {', '.join(sorted(TRANSACTIONS))}")
     config = _embedded(consortium)
     try:
         blocks = read_blocks(config.ledger_path, last)
@@ -150,9 +158,10 @@ def show_command(
         )
     except (sqlite3.DatabaseError, json.JSONDecodeError, KeyError) as exc:
         _unreadable(config, exc)
-    table = Table("block", "tx", "time (UTC)", "creator", "fn", "code", "tx id")
+    table = Table("block", "tx", "time (UTC)", "creator", "fn", "code", "tx id", "why refused")
     for tx in txs:
         code = tx.code if tx.code == "VALID" else f"[red]{tx.code}[/]"
+        why = "" if tx.code == "VALID" else escape(tx.message)
         table.add_row(
             str(tx.block_number),
             str(tx.tx_index),
@@ -161,11 +170,17 @@ def show_command(
             tx.fn,
             code,
             tx.tx_id[:16],
+            why,
         )
     # Piped output (files, tests) is not cut to 80 columns: codes and ids must stay whole.
     Console(width=None if sys.stdout.isatty() else 160).print(table)
     height = blocks[-1].number + 1 if blocks else 0
-    typer.echo(f"height {height}; showing blocks {start}..{height - 1}")
+    chosen = [f"--fn {fn}"] * bool(fn) + [f"--creator {creator}"] * bool(creator)
+    chosen += ["--invalid"] * invalid
+    matching = f" matching {' '.join(chosen)}" if chosen else ""
+    typer.echo(
+        f"height {height}; showing blocks {start}..{height - 1}: {len(txs)} transactions{matching}"
+    )
 
 
 @ledger_app.command("export")

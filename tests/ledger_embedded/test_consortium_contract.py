@@ -186,3 +186,28 @@ def test_real_contract_ledger_verifies_via_api(demo: Path) -> None:
     )
     as_str_path = verify_ledger(config.ledger_path, str(config.ca_cert_path), default_contract())
     assert as_text.ok and as_str_path.ok and as_text.transactions == report.transactions
+
+
+def test_show_says_why_each_refused_transaction_was_refused(demo: Path) -> None:
+    config = ConsortiumConfig.load(demo)
+    ethics = open_ledger(config, "ethics")
+    ethics.submit("RevokeMember", {"member_id": "hungary"})
+    ethics.close()
+    code, output = _invoke("ledger", "show", "-C", str(demo), "--invalid", "--last", "0")
+    assert code == 0, output
+    assert "needs one of the roles admin" in output  # the contract's message, not only its code
+    assert "match" in output.splitlines()[-1]  # how many rows, even when none
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--last", "-1"], "--last"),
+        (["--fn", "SubmitUpdates"], "SubmitUpdate"),
+    ],
+)
+def test_show_refuses_what_would_silently_list_nothing_or_everything(
+    demo: Path, args: list[str], says: str
+) -> None:
+    code, output = _invoke("ledger", "show", "-C", str(demo), *args)
+    assert code == 2 and says in output and "error:" in output, output
