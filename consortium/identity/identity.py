@@ -181,6 +181,13 @@ def load_identity(msp_dir: str | Path, msp_id: str = DEFAULT_MSP_ID) -> Identity
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
         raise IdentityError(f"the key in {msp / 'keystore'} is not an ECDSA P-256 key")
     identity = Identity(cert_pem=cert_pem, private_key=key, msp_id=msp_id)
-    if identity.public_key.public_numbers() != key.public_key().public_numbers():
+    try:
+        certified = identity.certificate.public_key()
+    except ValueError as exc:  # not a PEM certificate
+        raise IdentityError(f"cannot read the certificate in {msp / 'signcerts'}: {exc}") from exc
+    if (
+        not isinstance(certified, ec.EllipticCurvePublicKey)
+        or certified.public_numbers() != key.public_key().public_numbers()
+    ):
         raise IdentityError(f"the key in {msp / 'keystore'} does not match signcerts/")
     return identity

@@ -29,6 +29,8 @@ def _identity(config: ConsortiumConfig, member_id: str) -> Identity:
     try:
         return load_identity(config.member_msp(member_id), msp_id=msp_id)
     except IdentityError as exc:
+        if config.holds_private_key(member_id):  # the key is here: something else is wrong
+            raise ConfigError(f"cannot act as {member_id!r}: {exc}") from exc
         raise ConfigError(
             f"cannot act as {member_id!r} here: {exc}. Its private key is not in this directory "
             "(a member's or an auditor's copy holds only its own): name an identity whose key is "

@@ -50,6 +50,25 @@ def test_an_identity_without_its_key_here_is_one_clear_line(auditor_copy: Path) 
     assert "hungary" in res.output and "private key" in res.output
 
 
+def test_an_identity_whose_key_is_here_but_unusable_is_not_called_missing(
+    auditor_copy: Path, tmp_path: Path
+) -> None:
+    """Only a missing key is reported as missing: a broken certificate next to a present key
+    says what is wrong with it, not "its private key is not in this directory"."""
+    broken = tmp_path / "consortium"
+    shutil.copytree(auditor_copy, broken)
+    config = ConsortiumConfig.load(broken)
+    auditor = next(m for m, e in config.members.items() if "auditor" in e.roles)
+    (config.member_msp(auditor) / "signcerts" / "cert.pem").write_text("not a certificate\n")
+    res = CliRunner().invoke(
+        app, ["rewards", "--dir", str(broken), "--member", auditor], terminal_width=400
+    )
+    assert res.exit_code == 2, res.output
+    text = " ".join(res.output.split())
+    assert f"cannot act as {auditor!r}" in text
+    assert "private key is not in this directory" not in text
+
+
 def test_a_partial_trace_claims_only_what_it_checked(run: Run) -> None:
     res = CliRunner().invoke(
         app, ["trace", "latest", "--dir", str(run.root), "--member", "auditor"]
