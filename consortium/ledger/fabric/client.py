@@ -183,9 +183,10 @@ class FabricLedger(Ledger):
         if fabric_code == "ENDORSEMENT_POLICY_FAILURE":
             raise EndorsementPolicyFailure(
                 f"{fn}: transaction {spec.tx_id[:12]} was invalidated in block {block} because its "
-                "endorsements do not satisfy the chaincode's endorsement policy: remove "
-                "endorsing_orgs from the ledger options to let the gateway choose, or start the "
-                "peers of the organisations the policy needs"
+                "endorsements do not satisfy the chaincode's endorsement policy: start the peers "
+                "of the organisations the policy needs (and, if the ledger was opened with the "
+                "endorsing_orgs option of open_fabric_ledger, leave it out to let the gateway "
+                "choose)"
             )
         raise TransactionInvalid(
             f"{fn}: transaction {spec.tx_id[:12]} was invalidated by the peer ({fabric_code}) in "

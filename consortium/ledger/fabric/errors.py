@@ -211,9 +211,10 @@ def classify_rpc_error(error: grpc.RpcError, *, endpoint: str, what: str) -> Fab
         )
     if "failed to find any endorsing peers" in everything:  # the gateway is up; those peers not
         return EndorsementPolicyFailure(
-            f"{what}: the gateway knows no available peer of an organisation named in "
-            f"endorsing_orgs ({said}): start that organisation's peers, correct the MSP ids in "
-            "[ledger.fabric] endorsing_orgs, or remove endorsing_orgs to let the gateway choose"
+            f"{what}: the gateway knows no available peer of an organisation it was asked to "
+            f"have endorse ({said}): start that organisation's peers; if the ledger was opened "
+            "with endorsing_orgs (an option of open_fabric_ledger, not a consortium.toml key), "
+            "correct the MSP ids named there or leave it out to let the gateway choose"
         )
     if any(w in everything for w in _UNDEFINED_WORDS):
         return _not_found(what, said)
@@ -274,8 +275,9 @@ def classify_rpc_error(error: grpc.RpcError, *, endpoint: str, what: str) -> Fab
     if "endorsement policy" in everything or "satisfy the endorsement" in everything:
         return EndorsementPolicyFailure(
             f"{what}: not enough organisations endorsed the transaction ({said}): start the "
-            "peers of the organisations the chaincode's endorsement policy needs, or remove "
-            "endorsing_orgs from [ledger.fabric] to let the gateway choose"
+            "peers of the organisations the chaincode's endorsement policy needs (and, if the "
+            "ledger was opened with the endorsing_orgs option of open_fabric_ledger, leave it "
+            "out to let the gateway choose)"
         )
     if code == grpc.StatusCode.PERMISSION_DENIED or "access denied" in everything:
         return AccessDenied(
