@@ -203,6 +203,11 @@ def export_command(
         fail(f"{output} exists; choose another --output (nothing was overwritten)")
     if output is not None and not output.parent.is_dir():
         fail(f"--output {output}: the folder {output.parent} does not exist; create it first")
+    if start_block < 0:  # past the head is fine: an incremental export finds nothing new yet
+        fail(
+            f"--from-block {start_block} is negative: give a block number (0 is the first; the "
+            "head's and later ones export nothing new), or leave the option out to export them all"
+        )
     txs = read_transactions(config.ledger_path, start_block=start_block)
     try:
         if output is None:

@@ -211,3 +211,15 @@ def test_show_refuses_what_would_silently_list_nothing_or_everything(
 ) -> None:
     code, output = _invoke("ledger", "show", "-C", str(demo), *args)
     assert code == 2 and says in output and "error:" in output, output
+
+
+def test_export_refuses_a_negative_first_block(demo: Path, tmp_path: Path) -> None:
+    """A negative --from-block exported every block without a word: it is refused, and no file
+    is written. (A block past the head stays allowed: an incremental export finds nothing new.)"""
+    out = tmp_path / "export.jsonl"
+    code, output = _invoke(
+        "ledger", "export", "-C", str(demo), "--from-block", "-5", "--output", str(out)
+    )
+    assert code == 2, output
+    assert "--from-block -5 is negative" in " ".join(output.split())
+    assert not out.exists()
