@@ -25,6 +25,7 @@ site report counts it.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -34,7 +35,12 @@ from consortium.cli._errors import fail
 from consortium.cli.app import app
 
 if TYPE_CHECKING:
+    from consortium.privacy.accountant import AccountingChanged
     from consortium.privacy.site import SiteBudget
+
+# Above this a DP guarantee says nothing (e^1000), and the PRV accountant's grid for a budget of
+# 10⁹ or ∞ does not fit in memory; a run meant to be non-private is --no-dp.
+MAX_EPSILON = 1000.0
 
 
 def _read_cohorts(folders: list[Path], definition: str | None) -> tuple[Any, str]:
@@ -51,6 +57,11 @@ def _read_cohort(cohort_dir: Path, definition: str | None) -> tuple[Any, str]:
     import pandas as pd
 
     table_path = cohort_dir / "cohort.parquet"
+    if cohort_dir.is_file():
+        fail(
+            f"--cohort {cohort_dir} is a file: give the folder it is in, the --out folder of "
+            f"`consortium ingest` (--cohort {cohort_dir.parent})"
+        )
     if not table_path.is_file():
         fail(
             f"no cohort table at {table_path}: point --cohort at the --out folder of "
@@ -61,12 +72,19 @@ def _read_cohort(cohort_dir: Path, definition: str | None) -> tuple[Any, str]:
     try:
         if name is None and report.is_file():
             name = json.loads(report.read_text(encoding="utf-8")).get("cohort")
-        return pd.read_parquet(table_path), name or "heart"
+        table = pd.read_parquet(table_path)
     except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid and JSON errors are ValueErrors
         fail(
             f"cannot read the cohort in {cohort_dir}: {exc}; point --cohort at an intact --out "
             "folder of `consortium ingest` (or ingest again)"
         )
+    if table.empty:
+        fail(
+            f"the cohort table {table_path} has no rows: nothing to train on; point --cohort at "
+            "the --out folder of a `consortium ingest` that kept rows (its report.json says how "
+            "many were quarantined or suppressed)"
+        )
+    return table, name or "heart"
 
 
 def _node_folder(member: str | None, directory: Path, cohort: list[Path]) -> Path | None:
@@ -196,8 +214,9 @@ def train_command(
         fail("give --epsilon (the privacy budget) or --no-dp for a non-private baseline")
     if outside_site_budget and not no_dp:
         fail("--outside-site-budget is for --no-dp runs: a DP run is held to the site budget")
-    if epsilon is not None and epsilon <= 0:
-        fail(f"--epsilon {epsilon}: must be > 0")
+    if epsilon is not None and not (math.isfinite(epsilon) and 0 < epsilon <= MAX_EPSILON):
+        fail(f"--epsilon {epsilon:g}: must be > 0 and at most {MAX_EPSILON:g} (a budget above "
+             "it protects nobody); for a model without privacy, --no-dp")  # fmt: skip
     if not 0 < delta < 1:
         fail(f"--delta {delta}: must be between 0 and 1 (typically below 1/rows)")
     if accountant not in ("prv", "rdp"):
@@ -206,7 +225,12 @@ def train_command(
         fail("--epochs, --batch-size, --lr and --max-grad-norm must be positive")
     from consortium.fhir.cohort import CohortError
     from consortium.learning.alone import AloneOptions, evaluate_elsewhere, train_alone
-    from consortium.privacy.accountant import BudgetExceeded, SiteBudgetExceeded, spent_text
+    from consortium.privacy.accountant import (
+        AccountingChanged,
+        BudgetExceeded,
+        SiteBudgetExceeded,
+        spent_text,
+    )
 
     kept = "--cohort" if state_dir is None else "--state-dir"
     if state_dir is None and not no_dp:
@@ -260,6 +284,8 @@ def train_command(
              f"{found[1]}.")  # fmt: skip
     except BudgetExceeded as exc:
         fail(f"{exc} (accountant under {options.state_dir}/privacy/{task_id})")
+    except AccountingChanged as exc:
+        fail(_changed(exc, task_id))
     except (CohortError, ValueError) as exc:
         fail(f"cannot train on {', '.join(map(str, cohort))}: {exc}")
     if found is not None and not report.dp:
@@ -286,6 +312,19 @@ def train_command(
     typer.echo(
         f"wrote {out / 'model.safetensors'} (sha256 {report.model_digest}) and "
         f"{out / 'report.json'}"
+    )
+
+
+def _changed(exc: AccountingChanged, task_id: str) -> str:
+    """A run that asks a started accountant for another budget, δ or accountant: what to give."""
+    flag = {"epsilon_budget": "--epsilon", "delta": "--delta", "accountant": "--accountant"}
+    name = flag.get(exc.field, exc.field)
+    return (
+        f"the accountant {exc.path} of task {task_id!r} was started with {name} {exc.stored} "
+        f"(this run: {exc.given}), and a task's accounting cannot change midway: give {name} "
+        f"{exc.stored} to spend what is left of it, or another --task-id for a separate budget "
+        "(its ε adds to what these patients have spent: docs/training.md). Nothing was trained "
+        "or spent"
     )
 
 

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AccountantName",
     "AccountantStore",
+    "AccountingChanged",
     "BudgetExceeded",
     "SiteBudgetExceeded",
     "SpendEntry",
@@ -79,6 +80,18 @@ class BudgetExceeded(Exception):
 
 class SiteBudgetExceeded(BudgetExceeded):
     """A run would spend past the site's ε budget (`consortium.privacy.site`); nothing was spent."""
+
+
+class AccountingChanged(ValueError):
+    """A stored accountant was started with another budget, δ or accountant than this run asks
+    for; nothing was spent. ``field`` names the setting, ``stored`` and ``given`` its values."""
+
+    def __init__(self, path: Path, field: str, stored: object, given: object) -> None:
+        super().__init__(
+            f"{path}: stored {field} {stored!r} differs from {given!r}; a task's accounting "
+            "cannot change midway"
+        )
+        self.path, self.field, self.stored, self.given = path, field, stored, given
 
 
 class SpendEntry(BaseModel):
@@ -407,9 +420,8 @@ class AccountantStore:
         record = _Record.model_validate(json.loads(self.path.read_text(encoding="utf-8")))
         for field in ("member_id", "task_id", "accountant", "delta", "epsilon_budget"):
             if getattr(record, field) != getattr(self._blank, field):
-                raise ValueError(
-                    f"{self.path}: stored {field} {getattr(record, field)!r} differs from "
-                    f"{getattr(self._blank, field)!r}; a task's accounting cannot change midway"
+                raise AccountingChanged(
+                    self.path, field, getattr(record, field), getattr(self._blank, field)
                 )
         return record
 

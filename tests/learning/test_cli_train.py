@@ -151,3 +151,43 @@ def test_the_reported_epsilon_is_never_below_the_accountants(cohort: Path, tmp_p
         reported = json.loads((tmp_path / f"out-{budget}" / "report.json").read_text())
         spent = AccountantStore.open(state / "privacy" / "local" / "local.json").epsilon_spent()
         assert Decimal(reported["epsilon_spent"]) >= Decimal(repr(spent)), (budget, spent)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e9"])
+def test_an_epsilon_that_is_no_usable_budget_is_refused_before_anything_is_spent(
+    cohort: Path, tmp_path: Path, value: str
+) -> None:
+    # nan reached the accountant ("past the task's budget ε=nan"); inf and 1e9 a MemoryError
+    result = _train(cohort, tmp_path / "o", "--epsilon", value)
+    assert result.exit_code == 2, result.output  # type: ignore[attr-defined]
+    assert "--epsilon " in result.output and "at most 1000" in result.output  # type: ignore[attr-defined]
+    assert not (cohort / "privacy").exists()
+
+
+def test_a_cohort_table_without_rows_is_one_error_line(cohort: Path, tmp_path: Path) -> None:
+    empty = heart_cohort_table("cleveland").iloc[:0]
+    empty.to_parquet(cohort / "cohort.parquet", index=False)
+    result = _train(cohort, tmp_path / "o", "--epsilon", "3")
+    assert result.exit_code == 2, result.output  # type: ignore[attr-defined]
+    assert "no rows" in result.output and "consortium ingest" in result.output  # type: ignore[attr-defined]
+
+
+def test_a_cohort_given_as_its_table_file_names_the_folder_to_give(
+    cohort: Path, tmp_path: Path
+) -> None:
+    result = _train(cohort / "cohort.parquet", tmp_path / "o", "--no-dp")
+    assert result.exit_code == 2, result.output  # type: ignore[attr-defined]
+    assert f"--cohort {cohort}" in result.output.replace("\n", "")  # type: ignore[attr-defined]
+    assert "cohort.parquet/cohort.parquet" not in result.output  # type: ignore[attr-defined]
+
+
+def test_another_epsilon_on_a_started_accountant_says_what_to_do(
+    cohort: Path, tmp_path: Path
+) -> None:
+    first = _train(cohort, tmp_path / "a", "--epsilon", "1", "--accountant", "rdp")
+    assert first.exit_code == 0, first.output  # type: ignore[attr-defined]
+    second = _train(cohort, tmp_path / "b", "--epsilon", "3", "--accountant", "rdp")
+    assert second.exit_code == 2, second.output  # type: ignore[attr-defined]
+    text = " ".join(second.output.split())  # type: ignore[attr-defined]
+    assert "--epsilon 1" in text and "--task-id" in text
+    assert not (tmp_path / "b" / "model.safetensors").exists()
