@@ -13,11 +13,14 @@ from consortium.cli.app import app
 
 
 def _pairs(values: list[str], what: str, sites: tuple[str, ...]) -> dict[str, str]:
-    out = {}
+    out: dict[str, str] = {}
     for item in values:
         site, sep, value = item.partition("=")
         if not sep or site not in sites:
             fail(f"--{what} {item!r}: use SITE=VALUE with SITE one of {', '.join(sites)}")
+        if site in out:
+            fail(f"--{what} names {site} twice ({site}={out[site]} and {item}): give each site "
+                 "once")  # fmt: skip
         out[site] = value
     return out
 
@@ -59,6 +62,9 @@ def simulate(
     max_seconds: Annotated[float, typer.Option(help="Stop after this many seconds.")] = 180.0,
     planned_updates: Annotated[int, typer.Option(help="Updates per hospital.")] = 6,
     out: Annotated[Path, typer.Option(help="Report directory.")] = Path("sim-report"),
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the report already in --out.")
+    ] = False,
     ledger: Annotated[
         str,
         typer.Option(
@@ -96,8 +102,14 @@ def simulate(
         fail(f"--attack: unknown attack {bad[0]!r}; use one of {', '.join(ATTACKS[1:])}")
     if ledger not in ("embedded", "fabric-fake"):
         fail(f"--ledger {ledger!r}: use embedded or fabric-fake")
+    if target_auroc is not None and not 0 < target_auroc <= 1:
+        fail(f"--target-auroc {target_auroc:g}: an AUROC lies between 0 and 1; give a target "
+             "above 0 and at most 1, e.g. --target-auroc 0.85 (nothing was run)")  # fmt: skip
     if out.exists() and not out.is_dir():  # found before the run, not after minutes of it
         fail(f"--out {out} is a file: give a folder for the report (nothing was run)")
+    if (out / "report.json").exists() and not force:
+        fail(f"--out {out} holds the report of an earlier run: give another --out, or --force "
+             "to replace it (nothing was run)")  # fmt: skip
     cfg = SimConfig(
         speeds=speeds, attacks=attacks, sync=sync, sml=not no_sml, plaintext=plaintext,  # type: ignore[arg-type]
         target_auroc=target_auroc, stop_at_target=target_auroc is not None,

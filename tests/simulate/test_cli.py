@@ -109,3 +109,51 @@ def test_a_refused_round_deadline_is_quoted_with_all_its_digits() -> None:
     result = runner.invoke(app, ["simulate", "--sync", "--sync-round-seconds", "-1234567"])
     assert result.exit_code == 2, result.output
     assert "(got -1234567)" in result.output
+
+
+@pytest.fixture()
+def no_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refusal must come before the run: a simulation started here fails the test at once."""
+    from consortium.simulate import runner as sim_runner
+
+    def ran(cfg: SimConfig, **_: object) -> None:
+        raise AssertionError(f"the simulation ran: {cfg}")
+
+    monkeypatch.setattr(sim_runner, "run_simulation", ran)
+
+
+@pytest.mark.usefixtures("no_run")
+@pytest.mark.parametrize("value", ["1.5", "0", "-0.2", "nan"])
+def test_a_target_auroc_outside_0_to_1_is_refused(value: str) -> None:
+    # an AUROC lies in [0, 1]: a target of 1.5 was accepted and could never be reached
+    result = runner.invoke(app, ["simulate", "--target-auroc", value])
+    assert result.exit_code == 2, result.output
+    assert f"--target-auroc {value}" in result.output and "between 0 and 1" in result.output
+
+
+@pytest.mark.usefixtures("no_run")
+@pytest.mark.parametrize("flag", ["--speed", "--attack"])
+def test_a_site_named_twice_is_refused(flag: str) -> None:
+    # `--speed va=5 --speed va=2` ran with one of the two, silently
+    value = {"--speed": ("va=5", "va=2"), "--attack": ("va=noise", "va=sign_flip")}[flag]
+    result = runner.invoke(app, ["simulate", flag, value[0], flag, value[1]])
+    assert result.exit_code == 2, result.output
+    assert f"{flag} names va twice" in result.output and value[1] in result.output
+
+
+def test_an_out_folder_holding_a_report_is_kept_unless_forced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a second run with the same --out replaced the first run's report.json and plots silently
+    out = tmp_path / "sim-report"
+    out.mkdir()
+    (out / "report.json").write_text('{"the": "first run"}')
+    _config_of(monkeypatch, ["--out", str(tmp_path / "elsewhere")])  # patches the run away
+    result = runner.invoke(app, ["simulate", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "--force" in result.output and "nothing was run" in result.output
+    assert (out / "report.json").read_text() == '{"the": "first run"}'
+    assert _config_of(monkeypatch, ["--out", str(out), "--force"]).out == str(out)
+    assert _config_of(monkeypatch, ["--out", str(tmp_path / "empty")]).out == str(
+        tmp_path / "empty"
+    )
