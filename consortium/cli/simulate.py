@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from consortium.cli._errors import fail
 from consortium.cli.app import app
+
+if TYPE_CHECKING:
+    from consortium.simulate.config import SimConfig, SimReport, SiteReport
 
 
 def _pairs(values: list[str], what: str, sites: tuple[str, ...]) -> dict[str, str]:
@@ -39,6 +42,36 @@ def _check_round_seconds(seconds: float, sync: bool) -> None:
             "--sync-round-seconds only applies with --sync (the synchronous baseline's round "
             "deadline): add --sync, or leave it out"
         )
+
+
+def _site_line(s: SiteReport, cfg: SimConfig) -> str:
+    """One hospital's updates and ε, each count named (rejecting endorsements are not updates)."""
+    name = s.site if s.attack == "none" else f"{s.site} ({s.attack})"
+    pending = s.submitted - s.accepted - s.rejected
+    line = f"{name:12s} submitted {s.submitted}: accepted {s.accepted}, rejected {s.rejected}"
+    line += f", pending {pending}" if pending else ""
+    line += f"; ε {s.epsilon_spent} of {cfg.epsilon_budget} (δ {float(cfg.delta):g})"
+    if s.reasons:
+        why = ", ".join(f"{reason} {n}" for reason, n in sorted(s.reasons.items()))
+        line += f"; rejecting endorsements: {why}"
+    return line
+
+
+def _stop_line(report: SimReport) -> str:
+    """Why the run ended, and when the target was reached."""
+    cfg = report.config
+    reached = (f"target AUROC {cfg.target_auroc:g} reached at {report.seconds_to_target:.1f} s"
+               if report.seconds_to_target is not None and cfg.target_auroc is not None
+               else None)  # fmt: skip
+    why = {
+        "target": reached,
+        "done": "every hospital sent what it planned (or its budget refused more), all sealed",
+        "max_seconds": f"--max-seconds {cfg.max_seconds:g} reached",
+    }.get(report.stopped or "")
+    line = f"stopped after {report.seconds:.1f} s: {why or report.stopped}"
+    if report.stopped != "target" and cfg.target_auroc is not None:
+        line += f"; {reached or f'target AUROC {cfg.target_auroc:g} not reached'}"
+    return line
 
 
 @app.command()
@@ -128,12 +161,12 @@ def simulate(
         ),
     )
     for s in report.sites:
-        console.print(
-            f"{s.site:12s} accepted {s.accepted:3d} rejected {s.rejected:3d} "
-            f"ε {s.epsilon_spent} {s.reasons or ''}"
-        )
+        console.print(_site_line(s, cfg), highlight=False)
+    console.print(_stop_line(report), highlight=False)
     final = "n/a" if report.final_auroc is None else f"{report.final_auroc:.3f}"
-    console.print(f"final AUROC {final}, ledger ({report.ledger_backend}) "
+    if report.final_auroc_honest is not None and any(s.attack != "none" for s in report.sites):
+        final += f" (honest hospitals' rows {report.final_auroc_honest:.3f})"
+    console.print(f"final pooled held-out AUROC {final}, ledger ({report.ledger_backend}) "
                   f"verified: {report.ledger_verified} ({report.ledger_check})")  # fmt: skip
     if report.fabric is not None:
         console.print(f"fabric: {report.fabric.transactions} transactions in "

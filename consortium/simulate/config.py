@@ -10,11 +10,14 @@ from consortium.federation.checks import Thresholds
 from consortium.node.settings import Attack
 from consortium.simulate.fabric import FabricCheck
 
-__all__ = ["DEFAULT_SITES", "SimConfig", "SimReport", "SiteReport", "VersionPoint"]
+__all__ = ["DEFAULT_SITES", "SimConfig", "SimReport", "SiteReport", "StopReason", "VersionPoint"]
 
 DEFAULT_SITES = ("cleveland", "hungary", "switzerland", "va")
 
 SiteRole = Literal["hospital", "verifier"]
+# Why a run ended: its target AUROC reached (with stop_at_target), every hospital done and all
+# sealed (stop_when_done), or max_seconds.
+StopReason = Literal["target", "done", "max_seconds"]
 BOTH_ROLES: tuple[SiteRole, ...] = ("hospital", "verifier")
 
 
@@ -139,16 +142,19 @@ class SiteReport(BaseModel):
     submitted: int
     accepted: int
     rejected: int
+    # the rejected updates' rejecting endorsements by reason (an update rejected at quorum 2
+    # counts twice), or their abstentions' when every seat abstained
     reasons: dict[str, int]
-    epsilon_spent: str
+    epsilon_spent: str  # the last cumulative ε the site declared on the ledger (δ: config.delta)
 
 
 class SimReport(BaseModel):
     """What `run_simulation` returns and writes as report.json."""
 
     config: SimConfig
-    seconds: float
-    seconds_to_target: float | None
+    seconds: float  # wall time of the run, from the monitor's start (before any node is up)
+    seconds_to_target: float | None  # from the same start; None: the target was not reached
+    stopped: StopReason | None = None  # why the run ended (None: a report from before the field)
     # when every node (hospitals and aggregator) had started and read the ledger: before it, the
     # run is interpreters starting, the same whatever the protocol (None: never seen)
     seconds_nodes_up: float | None = None

@@ -1,9 +1,14 @@
 """The run report: ``report.json`` (the `SimReport`) and plots made with matplotlib.
 
-- ``auroc.png``: pooled held-out AUROC of each version over wall time (all hospitals, and the
-  honest ones only when a hospital attacks);
-- ``updates.png``: updates accepted and rejected per hospital;
-- ``epsilon.png``: ε spent per hospital (the last cumulative value each declared on the ledger).
+- ``auroc.png``: pooled held-out AUROC of each version over wall time (all hospitals' held-out
+  rows, and the honest hospitals' rows only when a hospital attacks), with the target and the
+  moment every node was up;
+- ``updates.png``: updates accepted and rejected per hospital (an attacker's attack under its
+  name);
+- ``epsilon.png``: ε spent per hospital (the last cumulative value each declared on the ledger),
+  against the task's budget.
+
+Each plot's title gives the mode, the hospitals, the planned updates and why the run stopped.
 """
 
 from __future__ import annotations
@@ -25,39 +30,62 @@ def rejection_reasons(endorsements: Iterable[Mapping[str, Any]]) -> list[str]:
     return rejects or [str(e["reason"]) for e in verdicts if e["verdict"] == "abstain"]
 
 
+def _title(report: SimReport) -> str:
+    """What run a plot is from: mode, hospitals, planned updates, how it ended."""
+    cfg = report.config
+    mode = "synchronous" if cfg.sync else "asynchronous"
+    end = f", stopped: {report.stopped}" if report.stopped else ""
+    return f"{mode}, {len(cfg.hospitals)} hospitals, {cfg.planned_updates} planned updates{end}"
+
+
 def write_report(report: SimReport, out: Path) -> Path:
     """Write ``report.json`` and the plots into ``out``; returns the JSON path."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     out.mkdir(parents=True, exist_ok=True)
     path = out / "report.json"
     path.write_text(report.model_dump_json(indent=1))
+    cfg, title = report.config, _title(report)
     fig, ax = plt.subplots(figsize=(6, 4))
     xs = [p.seconds for p in report.versions]
     nan = float("nan")
     ax.plot(xs, [p.auroc or nan for p in report.versions], marker="o", label="all hospitals")
     if any(s.attack != "none" for s in report.sites):
         honest = [p.auroc_honest or nan for p in report.versions]
-        ax.plot(xs, honest, marker=".", label="honest only")
-    ax.set_xlabel("wall time (s)")
-    ax.set_ylabel("pooled held-out AUROC")
+        ax.plot(xs, honest, marker=".", label="honest hospitals' rows only")
+    if cfg.target_auroc is not None:
+        ax.axhline(cfg.target_auroc, color="grey", linestyle="--",
+                   label=f"target {cfg.target_auroc:g}")  # fmt: skip
+    if report.seconds_nodes_up is not None:
+        ax.axvline(report.seconds_nodes_up, color="grey", linestyle=":", label="every node up")
+    ax.set_xlabel("wall time since the run started (s)")
+    ax.set_ylabel("pooled held-out AUROC of each version")
+    ax.set_title(title, fontsize=9)
     ax.legend()
     fig.savefig(out / "auroc.png", dpi=100)
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(6, 4))
-    names = [s.site for s in report.sites]
+    names = [s.site if s.attack == "none" else f"{s.site}\n({s.attack})" for s in report.sites]
     ax.bar(names, [s.accepted for s in report.sites], label="accepted")
     ax.bar(names, [s.rejected for s in report.sites], bottom=[s.accepted for s in report.sites],
            label="rejected")  # fmt: skip
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel("updates (count)")
+    ax.set_title(title, fontsize=9)
     ax.legend()
     fig.savefig(out / "updates.png", dpi=100)
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.bar(names, [float(s.epsilon_spent) for s in report.sites])
-    ax.set_ylabel("ε spent")
+    ax.axhline(float(cfg.epsilon_budget), color="grey", linestyle="--",
+               label=f"budget ε = {cfg.epsilon_budget}")  # fmt: skip
+    ax.set_ylabel(f"ε spent per hospital (δ = {float(cfg.delta):g})")
+    ax.set_title(title, fontsize=9)
+    ax.legend(loc="lower right")
     fig.savefig(out / "epsilon.png", dpi=100)
     plt.close(fig)
     return path

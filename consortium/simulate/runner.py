@@ -25,7 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from consortium.simulate.config import SimConfig, SimReport, SiteReport, VersionPoint
+from consortium.simulate.config import (
+    SimConfig,
+    SimReport,
+    SiteReport,
+    StopReason,
+    VersionPoint,
+)
 from consortium.simulate.report import rejection_reasons
 from consortium.simulate.setup import ADMIN, AGGREGATOR, create_consortium, planned_updates
 
@@ -273,10 +279,10 @@ def run_simulation(
             else _Processes(root, members, cfg, monitor.s.ledger.height)
         )
         try:
-            reached = _loop(cfg, monitor, driver, peer, on_version)
+            reached, stopped = _loop(cfg, monitor, driver, peer, on_version)
         finally:
             driver.close()
-        report = _report(cfg, monitor, reached, root, driver.kills)
+        report = _report(cfg, monitor, reached, stopped, root, driver.kills)
         monitor.s.ledger.close()
         return report
     finally:
@@ -287,9 +293,11 @@ def run_simulation(
 def _loop(
     cfg: SimConfig, monitor: Monitor, driver: _Processes | _InProcess, peer: Any,
     on_version: Callable[[VersionPoint], None] | None,
-) -> float | None:  # fmt: skip
-    """Poll versions and step the nodes until the target, done, or ``max_seconds``."""
+) -> tuple[float | None, StopReason]:  # fmt: skip
+    """Poll versions and step the nodes until the target, done, or ``max_seconds``; returns the
+    seconds to the target (None: not reached) and which of the three ended the run."""
     reached: float | None = None
+    stopped: StopReason = "max_seconds"
     while time.monotonic() - monitor.started < cfg.max_seconds:
         point = monitor.poll()
         if point is not None:
@@ -299,14 +307,16 @@ def _loop(
             if hit and reached is None:
                 reached = point.seconds
                 if cfg.stop_at_target:
+                    stopped = "target"
                     break
         if cfg.stop_when_done and monitor.done():
+            stopped = "done"
             break
         if peer is not None and peer.proc is not None and peer.proc.poll() is not None:
             raise RuntimeError(f"the fake Fabric peer exited: see {monitor.root}/logs")
         driver.tick()
     monitor.poll()
-    return reached
+    return reached, stopped
 
 
 def _verify(cfg: SimConfig, root: Path) -> dict[str, Any]:
@@ -324,13 +334,19 @@ def _verify(cfg: SimConfig, root: Path) -> dict[str, Any]:
 
 
 def _report(
-    cfg: SimConfig, monitor: Monitor, reached: float | None, root: Path, kills: list[str]
+    cfg: SimConfig,
+    monitor: Monitor,
+    reached: float | None,
+    stopped: StopReason,
+    root: Path,
+    kills: list[str],
 ) -> SimReport:
     from consortium.simulate.report import write_report
 
     last = monitor.points[-1] if monitor.points else None
     report = SimReport(
         config=cfg, seconds=time.monotonic() - monitor.started, seconds_to_target=reached,
+        stopped=stopped,
         seconds_nodes_up=monitor.nodes_up,
         final_auroc=last.auroc if last else None,
         final_auroc_honest=last.auroc_honest if last else None,

@@ -157,3 +157,28 @@ def test_an_out_folder_holding_a_report_is_kept_unless_forced(
     assert _config_of(monkeypatch, ["--out", str(tmp_path / "empty")]).out == str(
         tmp_path / "empty"
     )
+
+
+def test_the_summary_says_why_the_run_stopped_and_what_each_count_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from consortium.simulate import runner as sim_runner
+    from consortium.simulate.config import SimReport, SiteReport
+
+    def finished(cfg: SimConfig, **_: object) -> SimReport:
+        site = SiteReport(site="hungary", speed=1.0, attack="sign_flip", submitted=2,
+                          accepted=0, rejected=2, reasons={"DIRECTION_OUTLIER": 3},
+                          epsilon_spent="3.976839")  # fmt: skip
+        return SimReport(config=cfg, seconds=19.4, seconds_to_target=13.1, final_auroc=0.833,
+                         final_auroc_honest=0.791, versions=[], sites=[site], stopped="target",
+                         workdir=str(tmp_path))  # fmt: skip
+
+    monkeypatch.setattr(sim_runner, "run_simulation", finished)
+    result = runner.invoke(app, ["simulate", "--target-auroc", "0.8", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "stopped after 19.4 s: target AUROC 0.8 reached at 13.1 s" in text
+    assert "hungary (sign_flip) submitted 2: accepted 0, rejected 2" in text
+    assert "ε 3.976839 of 4 (δ 1e-05)" in text
+    assert "rejecting endorsements: DIRECTION_OUTLIER 3" in text
+    assert "honest hospitals' rows 0.791" in text
