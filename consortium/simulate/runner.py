@@ -110,25 +110,29 @@ class Monitor:
         if all((self.root / "members" / m / "state" / "events.json").is_file() for m in members):
             self.nodes_up = time.monotonic() - self.started
 
-    def poll(self) -> VersionPoint | None:
-        """Record the newest version if it is new; returns its point."""
+    def poll(self) -> list[VersionPoint]:
+        """Record every version sealed since the last poll, oldest first, and return them.
+
+        A version sealed while the monitor measured the one before is recorded too, at the
+        time it was seen: the report's versions have no gaps."""
         self._watch_nodes()
-        head = self.s.head()
-        if self.points and self.points[-1].height == head["height"]:
-            return None
-        arrays = self.s.version(int(head["height"]))
+        head = int(self.s.head()["height"])
+        first = self.points[-1].height + 1 if self.points else head
         honest = list(self.cfg.eval_sites or ()) or [
             s for s in self.cfg.sites if self.cfg.attacks.get(s, "none") == "none"
         ]
-        block = self.s.q("GetVersion", task_id=self.s.task_id, version=head["height"])
-        point = VersionPoint(
-            height=int(head["height"]), seconds=time.monotonic() - self.started,
-            auroc=self._auroc(arrays, list(self.cfg.sites)),
-            auroc_honest=self._auroc(arrays, honest or list(self.cfg.sites)),
-            n_updates=len(block["updates"]),
-        )  # fmt: skip
-        self.points.append(point)
-        return point
+        new = []
+        for height in range(first, head + 1):
+            arrays = self.s.version(height)
+            block = self.s.q("GetVersion", task_id=self.s.task_id, version=height)
+            new.append(VersionPoint(
+                height=height, seconds=time.monotonic() - self.started,
+                auroc=self._auroc(arrays, list(self.cfg.sites)),
+                auroc_honest=self._auroc(arrays, honest or list(self.cfg.sites)),
+                n_updates=len(block["updates"]),
+            ))  # fmt: skip
+        self.points.extend(new)
+        return new
 
     def done(self) -> bool:
         """Every hospital sent all it planned (or can send no more), and nothing is left to seal."""
@@ -299,16 +303,15 @@ def _loop(
     reached: float | None = None
     stopped: StopReason = "max_seconds"
     while time.monotonic() - monitor.started < cfg.max_seconds:
-        point = monitor.poll()
-        if point is not None:
+        for point in monitor.poll():
             if on_version is not None:
                 on_version(point)
             hit = cfg.target_auroc is not None and (point.auroc or 0) >= cfg.target_auroc
             if hit and reached is None:
                 reached = point.seconds
-                if cfg.stop_at_target:
-                    stopped = "target"
-                    break
+        if reached is not None and cfg.stop_at_target:
+            stopped = "target"
+            break
         if cfg.stop_when_done and monitor.done():
             stopped = "done"
             break

@@ -165,3 +165,41 @@ def test_a_sync_round_deadline_must_be_a_positive_number_of_seconds() -> None:
         with pytest.raises(ValidationError, match="sync_round_seconds"):
             SimConfig(sync=True, sync_round_seconds=bad)
     assert SimConfig(sync=True, sync_round_seconds=7.5).sync_round_seconds == 7.5
+
+
+class _Chain:
+    """The admin's session as `Monitor.poll` reads it: a head, and each version's updates."""
+
+    task_id = "heart"
+
+    def __init__(self, height: int) -> None:
+        self.height = height
+
+    def head(self) -> dict[str, Any]:
+        return {"height": self.height}
+
+    def version(self, height: int) -> int:
+        return height  # what `_auroc` is handed; it is patched below
+
+    def q(self, fn: str, **args: Any) -> Any:
+        assert fn == "GetVersion"
+        return {"updates": ["u"] * int(args["version"])}
+
+
+def test_a_version_sealed_while_the_monitor_measured_another_is_still_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the head moved from 2 to 4 between two polls: version 3 was missing from the progress
+    # lines, from report.json's versions and from auroc.png
+    monitor = Monitor.__new__(Monitor)  # no ledger or cohorts: `poll` is given both below
+    monitor.cfg, monitor.root = SimConfig(), tmp_path
+    monitor.started, monitor.nodes_up, monitor.points = 0.0, 1.0, []
+    chain = _Chain(2)
+    monitor.s = chain  # type: ignore[assignment]
+    monkeypatch.setattr(Monitor, "_auroc", lambda self, arrays, sites: 0.5 + arrays / 100)
+    assert [p.height for p in monitor.poll()] == [2]
+    chain.height = 4
+    seen = monitor.poll()
+    assert [p.height for p in seen] == [3, 4]
+    assert [p.auroc for p in seen] == [0.53, 0.54] and [p.n_updates for p in seen] == [3, 4]
+    assert monitor.poll() == [] and [p.height for p in monitor.points] == [2, 3, 4]

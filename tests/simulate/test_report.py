@@ -48,12 +48,12 @@ class _Monitor:
         self.clock, self.aurocs, self.done_after = clock, aurocs, done_after
         self.started, self.ticks = 0.0, 0
 
-    def poll(self) -> VersionPoint | None:
+    def poll(self) -> list[VersionPoint]:
         if self.ticks >= len(self.aurocs):
-            return None
+            return []
         auroc = self.aurocs[self.ticks]
-        return VersionPoint(height=self.ticks, seconds=self.clock.now, auroc=auroc,
-                            auroc_honest=auroc, n_updates=3)  # fmt: skip
+        return [VersionPoint(height=self.ticks, seconds=self.clock.now, auroc=auroc,
+                             auroc_honest=auroc, n_updates=3)]  # fmt: skip
 
     def done(self) -> bool:
         return self.done_after is not None and self.ticks >= self.done_after
