@@ -23,7 +23,7 @@ folder until it has replaced the outputs: a second run into the same folder is r
 
 from __future__ import annotations
 
-import fcntl
+import contextlib
 import json
 import os
 import re
@@ -257,29 +257,19 @@ def _check_out(out: Path, inputs: list[Path]) -> None:
 
 @contextmanager
 def _exclusive(out: Path) -> Iterator[None]:
-    """Hold an exclusive lock (flock) on ``out`` while a run writes there: a second run would
-    clear this one's quarantine while it is written. The lock file names the holder's pid."""
-    try:
-        fd = os.open(out / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as exc:
-        raise UserError(f"cannot write to --out {out}: {exc.strerror or exc}") from exc
-    try:
+    """Hold an exclusive lock on ``out`` while a run writes there (`consortium.pidlock`): a second
+    run would clear this one's quarantine while it is written."""
+    from consortium.pidlock import LockHeld, pid_lock
+
+    with contextlib.ExitStack() as held:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-            pid = f" (pid {holder})" if holder.isdigit() else ""  # it may not have written it yet
-            raise UserError(f"another ingest is writing to {out}{pid}; wait for it") from None
-        except OSError as exc:
-            raise UserError(f"cannot lock --out {out}: {exc.strerror or exc}") from exc
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        try:
-            yield
-        finally:
-            os.ftruncate(fd, 0)
-    finally:
-        os.close(fd)  # releases the lock
+            held.enter_context(pid_lock(out / LOCK))
+        except LockHeld as busy:
+            raise UserError(f"another ingest is writing to {out}{busy.by}; wait for it") from None
+        except OSError as exc:  # creating the lock file (it names the file) or locking it
+            what = "write to" if exc.filename else "lock"
+            raise UserError(f"cannot {what} --out {out}: {exc.strerror or exc}") from exc
+        yield
 
 
 def _clear_partial(out: Path) -> None:

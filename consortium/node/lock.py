@@ -8,13 +8,13 @@ it when its holder exits, ``kill -9`` included, so a restarted node never finds 
 
 from __future__ import annotations
 
-import fcntl
-import os
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from consortium.cli._errors import UserError
+from consortium.pidlock import LockHeld, pid_lock
 
 __all__ = ["LOCK_NAME", "one_node_per_member"]
 
@@ -23,29 +23,18 @@ LOCK_NAME = "node.lock"
 
 @contextmanager
 def one_node_per_member(state_root: Path, member: str) -> Iterator[None]:
-    """Hold ``state_root/node.lock`` (naming this process's pid) for the ``with`` block; raise
-    `UserError` naming the holder's pid when another process holds it."""
+    """Hold ``state_root/node.lock`` (`consortium.pidlock`, naming this process's pid) for the
+    ``with`` block; raise `UserError` naming the holder's pid when another process holds it."""
     path = state_root / LOCK_NAME
-    try:
-        state_root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as exc:
-        raise UserError(f"cannot open the node lock {path}: {exc.strerror or exc}") from exc
-    try:
+    with contextlib.ExitStack() as held:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-            pid = f" (pid {holder})" if holder.isdigit() else ""  # it may not have written it yet
+            state_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+            held.enter_context(pid_lock(path))
+        except LockHeld as busy:
             raise UserError(
-                f"another node of {member!r} is running{pid}: a member runs one node; stop that "
-                f"one first (it holds {path})"
+                f"another node of {member!r} is running{busy.by}: a member runs one node; stop "
+                f"that one first (it holds {path})"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        try:
-            yield
-        finally:
-            os.ftruncate(fd, 0)
-    finally:
-        os.close(fd)  # releases the lock
+        except OSError as exc:
+            raise UserError(f"cannot open the node lock {path}: {exc.strerror or exc}") from exc
+        yield
