@@ -17,11 +17,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from consortium.ledger.base import Ledger
 from consortium.ledger.factory import bootstrap_ledger, open_ledger
+
+
+@dataclass
+class FakeTx:
+    """A committed transaction as the portal's helpers read one (id, creator, arguments, time),
+    for tests that hand them a fake ledger."""
+
+    tx_id: str
+    creator: str
+    args: dict[str, Any]
+    timestamp_ms: int = 1_795_000_000_000
+
 
 SITES = ("cleveland", "hungary", "switzerland")
 ROLES = {

@@ -8,15 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import portal_ledger as pl
-from portal_fixture import TASK
-
-
-@dataclass
-class _Tx:
-    tx_id: str
-    creator: str
-    args: dict[str, Any]
-    timestamp_ms: int = 1_795_000_000_000
+from portal_fixture import TASK, FakeTx
 
 
 @dataclass
@@ -30,11 +22,11 @@ class _Data:
     def tasks(self) -> dict[str, dict[str, Any]]:
         return {TASK: {"task_id": TASK}}
 
-    def valid(self, fn: str) -> list[_Tx]:
+    def valid(self, fn: str) -> list[FakeTx]:
         if fn != "ProposeBlock":
             return []
         return [
-            _Tx(pid, "cleveland", {"task_id": TASK, "aggregate_id": agg, "height": height})
+            FakeTx(pid, "cleveland", {"task_id": TASK, "aggregate_id": agg, "height": height})
             for pid, (agg, _, height) in self.proposals.items()
         ]
 

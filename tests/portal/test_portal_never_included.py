@@ -12,30 +12,22 @@ from typing import Any
 
 import portal_ledger as pl
 import pytest
-from portal_fixture import HOSPITAL, PASSWORD, TASK, h
+from portal_fixture import HOSPITAL, PASSWORD, TASK, FakeTx, h
 
 MEMBERS = ("cleveland", "hungary")
 LATE = "switzerland"  # submits on version 0 too, never judged
 
 
 @dataclass
-class _Tx:
-    tx_id: str
-    creator: str
-    args: dict[str, Any]
-    timestamp_ms: int = 1_795_000_000_000
-
-
-@dataclass
 class _Data:
     """The ledger reads `updates` makes: transactions, tasks and the contract's queries."""
 
-    txs: dict[str, list[_Tx]]
+    txs: dict[str, list[FakeTx]]
     statuses: dict[str, str]
     head: int
     revoked: tuple[str, ...] = ()
 
-    def valid(self, fn: str) -> list[_Tx]:
+    def valid(self, fn: str) -> list[FakeTx]:
         return self.txs.get(fn, [])
 
     def tasks(self) -> dict[str, dict[str, int]]:
@@ -54,11 +46,11 @@ class _Data:
 
 def test_an_accepted_update_that_can_never_be_included_says_why() -> None:
     submit = [
-        _Tx("stale", "va", {"task_id": "heart", "base_version": 3}),
-        _Tx("edge", "va", {"task_id": "heart", "base_version": 5}),  # 9 - 5 = max_staleness
-        _Tx("revoked", "lab", {"task_id": "heart", "base_version": 8}),
-        _Tx("in-block", "va", {"task_id": "heart", "base_version": 3}),
-        _Tx("judged", "va", {"task_id": "heart", "base_version": 3}),
+        FakeTx("stale", "va", {"task_id": "heart", "base_version": 3}),
+        FakeTx("edge", "va", {"task_id": "heart", "base_version": 5}),  # 9 - 5 = max_staleness
+        FakeTx("revoked", "lab", {"task_id": "heart", "base_version": 8}),
+        FakeTx("in-block", "va", {"task_id": "heart", "base_version": 3}),
+        FakeTx("judged", "va", {"task_id": "heart", "base_version": 3}),
     ]
     statuses = {"stale": "accepted", "edge": "accepted", "revoked": "accepted",
                 "in-block": "included", "judged": "rejected"}  # fmt: skip
@@ -81,9 +73,9 @@ def test_a_pending_update_that_can_never_be_included_says_why() -> None:
     """Once accepted it would be refused like an accepted one (the head only grows, a revoked
     member stays revoked); rejected, it is never included anyway."""
     submit = [
-        _Tx("stale", "va", {"task_id": "heart", "base_version": 3}),
-        _Tx("edge", "va", {"task_id": "heart", "base_version": 5}),  # 9 - 5 = max_staleness
-        _Tx("revoked", "lab", {"task_id": "heart", "base_version": 8}),
+        FakeTx("stale", "va", {"task_id": "heart", "base_version": 3}),
+        FakeTx("edge", "va", {"task_id": "heart", "base_version": 5}),  # 9 - 5 = max_staleness
+        FakeTx("revoked", "lab", {"task_id": "heart", "base_version": 8}),
     ]
     statuses = {"stale": "pending", "edge": "pending", "revoked": "pending"}
     data = _Data({"SubmitUpdate": submit}, statuses, head=9, revoked=("lab",))

@@ -8,24 +8,17 @@ from typing import Any
 
 import pandas as pd
 import portal_ledger as pl
-
-
-@dataclass
-class _Tx:
-    tx_id: str
-    creator: str
-    args: dict[str, Any]
-    timestamp_ms: int = 1_795_000_000_000
+from portal_fixture import FakeTx
 
 
 @dataclass
 class _Data:
     """The ledger reads `updates` makes: transactions by function, tasks, contract queries."""
 
-    txs: dict[str, list[_Tx]] = field(default_factory=dict)
+    txs: dict[str, list[FakeTx]] = field(default_factory=dict)
     statuses: dict[str, str] = field(default_factory=dict)
 
-    def valid(self, fn: str) -> list[_Tx]:
+    def valid(self, fn: str) -> list[FakeTx]:
         return self.txs.get(fn, [])
 
     def tasks(self) -> dict[str, dict[str, int]]:
@@ -37,16 +30,16 @@ class _Data:
         return []
 
 
-def _judged(update_id: str, *verdicts: tuple[str, str, dict[str, int]]) -> list[_Tx]:
+def _judged(update_id: str, *verdicts: tuple[str, str, dict[str, int]]) -> list[FakeTx]:
     return [
-        _Tx(f"e-{update_id}-{i}", judge, {"update_id": update_id, "verdict": "reject",
+        FakeTx(f"e-{update_id}-{i}", judge, {"update_id": update_id, "verdict": "reject",
                                           "reason": reason, "metric_bp": 7000, "scores": scores})
         for i, (judge, reason, scores) in enumerate(verdicts)
     ]  # fmt: skip
 
 
 def test_a_direction_rejection_on_probation_is_named_so() -> None:
-    submit = [_Tx(u, "va", {"task_id": "heart", "base_version": 2}) for u in ("u1", "u2", "u3")]
+    submit = [FakeTx(u, "va", {"task_id": "heart", "base_version": 2}) for u in ("u1", "u2", "u3")]
     endorse = (
         _judged("u1", ("cleveland", "DIRECTION_OUTLIER", {"cosine_bp": -900}),
                 ("hungary", "DIRECTION_OUTLIER", {"cosine_bp": -900}))
@@ -71,11 +64,11 @@ def test_a_direction_rejection_on_probation_is_named_so() -> None:
 def test_an_abstaining_attester_has_no_metric() -> None:
     # an attester whose held-out rows cannot measure AUROC abstains with metric_bp 0, a
     # placeholder (0001, AttestBlock): `consortium trace` shows "-", the Models page plotted 0
-    propose = [_Tx("p1", "va", {"task_id": "heart", "height": 1, "model_digest": "m1"})]
+    propose = [FakeTx("p1", "va", {"task_id": "heart", "height": 1, "model_digest": "m1"})]
     attest = [
-        _Tx("a1", "hungary", {"proposal_id": "p1", "verdict": "accept", "metric_bp": 8351,
+        FakeTx("a1", "hungary", {"proposal_id": "p1", "verdict": "accept", "metric_bp": 8351,
                               "base_metric_bp": 7149}),
-        _Tx("a2", "switzerland", {"proposal_id": "p1", "verdict": "abstain", "metric_bp": 0,
+        FakeTx("a2", "switzerland", {"proposal_id": "p1", "verdict": "abstain", "metric_bp": 0,
                                   "base_metric_bp": 0}),
     ]  # fmt: skip
     data = _Data({"ProposeBlock": propose, "AttestBlock": attest})
