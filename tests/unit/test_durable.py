@@ -29,9 +29,9 @@ def synced(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     return seen
 
 
-def test_sync_folder_fsyncs_the_folder_itself(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def fsynced(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The mode of every file or folder fsync'ed during the test, in order."""
     modes: list[int] = []
     real = os.fsync
 
@@ -40,6 +40,11 @@ def test_sync_folder_fsyncs_the_folder_itself(
         real(fd)
 
     monkeypatch.setattr(os, "fsync", recording)
+    return modes
+
+
+def test_sync_folder_fsyncs_the_folder_itself(tmp_path: Path, fsynced: list[int]) -> None:
+    modes = fsynced
     durable.write_durably(tmp_path / "sub" / "f.json", b"{}")
     assert (tmp_path / "sub" / "f.json").read_bytes() == b"{}"
     assert [stat.S_ISREG(m) for m in modes] == [True, False]  # the file, then its folder
@@ -65,18 +70,11 @@ def test_node_state_and_blobs_sync_their_folders(tmp_path: Path, synced: list[Pa
 
 
 def test_a_private_file_is_never_readable_by_others_on_the_way(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, fsynced: list[int]
 ) -> None:
     """`write_privately` holds the bytes in a file of mode 0600 from its creation (not chmod'ed
     after the write), whatever the umask, and replaces an earlier file readable by all."""
-    modes: list[int] = []
-    real = os.fsync
-
-    def recording(fd: int) -> None:
-        modes.append(os.fstat(fd).st_mode)
-        real(fd)
-
-    monkeypatch.setattr(os, "fsync", recording)
+    modes = fsynced
     path = tmp_path / "model.safetensors"
     path.write_bytes(b"earlier")
     path.chmod(0o644)
