@@ -269,27 +269,28 @@ class Watch:
         self.height = -1
 
     def poll(self) -> None:
-        """Print and record the head if it is new."""
-        head = self.s.head()
-        if int(head["height"]) == self.height:
-            return
-        self.height = int(head["height"])
-        block = self.s.q("GetVersion", task_id=self.s.task_id, version=self.height)
-        auroc = score(self.s.version(self.height), self.s.spec(), self.X, self.y).auroc
-        point = {
-            "height": self.height,
-            "seconds": round(time.monotonic() - self.started, 1),
-            "auroc": auroc,
-            "updates": len(block["updates"]),
-            "gain_bp": block["gain_bp"],
-            "required_gain_bp": block["required_gain_bp"],
-        }
-        self.points.append(point)
-        self.say(
-            f"  [{point['seconds']:6.1f}s] version {self.height:2d}  pooled AUROC "
-            f"{auroc or 0:.3f}  ({point['updates']} updates, attested gain "
-            f"{block['gain_bp']:+d} bp, required {block['required_gain_bp']:+d} bp)"
-        )
+        """Print and record every version sealed since the last poll, oldest first (a version
+        sealed while the one before was scored too, at the time it is seen), as the simulator's
+        monitor does."""
+        head = int(self.s.head()["height"])
+        while self.height < head:
+            self.height += 1
+            block = self.s.q("GetVersion", task_id=self.s.task_id, version=self.height)
+            auroc = score(self.s.version(self.height), self.s.spec(), self.X, self.y).auroc
+            point = {
+                "height": self.height,
+                "seconds": round(time.monotonic() - self.started, 1),
+                "auroc": auroc,
+                "updates": len(block["updates"]),
+                "gain_bp": block["gain_bp"],
+                "required_gain_bp": block["required_gain_bp"],
+            }
+            self.points.append(point)
+            self.say(
+                f"  [{point['seconds']:6.1f}s] version {self.height:2d}  pooled AUROC "
+                f"{auroc or 0:.3f}  ({point['updates']} updates, attested gain "
+                f"{block['gain_bp']:+d} bp, required {block['required_gain_bp']:+d} bp)"
+            )
 
 
 def federate(cfg: DemoConfig, root: Path, watch: Watch) -> None:
