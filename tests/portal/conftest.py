@@ -4,6 +4,7 @@ once through the real ledger; see portal_fixture) and an AppTest factory signed 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -37,6 +38,15 @@ def scripted(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A consortium with two hand-written learning rounds (deterministic content)."""
     root = tmp_path_factory.mktemp("scripted") / "consortium"
     make_consortium(root, "scripted")
+    return root
+
+
+@pytest.fixture
+def scripted_copy(scripted: Path, tmp_path: Path) -> Path:
+    """A copy of the scripted consortium in this test's folder, for a test that writes to it (a
+    pull records a download on its ledger, a node.toml, an ingest run)."""
+    root = tmp_path / "consortium"
+    shutil.copytree(scripted, root)
     return root
 
 

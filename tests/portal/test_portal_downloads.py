@@ -7,7 +7,6 @@ tests take the callable the page gave the button and call it as that request wou
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -45,10 +44,9 @@ def test_a_raw_file_offered_before_the_idle_timeout_is_refused_after_it(
 
 
 def test_a_pulled_model_is_not_handed_out_after_sign_out(
-    scripted: Path, portal: Any, offered: dict[str, Callable[[], Any]], tmp_path: Path
+    scripted_copy: Path, portal: Any, offered: dict[str, Callable[[], Any]]
 ) -> None:
-    root = tmp_path / "consortium"
-    shutil.copytree(scripted, root)  # the pull records a download on this copy's ledger
+    root = scripted_copy  # the pull records a download on this copy's ledger
     at = portal(root, "cleveland", page="models")
     next(b for b in at.button if "Pull model" in b.label).click().run()
     assert not at.exception and not at.error
@@ -72,12 +70,11 @@ def test_the_audit_export_is_made_on_click_and_refused_after_the_idle_timeout(
 
 
 def test_a_pulled_model_changed_on_disk_since_the_pull_is_not_handed_out(
-    scripted: Path, portal: Any, offered: dict[str, Callable[[], Any]], tmp_path: Path
+    scripted_copy: Path, portal: Any, offered: dict[str, Callable[[], Any]]
 ) -> None:
     # the file sits at one path per version: another session pulling the same version rewrites
     # it (truncating it first), and anything else with the node's account can change it
-    root = tmp_path / "consortium"
-    shutil.copytree(scripted, root)
+    root = scripted_copy
     at = portal(root, "cleveland", page="models")
     next(b for b in at.button if "Pull model" in b.label).click().run()
     assert any("matches the ledger" in s.value for s in at.success)
@@ -87,16 +84,13 @@ def test_a_pulled_model_changed_on_disk_since_the_pull_is_not_handed_out(
         offered["Download model (.safetensors)"]()
 
 
-def test_a_pulled_version_says_who_contributed_to_it(
-    scripted: Path, portal: Any, tmp_path: Path
-) -> None:
+def test_a_pulled_version_says_who_contributed_to_it(scripted_copy: Path, portal: Any) -> None:
     # a data scientist reads the provenance before using a model: who trained it, on how many
     # rows, with what ε, who sealed and attested it; not only a JSON tree
     from consortium.config import ConsortiumConfig
     from consortium.ledger.factory import open_ledger
 
-    root = tmp_path / "consortium"
-    shutil.copytree(scripted, root)
+    root = scripted_copy
     at = portal(root, "cleveland", page="models")
     version = int(at.selectbox[1].value)
     next(b for b in at.button if "Pull model" in b.label).click().run()

@@ -327,14 +327,13 @@ def test_sign_out_forgets_the_pulled_model(scripted: Path, portal: Any) -> None:
 
 
 def test_a_member_without_raw_access_does_not_see_source_file_names(
-    scripted: Path, portal: Any, tmp_path: Path
+    scripted_copy: Path, portal: Any, tmp_path: Path
 ) -> None:
     # Synthea writes one Bundle per patient, named after the patient
     from consortium.datasets.demo import demo_resources
     from consortium.fhir.ingest import ingest
 
-    root = tmp_path / "consortium"
-    shutil.copytree(scripted, root)
+    root = scripted_copy
     lab = root / "members" / "lab"
     shutil.rmtree(lab / "ingest")
     patient = json.loads(json.dumps(demo_resources("switzerland")["Patient"][0]))
@@ -439,14 +438,11 @@ def test_an_auditor_sees_who_downloaded_which_version(scripted: Path, portal: An
     assert shown == sorted((d["member_id"], d["version"], d["model_digest"]) for d in recorded)
 
 
-def test_privacy_shows_the_site_budget_the_node_counts(
-    scripted: Path, portal: Any, tmp_path: Path
-) -> None:
+def test_privacy_shows_the_site_budget_the_node_counts(scripted_copy: Path, portal: Any) -> None:
     from consortium.node.settings import load_settings, site_budget_of
     from consortium.privacy.accountant import AccountantStore, spent_text
 
-    root = tmp_path / "consortium"
-    shutil.copytree(scripted, root)
+    root = scripted_copy
     member = root / "members" / "cleveland"
     at = portal(root, "cleveland", page="privacy")
     assert "No site budget is set" in rendered_text(at)
@@ -550,13 +546,10 @@ def test_the_overview_counts_this_members_transactions_among_the_ledgers(
     assert f"cleveland signed {mine} of the ledger's {len(txs)} transactions" in text, text
 
 
-def test_the_overview_says_whether_the_node_is_running(
-    scripted: Path, portal: Any, tmp_path: Path
-) -> None:
+def test_the_overview_says_whether_the_node_is_running(scripted_copy: Path, portal: Any) -> None:
     from consortium.node.lock import one_node_per_member
 
-    root = tmp_path / "consortium"
-    shutil.copytree(scripted, root)
+    root = scripted_copy
     member = root / "members" / "cleveland"
     (member / "node.toml").write_text('task_id = "heart"\nplanned_updates = 3\n')
     (member / "state").mkdir(exist_ok=True)
@@ -569,10 +562,9 @@ def test_the_overview_says_whether_the_node_is_running(
 
 
 def test_the_training_plan_is_shown_only_for_a_member_that_trains(
-    scripted: Path, portal: Any, tmp_path: Path
+    scripted_copy: Path, portal: Any
 ) -> None:
-    root = tmp_path / "consortium"
-    shutil.copytree(scripted, root)
+    root = scripted_copy
     for name in ("aggregator", "cleveland"):  # node.toml as the demo writes it for every node
         (root / "members" / name / "node.toml").write_text(
             'task_id = "heart"\nplanned_updates = 6\ndp = true\n'
