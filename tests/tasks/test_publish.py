@@ -64,6 +64,11 @@ def test_a_task_the_contract_would_refuse_is_refused_before_anything_is_stored(
     assert sorted(p.name for p in (consortium_dir / "blobs").rglob("*")) == before
 
 
+def _blobs(root: Path) -> list[str]:
+    """Every file and folder name in the blob store: a stored blob shows as new names."""
+    return sorted(p.name for p in (root / "blobs").rglob("*"))
+
+
 def test_only_an_admin_may_publish(consortium_dir: Path, tmp_path: Path) -> None:
     """A hospital holds the model key, so it could build and store version 0; it is refused
     before it does, leaving no blob behind, with what to do."""
@@ -78,23 +83,6 @@ def test_only_an_admin_may_publish(consortium_dir: Path, tmp_path: Path) -> None
     text = " ".join(result.output.split())
     assert "MISSING_ROLE" in text and "publish as an admin of the consortium" in text
     assert _blobs(consortium_dir) == before
-
-
-def test_publishing_a_task_id_again_says_to_choose_another(
-    consortium_dir: Path, tmp_path: Path
-) -> None:
-    path = _params(tmp_path, task_id="again")
-    args = ["task", "publish", str(path), "--dir", str(consortium_dir)]
-    assert runner.invoke(app, args).exit_code == 0
-    result = runner.invoke(app, args, terminal_width=400)
-    assert result.exit_code == 2
-    text = " ".join(result.output.split())
-    assert "TASK_EXISTS" in text and f"give {path} another task_id" in text
-    assert "consortium task list" in text
-
-
-def _blobs(root: Path) -> list[str]:
-    return sorted(p.name for p in (root / "blobs").rglob("*"))
 
 
 def test_a_task_id_taken_is_refused_before_version_0_is_stored(
