@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,17 @@ from consortium.learning.compare import AurocDifference
 from consortium.simulate.config import DEFAULT_SITES, SimConfig
 from consortium.simulate.report import rejection_reasons
 
-__all__ = ["DemoConfig", "DemoReport", "ModelScore", "SiteRow", "run_demo"]
+__all__ = [
+    "CrossFitReport",
+    "DemoConfig",
+    "DemoReport",
+    "HeldOut",
+    "ModelScore",
+    "SiteRow",
+    "cross_fitted",
+    "run_cross_fit",
+    "run_demo",
+]
 
 Say = Callable[[str], None]
 
@@ -57,6 +68,7 @@ class DemoConfig(BaseModel):
     max_seconds: float = 200.0
     seed: int = 0
     verifier: Thresholds = Field(default_factory=Thresholds)  # the hospitals' verifier policy
+    holdout_fold: int = Field(default=0, ge=0, le=4)  # which fifth of each hospital is held out
 
 
 class ModelScore(BaseModel):
@@ -65,6 +77,16 @@ class ModelScore(BaseModel):
     auroc: float | None
     n: int
     positives: int
+
+
+class HeldOut(BaseModel):
+    """A hospital's held-out rows: labels and each model's probabilities, row for row (so that
+    the AUROCs can be recomputed from ``report.json``, and runs on other folds pooled)."""
+
+    labels: list[int]
+    federated: list[float]
+    local_dp: list[float]
+    central: list[float]
 
 
 class SiteRow(BaseModel):
@@ -79,6 +101,7 @@ class SiteRow(BaseModel):
     # federated − local-only AUROC with a 95 % paired bootstrap interval (None: fewer than the
     # verifiers' MIN_CLASS_ROWS of a class, as for Switzerland's one negative)
     fed_minus_local: AurocDifference | None = None
+    held_out: HeldOut | None = None
 
 
 class DemoReport(BaseModel):
@@ -166,6 +189,7 @@ def sim_config(cfg: DemoConfig) -> SimConfig:
         target_interval_ms=5000,
         min_interval_bp=9000,
         retarget_every=5,
+        holdout_fold=cfg.holdout_fold,
     )
     return sim if cfg.lr is None else sim.model_copy(update={"lr": cfg.lr})
 
@@ -183,10 +207,10 @@ def init_consortium(cfg: DemoConfig, tables: dict[str, Any]) -> Path:
 # --------------------------------------------------------------------------- evaluation
 
 
-def _splits(table: Any) -> Any:
+def _splits(table: Any, fold: int) -> Any:
     from consortium.node.open import cohort_from_table
 
-    return cohort_from_table(table, "heart", 2000)
+    return cohort_from_table(table, "heart", 2000, fold)
 
 
 def _proba(arrays: Any, spec: Any, X: np.ndarray) -> np.ndarray:
@@ -235,6 +259,7 @@ def baselines(
             state_dir=cfg.out / "baselines" / site,
             member_id=site,
             seed=cfg.seed,
+            holdout_fold=cfg.holdout_fold,
         )
         report, data, _ = train_alone(table, opts)
         local[site], eps[site] = from_safetensors(data)[0], report.epsilon_spent or "0"
@@ -247,6 +272,7 @@ def baselines(
         batch_size=32,
         state_dir=cfg.out / "baselines" / "central",
         seed=cfg.seed,
+        holdout_fold=cfg.holdout_fold,
     )
     _, data, _ = train_alone(pooled, opts)
     return local, from_safetensors(data)[0], eps
@@ -258,11 +284,11 @@ def baselines(
 class Watch:
     """Follows the ledger as the admin; scores each new version on the pooled held-out rows."""
 
-    def __init__(self, root: Path, tables: dict[str, Any], say: Say) -> None:
+    def __init__(self, root: Path, tables: dict[str, Any], fold: int, say: Say) -> None:
         from consortium.node.open import open_session
 
         self.s = open_session(root, "admin")
-        cohorts = [_splits(t) for t in tables.values()]
+        cohorts = [_splits(t, fold) for t in tables.values()]
         self.X = np.concatenate([c.X_test for c in cohorts])
         self.y = np.concatenate([c.y_test for c in cohorts])
         self.say, self.started, self.points = say, time.monotonic(), []  # type: ignore[var-annotated]
@@ -398,6 +424,32 @@ def ledger_facts(
 # --------------------------------------------------------------------------- the table and plots
 
 
+def _site_row(site: str, held: HeldOut, eps: str, local_eps: str) -> SiteRow:
+    from consortium.federation.verifier import MIN_CLASS_ROWS
+    from consortium.learning.compare import auroc_difference
+
+    y, p_fed, p_local = (np.asarray(v) for v in (held.labels, held.federated, held.local_dp))
+    return SiteRow(
+        site=site,
+        federated=_scored(y, p_fed),
+        local_dp=_scored(y, p_local),
+        central=_scored(y, np.asarray(held.central)),
+        epsilon_spent=eps,
+        local_epsilon=local_eps,
+        fed_minus_local=auroc_difference(y, p_fed, p_local, min_class_rows=MIN_CLASS_ROWS),
+        held_out=held,
+    )
+
+
+def _pooled(rows: list[SiteRow]) -> dict[str, ModelScore]:
+    held = [r.held_out for r in rows if r.held_out is not None]
+    y = np.concatenate([h.labels for h in held])
+    return {
+        "federated": _scored(y, np.concatenate([h.federated for h in held])),
+        "central": _scored(y, np.concatenate([h.central for h in held])),
+    }
+
+
 def site_rows(
     tables: dict[str, Any],
     spec: Any,
@@ -406,34 +458,51 @@ def site_rows(
     central: Any,
     eps: dict[str, str],
     local_eps: dict[str, str],
+    fold: int = 0,
 ) -> tuple[list[SiteRow], dict[str, ModelScore]]:
-    """Per hospital and pooled: the three models on the same held-out rows, and the federated
-    model's difference from the local-only one with its paired bootstrap interval."""
-    from consortium.federation.verifier import MIN_CLASS_ROWS
-    from consortium.learning.compare import auroc_difference
-
-    rows, Xs, ys = [], [], []
+    """Per hospital and pooled: the three models on the same held-out rows (of ``fold``), and
+    the federated model's difference from the local-only one with its paired bootstrap
+    interval."""
+    rows = []
     for site, table in tables.items():
-        c = _splits(table)
-        Xs.append(c.X_test)
-        ys.append(c.y_test)
-        p_fed, p_local = _proba(final, spec, c.X_test), _proba(local[site], spec, c.X_test)
-        rows.append(
-            SiteRow(
-                site=site,
-                federated=_scored(c.y_test, p_fed),
-                local_dp=_scored(c.y_test, p_local),
-                central=score(central, spec, c.X_test, c.y_test),
-                epsilon_spent=eps.get(site, "0"),
-                local_epsilon=local_eps[site],
-                fed_minus_local=auroc_difference(
-                    c.y_test, p_fed, p_local, min_class_rows=MIN_CLASS_ROWS
-                ),
+        c = _splits(table, fold)
+        held = HeldOut(
+            labels=[int(v) for v in c.y_test],
+            **{
+                name: [float(v) for v in _proba(arrays, spec, c.X_test)]
+                for name, arrays in (("federated", final), ("local_dp", local[site]),
+                                     ("central", central))
+            },
+        )  # fmt: skip
+        rows.append(_site_row(site, held, eps.get(site, "0"), local_eps[site]))
+    return rows, _pooled(rows)
+
+
+def cross_fitted(folds: list[DemoReport]) -> tuple[list[SiteRow], dict[str, ModelScore]]:
+    """Per hospital and pooled, every model on all the rows of the demo runs of ``folds``
+    (one run per held-out fold, together holding out every row once): each row is scored by the
+    models of the run that held it out, so each AUROC stands on all of a hospital's rows instead
+    of one fifth. ε columns are the largest any fold spent."""
+    got = sorted(r.config.holdout_fold for r in folds)
+    if got != list(range(len(folds))) or len(folds) < 2:
+        raise ValueError(f"cross-fitting needs one run per fold 0..K-1 (K ≥ 2), got folds {got}")
+    rows = []
+    for i, site in enumerate(r.site for r in folds[0].sites):
+        parts = [f.sites[i] for f in folds]
+        if any(p.site != site or p.held_out is None for p in parts):
+            raise ValueError(
+                f"the runs differ in their hospitals, or one lacks held-out rows: {site}"
             )
+        held = HeldOut(
+            **{
+                name: [v for p in parts for v in getattr(p.held_out, name)]
+                for name in ("labels", "federated", "local_dp", "central")
+            }
         )
-    X, y = np.concatenate(Xs), np.concatenate(ys)
-    pooled = {"federated": score(final, spec, X, y), "central": score(central, spec, X, y)}
-    return rows, pooled
+        eps = max((p.epsilon_spent for p in parts), key=Decimal)
+        local_eps = max((p.local_epsilon for p in parts), key=Decimal)
+        rows.append(_site_row(site, held, eps, local_eps))
+    return rows, _pooled(rows)
 
 
 def write_plots(report: DemoReport, out: Path) -> list[Path]:
@@ -511,7 +580,7 @@ def run_demo(cfg: DemoConfig, say: Say = print) -> DemoReport:
     lap("baselines")
     mode = "in this process" if cfg.in_process else "one process per node"
     say(f"5. federated learning with PoLe ({mode}; SML {'on' if cfg.sml else 'off'})")
-    watch = Watch(root, tables, say)
+    watch = Watch(root, tables, cfg.holdout_fold, say)
     federate(cfg, root, watch)
     lap("federated")
     say("6. provenance: pull, trace, ledger verify")
@@ -519,7 +588,9 @@ def run_demo(cfg: DemoConfig, say: Say = print) -> DemoReport:
     lap("provenance")
     rewards, eps, rejected, rejected_updates, intervals = ledger_facts(root)
     final = from_safetensors(pulled.out.read_bytes())[0]
-    rows, pooled = site_rows(tables, watch.s.spec(), final, local, central, eps, local_eps)
+    rows, pooled = site_rows(
+        tables, watch.s.spec(), final, local, central, eps, local_eps, cfg.holdout_fold
+    )
     report = DemoReport(
         config=cfg,
         sites=rows,
@@ -541,4 +612,55 @@ def run_demo(cfg: DemoConfig, say: Say = print) -> DemoReport:
     )
     (cfg.out / "report.json").write_text(report.model_dump_json(indent=1))
     write_plots(report, cfg.out)
+    return report
+
+
+def _prefixed(say: Say, prefix: str) -> Say:
+    return lambda line: say(prefix + line)
+
+
+class CrossFitReport(BaseModel):
+    """``cross_fit.json``: every model on all of each hospital's rows (`cross_fitted`), and what
+    each fold's run was (its trace, its ledger, its own held-out gap)."""
+
+    folds: list[dict[str, Any]]
+    sites: list[SiteRow]
+    pooled: dict[str, ModelScore]
+
+
+def run_cross_fit(cfg: DemoConfig, first: DemoReport, say: Say = print) -> CrossFitReport:
+    """After ``first`` (the demo on held-out fold 0), the same demo once per other fold into
+    ``cfg.out/folds/F``: same hospitals, pseudonym keys, settings and ε budget, another fifth of
+    each hospital held out. Returns (and writes ``cross_fit.json``) the AUROCs on all rows.
+
+    Each fold's run is a consortium of its own that spends up to ε on its training rows; the
+    cross-fitted table estimates how the demo's *procedure* does at each hospital, on every row
+    instead of one fifth, not one model's score."""
+    from consortium.learning.data import folds_of
+
+    reports = [first]
+    for fold in range(1, folds_of(2000)):
+        fold_cfg = cfg.model_copy(
+            update={"out": cfg.out / "folds" / str(fold), "holdout_fold": fold}
+        )
+        started = time.monotonic()
+        reports.append(run_demo(fold_cfg, say=_prefixed(say, f"[fold {fold}] ")))
+        r = reports[-1]
+        gap = (r.pooled["federated"].auroc or 0) - (r.pooled["central"].auroc or 0)
+        say(
+            f"  fold {fold}: {r.pooled['federated'].n} held-out rows, federated − centralized "
+            f"{gap:+.3f}, trace {'MATCH' if r.trace_matches else 'MISMATCH'}, ledger "
+            f"{'OK' if r.ledger_ok else 'FAILED'}, {time.monotonic() - started:.0f} s"
+        )
+    rows, pooled = cross_fitted(reports)
+    folds = [
+        {
+            "fold": r.config.holdout_fold, "out": str(r.config.out), "blocks": r.blocks,
+            "trace_matches": r.trace_matches, "ledger_ok": r.ledger_ok,
+            "held_out_rows": r.pooled["federated"].n,
+        }
+        for r in reports
+    ]  # fmt: skip
+    report = CrossFitReport(folds=folds, sites=rows, pooled=pooled)
+    (cfg.out / "cross_fit.json").write_text(report.model_dump_json(indent=1))
     return report

@@ -21,18 +21,25 @@ DEMO_MARKER = ".consortium-demo"  # written first by `consortium.demo.run_demo`
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from consortium.demo import DemoReport, ModelScore
+    from consortium.demo import DemoReport, ModelScore, SiteRow
 
 
 def _cell(m: ModelScore) -> str:
     return "n/a" if m.auroc is None else f"{m.auroc:.3f}"
 
 
-def print_results(console: Console, report: DemoReport) -> None:
-    """The final tables: AUROC per hospital (with n and positives), ε, blocks and rewards."""
+def print_aurocs(
+    console: Console,
+    sites: list[SiteRow],
+    pooled: dict[str, ModelScore],
+    title: str = "held-out AUROC per hospital (same rows for every model)",
+    rows_are: str = "held-out rows",
+) -> None:
+    """AUROC per hospital (with n and positives) and pooled, ε, the federated − centralized gap,
+    the wins, each hospital's interval and which held-out sets are too thin to judge."""
     from rich.table import Table
 
-    t = Table(title="held-out AUROC per hospital (same rows for every model)")
+    t = Table(title=title)
     for col in (
         "hospital",
         "test rows",
@@ -44,7 +51,7 @@ def print_results(console: Console, report: DemoReport) -> None:
         "ε local",
     ):
         t.add_column(col, justify="right" if col != "hospital" else "left")
-    for r in report.sites:
+    for r in sites:
         t.add_row(
             r.site,
             str(r.federated.n),
@@ -55,14 +62,14 @@ def print_results(console: Console, report: DemoReport) -> None:
             f"{float(r.epsilon_spent):.2f}",
             f"{float(r.local_epsilon):.2f}",
         )
-    fed, cen = report.pooled["federated"], report.pooled["central"]
+    fed, cen = pooled["federated"], pooled["central"]
     t.add_row(
         "pooled", str(fed.n), str(fed.positives), _cell(fed), "-", _cell(cen), "", "", style="bold"
     )
     console.print(t)
     from consortium.learning.compare import AUROC_TIE, beats
 
-    pairs = [(r.federated.auroc, r.local_dp.auroc) for r in report.sites]
+    pairs = [(r.federated.auroc, r.local_dp.auroc) for r in sites]
     better = sum(1 for f, loc in pairs if beats(f, loc))
     ties = sum(
         1 for f, loc in pairs if f is not None and loc is not None and abs(f - loc) <= AUROC_TIE
@@ -70,13 +77,18 @@ def print_results(console: Console, report: DemoReport) -> None:
     gap = (fed.auroc or 0) - (cen.auroc or 0)
     tied = f" (tied at {ties})" if ties else ""
     console.print(
-        f"federated − centralized on the pooled held-out rows: {gap:+.3f} AUROC; "
-        f"federated beats local-only at {better} of {len(report.sites)} hospitals{tied}"
+        f"federated − centralized on the pooled {rows_are}: {gap:+.3f} AUROC; "
+        f"federated beats local-only at {better} of {len(sites)} hospitals{tied}"
     )
-    for line in beyond_noise(report):
+    for line in beyond_noise(sites):
         console.print(line)
-    for note in thin_held_out(report):
+    for note in thin_held_out(sites, rows_are):
         console.print(note)
+
+
+def print_results(console: Console, report: DemoReport) -> None:
+    """The final tables: AUROC per hospital (with n and positives), ε, blocks and rewards."""
+    print_aurocs(console, report.sites, report.pooled)
     cv = "n/a" if report.interval_cv is None else f"{report.interval_cv:.2f}"
     console.print(
         f"learning blocks: {report.blocks} (interval CV {cv} after block 1); rewards: "
@@ -102,17 +114,17 @@ def rejected_line(report: DemoReport) -> str:
     return "rejected updates (reasons of their rejecting endorsements): " + "; ".join(cells)
 
 
-def beyond_noise(report: DemoReport) -> list[str]:
+def beyond_noise(sites: list[SiteRow]) -> list[str]:
     """Each hospital's federated − local-only difference with its 95 % paired bootstrap interval
     (`consortium.learning.compare.auroc_difference`), and how many intervals exclude 0."""
     from consortium.federation.verifier import MIN_CLASS_ROWS
 
     lines = ["federated − local-only AUROC [95 % paired bootstrap interval, held-out patients]:"]
-    for r in report.sites:
+    for r in sites:
         d = r.fed_minus_local
         cell = d.summary() if d else f"n/a (fewer than {MIN_CLASS_ROWS} rows of a class)"
         lines.append(f"  {r.site:<12} {cell}")
-    cis = [r.fed_minus_local for r in report.sites if r.fed_minus_local is not None]
+    cis = [r.fed_minus_local for r in sites if r.fed_minus_local is not None]
     better = sum(1 for d in cis if d.low > 0)
     worse = sum(1 for d in cis if d.high < 0)
     lines.append(
@@ -122,13 +134,13 @@ def beyond_noise(report: DemoReport) -> list[str]:
     return lines
 
 
-def thin_held_out(report: DemoReport) -> list[str]:
+def thin_held_out(sites: list[SiteRow], rows_are: str = "held-out rows") -> list[str]:
     """A line per hospital whose held-out rows have too few of a class for its AUROC to say much
     (fewer than the verifiers need to measure one, `federation.verifier.MIN_CLASS_ROWS`)."""
     from consortium.federation.verifier import MIN_CLASS_ROWS, metric_measurable
 
     notes = []
-    for r in report.sites:
+    for r in sites:
         if metric_measurable(r.federated.positives, r.federated.n):
             continue
         pos, neg = r.federated.positives, r.federated.n - r.federated.positives
@@ -136,7 +148,7 @@ def thin_held_out(report: DemoReport) -> list[str]:
         who = "that patient ranks" if rare == 1 else "they rank"
         notes.append(
             f"{r.site}: {rare} {label}{'s' if rare != 1 else ''} among its {r.federated.n} "
-            f"held-out rows, so its AUROC is where {who} among {other} others; the "
+            f"{rows_are}, so its AUROC is where {who} among {other} others; the "
             f"verifiers measure no AUROC on fewer than {MIN_CLASS_ROWS} of a class"
         )
     return notes
@@ -151,11 +163,20 @@ def demo_command(
     no_sml: Annotated[bool, typer.Option("--no-sml", help="Without the SML.")] = False,
     planned_updates: Annotated[int, typer.Option(help="Updates per hospital.")] = 6,
     max_seconds: Annotated[float, typer.Option(help="Limit of the federated stage.")] = 200.0,
+    cross_fit: Annotated[
+        bool,
+        typer.Option(
+            "--cross-fit",
+            help="Then run the demo once per other fifth of each hospital held out (four more "
+            "runs, about four times as long) and score every model on all of each hospital's "
+            "rows, each row by the run that held it out.",
+        ),
+    ] = False,
 ) -> None:
     """FHIR -> ingest -> init -> DP, encrypted, asynchronous learning with PoLe -> pull, trace."""
     from rich.console import Console
 
-    from consortium.demo import DemoConfig, run_demo
+    from consortium.demo import DemoConfig, run_cross_fit, run_demo
 
     # Off a terminal (a log, CI) rich assumes 80 columns and folds every line and the table.
     console = Console(width=None if Console().is_terminal else 120)
@@ -179,6 +200,27 @@ def demo_command(
 
         report = run_demo(cfg, say=say)
     print_results(console, report)
+    if cross_fit:
+        with console.status("cross-fitting", spinner="dots") as status:
+
+            def quiet(line: str) -> None:  # each fold's own progress on the status line only
+                if line.startswith("[fold"):
+                    status.update(f"[dim]{line.strip()[:76]}[/]")
+                else:
+                    console.print(line)
+
+            console.print(
+                "7. cross-fitting: the same demo with each other fifth of every hospital held out"
+            )
+            crossed = run_cross_fit(cfg, report, say=quiet)
+        print_aurocs(
+            console,
+            crossed.sites,
+            crossed.pooled,
+            title="AUROC per hospital on all its rows (each scored by the run that held it out)",
+            rows_are="rows",
+        )
+        console.print(f"cross-fitted results: {out}/cross_fit.json; the fold runs: {out}/folds/")
     console.print(f"report and plots: {out}/report.json, {out}/*.png")
     console.print(
         f"portal: consortium portal set-password --dir {out}/consortium --member "

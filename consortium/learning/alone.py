@@ -45,6 +45,7 @@ class AloneOptions(BaseModel):
     state_dir: Path
     member_id: str = "local"
     task_id: str = "local"
+    holdout_fold: int = 0  # which held-out fold of `holdout_split` (0: the default split)
 
 
 class MetricsRecord(BaseModel):
@@ -107,7 +108,7 @@ def _dp_noise(store: AccountantStore, opts: AloneOptions, n_rows: int) -> float:
 def _train(
     table: pd.DataFrame, opts: AloneOptions, site: SiteBudget | None
 ) -> tuple[TrainResult, ModelSpec, Metrics]:
-    train, test = train_test(table, load_definition(opts.cohort_name))
+    train, test = train_test(table, load_definition(opts.cohort_name), fold=opts.holdout_fold)
     spec = ModelSpec(in_features=train.X.shape[1], hidden=opts.hidden)
     store, sigma = None, None
     if opts.dp:

@@ -39,6 +39,7 @@ __all__ = [
     "FeatureDef",
     "HoldoutSplit",
     "design_matrix",
+    "folds_of",
     "holdout_split",
     "load_definition",
     "train_test",
@@ -215,15 +216,24 @@ def _rank_key(site: str, pid: str) -> str:
     return hashlib.sha256(f"consortium/holdout/v1|{site}|{pid}".encode()).hexdigest()
 
 
-def holdout_split(table: pd.DataFrame, *, test_fraction_bp: int = 2000) -> HoldoutSplit:
+def holdout_split(
+    table: pd.DataFrame, *, test_fraction_bp: int = 2000, fold: int = 0
+) -> HoldoutSplit:
     """Deterministic held-out split: ``test_fraction_bp`` / 10,000 of each stratum held out.
 
     Strata are the label, and the site as well when the table pools several sites. Within a
-    stratum, rows are ranked by a hash of (site, pid); the first ``round(n * fraction)`` are held
-    out.
+    stratum, rows are ranked by a hash of (site, pid); fold ``f`` holds out ranks
+    ``round(n·f·fraction)`` to ``round(n·(f+1)·fraction)`` (clipped to n), so fold 0 is the first
+    ``round(n·fraction)``. When the fraction divides 10,000 into K parts (2000 bp: K = 5), folds
+    0 to K − 1 hold out every row exactly once: cross-fitting (`consortium.demo`'s ``--folds``).
     """
     if not 0 < test_fraction_bp < 10000:
         raise ValueError("test_fraction_bp must be between 1 and 9999")
+    if not 0 <= fold * test_fraction_bp < 10000:
+        raise ValueError(
+            f"held-out fold {fold} does not exist at {test_fraction_bp} bp held out: folds run "
+            f"from 0 to {folds_of(test_fraction_bp) - 1}"
+        )
     sites = table["site"].astype(str) if "site" in table else pd.Series([""] * len(table))
     keys = [_rank_key(s, str(p)) for s, p in zip(sites, table["pid"], strict=True)]
     if len(set(keys)) != len(keys):
@@ -234,16 +244,26 @@ def holdout_split(table: pd.DataFrame, *, test_fraction_bp: int = 2000) -> Holdo
         strata.setdefault((site if pooled else "", int(label)), []).append(i)
     test = np.zeros(len(table), dtype=bool)
     for rows in strata.values():
-        n_test = (len(rows) * test_fraction_bp + 5000) // 10000
-        for i in sorted(rows, key=lambda r: keys[r])[:n_test]:
+        start = (len(rows) * fold * test_fraction_bp + 5000) // 10000
+        end = (len(rows) * (fold + 1) * test_fraction_bp + 5000) // 10000
+        for i in sorted(rows, key=lambda r: keys[r])[start:end]:
             test[i] = True
     return HoldoutSplit(train=~test, test=test)
 
 
+def folds_of(test_fraction_bp: int) -> int:
+    """How many distinct held-out folds `holdout_split` has at this fraction (⌈10,000 / bp⌉)."""
+    return -(-10000 // test_fraction_bp)
+
+
 def train_test(
-    table: pd.DataFrame, definition: CohortDefinition, *, missing_indicators: bool = False
+    table: pd.DataFrame,
+    definition: CohortDefinition,
+    *,
+    missing_indicators: bool = False,
+    fold: int = 0,
 ) -> tuple[DesignMatrix, DesignMatrix]:
-    """The training rows and the held-out rows of ``table`` as design matrices."""
+    """The training rows and the held-out rows (of held-out ``fold``) of ``table``."""
     matrix = design_matrix(table, definition, missing_indicators=missing_indicators)
-    split = holdout_split(table)
+    split = holdout_split(table, fold=fold)
     return matrix.rows(split.train), matrix.rows(split.test)

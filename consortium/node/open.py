@@ -25,14 +25,15 @@ def member_dir(config: Any, member_id: str) -> Path:
     return Path(config.member_msp(member_id)).parent
 
 
-def cohort_from_table(table: Any, cohort_name: str, holdout_bp: int) -> Cohort:
-    """Design matrix of a cohort table, split once into training and held-out rows."""
+def cohort_from_table(table: Any, cohort_name: str, holdout_bp: int, fold: int = 0) -> Cohort:
+    """Design matrix of a cohort table, split once into training and held-out rows (held-out
+    ``fold`` of `holdout_split`)."""
     from consortium.fhir.cohort import COHORTS_DIR
     from consortium.learning.data import design_matrix, holdout_split, load_definition
 
     definition = load_definition(Path(COHORTS_DIR) / f"{cohort_name}.json")
     dm = design_matrix(table, definition)
-    split = holdout_split(table, test_fraction_bp=holdout_bp)
+    split = holdout_split(table, test_fraction_bp=holdout_bp, fold=fold)
     train, test = dm.rows(split.train), dm.rows(split.test)
     return Cohort(train.X, train.y, test.X, test.y)
 
@@ -48,12 +49,14 @@ def _load_cohort(mdir: Path, settings: NodeSettings, cohort_name: str) -> Cohort
             f"(a relative path is read from {mdir})"
         )
     if path.is_file():
-        return cohort_from_table(pd.read_parquet(path), cohort_name, settings.holdout_bp)
+        return cohort_from_table(
+            pd.read_parquet(path), cohort_name, settings.holdout_bp, settings.holdout_fold
+        )
     if settings.site:
         from consortium.datasets.heart import heart_cohort_table
 
         table = heart_cohort_table(settings.site)
-        return cohort_from_table(table, cohort_name, settings.holdout_bp)
+        return cohort_from_table(table, cohort_name, settings.holdout_bp, settings.holdout_fold)
     return None
 
 

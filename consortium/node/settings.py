@@ -46,6 +46,9 @@ class NodeSettings(BaseModel):
     holdout_bp: int = Field(
         default=2000, ge=100, le=9000
     )  # held-out share, never used for training
+    # which share: fold f holds out ranks f·share to (f+1)·share of each stratum (0: the first);
+    # cross-fitting runs the folds one by one (`consortium demo --folds`)
+    holdout_fold: int = Field(default=0, ge=0)
     # training (hospital)
     planned_updates: int = Field(default=8, ge=1)  # updates the ε budget is paced over
     epochs: int = Field(default=2, ge=1)
@@ -84,6 +87,17 @@ class NodeSettings(BaseModel):
     max_clock_skew_seconds: float = Field(default=60.0, gt=0)
     poll_seconds: float = Field(default=0.2, gt=0)
     plaintext: bool = False  # no HE: only for the overhead benchmark's baseline
+
+    @model_validator(mode="after")
+    def _fold_exists(self) -> NodeSettings:
+        from consortium.learning.data import folds_of
+
+        if self.holdout_fold * self.holdout_bp >= 10000:
+            raise ValueError(
+                f"holdout_fold = {self.holdout_fold} does not exist at holdout_bp = "
+                f"{self.holdout_bp}: folds run from 0 to {folds_of(self.holdout_bp) - 1}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _dp_under_site_budget(self) -> NodeSettings:

@@ -75,6 +75,7 @@ class SimConfig(BaseModel):
     stop_when_done: bool = True  # stop once every hospital sent all it planned and all is sealed
     seed: int = 0  # initial model and fault schedule
     train_seed: int | None = None  # tests only: fixed DP noise per hospital (never in real use)
+    holdout_fold: int = Field(default=0, ge=0, le=4)  # which fifth of each site is held out
     out: str | None = None  # report directory
     workdir: str | None = None  # consortium directory (a temporary one when None)
     # "embedded": the SQLite ledger; "fabric-fake": every node reaches the ledger through

@@ -86,7 +86,7 @@ class Monitor:
         self.s = open_session(root, ADMIN)
         self.tests: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for site in cfg.sites:
-            c = cohort_from_table(heart_cohort_table(site), "heart", 2000)
+            c = cohort_from_table(heart_cohort_table(site), "heart", 2000, cfg.holdout_fold)
             self.tests[site] = (c.X_test, c.y_test)
         self.points: list[VersionPoint] = []
         self.started = time.monotonic()

@@ -71,7 +71,7 @@ def _node_settings(cfg: SimConfig, site: str | None) -> NodeSettings:
         sealer_timeout_seconds=cfg.sealer_timeout_seconds, verifier=cfg.verifier,
         sync_members=list(cfg.hospitals) if cfg.sync else [],
         sync_round_seconds=cfg.sync_round_seconds,
-        poll_seconds=0.1,
+        poll_seconds=0.1, holdout_fold=cfg.holdout_fold,
         seed=None if cfg.train_seed is None or site is None
         else cfg.train_seed + cfg.sites.index(site),
     )  # fmt: skip

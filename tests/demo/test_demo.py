@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -175,3 +177,100 @@ def test_rejected_updates_are_counted_once_each_as_on_the_ledger(demo: DemoRepor
             on_ledger[member] = on_ledger.get(member, 0) + 1
     assert demo.rejected_updates == on_ledger
     assert set(demo.rejected) == set(on_ledger)
+
+
+def test_the_report_holds_each_hospitals_held_out_rows_to_recompute_its_aurocs(
+    demo: DemoReport,
+) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from consortium.demo import _splits
+    from consortium.learning.evaluate import metrics_from_scores
+
+    tables = {site: pd.read_parquet(demo.config.out / "ingest" / site / "cohort.parquet")
+              for site in demo.config.sites}  # fmt: skip
+    for row in demo.sites:
+        held = row.held_out
+        assert held is not None
+        assert held.labels == [int(v) for v in _splits(tables[row.site], 0).y_test]
+        for name in ("federated", "local_dp", "central"):
+            probabilities = getattr(held, name)
+            assert len(probabilities) == row.federated.n
+            m = metrics_from_scores(np.asarray(held.labels), np.asarray(probabilities))
+            assert getattr(row, name).auroc == m.auroc
+            if m.auroc is not None:
+                assert m.auroc == pytest.approx(roc_auc_score(held.labels, probabilities))
+
+
+def _fold_report(out: Path, fold: int, tables: dict[str, pd.DataFrame]) -> DemoReport:
+    """What `run_demo` reports for held-out ``fold``, with made-up probabilities on the real
+    held-out rows of that fold."""
+    from consortium.demo import HeldOut, ModelScore, SiteRow, _splits
+
+    rng = np.random.default_rng(fold)
+    rows = []
+    for site, table in tables.items():
+        y = [int(v) for v in _splits(table, fold).y_test]
+        held = HeldOut(labels=y, **{k: list(rng.random(len(y))) for k in
+                                    ("federated", "local_dp", "central")})  # fmt: skip
+        score = ModelScore(auroc=None, n=len(y), positives=sum(y))
+        rows.append(
+            SiteRow(site=site, federated=score, local_dp=score, central=score,
+                    epsilon_spent="2.9", local_epsilon=f"2.{fold}", held_out=held)
+        )  # fmt: skip
+    score = ModelScore(auroc=0.5, n=1, positives=1)
+    return DemoReport.model_validate(
+        {
+            "config": DemoConfig(out=out, holdout_fold=fold), "sites": rows,
+            "pooled": {"federated": score, "central": score}, "versions": [], "blocks": 1,
+            "interval_cv": None, "rewards": {}, "rejected": {}, "trace_matches": True,
+            "model_digest": "", "download_tx_id": "", "ledger_ok": True, "ledger_summary": "",
+            "seconds": {},
+        }
+    )  # fmt: skip
+
+
+def test_cross_fitting_scores_every_row_of_each_hospital_once_by_the_run_that_held_it_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import consortium.demo as demo_module
+    from consortium.datasets.heart import heart_cohort_table
+    from consortium.learning.evaluate import metrics_from_scores
+
+    tables = {site: heart_cohort_table(site) for site in ("hungary", "switzerland")}
+    ran: list[DemoConfig] = []
+
+    def fake_run_demo(cfg: DemoConfig, say: object = None) -> DemoReport:
+        ran.append(cfg)
+        return _fold_report(cfg.out, cfg.holdout_fold, tables)
+
+    monkeypatch.setattr(demo_module, "run_demo", fake_run_demo)
+    cfg = DemoConfig(out=tmp_path / "out", seed=7, in_process=True)
+    first = _fold_report(cfg.out, 0, tables)
+    (tmp_path / "out").mkdir()
+
+    crossed = demo_module.run_cross_fit(cfg, first, say=lambda _: None)
+
+    assert [c.holdout_fold for c in ran] == [1, 2, 3, 4]
+    assert [c.out for c in ran] == [cfg.out / "folds" / str(f) for f in (1, 2, 3, 4)]
+    assert all(c.seed == 7 and c.in_process for c in ran)  # the same demo, another fifth held out
+    folds = [first] + [_fold_report(c.out, c.holdout_fold, tables) for c in ran]
+    for row in crossed.sites:
+        assert row.federated.n == len(tables[row.site])  # every row, once
+        parts = [next(r for r in f.sites if r.site == row.site).held_out for f in folds]
+        y = np.concatenate([p.labels for p in parts])  # type: ignore[union-attr]
+        p_fed = np.concatenate([p.federated for p in parts])  # type: ignore[union-attr]
+        assert row.federated.auroc == metrics_from_scores(y, p_fed).auroc
+        assert row.local_epsilon == "2.4"  # the largest any fold spent
+    assert crossed.pooled["federated"].n == sum(len(t) for t in tables.values())
+    saved = (cfg.out / "cross_fit.json").read_text()
+    assert demo_module.CrossFitReport.model_validate_json(saved) == crossed
+
+
+def test_cross_fitting_refuses_runs_that_do_not_cover_the_folds(tmp_path: Path) -> None:
+    from consortium.datasets.heart import heart_cohort_table
+    from consortium.demo import cross_fitted
+
+    tables = {"hungary": heart_cohort_table("hungary")}
+    with pytest.raises(ValueError, match=r"one run per fold 0..K-1 \(K ≥ 2\), got folds \[0, 2\]"):
+        cross_fitted([_fold_report(tmp_path, f, tables) for f in (0, 2)])

@@ -10,6 +10,7 @@ from consortium.datasets.heart import heart_cohort_table
 from consortium.learning.data import (
     CohortDefinition,
     design_matrix,
+    folds_of,
     holdout_split,
     load_definition,
     train_test,
@@ -71,6 +72,23 @@ def test_heart_split_is_disjoint_stratified_and_stable_under_row_order() -> None
     again = holdout_split(shuffled)
     held_out = set(table["pid"][split.test])
     assert set(shuffled["pid"][again.test]) == held_out
+
+
+def test_the_five_folds_of_a_fifth_hold_out_every_row_once_and_fold_0_is_the_default() -> None:
+    table = heart_cohort_table()
+    assert folds_of(2000) == 5
+    masks = [holdout_split(table, fold=f).test for f in range(5)]
+    assert (np.sum(masks, axis=0) == 1).all()
+    assert (masks[0] == holdout_split(table).test).all()
+    for mask in masks:  # each fold stratified like the default split
+        for _key, rows in table.groupby(["site", "label"]):
+            assert abs(mask[rows.index].mean() - 0.2) <= 1.0 / len(rows) + 1e-9
+
+
+@pytest.mark.parametrize(("bp", "fold"), [(2000, 5), (2000, -1), (3000, 4)])
+def test_a_fold_past_the_last_is_refused_with_the_range(bp: int, fold: int) -> None:
+    with pytest.raises(ValueError, match=f"folds run from 0 to {folds_of(bp) - 1}"):
+        holdout_split(heart_cohort_table("cleveland"), test_fraction_bp=bp, fold=fold)
 
 
 def test_train_test_on_heart_builds_matching_matrices() -> None:

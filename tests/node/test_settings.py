@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from consortium.federation.checks import Thresholds
@@ -133,3 +134,38 @@ def test_a_cohort_naming_the_ingest_folder_reads_its_cohort_parquet(tmp_path: Pa
 def test_an_absolute_cohort_is_taken_as_it_is(tmp_path: Path) -> None:
     path = tmp_path / "x" / "cohort.parquet"
     assert cohort_path(tmp_path / "m", NodeSettings(cohort=str(path))) == path
+
+
+def test_a_fold_that_does_not_exist_is_refused_naming_the_file_and_the_range(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "node.toml").write_text("holdout_fold = 5\n")  # 2000 bp: folds 0 to 4
+
+    with pytest.raises(ValueError) as err:
+        load_settings(tmp_path)
+
+    assert str(tmp_path / "node.toml") in str(err.value)
+    assert "folds run from 0 to 4" in str(err.value)
+
+
+def test_the_node_holds_out_the_fold_its_settings_name(tmp_path: Path) -> None:
+    from consortium.datasets.heart import heart_cohort_table
+    from consortium.learning.data import folds_of
+    from consortium.node.open import _load_cohort
+
+    table = heart_cohort_table("hungary")
+    table.to_parquet(tmp_path / "cohort.parquet")
+    held, every_row = [], None
+    for fold in range(folds_of(2000)):
+        settings = NodeSettings(cohort="cohort.parquet", holdout_fold=fold)
+        c = _load_cohort(tmp_path, settings, "heart")
+        assert c is not None and len(c.y_train) + len(c.y_test) == len(table)
+        assert len(c.y_test) == pytest.approx(len(table) / 5, abs=2)
+        held.append(c.X_test)
+        every_row = np.concatenate([c.X_train, c.X_test]) if every_row is None else every_row
+
+    def rows(x: np.ndarray) -> list[tuple[float, ...]]:
+        return sorted(map(tuple, x.tolist()))
+
+    assert every_row is not None
+    assert rows(np.concatenate(held)) == rows(every_row)  # the five folds hold out each row once
