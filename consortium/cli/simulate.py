@@ -125,8 +125,9 @@ def simulate(
             )
     if planned_updates < 1:
         fail(f"--planned-updates must be at least 1 (got {planned_updates})")
-    if not max_seconds > 0:
-        fail(f"--max-seconds must be greater than 0 (got {max_seconds})")
+    if not (math.isfinite(max_seconds) and max_seconds > 0):  # inf: a stalled run never ends
+        fail(f"--max-seconds {repr(max_seconds).removesuffix('.0')}: must be a finite number of "
+             "seconds greater than 0, e.g. --max-seconds 180 (nothing was run)")  # fmt: skip
     if sync_round_seconds is not None:
         _check_round_seconds(sync_round_seconds, sync)
     attacks = _pairs(attack, "attack", DEFAULT_SITES)

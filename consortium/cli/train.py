@@ -221,8 +221,12 @@ def train_command(
         fail(f"--delta {delta}: must be between 0 and 1 (typically below 1/rows)")
     if accountant not in ("prv", "rdp"):
         fail(f"--accountant {accountant!r}: use prv or rdp")
-    if epochs < 1 or batch_size < 1 or lr <= 0 or max_grad_norm <= 0:
-        fail("--epochs, --batch-size, --lr and --max-grad-norm must be positive")
+    for flag, count, example in (("--epochs", epochs, 20), ("--batch-size", batch_size, 64)):
+        if count < 1:
+            fail(f"{flag} {count}: must be at least 1, e.g. {flag} {example} (nothing was "
+                 "trained or spent)")  # fmt: skip
+    _positive("--lr", lr, "the learning rate", "0.05")
+    _positive("--max-grad-norm", max_grad_norm, "the clip norm of each example's gradient", "1.0")
     from consortium.fhir.cohort import CohortError
     from consortium.learning.alone import AloneOptions, evaluate_elsewhere, train_alone
     from consortium.privacy.accountant import (
@@ -313,6 +317,14 @@ def train_command(
         f"wrote {out / 'model.safetensors'} (sha256 {report.model_digest}) and "
         f"{out / 'report.json'}"
     )
+
+
+def _positive(flag: str, value: float, what: str, example: str) -> None:
+    """Refuse a float option that is not a finite number above 0, before anything is spent: a
+    NaN or infinite step size or clip norm reached DP-SGD, spent ε and left no model."""
+    if not (math.isfinite(value) and value > 0):
+        fail(f"{flag} {repr(value).removesuffix('.0')}: {what} must be a finite number greater "
+             f"than 0, e.g. {flag} {example} (nothing was trained or spent)")  # fmt: skip
 
 
 def _changed(exc: AccountingChanged, task_id: str) -> str:

@@ -191,3 +191,17 @@ def test_another_epsilon_on_a_started_accountant_says_what_to_do(
     text = " ".join(second.output.split())  # type: ignore[attr-defined]
     assert "--epsilon 1" in text and "--task-id" in text
     assert not (tmp_path / "b" / "model.safetensors").exists()
+
+
+@pytest.mark.parametrize("flag", ["--lr", "--max-grad-norm"])
+@pytest.mark.parametrize("value", ["nan", "inf", "0", "-0.5"])
+def test_a_step_size_or_clip_norm_that_is_no_positive_number_is_refused_before_anything_is_spent(
+    cohort: Path, tmp_path: Path, flag: str, value: str
+) -> None:
+    # --lr nan or inf spent ε, wrote --out, then ended "cannot train on …: Input contains NaN."
+    result = _train(cohort, tmp_path / "o", "--epsilon", "3", flag, value)
+    assert result.exit_code == 2, result.output  # type: ignore[attr-defined]
+    text = " ".join(result.output.split())  # type: ignore[attr-defined]
+    assert f"error: {flag} {value}:" in text and "a finite number greater than 0" in text
+    assert f"e.g. {flag} " in text and "nothing was trained or spent" in text
+    assert not (cohort / "privacy").exists() and not (tmp_path / "o").exists()
