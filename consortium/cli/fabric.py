@@ -57,7 +57,9 @@ def _fabric_ledger(config: ConsortiumConfig, member: str) -> Ledger:
 @fabric_app.command("enroll")
 def enroll_command(
     member: Annotated[str, typer.Argument(help="The member id (certificate CN).")],
-    role: Annotated[list[str], typer.Option("--role", help="A role (repeat).")],
+    role: Annotated[
+        list[str], typer.Option("--role", metavar="ROLE", help="A role; repeat for several.")
+    ],
     org_ca: Annotated[
         Path,
         typer.Option(
@@ -110,7 +112,11 @@ def bootstrap_command(
     as_member: Annotated[str, typer.Option("--as", help="An admin member that signs.")] = "admin",
     member: Annotated[
         list[str] | None,
-        typer.Option("--member", help="Register only these members (repeat) [default: all]."),
+        typer.Option(
+            "--member",
+            metavar="NAME",
+            help="Register only this member; repeat for several [default: all].",
+        ),
     ] = None,
     consortium: ConsortiumDir = Path("."),
 ) -> None:

@@ -20,17 +20,29 @@ if TYPE_CHECKING:
 def init_command(
     directory: Annotated[Path, typer.Argument(help="New consortium directory.")],
     member: Annotated[
-        list[str], typer.Option("--member", help="A hospital (also a verifier). Repeat.")
+        list[str],
+        typer.Option(
+            "--member", metavar="NAME", help="A hospital (also a verifier); repeat for each."
+        ),
     ],
     admin: Annotated[
-        list[str] | None, typer.Option("--admin", help="An admin [default: one named 'admin'].")
+        list[str] | None,
+        typer.Option(
+            "--admin", metavar="NAME", help="An admin; repeatable [default: one named 'admin']."
+        ),
     ] = None,
     aggregator: Annotated[
-        list[str] | None, typer.Option("--aggregator", help="An aggregator.")
+        list[str] | None,
+        typer.Option("--aggregator", metavar="NAME", help="An aggregator; repeatable."),
     ] = None,
-    auditor: Annotated[list[str] | None, typer.Option("--auditor", help="An auditor.")] = None,
+    auditor: Annotated[
+        list[str] | None, typer.Option("--auditor", metavar="NAME", help="An auditor; repeatable.")
+    ] = None,
     verifier: Annotated[
-        list[str] | None, typer.Option("--verifier", help="A verifier that is not a hospital.")
+        list[str] | None,
+        typer.Option(
+            "--verifier", metavar="NAME", help="A verifier that is not a hospital; repeatable."
+        ),
     ] = None,
     name: Annotated[
         str | None, typer.Option("--name", help="Consortium name [default: directory name].")

@@ -56,7 +56,10 @@ def add_command(
     role: Annotated[
         list[str],
         typer.Option(
-            "--role", help="A role (repeat): hospital, verifier, aggregator, auditor, admin."
+            "--role",
+            metavar="ROLE",
+            help="A role, one of hospital, verifier, aggregator, auditor, admin; repeat for "
+            "several.",
         ),
     ],
     as_member: AsMember = "admin",

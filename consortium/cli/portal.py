@@ -115,7 +115,9 @@ def portal(
     ] = "127.0.0.1",
     ingest: Annotated[
         list[Path] | None,
-        typer.Option("--ingest", help="An ingest --out folder of this member (repeatable)."),
+        typer.Option(
+            "--ingest", metavar="DIR", help="An ingest --out folder of this member; repeatable."
+        ),
     ] = None,
     idle_minutes: Annotated[
         float,

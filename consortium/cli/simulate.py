@@ -76,9 +76,20 @@ def _stop_line(report: SimReport) -> str:
 
 @app.command()
 def simulate(
-    speed: Annotated[list[str], typer.Option(help="Slowness per site, e.g. va=5.")] = [],  # noqa: B006
+    speed: Annotated[
+        list[str],
+        typer.Option(
+            metavar="SITE=K",
+            help="The site takes K times longer per update, e.g. va=5; repeat for several sites.",
+        ),
+    ] = [],  # noqa: B006
     attack: Annotated[
-        list[str], typer.Option(help="Attack per site: sign_flip|scale10|label_flip|noise.")
+        list[str],
+        typer.Option(
+            metavar="SITE=KIND",
+            help="The site poisons its updates, KIND one of sign_flip, scale10, label_flip, "
+            "noise; repeat for several sites.",
+        ),
     ] = [],  # noqa: B006
     sync: Annotated[bool, typer.Option("--sync", help="Synchronous FedAvg baseline.")] = False,
     sync_round_seconds: Annotated[

@@ -149,7 +149,11 @@ def _hidden(text: str) -> tuple[int, ...]:
 def train_command(
     cohort: Annotated[
         list[Path],
-        typer.Option("--cohort", help="Folder of `consortium ingest` output (repeat to pool)."),
+        typer.Option(
+            "--cohort",
+            metavar="DIR",
+            help="Folder of `consortium ingest` output; repeat --cohort to pool several.",
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", help="Folder for model.safetensors + report.json.")],
     epsilon: Annotated[
@@ -192,7 +196,11 @@ def train_command(
     ] = "local",
     eval_cohort: Annotated[
         list[Path] | None,
-        typer.Option("--eval-cohort", help="Also evaluate on these cohorts' held-out rows."),
+        typer.Option(
+            "--eval-cohort",
+            metavar="DIR",
+            help="Also evaluate on this cohort's held-out rows; repeat for several.",
+        ),
     ] = None,
     member: Annotated[
         str | None,
