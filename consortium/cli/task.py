@@ -9,6 +9,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from consortium.cli._errors import fail
+from consortium.cli._identity import any_keyed_identity, require_key
 from consortium.cli.app import app
 
 task_app = typer.Typer(
@@ -42,7 +43,10 @@ def publish_command(
     params_file: Annotated[Path, typer.Argument(help="Task parameters (JSON, see `template`).")],
     directory: DirOption = Path("."),
     as_member: Annotated[
-        str, typer.Option("--as", help="The admin identity that publishes.")
+        str,
+        typer.Option(
+            "--as", help="The admin identity that publishes (its private key must be here)."
+        ),
     ] = "admin",
 ) -> None:
     """Build version 0 of the model, store it encrypted, and publish the task on the ledger."""
@@ -56,7 +60,7 @@ def publish_command(
     try:
         params = TaskParams.model_validate_json(params_file.read_bytes())
         config = ConsortiumConfig.load(directory)
-        config.member_msp(as_member)  # an identity of this directory, before anything is built
+        require_key(config, as_member, role="admin")  # before version 0 is built
         published = publish_task(config, as_member, params)
     except FileNotFoundError as exc:
         fail(f"{exc.filename or exc}: not found (give the parameters file and --dir)")
@@ -105,16 +109,29 @@ def _refused(params_file: Path, code: str, message: str) -> NoReturn:
 
 
 @task_app.command("list")
-def list_command(directory: DirOption = Path(".")) -> None:
+def list_command(
+    directory: DirOption = Path("."),
+    as_member: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            help="The identity to read the ledger as [default: the first by name whose private "
+            "key is here].",
+        ),
+    ] = None,
+) -> None:
     """List the tasks on the ledger with their current version."""
     from consortium.config import ConfigError, ConsortiumConfig
     from consortium.ledger.factory import open_ledger
 
     try:
         config = ConsortiumConfig.load(directory)
+        if as_member is not None:
+            require_key(config, as_member)
+        reader = as_member or any_keyed_identity(config)
+        ledger = open_ledger(config, reader)
     except ConfigError as exc:
         fail(str(exc))
-    ledger = open_ledger(config, next(iter(sorted(config.members))))
     try:
         for task in ledger.evaluate("ListTasks", {}):
             head = ledger.evaluate("GetHead", {"task_id": task["task_id"]})
