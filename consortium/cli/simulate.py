@@ -74,6 +74,18 @@ def _stop_line(report: SimReport) -> str:
     return line
 
 
+def _final_auroc(report: SimReport) -> str:
+    """The last version's pooled AUROC with the rows and positives it stands on (none in a
+    report from before `SimReport.held_out`), and the honest hospitals' when a site attacks."""
+    final = "n/a" if report.final_auroc is None else f"{report.final_auroc:.3f}"
+    if report.held_out is not None:
+        final += f" ({report.held_out.summary()})"
+    if report.final_auroc_honest is not None and any(s.attack != "none" for s in report.sites):
+        rows = f" ({report.held_out_honest.summary()})" if report.held_out_honest else ""
+        final += f" (honest hospitals' rows {report.final_auroc_honest:.3f}{rows})"
+    return final
+
+
 @app.command()
 def simulate(
     speed: Annotated[
@@ -175,11 +187,9 @@ def simulate(
     for s in report.sites:
         console.print(_site_line(s, cfg), highlight=False)
     console.print(_stop_line(report), highlight=False)
-    final = "n/a" if report.final_auroc is None else f"{report.final_auroc:.3f}"
-    if report.final_auroc_honest is not None and any(s.attack != "none" for s in report.sites):
-        final += f" (honest hospitals' rows {report.final_auroc_honest:.3f})"
-    console.print(f"final pooled held-out AUROC {final}, ledger ({report.ledger_backend}) "
-                  f"verified: {report.ledger_verified} ({report.ledger_check})")  # fmt: skip
+    console.print(f"final pooled held-out AUROC {_final_auroc(report)}, ledger "
+                  f"({report.ledger_backend}) verified: {report.ledger_verified} "
+                  f"({report.ledger_check})")  # fmt: skip
     if report.fabric is not None:
         console.print(f"fabric: {report.fabric.transactions} transactions in "
                       f"{report.fabric.blocks} blocks, codes {report.fabric.codes}, "

@@ -10,7 +10,15 @@ from consortium.federation.checks import Thresholds
 from consortium.node.settings import Attack
 from consortium.simulate.fabric import FabricCheck
 
-__all__ = ["DEFAULT_SITES", "SimConfig", "SimReport", "SiteReport", "StopReason", "VersionPoint"]
+__all__ = [
+    "DEFAULT_SITES",
+    "HeldOut",
+    "SimConfig",
+    "SimReport",
+    "SiteReport",
+    "StopReason",
+    "VersionPoint",
+]
 
 DEFAULT_SITES = ("cleveland", "hungary", "switzerland", "va")
 
@@ -134,6 +142,18 @@ class VersionPoint(BaseModel):
     n_updates: int
 
 
+class HeldOut(BaseModel):
+    """The pooled held-out rows a run's AUROCs stand on: the same rows for every version."""
+
+    sites: tuple[str, ...]
+    n: int
+    positives: int
+
+    def summary(self) -> str:
+        """``n=173, 96 positive``, as `consortium.learning.evaluate.Metrics.summary` says it."""
+        return f"n={self.n}, {self.positives} positive"
+
+
 class SiteReport(BaseModel):
     """Per hospital: updates sent, accepted, rejected (by reason), ε spent."""
 
@@ -161,6 +181,10 @@ class SimReport(BaseModel):
     seconds_nodes_up: float | None = None
     final_auroc: float | None
     final_auroc_honest: float | None
+    # the rows behind `final_auroc` and every version's `auroc` (all sites' held-out rows), and
+    # behind the `_honest` ones; None: a report from before the fields
+    held_out: HeldOut | None = None
+    held_out_honest: HeldOut | None = None
     versions: list[VersionPoint]
     sites: list[SiteReport]
     ledger_verified: bool | None = None

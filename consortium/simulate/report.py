@@ -1,8 +1,8 @@
 """The run report: ``report.json`` (the `SimReport`) and plots made with matplotlib.
 
 - ``auroc.png``: pooled held-out AUROC of each version over wall time (all hospitals' held-out
-  rows, and the honest hospitals' rows only when a hospital attacks), with the target and the
-  moment every node was up;
+  rows, and the honest hospitals' rows only when a hospital attacks, each with its rows and
+  positives in the legend), with the target and the moment every node was up;
 - ``updates.png``: updates accepted and rejected per hospital (an attacker's attack under its
   name);
 - ``epsilon.png``: ε spent per hospital (the last cumulative value each declared on the ledger),
@@ -53,10 +53,13 @@ def write_report(report: SimReport, out: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6, 4))
     xs = [p.seconds for p in report.versions]
     nan = float("nan")
-    ax.plot(xs, [p.auroc or nan for p in report.versions], marker="o", label="all hospitals")
+    rows, honest_rows = (f" ({h.summary()})" if h else "" for h in
+                         (report.held_out, report.held_out_honest))  # fmt: skip
+    ax.plot(xs, [p.auroc or nan for p in report.versions], marker="o",
+            label=f"all hospitals{rows}")  # fmt: skip
     if any(s.attack != "none" for s in report.sites):
         honest = [p.auroc_honest or nan for p in report.versions]
-        ax.plot(xs, honest, marker=".", label="honest hospitals' rows only")
+        ax.plot(xs, honest, marker=".", label=f"honest hospitals' rows only{honest_rows}")
     if cfg.target_auroc is not None:
         ax.axhline(cfg.target_auroc, color="grey", linestyle="--",
                    label=f"target {cfg.target_auroc:g}")  # fmt: skip

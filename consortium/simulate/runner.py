@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from consortium.simulate.config import (
+    HeldOut,
     SimConfig,
     SimReport,
     SiteReport,
@@ -102,6 +103,24 @@ class Monitor:
         y = np.concatenate([self.tests[s][1] for s in sites])
         return evaluate(model, X, y).auroc
 
+    def honest_sites(self) -> list[str]:
+        """The sites of the honest metric: `eval_sites`, else those that do not attack (all
+        of them when every site attacks)."""
+        honest = list(self.cfg.eval_sites or ()) or [
+            s for s in self.cfg.sites if self.cfg.attacks.get(s, "none") == "none"
+        ]
+        return honest or list(self.cfg.sites)
+
+    def held_out(self) -> tuple[HeldOut, HeldOut]:
+        """The rows and positives behind `VersionPoint.auroc` and `auroc_honest`."""
+
+        def rows(sites: list[str]) -> HeldOut:
+            labels = [self.tests[s][1] for s in sites]
+            return HeldOut(sites=tuple(sites), n=sum(len(y) for y in labels),
+                           positives=sum(int(y.sum()) for y in labels))  # fmt: skip
+
+        return rows(list(self.cfg.sites)), rows(self.honest_sites())
+
     def _watch_nodes(self) -> None:
         """Note when every node has read the ledger once (its follower's first save)."""
         if self.nodes_up is not None:
@@ -118,9 +137,7 @@ class Monitor:
         self._watch_nodes()
         head = int(self.s.head()["height"])
         first = self.points[-1].height + 1 if self.points else head
-        honest = list(self.cfg.eval_sites or ()) or [
-            s for s in self.cfg.sites if self.cfg.attacks.get(s, "none") == "none"
-        ]
+        honest = self.honest_sites()
         new = []
         for height in range(first, head + 1):
             arrays = self.s.version(height)
@@ -128,7 +145,7 @@ class Monitor:
             new.append(VersionPoint(
                 height=height, seconds=time.monotonic() - self.started,
                 auroc=self._auroc(arrays, list(self.cfg.sites)),
-                auroc_honest=self._auroc(arrays, honest or list(self.cfg.sites)),
+                auroc_honest=self._auroc(arrays, honest),
                 n_updates=len(block["updates"]),
             ))  # fmt: skip
         self.points.extend(new)
@@ -347,12 +364,14 @@ def _report(
     from consortium.simulate.report import write_report
 
     last = monitor.points[-1] if monitor.points else None
+    held_out, held_out_honest = monitor.held_out()
     report = SimReport(
         config=cfg, seconds=time.monotonic() - monitor.started, seconds_to_target=reached,
         stopped=stopped,
         seconds_nodes_up=monitor.nodes_up,
         final_auroc=last.auroc if last else None,
         final_auroc_honest=last.auroc_honest if last else None,
+        held_out=held_out, held_out_honest=held_out_honest,
         versions=monitor.points, sites=monitor.sites(), ledger_backend=cfg.ledger,
         workdir=str(root), kills=kills, **_verify(cfg, root),
     )  # fmt: skip

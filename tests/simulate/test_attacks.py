@@ -86,6 +86,10 @@ def test_clean_run_learns_and_verifies(clean: SimReport) -> None:
     assert clean.final_auroc_honest > clean.versions[0].auroc_honest  # type: ignore[operator]
     assert clean.ledger_verified
     assert sum(s.accepted for s in clean.sites) >= 10  # of 12: few honest updates lost
+    # the rows its AUROCs stand on: every site's held-out rows, and eval_sites' for the honest
+    assert clean.held_out is not None and clean.held_out_honest is not None
+    assert clean.held_out.sites == clean.config.sites and clean.held_out_honest.sites == HONEST
+    assert 0 < clean.held_out_honest.positives < clean.held_out_honest.n < clean.held_out.n
 
 
 @pytest.mark.timeout(200)

@@ -195,3 +195,42 @@ def test_a_speed_factor_that_is_not_finite_is_refused(value: str) -> None:
     result = runner.invoke(app, ["simulate", "--speed", f"va={value}"])
     assert result.exit_code == 2, result.output
     assert f"--speed va={value}" in result.output and "greater than 0" in result.output
+
+
+def _summary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **fields: object) -> str:
+    """The printed summary of a run whose report (report.json's fields) is ``fields``."""
+    from consortium.simulate import runner as sim_runner
+    from consortium.simulate.config import SimReport
+
+    def finished(cfg: SimConfig, **_: object) -> SimReport:
+        site = {"site": "va", "speed": 1.0, "attack": "sign_flip", "submitted": 2,
+                "accepted": 0, "rejected": 2, "reasons": {}, "epsilon_spent": "3.9"}  # fmt: skip
+        run = {"config": cfg.model_dump(), "seconds": 19.4, "seconds_to_target": None,
+               "final_auroc": 0.833, "final_auroc_honest": 0.791, "versions": [],
+               "sites": [site], "workdir": str(tmp_path)}  # fmt: skip
+        return SimReport.model_validate({**run, **fields})
+
+    monkeypatch.setattr(sim_runner, "run_simulation", finished)
+    result = runner.invoke(app, ["simulate", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    return " ".join(result.output.split())
+
+
+def test_the_summary_gives_the_rows_and_positives_each_auroc_stands_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "final pooled held-out AUROC 0.833 (honest hospitals' rows 0.791)": on how many rows?
+    held_out = {"sites": ["cleveland", "va"], "n": 173, "positives": 96}
+    honest = {"sites": ["cleveland"], "n": 57, "positives": 25}
+    text = _summary(tmp_path, monkeypatch, held_out=held_out, held_out_honest=honest)
+    assert "final pooled held-out AUROC 0.833 (n=173, 96 positive)" in text
+    assert "honest hospitals' rows 0.791 (n=57, 25 positive)" in text
+
+
+def test_a_report_from_before_the_row_counts_still_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # report.json written before held_out existed: read as before, no counts invented
+    text = _summary(tmp_path, monkeypatch)
+    assert "final pooled held-out AUROC 0.833 (honest hospitals' rows 0.791)," in text
+    assert "n=" not in text

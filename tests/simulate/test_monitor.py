@@ -203,3 +203,19 @@ def test_a_version_sealed_while_the_monitor_measured_another_is_still_recorded(
     assert [p.height for p in seen] == [3, 4]
     assert [p.auroc for p in seen] == [0.53, 0.54] and [p.n_updates for p in seen] == [3, 4]
     assert monitor.poll() == [] and [p.height for p in monitor.points] == [2, 3, 4]
+
+
+def test_the_rows_and_positives_behind_the_pooled_aurocs() -> None:
+    # the report gave AUROCs without the held-out rows they stand on
+    import numpy as np
+
+    from consortium.simulate.config import HeldOut
+
+    monitor = Monitor.__new__(Monitor)  # no ledger: the held-out rows are given below
+    monitor.cfg = SimConfig(sites=("cleveland", "hungary", "va"), attacks={"va": "sign_flip"})
+    labels = {"cleveland": [1, 0, 1, 1], "hungary": [0, 1, 0], "va": [1, 1]}
+    monitor.tests = {s: (np.zeros((len(y), 2)), np.array(y, dtype=float))
+                     for s, y in labels.items()}  # fmt: skip
+    everyone, honest = monitor.held_out()
+    assert everyone == HeldOut(sites=("cleveland", "hungary", "va"), n=9, positives=6)
+    assert honest == HeldOut(sites=("cleveland", "hungary"), n=7, positives=4)

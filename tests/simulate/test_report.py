@@ -103,9 +103,15 @@ def _report(tmp_path: Path) -> SimReport:
     versions = [VersionPoint(height=h, seconds=10.0 * h, auroc=0.7 + h / 10,
                              auroc_honest=0.6 + h / 10, n_updates=3) for h in range(3)]  # fmt: skip
     cfg = SimConfig(sites=("cleveland", "hungary"), target_auroc=0.85, epsilon_budget="4")
-    return SimReport(config=cfg, seconds=30.0, seconds_to_target=20.0, seconds_nodes_up=5.0,
-                     final_auroc=0.9, final_auroc_honest=0.8, versions=versions, sites=sites,
-                     stopped="target", workdir=str(tmp_path))  # fmt: skip
+    held_out = {
+        "held_out": {"sites": ["cleveland", "hungary"], "n": 101, "positives": 47},
+        "held_out_honest": {"sites": ["cleveland"], "n": 57, "positives": 25},
+    }
+    return SimReport.model_validate(dict(
+        config=cfg, seconds=30.0, seconds_to_target=20.0, seconds_nodes_up=5.0, final_auroc=0.9,
+        final_auroc_honest=0.8, versions=versions, sites=sites, stopped="target",
+        workdir=str(tmp_path), **held_out,
+    ))  # fmt: skip
 
 
 def test_every_plot_labels_its_axes_and_marks_the_target_and_the_budget(
@@ -121,7 +127,10 @@ def test_every_plot_labels_its_axes_and_marks_the_target_and_the_budget(
     auroc, updates, epsilon = (
         saved[n].axes[0] for n in ("auroc.png", "updates.png", "epsilon.png")
     )
-    assert "target 0.85" in [t.get_text() for t in auroc.get_legend().get_texts()]
+    legend = [t.get_text() for t in auroc.get_legend().get_texts()]
+    assert "target 0.85" in legend
+    assert "all hospitals (n=101, 47 positive)" in legend
+    assert "honest hospitals' rows only (n=57, 25 positive)" in legend
     assert updates.get_ylabel() == "updates (count)"
     assert "hungary\n(sign_flip)" in [t.get_text() for t in updates.get_xticklabels()]
     assert "δ = 1e-05" in epsilon.get_ylabel()
