@@ -5,7 +5,9 @@ follows the previous block's hash; it is signed (low-S ECDSA) by an orderer cert
 the consortium CA; its transactions are numbered 0..n-1. Every transaction is then replayed through
 the same `Executor` that committed it, on a fresh in-memory world state: signature, certificate
 chain, transaction id, duplicate check and the contract must give the stored code, message and
-result, and the Merkle root of the replayed leaves must be the header's. At the end the replayed
+result, and the Merkle root of the replayed leaves must be the header's. Then nothing may say the
+chain goes further than its last block (an anchor, transactions stored for a later block, a world
+state key written by one): that is reported as the first missing block. At the end the replayed
 world state (value and version of every key) must equal the stored one. The first difference is
 reported with the block, transaction or key it is in.
 
@@ -332,11 +334,7 @@ def _run(
         v.report.blocks += 1
         if progress is not None:
             progress(number + 1, total)
-    if v.anchor is not None and v.report.blocks <= v.anchor[0]:
-        raise _fail(
-            f"the ledger has {v.report.blocks} blocks but block {v.anchor[0]} was verified "
-            f"before: it was cut back; {_AFTER_TAMPERING}"
-        )
+    _check_chain_end(v, conn, v.report.blocks - 1)
     v.report.head_hash = v.prev_hash
     v.finish_counts()
     stored_txs = int(conn.execute("SELECT COUNT(*) FROM txs").fetchone()[0])
@@ -348,6 +346,51 @@ def _run(
         raise
     except Exception as exc:
         raise _fail(f"unreadable world state: {type(exc).__name__}: {exc}") from None
+
+
+def _check_chain_end(v: _Verifier, conn: sqlite3.Connection, head: int) -> None:
+    """Fail if anything says the chain went beyond ``head``: the anchor, transactions stored for
+    a later block, or world-state keys written by one. Each names the first missing block."""
+    gone = head + 1
+    if v.anchor is not None and v.anchor[0] > head:
+        raise _fail(
+            f"missing: the chain ends at block {head}, but the anchor records block "
+            f"{v.anchor[0]} as verified before: the ledger was cut back; {_AFTER_TAMPERING}",
+            block=gone,
+        )
+    # typeof: a tampered non-integer number sorts above every integer in SQLite; the checks
+    # after this one report it where it is
+    row = conn.execute(
+        "SELECT block_number, COUNT(*) FROM txs WHERE typeof(block_number) = 'integer' "
+        "AND block_number > ? GROUP BY block_number ORDER BY block_number DESC LIMIT 1",
+        (head,),
+    ).fetchone()
+    if row is not None:
+        stored = f"{row[1]} transaction(s) of block {row[0]} are stored without its header"
+        raise _fail(_missing(head, stored, int(row[0])), block=gone)
+    row = conn.execute(
+        "SELECT key, block, tx FROM state WHERE typeof(block) = 'integer' AND block > ? "
+        "ORDER BY block DESC, tx DESC, key LIMIT 1",
+        (head,),
+    ).fetchone()
+    if row is not None:
+        written = f"the world state holds this key written by block {row[1]} (transaction {row[2]})"
+        reason = _missing(head, written, int(row[1]), "or the world state was altered")
+        raise _fail(reason, block=gone, key=str(row[0]))
+
+
+def _missing(head: int, evidence: str, last: int, alternative: str = "") -> str:
+    """Why blocks ``head + 1 .. last`` are missing (``evidence``), and what the auditor does."""
+    first = head + 1
+    span = f"block {first} was" if first == last else f"blocks {first} to {last} were"
+    lost = f"{span} deleted or lost (e.g. with a damaged disk)" + (
+        f", {alternative}" if alternative else ""
+    )
+    return (
+        f"missing: the chain ends at block {head}, but {evidence}: {lost}; stop the nodes that "
+        "use this file, keep it for the investigation, and restore the ledger from a backup or "
+        f"another member's copy that verifies and holds block {first}"
+    )
 
 
 Block = tuple[tuple[Any, ...], list[tuple[Any, ...]]]
