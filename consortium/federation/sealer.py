@@ -12,7 +12,15 @@ presumably dead). Two sealers racing is harmless: the contract takes the first v
 for a height and the next one fails ``WRONG_HEIGHT`` or ``UPDATE_ALREADY_INCLUDED``. Before
 proposing, a sealer looks for a proposal of the aggregate among those its follower has read: one
 by a sealer before it, or its own from before a kill that came before ``sealer.json`` recorded it
-(the contract takes several open proposals for one height, and each draws its own attesters). An
+(the contract takes several open proposals for one height, and each draws its own attesters).
+Its own, or one that has closed, settles the aggregate. One by a sealer before it that is still
+open after ``sealer_timeout`` does not: its committee may hold a verifier whose node is down, and
+the seats left may be unable to decide without it (committee of 3, quorum 2: one abstention or
+reject among the others leaves the proposal open for good). The next sealer then proposes the
+aggregate too, on the committee drawn for itself (`_turn`); before, every sealer after the first
+left the aggregate to that open proposal, and the block waited for the aggregator to post the
+same sum again after its outstanding timeout, under a new sealer order
+(docs/decisions/0007-bafl.md, "A verifier whose node is down"). An
 aggregate naming an update of a member revoked since it was posted is not sealed (the contract
 would refuse it, MEMBER_REVOKED): recorded in ``sealer.json`` like any refused aggregate, and not
 retried.
@@ -154,16 +162,25 @@ def _names_a_revoked_member(s: Session, agg: dict[str, Any]) -> bool:
     )
 
 
-def _proposed(s: Session, agg: dict[str, Any], proposals: list[str]) -> bool:
-    """Has a sealer already proposed this aggregate: another one, or this one before a kill that
-    came before ``sealer.json`` recorded it? (If its proposal fell below the target, the
-    aggregator aggregates afresh.) By aggregate id, not digest: the aggregator posts the same sum
-    again, under a new id, once the bar has decayed to the gain it fell short with."""
+def _turn(s: Session, agg: dict[str, Any], proposals: list[str]) -> str:
+    """Whether to propose ``agg`` now, from the proposals of it the follower has read:
+    ``"settled"`` when one of them has closed or is this member's own (from before a kill that came
+    before ``sealer.json`` recorded it); ``"wait"`` while one by another sealer has been open for
+    less than ``sealer_timeout`` (its attesters may still decide); ``"propose"`` otherwise: none,
+    or each open for longer, as when its committee holds a verifier whose node is down (module
+    docstring). (If a proposal fell below the target, the aggregator aggregates afresh.) By
+    aggregate id, not digest: the aggregator posts the same sum again, under a new id, once the
+    bar has decayed to the gain it fell short with."""
+    turn = "propose"
     for proposal_id in proposals[-10:]:
         p = s.q("GetProposal", task_id=s.task_id, proposal_id=proposal_id)["proposal"]
-        if p.get("aggregate_id") == agg["aggregate_id"]:
-            return True
-    return False
+        if p.get("aggregate_id") != agg["aggregate_id"]:
+            continue
+        if p["status"] != "open" or p["sealer"] == s.member_id:
+            return "settled"
+        if s.now_ms() - int(p["ms"]) < s.settings.sealer_timeout_seconds * 1000:
+            turn = "wait"
+    return turn
 
 
 def seal_step(s: Session, aggregates: list[dict[str, Any]], proposals: Sequence[str] = ()) -> bool:
@@ -186,7 +203,10 @@ def seal_step(s: Session, aggregates: list[dict[str, Any]], proposals: Sequence[
             continue
         if _too_early(s, head):
             continue  # the task's target-interval gate: propose once it opens
-        if _proposed(s, agg, list(proposals)):
+        turn = _turn(s, agg, list(proposals))
+        if turn == "wait":
+            continue
+        if turn == "settled":
             mem.setdefault("done", []).append(agg["aggregate_id"])
             s.state.write_json(mem, "tasks", s.task_id, "sealer.json")
             continue

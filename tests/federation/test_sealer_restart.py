@@ -68,7 +68,8 @@ def test_a_block_proposed_just_before_a_kill_is_not_proposed_again(
 
     def propose(s: Any, agg: dict[str, Any], head: dict[str, Any]) -> str:
         proposed.append(agg["aggregate_id"])  # the version formed, ProposeBlock committed
-        node.proposals[f"p{len(proposed)}"] = {**agg, "height": 2}
+        node.proposals[f"p{len(proposed)}"] = {**agg, "height": 2, "sealer": s.member_id,
+                                               "ms": s.now_ms(), "status": "open"}  # fmt: skip
         return "VALID"
 
     monkeypatch.setattr(sealer, "_propose", propose)
@@ -94,7 +95,8 @@ def test_the_same_sum_posted_again_is_proposed_again(monkeypatch: pytest.MonkeyP
         return "VALID"
 
     monkeypatch.setattr(sealer, "_propose", propose)
-    node.proposals["p1"] = {**_aggregate("agg1"), "height": 2, "status": "below_target"}
+    node.proposals["p1"] = {**_aggregate("agg1"), "height": 2, "sealer": "h1", "ms": 2_000,
+                            "status": "below_target"}  # fmt: skip
     node.files[("tasks", "heart", "sealer.json")] = {"done": ["agg1"]}
     aggregates = [_aggregate("agg1"), _aggregate("agg2")]
     assert sealer.seal_step(node, aggregates, ["p1"])  # type: ignore[arg-type]
