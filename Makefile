@@ -34,7 +34,7 @@ browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 demo: install
-	$(VENV)/bin/consortium demo
+	$(VENV)/bin/consortium demo --cross-fit
 
 test: install hl7-examples chaincode-deps browser
 	$(PY) -m pytest -q

@@ -44,6 +44,7 @@ __all__ = [
     "ModelScore",
     "SiteRow",
     "cross_fitted",
+    "fold_demo",
     "run_cross_fit",
     "run_demo",
 ]
@@ -615,10 +616,6 @@ def run_demo(cfg: DemoConfig, say: Say = print) -> DemoReport:
     return report
 
 
-def _prefixed(say: Say, prefix: str) -> Say:
-    return lambda line: say(prefix + line)
-
-
 class CrossFitReport(BaseModel):
     """``cross_fit.json``: every model on all of each hospital's rows (`cross_fitted`), and what
     each fold's run was (its trace, its ledger, its own held-out gap)."""
@@ -628,30 +625,62 @@ class CrossFitReport(BaseModel):
     pooled: dict[str, ModelScore]
 
 
-def run_cross_fit(cfg: DemoConfig, first: DemoReport, say: Say = print) -> CrossFitReport:
+def fold_demo(cfg_json: str) -> str:
+    """One fold's demo, quietly (a worker process of `run_cross_fit`): its report as JSON."""
+    return run_demo(DemoConfig.model_validate_json(cfg_json), say=lambda _: None).model_dump_json()
+
+
+def run_cross_fit(
+    cfg: DemoConfig,
+    first: DemoReport,
+    say: Say = print,
+    workers: int = 1,
+    runner: Callable[[str], str] = fold_demo,
+) -> CrossFitReport:
     """After ``first`` (the demo on held-out fold 0), the same demo once per other fold into
     ``cfg.out/folds/F``: same hospitals, pseudonym keys, settings and ε budget, another fifth of
     each hospital held out. Returns (and writes ``cross_fit.json``) the AUROCs on all rows.
 
+    ``workers`` fold runs at a time, each in a process of its own (``runner``: a DemoConfig's
+    JSON to its DemoReport's JSON, importable by a spawned process). The runs mostly wait for
+    PoLe's block interval, so two at a time take little longer than one on two cores.
+
     Each fold's run is a consortium of its own that spends up to ε on its training rows; the
     cross-fitted table estimates how the demo's *procedure* does at each hospital, on every row
     instead of one fifth, not one model's score."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
     from consortium.learning.data import folds_of
 
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1 (got {workers})")
+    configs = [
+        cfg.model_copy(update={"out": cfg.out / "folds" / str(fold), "holdout_fold": fold})
+        for fold in range(1, folds_of(2000))
+    ]
+    started = time.monotonic()
     reports = [first]
-    for fold in range(1, folds_of(2000)):
-        fold_cfg = cfg.model_copy(
-            update={"out": cfg.out / "folds" / str(fold), "holdout_fold": fold}
-        )
-        started = time.monotonic()
-        reports.append(run_demo(fold_cfg, say=_prefixed(say, f"[fold {fold}] ")))
-        r = reports[-1]
+
+    def done(r: DemoReport) -> None:
+        reports.append(r)
         gap = (r.pooled["federated"].auroc or 0) - (r.pooled["central"].auroc or 0)
         say(
-            f"  fold {fold}: {r.pooled['federated'].n} held-out rows, federated − centralized "
-            f"{gap:+.3f}, trace {'MATCH' if r.trace_matches else 'MISMATCH'}, ledger "
-            f"{'OK' if r.ledger_ok else 'FAILED'}, {time.monotonic() - started:.0f} s"
+            f"  fold {r.config.holdout_fold}: {r.pooled['federated'].n} held-out rows, federated "
+            f"− centralized {gap:+.3f}, trace {'MATCH' if r.trace_matches else 'MISMATCH'}, "
+            f"ledger {'OK' if r.ledger_ok else 'FAILED'} ({time.monotonic() - started:.0f} s)"
         )
+
+    if workers == 1:
+        for c in configs:
+            done(DemoReport.model_validate_json(runner(c.model_dump_json())))
+    else:
+        spawn = multiprocessing.get_context("spawn")  # no fork of a process with torch threads
+        with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
+            futures = [pool.submit(runner, c.model_dump_json()) for c in configs]
+            for future in as_completed(futures):
+                done(DemoReport.model_validate_json(future.result()))
+    reports.sort(key=lambda r: r.config.holdout_fold)
     rows, pooled = cross_fitted(reports)
     folds = [
         {

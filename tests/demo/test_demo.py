@@ -202,11 +202,12 @@ def test_the_report_holds_each_hospitals_held_out_rows_to_recompute_its_aurocs(
                 assert m.auroc == pytest.approx(roc_auc_score(held.labels, probabilities))
 
 
-def _fold_report(out: Path, fold: int, tables: dict[str, pd.DataFrame]) -> DemoReport:
-    """What `run_demo` reports for held-out ``fold``, with made-up probabilities on the real
-    held-out rows of that fold."""
+def _fold_report(cfg: DemoConfig, tables: dict[str, pd.DataFrame]) -> DemoReport:
+    """What `run_demo` reports for ``cfg`` (its held-out fold), with made-up probabilities on the
+    real held-out rows of that fold."""
     from consortium.demo import HeldOut, ModelScore, SiteRow, _splits
 
+    fold = cfg.holdout_fold
     rng = np.random.default_rng(fold)
     rows = []
     for site, table in tables.items():
@@ -221,40 +222,52 @@ def _fold_report(out: Path, fold: int, tables: dict[str, pd.DataFrame]) -> DemoR
     score = ModelScore(auroc=0.5, n=1, positives=1)
     return DemoReport.model_validate(
         {
-            "config": DemoConfig(out=out, holdout_fold=fold), "sites": rows,
-            "pooled": {"federated": score, "central": score}, "versions": [], "blocks": 1,
-            "interval_cv": None, "rewards": {}, "rejected": {}, "trace_matches": True,
-            "model_digest": "", "download_tx_id": "", "ledger_ok": True, "ledger_summary": "",
-            "seconds": {},
+            "config": cfg, "sites": rows, "pooled": {"federated": score, "central": score},
+            "versions": [], "blocks": 1, "interval_cv": None, "rewards": {}, "rejected": {},
+            "trace_matches": True, "model_digest": "", "download_tx_id": "", "ledger_ok": True,
+            "ledger_summary": "", "seconds": {},
         }
     )  # fmt: skip
 
 
-def test_cross_fitting_scores_every_row_of_each_hospital_once_by_the_run_that_held_it_out(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import consortium.demo as demo_module
+def _two_sites() -> dict[str, pd.DataFrame]:
     from consortium.datasets.heart import heart_cohort_table
+
+    return {site: heart_cohort_table(site) for site in ("hungary", "switzerland")}
+
+
+def fake_fold_demo(cfg_json: str) -> str:
+    """A stand-in for `consortium.demo.fold_demo` (importable by a spawned worker): records the
+    configuration it was given in its folder and reports `_fold_report`."""
+    cfg = DemoConfig.model_validate_json(cfg_json)
+    cfg.out.mkdir(parents=True)
+    (cfg.out / "given.json").write_text(cfg_json)
+    return _fold_report(cfg, _two_sites()).model_dump_json()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_cross_fitting_scores_every_row_of_each_hospital_once_by_the_run_that_held_it_out(
+    tmp_path: Path, workers: int
+) -> None:
+    from consortium.demo import CrossFitReport, run_cross_fit
     from consortium.learning.evaluate import metrics_from_scores
 
-    tables = {site: heart_cohort_table(site) for site in ("hungary", "switzerland")}
-    ran: list[DemoConfig] = []
-
-    def fake_run_demo(cfg: DemoConfig, say: object = None) -> DemoReport:
-        ran.append(cfg)
-        return _fold_report(cfg.out, cfg.holdout_fold, tables)
-
-    monkeypatch.setattr(demo_module, "run_demo", fake_run_demo)
+    tables = _two_sites()
     cfg = DemoConfig(out=tmp_path / "out", seed=7, in_process=True)
-    first = _fold_report(cfg.out, 0, tables)
-    (tmp_path / "out").mkdir()
+    first = _fold_report(cfg, tables)
+    cfg.out.mkdir()
 
-    crossed = demo_module.run_cross_fit(cfg, first, say=lambda _: None)
+    crossed = run_cross_fit(cfg, first, say=lambda _: None, workers=workers, runner=fake_fold_demo)
 
-    assert [c.holdout_fold for c in ran] == [1, 2, 3, 4]
-    assert [c.out for c in ran] == [cfg.out / "folds" / str(f) for f in (1, 2, 3, 4)]
-    assert all(c.seed == 7 and c.in_process for c in ran)  # the same demo, another fifth held out
-    folds = [first] + [_fold_report(c.out, c.holdout_fold, tables) for c in ran]
+    given = [
+        DemoConfig.model_validate_json((cfg.out / "folds" / str(f) / "given.json").read_text())
+        for f in (1, 2, 3, 4)
+    ]
+    assert [c.holdout_fold for c in given] == [1, 2, 3, 4]
+    # the same demo, another fifth held out
+    assert all(c.seed == 7 and c.in_process for c in given)
+    assert [f["fold"] for f in crossed.folds] == [0, 1, 2, 3, 4]
+    folds = [first] + [_fold_report(c, tables) for c in given]
     for row in crossed.sites:
         assert row.federated.n == len(tables[row.site])  # every row, once
         parts = [next(r for r in f.sites if r.site == row.site).held_out for f in folds]
@@ -263,14 +276,12 @@ def test_cross_fitting_scores_every_row_of_each_hospital_once_by_the_run_that_he
         assert row.federated.auroc == metrics_from_scores(y, p_fed).auroc
         assert row.local_epsilon == "2.4"  # the largest any fold spent
     assert crossed.pooled["federated"].n == sum(len(t) for t in tables.values())
-    saved = (cfg.out / "cross_fit.json").read_text()
-    assert demo_module.CrossFitReport.model_validate_json(saved) == crossed
+    assert CrossFitReport.model_validate_json((cfg.out / "cross_fit.json").read_text()) == crossed
 
 
 def test_cross_fitting_refuses_runs_that_do_not_cover_the_folds(tmp_path: Path) -> None:
-    from consortium.datasets.heart import heart_cohort_table
     from consortium.demo import cross_fitted
 
-    tables = {"hungary": heart_cohort_table("hungary")}
+    runs = [_fold_report(DemoConfig(out=tmp_path, holdout_fold=f), _two_sites()) for f in (0, 2)]
     with pytest.raises(ValueError, match=r"one run per fold 0..K-1 \(K ≥ 2\), got folds \[0, 2\]"):
-        cross_fitted([_fold_report(tmp_path, f, tables) for f in (0, 2)])
+        cross_fitted(runs)
