@@ -15,48 +15,12 @@ from typing import Any
 import pytest
 
 from consortium.federation import sealer
-from consortium.ledger.contract.scenario import example_task
-from consortium.node.settings import NodeSettings
 
-TIMEOUT_S = 2.0
+from .doubles import SealerSession
+
+TIMEOUT_S = 2.0  # SealerSession's sealer_timeout_seconds
 POSTED_MS = 1_000
-
-
-class _Sealer:
-    """What `seal_step` reads and writes, for the hospital ``me`` of two."""
-
-    task_id, roles = "heart", ("hospital",)
-
-    def __init__(self, me: str, now_ms: int) -> None:
-        self.member_id = me
-        self.settings = NodeSettings(sealer_timeout_seconds=TIMEOUT_S)
-        self.vault = self.state = self
-        self.can_decrypt = True
-        self.files: dict[tuple[str, ...], Any] = {}
-        self.proposals: dict[str, dict[str, Any]] = {}  # GetProposal
-        self.clock_ms = now_ms
-
-    def read_json(self, *path: str, default: Any = None) -> Any:
-        return copy.deepcopy(self.files.get(path, default))
-
-    def write_json(self, doc: Any, *path: str) -> None:
-        self.files[path] = copy.deepcopy(doc)
-
-    def head(self) -> dict[str, Any]:
-        return {"height": 1, "ms": 0, "required_gain_bp": 50, "model_digest": "m" * 64}
-
-    def task(self) -> dict[str, Any]:
-        return {**example_task("heart"), "published_by": "admin", "published_ms": 0}
-
-    def now_ms(self) -> int:
-        return self.clock_ms
-
-    def q(self, fn: str, **args: Any) -> Any:
-        if fn == "ListMembers":
-            return [{"member_id": m, "roles": ["hospital"], "status": "active"}
-                    for m in ("h1", "h2")]  # fmt: skip
-        assert fn == "GetProposal"
-        return {"proposal": self.proposals[args["proposal_id"]]}
+HOSPITALS = ("h1", "h2")
 
 
 AGGREGATE = {"aggregate_id": "agg1", "head": 1, "ms": POSTED_MS, "updates": ["u1", "u2"],
@@ -92,7 +56,7 @@ def proposed(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     return sent
 
 
-def _seal(node: _Sealer, proposal_ids: list[str]) -> bool:
+def _seal(node: SealerSession, proposal_ids: list[str]) -> bool:
     return sealer.seal_step(node, [copy.deepcopy(AGGREGATE)], proposal_ids)  # type: ignore[arg-type]
 
 
@@ -102,7 +66,7 @@ def test_an_open_proposal_past_the_timeout_is_proposed_again_by_the_next_sealer(
     # Arrange: the first sealer proposed at once; its proposal is still open when the second
     # sealer's turn comes (one timeout after the aggregate), a timeout after it was made
     turn = POSTED_MS + int(TIMEOUT_S * 1000)
-    node = _Sealer(_second_in_line(), now_ms=turn + 1)
+    node = SealerSession(_second_in_line(), HOSPITALS, now_ms=turn + 1)
     node.proposals["p1"] = _proposal(_first_in_line(), ms=POSTED_MS)
     # Act
     did = _seal(node, ["p1"])
@@ -115,7 +79,7 @@ def test_an_open_proposal_younger_than_the_timeout_is_waited_for(
 ) -> None:
     # Arrange: the second sealer's turn has come, but the proposal before it was made only just
     turn = POSTED_MS + int(TIMEOUT_S * 1000)
-    node = _Sealer(_second_in_line(), now_ms=turn + 1)
+    node = SealerSession(_second_in_line(), HOSPITALS, now_ms=turn + 1)
     node.proposals["p1"] = _proposal(_first_in_line(), ms=turn)
     # Act: once now, and once the proposal has been open for the timeout
     first = _seal(node, ["p1"])
@@ -129,7 +93,7 @@ def test_an_open_proposal_younger_than_the_timeout_is_waited_for(
 def test_a_closed_proposal_settles_the_aggregate(
     proposed: list[tuple[str, str]], status: str
 ) -> None:
-    node = _Sealer(_second_in_line(), now_ms=POSTED_MS + 60_000)
+    node = SealerSession(_second_in_line(), HOSPITALS, now_ms=POSTED_MS + 60_000)
     node.proposals["p1"] = _proposal(_first_in_line(), ms=POSTED_MS, status=status)
     _seal(node, ["p1"])
     assert proposed == []
@@ -140,7 +104,7 @@ def test_a_sealer_never_proposes_the_same_aggregate_twice(
     proposed: list[tuple[str, str]],
 ) -> None:
     # Its own proposal is still open long after (its attesters are down): the next sealer's turn
-    node = _Sealer(_first_in_line(), now_ms=POSTED_MS + 60_000)
+    node = SealerSession(_first_in_line(), HOSPITALS, now_ms=POSTED_MS + 60_000)
     node.proposals["p1"] = _proposal(node.member_id, ms=POSTED_MS)
     _seal(node, ["p1"])
     assert proposed == []

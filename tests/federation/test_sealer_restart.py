@@ -2,56 +2,30 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pytest
 
 from consortium.federation import sealer
-from consortium.ledger.contract.scenario import example_task
-from consortium.node.settings import NodeSettings
+
+from .doubles import SealerSession
 
 
 class _Killed(Exception):
     """The node was killed (kill -9) here."""
 
 
-class _Sealer:
-    """What `seal_step` reads and writes; the only hospital, so first to seal any aggregate."""
-
-    task_id, member_id, roles = "heart", "h1", ("hospital",)
+class _Sealer(SealerSession):
+    """The only hospital, so first to seal any aggregate; killed where the test says."""
 
     def __init__(self) -> None:
-        self.settings = NodeSettings(sealer_timeout_seconds=2.0)
-        self.vault = self
-        self.can_decrypt = True
-        self.state = self
-        self.files: dict[tuple[str, ...], Any] = {}
-        self.proposals: dict[str, dict[str, Any]] = {}  # GetProposal
+        super().__init__()
         self.killed_before_writing = False
-
-    def read_json(self, *path: str, default: Any = None) -> Any:
-        return copy.deepcopy(self.files.get(path, default))
 
     def write_json(self, doc: Any, *path: str) -> None:
         if self.killed_before_writing:
             raise _Killed
-        self.files[path] = copy.deepcopy(doc)
-
-    def head(self) -> dict[str, Any]:
-        return {"height": 1, "ms": 0, "required_gain_bp": 50, "model_digest": "m" * 64}
-
-    def task(self) -> dict[str, Any]:
-        return {**example_task("heart"), "published_by": "admin", "published_ms": 0}
-
-    def now_ms(self) -> int:
-        return 10_000
-
-    def q(self, fn: str, **args: Any) -> Any:
-        if fn == "ListMembers":
-            return [{"member_id": "h1", "roles": ["hospital"], "status": "active"}]
-        assert fn == "GetProposal"
-        return {"proposal": self.proposals[args["proposal_id"]]}
+        super().write_json(doc, *path)
 
 
 def _aggregate(aggregate_id: str) -> dict[str, Any]:
