@@ -50,7 +50,7 @@ export interface Task extends Json {
   gain_decay_intervals: number;
   initial_required_gain_bp: number; min_required_gain_bp: number; max_required_gain_bp: number;
   block_reward: number; sealer_share_bp: number; initial_model_digest: string;
-  initial_blob_digest: string; committee_seed: 'tx' | 'head';
+  initial_blob_digest: string; committee_seed: 'tx' | 'head'; verdict_timeout_ms: number;
 }
 export interface PublishTaskArgs { task: Task }
 export interface SubmitUpdateArgs {
@@ -114,6 +114,7 @@ const task = model<Task>(
     initial_blob_digest: req(digest),
     verification_set_digest: opt(nullable(digest), null),
     committee_seed: opt(literal('tx', 'head'), 'tx'),
+    verdict_timeout_ms: opt(int(0, 2 ** 40), 0),
   },
   (t) => {
     if (t.quorum > t.committee_size) return 'quorum must not exceed committee_size';
@@ -241,6 +242,7 @@ export interface Member extends Json {
 export interface Update extends Json {
   update_id: string; task_id: string; member_id: string; base_version: number;
   commitment: string; committee: string[]; quorum: number; nonce: string | null;
+  revealed_ms: number | null;
 }
 export interface Endorsement extends Json { member_id: string; verdict: string }
 export interface Head extends Json {

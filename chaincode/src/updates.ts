@@ -31,6 +31,7 @@ export type TaskRecord = Task & { published_by: string; published_ms: number };
  */
 const TASK_DEFAULTS = {
   min_interval_bp: 0, gain_decay_intervals: 0, verification_set_digest: null, committee_seed: 'tx',
+  verdict_timeout_ms: 0,
 };
 
 /** A stored task with the fields it predates at their defaults. */
@@ -92,8 +93,18 @@ export function statusOf(update: Update, found: Endorsement[], gone = 0): string
 }
 
 /**
- * The update's status, 'included' once a block holds it. A committee member revoked before its
- * verdict gives its seat up (read for a pending update only: a seat leaving never turns an
+ * When the seats of `update` that have not endorsed count as abstentions: its reveal (when
+ * verification can start) plus the task's verdict_timeout_ms; null without a timeout or a reveal.
+ */
+export function verdictDeadlineMs(task: TaskRecord, update: Update): number | null {
+  if (task.verdict_timeout_ms === 0 || update.revealed_ms === null) return null;
+  return update.revealed_ms + task.verdict_timeout_ms;
+}
+
+/**
+ * The update's status at the transaction's timestamp, 'included' once a block holds it. A
+ * committee member revoked before its verdict gives its seat up, and so does a seat still silent at
+ * the update's verdictDeadlineMs (read for a pending update only: a seat leaving never turns an
  * accepted update rejected or a rejected one accepted).
  */
 export async function derivedStatus(ctx: TxContext, update: Update): Promise<string> {
@@ -102,9 +113,11 @@ export async function derivedStatus(ctx: TxContext, update: Update): Promise<str
   const status = statusOf(update, found);
   if (status !== 'pending') return status;
   const judged = new Set(found.map((e) => e.member_id));
+  const deadline = verdictDeadlineMs(await loadTask(ctx, update.task_id), update);
+  const expired = deadline !== null && ctx.timestampMs >= deadline;
   let gone = 0;
   for (const memberId of update.committee) {
-    if (!judged.has(memberId) && (await isRevoked(ctx, memberId))) gone += 1;
+    if (!judged.has(memberId) && (expired || (await isRevoked(ctx, memberId)))) gone += 1;
   }
   return statusOf(update, found, gone);
 }
@@ -142,11 +155,12 @@ export async function publishTask(ctx: TxContext, args: PublishTaskArgs): Promis
   const task = args.task;
   if (await exists(ctx, `task/${task.task_id}`)) throw fail('TASK_EXISTS', `task '${task.task_id}' exists`);
   const ms = ctx.timestampMs;
-  const { committee_seed: seed, ...rest } = task;
-  // committee_seed is stored only when 'head': a task with the transaction-id draw keeps the bytes
-  // it had before the field existed, so a ledger written then replays the same
+  const { committee_seed: seed, verdict_timeout_ms: timeout, ...rest } = task;
+  // committee_seed is stored only when 'head', verdict_timeout_ms only when set: a task without
+  // them keeps the bytes it had before the fields existed, so a ledger written then replays the same
   const record = {
     ...rest, ...(seed === 'head' ? { committee_seed: seed } : {}),
+    ...(timeout !== 0 ? { verdict_timeout_ms: timeout } : {}),
     published_by: admin.member_id, published_ms: ms,
   };
   const genesis = {
@@ -242,6 +256,12 @@ export async function endorse(ctx: TxContext, args: EndorseArgs): Promise<Json> 
   if (update.nonce === null) throw fail('NOT_REVEALED', "wait for the submitter's RevealNonce");
   const key = `endorse/${update.update_id}/${member.member_id}`;
   if (await exists(ctx, key)) throw fail('ALREADY_ENDORSED', 'one endorsement per member and update');
+  // a verdict after the deadline would reopen a status the expired seat's abstention decided
+  const deadline = verdictDeadlineMs(await loadTask(ctx, args.task_id), update);
+  if (deadline !== null && ctx.timestampMs >= deadline) {
+    throw fail('VERDICT_CLOSED', `the task's verdict_timeout_ms passed at ${deadline} ms (reveal + timeout): `
+      + 'this seat counts as an abstention now and takes no verdict; nothing to do');
+  }
   const endorsement = {
     update_id: update.update_id, member_id: member.member_id, verdict: args.verdict,
     reason: args.reason, metric_bp: args.metric_bp, scores: args.scores, ms: ctx.timestampMs,

@@ -51,6 +51,7 @@ def build(rec: Recorder) -> None:
     _role_mixes(rec)
     _stale_updates(rec)
     _head_seeded(rec)
+    _verdict_timeouts(rec)
 
 
 def _bootstrap(rec: Recorder) -> None:
@@ -830,3 +831,53 @@ def _moving_model(rec: Recorder, committee: list[str]) -> str:
         if set(draw_committee(seed, candidates, 2)) != set(committee):
             return digest
     raise SystemExit("no version-1 digest moves h2's committee")
+
+
+def _verdict_timeouts(rec: Recorder) -> None:
+    """``verdict_timeout_ms`` (task timed, 60 s; committees of 2, quorum 2, of the two active
+    verifiers left besides the submitter): a seat silent that long after the reveal counts as an
+    abstention. Of h2's committee one accepts, of h3's one abstains, the other seat is silent; both
+    stay pending 1 ms before the deadline, and are accepted (1 seat left) and rejected (no seat
+    left: nobody vouched) at it; the
+    silent seat's verdict is refused from then on. Undone (state,
+    clock and counter), on transaction ids no earlier step used, so no other vector moves."""
+    step, ids = rec.step, {}
+    saved = (MemoryState(rec.sc.state.items()), rec.sc.now_ms, rec.sc.counter)
+    rec.sc.counter += 3000
+    timed = example_task("timed", committee_size=2, quorum=2, verdict_timeout_ms=60_000)
+    step("publish-verdict-timeout", "admin", "PublishTask", {"task": timed},
+         about="stored with verdict_timeout_ms (a task without one is stored without)")  # fmt: skip
+    updates = {}
+    for who, verdict, reason in (("h2", "accept", "OK"), ("h3", "abstain", "UNMEASURABLE")):
+        updates[who] = update = _accepted(rec, ids, who, "timed", 0)
+        endorsement = _endorse(ids, f"{who}t0", verdict, reason=reason, task="timed")
+        rec.sc.ok(update["committee"][0], "Endorse", endorsement)
+    deadline = {
+        who: rec.sc.ok("aud", "GetUpdate", {"task_id": "timed", "update_id": u["update_id"]},
+                       after_ms=0)["update"]["revealed_ms"] + 60_000
+        for who, u in updates.items()
+    }  # fmt: skip
+    cases = (("h2", "accepted", "1 accept, 1 silent: 1 seat"),
+             ("h3", "rejected", "1 abstention, 1 silent: no seat"))  # fmt: skip
+    for who, expected, about in cases:
+        args = {"task_id": "timed", "update_id": ids[f"{who}t0"]}
+        before = step(
+            f"query-update-before-verdict-timeout-{who}",
+            "aud",
+            "GetUpdate",
+            args,
+            after_ms=deadline[who] - 1 - rec.sc.now_ms,
+            about="1 ms before the deadline",
+        )
+        assert before["status"] == "pending", before
+        silent = updates[who]["committee"][1]
+        step(f"endorse-after-verdict-timeout-{who}", silent, "Endorse",
+             _endorse(ids, f"{who}t0", task="timed"), "VERDICT_CLOSED", after_ms=1,
+             about="stamped at the deadline: the silent seat is an abstention now")  # fmt: skip
+        after = step(f"query-update-at-verdict-timeout-{who}", "aud", "GetUpdate", args,
+                     after_ms=0, about=f"{about}, {expected}")  # fmt: skip
+        assert after["status"] == expected, after
+    step("aggregate-after-verdict-timeout", "agg", "PostAggregate",
+         {**_aggregate_args(rec, [ids["h2t0"]], 1), "task_id": "timed"}, keep=False,
+         about="h2's update is accepted once its silent seat expired")  # fmt: skip
+    rec.sc.state, rec.sc.now_ms, rec.sc.counter = saved

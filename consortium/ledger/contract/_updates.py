@@ -123,14 +123,25 @@ def status_of(update: Update, found: list[Endorsement], gone: int = 0) -> str:
     return {"accept": "accepted", "reject": "rejected"}.get(outcome or "", "pending")
 
 
+def verdict_deadline_ms(task: TaskRecord, update: Update) -> int | None:
+    """When the seats of ``update`` that have not endorsed count as abstentions: its reveal (the
+    moment verification can start, `endorse`) plus the task's ``verdict_timeout_ms``; None when
+    the task sets no timeout or the update is not revealed yet."""
+    if task.verdict_timeout_ms == 0 or update.revealed_ms is None:
+        return None
+    return update.revealed_ms + task.verdict_timeout_ms
+
+
 def derived_status(ctx: TxContext, update: Update) -> str:
-    """The update's status from the ledger, ``included`` once a learning block holds it.
+    """The update's status from the ledger at the transaction's timestamp, ``included`` once a
+    learning block holds it.
 
     A committee member revoked before its verdict can never give one (`authenticate`): its seat
     leaves the committee, as an abstention's does, so that the others still decide the update
     (otherwise one accept and one reject of a committee of 3, quorum 2, left it pending for good).
-    Only a pending update reads the committee's member records: a seat leaving never turns an
-    accepted update rejected or a rejected one accepted.
+    So does a seat still silent at the update's `verdict_deadline_ms` (a node that is down), which
+    `endorse` then refuses. Only a pending update reads the task and the committee's member
+    records: a seat leaving never turns an accepted update rejected or a rejected one accepted.
     """
     if ctx.get_state(f"included/{update.update_id}") is not None:
         return "included"
@@ -139,7 +150,9 @@ def derived_status(ctx: TxContext, update: Update) -> str:
     if status != "pending":
         return status
     judged = {e.member_id for e in found}
-    gone = sum(1 for m in update.committee if m not in judged and is_revoked(ctx, m))
+    deadline = verdict_deadline_ms(load_task(ctx, update.task_id), update)
+    expired = deadline is not None and ctx.timestamp_ms >= deadline
+    gone = sum(1 for m in update.committee if m not in judged and (expired or is_revoked(ctx, m)))
     return status_of(update, found, gone)
 
 
@@ -204,9 +217,10 @@ def publish_task(ctx: TxContext, args: PublishTaskArgs) -> dict[str, Any]:
     )  # fmt: skip
     # ``committee_seed`` is left out when "tx", so such a task's record and result are the bytes
     # they were before the field existed (a ledger replayed by `ledger verify` gives the same).
-    plain = record.model_dump(
-        mode="json", exclude={"committee_seed"} if record.committee_seed == "tx" else None
-    )
+    # ``verdict_timeout_ms`` likewise only when set.
+    unset = {"committee_seed"} if record.committee_seed == "tx" else set()
+    unset |= {"verdict_timeout_ms"} if record.verdict_timeout_ms == 0 else set()
+    plain = record.model_dump(mode="json", exclude=unset or None)
     write(ctx, f"task/{task.task_id}", plain)
     write(ctx, version_key(task.task_id, 0), genesis)
     write(ctx, f"head/{task.task_id}", head)
@@ -282,7 +296,8 @@ def reveal_nonce(ctx: TxContext, args: RevealNonceArgs) -> dict[str, Any]:
 
 
 def endorse(ctx: TxContext, args: EndorseArgs) -> dict[str, Any]:
-    """Verifier in the committee: one verdict per update, after the reveal."""
+    """Verifier in the committee: one verdict per update, after the reveal and, when the task
+    sets ``verdict_timeout_ms``, before its deadline (a later one could reopen a decided status)."""
     member = authenticate(ctx)
     require_role(member, "verifier")
     update = load_update(ctx, args.task_id, args.update_id)
@@ -295,6 +310,13 @@ def endorse(ctx: TxContext, args: EndorseArgs) -> dict[str, Any]:
     key = f"endorse/{update.update_id}/{member.member_id}"
     if ctx.get_state(key) is not None:
         raise fail(codes.ALREADY_ENDORSED, "one endorsement per member and update")
+    deadline = verdict_deadline_ms(load_task(ctx, args.task_id), update)
+    if deadline is not None and ctx.timestamp_ms >= deadline:
+        raise fail(
+            codes.VERDICT_CLOSED,
+            f"the task's verdict_timeout_ms passed at {deadline} ms (reveal + timeout): this seat "
+            "counts as an abstention now and takes no verdict; nothing to do",
+        )
     endorsement = Endorsement(
         update_id=update.update_id, member_id=member.member_id, verdict=args.verdict,
         reason=args.reason, metric_bp=args.metric_bp, scores=args.scores, ms=ctx.timestamp_ms,

@@ -155,6 +155,10 @@ class Task(Record):
     # before the field have none and keep "tx"; it is stored only when "head" (decisions/0001,
     # "Committees").
     committee_seed: Literal["tx", "head"] = "tx"
+    # a committee seat with no endorsement this long after the update's reveal counts as an
+    # abstention (`_updates.derived_status`); 0 = never (the rule before the field). Stored only
+    # when set (decisions/0007, "A verifier whose node is down").
+    verdict_timeout_ms: Annotated[int, Field(ge=0, le=2**40)] = 0
 
     @model_validator(mode="after")
     def _consistent(self) -> Task:
