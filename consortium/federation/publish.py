@@ -55,6 +55,10 @@ class TaskParams(BaseModel):
     # this many more target intervals, so the chain never waits for a gain that no longer comes
     # (`consortium.pole.difficulty.required_gain_at`; 0 turns it off)
     gain_decay_intervals: int = 4
+    # a committee seat with no endorsement this long after an update's reveal counts as an
+    # abstention, so a verifier whose node is down holds no update pending for good (decisions/
+    # 0007, "A verifier whose node is down"); 0 turns it off and leaves it out of the task record
+    verdict_timeout_ms: int = Field(default=0, ge=0)
     initial_required_gain_bp: int = -500
     min_required_gain_bp: int = -1000
     max_required_gain_bp: int = 500
@@ -92,7 +96,8 @@ def task_record(params: TaskParams, model_digest: str, blob_digest: str) -> dict
     own `Task` model."""
     from consortium.ledger.contract.records import Task
 
-    fields = params.model_dump(exclude={"hidden", "activation", "seed"}, mode="json")
+    unset = {"verdict_timeout_ms"} if params.verdict_timeout_ms == 0 else set()
+    fields = params.model_dump(exclude={"hidden", "activation", "seed"} | unset, mode="json")
     spec = {
         "kind": "mlp",
         "in_features": input_width(params.cohort),

@@ -345,7 +345,9 @@ def verify_step(s: Session, candidates: list[str]) -> bool:
             "task_id": s.task_id, "update_id": update_id, "verdict": verdict.verdict,
             "reason": verdict.reason, "metric_bp": metric, "scores": scores,
         })  # fmt: skip
-        if not res.valid and res.code != "ALREADY_ENDORSED":
+        # VERDICT_CLOSED: the task's verdict_timeout_ms passed while this verifier judged; its
+        # seat counts as an abstention now, and the update is decided without it
+        if not res.valid and res.code not in ("ALREADY_ENDORSED", "VERDICT_CLOSED"):
             raise RuntimeError(f"Endorse refused: {res.code}: {res.message}")
         if delta is not None:
             _remember(s, update_id, verdict)

@@ -66,6 +66,8 @@ class SimConfig(BaseModel):
     target_interval_ms: int = 5000
     min_interval_bp: int = 0  # PoLe target-interval gate (0: none)
     gain_decay_intervals: int = 4  # PoLe decaying requirement (0: none), as TaskParams
+    # a committee seat silent this long after an update's reveal abstains (0: never), as TaskParams
+    verdict_timeout_ms: int = Field(default=0, ge=0, le=2**40)
     update_seconds: float = 1.0  # simulated compute per update at speed 1
     pace_by_speed: bool = True  # async: a k-times slower hospital plans ⌈U/k⌉ updates
     flush_seconds: float = 4.0

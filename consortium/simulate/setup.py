@@ -42,7 +42,7 @@ def task_params(cfg: SimConfig) -> Any:
         buffer_size=len(cfg.hospitals) if cfg.sync else cfg.buffer_size,
         server_lr_bp=cfg.server_lr_bp, sml=cfg.sml, target_interval_ms=cfg.target_interval_ms,
         retarget_every=cfg.retarget_every, min_interval_bp=cfg.min_interval_bp,
-        gain_decay_intervals=cfg.gain_decay_intervals,
+        gain_decay_intervals=cfg.gain_decay_intervals, verdict_timeout_ms=cfg.verdict_timeout_ms,
         initial_required_gain_bp=cfg.initial_required_gain_bp,
         min_required_gain_bp=cfg.min_required_gain_bp,
         max_required_gain_bp=cfg.max_required_gain_bp, seed=cfg.seed,

@@ -289,3 +289,16 @@ def test_task_publish_without_the_admins_key_fails_before_building_anything(
 def test_task_list_as_an_unknown_identity(consortium_dir: Path) -> None:
     args = ["task", "list", "--dir", str(consortium_dir), "--as", "nobody"]
     _fails_cleanly(args, "no identity named 'nobody'")
+
+
+def test_a_verdict_timeout_enters_the_task_record_only_when_set() -> None:
+    from consortium.federation.publish import TaskParams, task_record
+
+    digest = "0" * 64
+    plain = task_record(TaskParams(task_id="t", title="t"), digest, digest)
+    timed = task_record(
+        TaskParams(task_id="t", title="t", verdict_timeout_ms=30_000), digest, digest
+    )
+
+    assert "verdict_timeout_ms" not in plain  # a chaincode from before the field takes it
+    assert timed["verdict_timeout_ms"] == 30_000
