@@ -618,7 +618,7 @@ def run_demo(cfg: DemoConfig, say: Say = print) -> DemoReport:
 
 class CrossFitReport(BaseModel):
     """``cross_fit.json``: every model on all of each hospital's rows (`cross_fitted`), and what
-    each fold's run was (its trace, its ledger, its own held-out gap)."""
+    each fold's run was (its folder, blocks, trace, ledger and held-out rows)."""
 
     folds: list[dict[str, Any]]
     sites: list[SiteRow]
