@@ -78,7 +78,7 @@ from consortium.privacy import accountant
 from consortium.privacy.accountant import AccountantStore, noise_for_budget
 
 if TYPE_CHECKING:
-    from consortium.demo import ModelScore
+    from consortium.demo import ModelScore, SiteRow
     from consortium.federation.session import Cohort
 
 warnings.filterwarnings("ignore", category=UserWarning)
@@ -373,6 +373,28 @@ def _sync_on_split(out: Path, a: Args, seed: int) -> dict[str, float]:
     }
 
 
+def _print_demo_rows(
+    seed: int,
+    sites: list[SiteRow],
+    models: tuple[str, ...],
+    more: dict[str, dict[str, float]] | None = None,
+) -> Results:
+    """A demo report's rows (per site: rows, negatives, each model's AUROC; ``more``: AUROCs of
+    models the demo does not train) and the wins against ``local``; returns the AUROCs."""
+    res: Results = {}
+    for r in sites:
+        scores = {"local": r.local_dp, "fed": r.federated, "central": r.central}
+        res[r.site] = {m: counted_auroc(v) for m, v in scores.items()} | (more or {}).get(
+            r.site, {}
+        )
+        neg = r.federated.n - r.federated.positives
+        cells = " ".join(f"{res[r.site][m]:8.3f}" for m in models)
+        print(f"{seed:>4} {r.site:<12} {r.federated.n:5d} {neg:4d} {cells}", flush=True)
+    wins = [sum(beats(res[n][m], res[n]["local"]) for n in res) for m in models]
+    print(f"{seed:>4} {'wins of 4':<12} {'':>10} " + " ".join(f"{w:8d}" for w in wins))
+    return res
+
+
 def _demo_mode(args: argparse.Namespace) -> None:
     """The real demo (in-process nodes: BAFL, HE, SML, verifiers, PoLe) once per seed; the seed
     changes the demo's pseudonym keys, hence each hospital's 20 % held-out rows. With
@@ -397,16 +419,8 @@ def _demo_mode(args: argparse.Namespace) -> None:
             report = run_demo(cfg, say=lambda _: None)
             extra, ft_eps = _personalized(cfg, cfg.out, a, seed) if args.personalize else ({}, {})
             sync = _sync_on_split(cfg.out, a, seed)
-        res: Results = {}
-        for r in report.sites:
-            scores = {"local": r.local_dp, "fed": r.federated, "central": r.central}
-            res[r.site] = {m: counted_auroc(v) for m, v in scores.items()}
-            res[r.site] |= extra.get(r.site, {}) | {"sync": sync[r.site]}
-            neg = r.federated.n - r.federated.positives
-            cells = " ".join(f"{res[r.site][m]:8.3f}" for m in models)
-            print(f"{seed:>4} {r.site:<12} {r.federated.n:5d} {neg:4d} {cells}", flush=True)
-        wins = [sum(beats(res[n][m], res[n]["local"]) for n in res) for m in models]
-        print(f"{seed:>4} {'wins of 4':<12} {'':>10} " + " ".join(f"{w:8d}" for w in wins))
+        more = {site: extra.get(site, {}) | {"sync": sync[site]} for site in sync}
+        res = _print_demo_rows(seed, report.sites, models, more)
         gap = (report.pooled["federated"].auroc or 0) - (report.pooled["central"].auroc or 0)
         total = " ".join(f"{s} {e:.3f}" for s, e in ft_eps.items())
         print(f"{seed:>4} pooled federated - central: {gap:+.3f}; ε after fine-tune: {total}")
@@ -428,15 +442,7 @@ def _cross_fit_mode(args: argparse.Namespace) -> None:
             cfg = DemoConfig(out=Path(tmp) / "demo", in_process=True, seed=seed)
             first = run_demo(cfg, say=lambda _: None)
             crossed = run_cross_fit(cfg, first, say=lambda _: None, workers=2)
-        res: Results = {}
-        for r in crossed.sites:
-            scores = {"local": r.local_dp, "fed": r.federated, "central": r.central}
-            res[r.site] = {m: counted_auroc(v) for m, v in scores.items()}
-            neg = r.federated.n - r.federated.positives
-            cells = " ".join(f"{res[r.site][m]:8.3f}" for m in models)
-            print(f"{seed:>4} {r.site:<12} {r.federated.n:5d} {neg:4d} {cells}", flush=True)
-        wins = [sum(beats(res[n][m], res[n]["local"]) for n in res) for m in models]
-        print(f"{seed:>4} {'wins of 4':<12} {'':>10} " + " ".join(f"{w:8d}" for w in wins))
+        res = _print_demo_rows(seed, crossed.sites, models)
         gaps.append(
             (crossed.pooled["federated"].auroc or 0) - (crossed.pooled["central"].auroc or 0)
         )
