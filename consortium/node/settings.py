@@ -90,9 +90,9 @@ class NodeSettings(BaseModel):
 
     @model_validator(mode="after")
     def _fold_exists(self) -> NodeSettings:
-        from consortium.learning.data import folds_of
-
         if self.holdout_fold * self.holdout_bp >= 10000:
+            from consortium.learning.data import folds_of  # pandas: only on the error path
+
             raise ValueError(
                 f"holdout_fold = {self.holdout_fold} does not exist at holdout_bp = "
                 f"{self.holdout_bp}: folds run from 0 to {folds_of(self.holdout_bp) - 1}"
