@@ -41,7 +41,7 @@ def _run(sync: bool, args: argparse.Namespace, out: Path) -> SimReport:
     cfg = SimConfig(
         sync=sync, speeds={site: float(factor)}, target_auroc=args.target,
         planned_updates=args.updates, update_seconds=args.update_seconds,
-        epsilon_budget=args.epsilon, max_seconds=args.max_seconds,
+        epsilon_budget=args.epsilon, accountant=args.accountant, max_seconds=args.max_seconds,
         server_lr_bp=10_000 if sync else args.async_server_lr_bp, buffer_size=args.buffer,
         out=str(out / ("sync" if sync else "async")),
         workdir=tempfile.mkdtemp(prefix="bench-sync-" if sync else "bench-async-"),
@@ -142,6 +142,7 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=5)
     parser.add_argument("--update-seconds", type=float, default=2.0)
     parser.add_argument("--epsilon", default="4")
+    parser.add_argument("--accountant", choices=["rdp", "prv"], default="rdp")
     parser.add_argument("--buffer", type=int, default=3, help="async buffer size (FedBuff K)")
     parser.add_argument(
         "--async-server-lr-bp", type=int, default=10_000, help="async server learning rate (bp)"

@@ -47,6 +47,8 @@ class SimConfig(BaseModel):
     dp: bool = True
     epsilon_budget: str = "4"
     delta: str = "0.00001"
+    # the task's accountant (TaskParams.accountant); PRV's ε is tighter for the same noise
+    accountant: Literal["prv", "rdp"] = "rdp"
     planned_updates: int = 4
     epochs: int = 2
     lr: float = 0.1

@@ -35,7 +35,7 @@ def task_params(cfg: SimConfig) -> Any:
     return TaskParams(
         task_id=TASK_ID, title="Coronary disease (UCI heart, four hospitals)", cohort="heart",
         hidden=cfg.hidden, epsilon_budget=Decimal(cfg.epsilon_budget), delta=Decimal(cfg.delta),
-        accountant="rdp",
+        accountant=cfg.accountant,
         committee_size=cfg.committee_size, quorum=cfg.quorum,
         staleness_exponent_bp=cfg.staleness_exponent_bp,
         max_staleness=0 if cfg.sync else cfg.max_staleness,
