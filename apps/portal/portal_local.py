@@ -3,7 +3,8 @@
 Layouts read (written by other parts of consortium; found by searching the member folder, so a run
 written anywhere under it shows up):
 
-- an **ingest run** is a folder holding ``report.json``, optionally ``quarantine/`` (the resources
+- an **ingest run** is a folder holding ``report.json`` (dated by its ``written_ms``, or by its
+  modification time when it has none: `run_date`), optionally ``quarantine/`` (the resources
   that failed validation, each with a reason) and ``cohort.parquet`` (the anonymized cohort);
 - the **privacy accountant store** is ``<state>/privacy/<task_id>/<member_id>.json``
   (`consortium.privacy.accountant.AccountantStore`).
@@ -19,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +147,6 @@ def ingest_runs(member_dir: Path) -> list[IngestRun]:
     """Every ingest run under ``member_dir`` (a member's folder or an ingest output folder),
     newest report first."""
     reports = [p for p in member_dir.rglob("report.json") if "msp" not in p.parts]
-    reports.sort(key=lambda p: p.stat().st_mtime, reverse=True)
     runs = []
     for report_path in reports:
         try:
@@ -166,7 +166,7 @@ def ingest_runs(member_dir: Path) -> list[IngestRun]:
                 quarantine=quarantine_items(run_dir, report if isinstance(report, dict) else {}),
             )
         )
-    return runs
+    return sorted(runs, key=lambda run: run_date(run)[0], reverse=True)
 
 
 def run_labels(runs: list[IngestRun]) -> list[str]:
@@ -178,13 +178,32 @@ def run_labels(runs: list[IngestRun]) -> list[str]:
 
 
 def run_date(run: IngestRun) -> tuple[datetime, str]:
-    """When an ingest run was written, and where that date comes from. `consortium ingest`'s
-    report.json records no date, so it is the report's modification time (UTC): copying the
-    folder without keeping times moves it."""
+    """When an ingest run was written (UTC), and where that date comes from: the report's
+    ``written_ms``, which `consortium ingest` records, or for a report written before it did (or
+    one whose ``written_ms`` is not a time) the report's modification time, which copying the
+    folder without keeping times moves."""
+    recorded = _recorded_time(run.report.get("written_ms"))
+    if recorded is not None:
+        source = "report.json's written_ms (recorded by consortium ingest when it wrote the run)"
+        return recorded, source
     mtime = (Path(run.path) / "report.json").stat().st_mtime
-    return datetime.fromtimestamp(int(mtime), tz=UTC), (
-        "report.json's modification time (the report records no date)"
+    why = (
+        "its written_ms is not a whole number of milliseconds since 1970"
+        if "written_ms" in run.report
+        else "the report records no date"
     )
+    return datetime.fromtimestamp(int(mtime), tz=UTC), f"report.json's modification time ({why})"
+
+
+def _recorded_time(ms: Any) -> datetime | None:
+    """``written_ms`` as a UTC datetime, exact to the millisecond; None unless it is a
+    non-negative integer a datetime can hold (a hand-edited report may hold anything)."""
+    if type(ms) is not int or ms < 0:  # bool is an int, but True is no time
+        return None
+    try:
+        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
+    except OverflowError:
+        return None
 
 
 def quarantine_file(member_dir: Path, run_name: str, item_name: str) -> bytes:

@@ -4,7 +4,8 @@
 `make demo` call it). It writes, in ``out``:
 
 - ``cohort.parquet``: the cohort table (format: ``consortium.datasets.heart`` / docs/ingest.md);
-- ``report.json``: an :class:`IngestReport` (integer totals, no floats, never the key);
+- ``report.json``: an :class:`IngestReport` (integer totals, no floats, never the key; when the
+  run was written as ``written_ms``);
 - ``quarantine/NNNNNN.json``: each rejected resource verbatim (``raw``), with its source file,
   position and the reason;
 - ``secrets/pseudonym.key`` (unless ``key_path`` says otherwise): the site's HMAC key, created
@@ -87,6 +88,10 @@ class IngestReport(BaseModel):
     rows: int
     key_fingerprint: str
     elapsed_ms: int
+    # when the run was written: UTC milliseconds since 1970, as the ledger's *_ms fields. The
+    # report is a record of one run, not a reproducible artefact (elapsed_ms differs too): nothing
+    # hashes, signs or compares its bytes, so the date is kept in it (docs/ingest.md)
+    written_ms: int
 
 
 class _Run:
@@ -378,4 +383,5 @@ def _report(
         rows=rows,
         key_fingerprint=fingerprint(key),
         elapsed_ms=int((time.monotonic() - started) * 1000),
+        written_ms=time.time_ns() // 1_000_000,
     )

@@ -118,6 +118,7 @@ def test_a_pid_left_by_a_killed_node_is_not_taken_for_a_running_node(tmp_path: P
 
 
 def test_an_ingest_run_is_dated_by_its_reports_modification_time(tmp_path: Path) -> None:
+    # a report written before `consortium ingest` recorded written_ms
     from datetime import UTC, datetime
 
     (tmp_path / "report.json").write_text(json.dumps({"site": "cleveland", "k": 5}))
@@ -128,3 +129,43 @@ def test_an_ingest_run_is_dated_by_its_reports_modification_time(tmp_path: Path)
         datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
         "report.json's modification time (the report records no date)",
     )
+
+
+def test_an_ingest_run_is_dated_by_the_time_its_report_records(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    written = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
+    ms = int(written.timestamp()) * 1000 + 678
+    (tmp_path / "report.json").write_text(json.dumps({"site": "cleveland", "written_ms": ms}))
+    copied = datetime(2026, 5, 6, tzinfo=UTC).timestamp()  # a copy that did not keep times
+    os.utime(tmp_path / "report.json", (copied, copied))
+    (run,) = ingest_runs(tmp_path)
+    assert run_date(run) == (
+        written,
+        "report.json's written_ms (recorded by consortium ingest when it wrote the run)",
+    )
+
+
+@pytest.mark.parametrize("value", ["2026-01-02", True, -1, 1.5e12, 10**20, None])
+def test_a_recorded_time_that_is_not_milliseconds_falls_back_to_the_file_time(
+    tmp_path: Path, value: object
+) -> None:
+    from datetime import UTC, datetime
+
+    (tmp_path / "report.json").write_text(json.dumps({"site": "cleveland", "written_ms": value}))
+    stamp = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC).timestamp()
+    os.utime(tmp_path / "report.json", (stamp, stamp))
+    (run,) = ingest_runs(tmp_path)
+    assert run_date(run) == (
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        "report.json's modification time (its written_ms is not a whole number of milliseconds "
+        "since 1970)",
+    )
+
+
+def test_runs_are_listed_newest_first_by_the_time_their_reports_record(tmp_path: Path) -> None:
+    for name, ms, touched in (("older", 1_000_000_000_000, 2e9), ("newer", 1_700_000_000_000, 1e9)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "report.json").write_text(json.dumps({"written_ms": ms}))
+        os.utime(tmp_path / name / "report.json", (touched, touched))  # copied: times reversed
+    assert [r.name for r in ingest_runs(tmp_path)] == ["newer", "older"]

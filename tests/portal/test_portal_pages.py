@@ -616,10 +616,12 @@ def test_the_data_page_dates_the_run_and_explains_its_figures(
     root, _ = simulated_with_name
     (run,) = ingest_runs(root / "members" / "cleveland")
     when, source = run_date(run)
+    assert source.startswith("report.json's written_ms"), source  # as `consortium ingest` writes
     at = portal(root, "cleveland", page="data")
     captions = " ".join(c.value for c in at.caption)
     assert f"{when:%Y-%m-%d %H:%M} UTC, from {source}" in captions, captions
     assert "by_type.Patient.read" in captions  # the report's keys, explained
+    assert "written_ms: when the run was written" in captions, captions
     k, suppressed = run.report["k"], run.report["suppressed"]
     assert f"fewer than k = {k} times" in captions and f"{suppressed} rows" in captions, captions
 

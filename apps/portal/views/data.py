@@ -58,7 +58,8 @@ with left:
         "is the same per resource type (by_type.Patient.read: Patient resources read); used: the "
         "resources that fed the cohort table; unlinked_patients: patients referenced but not in "
         "the input; rows: cohort rows released; key_fingerprint: names the pseudonymization key "
-        "without revealing it."
+        "without revealing it; written_ms: when the run was written, in milliseconds since "
+        "1970-01-01 UTC."
     )
 with right:
     st.subheader("k-anonymity and suppression")
