@@ -299,6 +299,26 @@ def _measured_by(data: PortalData, frame: pd.DataFrame) -> list[str]:
     return out
 
 
+# What an attester puts in AttestBlock (consortium/federation/attester.py): it scores the proposed
+# version and its parent (the head the proposal builds on, version height − 1) on its own held-out
+# rows; the contract ranks the accepting attestations by the difference (decisions/0001).
+ATTESTED_METRICS = (
+    "metric_bp: the proposed version's AUROC on the attester's own held-out rows; "
+    "base_metric_bp: the parent version's AUROC (the head it was proposed on, one version lower), "
+    "measured by the same attester on the same rows, so metric_bp − base_metric_bp is the gain at "
+    "that site (the block keeps the median accepting attester's). An attester that abstained "
+    "could not measure the metric on its rows and has neither; one that rejected did not score "
+    "the proposed version and sends metric_bp 0. bp = basis points, 1/10,000 of AUROC."
+)
+PROVENANCE_METRICS = (
+    "In the provenance, metric_bp is the version's AUROC measured by the median accepting "
+    "attester on its own held-out rows, base_metric_bp the parent version's AUROC measured by the "
+    "same attester on the same rows, and gain_bp the difference; each of its attestations holds "
+    "one attester's own pair (0 and 0 for one that abstained). bp = basis points, 1/10,000 of "
+    "AUROC."
+)
+
+
 def attestations(data: PortalData) -> pd.DataFrame:
     """Per-site attested metrics of proposed blocks: one row per (proposal, attesting member).
 

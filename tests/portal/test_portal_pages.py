@@ -206,6 +206,8 @@ def test_hospital_pulls_the_latest_version_checked_against_the_ledger_and_record
     next(b for b in at.button if "Pull model" in b.label).click().run()
     assert not at.exception and not at.error
     assert any(head["model_digest"] in s.value for s in at.success)
+    # the provenance JSON under the download carries base_metric_bp: a caption says what it is
+    assert _says_what_base_metric_bp_is(" ".join(c.value for c in at.caption))
     recorded = _ledger(simulated, "ListDownloads", {"task_id": TASK})
     assert [(d["member_id"], d["version"]) for d in recorded] == [("hungary", head["height"])]
     # the decrypted model is as private to the node's account as its key files
@@ -228,6 +230,31 @@ def test_auditor_traces_a_version_to_its_members_without_the_model_key(
     assert any("needs the model key" in i.value for i in at.info)
     inputs = at.dataframe[-1].value
     assert sorted(inputs["member_id"]) == members if members else inputs.empty
+
+
+def _says_what_base_metric_bp_is(captions: str) -> bool:
+    """Whether a caption defines base_metric_bp as an attester defines it (federation/attester):
+    the AUROC of the proposal's parent version, on the same attester's held-out rows."""
+    return "base_metric_bp" in captions and all(
+        words in captions for words in ("parent version's AUROC", "same attester", "same rows")
+    )
+
+
+def test_the_per_site_metrics_say_what_base_metric_bp_is(scripted: Path, portal: Any) -> None:
+    at = portal(scripted, "auditor", page="models")
+    assert not at.exception
+    assert any("base_metric_bp" in d.value.columns for d in at.dataframe)  # the per-site table
+    captions = " ".join(c.value for c in at.caption)
+    assert _says_what_base_metric_bp_is(captions), captions
+    assert "metric_bp − base_metric_bp" in captions, captions
+
+
+def test_the_traced_provenance_says_what_base_metric_bp_is(simulated: Path, portal: Any) -> None:
+    at = portal(simulated, "auditor", page="audit")
+    next(b for b in at.button if b.label.startswith("Run the full trace")).click().run()
+    assert not at.exception
+    captions = " ".join(c.value for c in at.caption)
+    assert _says_what_base_metric_bp_is(captions), captions
 
 
 def test_hospital_recomputes_the_latest_version_byte_for_byte(simulated: Path, portal: Any) -> None:

@@ -134,4 +134,5 @@ if "audit_trace" in st.session_state:
             )
         prov = traced["provenance"]
         st.dataframe(pl.contributors(prov), hide_index=True)
+        st.caption(pl.PROVENANCE_METRICS)
         st.json(prov, expanded=False)

@@ -68,6 +68,7 @@ if not sites.empty:
         ),
         hide_index=True,
     )
+    st.caption(pl.ATTESTED_METRICS)
 
 st.subheader("Download a version")
 heights = [int(h) for h in versions["height"]]
@@ -121,6 +122,7 @@ elif pulled:
         )
         st.dataframe(pl.contributors(provenance), hide_index=True)
         with st.expander("Provenance (JSON)"):
+            st.caption(pl.PROVENANCE_METRICS)
             st.json(provenance)
 
 mine = pl.downloads(data)
