@@ -225,7 +225,7 @@ def holdout_split(
     stratum, rows are ranked by a hash of (site, pid); fold ``f`` holds out ranks
     ``round(n·f·fraction)`` to ``round(n·(f+1)·fraction)`` (clipped to n), so fold 0 is the first
     ``round(n·fraction)``. When the fraction divides 10,000 into K parts (2000 bp: K = 5), folds
-    0 to K − 1 hold out every row exactly once: cross-fitting (`consortium.demo`'s ``--folds``).
+    0 to K − 1 hold out every row exactly once: cross-fitting (`consortium demo --cross-fit`).
     """
     if not 0 < test_fraction_bp < 10000:
         raise ValueError("test_fraction_bp must be between 1 and 9999")

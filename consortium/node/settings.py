@@ -47,7 +47,7 @@ class NodeSettings(BaseModel):
         default=2000, ge=100, le=9000
     )  # held-out share, never used for training
     # which share: fold f holds out ranks f·share to (f+1)·share of each stratum (0: the first);
-    # cross-fitting runs the folds one by one (`consortium demo --folds`)
+    # cross-fitting runs every fold (`consortium demo --cross-fit`)
     holdout_fold: int = Field(default=0, ge=0)
     # training (hospital)
     planned_updates: int = Field(default=8, ge=1)  # updates the ε budget is paced over
