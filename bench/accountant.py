@@ -19,10 +19,39 @@ from opacus.accountants import RDPAccountant
 from consortium.privacy.accountant import epsilon_of
 
 
+def _pacing() -> None:
+    from consortium.datasets.heart import heart_cohort_table
+    from consortium.federation.pacing import plan_pacing
+    from consortium.node.open import cohort_from_table
+    from consortium.simulate.config import SimConfig
+    from consortium.simulate.setup import planned_updates
+
+    cfg = SimConfig()
+    print(f"ε = {cfg.epsilon_budget}, δ = {cfg.delta}, batch {cfg.batch_size}, {cfg.epochs} epochs")
+    print(f"{'site':12s} {'train rows':>10s} {'updates':>8s} {'σ RDP':>7s} {'σ PRV':>7s} "
+          f"{'PRV / RDP':>10s}")  # fmt: skip
+    for site in cfg.sites:
+        n_train = len(cohort_from_table(heart_cohort_table(site), "heart", 2000).y_train)
+        sigma = {
+            name: plan_pacing(
+                epsilon_budget=float(cfg.epsilon_budget), delta=float(cfg.delta),
+                accountant=name, n_train=n_train, batch_size=cfg.batch_size, epochs=cfg.epochs,
+                planned_updates=planned_updates(cfg, site),
+            ).noise_multiplier
+            for name in ("rdp", "prv")
+        }  # fmt: skip
+        print(f"{site:12s} {n_train:10d} {planned_updates(cfg, site):8d} {sigma['rdp']:7.3f} "
+              f"{sigma['prv']:7.3f} {sigma['prv'] / sigma['rdp']:10.3f}")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--asks", type=int, default=20)
+    parser.add_argument("--pacing", action="store_true", help="σ per site, RDP against PRV")
     args = parser.parse_args()
+    if args.pacing:
+        _pacing()
+        return
     # a hospital of 228 training rows, batch 32, 2 epochs per update, 5 planned updates: q = 1/8,
     # 16 steps per update (the demo's shape); σ from a pacing plan
     sigma, q, steps = 1.0537, 0.125, 16
