@@ -55,6 +55,8 @@ def print_provenance(console: Console, p: Provenance) -> None:
     """The provenance of one version as rich tables."""
     from rich.table import Table
 
+    from consortium.ledger.contract.records import metrics_measured
+
     console.print(
         f"[bold]task {p.task_id} version {p.version}[/]  model {p.model_digest[:16]}…  "
         f"sealed by {p.sealer}  proposal {_short(p.proposal)}"
@@ -77,7 +79,7 @@ def print_provenance(console: Console, p: Provenance) -> None:
     console.print(verdicts)
     attest = Table("attester", "verdict", "AUROC bp", "parent bp", "tx", title="attestations")
     for a in p.attestations:
-        measured = a.verdict != "abstain"  # cannot measure the metric: no numbers to show
+        measured = metrics_measured(a.verdict)  # an abstain's or reject's 0 is a placeholder
         attest.add_row(
             a.member_id, a.verdict, str(a.metric_bp) if measured else "-",
             str(a.base_metric_bp) if measured else "-", _short(a.tx),

@@ -453,6 +453,17 @@ class Attestation(Record):
     ms: NonNegInt
 
 
+def metrics_measured(verdict: str) -> bool:
+    """Are an attestation's ``metric_bp`` and ``base_metric_bp`` measurements? Only an accept's.
+    The contract ranks the accepting attestations by their gain and reads no other's metrics
+    (0001, AttestBlock). An attester that abstains could not measure the metric on its rows and
+    sends 0 for both; one that rejects did not score the proposed version and sends ``metric_bp``
+    0, with its parent's AUROC as ``base_metric_bp`` if its rows can measure it and 0 if not
+    (`consortium.federation.attester`): no gain either way. One rule for `consortium trace` and
+    the portal, which show such an attestation's verdict without numbers."""
+    return verdict == "accept"
+
+
 class LearningBlock(Record):
     """`version/{task_id}/{height:08d}`: version `height` of the task's model.
 
