@@ -17,7 +17,7 @@ from portal_data import VALID, PortalData, task_of, to_decimal
 
 from consortium.ledger.base import CommittedTx
 from consortium.ledger.contract.committee import committee_outcome
-from consortium.ledger.contract.records import too_stale
+from consortium.ledger.contract.records import metrics_measured, too_stale
 
 __all__ = [
     "aggregate_fate",
@@ -306,16 +306,18 @@ ATTESTED_METRICS = (
     "metric_bp: the proposed version's AUROC on the attester's own held-out rows; "
     "base_metric_bp: the parent version's AUROC (the head it was proposed on, one version lower), "
     "measured by the same attester on the same rows, so metric_bp − base_metric_bp is the gain at "
-    "that site (the block keeps the median accepting attester's). An attester that abstained "
-    "could not measure the metric on its rows and has neither; one that rejected did not score "
-    "the proposed version and sends metric_bp 0. bp = basis points, 1/10,000 of AUROC."
+    "that site (the block keeps the median accepting attester's). Only an accepting attester has "
+    "them: one that abstained could not measure the metric on its rows, and one that rejected did "
+    "not score the proposed version (its verdict is shown, its metrics left blank). "
+    "bp = basis points, 1/10,000 of AUROC."
 )
 PROVENANCE_METRICS = (
     "In the provenance, metric_bp is the version's AUROC measured by the median accepting "
     "attester on its own held-out rows, base_metric_bp the parent version's AUROC measured by the "
     "same attester on the same rows, and gain_bp the difference; each of its attestations holds "
-    "one attester's own pair (0 and 0 for one that abstained). bp = basis points, 1/10,000 of "
-    "AUROC."
+    "one attester's own pair, a measurement only if it accepted: one that abstained sends 0 and "
+    "0, one that rejected metric_bp 0 (it did not score the version), and the contract reads "
+    "neither's. bp = basis points, 1/10,000 of AUROC."
 )
 
 
@@ -323,17 +325,19 @@ def attestations(data: PortalData) -> pd.DataFrame:
     """Per-site attested metrics of proposed blocks: one row per (proposal, attesting member).
 
     A height can have several proposals (one superseded, one below target); callers keep the
-    rows whose ``proposal_id`` is a learning block's to show the metrics of the versions. An
-    attester that abstained could not measure the metric on its rows: its metrics are None, not
-    the 0 the transaction carries as a placeholder (0001, AttestBlock), as `consortium trace`
-    shows them."""
+    rows whose ``proposal_id`` is a learning block's to show the metrics of the versions. Only an
+    accepting attestation's metrics are measurements (`metrics_measured`): an attester that
+    abstained could not measure the metric on its rows, and one that rejected did not score the
+    proposed version, so theirs are None (shown blank, left out of charts), not what the
+    transaction carries (0 for what the attester did not measure; 0001, AttestBlock), as
+    `consortium trace` shows them; their verdict stays."""
     proposals = {tx.tx_id: tx for tx in data.valid("ProposeBlock")}
     rows = []
     for tx in data.valid("AttestBlock"):
         prop = proposals.get(tx.args.get("proposal_id", ""))
         if prop is None:
             continue
-        measured = tx.args.get("verdict") != "abstain"
+        measured = metrics_measured(str(tx.args.get("verdict")))
         rows.append(
             {
                 "task": task_of(prop),

@@ -50,9 +50,10 @@ if not sites.empty:
     st.subheader("Metric per site")
     st.caption(
         "Each attester evaluated the proposed version on its own held-out data; one that abstained "
-        "could not measure the metric there and has none."
+        "could not measure the metric there, and one that rejected did not score the version: "
+        "neither has a metric, and the chart leaves them out."
     )
-    measured = sites.dropna(subset=["metric_bp"])  # an abstention has no metric
+    measured = sites.dropna(subset=["metric_bp"])  # an abstention or reject has no metric
     per_site = measured.assign(auroc=measured["metric_bp"].astype(float) / 10000)
     line(
         per_site[["height", "site", "auroc"]],
