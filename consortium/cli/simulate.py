@@ -86,6 +86,19 @@ def _final_auroc(report: SimReport) -> str:
     return final
 
 
+def _final_by_site(report: SimReport) -> str | None:
+    """The last version's AUROC on each site's own held-out rows, with those rows (None: a report
+    from before the per-site AUROCs, or no version)."""
+    if not report.held_out_by_site or not report.versions:
+        return None
+    last = report.versions[-1].auroc_by_site
+    parts = []
+    for site, rows in report.held_out_by_site.items():
+        auroc = last.get(site)
+        parts.append(f"{site} {'n/a' if auroc is None else f'{auroc:.3f}'} ({rows.summary()})")
+    return "final AUROC on each site's own held-out rows: " + ", ".join(parts)
+
+
 @app.command()
 def simulate(
     speed: Annotated[
@@ -190,6 +203,9 @@ def simulate(
     console.print(f"final pooled held-out AUROC {_final_auroc(report)}, ledger "
                   f"({report.ledger_backend}) verified: {report.ledger_verified} "
                   f"({report.ledger_check})")  # fmt: skip
+    by_site = _final_by_site(report)
+    if by_site:
+        console.print(by_site, highlight=False)
     if report.fabric is not None:
         console.print(f"fabric: {report.fabric.transactions} transactions in "
                       f"{report.fabric.blocks} blocks, codes {report.fabric.codes}, "

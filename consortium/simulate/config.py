@@ -144,6 +144,9 @@ class VersionPoint(BaseModel):
     auroc: float | None
     auroc_honest: float | None
     n_updates: int
+    # on each site's own held-out rows (`SimReport.held_out_by_site`; None: a site whose rows hold
+    # one class); empty in a report from before the field
+    auroc_by_site: dict[str, float | None] = Field(default_factory=dict)
 
 
 class HeldOut(BaseModel):
@@ -189,6 +192,7 @@ class SimReport(BaseModel):
     # behind the `_honest` ones; None: a report from before the fields
     held_out: HeldOut | None = None
     held_out_honest: HeldOut | None = None
+    held_out_by_site: dict[str, HeldOut] | None = None  # behind `VersionPoint.auroc_by_site`
     versions: list[VersionPoint]
     sites: list[SiteReport]
     ledger_verified: bool | None = None

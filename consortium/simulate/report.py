@@ -3,6 +3,9 @@
 - ``auroc.png``: pooled held-out AUROC of each version over wall time (all hospitals' held-out
   rows, and the honest hospitals' rows only when a hospital attacks, each with its rows and
   positives in the legend), with the target and the moment every node was up;
+- ``auroc_per_site.png``: the same versions' AUROC on each site's own held-out rows (rows and
+  positives in the legend; a site whose rows hold one class has no AUROC and no line); not drawn
+  for a report from before the per-site AUROCs;
 - ``updates.png``: updates accepted and rejected per hospital (an attacker's attack under its
   name);
 - ``epsilon.png``: ε spent per hospital (the last cumulative value each declared on the ledger),
@@ -71,6 +74,23 @@ def write_report(report: SimReport, out: Path) -> Path:
     ax.legend()
     fig.savefig(out / "auroc.png", dpi=100)
     plt.close(fig)
+    if report.held_out_by_site:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        attacks = {s.site: s.attack for s in report.sites}
+        for site, site_rows in report.held_out_by_site.items():
+            attack = attacks.get(site, "none")
+            name = site if attack == "none" else f"{site} ({attack})"
+            ax.plot(xs, [p.auroc_by_site.get(site) or nan for p in report.versions],
+                    marker=".", label=f"{name} ({site_rows.summary()})")  # fmt: skip
+        if cfg.target_auroc is not None:
+            ax.axhline(cfg.target_auroc, color="grey", linestyle="--",
+                       label=f"target {cfg.target_auroc:g}")  # fmt: skip
+        ax.set_xlabel("wall time since the run started (s)")
+        ax.set_ylabel("held-out AUROC of each version on the site's own rows")
+        ax.set_title(title, fontsize=9)
+        ax.legend(fontsize=8)
+        fig.savefig(out / "auroc_per_site.png", dpi=100)
+        plt.close(fig)
     fig, ax = plt.subplots(figsize=(6, 4))
     names = [s.site if s.attack == "none" else f"{s.site}\n({s.attack})" for s in report.sites]
     ax.bar(names, [s.accepted for s in report.sites], label="accepted")

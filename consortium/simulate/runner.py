@@ -93,15 +93,22 @@ class Monitor:
         self.started = time.monotonic()
         self.nodes_up: float | None = None
 
-    def _auroc(self, arrays: Any, sites: list[str]) -> float | None:
+    def _aurocs(self, arrays: Any) -> tuple[float | None, float | None, dict[str, float | None]]:
+        """A version's AUROC on every site's held-out rows pooled, on the honest sites' pooled,
+        and on each site's own."""
         from consortium.learning.evaluate import evaluate
         from consortium.learning.models import build_model, load_arrays
 
         model = build_model(self.s.spec(), seed=0)
         load_arrays(model, arrays)
-        X = np.concatenate([self.tests[s][0] for s in sites])
-        y = np.concatenate([self.tests[s][1] for s in sites])
-        return evaluate(model, X, y).auroc
+
+        def auroc(sites: list[str]) -> float | None:
+            X = np.concatenate([self.tests[s][0] for s in sites])
+            y = np.concatenate([self.tests[s][1] for s in sites])
+            return evaluate(model, X, y).auroc
+
+        by_site = {site: auroc([site]) for site in self.cfg.sites}
+        return auroc(list(self.cfg.sites)), auroc(self.honest_sites()), by_site
 
     def honest_sites(self) -> list[str]:
         """The sites of the honest metric: `eval_sites`, else those that do not attack (all
@@ -111,15 +118,17 @@ class Monitor:
         ]
         return honest or list(self.cfg.sites)
 
-    def held_out(self) -> tuple[HeldOut, HeldOut]:
-        """The rows and positives behind `VersionPoint.auroc` and `auroc_honest`."""
+    def held_out(self) -> tuple[HeldOut, HeldOut, dict[str, HeldOut]]:
+        """The rows and positives behind `VersionPoint.auroc`, `auroc_honest` and
+        `auroc_by_site`."""
 
         def rows(sites: list[str]) -> HeldOut:
             labels = [self.tests[s][1] for s in sites]
             return HeldOut(sites=tuple(sites), n=sum(len(y) for y in labels),
                            positives=sum(int(y.sum()) for y in labels))  # fmt: skip
 
-        return rows(list(self.cfg.sites)), rows(self.honest_sites())
+        by_site = {site: rows([site]) for site in self.cfg.sites}
+        return rows(list(self.cfg.sites)), rows(self.honest_sites()), by_site
 
     def _watch_nodes(self) -> None:
         """Note when every node has read the ledger once (its follower's first save)."""
@@ -137,16 +146,15 @@ class Monitor:
         self._watch_nodes()
         head = int(self.s.head()["height"])
         first = self.points[-1].height + 1 if self.points else head
-        honest = self.honest_sites()
         new = []
         for height in range(first, head + 1):
             arrays = self.s.version(height)
             block = self.s.q("GetVersion", task_id=self.s.task_id, version=height)
+            pooled, pooled_honest, by_site = self._aurocs(arrays)
             new.append(VersionPoint(
-                height=height, seconds=time.monotonic() - self.started,
-                auroc=self._auroc(arrays, list(self.cfg.sites)),
-                auroc_honest=self._auroc(arrays, honest),
-                n_updates=len(block["updates"]),
+                height=height, seconds=time.monotonic() - self.started, auroc=pooled,
+                auroc_honest=pooled_honest, n_updates=len(block["updates"]),
+                auroc_by_site=by_site,
             ))  # fmt: skip
         self.points.extend(new)
         return new
@@ -364,14 +372,14 @@ def _report(
     from consortium.simulate.report import write_report
 
     last = monitor.points[-1] if monitor.points else None
-    held_out, held_out_honest = monitor.held_out()
+    held_out, held_out_honest, held_out_by_site = monitor.held_out()
     report = SimReport(
         config=cfg, seconds=time.monotonic() - monitor.started, seconds_to_target=reached,
         stopped=stopped,
         seconds_nodes_up=monitor.nodes_up,
         final_auroc=last.auroc if last else None,
         final_auroc_honest=last.auroc_honest if last else None,
-        held_out=held_out, held_out_honest=held_out_honest,
+        held_out=held_out, held_out_honest=held_out_honest, held_out_by_site=held_out_by_site,
         versions=monitor.points, sites=monitor.sites(), ledger_backend=cfg.ledger,
         workdir=str(root), kills=kills, **_verify(cfg, root),
     )  # fmt: skip

@@ -234,3 +234,25 @@ def test_a_report_from_before_the_row_counts_still_reads(
     text = _summary(tmp_path, monkeypatch)
     assert "final pooled held-out AUROC 0.833 (honest hospitals' rows 0.791)," in text
     assert "n=" not in text
+
+
+def test_the_summary_gives_each_sites_final_auroc_on_its_own_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the run's metric over time per site: the last version's, with the rows it stands on
+    version = {
+        "height": 3,
+        "seconds": 30.0,
+        "auroc": 0.833,
+        "auroc_honest": 0.791,
+        "n_updates": 3,
+        "auroc_by_site": {"cleveland": 0.8912, "switzerland": None},
+    }
+    rows = {"cleveland": {"sites": ["cleveland"], "n": 57, "positives": 25},
+            "switzerland": {"sites": ["switzerland"], "n": 21, "positives": 21}}  # fmt: skip
+    text = _summary(tmp_path, monkeypatch, versions=[version], held_out_by_site=rows)
+    assert (
+        "final AUROC on each site's own held-out rows: cleveland 0.891 (n=57, 25 positive), "
+        "switzerland n/a (n=21, 21 positive)"
+    ) in text
+    assert "own held-out rows" not in _summary(tmp_path, monkeypatch, versions=[version])

@@ -179,7 +179,7 @@ class _Chain:
         return {"height": self.height}
 
     def version(self, height: int) -> int:
-        return height  # what `_auroc` is handed; it is patched below
+        return height  # what `_aurocs` is handed; it is patched below
 
     def q(self, fn: str, **args: Any) -> Any:
         assert fn == "GetVersion"
@@ -196,7 +196,9 @@ def test_a_version_sealed_while_the_monitor_measured_another_is_still_recorded(
     monitor.started, monitor.nodes_up, monitor.points = 0.0, 1.0, []
     chain = _Chain(2)
     monitor.s = chain  # type: ignore[assignment]
-    monkeypatch.setattr(Monitor, "_auroc", lambda self, arrays, sites: 0.5 + arrays / 100)
+    monkeypatch.setattr(
+        Monitor, "_aurocs", lambda self, arrays: (0.5 + arrays / 100, 0.5, {"va": 0.4})
+    )
     assert [p.height for p in monitor.poll()] == [2]
     chain.height = 4
     seen = monitor.poll()
@@ -216,6 +218,44 @@ def test_the_rows_and_positives_behind_the_pooled_aurocs() -> None:
     labels = {"cleveland": [1, 0, 1, 1], "hungary": [0, 1, 0], "va": [1, 1]}
     monitor.tests = {s: (np.zeros((len(y), 2)), np.array(y, dtype=float))
                      for s, y in labels.items()}  # fmt: skip
-    everyone, honest = monitor.held_out()
+    everyone, honest, by_site = monitor.held_out()
     assert everyone == HeldOut(sites=("cleveland", "hungary", "va"), n=9, positives=6)
     assert honest == HeldOut(sites=("cleveland", "hungary"), n=7, positives=4)
+    assert by_site == {"cleveland": HeldOut(sites=("cleveland",), n=4, positives=3),
+                       "hungary": HeldOut(sites=("hungary",), n=3, positives=1),
+                       "va": HeldOut(sites=("va",), n=2, positives=2)}  # fmt: skip
+
+
+def test_each_version_is_measured_on_each_sites_own_rows_as_well_as_pooled() -> None:
+    # the report gave each version's AUROC on pooled rows only: no metric over time per site
+    import numpy as np
+
+    from consortium.learning.evaluate import evaluate
+    from consortium.learning.models import ModelSpec, build_model, load_arrays
+
+    spec = ModelSpec(in_features=3, hidden=(4,))
+
+    class _Spec:
+        def spec(self) -> ModelSpec:
+            return spec
+
+    monitor = Monitor.__new__(Monitor)
+    monitor.cfg = SimConfig(sites=("cleveland", "hungary", "va"), attacks={"va": "sign_flip"})
+    monitor.s = _Spec()  # type: ignore[assignment]
+    rng = np.random.default_rng(3)
+    labels = {"cleveland": [1, 0, 1, 1, 0, 0], "hungary": [0, 1, 0, 1, 1], "va": [1, 1, 1]}
+    monitor.tests = {s: (rng.normal(size=(len(y), 3)).astype(np.float32),
+                         np.array(y, dtype=float)) for s, y in labels.items()}  # fmt: skip
+    arrays = {k: v.detach().numpy() for k, v in build_model(spec, seed=5).state_dict().items()}
+    pooled, honest, by_site = monitor._aurocs(arrays)
+
+    model = build_model(spec, seed=0)
+    load_arrays(model, arrays)
+    for site in ("cleveland", "hungary"):
+        assert by_site[site] == evaluate(model, *monitor.tests[site]).auroc
+    assert by_site["va"] is None  # its rows hold one class: no AUROC, not a number made up
+    X = np.concatenate([monitor.tests[s][0] for s in labels])
+    y = np.concatenate([monitor.tests[s][1] for s in labels])
+    assert pooled == evaluate(model, X, y).auroc
+    assert honest == evaluate(model, X[:11], y[:11]).auroc
+    assert len({pooled, honest, by_site["cleveland"], by_site["hungary"]}) > 1

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from consortium.simulate.config import SimConfig, SimReport, SiteReport, VersionPoint
+from consortium.simulate.config import HeldOut, SimConfig, SimReport, SiteReport, VersionPoint
 from consortium.simulate.report import rejection_reasons, write_report
 
 
@@ -137,3 +137,52 @@ def test_every_plot_labels_its_axes_and_marks_the_target_and_the_budget(
     assert "budget ε = 4" in [t.get_text() for t in epsilon.get_legend().get_texts()]
     for ax in (auroc, updates, epsilon):
         assert ax.get_title(), "each plot says what run it is from"
+
+
+def test_the_per_site_plot_draws_each_sites_auroc_over_time_with_its_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from matplotlib.figure import Figure
+
+    saved: dict[str, Figure] = {}
+    monkeypatch.setattr(
+        Figure, "savefig", lambda fig, path, **_: saved.update({Path(path).name: fig})
+    )
+    report = _report(tmp_path)
+    by_site = [{"cleveland": 0.70, "hungary": None}, {"cleveland": 0.75, "hungary": 0.6},
+               {"cleveland": 0.80, "hungary": 0.65}]  # fmt: skip
+    report = report.model_copy(update={
+        "versions": [v.model_copy(update={"auroc_by_site": a})
+                     for v, a in zip(report.versions, by_site, strict=True)],
+        "held_out_by_site": {"cleveland": HeldOut(sites=("cleveland",), n=57, positives=25),
+                             "hungary": HeldOut(sites=("hungary",), n=44, positives=22)},
+    })  # fmt: skip
+    write_report(report, tmp_path / "out")
+    ax = saved["auroc_per_site.png"].axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    cleveland = lines["cleveland (n=57, 25 positive)"]
+    assert list(cleveland.get_xdata()) == [0.0, 10.0, 20.0]
+    assert list(cleveland.get_ydata()) == pytest.approx([0.70, 0.75, 0.80])
+    hungary = lines["hungary (sign_flip) (n=44, 22 positive)"]
+    assert list(hungary.get_ydata())[1:] == pytest.approx([0.6, 0.65])
+    assert ax.get_ylabel() == "held-out AUROC of each version on the site's own rows"
+    assert ax.get_title()
+    assert "target 0.85" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_a_report_from_before_the_per_site_aurocs_still_reads_and_plots_without_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from matplotlib.figure import Figure
+
+    saved: dict[str, Figure] = {}
+    monkeypatch.setattr(
+        Figure, "savefig", lambda fig, path, **_: saved.update({Path(path).name: fig})
+    )
+    old = _report(tmp_path).model_dump()
+    old.pop("held_out_by_site", None)
+    for v in old["versions"]:
+        v.pop("auroc_by_site", None)
+    write_report(SimReport.model_validate(old), tmp_path / "out")
+    assert "auroc_per_site.png" not in saved
+    assert {"auroc.png", "updates.png", "epsilon.png"} <= set(saved)
