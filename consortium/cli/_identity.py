@@ -31,8 +31,13 @@ def require_key(config: ConsortiumConfig, member_id: str, *, role: str | None = 
     """Fail with one line, naming the keystore looked in, unless ``member_id``'s private key is in
     this directory; ``role``: the role the command needs, to name the identities that have it.
 
-    Raises `ConfigError` for a name that is no identity of the directory."""
-    keystore = config.member_msp(member_id) / "keystore"
+    A name that is no identity of the directory fails alike, with the names it holds."""
+    from consortium.config import ConfigError
+
+    try:
+        keystore = config.member_msp(member_id) / "keystore"
+    except ConfigError as exc:
+        fail(str(exc))
     if config.holds_private_key(member_id):
         return
     noun = role or "identity"

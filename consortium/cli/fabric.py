@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from consortium.cli._errors import UserError, fail
+from consortium.cli._identity import require_key
 from consortium.cli.app import app
 
 if TYPE_CHECKING:
@@ -125,6 +126,7 @@ def bootstrap_command(
     from consortium.ledger.factory import genesis_args
 
     config = _config(consortium)
+    require_key(config, as_member, role="admin")  # before the genesis reads the members' MSPs
     genesis = genesis_args(config)
     if member:
         missing = sorted(set(member) - set(config.members))
@@ -208,6 +210,7 @@ def share_keys_command(
 
     `fabric bootstrap` does this after the genesis; run it if that step was interrupted."""
     config = _config(consortium)
+    require_key(config, as_member, role="admin")
     ledger = _fabric_ledger(config, as_member)
     try:
         members = [m["member_id"] for m in ledger.evaluate("ListMembers", {})]
@@ -225,6 +228,7 @@ def status_command(
 ) -> None:
     """Check the connection to the Fabric peer and the chaincode, as one member."""
     config = _config(consortium)
+    require_key(config, as_member)
     ledger = _fabric_ledger(config, as_member)
     fabric = config.ledger.fabric
     try:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from consortium.cli._errors import fail
+from consortium.cli._identity import require_key
 from consortium.cli.app import app
 
 if TYPE_CHECKING:
@@ -27,8 +28,13 @@ ConsortiumDir = Annotated[
         "--dir", "--consortium", "-C", envvar="CONSORTIUM_DIR", help="Consortium directory."
     ),
 ]
-AsMember = Annotated[str, typer.Option("--as", help="The admin identity that signs.")]
-ReadAs = Annotated[str, typer.Option("--as", help="The identity to read the ledger as.")]
+AsMember = Annotated[
+    str, typer.Option("--as", help="The admin identity that signs (its private key must be here).")
+]
+ReadAs = Annotated[
+    str,
+    typer.Option("--as", help="The identity to read the ledger as (its private key must be here)."),
+]
 
 
 def _config(directory: Path) -> ConsortiumConfig:
@@ -75,6 +81,7 @@ def add_command(
     from consortium.ledger.factory import genesis_args
 
     config = _config(consortium)
+    require_key(config, as_member, role="admin")  # before an identity is issued
     try:  # a static rule of the contract: refused here, before an identity or a transaction
         check_member_roles(name, role)
     except ValueError as exc:
@@ -146,6 +153,7 @@ def revoke_command(
 ) -> None:
     """Revoke NAME on the ledger (RevokeMember): its later transactions are refused."""
     config = _config(consortium)
+    require_key(config, as_member, role="admin")
     ledger = _ledger(config, as_member)
     known = sorted(m["member_id"] for m in ledger.evaluate("ListMembers", {}))
     if name not in known:  # a typo: refused before anything is signed, so the ledger gains nothing
@@ -168,6 +176,7 @@ def list_command(
 ) -> None:
     """Members as registered on the ledger (roles and status)."""
     config = _config(consortium)
+    require_key(config, as_member)
     ledger = _ledger(config, as_member)
     members = ledger.evaluate("ListMembers", {})
     ledger.close()

@@ -242,3 +242,37 @@ def test_bootstrap_of_a_directory_made_by_init_says_how_to_replace_its_embedded_
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("args", "instead"),
+    [
+        (["share-keys"], "no admin's key is here"),
+        (["bootstrap"], "no admin's key is here"),
+        (["status", "--as", "admin"], "whose key is here (here: v1)"),
+    ],
+    ids=["share-keys", "bootstrap", "status"],
+)
+def test_acting_without_the_identitys_key_is_refused_before_the_peer_is_reached(
+    directory: Path, args: list[str], instead: str
+) -> None:
+    """A hospital's copy of the directory holds no admin key: share-keys said "cannot act as
+    'admin' here … with --member or --as" (it has no --member), unlike `task publish`."""
+    import shutil
+
+    config = ConsortiumConfig.load(directory)
+    config.ledger.backend = "fabric"
+    config.ledger.fabric.peer_endpoint = "127.0.0.1:1"  # nothing listens: never reached
+    config.ledger.fabric.tls_ca = "ca/ca.pem"
+    config.save()
+    keystore = directory / "members" / "admin" / "msp" / "keystore"
+    shutil.rmtree(keystore)
+
+    result = runner.invoke(app, ["fabric", *args, "-C", str(directory)], terminal_width=400)
+
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert f"no private key of 'admin' in {keystore}" in lines[0]
+    assert instead in lines[0] and "--as NAME" in lines[0]
+    assert "--member" not in lines[0] and "cannot reach" not in lines[0]

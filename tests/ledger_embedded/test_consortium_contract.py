@@ -121,6 +121,41 @@ def test_only_an_admin_may_add_members(demo: Path) -> None:
     assert not (demo / "members" / "rogue").exists()
 
 
+@pytest.mark.parametrize(
+    ("args", "instead"),
+    [
+        (("add", "zurich2", "--role", "hospital"), "no admin's key is here"),
+        (("revoke", "hungary"), "no admin's key is here"),
+        (("list",), "whose key is here (here: cleveland)"),
+    ],
+    ids=["add", "revoke", "list"],
+)
+def test_member_commands_without_the_admins_key_are_refused_before_anything_is_done(
+    demo: Path, tmp_path: Path, args: tuple[str, ...], instead: str
+) -> None:
+    """Cleveland's copy of the directory holds only its own key: `member add` said "cannot act
+    as 'admin' here … with --member or --as" (it has no --member), unlike `task publish`."""
+    import shutil
+
+    copy = tmp_path / "cleveland-copy"
+    shutil.copytree(demo, copy)
+    for keystore in (copy / "members").glob("*/msp/keystore"):
+        if keystore.parent.parent.name != "cleveland":
+            shutil.rmtree(keystore)
+    before = {p: p.read_bytes() for p in copy.rglob("*") if p.is_file()}
+
+    result = runner.invoke(app, ["member", *args, "-C", str(copy)], terminal_width=400)
+
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    keystore = copy / "members" / "admin" / "msp" / "keystore"
+    assert f"no private key of 'admin' in {keystore}" in lines[0]
+    assert instead in lines[0] and "--as NAME" in lines[0]
+    assert "--member" not in lines[0]
+    assert {p: p.read_bytes() for p in copy.rglob("*") if p.is_file()} == before
+
+
 def test_auditor_cannot_act_as_admin(demo: Path) -> None:
     config = ConsortiumConfig.load(demo)
     ethics = open_ledger(config, "ethics")
