@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from consortium.federation.checks import Thresholds
 from consortium.node.settings import Attack
@@ -74,7 +75,7 @@ class SimConfig(BaseModel):
     pace_by_speed: bool = True  # async: a k-times slower hospital plans ⌈U/k⌉ updates
     flush_seconds: float = 4.0
     # sync: how long a round waits for a silent hospital (NodeSettings.sync_round_seconds)
-    sync_round_seconds: float = Field(default=60.0, gt=0, allow_inf_nan=False)
+    sync_round_seconds: float = 60.0
     sealer_timeout_seconds: float = 8.0
     target_auroc: float | None = None  # stop when the pooled held-out AUROC reaches this
     max_seconds: float = 120.0
@@ -93,6 +94,54 @@ class SimConfig(BaseModel):
     # "embedded": the SQLite ledger; "fabric-fake": every node reaches the ledger through
     # FabricLedger (Gateway gRPC) on the protocol-level fake peer in its own process.
     ledger: Literal["embedded", "fabric-fake"] = "embedded"
+
+    # Numbers a run needs finite: max_seconds inf would never stop a run whose nodes stall, a nan
+    # duration makes every comparison with it false (a wait that never or always ends), and a
+    # speed of inf leaves the budget's pacing (⌈U/k⌉) undefined. Checked here, not only by
+    # `consortium simulate`, for every caller from Python.
+    @field_validator(
+        "lr", "flush_seconds", "sync_round_seconds", "sealer_timeout_seconds", "max_seconds"
+    )
+    @classmethod
+    def _finite_above_0(cls, value: float, info: ValidationInfo) -> float:
+        if not (math.isfinite(value) and value > 0):
+            field = info.field_name or ""
+            raise ValueError(
+                f"{field} must be a finite number greater than 0 (got {value}), e.g. "
+                f"{field}={cls.model_fields[field].default}"
+            )
+        return value
+
+    @field_validator("update_seconds")
+    @classmethod
+    def _finite_at_least_0(cls, value: float) -> float:
+        if not (math.isfinite(value) and value >= 0):
+            raise ValueError(
+                f"update_seconds must be a finite number of at least 0 (got {value}): the "
+                "simulated compute per update at speed 1, 0 for none"
+            )
+        return value
+
+    @field_validator("speeds")
+    @classmethod
+    def _finite_speeds(cls, speeds: dict[str, float]) -> dict[str, float]:
+        for site, factor in speeds.items():
+            if not (math.isfinite(factor) and factor > 0):
+                raise ValueError(
+                    f"speeds: {site!r} has factor {factor}: a site's slowness factor must be a "
+                    f"finite number greater than 0, e.g. {{{site!r}: 5.0}} for five times slower"
+                )
+        return speeds
+
+    @field_validator("target_auroc")
+    @classmethod
+    def _an_auroc(cls, value: float | None) -> float | None:
+        if value is not None and not 0 < value <= 1:  # nan compares false: refused too
+            raise ValueError(
+                f"target_auroc must be above 0 and at most 1 (got {value}): an AUROC lies "
+                "between 0 and 1, e.g. target_auroc=0.85, or None for no target"
+            )
+        return value
 
     @model_validator(mode="after")
     def _roles_of_sites(self) -> SimConfig:
