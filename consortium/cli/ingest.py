@@ -8,13 +8,18 @@ from typing import Annotated
 import typer
 
 from consortium.cli._errors import UserError, fail
+from consortium.cli._help import SeveralValuesCommand
 from consortium.cli.app import app
 
 
-@app.command("ingest")
+@app.command("ingest", cls=SeveralValuesCommand)
 def ingest_command(
     paths: Annotated[
-        list[Path], typer.Argument(help="FHIR R4 JSON (resources, Bundles), NDJSON, or folders.")
+        list[Path],
+        typer.Argument(
+            metavar="PATH",
+            help="FHIR R4 JSON (resources, Bundles), NDJSON, or folders; one or more.",
+        ),
     ],
     site: Annotated[str, typer.Option("--site", help="This hospital's short name.")],
     out: Annotated[Path, typer.Option("--out", help="Output folder (cohort, report, quarantine).")],

@@ -1,5 +1,6 @@
-"""`--help` names what a repeatable option takes (DIR, NAME, SITE=K), not the Python type behind
-it (`<list[Path]>`, `<list[str]>`), and says that it may be repeated."""
+"""`--help` names what a repeatable option or an argument of several values takes (DIR, NAME,
+SITE=K, PATH...), not the Python type behind it (`<list[Path]>`, `<list[str]>`), and says that it
+may be repeated or given several times."""
 
 from __future__ import annotations
 
@@ -28,6 +29,12 @@ REPEATABLE = [
     for param in command.params
     if param.param_type_name == "option" and param.multiple
 ]
+SEVERAL = [
+    (path, param)
+    for path, command in COMMANDS
+    for param in command.params
+    if param.param_type_name == "argument" and param.nargs != 1
+]
 
 
 def test_the_cli_has_repeatable_options() -> None:
@@ -37,12 +44,16 @@ def test_the_cli_has_repeatable_options() -> None:
     }
 
 
+def test_the_cli_has_arguments_of_several_values() -> None:
+    assert ("ingest", "paths") in {(" ".join(path), param.name) for path, param in SEVERAL}
+
+
 @pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[" ".join(p) for p, _ in COMMANDS])
-def test_no_option_shows_a_python_type(path: tuple[str, ...], command: Any) -> None:
+def test_no_parameter_shows_a_python_type(path: tuple[str, ...], command: Any) -> None:
+    # `ingest --help` showed its FHIR files as `paths... <list[Path]>`
     result = CliRunner().invoke(app, [*path, "--help"], terminal_width=200)
     assert result.exit_code == 0, result.output
-    options = result.output.split("Options:", 1)[1]  # an Argument's type is typer's to show
-    assert "list[" not in options, options
+    assert "list[" not in result.output, result.output  # usage, arguments and options
 
 
 @pytest.mark.parametrize(
@@ -51,3 +62,14 @@ def test_no_option_shows_a_python_type(path: tuple[str, ...], command: Any) -> N
 def test_a_repeatable_option_says_it_may_be_repeated(path: tuple[str, ...], param: Any) -> None:
     assert param.metavar and param.metavar.isupper(), param.metavar  # DIR, NAME, SITE=K
     assert "repeat" in (param.help or "").lower(), param.help
+
+
+@pytest.mark.parametrize(
+    ("path", "param"), SEVERAL, ids=[f"{' '.join(p)} {a.name}" for p, a in SEVERAL]
+)
+def test_an_argument_of_several_values_says_so(path: tuple[str, ...], param: Any) -> None:
+    assert param.metavar and param.metavar.isupper(), param.metavar  # PATH
+    assert "one or more" in (param.help or "").lower(), param.help
+    result = CliRunner().invoke(app, [*path, "--help"], terminal_width=200)
+    arguments = result.output.split("Arguments:", 1)[1].split("Options:", 1)[0]
+    assert f"  {param.metavar}...  " in arguments, arguments
