@@ -130,6 +130,15 @@ def simulate(
     target_auroc: Annotated[float | None, typer.Option(help="Stop at this AUROC.")] = None,
     max_seconds: Annotated[float, typer.Option(help="Stop after this many seconds.")] = 180.0,
     planned_updates: Annotated[int, typer.Option(help="Updates per hospital.")] = 6,
+    verdict_timeout_ms: Annotated[
+        int,
+        typer.Option(
+            help="The task's verdict timeout: a committee seat with no verdict this many "
+            "milliseconds after an update's reveal counts as abstaining, and the seats that gave "
+            "one decide (docs/federation.md). 0: none, a seat is waited for until its member is "
+            "revoked."
+        ),
+    ] = 0,
     out: Annotated[Path, typer.Option(help="Report directory.")] = Path("sim-report"),
     force: Annotated[
         bool, typer.Option("--force", help="Replace the report already in --out.")
@@ -166,6 +175,10 @@ def simulate(
              "seconds greater than 0, e.g. --max-seconds 180 (nothing was run)")  # fmt: skip
     if sync_round_seconds is not None:
         _check_round_seconds(sync_round_seconds, sync)
+    if not 0 <= verdict_timeout_ms <= 2**40:  # the contract's range (records.Task)
+        fail(f"--verdict-timeout-ms {verdict_timeout_ms}: give 0 (no timeout, the default) or "
+             "the milliseconds a seat may stay silent after an update's reveal, at most 2^40, "
+             "e.g. --verdict-timeout-ms 30000 (nothing was run)")  # fmt: skip
     attacks = _pairs(attack, "attack", DEFAULT_SITES)
     bad = [a for a in attacks.values() if a not in ATTACKS]
     if bad:
@@ -184,6 +197,7 @@ def simulate(
         speeds=speeds, attacks=attacks, sync=sync, sml=not no_sml, plaintext=plaintext,  # type: ignore[arg-type]
         target_auroc=target_auroc, stop_at_target=target_auroc is not None,
         max_seconds=max_seconds, planned_updates=planned_updates,
+        verdict_timeout_ms=verdict_timeout_ms,
         out=str(out), ledger=ledger,  # type: ignore[arg-type]
         sync_round_seconds=SimConfig.model_fields["sync_round_seconds"].default
         if sync_round_seconds is None else sync_round_seconds,

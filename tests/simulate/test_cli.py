@@ -256,3 +256,28 @@ def test_the_summary_gives_each_sites_final_auroc_on_its_own_rows(
         "switzerland n/a (n=21, 21 positive)"
     ) in text
     assert "own held-out rows" not in _summary(tmp_path, monkeypatch, versions=[version])
+
+
+def test_a_verdict_timeout_reaches_the_published_task(monkeypatch: pytest.MonkeyPatch) -> None:
+    # SimConfig.verdict_timeout_ms had no option: a simulation's task never had a timeout
+    from consortium.federation.publish import task_record
+    from consortium.simulate.setup import task_params
+
+    digest = "0" * 64
+    timed = _config_of(monkeypatch, ["--verdict-timeout-ms", "5000"])
+    plain = _config_of(monkeypatch, [])
+
+    # the record the simulation's admin submits with PublishTask (setup.create_consortium)
+    assert task_record(task_params(timed), digest, digest)["verdict_timeout_ms"] == 5000
+    assert plain.verdict_timeout_ms == 0  # off, as before
+    assert "verdict_timeout_ms" not in task_record(task_params(plain), digest, digest)
+
+
+@pytest.mark.usefixtures("no_run")
+@pytest.mark.parametrize("value", ["-1", "-5000", str(2**40 + 1)])
+def test_a_verdict_timeout_out_of_range_is_refused(value: str) -> None:
+    result = runner.invoke(app, ["simulate", "--verdict-timeout-ms", value])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert f"--verdict-timeout-ms {value}: give 0 (no timeout, the default)" in text
+    assert "e.g. --verdict-timeout-ms 30000 (nothing was run)" in text
