@@ -1,7 +1,7 @@
 """Consortium identities: the CA, member certificates with roles, Fabric MSP folders, signatures.
 
-Public API: `Identity`, `load_identity`, `verify_signature`, `CertificateAuthority`, `write_msp`,
-and `ROLES`.
+Public API: `Identity`, `load_identity`, `load_certificate`, `verify_signature`,
+`CertificateAuthority`, `write_msp`, and `ROLES`.
 """
 
 from consortium.identity.ca import CertificateAuthority, write_msp, write_private_key
@@ -13,6 +13,7 @@ from consortium.identity.identity import (
     cert_attributes,
     cert_roles,
     is_low_s,
+    load_certificate,
     load_identity,
     verify_signature,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "cert_attributes",
     "cert_roles",
     "is_low_s",
+    "load_certificate",
     "load_identity",
     "verify_signature",
     "write_msp",

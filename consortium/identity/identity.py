@@ -37,6 +37,7 @@ __all__ = [
     "cert_member_id",
     "cert_roles",
     "is_low_s",
+    "load_certificate",
     "load_identity",
     "verify_signature",
 ]
@@ -162,6 +163,18 @@ def _single_file(folder: Path) -> Path:
     if len(files) != 1:
         raise IdentityError(f"expected exactly one file in {folder}, found {len(files)}")
     return files[0]
+
+
+def load_certificate(msp_dir: str | Path) -> str:
+    """The certificate (PEM) of a Fabric MSP folder's ``signcerts/``, without its private key: what
+    registering a member on the ledger needs, and all an admin holds of the other members'."""
+    signcerts = Path(msp_dir) / "signcerts"
+    cert_pem = _single_file(signcerts).read_text()
+    try:
+        x509.load_pem_x509_certificate(cert_pem.encode())
+    except ValueError as exc:
+        raise IdentityError(f"cannot read the certificate in {signcerts}: {exc}") from exc
+    return cert_pem
 
 
 def load_identity(msp_dir: str | Path, msp_id: str = DEFAULT_MSP_ID) -> Identity:

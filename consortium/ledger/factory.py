@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from consortium.config import ConfigError, ConsortiumConfig
-from consortium.identity import Identity, IdentityError, load_identity
+from consortium.identity import Identity, IdentityError, load_certificate, load_identity
 from consortium.ledger.base import Contract, Ledger, TxResult
 
 __all__ = ["bootstrap_ledger", "default_contract", "genesis_args", "open_ledger"]
@@ -74,13 +74,13 @@ def open_ledger(
 
 
 def genesis_args(config: ConsortiumConfig) -> dict[str, Any]:
-    """`Bootstrap` arguments registering every member of the directory."""
+    """`Bootstrap` arguments registering every member of the directory (certificates only: an
+    admin's copy need not hold the other members' private keys)."""
     members = []
     for member_id, entry in sorted(config.members.items()):
-        identity = load_identity(config.member_msp(member_id), msp_id=entry.msp_id)
         members.append(
             {
-                "cert_pem": identity.cert_pem,
+                "cert_pem": load_certificate(config.member_msp(member_id)),
                 "member_id": member_id,
                 "msp_id": entry.msp_id,
                 "roles": sorted(entry.roles),

@@ -156,6 +156,29 @@ def test_member_commands_without_the_admins_key_are_refused_before_anything_is_d
     assert {p: p.read_bytes() for p in copy.rglob("*") if p.is_file()} == before
 
 
+def test_an_admin_adds_a_member_without_holding_the_other_members_keys(
+    demo: Path, tmp_path: Path
+) -> None:
+    """The admin's copy holds the admin's key, not the hospitals': `member add` read every
+    member's private key to take its certificate, and crashed with an IdentityError."""
+    import shutil
+
+    copy = tmp_path / "admin-copy"
+    shutil.copytree(demo, copy)
+    for keystore in (copy / "members").glob("*/msp/keystore"):
+        if keystore.parent.parent.name != "admin":
+            shutil.rmtree(keystore)
+
+    result = runner.invoke(
+        app, ["member", "add", "zurich2", "--role", "hospital", "-C", str(copy)], terminal_width=400
+    )
+
+    assert result.exit_code == 0, result.output
+    config = ConsortiumConfig.load(copy)
+    members = open_ledger(config, "admin").evaluate("ListMembers", {})
+    assert "zurich2" in {m["member_id"] for m in members}
+
+
 def test_auditor_cannot_act_as_admin(demo: Path) -> None:
     config = ConsortiumConfig.load(demo)
     ethics = open_ledger(config, "ethics")
