@@ -6,7 +6,8 @@ Each value is decoded by ``json``'s own decoder (``raw_decode`` over a sliding b
 characters between values (``{``, ``,``, ``:``, ``[``, ``]``, ``}``) are checked here. Where the
 text stops being JSON, :class:`JSONBreak` says so as ``json.loads`` of the whole text would: the
 same message at the same line, column and character. A character that is not UTF-8 (a byte kept
-by ``surrogateescape``) ends the text there, as a break.
+by ``surrogateescape``) ends the text there, as a break. White space between values is dropped as
+it is skipped, so that a long run of it (hundreds of MB of newlines) is not held either.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ _NOT_SPACE = re.compile(r"[^ \t\n\r]")  # JSON's white space, not str.isspace's
 # a literal such as "-Infinity", a \uXXXX escape pair): it is decoded again with more text.
 MARGIN = 16
 EXCERPT = 1000  # at most this many characters after a break are kept in its excerpt
-OBJECT, MEMBER, ARRAY, ELEMENT, CLOSED = "{", '{"":0', "[", "[0", "{}"  # what comes before
+# What comes before, as json.loads would see it (a structure error is worded by it)
+OBJECT, MEMBER, ARRAY, ELEMENT, CLOSED = "{", '{"":0', "[", "[0", "{}"
+NAME, COLON, MEMBER_COMMA, ELEMENT_COMMA = '{""', '{"":', '{"":0,', "[0,"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +67,7 @@ class JSONBreak(Exception):
     ``error`` is worded as the reader words an error of a whole text (json's message with its
     line, column and char; ``not valid UTF-8 (character N ...)``; nesting, long numbers),
     ``where`` is ``line L column C`` of the break, ``excerpt`` the text from the end of the last
-    value read to a little past the break."""
+    value read (or of white space of a chunk or more skipped since) to a little past the break."""
 
     def __init__(self, error: str, where: str, excerpt: str) -> None:
         super().__init__(error)
@@ -97,9 +100,11 @@ def _members(text: _Buffer, streamed: str) -> Iterator[Event]:
         if text.skip() != '"':
             raise text.structure_error()
         key = text.value()
+        text.follows(NAME)
         if text.skip() != ":":
             raise text.structure_error()
         text.at += 1
+        text.follows(COLON)
         if key == streamed and text.skip() == "[":
             yield ArrayStart(key)
             text.step(ARRAY)
@@ -113,6 +118,7 @@ def _members(text: _Buffer, streamed: str) -> Iterator[Event]:
         if text.skip() != ",":
             raise text.structure_error()
         text.at += 1
+        text.follows(MEMBER_COMMA)
 
 
 def _elements(text: _Buffer) -> Iterator[Element]:
@@ -130,30 +136,37 @@ def _elements(text: _Buffer) -> Iterator[Element]:
         if text.skip() != ",":
             raise text.structure_error()
         text.at += 1
+        text.follows(ELEMENT_COMMA)
 
 
 class _Buffer:
     """The text of a handle from the end of the last value read (``start``) on, read in chunks;
-    ``at`` is the next character to look at. Positions reported are those of the whole text."""
+    ``at`` is the next character to look at; ``before`` stands for the text up to ``after`` and
+    only white space lies between ``after`` and ``at``. Positions reported are those of the whole
+    text."""
 
     def __init__(self, handle: IO[str], chunk: int) -> None:
         self.handle, self.chunk = handle, max(1, chunk)
         self.text = ""
-        self.at = self.start = 0
-        self.before = OBJECT  # what a structure error's json.loads sees before text[start:]
+        self.at = self.start = self.after = 0
+        self.before = OBJECT  # what a structure error's json.loads sees before text[after:]
         self.offset, self.line, self.column = 0, 1, 1  # of text[0] in the whole text
         self.ended = False
         self.bad: int | None = None  # whole-text offset of a character that is not UTF-8
         self.after_bad = ""  # the text from there on that was read (for the excerpt)
 
     def skip(self) -> str:
-        """The next character that is not white space ("" at the end of the text)."""
+        """The next character that is not white space ("" at the end of the text). Once a chunk
+        or more of white space is skipped it is dropped, and what was held before it with it (a
+        break's excerpt starts after it then), so that a run of it is not held whole."""
         while True:
             found = _NOT_SPACE.search(self.text, self.at)
             if found is not None:
                 self.at = found.start()
                 return self.text[self.at]
             self.at = len(self.text)
+            if self.at - self.after >= self.chunk:
+                self.start = self.after = self.at
             if not self.read():
                 return ""
 
@@ -164,7 +177,13 @@ class _Buffer:
 
     def mark(self, before: str) -> None:
         """A value (or bracket) ends at ``at``: what follows starts from here."""
-        self.start, self.before = self.at, before
+        self.start = self.after = self.at
+        self.before = before
+
+    def follows(self, before: str) -> None:
+        """What comes from ``at`` on follows what ``before`` stands for (a member's name, a
+        comma, a colon), so that the white space that comes next may be dropped."""
+        self.after, self.before = self.at, before
 
     def read(self, *, grow: bool = False) -> bool:
         """Read a chunk (with ``grow``, as much as is held, so that a value decoded again and
@@ -193,7 +212,8 @@ class _Buffer:
         else:
             self.column += count
         self.offset += count
-        self.text, self.at, self.start = self.text[count:], self.at - count, self.start - count
+        self.text = self.text[count:]
+        self.at, self.start, self.after = self.at - count, self.start - count, self.after - count
 
     def value(self) -> Any:
         """Decode the JSON value that comes next and go past it."""
@@ -225,12 +245,15 @@ class _Buffer:
 
     def structure_error(self) -> JSONBreak:
         """The break at ``at`` between values: json's own error for what came before (as a
-        short stand-in) and the text from ``start`` to the character at ``at``."""
-        stand_in = self.before + self.text[self.start : self.at + 1]
+        short stand-in) and the white space from ``after`` to the character at ``at``. json
+        reports it at that character (or at the end of the text), so the white space dropped
+        before it moves nothing. (Python 3.13's json reports a trailing comma at the comma, in
+        ``before``; the project runs on 3.11, whose json does not.)"""
+        stand_in = self.before + self.text[self.after : self.at + 1]
         try:
             json.loads(stand_in)
         except json.JSONDecodeError as exc:
-            return self.json_break(exc.msg, self.start + exc.pos - len(self.before))
+            return self.json_break(exc.msg, self.after + exc.pos - len(self.before))
         return self.json_break("Expecting value", self.at)  # not reached: stand_in is cut short
 
     def json_break(self, message: str, index: int) -> JSONBreak:
