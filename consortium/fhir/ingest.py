@@ -166,7 +166,7 @@ def ingest(
     with _exclusive(out_dir):
         _check_same_site(out_dir, site)  # again: a run that just ended may have written its report
         _clear_partial(out_dir)
-        key = _key(key_path or out_dir / "secrets" / "pseudonym.key")
+        key = _site_key(out_dir, key_path)
         run = _Run(out_dir, definition, on_item)
         try:
             _read_all(files, run, progress)
@@ -233,12 +233,17 @@ def skipped_text(skipped: Mapping[str, int]) -> str:
     return f"; skipped {n} {files} not FHIR JSON/NDJSON: {each}{xml}"
 
 
+def _earlier(out: Path, field: str) -> object:
+    """``field`` of the report an earlier run left in ``out``, or None."""
+    try:
+        return json.loads((out / "report.json").read_text(encoding="utf-8")).get(field)
+    except (OSError, ValueError, AttributeError):
+        return None  # no earlier report that says whose folder it is
+
+
 def _check_same_site(out: Path, site: str) -> None:
     """An output folder holds one site's cohort and pseudonym key: refuse another site's."""
-    try:
-        earlier = json.loads((out / "report.json").read_text(encoding="utf-8")).get("site")
-    except (OSError, ValueError, AttributeError):
-        return  # no earlier report that says whose folder it is
+    earlier = _earlier(out, "site")
     if earlier and earlier != site:
         raise UserError(
             f"--out {out} holds the cohort and pseudonym key of site {earlier!r}; ingest "
@@ -303,6 +308,34 @@ def _commit(out: Path) -> None:
     shutil.rmtree(earlier, ignore_errors=True)
     (out / ".cohort.parquet.partial").replace(out / "cohort.parquet")
     (out / ".report.json.partial").replace(out / "report.json")
+
+
+def _site_key(out: Path, key_path: Path | None) -> bytes:
+    """The pseudonym key for a run into ``out``: the one its earlier cohort was made with.
+
+    The pids decide the held-out split (`learning.data.holdout_split`) and link a patient across
+    exports: a new key, from a mistyped ``--key`` or a deleted default key file, would move rows
+    between training and held-out. Refused before a key is created or anything is replaced."""
+    default = out / "secrets" / "pseudonym.key"
+    path = key_path or default
+    earlier = _earlier(out, "key_fingerprint")
+    if not earlier:  # a first run (or a report without a key): any key, created if absent
+        return _key(path)
+    why = (
+        f"{out} holds a cohort made with the key {earlier}, and another key gives every patient "
+        "another pid (moving rows between training and held-out)"
+    )
+    what = (
+        f"give the key file it was made with (--key FILE, or restore {default} from its "
+        "backup), or ingest into a new --out folder; nothing was changed"
+    )
+    if not path.exists():
+        raise UserError(f"the pseudonym key {path} does not exist, but {why}: {what}")
+    key = _key(path)
+    if fingerprint(key) != earlier:
+        found = fingerprint(key)
+        raise UserError(f"the pseudonym key {path} is the key {found}, but {why}: {what}")
+    return key
 
 
 def _key(path: Path) -> bytes:
