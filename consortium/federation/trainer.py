@@ -30,7 +30,14 @@ from consortium.federation.pacing import PacingPlan, epsilon_decimal, plan_pacin
 from consortium.federation.session import Session
 from consortium.ledger.base import TxResult
 
-__all__ = ["apply_attack", "budget_left", "site_budget", "train_step", "trains_no_more"]
+__all__ = [
+    "apply_attack",
+    "budget_left",
+    "planned_updates_sent",
+    "site_budget",
+    "train_step",
+    "trains_no_more",
+]
 
 Arrays = OrderedDict[str, np.ndarray]
 
@@ -209,6 +216,30 @@ def trains_no_more(s: Session) -> bool:
     retried at the next version, but until then nothing of its own comes, and a delta that comes
     later is a reference like any other."""
     return not budget_left(_subs(s), s.settings.planned_updates, cap_fixed=True)
+
+
+def planned_updates_sent(s: Session) -> str | None:
+    """One line for the admin once this hospital has sent, and revealed, every update its ε
+    budget was paced over, else None.
+
+    The pacing makes the planned updates fit the budget, so training normally ends here without the
+    accountant refusing anything. A refusal is not this: it prints its own reason (`train_step`),
+    and the ledger's code for a refused submission is in the node's transaction lines."""
+    if "hospital" not in s.roles or s.cohort is None:
+        return None
+    records = list(_subs(s).values())
+    sent = [r for r in records if r.get("update_id")]
+    refused = any(r.get("status") in ("spent", "refused") or r.get("code") for r in records)
+    if refused or len(sent) < s.settings.planned_updates:
+        return None
+    if not all(r.get("revealed") for r in sent):
+        return None  # the last reveal is still to be sent
+    so_far = max((Decimal(r["epsilon"]) for r in sent if r.get("epsilon")), default=Decimal(0))
+    return (
+        f"{s.member_id}: sent the {len(sent)} updates its ε budget was paced over (ε so far "
+        f"{so_far} of {s.task()['epsilon_budget']} on task {s.task_id}): it trains no more on "
+        "this task, and the node goes on with its other work"
+    )
 
 
 def _prepare(s: Session, height: int, head: dict[str, Any], subs: dict[str, Any]) -> None:

@@ -31,7 +31,7 @@ from consortium.federation.aggregator import aggregate_step, attested_gain, clos
 from consortium.federation.attester import attest_step
 from consortium.federation.sealer import seal_step
 from consortium.federation.session import Session
-from consortium.federation.trainer import train_step
+from consortium.federation.trainer import planned_updates_sent, train_step
 from consortium.federation.verifier import verify_step
 from consortium.ledger.base import CommittedTx
 
@@ -84,6 +84,7 @@ class Node:
     def __init__(self, session: Session, report: Callable[[str], None] | None = None) -> None:
         self.s = session
         self._report = report  # one line per transaction of this member, as the ledger took it
+        self._said_trained = False  # `planned_updates_sent`'s line is said once per process
 
     def _events(self) -> dict[str, Any]:
         blank = {"next_block": 0, "updates": [], "aggregates": [], "proposals": []}
@@ -170,6 +171,7 @@ class Node:
     def step(self) -> bool:
         """One pass over every role's work; True when something was done."""
         self.follow()
+        self._say_when_trained()
         doc = self._events()
         did = train_step(self.s)
         did = verify_step(self.s, doc["updates"][-200:]) or did
@@ -177,6 +179,16 @@ class Node:
         did = seal_step(self.s, doc["aggregates"][-20:], doc["proposals"]) or did
         did = attest_step(self.s, doc["proposals"][-20:]) or did
         return did
+
+    def _say_when_trained(self) -> None:
+        """Say once that this hospital has sent all its planned updates (after the transaction
+        lines of the last one): without it, a node done training looks like one that is stuck."""
+        if self._said_trained or self._report is None:
+            return
+        line = planned_updates_sent(self.s)
+        if line is not None:
+            self._said_trained = True
+            self._report(line)
 
     def run(self, until: Callable[[], bool] | None = None) -> None:
         """Step until ``until()`` is true (forever when None)."""
