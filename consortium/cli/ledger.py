@@ -141,7 +141,7 @@ def show_command(
     from rich.table import Table
 
     from consortium.ledger.contract.contract import TRANSACTIONS
-    from consortium.ledger.embedded.audit import read_blocks, read_transactions
+    from consortium.ledger.embedded.audit import member_ids, read_blocks, read_transactions
 
     if last < 0:
         fail(f"--last {last}: give a number of recent blocks, or 0 for every block")
@@ -156,8 +156,12 @@ def show_command(
                 config.ledger_path, start_block=start, fn=fn, creator=creator, invalid_only=invalid
             )
         )
+        members = member_ids(config.ledger_path) if creator and not txs else []
     except (sqlite3.DatabaseError, json.JSONDecodeError, KeyError) as exc:
         _unreadable(config, exc)
+    if creator and not txs and creator not in members:  # a typo, not a quiet member
+        known = ", ".join(members)
+        fail(f"no member {creator!r} on the ledger (members: {known}); check --creator")
     table = Table("block", "tx", "time (UTC)", "creator", "fn", "code", "tx id", "why refused")
     for tx in txs:
         code = tx.code if tx.code == "VALID" else f"[red]{tx.code}[/]"

@@ -262,13 +262,21 @@ def test_show_says_why_each_refused_transaction_was_refused(demo: Path) -> None:
     [
         (["--last", "-1"], "--last"),
         (["--fn", "SubmitUpdates"], "SubmitUpdate"),
+        (["--creator", "clevland", "--last", "0"], "no member 'clevland' on the ledger"),
     ],
 )
 def test_show_refuses_what_would_silently_list_nothing_or_everything(
     demo: Path, args: list[str], says: str
 ) -> None:
     code, output = _invoke("ledger", "show", "-C", str(demo), *args)
-    assert code == 2 and says in output and "error:" in output, output
+    assert code == 2 and says in " ".join(output.split()) and "error:" in output, output
+
+
+def test_show_lists_nothing_for_a_member_without_transactions(demo: Path) -> None:
+    """A member that sent nothing in the blocks shown is no typo: an empty table, exit 0."""
+    code, output = _invoke("ledger", "show", "-C", str(demo), "--creator", "agg")
+    assert code == 0, output
+    assert output.splitlines()[-1].endswith("0 transactions matching --creator agg")
 
 
 def test_export_refuses_a_negative_first_block(demo: Path, tmp_path: Path) -> None:

@@ -20,7 +20,14 @@ from consortium.canonical import canonical_json, sha256_hex
 from consortium.ledger.embedded.certs import CertValidator
 from consortium.ledger.embedded.schema import connect
 
-__all__ = ["AuditTx", "BlockSummary", "export_transactions", "read_blocks", "read_transactions"]
+__all__ = [
+    "AuditTx",
+    "BlockSummary",
+    "export_transactions",
+    "member_ids",
+    "read_blocks",
+    "read_transactions",
+]
 
 
 class BlockSummary(BaseModel):
@@ -74,6 +81,18 @@ def read_blocks(path: Path | str, last: int | None = None) -> list[BlockSummary]
             )
         )
     return out
+
+
+def member_ids(path: Path | str) -> list[str]:
+    """The ids of the members the stored world state holds (``member/<id>``), revoked included."""
+    conn = connect(path)
+    try:
+        rows = conn.execute(
+            "SELECT key FROM state WHERE key >= 'member/' AND key < 'member0' ORDER BY key"
+        ).fetchall()
+    finally:
+        conn.close()
+    return [str(key).removeprefix("member/") for (key,) in rows]
 
 
 def _decode(row: tuple[Any, ...]) -> AuditTx:
