@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from consortium.blobs import check_blob_url
 from consortium.identity import DEFAULT_MSP_ID
 
 __all__ = [
@@ -61,6 +62,12 @@ class BlobsConfig(_Strict):
     """Where encrypted updates and models are stored (``file://`` relative to the directory)."""
 
     url: str = "file://blobs"
+
+    @field_validator("url")
+    @classmethod
+    def _a_store(cls, url: str) -> str:
+        check_blob_url(url)
+        return url
 
 
 class MemberEntry(_Strict):

@@ -31,6 +31,7 @@ __all__ = [
     "BlobNotFoundError",
     "BlobStore",
     "LocalBlobStore",
+    "check_blob_url",
     "check_digest",
     "open_blob_store",
 ]
@@ -38,24 +39,33 @@ __all__ = [
 DEFAULT_BLOB_URL = "file://blobs"
 
 
+def check_blob_url(url: str) -> None:
+    """Raise ValueError, saying what to write, unless ``url`` names a store `open_blob_store` opens
+    (read with consortium.toml, so that a typo is refused before any command uses it)."""
+    parsed = urlparse(url)
+    if parsed.scheme in ("", "file"):
+        if not ((parsed.netloc + parsed.path) if parsed.scheme == "file" else url):
+            raise ValueError(f"blob store URL {url!r} names no directory; try {DEFAULT_BLOB_URL}")
+    elif parsed.scheme == "s3":
+        if not parsed.netloc:
+            raise ValueError(f"blob store URL {url!r} names no bucket; use s3://bucket/prefix")
+    else:
+        raise ValueError(
+            f"blob store URL {url!r}: unknown scheme {parsed.scheme!r}; use file://DIR or "
+            "s3://BUCKET/PREFIX"
+        )
+
+
 def open_blob_store(
     url: str, base_dir: str | os.PathLike[str], *, endpoint_url: str | None = None
 ) -> BlobStore:
     """Open the blob store named by ``url`` (see the module docstring)."""
+    check_blob_url(url)
     parsed = urlparse(url)
-    if parsed.scheme in ("", "file"):
-        raw = (parsed.netloc + parsed.path) if parsed.scheme == "file" else url
-        if not raw:
-            raise ValueError(f"blob store URL {url!r} names no directory; try {DEFAULT_BLOB_URL}")
-        path = Path(raw)
-        return LocalBlobStore(path if path.is_absolute() else Path(base_dir) / path)
     if parsed.scheme == "s3":
-        if not parsed.netloc:
-            raise ValueError(f"blob store URL {url!r} names no bucket; use s3://bucket/prefix")
         from consortium.blobs.s3 import S3BlobStore
 
         endpoint = endpoint_url or os.environ.get("CONSORTIUM_S3_ENDPOINT_URL") or None
         return S3BlobStore(parsed.netloc, parsed.path, endpoint_url=endpoint)
-    raise ValueError(
-        f"blob store URL {url!r}: unknown scheme {parsed.scheme!r}; use file://DIR or s3://BUCKET/PREFIX"
-    )
+    path = Path((parsed.netloc + parsed.path) if parsed.scheme == "file" else url)
+    return LocalBlobStore(path if path.is_absolute() else Path(base_dir) / path)

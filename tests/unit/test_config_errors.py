@@ -37,3 +37,24 @@ def test_a_folder_without_consortium_toml_is_named(tmp_path: Path) -> None:
     error = _error(["ledger", "verify", "-C", str(tmp_path / "site-data")])
     assert f"{tmp_path / 'site-data'} holds no consortium.toml" in error
     assert "consortium init" in error
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("fle://blobs", "unknown scheme 'fle'"),
+        ("s3://", "names no bucket"),
+        ("file://", "names no directory"),
+    ],
+)
+def test_a_blob_store_url_that_names_no_store_is_refused_when_the_file_is_read(
+    tmp_path: Path, url: str, says: str
+) -> None:
+    """A mistyped [blobs] url made `model pull` and `task publish` end in a traceback; it is
+    refused with every other mistake in consortium.toml, naming the file."""
+    (tmp_path / "consortium.toml").write_text(f'name = "c"\n[blobs]\nurl = "{url}"\n')
+
+    error = _error(["model", "pull", "-C", str(tmp_path), "--member", "a", "--out", "m"])
+
+    assert error.startswith(f"error: {tmp_path / 'consortium.toml'} is not a valid")
+    assert says in error and "Traceback" not in error
