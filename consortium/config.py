@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from consortium.blobs import check_blob_url
 from consortium.identity import DEFAULT_MSP_ID
@@ -24,9 +24,22 @@ __all__ = [
     "FabricConfig",
     "LedgerConfig",
     "MemberEntry",
+    "validation_text",
 ]
 
 CONFIG_NAME = "consortium.toml"
+
+
+def validation_text(exc: ValidationError, most: int = 3) -> str:
+    """pydantic's errors in one line, each as ``key.path: why`` (at most ``most``, then how many
+    more): its own report spans lines, with input types and a link to its documentation."""
+    found = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"])
+        why = error["msg"].removeprefix("Value error, ")
+        found.append(f"{where}: {why}" if where else why)  # no key: a check of the whole file
+    more = f" (and {len(found) - most} more)" if len(found) > most else ""
+    return "; ".join(found[:most]) + more
 
 
 class ConfigError(ValueError):
@@ -103,6 +116,10 @@ class ConsortiumConfig(_Strict):
         try:
             data = tomllib.loads(path.read_text())
             config = cls.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(
+                f"{path} is not a valid {CONFIG_NAME}: {validation_text(exc)}"
+            ) from exc
         except (tomllib.TOMLDecodeError, ValueError) as exc:
             raise ConfigError(f"{path} is not a valid {CONFIG_NAME}: {exc}") from exc
         config.root = path.parent.resolve()

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from consortium.config import validation_text
 from consortium.federation.checks import Thresholds
 from consortium.privacy.site import SiteBudget
 
@@ -129,6 +130,8 @@ def load_settings(member_dir: Path) -> NodeSettings:
         return NodeSettings()
     try:
         return NodeSettings.model_validate(tomllib.loads(path.read_text()))
+    except ValidationError as exc:
+        raise ValueError(f"{path} is not a valid {SETTINGS_NAME}: {validation_text(exc)}") from exc
     except (tomllib.TOMLDecodeError, ValueError) as exc:
         raise ValueError(f"{path} is not a valid {SETTINGS_NAME}: {exc}") from exc
 

@@ -169,3 +169,25 @@ def test_the_node_holds_out_the_fold_its_settings_name(tmp_path: Path) -> None:
 
     assert every_row is not None
     assert rows(np.concatenate(held)) == rows(every_row)  # the five folds hold out each row once
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("planed_updates = 4\n", "planed_updates: Extra inputs are not permitted"),
+        ('planned_updates = "x"\n', "planned_updates: Input should be a valid integer"),
+        ("[verifier]\nmin_reference = 0\n", "verifier.min_reference: "),
+    ],
+)
+def test_a_setting_refused_is_named_in_one_line(tmp_path: Path, text: str, says: str) -> None:
+    """pydantic's report (a count, an indented location, a URL to its docs) was printed as it is,
+    over four lines: the node's `error:` line is one line naming the file, the key and why."""
+    (tmp_path / "node.toml").write_text(text)
+
+    with pytest.raises(ValueError) as err:
+        load_settings(tmp_path)
+
+    message = str(err.value)
+    assert "\n" not in message and "errors.pydantic.dev" not in message
+    assert message.startswith(f"{tmp_path / 'node.toml'} is not a valid node.toml: ")
+    assert says in message

@@ -58,3 +58,13 @@ def test_a_blob_store_url_that_names_no_store_is_refused_when_the_file_is_read(
 
     assert error.startswith(f"error: {tmp_path / 'consortium.toml'} is not a valid")
     assert says in error and "Traceback" not in error
+
+
+def test_a_consortium_toml_mistake_is_named_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "consortium.toml").write_text('name = "c"\n[ledger]\nbackend = "fabirc"\n')
+
+    result = CliRunner().invoke(app, ["ledger", "verify", "-C", str(tmp_path)], terminal_width=400)
+
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and "errors.pydantic.dev" not in result.output
+    assert "ledger.backend: Input should be 'embedded' or 'fabric'" in result.output
