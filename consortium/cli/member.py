@@ -31,6 +31,12 @@ ConsortiumDir = Annotated[
 AsMember = Annotated[
     str, typer.Option("--as", help="The admin identity that signs (its private key must be here).")
 ]
+# What to do when the ledger refuses a member change signed by --as (the contract's codes)
+ADVICE = {
+    "MISSING_ROLE": "; sign as an admin of the consortium (--as NAME)",
+    "MEMBER_REVOKED": "; the signer is revoked: sign as an active admin (--as NAME)",
+    "MEMBER_EXISTS": "; choose another name (the ledger never reuses a member id)",
+}
 ReadAs = Annotated[
     str,
     typer.Option("--as", help="The identity to read the ledger as (its private key must be here)."),
@@ -96,7 +102,10 @@ def add_command(
     if not result.valid:
         ledger.close()
         remove_member_identity(config, name)
-        fail(f"the ledger refused the registration: {result.code}: {result.message}")
+        fail(
+            f"the ledger refused the registration: {result.code}: {result.message}"
+            f"{ADVICE.get(result.code, '')}; the identity issued for {name!r} was removed"
+        )
     config.save()
     try:
         keys = _share_keys_with(config, ledger, as_member, name, role)
@@ -155,14 +164,18 @@ def revoke_command(
     config = _config(consortium)
     require_key(config, as_member, role="admin")
     ledger = _ledger(config, as_member)
-    known = sorted(m["member_id"] for m in ledger.evaluate("ListMembers", {}))
-    if name not in known:  # a typo: refused before anything is signed, so the ledger gains nothing
+    status = {m["member_id"]: m["status"] for m in ledger.evaluate("ListMembers", {})}
+    if status.get(name) != "active":  # refused before anything is signed: the ledger gains nothing
         ledger.close()
-        fail(f"no member {name!r} on the ledger (members: {', '.join(known)}); nothing was sent")
+        if name in status:
+            fail(f"member {name!r} is revoked already; nothing was sent")
+        known = ", ".join(sorted(status))
+        fail(f"no member {name!r} on the ledger (members: {known}); nothing was sent")
     result = ledger.submit("RevokeMember", {"member_id": name})
     ledger.close()
     if not result.valid:
-        fail(f"the ledger refused the revocation: {result.code}: {result.message}")
+        advice = ADVICE.get(result.code, "")
+        fail(f"the ledger refused the revocation: {result.code}: {result.message}{advice}")
     if name in config.members:
         config.members[name].revoked = True
         config.save()

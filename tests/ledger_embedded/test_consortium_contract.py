@@ -289,3 +289,35 @@ def test_export_refuses_a_negative_first_block(demo: Path, tmp_path: Path) -> No
     assert code == 2, output
     assert "--from-block -5 is negative" in " ".join(output.split())
     assert not out.exists()
+
+
+def test_a_member_added_or_revoked_by_no_admin_is_told_to_sign_as_one(demo: Path) -> None:
+    """The ledger's MISSING_ROLE said who lacked the role, not what to do."""
+    code, added = _invoke(
+        "member", "add", "rogue2", "--role", "hospital", "--as", "cleveland", "-C", str(demo)
+    )
+    assert code == 2, added
+    code, revoked = _invoke("member", "revoke", "hungary", "--as", "cleveland", "-C", str(demo))
+    assert code == 2, revoked
+    for output in (added, revoked):
+        text = " ".join(output.split())
+        assert "MISSING_ROLE" in text and "sign as an admin of the consortium (--as NAME)" in text
+    assert "the identity issued for 'rogue2' was removed" in " ".join(added.split())
+
+
+def test_revoking_a_revoked_member_is_refused_before_anything_is_signed(demo: Path) -> None:
+    """Like a name the ledger does not hold: the ledger gains no refused transaction."""
+    code, output = _invoke("member", "add", "bern", "--role", "verifier", "-C", str(demo))
+    assert code == 0, output
+    code, output = _invoke("member", "revoke", "bern", "-C", str(demo))
+    assert code == 0, output
+    config = ConsortiumConfig.load(demo)
+    ledger = open_ledger(config, "ethics")
+    height = ledger.height()
+
+    code, output = _invoke("member", "revoke", "bern", "-C", str(demo))
+
+    assert code == 2, output
+    assert "'bern' is revoked already" in " ".join(output.split())
+    assert ledger.height() == height
+    ledger.close()
