@@ -38,8 +38,12 @@ ADVICE = {
     "MEMBER_EXISTS": "; choose another name (the ledger never reuses a member id)",
 }
 ReadAs = Annotated[
-    str,
-    typer.Option("--as", help="The identity to read the ledger as (its private key must be here)."),
+    str | None,
+    typer.Option(
+        "--as",
+        help="The identity to read the ledger as [default: the first by name whose private key "
+        "is here].",
+    ),
 ]
 
 
@@ -184,13 +188,21 @@ def revoke_command(
 
 @member_app.command("list")
 def list_command(
-    as_member: ReadAs = "admin",
+    as_member: ReadAs = None,
     consortium: ConsortiumDir = Path("."),
 ) -> None:
     """Members as registered on the ledger (roles and status)."""
+    from consortium.cli._identity import any_keyed_identity, require_key
+    from consortium.config import ConfigError
+
     config = _config(consortium)
-    require_key(config, as_member)
-    ledger = _ledger(config, as_member)
+    try:  # read as `task list` reads: a member's or an auditor's copy holds only its own key
+        if as_member is not None:
+            require_key(config, as_member)
+        reader = as_member or any_keyed_identity(config)
+    except ConfigError as exc:
+        fail(str(exc))
+    ledger = _ledger(config, reader)
     members = ledger.evaluate("ListMembers", {})
     ledger.close()
     for m in members:

@@ -321,3 +321,23 @@ def test_revoking_a_revoked_member_is_refused_before_anything_is_signed(demo: Pa
     assert "'bern' is revoked already" in " ".join(output.split())
     assert ledger.height() == height
     ledger.close()
+
+
+def test_member_list_in_an_auditors_copy_reads_as_the_identity_whose_key_is_there(
+    demo: Path, tmp_path: Path
+) -> None:
+    """It read the ledger as 'admin' whatever the copy held, so a member's or an auditor's copy
+    needed --as; it now reads as `task list` does, the first identity whose key is there."""
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(demo, copy)
+    config = ConsortiumConfig.load(copy)
+    for name, entry in config.members.items():
+        if name != "ethics":
+            shutil.rmtree(config.resolve(entry.msp) / "keystore")
+
+    code, output = _invoke("member", "list", "-C", str(copy))
+
+    assert code == 0, output
+    assert any(line.split()[:2] == ["cleveland", "active"] for line in output.splitlines())
