@@ -259,6 +259,11 @@ def _check_out(out: Path, inputs: list[Path]) -> None:
                 f"--out {out} is inside the input folder {folder}; choose an output folder "
                 "outside the input, so that outputs are never read back as input"
             )
+    if out.exists() and not out.is_dir():
+        raise UserError(
+            f"--out {out} is a file: give a folder (ingest writes cohort.parquet, report.json and "
+            "quarantine/ in it)"
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -42,6 +42,7 @@ def test_completed_run_with_quarantine_exits_zero(tmp_path: Path) -> None:
         ("file", ["{tmp}/in", "--k", "0"], "--k must be at least 1"),
         ("blocked", ["{tmp}/in"], "cannot write to --out"),
         ("file", ["{tmp}/in", "--out-inside"], "inside the input folder"),
+        ("out-is-a-file", ["{tmp}/in"], "--out {tmp}/blocker is a file: give a folder"),
     ],
 )
 def test_runs_that_cannot_start_fail_with_one_line(
@@ -51,11 +52,11 @@ def test_runs_that_cannot_start_fail_with_one_line(
     out = tmp_path / "out"
     if setup != "none":
         folder.mkdir()
-    if setup in ("file", "blocked"):
+    if setup in ("file", "blocked", "out-is-a-file"):
         (folder / "a.json").write_text('{"resourceType": "Patient"}')
-    if setup == "blocked":
+    if setup in ("blocked", "out-is-a-file"):
         (tmp_path / "blocker").write_text("a file, not a folder")
-        out = tmp_path / "blocker" / "out"
+        out = tmp_path / "blocker" / ("out" if setup == "blocked" else "")
     if "--out-inside" in args:
         args = [a for a in args if a != "--out-inside"]
         out = folder / "out"
@@ -63,7 +64,7 @@ def test_runs_that_cannot_start_fail_with_one_line(
     code, output = _invoke(*argv, "--site", "s1", "--out", str(out))
     text = " ".join(output.split())  # the shared error printer may wrap long lines
     assert code != 0
-    assert text.startswith("error:") and message in text, output
+    assert text.startswith("error:") and message.format(tmp=tmp_path) in text, output
     assert text.count("error:") == 1
     assert (folder / "a.json").exists() or setup in ("none", "empty")
 
