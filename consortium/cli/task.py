@@ -32,9 +32,19 @@ def template_command(
     cohort: Annotated[str, typer.Option("--cohort", help="Cohort definition.")] = "heart",
 ) -> None:
     """Print a task's parameters with the defaults, as JSON to edit and then publish."""
-    from consortium.federation.publish import TaskParams
+    from pydantic import ValidationError
 
-    params = TaskParams(task_id=task_id, title=title or task_id, cohort=cohort)
+    from consortium.config import validation_text
+    from consortium.federation.publish import TaskParams, task_record
+    from consortium.fhir.cohort import CohortError
+
+    try:  # what `task publish` would refuse, refused before the file is written and edited
+        params = TaskParams(task_id=task_id, title=title or task_id, cohort=cohort)
+        task_record(params, "0" * 64, "0" * 64)
+    except ValidationError as exc:
+        fail(f"{validation_text(exc)} (nothing was printed)")
+    except CohortError as exc:
+        fail(f"--cohort: {exc} (nothing was printed)")
     typer.echo(json.dumps(params.model_dump(mode="json"), indent=2))
 
 

@@ -302,3 +302,21 @@ def test_a_verdict_timeout_enters_the_task_record_only_when_set() -> None:
 
     assert "verdict_timeout_ms" not in plain  # a chaincode from before the field takes it
     assert timed["verdict_timeout_ms"] == 30_000
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--task-id", "heart study"], "task_id: String should match pattern"),
+        (["--task-id", "t", "--cohort", "lung"], "unknown cohort 'lung'"),
+    ],
+)
+def test_task_template_refuses_what_publish_would(args: list[str], says: str) -> None:
+    """A template printed for a task id or cohort that `task publish` refuses: the mistake showed
+    only after the file was edited, at publish time. It is refused at once, with nothing printed
+    to redirect into task.json."""
+    result = runner.invoke(app, ["task", "template", *args], terminal_width=400)
+
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error: ") and says in result.output
+    assert '"task_id":' not in result.output
