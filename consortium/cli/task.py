@@ -62,7 +62,7 @@ def publish_command(
     """Build version 0 of the model, store it encrypted, and publish the task on the ledger."""
     from pydantic import ValidationError
 
-    from consortium.config import ConfigError, ConsortiumConfig
+    from consortium.config import ConfigError, ConsortiumConfig, validation_text
     from consortium.federation.publish import TaskParams, publish_task
     from consortium.fhir.cohort import CohortError
     from consortium.ledger.base import ContractError, LedgerRejected
@@ -77,9 +77,7 @@ def publish_command(
     except IsADirectoryError:
         fail(f"{params_file} is a folder: give the task's JSON file (`consortium task template`)")
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "task"
-        fail(f"{params_file}: {where}: {first['msg']} (fix the file and publish again)")
+        fail(f"{params_file}: {validation_text(exc)} (fix the file and publish again)")
     except CohortError as exc:
         fail(f"{params_file}: cohort: {exc} (fix the file and publish again)")
     except ConfigError as exc:
