@@ -10,10 +10,13 @@ composition of *every* history kept under the site's folders, plus the run, stay
 
 The folders are the node's state directory (one file per task) and the cohort's folder, where
 ``consortium train`` keeps the accountant of training on the cohort alone. The histories are
-composed exactly as one accountant composes a task's (`epsilon_of`: Opacus' PRV or RDP
-accountant over the concatenated ``(noise_multiplier, sample_rate, steps)`` entries), at the
-site's δ. Every task's sample rate is relative to the same training rows, so the composition is
-the one DP-SGD's analysis gives for those rows.
+composed as one accountant composes a task's (`epsilon_of` over the concatenated
+``(noise_multiplier, sample_rate, steps)`` entries), at the site's δ, by the site's accountant
+(``SiteBudget.accountant``: Opacus' PRV, whatever accountant each task chose). A task accounted
+with RDP (the task template's default) therefore shows, in the site's report, its PRV ε, usually
+below the RDP ε its node declares on the ledger: two bounds on the same training. Every task's
+sample rate is relative to the same training rows, so the composition is the one DP-SGD's
+analysis gives for those rows.
 
 The check and the reservation happen under an exclusive lock on the first folder, so two tasks
 trained at once cannot both pass the cap. Only the files count: a deleted task accountant is
