@@ -92,7 +92,10 @@ def verify_command(
             )
         pinned = (int(number), digest)
     columns = ("verify", BarColumn(), MofNCompleteColumn(), "blocks", TimeRemainingColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+    console = Console(stderr=True)
+    # a bar for a terminal only: piped (2>err.txt) even a hidden one would leave a blank line
+    quiet = not console.is_terminal
+    with Progress(*columns, console=console, transient=True, disable=quiet) as bar:
         task = bar.add_task("verify", total=None)
 
         def advance(done: int, total: int) -> None:

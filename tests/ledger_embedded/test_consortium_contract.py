@@ -341,3 +341,13 @@ def test_member_list_in_an_auditors_copy_reads_as_the_identity_whose_key_is_ther
 
     assert code == 0, output
     assert any(line.split()[:2] == ["cleveland", "active"] for line in output.splitlines())
+
+
+def test_verify_piped_to_files_writes_only_its_line(demo: Path) -> None:
+    """The progress bar is for a terminal: piped (``2>err.txt``, CliRunner) a hidden bar left a
+    blank line on stderr, before the OK line's silence or before an ``error:`` line."""
+    result = runner.invoke(app, ["ledger", "verify", "-C", str(demo)])
+
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    assert result.stdout.startswith("ledger OK: ") and result.stdout.count("\n") == 1
