@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from consortium.simulate.config import HeldOut, SimConfig, SimReport, SiteReport, VersionPoint
 from consortium.simulate.report import rejection_reasons, write_report
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def _e(verdict: str, reason: str) -> dict[str, str]:
@@ -114,15 +118,21 @@ def _report(tmp_path: Path) -> SimReport:
     ))  # fmt: skip
 
 
-def test_every_plot_labels_its_axes_and_marks_the_target_and_the_budget(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def saved(monkeypatch: pytest.MonkeyPatch) -> dict[str, Figure]:
+    """Every figure `write_report` saves, by file name, instead of the file."""
     from matplotlib.figure import Figure
 
-    saved: dict[str, Figure] = {}
+    figures: dict[str, Figure] = {}
     monkeypatch.setattr(
-        Figure, "savefig", lambda fig, path, **_: saved.update({Path(path).name: fig})
+        Figure, "savefig", lambda fig, path, **_: figures.update({Path(path).name: fig})
     )
+    return figures
+
+
+def test_every_plot_labels_its_axes_and_marks_the_target_and_the_budget(
+    tmp_path: Path, saved: dict[str, Figure]
+) -> None:
     write_report(_report(tmp_path), tmp_path / "out")
     auroc, updates, epsilon = (
         saved[n].axes[0] for n in ("auroc.png", "updates.png", "epsilon.png")
@@ -140,14 +150,8 @@ def test_every_plot_labels_its_axes_and_marks_the_target_and_the_budget(
 
 
 def test_the_per_site_plot_draws_each_sites_auroc_over_time_with_its_rows(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, saved: dict[str, Figure]
 ) -> None:
-    from matplotlib.figure import Figure
-
-    saved: dict[str, Figure] = {}
-    monkeypatch.setattr(
-        Figure, "savefig", lambda fig, path, **_: saved.update({Path(path).name: fig})
-    )
     report = _report(tmp_path)
     by_site = [{"cleveland": 0.70, "hungary": None}, {"cleveland": 0.75, "hungary": 0.6},
                {"cleveland": 0.80, "hungary": 0.65}]  # fmt: skip
@@ -171,14 +175,8 @@ def test_the_per_site_plot_draws_each_sites_auroc_over_time_with_its_rows(
 
 
 def test_a_report_from_before_the_per_site_aurocs_still_reads_and_plots_without_them(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, saved: dict[str, Figure]
 ) -> None:
-    from matplotlib.figure import Figure
-
-    saved: dict[str, Figure] = {}
-    monkeypatch.setattr(
-        Figure, "savefig", lambda fig, path, **_: saved.update({Path(path).name: fig})
-    )
     old = _report(tmp_path).model_dump()
     old.pop("held_out_by_site", None)
     for v in old["versions"]:
