@@ -367,8 +367,11 @@ def main() -> None:
         _analyse(args.analyse, args.check)
         return
     if args.sim:
-        _sim(args.seeds, args.attack, args.dump, args.demo_settings,
-             thresholds_from_pairs(args.verifier))  # fmt: skip
+        try:
+            verifier = thresholds_from_pairs(args.verifier)
+        except ValueError as exc:  # an unknown key, or a line such as nan (`Thresholds`)
+            parser.error(f"--verifier: {exc}")
+        _sim(args.seeds, args.attack, args.dump, args.demo_settings, verifier)
         return
     cohorts = {s: cohort_from_table(heart_cohort_table(s), "heart", 2000) for s in SITES}
     spec = ModelSpec(in_features=cohorts["va"].X_train.shape[1], hidden=(16,))

@@ -46,11 +46,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import get_args
+from typing import Annotated, Any, get_args
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from consortium.bounds import AtLeast0, Bounds, within_bounds
 from consortium.ledger.contract.records import Reason
 
 __all__ = [
@@ -69,34 +70,55 @@ __all__ = [
 
 REASONS: tuple[str, ...] = get_args(Reason)  # the contract's list: one definition of the codes
 
+# The ranges of the thresholds (`Thresholds`, `consortium.bounds`). A line that the median honest
+# update fails (a norm ratio of 1, a z of 0, a null fraction of 1) or no update can reach (a
+# cosine below -1) is a typo, not a policy.
+_MEDIAN = "the honest updates above the median norm fail"
+_NormRatio = Annotated[float, Bounds(above=1, why=f"at 1 or below, {_MEDIAN}")]
+_NormZ = Annotated[float, Bounds(above=0, why=f"at 0 or below, {_MEDIAN}")]
+_Cosine = Annotated[float, Bounds(at_least=-1, at_most=1, why="a cosine lies between -1 and 1")]
+_NoiseZ = Annotated[float, Bounds(at_least=0, why="a multiple of 1/√d, the noise of a cosine")]
+_ProbationZ = Annotated[float, Bounds(why="a multiple of 1/√d; -1000 for no probation")]
+_NullFraction = Annotated[
+    float,
+    Bounds(
+        at_least=0,
+        below=1,
+        why="a fraction of the median norm; at 1, honest updates below it are null",
+    ),
+]
+_RevealTol = Annotated[float, Bounds(above=0, why="no reveal is exact after CKKS decryption")]
+
 
 class Thresholds(BaseModel):
     """Where each check draws the line. Defaults are the ones measured in 0007-bafl.md.
 
     A verifier's own policy: a hospital may set any of them in the ``[verifier]`` table of its
     ``node.toml`` (`consortium.node.settings.NodeSettings.verifier`); what they cost and protect
-    against is measured in 0007-bafl.md ("In the demo's settings, and probation").
+    against is measured in 0007-bafl.md ("In the demo's settings, and probation"). A float is
+    refused unless finite and in its range (nan would make its check pass, or fail, every update;
+    inf turn it off), with a message naming the field, the value and the default.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    norm_ratio_max: float = 4.0  # ‖Δ‖ / median of reference norms
-    norm_z_max: float = 8.0  # robust z of ‖Δ‖ (median/MAD), MAD floored at 25 % of the median
-    min_cosine: float = -0.05  # cosine with the trajectory θ(base) − θ(0), from version 1 on,
+    norm_ratio_max: _NormRatio = 4.0  # ‖Δ‖ / median of reference norms
+    norm_z_max: _NormZ = 8.0  # robust z of ‖Δ‖ (median/MAD), MAD floored at 25 % of the median
+    min_cosine: _Cosine = -0.05  # cosine with the trajectory θ(base) − θ(0), from version 1 on,
     # while the consortium is descending: its last global step has a cosine above
     # descending_z/√d with the trajectory before it (d parameters; the cosine of two random
     # directions has a standard deviation of about 1/√d) ...
-    descending_z: float = 2.0
+    descending_z: _NoiseZ = 2.0
     # ... once it is not (a plateau: global steps are mostly DP noise and so are honest updates,
     # whose cosines then spread ~1/√d around 0), an update is rejected only below
     # min(min_cosine, −plateau_z/√d): pointing against the trajectory beyond what noise does.
-    plateau_z: float = 2.5
+    plateau_z: _NoiseZ = 2.5
     # The line moves linearly from the plateau's to min_cosine between descending_z/√d and
     # strict_z/√d of descent. Alone it let more flips through (0007-bafl.md, "A graded
     # trajectory line"); with probation (below), which takes repeat flippers, it rejected fewer
     # honest updates in the demo's settings and no fewer flips (0007-bafl.md, "In the demo's
     # settings, and probation"). 2 would make it a switch at descending_z.
-    strict_z: float = 4.0
+    strict_z: _NoiseZ = 4.0
     # Probation: a member whose last judged update in the task was rejected as a direction
     # outlier (on the ledger; an accepted update ends it) must not point against the trajectory
     # at all unless the consortium is at a plateau (so on version 1, or at a descent above
@@ -104,18 +126,20 @@ class Thresholds(BaseModel):
     # flip is rejected almost always; a later flip then fails unless its honest original pointed
     # against the trajectory. 1/√d caught more flips but shut a small, label-skewed hospital out
     # of whole runs (0007-bafl.md, "In the demo's settings, and probation").
-    probation_z: float = 0.0
+    probation_z: _ProbationZ = 0.0
     mirror_margin_bp: int = 800  # metric(θ+Δ) may trail metric(θ−Δ) by at most this ...
     mirror_margin_first_bp: int = 500  # ... and by this on version 0 (no trajectory yet)
-    duplicate_cosine: float = 0.995  # a near-copy of an earlier delta ...
-    duplicate_rel_distance: float = 0.05  # ... within 5 % of its norm
-    null_rel_norm: float = 1e-3  # ‖Δ‖ below this fraction of the reference median: no learning
+    duplicate_cosine: _Cosine = 0.995  # a near-copy of an earlier delta ...
+    duplicate_rel_distance: AtLeast0 = 0.05  # ... within 5 % of its norm
+    null_rel_norm: _NullFraction = (
+        1e-3  # ‖Δ‖ below this fraction of the reference median: no learning
+    )
     # ... or below this absolutely, checked first: a zero delta decrypts to CKKS noise of norm
     # ~1e-8 (per element ~1e-9), honest heart updates have norms of 1e-2 and more.
-    null_abs_norm: float = 1e-5
+    null_abs_norm: AtLeast0 = 1e-5
     metric_drop_bp: int = 800  # held-out metric of base+Δ may be at most this much below base's
     sml_gap_bp: int = 300  # mapped model behind the layer vs the unmapped model
-    reveal_rel_tol: float = 1e-3  # revealed first layer vs mapped one times the layer
+    reveal_rel_tol: _RevealTol = 1e-3  # revealed first layer vs mapped one times the layer
     # reference deltas needed before norm/direction checks apply; at least 1: without a
     # reference there is no median to compare a norm with (0 used to stop the verifier's node
     # with a KeyError on its first update). With no reference at all the verifier abstains
@@ -129,6 +153,11 @@ class Thresholds(BaseModel):
     # than half of them are honest: with 2, one ×10 submitter among three is caught, two are not
     # (0007-bafl.md, "A verifier that never trains"). `min_reference` does not apply to them.
     min_peers: int = Field(default=2, ge=1)
+
+    @field_validator("*")
+    @classmethod
+    def _within_bounds(cls, value: Any, info: ValidationInfo) -> Any:
+        return within_bounds(cls, info.field_name, value)
 
 
 def thresholds_from_pairs(items: Sequence[str]) -> Thresholds:

@@ -108,6 +108,17 @@ def test_test_bed_settings_are_refused(consortium_dir: Path, line: str, named: s
     assert f"warning: test bed: {line.split()[0]}" in output
 
 
+def test_a_verifier_threshold_that_is_not_a_number_is_refused_naming_the_file(
+    consortium_dir: Path,
+) -> None:
+    """A nan line in node.toml's [verifier] table would make its check pass every update."""
+    code, output = _with_toml(consortium_dir, 'site = "cleveland"\n[verifier]\nnorm_z_max = nan\n')
+    assert code == 2, output
+    assert str(consortium_dir / "members" / "a" / "node.toml") in output
+    assert "norm_z_max must be a finite number greater than 0 (got nan)" in output
+    assert "e.g. norm_z_max=8.0" in output and "Traceback" not in output
+
+
 def test_no_dp_under_a_site_budget_is_refused(consortium_dir: Path) -> None:
     text = 'site = "cleveland"\ndp = false\nsite_epsilon_budget = 3.0\n'
     code, output = _with_toml(consortium_dir, text, "--test-bed")

@@ -37,6 +37,10 @@ def test_without_a_verifier_table_the_defaults_apply(tmp_path: Path) -> None:
         ("[verifier]\nmirror_margin_bp = 'wide'\n", "mirror_margin_bp"),
         # no reference, no median to compare a norm with: 0 used to stop the node (KeyError)
         ("[verifier]\nmin_reference = 0\n", "min_reference"),
+        # nan passes (or fails) every update; inf turns a check off; a cosine lies in [-1, 1]
+        ("[verifier]\nnorm_z_max = nan\n", "norm_z_max must be a finite number greater than 0"),
+        ("[verifier]\nplateau_z = inf\n", "plateau_z must be a finite number of at least 0"),
+        ("[verifier]\nmin_cosine = -2.0\n", "min_cosine must be a finite number of at least -1"),
     ],
 )
 def test_a_bad_verifier_table_names_the_file_and_the_key(

@@ -1,0 +1,82 @@
+"""Bounds on the numbers a user writes in a configuration: node.toml (its ``[verifier]`` table
+too), a `SimConfig`, a `DemoConfig`.
+
+A field declares its range in its annotation, ``Annotated[float, Bounds(above=0)]``, and its
+model has one validator that calls `within_bounds`. A value outside the range is refused with a
+message naming the field, the value, the range, what the number is, and the field's default as
+an example of what to give instead.
+
+Every range also refuses nan and ±inf. A nan makes every comparison with it false, so a threshold
+or a wait of nan silently always (or never) holds; inf never ends a wait and turns a check off.
+Turning a check off takes a finite number past every value it can see, said so where it is done.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import BaseModel
+
+__all__ = ["AtLeast0", "Bounds", "Positive", "within_bounds"]
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The finite numbers a field may take: greater than ``above`` or at least ``at_least``, below
+    ``below`` or at most ``at_most`` (None: no end on that side); ``why`` says, in the message,
+    what the number is or why the range."""
+
+    above: float | None = None
+    at_least: float | None = None
+    below: float | None = None
+    at_most: float | None = None
+    why: str = ""
+
+    def admits(self, value: float) -> bool:
+        return (
+            math.isfinite(value)
+            and (self.above is None or value > self.above)
+            and (self.at_least is None or value >= self.at_least)
+            and (self.below is None or value < self.below)
+            and (self.at_most is None or value <= self.at_most)
+        )
+
+    def describe(self) -> str:
+        """The range in words: "a finite number greater than 0", "... of at least -1 and at
+        most 1"."""
+        ends = [f"{words} {end:g}" for words, end in (("greater than", self.above),
+                ("at least", self.at_least), ("below", self.below), ("at most", self.at_most))
+                if end is not None]  # fmt: skip
+        of = "of " if ends and ends[0].startswith("at ") else ""
+        return f"a finite number {of}{' and '.join(ends)}".rstrip()
+
+    def check(self, field: str, value: float, example: object) -> float:
+        """``value``, or ValueError naming ``field``, the value, the range and ``example``."""
+        if not self.admits(value):
+            why = f": {self.why}" if self.why else ""
+            raise ValueError(
+                f"{field} must be {self.describe()} (got {value}){why}, e.g. {field}={example}"
+            )
+        return value
+
+
+# The ranges most fields need: durations, rates, speeds, norms.
+Positive = Annotated[float, Bounds(above=0)]
+AtLeast0 = Annotated[float, Bounds(at_least=0)]
+
+
+def within_bounds(model: type[BaseModel], field: str | None, value: Any) -> Any:
+    """``value`` if the `Bounds` in the annotation of ``model``'s ``field`` admit it (a field
+    without bounds, or None for an optional one, passes as it is); else ValueError.
+
+    Meant for a model's ``@field_validator("*")``; the example in the message is the field's
+    default."""
+    info = model.model_fields.get(field or "")
+    if info is None or value is None:
+        return value
+    for bounds in info.metadata:
+        if isinstance(bounds, Bounds):
+            bounds.check(field or "", float(value), info.default)
+    return value
