@@ -26,13 +26,15 @@ __all__ = ["AtLeast0", "Bounds", "Positive", "within_bounds"]
 class Bounds:
     """The finite numbers a field may take: greater than ``above`` or at least ``at_least``, below
     ``below`` or at most ``at_most`` (None: no end on that side); ``why`` says, in the message,
-    what the number is or why the range."""
+    what the number is or why the range; ``example``, a value to give instead, when the field's
+    default is none (None)."""
 
     above: float | None = None
     at_least: float | None = None
     below: float | None = None
     at_most: float | None = None
     why: str = ""
+    example: float | None = None
 
     def admits(self, value: float) -> bool:
         return (
@@ -72,11 +74,12 @@ def within_bounds(model: type[BaseModel], field: str | None, value: Any) -> Any:
     without bounds, or None for an optional one, passes as it is); else ValueError.
 
     Meant for a model's ``@field_validator("*")``; the example in the message is the field's
-    default."""
+    default unless the bounds name one."""
     info = model.model_fields.get(field or "")
     if info is None or value is None:
         return value
     for bounds in info.metadata:
         if isinstance(bounds, Bounds):
-            bounds.check(field or "", float(value), info.default)
+            example = info.default if bounds.example is None else bounds.example
+            bounds.check(field or "", float(value), example)
     return value

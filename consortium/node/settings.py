@@ -11,11 +11,20 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from consortium.bounds import AtLeast0, Bounds, Positive, within_bounds
 from consortium.config import validation_text
 from consortium.federation.checks import Thresholds
 from consortium.privacy.site import SiteBudget
@@ -34,9 +43,19 @@ Attack = Literal["none", "sign_flip", "scale10", "label_flip", "noise"]
 
 SETTINGS_NAME = "node.toml"
 
+# the example in its message, since its default (None) is no cap at all
+_SiteEpsilon = Annotated[
+    float | None, Bounds(above=0, example=3.0, why="an ε cap; leave it out for none")
+]
+
 
 class NodeSettings(BaseModel):
-    """What one node does and how (see the module docstring)."""
+    """What one node does and how (see the module docstring).
+
+    A float is refused unless finite and in its range (`consortium.bounds`), with a message naming
+    the field, the value and an example: an infinite wait never ends, an infinite speed breaks
+    the pacing of the ε budget, and nan compares false with everything.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
@@ -53,41 +72,44 @@ class NodeSettings(BaseModel):
     # training (hospital)
     planned_updates: int = Field(default=8, ge=1)  # updates the ε budget is paced over
     epochs: int = Field(default=2, ge=1)
-    lr: float = Field(default=0.1, gt=0)
+    lr: Positive = 0.1
     batch_size: int = Field(default=32, ge=1)
-    max_grad_norm: float = Field(default=1.0, gt=0)
+    max_grad_norm: Positive = 1.0
     dp: bool = True
     # DP noise as Opacus' secure_mode draws it (four Gaussian draws per tensor, robust to the
     # floating-point attacks on a noised value's representation); false: one draw, cheaper for
     # large models (bench/dp_overhead.py prints both)
     secure_noise: bool = True
-    speed: float = Field(default=1.0, gt=0)  # simulated slowness: 5 = five times slower
-    update_seconds: float = Field(
-        default=0.0, ge=0
-    )  # simulated compute time of one update at speed 1
+    speed: Positive = 1.0  # simulated slowness: 5 = five times slower
+    update_seconds: AtLeast0 = 0.0  # simulated compute time of one update at speed 1
     attack: Attack = "none"
     seed: int | None = None  # tests only: a known seed means known DP noise
     # one cap on all this site's DP training on its patients, every task and local training
     # together (`consortium.privacy.site`); None: each task's own budget only
-    site_epsilon_budget: float | None = Field(default=None, gt=0)
-    site_delta: float = Field(default=1e-5, gt=0, lt=1)
+    site_epsilon_budget: _SiteEpsilon = None
+    site_delta: Annotated[float, Bounds(above=0, below=1, why="δ, a probability")] = 1e-5
     # verification
     reference_window: int = Field(default=8, ge=1)
     # where this verifier draws its lines (a `[verifier]` table; unset keys keep the defaults)
     verifier: Thresholds = Field(default_factory=Thresholds)
     # aggregation
-    flush_seconds: float = Field(default=4.0, gt=0)  # aggregate a partial buffer after this wait
+    flush_seconds: Positive = 4.0  # aggregate a partial buffer after this wait
     sync_members: list[str] = Field(default_factory=list)  # synchronous baseline: wait for all
     # ... but for a hospital that sent nothing on the head, only this long after the round's first
     # update (FedAvg's round timeout; its node may refuse to train, e.g. at its site's ε cap)
-    sync_round_seconds: float = Field(default=60.0, gt=0)
+    sync_round_seconds: Positive = 60.0
     # sealing
-    sealer_timeout_seconds: float = Field(default=8.0, gt=0)
+    sealer_timeout_seconds: Positive = 8.0
     # attesting: a proposal stamped further ahead of this node's clock is rejected (its interval
     # sets the gate, retargeting and the decayed requirement; decisions/0009-pole.md, "Limits")
-    max_clock_skew_seconds: float = Field(default=60.0, gt=0)
-    poll_seconds: float = Field(default=0.2, gt=0)
+    max_clock_skew_seconds: Positive = 60.0
+    poll_seconds: Positive = 0.2
     plaintext: bool = False  # no HE: only for the overhead benchmark's baseline
+
+    @field_validator("*")
+    @classmethod
+    def _within_bounds(cls, value: Any, info: ValidationInfo) -> Any:
+        return within_bounds(cls, info.field_name, value)
 
     @model_validator(mode="after")
     def _fold_exists(self) -> NodeSettings:

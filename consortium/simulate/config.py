@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from consortium.bounds import Bounds, Positive, within_bounds
 from consortium.federation.checks import Thresholds
 from consortium.node.settings import Attack
 from consortium.simulate.fabric import FabricCheck
@@ -28,6 +29,9 @@ SiteRole = Literal["hospital", "verifier"]
 # sealed (stop_when_done), or max_seconds.
 StopReason = Literal["target", "done", "max_seconds"]
 BOTH_ROLES: tuple[SiteRole, ...] = ("hospital", "verifier")
+
+
+_UPDATE_SECONDS = "the simulated compute per update at speed 1, 0 for none"
 
 
 class SimConfig(BaseModel):
@@ -52,7 +56,7 @@ class SimConfig(BaseModel):
     accountant: Literal["prv", "rdp"] = "rdp"
     planned_updates: int = 4
     epochs: int = 2
-    lr: float = 0.1
+    lr: Positive = 0.1
     batch_size: int = 32
     hidden: tuple[int, ...] = (16,)
     buffer_size: int = 3
@@ -71,14 +75,14 @@ class SimConfig(BaseModel):
     gain_decay_intervals: int = 4  # PoLe decaying requirement (0: none), as TaskParams
     # a committee seat silent this long after an update's reveal abstains (0: never), as TaskParams
     verdict_timeout_ms: int = Field(default=0, ge=0, le=2**40)
-    update_seconds: float = 1.0  # simulated compute per update at speed 1
+    update_seconds: Annotated[float, Bounds(at_least=0, why=_UPDATE_SECONDS)] = 1.0
     pace_by_speed: bool = True  # async: a k-times slower hospital plans ⌈U/k⌉ updates
-    flush_seconds: float = 4.0
+    flush_seconds: Positive = 4.0
     # sync: how long a round waits for a silent hospital (NodeSettings.sync_round_seconds)
-    sync_round_seconds: float = 60.0
-    sealer_timeout_seconds: float = 8.0
+    sync_round_seconds: Positive = 60.0
+    sealer_timeout_seconds: Positive = 8.0
     target_auroc: float | None = None  # stop when the pooled held-out AUROC reaches this
-    max_seconds: float = 120.0
+    max_seconds: Positive = 120.0
     stop_at_target: bool = False  # stop as soon as target_auroc is reached
     eval_sites: tuple[str, ...] | None = None  # "honest" pooled metric over these (default:
     # the sites that do not attack)
@@ -98,29 +102,12 @@ class SimConfig(BaseModel):
     # Numbers a run needs finite: max_seconds inf would never stop a run whose nodes stall, a nan
     # duration makes every comparison with it false (a wait that never or always ends), and a
     # speed of inf leaves the budget's pacing (⌈U/k⌉) undefined. Checked here, not only by
-    # `consortium simulate`, for every caller from Python.
-    @field_validator(
-        "lr", "flush_seconds", "sync_round_seconds", "sealer_timeout_seconds", "max_seconds"
-    )
+    # `consortium simulate`, for every caller from Python; the floats' ranges are in their
+    # annotations (`consortium.bounds`).
+    @field_validator("*")
     @classmethod
-    def _finite_above_0(cls, value: float, info: ValidationInfo) -> float:
-        if not (math.isfinite(value) and value > 0):
-            field = info.field_name or ""
-            raise ValueError(
-                f"{field} must be a finite number greater than 0 (got {value}), e.g. "
-                f"{field}={cls.model_fields[field].default}"
-            )
-        return value
-
-    @field_validator("update_seconds")
-    @classmethod
-    def _finite_at_least_0(cls, value: float) -> float:
-        if not (math.isfinite(value) and value >= 0):
-            raise ValueError(
-                f"update_seconds must be a finite number of at least 0 (got {value}): the "
-                "simulated compute per update at speed 1, 0 for none"
-            )
-        return value
+    def _within_bounds(cls, value: Any, info: ValidationInfo) -> Any:
+        return within_bounds(cls, info.field_name, value)
 
     @field_validator("speeds")
     @classmethod

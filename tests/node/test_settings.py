@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from consortium.federation.checks import Thresholds
 from consortium.node.settings import NodeSettings, cohort_path, load_settings, save_settings
@@ -195,3 +197,70 @@ def test_a_setting_refused_is_named_in_one_line(tmp_path: Path, text: str, says:
     assert "\n" not in message and "errors.pydantic.dev" not in message
     assert message.startswith(f"{tmp_path / 'node.toml'} is not a valid node.toml: ")
     assert says in message
+
+
+# node.toml's numbers that must be finite: an inf poll, flush or round wait never ends, an inf lr
+# or clipping norm trains nothing useful, an inf speed breaks the ε budget's pacing; nan compares
+# false with everything (pydantic's gt=0 refused it, but as "Input should be greater than 0")
+POSITIVE = ["lr", "max_grad_norm", "speed", "flush_seconds", "sync_round_seconds",
+            "sealer_timeout_seconds", "max_clock_skew_seconds", "poll_seconds"]  # fmt: skip
+
+
+def test_every_float_setting_is_covered() -> None:
+    floats = {
+        n for n, f in NodeSettings.model_fields.items() if f.annotation in (float, float | None)
+    }
+    assert floats == {*POSITIVE, "update_seconds", "site_epsilon_budget", "site_delta"}
+
+
+@pytest.mark.parametrize("field", POSITIVE)
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan, 0.0, -1.0])
+def test_a_duration_rate_or_norm_must_be_finite_and_above_0(field: str, value: float) -> None:
+    with pytest.raises(ValidationError) as caught:
+        NodeSettings(**{field: value})  # type: ignore[arg-type]
+    message = str(caught.value)
+    assert f"{field} must be a finite number greater than 0 (got {value})" in message
+    assert f"e.g. {field}={NodeSettings.model_fields[field].default}" in message
+
+
+@pytest.mark.parametrize("value", [math.inf, math.nan, -0.5])
+def test_update_seconds_must_be_finite_and_not_negative(value: float) -> None:
+    with pytest.raises(ValidationError, match=rf"update_seconds must be a finite number of at "
+                       rf"least 0 \(got {value}\)"):  # fmt: skip
+        NodeSettings(update_seconds=value)
+
+
+@pytest.mark.parametrize("value", [math.inf, math.nan, 0.0, -3.0])
+def test_a_site_budget_must_be_a_finite_epsilon_above_0(value: float) -> None:
+    with pytest.raises(ValidationError) as caught:
+        NodeSettings(site_epsilon_budget=value)
+    message = str(caught.value)
+    assert f"site_epsilon_budget must be a finite number greater than 0 (got {value})" in message
+    assert "e.g. site_epsilon_budget=3.0" in message  # an ε, not the default None
+
+
+@pytest.mark.parametrize("value", [math.inf, math.nan, 0.0, 1.0])
+def test_a_site_delta_must_lie_between_0_and_1(value: float) -> None:
+    with pytest.raises(ValidationError) as caught:
+        NodeSettings(site_delta=value)
+    assert f"site_delta must be a finite number greater than 0 and below 1 (got {value})" in str(
+        caught.value
+    )
+
+
+def test_an_infinite_setting_in_node_toml_names_the_file_and_the_field(tmp_path: Path) -> None:
+    (tmp_path / "node.toml").write_text("poll_seconds = inf\n")
+
+    with pytest.raises(ValueError) as err:
+        load_settings(tmp_path)
+
+    assert str(tmp_path / "node.toml") in str(err.value)
+    assert "poll_seconds must be a finite number greater than 0 (got inf)" in str(err.value)
+
+
+def test_the_settings_a_node_can_use_are_kept() -> None:
+    settings = NodeSettings(lr=0.05, update_seconds=0.0, speed=5.0, poll_seconds=0.01,
+                            site_epsilon_budget=3.0, site_delta=1e-6)  # fmt: skip
+    assert (settings.lr, settings.update_seconds, settings.speed) == (0.05, 0.0, 5.0)
+    assert (settings.site_epsilon_budget, settings.site_delta) == (3.0, 1e-6)
+    assert NodeSettings().site_epsilon_budget is None
