@@ -26,11 +26,12 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
+from consortium.bounds import Bounds, Positive, within_bounds
 from consortium.federation.checks import Thresholds
 from consortium.learning.compare import AurocDifference
 from consortium.simulate.config import DEFAULT_SITES, SimConfig
@@ -51,25 +52,39 @@ __all__ = [
 
 Say = Callable[[str], None]
 
+_SIM_LR: float = SimConfig.model_fields["lr"].default  # the nodes' lr when DemoConfig.lr is None
+_NodesLr = Annotated[
+    float | None, Bounds(above=0, example=_SIM_LR, why="leave it out for the simulator's")
+]
+
 
 class DemoConfig(BaseModel):
-    """What the demo runs; the defaults are what `make demo` runs."""
+    """What the demo runs; the defaults are what `make demo` runs.
+
+    Its numbers are checked when it is made (`consortium.bounds`), before anything runs; the
+    simulator's configuration it builds (`sim_config`) is checked again as a `SimConfig`.
+    """
 
     out: Path = Path("demo-out")
     sites: tuple[str, ...] = DEFAULT_SITES
     epsilon: str = "3"
     sml: bool = True
     in_process: bool = False
-    planned_updates: int = 6
-    epochs: int = 2
-    lr: float | None = None  # the nodes' learning rate [the simulator's default]
-    baseline_lr: float = 0.05  # the baselines' (`consortium train`'s default)
-    local_epochs: int = 20
-    central_epochs: int = 10
-    max_seconds: float = 200.0
+    planned_updates: int = Field(default=6, ge=1)
+    epochs: int = Field(default=2, ge=1)
+    lr: _NodesLr = None  # the nodes' learning rate [the simulator's default]
+    baseline_lr: Positive = 0.05  # the baselines' (`consortium train`'s default)
+    local_epochs: int = Field(default=20, ge=1)
+    central_epochs: int = Field(default=10, ge=1)
+    max_seconds: Positive = 200.0
     seed: int = 0
     verifier: Thresholds = Field(default_factory=Thresholds)  # the hospitals' verifier policy
     holdout_fold: int = Field(default=0, ge=0, le=4)  # which fifth of each hospital is held out
+
+    @field_validator("*")
+    @classmethod
+    def _within_bounds(cls, value: Any, info: ValidationInfo) -> Any:
+        return within_bounds(cls, info.field_name, value)
 
 
 class ModelScore(BaseModel):
@@ -173,8 +188,9 @@ def ingest_sites(out: Path, sites: tuple[str, ...], seed: int, say: Say) -> dict
 
 
 def sim_config(cfg: DemoConfig) -> SimConfig:
-    """The simulator's configuration for the demo's task and nodes."""
-    sim = SimConfig(
+    """The simulator's configuration for the demo's task and nodes, through SimConfig's checks
+    (every value, also one set on ``cfg`` past its own, e.g. by ``model_copy``)."""
+    return SimConfig(
         sites=cfg.sites,
         sml=cfg.sml,
         epsilon_budget=cfg.epsilon,
@@ -191,8 +207,8 @@ def sim_config(cfg: DemoConfig) -> SimConfig:
         min_interval_bp=9000,
         retarget_every=5,
         holdout_fold=cfg.holdout_fold,
+        lr=_SIM_LR if cfg.lr is None else cfg.lr,
     )
-    return sim if cfg.lr is None else sim.model_copy(update={"lr": cfg.lr})
 
 
 def init_consortium(cfg: DemoConfig, tables: dict[str, Any]) -> Path:

@@ -1,0 +1,47 @@
+"""`DemoConfig` refuses, when it is made, a number the demo cannot use, as `SimConfig` does; and the
+simulator's configuration it builds (`sim_config`) goes through SimConfig's checks, so no value
+reaches the nodes unchecked (``model_copy(update=...)`` validates nothing)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from pydantic import ValidationError
+
+from consortium.demo import DemoConfig, sim_config
+from consortium.simulate.config import SimConfig
+
+
+@pytest.mark.parametrize("field", ["lr", "baseline_lr", "max_seconds"])
+@pytest.mark.parametrize("value", [math.nan, math.inf, 0.0, -0.1])
+def test_a_rate_or_duration_must_be_finite_and_above_0(field: str, value: float) -> None:
+    with pytest.raises(ValidationError) as caught:
+        DemoConfig(**{field: value})  # type: ignore[arg-type]
+    assert f"{field} must be a finite number greater than 0 (got {value})" in str(caught.value)
+
+
+def test_the_nodes_lr_is_refused_with_an_example_not_its_default_none() -> None:
+    with pytest.raises(ValidationError) as caught:
+        DemoConfig(lr=math.nan)
+    assert f"e.g. lr={SimConfig().lr}" in str(caught.value)
+
+
+@pytest.mark.parametrize("field", ["planned_updates", "epochs", "local_epochs", "central_epochs"])
+def test_a_count_must_be_at_least_1(field: str) -> None:
+    with pytest.raises(ValidationError, match=field):
+        DemoConfig(**{field: 0})  # type: ignore[arg-type]
+
+
+def test_the_nodes_lr_reaches_the_simulator() -> None:
+    assert sim_config(DemoConfig(lr=0.05)).lr == 0.05
+    assert sim_config(DemoConfig()).lr == SimConfig().lr  # None: the simulator's default
+
+
+def test_a_value_set_past_validation_is_still_checked_by_the_simulator() -> None:
+    unchecked = DemoConfig().model_copy(update={"lr": math.nan, "max_seconds": math.inf})
+    with pytest.raises(ValidationError) as caught:
+        sim_config(unchecked)
+    message = str(caught.value)
+    assert "lr must be a finite number greater than 0 (got nan)" in message
+    assert "max_seconds must be a finite number greater than 0 (got inf)" in message
