@@ -19,6 +19,7 @@ from consortium.cli.app import app
 DEMO_MARKER = ".consortium-demo"  # written first by `consortium.demo.run_demo`
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
     from rich.console import Console
 
     from consortium.demo import DemoReport, ModelScore, SiteRow
@@ -154,6 +155,20 @@ def thin_held_out(sites: list[SiteRow], rows_are: str = "held-out rows") -> list
     return notes
 
 
+def _refused_option(exc: ValidationError, given: dict[str, object]) -> str:
+    """The first value DemoConfig refused, as the option that gave it: ``--max-seconds nan:
+    max_seconds must be a finite number greater than 0 (got nan), e.g. --max-seconds 200.0``."""
+    error = exc.errors(include_url=False)[0]
+    field = str(error["loc"][0]) if error["loc"] else ""
+    option = f"--{field.replace('_', '-')}"
+    message = (
+        str(error["msg"]).removeprefix("Value error, ").replace(f"e.g. {field}=", f"e.g. {option} ")
+    )
+    if not message.startswith(field):  # pydantic's own: "Input should be ..."
+        message = f"{field}: {message}"
+    return f"{option} {given.get(field)}: {message} (nothing was run)"
+
+
 @app.command("demo")
 def demo_command(
     out: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path("demo-out"),
@@ -174,10 +189,16 @@ def demo_command(
     ] = False,
 ) -> None:
     """FHIR -> ingest -> init -> DP, encrypted, asynchronous learning with PoLe -> pull, trace."""
+    from pydantic import ValidationError
     from rich.console import Console
 
     from consortium.demo import DemoConfig, run_cross_fit, run_demo
 
+    try:  # before an earlier run is replaced
+        cfg = DemoConfig(out=out, in_process=in_process, sml=not no_sml,
+                         planned_updates=planned_updates, max_seconds=max_seconds)  # fmt: skip
+    except ValidationError as exc:
+        fail(_refused_option(exc, {"planned_updates": planned_updates, "max_seconds": max_seconds}))
     # Off a terminal (a log, CI) rich assumes 80 columns and folds every line and the table.
     console = Console(width=None if Console().is_terminal else 120)
     if out.exists() and any(out.iterdir()):
@@ -185,13 +206,6 @@ def demo_command(
             fail(f"{out} is not empty and was not made by `consortium demo`: choose another --out")
         console.print(f"replacing the earlier demo run in {out}")
         shutil.rmtree(out)
-    cfg = DemoConfig(
-        out=out,
-        in_process=in_process,
-        sml=not no_sml,
-        planned_updates=planned_updates,
-        max_seconds=max_seconds,
-    )
     with console.status("starting the demo", spinner="dots") as status:
 
         def say(line: str) -> None:

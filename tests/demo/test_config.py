@@ -5,10 +5,14 @@ reaches the nodes unchecked (``model_copy(update=...)`` validates nothing)."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+from typer.testing import CliRunner
 
+from consortium.cli import app
+from consortium.cli.demo import DEMO_MARKER
 from consortium.demo import DemoConfig, sim_config
 from consortium.simulate.config import SimConfig
 
@@ -45,3 +49,27 @@ def test_a_value_set_past_validation_is_still_checked_by_the_simulator() -> None
     message = str(caught.value)
     assert "lr must be a finite number greater than 0 (got nan)" in message
     assert "max_seconds must be a finite number greater than 0 (got inf)" in message
+
+
+@pytest.mark.parametrize(
+    ("option", "said"),
+    [
+        (["--max-seconds", "nan"], "max_seconds must be a finite number greater than 0 (got nan)"),
+        (["--max-seconds", "inf"], "max_seconds must be a finite number greater than 0 (got inf)"),
+        (["--planned-updates", "0"], "planned_updates: Input should be greater than or equal to 1"),
+    ],
+)
+def test_the_command_refuses_a_bad_number_before_it_replaces_an_earlier_run(
+    tmp_path: Path, option: list[str], said: str
+) -> None:
+    out = tmp_path / "demo-out"
+    out.mkdir()
+    (out / DEMO_MARKER).write_text("")
+    (out / "report.json").write_text("{}")
+
+    res = CliRunner().invoke(app, ["demo", "--out", str(out), *option])
+
+    assert res.exit_code == 2, res.output
+    assert f"{option[0]} {option[1]}: " in res.output and said in res.output
+    assert "nothing was run" in res.output and "e.g. max_seconds=" not in res.output
+    assert (out / "report.json").read_text() == "{}"  # the earlier run is kept
