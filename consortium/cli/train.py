@@ -24,8 +24,11 @@ site report counts it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -35,6 +38,8 @@ from consortium.cli._errors import fail
 from consortium.cli.app import app
 
 if TYPE_CHECKING:
+    from consortium.learning.alone import AloneOptions, AloneReport
+    from consortium.learning.evaluate import Metrics
     from consortium.privacy.accountant import AccountingChanged
     from consortium.privacy.site import SiteBudget
 
@@ -235,14 +240,8 @@ def train_command(
                  "trained or spent)")  # fmt: skip
     _positive("--lr", lr, "the learning rate", "0.05")
     _positive("--max-grad-norm", max_grad_norm, "the clip norm of each example's gradient", "1.0")
-    from consortium.fhir.cohort import CohortError
-    from consortium.learning.alone import AloneOptions, evaluate_elsewhere, train_alone
-    from consortium.privacy.accountant import (
-        AccountingChanged,
-        BudgetExceeded,
-        SiteBudgetExceeded,
-        spent_text,
-    )
+    from consortium.learning.alone import AloneOptions, evaluate_elsewhere
+    from consortium.privacy.accountant import spent_text
 
     kept = "--cohort" if state_dir is None else "--state-dir"
     if state_dir is None and not no_dp:
@@ -265,11 +264,6 @@ def train_command(
                 "was trained"
             )
     table, cohort_name = _read_cohorts(cohort, definition)
-    for folder, flag in ((out, "--out"), (state_dir or out, "--state-dir")):
-        _writable_folder(folder, flag)  # before any ε is spent on a model that could not be kept
-    if (out / "model.safetensors").exists() and not force:
-        fail(f"--out {out} holds a model already: give another --out, or --force to replace it "
-             "(nothing was trained or spent)")  # fmt: skip
     other = _read_cohorts(eval_cohort, cohort_name)[0] if eval_cohort else None
     options = AloneOptions(
         cohort_name=cohort_name,
@@ -286,24 +280,14 @@ def train_command(
         state_dir=state_dir or out,
         task_id=task_id,
     )
-    try:
-        report, data, metrics = train_alone(table, options, site=found[0] if found else None)
-    except SiteBudgetExceeded as exc:
-        assert found is not None
-        fail(f"{exc} For this run, a smaller --epsilon spends less (more noise per step; "
-             f"under a new --task-id if {options.state_dir}/privacy/{task_id} already holds "
-             f"another --epsilon); the site's budget is site_epsilon_budget in "
-             f"{found[1]}.")  # fmt: skip
-    except BudgetExceeded as exc:
-        fail(f"{exc} (accountant under {options.state_dir}/privacy/{task_id})")
-    except AccountingChanged as exc:
-        fail(_changed(exc, task_id))
-    except (CohortError, ValueError) as exc:
-        fail(f"cannot train on {', '.join(map(str, cohort))}: {exc}")
-    if found is not None and not report.dp:
-        assert record is not None
-        _record_non_private(found[0], record, out, report)  # before the model exists
-    _write(out, report, data)
+    made: list[Path] = []
+    with _removed_if_refused(made):  # a refused run leaves no empty folder of its own behind
+        for folder, flag in ((out, "--out"), (options.state_dir, "--state-dir")):
+            _writable_folder(folder, flag, made)  # before any ε is spent on a model not kept
+        if (out / "model.safetensors").exists() and not force:
+            fail(f"--out {out} holds a model already: give another --out, or --force to replace "
+                 "it (nothing was trained or spent)")  # fmt: skip
+        report, data, metrics = _train_and_write(table, options, found, record, out, cohort)
     typer.echo(f"held-out {metrics.summary()}")
     if other is not None:
         elsewhere = evaluate_elsewhere(other, cohort_name, data)
@@ -327,6 +311,60 @@ def train_command(
     )
 
 
+def _train_and_write(
+    table: Any,
+    options: AloneOptions,
+    found: tuple[SiteBudget, Path] | None,
+    record: Path | None,
+    out: Path,
+    cohort: list[Path],
+) -> tuple[AloneReport, bytes, Metrics]:
+    """Train (refusals first: nothing spent), record a run without DP under a site budget, then
+    write the model and its report into ``out``."""
+    from consortium.fhir.cohort import CohortError
+    from consortium.learning.alone import train_alone
+    from consortium.privacy.accountant import (
+        AccountingChanged,
+        BudgetExceeded,
+        SiteBudgetExceeded,
+    )
+
+    task_id = options.task_id
+    try:
+        report, data, metrics = train_alone(table, options, site=found[0] if found else None)
+    except SiteBudgetExceeded as exc:
+        assert found is not None
+        fail(f"{exc} For this run, a smaller --epsilon spends less (more noise per step; "
+             f"under a new --task-id if {options.state_dir}/privacy/{task_id} already holds "
+             f"another --epsilon); the site's budget is site_epsilon_budget in "
+             f"{found[1]}.")  # fmt: skip
+    except BudgetExceeded as exc:
+        fail(f"{exc} (accountant under {options.state_dir}/privacy/{task_id})")
+    except AccountingChanged as exc:
+        fail(_changed(exc, task_id))
+    except (CohortError, ValueError) as exc:
+        fail(f"cannot train on {', '.join(map(str, cohort))}: {exc}")
+    if found is not None and not report.dp:
+        assert record is not None
+        _record_non_private(found[0], record, out, report)  # before the model exists
+    _write(out, report, data)
+    return report, data, metrics
+
+
+@contextmanager
+def _removed_if_refused(made: list[Path]) -> Iterator[None]:
+    """On a refusal (or any error, or Ctrl-C) inside, remove the folders in ``made``, those this
+    run created, deepest first and only while empty: ``rmdir`` never removes a folder that holds
+    anything, and a folder the user had is never in ``made``."""
+    try:
+        yield
+    except BaseException:
+        for folder in sorted(made, key=lambda path: len(path.parts), reverse=True):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
 def _positive(flag: str, value: float, what: str, example: str) -> None:
     """Refuse a float option that is not a finite number above 0, before anything is spent: a
     NaN or infinite step size or clip norm reached DP-SGD, spent ε and left no model."""
@@ -348,13 +386,18 @@ def _changed(exc: AccountingChanged, task_id: str) -> str:
     )
 
 
-def _writable_folder(folder: Path, flag: str) -> None:
+def _writable_folder(folder: Path, flag: str, made: list[Path]) -> None:
+    """Create ``folder`` (and its missing parents) now, so that a folder that cannot be written is
+    refused before any ε is spent; add to ``made`` the folders this created."""
     if folder.exists() and not folder.is_dir():
         fail(f"{flag} {folder} is a file: give a folder (nothing was trained or spent)")
+    missing = [path for path in (folder, *folder.parents) if not path.exists()]
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         fail(f"cannot write to {flag} {folder}: {exc.strerror or exc} (nothing was spent)")
+    finally:
+        made.extend(path for path in missing if path.is_dir())
 
 
 def _record_non_private(site: SiteBudget, folder: Path, out: Path, report: Any) -> None:
