@@ -243,6 +243,9 @@ def train_command(
     from consortium.learning.alone import AloneOptions, evaluate_elsewhere
     from consortium.privacy.accountant import spent_text
 
+    # the inputs first: a missing cohort is the one thing to say, not after a line on the budget
+    table, cohort_name = _read_cohorts(cohort, definition)
+    other = _read_cohorts(eval_cohort, cohort_name)[0] if eval_cohort else None
     kept = "--cohort" if state_dir is None else "--state-dir"
     if state_dir is None and not no_dp:
         if len(cohort) > 1:
@@ -263,8 +266,6 @@ def train_command(
                 f"recorded in {record / 'privacy'} and the node's site report counts it. Nothing "
                 "was trained"
             )
-    table, cohort_name = _read_cohorts(cohort, definition)
-    other = _read_cohorts(eval_cohort, cohort_name)[0] if eval_cohort else None
     options = AloneOptions(
         cohort_name=cohort_name,
         dp=not no_dp,

@@ -205,3 +205,14 @@ def test_a_step_size_or_clip_norm_that_is_no_positive_number_is_refused_before_a
     assert f"error: {flag} {value}:" in text and "a finite number greater than 0" in text
     assert f"e.g. {flag} " in text and "nothing was trained or spent" in text
     assert not (cohort / "privacy").exists() and not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("extra", [("--epsilon", "1"), ("--no-dp",)])
+def test_a_missing_cohort_is_said_before_anything_about_a_site_budget(
+    tmp_path: Path, extra: tuple[str, ...]
+) -> None:
+    # it printed "no site budget: no node.toml caps …" first, then the error about the cohort
+    result = _train(tmp_path / "DOES_NOT_EXIST", tmp_path / "o", *extra)
+    assert result.exit_code == 2, result.output  # type: ignore[attr-defined]
+    assert result.output.startswith("error: no cohort table at")  # type: ignore[attr-defined]
+    assert "site budget" not in result.output  # type: ignore[attr-defined]

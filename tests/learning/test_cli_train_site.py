@@ -199,3 +199,16 @@ def test_the_node_counts_local_training_without_a_cohort_file(root: Path) -> Non
         assert site_budget(session).epsilon_spent() == pytest.approx(1.663, abs=0.01)
     finally:
         session.ledger.close()
+
+
+def test_a_node_without_its_cohort_table_is_said_before_its_site_budget(
+    root: Path, tmp_path: Path
+) -> None:
+    _cap(root, 3.0)
+    (_member(root) / "cohort" / "cohort.parquet").unlink()
+
+    result = _train(root, tmp_path / "out", "--epsilon", "1")
+
+    assert result.exit_code == 2, result.output  # type: ignore[attr-defined]
+    assert result.output.startswith("error: no cohort table at")  # type: ignore[attr-defined]
+    assert "site budget" not in result.output  # type: ignore[attr-defined]
