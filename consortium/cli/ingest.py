@@ -63,12 +63,16 @@ def ingest_command(
         if report.unlinked_patients
         else ""
     )
+    n = len(report.warnings)
+    warned = f"; {n} warning{'s' if n > 1 else ''} (below, and in report.json)" if n else ""
     typer.echo(
         f"{site}: read {report.read}, accepted {report.accepted}, quarantined "
         f"{report.quarantined}; {report.rows} rows (k={report.k}, {report.suppressed} suppressed)"
-        f"{unlinked}{skipped_text(report.skipped_files)}; key {report.key_fingerprint}; wrote "
-        f"{out / 'cohort.parquet'}"
+        f"{unlinked}{skipped_text(report.skipped_files)}{warned}; key {report.key_fingerprint}; "
+        f"wrote {out / 'cohort.parquet'}"
     )
+    for warning in report.warnings:  # also in report.json: what the table lacks (docs/ingest.md)
+        typer.echo(f"warning: {warning}", err=True)
 
 
 @app.command("demo-data")

@@ -92,6 +92,27 @@ def _read_cohort(cohort_dir: Path, definition: str | None) -> tuple[Any, str]:
     return table, name or "heart"
 
 
+def _both_classes(table: Any, folders: list[Path]) -> None:
+    """Refuse a training table whose labels are all one class: the model would learn to answer
+    that class to everyone, its held-out AUROC is undefined, and the run would still spend ε. An
+    ingest of Patient resources alone gives such a table (every label 0; docs/ingest.md)."""
+    if "label" not in table or table.empty:
+        return  # refused later, with its own reason (a column missing from the definition)
+    labels = set(table["label"].dropna().unique().tolist())
+    if len(labels) != 1:
+        return
+    value = labels.pop()
+    where = ", ".join(map(str, folders))
+    cohort = "cohort" if len(folders) == 1 else "pooled cohorts"
+    fail(
+        f"every row of the {cohort} in {where} has label {value} ({len(table)} rows): a model "
+        "cannot learn from one class, and its held-out AUROC would be undefined. The label comes "
+        "from the patients' Condition resources: ingest the export with them (e.g. "
+        "Condition.ndjson beside Patient.ndjson) and read the warnings of `consortium ingest` "
+        '(docs/ingest.md, "What the cohort lacks"); nothing was trained or spent'
+    )
+
+
 def _node_folder(member: str | None, directory: Path, cohort: list[Path]) -> Path | None:
     """The folder of the hospital node whose patients these are (see the module docstring)."""
     from consortium.node.settings import SETTINGS_NAME
@@ -245,6 +266,7 @@ def train_command(
 
     # the inputs first: a missing cohort is the one thing to say, not after a line on the budget
     table, cohort_name = _read_cohorts(cohort, definition)
+    _both_classes(table, cohort)
     other = _read_cohorts(eval_cohort, cohort_name)[0] if eval_cohort else None
     kept = "--cohort" if state_dir is None else "--state-dir"
     if state_dir is None and not no_dp:

@@ -5,7 +5,8 @@
 
 - ``cohort.parquet``: the cohort table (format: ``consortium.datasets.heart`` / docs/ingest.md);
 - ``report.json``: an :class:`IngestReport` (integer totals, no floats, never the key; when the
-  run was written as ``written_ms``);
+  run was written as ``written_ms``; what the table lacks as ``warnings``,
+  `consortium.fhir.coverage`);
 - ``quarantine/NNNNNN.json``: each rejected resource verbatim (``raw``), with its source file,
   position and the reason;
 - ``secrets/pseudonym.key`` (unless ``key_path`` says otherwise): the site's HMAC key, created
@@ -42,6 +43,7 @@ from consortium.anonymize.cohort_table import build_cohort_table
 from consortium.anonymize.pseudonym import PseudonymKeyError, fingerprint, load_or_create_key
 from consortium.cli._errors import UserError
 from consortium.fhir.cohort import CohortDefinition, CohortError, load_cohort
+from consortium.fhir.coverage import cohort_warnings
 from consortium.fhir.extract import CohortFacts
 from consortium.fhir.reader import RawResource, collect_files, iter_file
 from consortium.fhir.validate import model_class, validate_resource
@@ -83,6 +85,9 @@ class IngestReport(BaseModel):
     unlinked_patients: int
     # files in the input folders that are not FHIR JSON/NDJSON (by suffix), so not read
     skipped_files: dict[str, int] = Field(default_factory=dict)
+    # what the table lacks because the input did (every label 0, a feature without any value:
+    # `consortium.fhir.coverage`); the run completed, but its table may not be worth training on
+    warnings: list[str] = Field(default_factory=list)
     k: int
     suppressed: int
     rows: int
@@ -181,6 +186,9 @@ def ingest(
                 run, definition, site, len(files), k, suppressed, len(table), key, started
             )
             report.skipped_files = dict(sorted(skipped.items()))
+            accepted = {name: tally.accepted for name, tally in run.by_type.items()}
+            dated = run.facts.latest is not None
+            report.warnings = cohort_warnings(definition, table, accepted, dated=dated)
             table.to_parquet(out_dir / ".cohort.parquet.partial", index=False)
             text = report.model_dump_json(indent=2) + "\n"
             (out_dir / ".report.json.partial").write_text(text, encoding="utf-8")

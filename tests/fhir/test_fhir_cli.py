@@ -71,11 +71,13 @@ def test_runs_that_cannot_start_fail_with_one_line(
 
 def test_a_run_piped_to_files_writes_only_its_summary(tmp_path: Path) -> None:
     """The progress bar is for a terminal: with stderr not one (``2>err.txt``, CliRunner), stderr
-    gets nothing, not even the blank line a hidden bar leaves, and stdout only the summary."""
+    gets nothing but the run's warnings (a Patient alone: no label, no features), not even the
+    blank line a hidden bar leaves, and stdout only the summary."""
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "a.ndjson").write_text('{"resourceType": "Patient", "gender": "male"}\n')
     result = runner.invoke(app, ["ingest", str(tmp_path / "in"), "--site", "s1", "--out",
                                  str(tmp_path / "o")])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert result.stderr == ""
+    warnings = json.loads((tmp_path / "o" / "report.json").read_text())["warnings"]
+    assert result.stderr == "".join(f"warning: {w}\n" for w in warnings)
     assert result.stdout.count("\n") == 1 and result.stdout.startswith("s1: read 1, accepted 1")

@@ -216,3 +216,31 @@ def test_a_missing_cohort_is_said_before_anything_about_a_site_budget(
     assert result.exit_code == 2, result.output  # type: ignore[attr-defined]
     assert result.output.startswith("error: no cohort table at")  # type: ignore[attr-defined]
     assert "site budget" not in result.output  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("value", [0, 1])
+def test_a_cohort_whose_labels_are_all_one_class_is_refused_before_anything_is_spent(
+    cohort: Path, tmp_path: Path, value: int
+) -> None:
+    # an ingest of Patient.ndjson alone gives label 0 on every row: it trained, spent ε and
+    # printed "AUROC n/a accuracy 1.000", a model that says "no disease" to everyone
+    table = heart_cohort_table("cleveland").assign(label=value)
+    table.to_parquet(cohort / "cohort.parquet", index=False)
+    result = _train(cohort, tmp_path / "o", "--epsilon", "1")
+    assert result.exit_code == 2, result.output  # type: ignore[attr-defined]
+    text = " ".join(result.output.split())  # type: ignore[attr-defined]
+    assert text.startswith(f"error: every row of the cohort in {cohort} has label {value}"), text
+    assert "Condition" in text and "nothing was trained or spent" in text
+    assert not (cohort / "privacy").exists() and not (tmp_path / "o").exists()
+
+
+def test_a_one_class_cohort_pooled_with_one_of_both_classes_trains(
+    cohort: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "va"
+    other.mkdir()
+    heart_cohort_table("va").assign(label=1).to_parquet(other / "cohort.parquet", index=False)
+    args = ["train", "--cohort", str(cohort), "--cohort", str(other), "--out",
+            str(tmp_path / "pooled"), "--no-dp", "--epochs", "1"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output

@@ -1,0 +1,102 @@
+"""What a cohort table lacks because its input did: the warnings of an ingest run.
+
+An ingest of ``Patient.ndjson`` alone completes and writes a table, but with label 0 on every row
+(the label comes from Conditions) and no value for any Observation feature: nothing in the input
+was invalid, so nothing is quarantined, and the table looks fine until a model trained on it
+answers "no disease" to everyone. :func:`cohort_warnings` names what is missing and where it
+should have come from; ingest writes the warnings in ``report.json`` and the command prints them
+after its summary (docs/ingest.md, "What the cohort lacks"). They are warnings, not errors: a
+site may hold no patient of one class, and pooled with others its table is still useful;
+`consortium train` refuses a table of one class on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+
+from consortium.fhir.cohort import CohortDefinition, Feature
+
+__all__ = ["cohort_warnings"]
+
+
+def cohort_warnings(
+    cohort: CohortDefinition, table: pd.DataFrame, accepted: Mapping[str, int], *, dated: bool
+) -> list[str]:
+    """Warnings on ``table`` (the released rows): a label of one class, features without a value.
+
+    ``accepted`` counts the accepted resources by type; ``dated`` says whether any cohort resource
+    gave a date (the index date of the ages)."""
+    if table.empty:
+        return []  # the summary says 0 rows, and `consortium train` refuses a table without rows
+    warnings = [*_label(cohort, table, accepted.get("Condition", 0))]
+    empty = [f for f in cohort.features if not _has_value(table, f)]
+    observed = [f for f in empty if f.source.resource == "Observation"]
+    if observed:
+        warnings.append(_observation_features(observed, accepted.get("Observation", 0)))
+    for feature in empty:
+        if feature.source.resource == "Patient":
+            given = " or ".join(feature.category_codes)
+            what = f"{feature.source.field} as {given}" if given else feature.source.field
+            warnings.append(
+                f"the feature {feature.name} has no value in any row: no Patient in the table "
+                f"gives its {what}"
+            )
+    if not dated and any(f.source.field == "birthDate" for f in cohort.features):
+        warnings.append(
+            "no Observation or Condition of the cohort gave a date: ages are taken at the date of "
+            "this run, not at each patient's index date (the earliest dated cohort resource)"
+        )
+    return warnings
+
+
+def _label(cohort: CohortDefinition, table: pd.DataFrame, conditions: int) -> list[str]:
+    values = set(table["label"].tolist())
+    if len(values) != 1:
+        return []
+    codes = ", ".join(c.code for c in cohort.label.source.codes)
+    refused = "`consortium train` refuses a cohort whose labels are all one class"
+    if values == {1}:
+        return [
+            f"every label is 1: every patient in the table has an active Condition of cohort "
+            f"{cohort.cohort}'s label codes ({codes}) and none is without it; check that the "
+            f"export holds the patients without the diagnosis too ({refused})"
+        ]
+    if conditions == 0:
+        return [
+            f"no Condition resources were read: every label is 0 (the label is 1 for a patient "
+            f"with an active Condition of cohort {cohort.cohort}'s label codes: {codes}); add the "
+            f"export's Conditions, e.g. Condition.ndjson ({refused})"
+        ]
+    return [
+        f"every label is 0: none of the {conditions} Condition resources read is an active "
+        f"Condition of cohort {cohort.cohort}'s label codes ({codes}) for a patient in the table; "
+        f"check the codes the export uses ({refused})"
+    ]
+
+
+def _observation_features(features: list[Feature], observations: int) -> str:
+    names = ", ".join(f.name for f in features)
+    if observations == 0:
+        return (
+            f"no Observation resources were read: the features {names} have no value in any row "
+            "(they come from Observations); add the export's Observations, e.g. Observation.ndjson"
+        )
+    codes = "; ".join(f"{f.name} {', '.join(c.code for c in f.source.codes)}" for f in features)
+    one = len(features) == 1
+    return (
+        f"the feature{'' if one else 's'} {names} {'has' if one else 'have'} no value in any row: "
+        f"no Observation read has {'its code' if one else 'their codes'} ({codes}) for a patient "
+        "in the table; check the codes the export uses"
+    )
+
+
+def _has_value(table: pd.DataFrame, feature: Feature) -> bool:
+    """Whether any row has a value for ``feature`` (a category outside the definition's, as sex
+    ``other`` or ``unknown``, counts as missing, as it does for training)."""
+    column = table[feature.name]
+    present = column.notna()
+    if feature.kind == "categorical":
+        present &= column.isin(feature.category_codes)
+    return bool(present.any())
