@@ -92,10 +92,11 @@ def init_command(
     for member_id, entry in sorted(config.members.items()):
         typer.echo(f"  {member_id:<16} {','.join(entry.roles):<28} {entry.msp}")
     typer.echo(f"  ledger {config.ledger.path} (genesis transaction {genesis.tx_id[:16]})")
+    without = ", ".join(sorted(shared.skipped))
     typer.echo(
         f"  CKKS and model keys wrapped for {len(shared.shares)} members and shared on the ledger"
-        f" (public context {shared.public_context_digest[:16]}; not shared with: "
-        f"{', '.join(sorted(shared.skipped)) or 'nobody'})"
+        f" (public context {shared.public_context_digest[:16]}; "
+        f"{f'not shared with: {without}' if without else 'every member holds a share'})"
     )
 
 

@@ -60,3 +60,17 @@ def test_a_second_init_in_the_same_directory_is_refused(consortium_dir: Path) ->
     result = CliRunner().invoke(app, ["init", str(consortium_dir), "--member", "x"])
     assert result.exit_code != 0
     assert sorted(p.name for p in consortium_dir.iterdir()) == before
+
+
+def test_the_output_names_who_got_no_share_and_nobody_when_everyone_did(tmp_path: Path) -> None:
+    # with every member holding a share it printed "not shared with: nobody"
+    everyone = CliRunner().invoke(app, ["init", str(tmp_path / "c"), "--member", "a"])
+    assert everyone.exit_code == 0, everyone.output
+    assert "wrapped for 2 members" in everyone.output
+    assert "not shared with" not in everyone.output and "nobody" not in everyone.output
+    assert "every member holds a share" in everyone.output
+
+    again = CliRunner().invoke(app, ["init", str(tmp_path / "d"), "--member", "a", "--auditor",
+                                     "aud"])  # fmt: skip
+    assert again.exit_code == 0, again.output
+    assert "not shared with: aud)" in again.output
