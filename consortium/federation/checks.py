@@ -131,9 +131,8 @@ class Thresholds(BaseModel):
     mirror_margin_first_bp: int = 500  # ... and by this on version 0 (no trajectory yet)
     duplicate_cosine: _Cosine = 0.995  # a near-copy of an earlier delta ...
     duplicate_rel_distance: AtLeast0 = 0.05  # ... within 5 % of its norm
-    null_rel_norm: _NullFraction = (
-        1e-3  # ‖Δ‖ below this fraction of the reference median: no learning
-    )
+    # ‖Δ‖ below this fraction of the reference median: no learning ...
+    null_rel_norm: _NullFraction = 1e-3
     # ... or below this absolutely, checked first: a zero delta decrypts to CKKS noise of norm
     # ~1e-8 (per element ~1e-9), honest heart updates have norms of 1e-2 and more.
     null_abs_norm: AtLeast0 = 1e-5
