@@ -15,14 +15,6 @@ from consortium.datasets.heart import heart_cohort_table
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 
-@pytest.fixture()
-def cohort(tmp_path: Path) -> Path:
-    folder = tmp_path / "cleveland"
-    folder.mkdir()
-    heart_cohort_table("cleveland").to_parquet(folder / "cohort.parquet", index=False)
-    return folder
-
-
 def _train(cohort: Path, out: Path, *extra: str) -> object:
     args = ["train", "--cohort", str(cohort), "--out", str(out), "--epochs", "3", "--seed", "1"]
     return CliRunner().invoke(app, [*args, *extra])

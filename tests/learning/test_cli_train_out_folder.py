@@ -9,19 +9,10 @@ import pytest
 from typer.testing import CliRunner
 
 from consortium.cli import app
-from consortium.datasets.heart import heart_cohort_table
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 DP = ("--epsilon", "1", "--accountant", "rdp")
-
-
-@pytest.fixture()
-def cohort(tmp_path: Path) -> Path:
-    folder = tmp_path / "cleveland"
-    folder.mkdir()
-    heart_cohort_table("cleveland").to_parquet(folder / "cohort.parquet", index=False)
-    return folder
 
 
 def _train(cohort: Path, out: Path, *extra: str) -> object:
