@@ -77,7 +77,7 @@ SITES = ("cleveland", "hungary", "switzerland", "va")
 
 
 ATTACKER = "hungary"
-Tally = dict[str, list[int]]  # name -> [rejected, total]
+Tally = dict[str, list[int]]  # name -> [rejected, total], or [lowest] for a record z
 
 
 def _sim_run(
@@ -121,6 +121,10 @@ def _sim_run(
         tally.setdefault(f"{key} updates", [0, 0])
         tally[f"{key} updates"][0] += view["status"] == "rejected"
         tally[f"{key} updates"][1] += 1
+        records = [e["scores"]["record_z_bp"] for e in ends if "record_z_bp" in e["scores"]]
+        if records:  # the member's record before this update (`Thresholds.record_z`)
+            lowest = tally.setdefault(f"{key} lowest record z (bp)", [min(records)])
+            lowest[0] = min(lowest[0], *records)
         tally.setdefault(f"{key} endorsements", [0, 0])
         tally[f"{key} endorsements"][0] += sum(e["verdict"] == "reject" for e in ends)
         tally[f"{key} endorsements"][1] += len(ends)
@@ -141,6 +145,7 @@ def _sim_run(
             f"/others {e['scores'].get('cosine_others_bp', '-')}"
             f"/loss± {e['scores'].get('loss_sym_bp', '-')}"
             + ("/probation" if e["scores"].get("probation") else "")
+            + (f"/record {e['scores']['record_z_bp']}" if "record_z_bp" in e["scores"] else "")
             for e in ends
         )
         print(f"seed {seed} {attack:9s} {u['member_id']:11s} v{u['base_version']} "
@@ -167,8 +172,11 @@ def _sim(
         for seed in seeds:
             for attack in attacks:
                 _sim_run(seed, attack, tally, dump, demo, verifier)
-    for name, (rejected, total) in sorted(tally.items()):
-        print(f"{name}: {rejected} of {total} rejected")
+    for name, counts in sorted(tally.items()):
+        if len(counts) == 1:
+            print(f"{name}: {counts[0]}")
+        else:
+            print(f"{name}: {counts[0]} of {counts[1]} rejected")
 
 
 Record = dict[str, Any]
@@ -189,8 +197,10 @@ def _today(rec: Record, dim: int, th: Thresholds | None = None) -> bool:
     s, th = rec["scores"], th or Thresholds()
     if "cosine_bp" in s:
         descent = s["descent_bp"] / 10_000 if "descent_bp" in s else None
-        # probation as the run recorded it: its own history, not what this rule would have made
-        line = min_trajectory_cosine(th, dim, descent, probation=bool(s.get("probation")))
+        # probation and record as the run recorded them: its own history, not what this rule
+        # would have made
+        record = s["record_z_bp"] / 10_000 if "record_z_bp" in s else None
+        line = min_trajectory_cosine(th, dim, descent, bool(s.get("probation")), record)
         if s["cosine_bp"] / 10_000 < line:
             return False
     margin = th.mirror_margin_bp if "cosine_bp" in s else th.mirror_margin_first_bp

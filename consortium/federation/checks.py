@@ -24,12 +24,15 @@ Why these checks (docs/decisions/0007-bafl.md has the thresholds and the measure
   anywhere within that band (where a fixed −0.05 rejected honest updates; 0007-bafl.md has the
   runs), and moving linearly between the two in between. A member whose last judged update was
   rejected as a direction outlier is on probation: outside a plateau its line is 0
-  (`Thresholds.probation_z`), until one of its updates is accepted. Two trajectory-free
-  signals are recorded as scores but decide nothing, because honest updates fail them under the
-  label shift between sites (6 % to 94 % positive; measured in 0007-bafl.md): the cosine with
-  the mean of the other members' accepted deltas on the same or a neighbouring base
-  (`cosine_others_bp`, honest down to −0.93) and the symmetric held-out loss L(θ+Δ) − L(θ−Δ)
-  (`loss_sym_bp`, honest up to +1.5 nats on another site's rows).
+  (`Thresholds.probation_z`), until one of its updates is accepted. A member whose earlier
+  updates in the task, taken together, point against the trajectory beyond noise (its *record*,
+  `Thresholds.record_z`) must point along it, at every stage: late flips of noise-dominated
+  updates cannot be told from honest ones one by one, but a flipper's record can. Two
+  trajectory-free signals are recorded as scores but decide nothing, because honest updates
+  fail them under the label shift between sites (6 % to 94 % positive; measured in
+  0007-bafl.md): the cosine with the mean of the other members' accepted deltas on the same
+  or a neighbouring base (`cosine_others_bp`, honest down to −0.93) and the symmetric held-out
+  loss L(θ+Δ) − L(θ−Δ) (`loss_sym_bp`, honest up to +1.5 nats on another site's rows).
 - **duplicate / null** — the SML makes a copied mapped model useless, but a copy converted into the
   copier's coordinates is, once unmapped, a near-copy of the original's delta (0001, SML section);
   a resubmitted global model has a delta of zero or the negative of a recent global step. A zero
@@ -64,6 +67,7 @@ __all__ = [
     "decide",
     "flatten",
     "min_trajectory_cosine",
+    "record_z",
     "robust_z",
     "thresholds_from_pairs",
 ]
@@ -79,6 +83,7 @@ _NormZ = Annotated[float, Bounds(above=0, why=f"at 0 or below, {_MEDIAN}")]
 _Cosine = Annotated[float, Bounds(at_least=-1, at_most=1, why="a cosine lies between -1 and 1")]
 _NoiseZ = Annotated[float, Bounds(at_least=0, why="a multiple of 1/√d, the noise of a cosine")]
 _ProbationZ = Annotated[float, Bounds(why="a multiple of 1/√d; -1000 for no probation")]
+_LineZ = Annotated[float, Bounds(why="a multiple of 1/√d, the noise of a cosine")]
 _NullFraction = Annotated[
     float,
     Bounds(
@@ -127,6 +132,15 @@ class Thresholds(BaseModel):
     # against the trajectory. 1/√d caught more flips but shut a small, label-skewed hospital out
     # of whole runs (0007-bafl.md, "In the demo's settings, and probation").
     probation_z: _ProbationZ = 0.0
+    # A member's record: the trajectory cosines of its judged updates in the task taken together,
+    # z = Σ √d·cos / √n over n ≥ 2 of them (`record_z`). Each late flip alone is noise against
+    # noise, but a sign flipper's record falls below −record_z within two or three updates and
+    # stays there; an honest member's did not in 56 runs of the demo's settings (lowest −1.14).
+    # While it is below, the member's updates must point along the trajectory by at least
+    # record_line_z/√d, at every stage of training, a plateau included (0007-bafl.md, "A
+    # member's record"). 1000 turns it off.
+    record_z: _NoiseZ = 1.5
+    record_line_z: _LineZ = 2.0
     mirror_margin_bp: int = 800  # metric(θ+Δ) may trail metric(θ−Δ) by at most this ...
     mirror_margin_first_bp: int = 500  # ... and by this on version 0 (no trajectory yet)
     duplicate_cosine: _Cosine = 0.995  # a near-copy of an earlier delta ...
@@ -220,6 +234,9 @@ class Evidence:
     reference: Reference = field(default_factory=Reference)
     on_probation: bool = False  # the submitter's last judged update in this task was rejected
     # as a direction outlier (`Thresholds.probation_z`)
+    # the trajectory cosines of the submitter's earlier judged updates in the task, oldest first,
+    # as their committees recorded them (`Thresholds.record_z`)
+    record: Sequence[float] = ()
 
 
 def flatten(arrays: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -311,6 +328,9 @@ def _scores(ev: Evidence, th: Thresholds) -> dict[str, int]:
         scores["loss_sym_bp"] = ev.loss_sym_bp
     if ev.on_probation:
         scores["probation"] = 1
+    z = record_z(ev.record, ev.delta.size)
+    if z is not None:
+        scores["record_z_bp"] = _bp(z)
     others = ev.reference.others
     if len(others) >= 1 and all(o.shape == ev.delta.shape for o in others):
         scores["cosine_others_bp"] = _bp(cosine(ev.delta, np.mean(np.stack(others), axis=0)))
@@ -329,21 +349,40 @@ def _descent(ref: Reference) -> float | None:
     return cosine(step, before)
 
 
+def record_z(cosines: Sequence[float], dim: int) -> float | None:
+    """A member's record: Σ √d·cos / √n over the trajectory cosines of its n earlier judged
+    updates, None below two. A pure-noise update's √d·cos is about standard normal, so the record
+    of a member sending noise stays near 0, an honest learner's rises, a sign flipper's falls."""
+    if len(cosines) < 2:
+        return None
+    return math.sqrt(max(1, dim)) * math.fsum(cosines) / math.sqrt(len(cosines))
+
+
 def min_trajectory_cosine(
-    th: Thresholds, dim: int, descent: float | None, probation: bool = False
+    th: Thresholds,
+    dim: int,
+    descent: float | None,
+    probation: bool = False,
+    record: float | None = None,
 ) -> float:
     """The lowest trajectory cosine an update may have (see `Thresholds.min_cosine`; on
-    ``probation``, `Thresholds.probation_z`)."""
+    ``probation``, `Thresholds.probation_z`; with a ``record`` z at or below −`Thresholds.record_z`,
+    `Thresholds.record_line_z`)."""
     noise = 1.0 / math.sqrt(max(1, dim))
     plateau = min(th.min_cosine, -th.plateau_z * noise)
     low, high = th.descending_z * noise, max(th.descending_z, th.strict_z) * noise
     if descent is not None and descent <= low:
-        return plateau  # probation or not: flips of noise are noise (0007-bafl.md)
-    if descent is None or descent > high:
-        line = th.min_cosine
+        line = plateau  # probation or not: a flip of noise is noise (0007-bafl.md) ...
     else:
-        line = plateau + (descent - low) / (high - low) * (th.min_cosine - plateau)
-    return max(line, th.probation_z * noise) if probation else line
+        if descent is None or descent > high:
+            line = th.min_cosine
+        else:
+            line = plateau + (descent - low) / (high - low) * (th.min_cosine - plateau)
+        if probation:
+            line = max(line, th.probation_z * noise)
+    if record is not None and record <= -th.record_z:  # ... but not a flipper's record
+        line = max(line, th.record_line_z * noise)
+    return line
 
 
 def _reason(ev: Evidence, th: Thresholds, scores: Mapping[str, int]) -> str:
@@ -371,7 +410,8 @@ def _reason(ev: Evidence, th: Thresholds, scores: Mapping[str, int]) -> str:
 def _direction(ev: Evidence, th: Thresholds, scores: Mapping[str, int]) -> str:
     if "cosine_bp" in scores:
         descent = scores["descent_bp"] / 10_000 if "descent_bp" in scores else None
-        line = min_trajectory_cosine(th, ev.delta.size, descent, ev.on_probation)
+        record = scores["record_z_bp"] / 10_000 if "record_z_bp" in scores else None
+        line = min_trajectory_cosine(th, ev.delta.size, descent, ev.on_probation, record)
         if scores["cosine_bp"] / 10_000 < line:
             return "DIRECTION_OUTLIER"
     margin = th.mirror_margin_bp if "cosine_bp" in scores else th.mirror_margin_first_bp

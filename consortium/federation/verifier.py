@@ -268,6 +268,27 @@ def on_probation(update: dict[str, Any], views: list[dict[str, Any]]) -> bool:
     return last is not None and last[1]
 
 
+def direction_record(update: dict[str, Any], views: list[dict[str, Any]]) -> list[float]:
+    """The trajectory cosines of the submitter's judged updates before ``update`` (accepted,
+    included or rejected), oldest first (`Thresholds.record_z`). Each is the highest of its
+    committee's recorded ``cosine_bp``: the verifiers of one update measure the same cosine (the
+    same delta against the same versions), so a verifier that records a lower one cannot lower
+    another member's record alone. ``views`` is the task's ``ListUpdates``."""
+    member, ms = update["member_id"], int(update["submitted_ms"])
+    found: list[tuple[int, float]] = []
+    for v in views:
+        u = v["update"]
+        if u["member_id"] != member or int(u["submitted_ms"]) >= ms:
+            continue
+        if v["status"] not in ("accepted", "included", "rejected"):
+            continue
+        cosines = [e["scores"].get("cosine_bp") for e in v["endorsements"]]
+        cosines = [c for c in cosines if c is not None]
+        if cosines:
+            found.append((int(u["submitted_ms"]), max(cosines) / 10_000))
+    return [c for _, c in sorted(found)]
+
+
 def verify_update(s: Session, update: dict[str, Any]) -> tuple[Verdict, Arrays | None]:
     """The verdict on one revealed update (and its unmapped delta when it could be opened)."""
     from consortium.pole.sml import first_layer_name
@@ -279,7 +300,7 @@ def verify_update(s: Session, update: dict[str, Any]) -> tuple[Verdict, Arrays |
     cache_delta(s, str(update["update_id"]), delta)  # one decryption per member and update
     base = s.version(int(update["base_version"]))
     first = first_layer_name(base)
-    views = s.q("ListUpdates", task_id=s.task_id)  # read once: the reveals and probation
+    views = s.q("ListUpdates", task_id=s.task_id)  # read once: reveals, probation, record
     ledger = revealed_updates(s, update, views)
     reveal_err, sml_bp, origin = 0.0, None, None
     if s.task()["sml"]:
@@ -295,7 +316,7 @@ def verify_update(s: Session, update: dict[str, Any]) -> tuple[Verdict, Arrays |
         reference=_references(s, update, delta[first], ledger, views), metric_reliable=reliable,
         mirror_metric_bp=metric_bp(mirror, s), foreign_layer=origin is not None,
         loss_sym_bp=round((_loss(updated, s) - _loss(mirror, s)) * 10_000),
-        on_probation=on_probation(update, views),
+        on_probation=on_probation(update, views), record=direction_record(update, views),
     )  # fmt: skip
     return decide(ev, s.settings.verifier), delta
 

@@ -11,6 +11,7 @@ from consortium.federation.checks import (
     Thresholds,
     decide,
     min_trajectory_cosine,
+    record_z,
     robust_z,
     thresholds_from_pairs,
 )
@@ -465,6 +466,52 @@ def test_probation_raises_a_graded_line_too() -> None:
     assert min_trajectory_cosine(graded, 289, band) < 0
     assert min_trajectory_cosine(graded, 289, band, probation=True) == 0.0
     assert min_trajectory_cosine(graded, 289, 1 / 17, probation=True) == pytest.approx(-2.5 / 17)
+
+
+def test_a_record_is_the_sum_of_noise_units_over_root_n() -> None:
+    assert record_z([], 289) is None
+    assert record_z([-0.2], 289) is None  # one update is no record
+    # √289 · (−0.10 − 0.05) / √2
+    assert record_z([-0.10, -0.05], 289) == pytest.approx(17 * -0.15 / np.sqrt(2))
+    assert record_z([0.1, -0.1, 0.0], 289) == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize(
+    ("cos", "descent", "record", "reason"),
+    [
+        (0.05, 0.0, [-0.10, -0.08], "DIRECTION_OUTLIER"),  # a flipper's record: at a plateau too
+        (0.05, 0.5, [-0.10, -0.08], "DIRECTION_OUTLIER"),  # and while descending
+        (0.13, 0.0, [-0.10, -0.08], "OK"),  # beyond 2/√d along the trajectory: it learns
+        (0.05, 0.0, [-0.10, 0.08], "OK"),  # a mixed record (z 0.0)
+        (-0.10, 0.0, [-0.05, -0.04], "OK"),  # z −1.08: above −1.5, the plateau's line
+        (0.05, 0.0, [-0.30], "OK"),  # a single earlier update is no record
+    ],
+)
+def test_a_member_whose_record_points_against_the_trajectory_must_point_along_it(
+    cos: float, descent: float, record: list[float], reason: str
+) -> None:
+    ev = _staged(cos, descent)
+    ev.record = record
+
+    verdict = decide(ev)
+
+    assert verdict.reason == reason, verdict
+    expected = record_z(record, 289)
+    if expected is None:
+        assert "record_z_bp" not in verdict.scores
+    else:  # on the ledger with the verdict: an auditor sees the line it was judged by
+        assert verdict.scores["record_z_bp"] == round(expected * 10_000)
+
+
+def test_record_line() -> None:
+    th = Thresholds()
+    assert min_trajectory_cosine(th, 289, 0.0, record=-1.5) == pytest.approx(2 / 17)
+    assert min_trajectory_cosine(th, 289, 0.0, record=-1.49) == pytest.approx(-2.5 / 17)
+    assert min_trajectory_cosine(th, 289, None, True, record=-3.0) == pytest.approx(2 / 17)
+    # never lowers a line: a record line below the probation line leaves probation's
+    assert min_trajectory_cosine(Thresholds(record_line_z=-1.0), 289, 0.5, True, -3.0) == 0.0
+    # turned off
+    assert min_trajectory_cosine(Thresholds(record_z=1000), 289, 0.0, record=-50.0) < 0
 
 
 def test_thresholds_from_command_line_pairs() -> None:

@@ -1,4 +1,5 @@
-"""Who is on probation: from the ledger's verdicts on the submitter's earlier updates."""
+"""Who is on probation, and a member's record: from the ledger's verdicts on the submitter's
+earlier updates."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from consortium.federation.verifier import on_probation
+from consortium.federation.verifier import direction_record, on_probation
 
 
 @dataclass
@@ -52,3 +53,35 @@ def test_probation_follows_the_submitters_last_judged_update(
     update = ledger.add("va", 200, "pending")
 
     assert on_probation(update, ledger.views) is expected
+
+
+def _cosines(ledger: _Ledger, member: str, ms: int, status: str, *cosines_bp: int | None) -> None:
+    update = ledger.add(member, ms, status)
+    view = ledger.views[-1]
+    view["endorsements"] = [
+        {"verdict": "reject", "reason": D, "scores": {} if c is None else {"cosine_bp": c}}
+        for c in cosines_bp
+    ]
+    assert view["update"] is update
+
+
+def test_a_record_holds_the_submitters_judged_cosines_oldest_first() -> None:
+    ledger = _Ledger()
+    _cosines(ledger, "va", 300, "rejected", -900, -900)
+    _cosines(ledger, "va", 100, "included", 400, 400, 400)  # listed later, submitted earlier
+    _cosines(ledger, "va", 200, "accepted", 100, 100)
+    _cosines(ledger, "va", 250, "pending", -2000)  # not judged yet
+    _cosines(ledger, "hungary", 150, "rejected", -3000, -3000)  # another member's
+    _cosines(ledger, "va", 120, "rejected", None, None)  # version 0: no trajectory, no cosine
+    _cosines(ledger, "va", 500, "rejected", -500, -500)  # submitted after this one
+    update = ledger.add("va", 400, "pending")
+
+    assert direction_record(update, ledger.views) == [0.04, 0.01, -0.09]
+
+
+def test_one_verifier_cannot_lower_a_record_alone() -> None:
+    ledger = _Ledger()
+    _cosines(ledger, "va", 100, "accepted", 300, -9000, 300)  # one verifier records a lie
+    update = ledger.add("va", 200, "pending")
+
+    assert direction_record(update, ledger.views) == [0.03]

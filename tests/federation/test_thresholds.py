@@ -19,8 +19,8 @@ FLOAT_FIELDS = [name for name, f in Thresholds.model_fields.items() if f.annotat
 
 
 def test_every_float_threshold_is_covered() -> None:
-    # the bounds in the annotations leave each field a float: the tests below see all twelve
-    assert len(FLOAT_FIELDS) == 12 and {"norm_ratio_max", "reveal_rel_tol"} <= set(FLOAT_FIELDS)
+    # the bounds in the annotations leave each field a float: the tests below see all fourteen
+    assert len(FLOAT_FIELDS) == 14 and {"norm_ratio_max", "reveal_rel_tol"} <= set(FLOAT_FIELDS)
 
 
 @pytest.mark.parametrize("field", FLOAT_FIELDS)
@@ -49,6 +49,7 @@ def test_a_threshold_must_be_a_finite_number(field: str, value: float) -> None:
         ("descending_z", -1.0, "of at least 0"),
         ("plateau_z", -2.5, "of at least 0"),
         ("strict_z", -4.0, "of at least 0"),
+        ("record_z", -1.5, "of at least 0"),  # a record at or below +1.5 would flag honest ones
         ("duplicate_rel_distance", -0.05, "of at least 0"),
         # a fraction of the median reference norm: at 1, the honest half below it is no learning
         ("null_rel_norm", 1.0, "of at least 0 and below 1"),
