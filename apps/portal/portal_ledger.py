@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 from portal_data import VALID, PortalData, task_of, to_decimal
 
+from consortium.federation.checks import Thresholds
 from consortium.ledger.base import CommittedTx
 from consortium.ledger.contract.committee import committee_outcome
 from consortium.ledger.contract.records import metrics_measured, too_stale
@@ -85,17 +86,30 @@ def endorsements(data: PortalData) -> pd.DataFrame:
             "reason": tx.args.get("reason", ""),
             "metric_bp": tx.args.get("metric_bp"),
             "probation": bool((tx.args.get("scores") or {}).get("probation")),
+            "record_z_bp": (tx.args.get("scores") or {}).get("record_z_bp"),
         }
         for tx in data.valid("Endorse")
     ]
     columns = ["time", "update_id", "submitter", "endorser", "verdict", "reason", "metric_bp",
-               "probation"]  # fmt: skip
+               "probation", "record_z_bp"]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
 
 
-def reason_label(reason: str, probation: bool) -> str:
-    """A verifier's reason as the portal shows it: a direction rejection on probation says so."""
-    return f"{reason} (on probation)" if probation and reason == "DIRECTION_OUTLIER" else reason
+# A record at or below this raises the direction line (`Thresholds.record_z`, the default; each
+# verifier may set its own, so the portal names the record only where the default would act).
+_RECORD_LINE_BP = -round(Thresholds().record_z * 10_000)
+
+
+def reason_label(reason: str, probation: bool, record_z_bp: Any = None) -> str:
+    """A verifier's reason as the portal shows it: a direction rejection says when the submitter
+    was on probation, or its record of earlier updates pointed against the trajectory."""
+    if reason != "DIRECTION_OUTLIER":
+        return reason
+    why = ["on probation"] if probation else []
+    known = isinstance(record_z_bp, int | float) and record_z_bp == record_z_bp  # not None/NaN
+    if known and record_z_bp <= _RECORD_LINE_BP:
+        why.append(f"record z {record_z_bp / 10_000:.2f}")
+    return f"{reason} ({'; '.join(why)})" if why else reason
 
 
 def _statuses(data: PortalData) -> dict[str, str]:
@@ -175,8 +189,10 @@ def updates(data: PortalData, member: str | None = None) -> pd.DataFrame:
         rejects = mine[mine["verdict"] == "reject"]
         reasons = sorted(
             {
-                reason_label(r, bool(p))
-                for r, p in zip(rejects["reason"], rejects["probation"], strict=True)
+                reason_label(r, bool(p), z)
+                for r, p, z in zip(
+                    rejects["reason"], rejects["probation"], rejects["record_z_bp"], strict=True
+                )
             }
         )
         if status == "rejected" and not reasons:  # every seat abstained: nobody could judge it

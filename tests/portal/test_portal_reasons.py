@@ -1,5 +1,6 @@
-"""How the portal names a verifier's reasons: a direction rejection of a member on probation
-(the verifier's higher line, decisions/0007) says so, on the training page's update table."""
+"""How the portal names a verifier's reasons: a direction rejection of a member on probation or
+with a record against the trajectory (the verifier's higher lines, decisions/0007) says so, on
+the training page's update table."""
 
 from __future__ import annotations
 
@@ -59,6 +60,31 @@ def test_a_direction_rejection_on_probation_is_named_so() -> None:
     assert table.loc["u2", "reject_reasons"] == "DIRECTION_OUTLIER (on probation)"
     assert table.loc["u3", "reject_reasons"] == "NORM_OUTLIER"  # probation changes no other check
     assert list(votes.groupby("update_id")["probation"].all()) == [False, True, True]
+
+
+def test_a_direction_rejection_for_a_members_record_is_named_so() -> None:
+    submit = [FakeTx(u, "va", {"task_id": "heart", "base_version": 4}) for u in ("u1", "u2", "u3")]
+    low, high = {"cosine_bp": 300, "record_z_bp": -21000}, {"cosine_bp": -900, "record_z_bp": 4000}
+    endorse = (
+        _judged("u1", ("cleveland", "DIRECTION_OUTLIER", low),
+                ("hungary", "DIRECTION_OUTLIER", low))
+        + _judged("u2", ("cleveland", "DIRECTION_OUTLIER", high),
+                  ("hungary", "DIRECTION_OUTLIER", high))
+        + _judged("u3", ("cleveland", "DIRECTION_OUTLIER",
+                         {"cosine_bp": -80, "probation": 1, "record_z_bp": -15000}),
+                  ("hungary", "NORM_OUTLIER", {"record_z_bp": -30000}))
+    )  # fmt: skip
+    data = _Data(
+        {"SubmitUpdate": submit, "Endorse": endorse}, dict.fromkeys(("u1", "u2", "u3"), "rejected")
+    )
+
+    table = pl.updates(data).set_index("update_id")  # type: ignore[arg-type]
+
+    assert table.loc["u1", "reject_reasons"] == "DIRECTION_OUTLIER (record z -2.10)"
+    assert table.loc["u2", "reject_reasons"] == "DIRECTION_OUTLIER"  # a record above the line
+    assert table.loc["u3", "reject_reasons"] == (
+        "DIRECTION_OUTLIER (on probation; record z -1.50), NORM_OUTLIER"
+    )
 
 
 def test_an_abstaining_attester_has_no_metric() -> None:

@@ -70,6 +70,13 @@ def show_updates() -> None:
                 "outlier, so until one of its updates is accepted the verifiers reject any update "
                 "that points against the consortium's trajectory (docs/decisions/0007-bafl.md)."
             )
+        if rejected["reject_reasons"].str.contains("record z", regex=False).any():
+            st.caption(
+                "Record z: this member's earlier updates in the task, taken together, pointed "
+                "against the consortium's trajectory beyond what noise does, so the verifiers "
+                "reject any update of it that does not clearly point along the trajectory "
+                '(docs/decisions/0007-bafl.md, "A member\'s record").'
+            )
 
 
 def show_aggregates() -> None:
