@@ -135,7 +135,8 @@ class Thresholds(BaseModel):
     # A member's record: the trajectory cosines of its judged updates in the task taken together,
     # z = Σ √d·cos / √n over n ≥ 2 of them (`record_z`). Each late flip alone is noise against
     # noise, but a sign flipper's record falls below −record_z within two or three updates and
-    # stays there; an honest member's did not in 56 runs of the demo's settings (lowest −1.14).
+    # stays there; an honest member's did in 2 of 224 member-runs of the demo's settings
+    # (Switzerland's, label-skewed: the line cost it 2 updates in one run).
     # While it is below, the member's updates must point along the trajectory by at least
     # record_line_z/√d, at every stage of training, a plateau included (0007-bafl.md, "A
     # member's record"). 1000 turns it off.
