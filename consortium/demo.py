@@ -3,7 +3,7 @@
 1. **FHIR**: the four UCI hospitals' records as FHIR R4 (`write_demo_fhir`, synthetic identifiers).
 2. **Ingest** at each hospital: validation, HIPAA Safe Harbor, keyed pseudonyms, k-anonymity
    (`consortium.fhir.ingest.ingest`), one anonymized cohort table per hospital; each hospital's
-   pseudonym key stays in its own folder.
+   pseudonym key stays in its own folder. Its ingest warnings (what its table lacks) are printed.
 3. **Init**: consortium CA and identities, the ledger's genesis, the CKKS and model keys wrapped
    for every member that may hold them (`ShareKey`), the task and its encrypted version 0
    (`consortium.simulate.setup.create_consortium`, the library form of `consortium init` and a
@@ -167,7 +167,10 @@ def demo_pseudonym_key(site_out: Path, site: str, seed: int) -> Path:
 
 
 def ingest_sites(out: Path, sites: tuple[str, ...], seed: int, say: Say) -> dict[str, Any]:
-    """Stages 1-2: demo FHIR, then each hospital's ingest; returns site -> cohort table."""
+    """Stages 1-2: demo FHIR, then each hospital's ingest; returns site -> cohort table.
+
+    Says one line per hospital, and under it each warning of its ingest (what its table lacks,
+    ``IngestReport.warnings``) and where its full report is."""
     import pandas as pd
 
     from consortium.datasets.demo import write_demo_fhir
@@ -176,14 +179,21 @@ def ingest_sites(out: Path, sites: tuple[str, ...], seed: int, say: Say) -> dict
     folders = write_demo_fhir(out / "fhir")
     tables = {}
     for site in sites:
-        key = demo_pseudonym_key(out / "ingest" / site, site, seed)
-        report = ingest([folders[site]], site, "heart", out / "ingest" / site, 5, key_path=key)
-        tables[site] = pd.read_parquet(out / "ingest" / site / "cohort.parquet")
+        site_out = out / "ingest" / site
+        key = demo_pseudonym_key(site_out, site, seed)
+        report = ingest([folders[site]], site, "heart", site_out, 5, key_path=key)
+        tables[site] = pd.read_parquet(site_out / "cohort.parquet")
         say(
             f"  {site:<12} read {report.read} resources, accepted {report.accepted}, quarantined "
             f"{report.quarantined}; {report.rows} anonymized rows ({report.suppressed} suppressed "
             f"for k={report.k})"
         )
+        # What the hospital's table lacks (Switzerland: no cholesterol), as `consortium ingest`
+        # prints it: the admin watching the demo would not open report.json to find out.
+        for warning in report.warnings:
+            say(f"    warning: {warning}")
+        if report.warnings:
+            say(f"    full report: {site_out / 'report.json'}")
     return tables
 
 

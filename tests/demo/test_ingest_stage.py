@@ -1,0 +1,26 @@
+"""The demo's ingest stage tells the hospital admin watching it what each hospital's table lacks:
+the warnings `consortium ingest` writes in report.json (Switzerland measured no cholesterol) are
+printed under that hospital's ingest line, with where its full report is. Before, the demo printed
+the counts only, and the warnings stayed in a file nobody watching the demo opens."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from consortium.demo import ingest_sites
+
+
+def test_each_hospitals_ingest_warnings_are_printed_under_its_line(tmp_path: Path) -> None:
+    lines: list[str] = []
+
+    ingest_sites(tmp_path, ("switzerland", "va"), 0, lines.append)
+
+    report_path = tmp_path / "ingest" / "switzerland" / "report.json"
+    [chol] = json.loads(report_path.read_text(encoding="utf-8"))["warnings"]
+    assert chol.startswith("the feature chol has no value in any row"), chol
+    assert lines[0].startswith("  switzerland  read 1013 resources"), lines
+    assert lines[1:3] == [f"    warning: {chol}", f"    full report: {report_path}"], lines
+    # VA's table lacks nothing: its line stands alone
+    assert json.loads((tmp_path / "ingest" / "va" / "report.json").read_text())["warnings"] == []
+    assert len(lines) == 4 and lines[3].startswith("  va           read 1667 resources"), lines
