@@ -31,6 +31,7 @@ from consortium.node.lock import LOCK_NAME
 __all__ = [
     "accountant_files",
     "ingest_runs",
+    "ingest_warnings",
     "node_process",
     "quarantine_file",
     "quarantine_items",
@@ -167,6 +168,20 @@ def ingest_runs(member_dir: Path) -> list[IngestRun]:
             )
         )
     return sorted(runs, key=lambda run: run_date(run)[0], reverse=True)
+
+
+def ingest_warnings(report: dict[str, Any]) -> list[str] | None:
+    """The warnings of an ingest run (``report.json``'s ``warnings``: what its cohort table lacks),
+    or None for a report that records none (written before ingest recorded them, or not a list).
+
+    Shown as written, not redacted as quarantine reasons are: `consortium.fhir.coverage` composes
+    them from the cohort definition (feature names, codes) and counts, never from a resource's
+    values, and tests/fhir/test_fhir_phi_scan.py finds no identifier of the input in report.json.
+    Redacting would blank the label codes a warning names (SNOMED CT 53741008 is a digit run)."""
+    warnings = report.get("warnings")
+    if not isinstance(warnings, list):
+        return None
+    return [str(warning)[:1000] for warning in warnings]
 
 
 def run_labels(runs: list[IngestRun]) -> list[str]:

@@ -170,6 +170,9 @@ def test_a_hospital_uses_every_page_downloads_a_model_and_verifies_the_chain(
         w.page.get_by_role("heading", name=HOSPITAL).wait_for()
         for i, name in enumerate(HEADINGS, start=1):
             w.open(name, f"{i:02d}-{name.lower()}")
+            if name == "Data":  # the run's warnings, as text: its input holds no chol Observation
+                assert w.page.get_by_role("heading", name="Ingest warnings: ").is_visible()
+                assert w.page.get_by_text("the feature chol has no value in any row").is_visible()
             if name == "Models":
                 _download_and_check(w, site, tmp_path)
             if name == "Audit":

@@ -1,4 +1,5 @@
-"""Data: this member's ingest runs, their reports, the quarantine, k-anonymity and suppression.
+"""Data: this member's ingest runs, their reports and warnings, the quarantine, k-anonymity and
+suppression.
 
 No row of patient data is shown: reports are summarized as figures, the cohort by its shape, and
 quarantined resources by name, size and a redacted reason (portal_local.py explains why).
@@ -35,6 +36,7 @@ summary = pd.DataFrame(
             "cohort rows": r.cohort_rows,
             "cohort columns": len(r.cohort_columns),
             "quarantined files": len(r.quarantine),
+            "warnings": len(loc.ingest_warnings(r.report) or []),
             "written (UTC)": f"{loc.run_date(r)[0]:%Y-%m-%d %H:%M}",
         }
         for r, label in zip(runs, labels, strict=True)
@@ -44,6 +46,25 @@ st.dataframe(summary, hide_index=True)
 run = runs[labels.index(st.selectbox("Ingest run", labels))]
 written, source = loc.run_date(run)
 st.caption(f"This run was written {written:%Y-%m-%d %H:%M} UTC, from {source}.")
+
+lacks = loc.ingest_warnings(run.report)
+st.subheader("Ingest warnings" if lacks is None else f"Ingest warnings: {len(lacks)}")
+if lacks is None:
+    st.caption(
+        "This report records no warnings: it was written before `consortium ingest` recorded "
+        "what a cohort table lacks. Ingest the export again to have it checked."
+    )
+elif not lacks:
+    st.success("No ingest warning in this run's report.")
+else:
+    for warning in lacks:
+        st.warning(warning)
+    st.caption(
+        "What this run's cohort table lacks because its input did, as `consortium ingest` wrote "
+        'it in report.json (docs/ingest.md, "What the cohort lacks"). The run completed; read '
+        "them before anyone trains on this table: each says what is missing and where it should "
+        "have come from."
+    )
 
 facts = loc.report_facts(run.report)
 privacy = loc.privacy_facts(facts)
