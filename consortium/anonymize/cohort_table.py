@@ -1,8 +1,10 @@
 """Build the anonymized cohort table from extracted facts (the last step before anything is kept).
 
 Per patient: the pseudonym replaces every identifier; the age is computed from the full birth date
-and the index date (the earliest dated cohort fact of the patient) and then capped at 90; the
-postal code becomes a Safe Harbor ZIP3; gender becomes one of four values. No date, name, address
+and the index date (the earliest dated cohort fact of the patient) and then capped at 90; a patient
+without a dated cohort fact has its age taken at the latest date of the input's cohort facts
+(`index_fallback`; `rows_aged_at_latest` counts them for the report); the postal code becomes a
+Safe Harbor ZIP3; gender becomes one of four values. No date, name, address
 line, telecom, identifier value or free text is carried over. Then rows whose (age band, sex, ZIP3)
 group is smaller than k are suppressed. The format is documented in ``consortium.datasets.heart``
 and docs/ingest.md; ``consortium.datasets.heart.heart_cohort_table`` builds the same table for
@@ -29,7 +31,7 @@ from consortium.anonymize.safe_harbor import (
 from consortium.fhir.cohort import QI_COLUMNS, table_columns
 from consortium.fhir.extract import CohortFacts, Date
 
-__all__ = ["build_cohort_table"]
+__all__ = ["build_cohort_table", "index_fallback", "rows_aged_at_latest"]
 
 
 def build_cohort_table(
@@ -37,7 +39,7 @@ def build_cohort_table(
 ) -> tuple[pd.DataFrame, int]:
     """The anonymized, k-anonymous cohort table of ``facts`` and the number of rows suppressed."""
     cohort = facts.cohort
-    fallback = facts.latest or _today()
+    fallback = index_fallback(facts)
     rows = [_row(facts, pkey, site, key, fallback) for pkey in facts.patients]
     columns = table_columns(cohort)
     table = pd.DataFrame(rows, columns=columns)
@@ -47,15 +49,50 @@ def build_cohort_table(
     return kept.sort_values("pid", ignore_index=True)[columns], suppressed
 
 
+def index_fallback(facts: CohortFacts) -> Date:
+    """The index date of a patient without a dated cohort fact: the latest date of the input's
+    cohort facts, else (no fact gave a date) the date of the run.
+
+    The latest date is the input's own "as of": the same for every run of the same input (so a
+    rerun reproduces the table), and no later than the export, where the run's date would age
+    such patients by the time between export and ingest. decisions/0002, "Ages"."""
+    return facts.latest or _today()
+
+
+def rows_aged_at_latest(facts: CohortFacts, table: pd.DataFrame, *, site: str, key: bytes) -> int:
+    """How many rows of ``table`` (released by `build_cohort_table` from ``facts``) have an age
+    taken at the latest date of the input (`index_fallback`) rather than at their own index date.
+
+    A row's age is its first Patient's (`_merge_same_person`), so that Patient decides. 0 when no
+    cohort fact gave a date: every age is then taken at the run's date, and the report says that
+    instead (`consortium.fhir.coverage`)."""
+    if facts.latest is None:
+        return 0
+    aged_at_latest: dict[str, bool] = {}
+    for pkey, patient in facts.patients.items():
+        at_latest = pkey not in facts.dates and _age(patient.birth, facts.latest) is not None
+        aged_at_latest.setdefault(_pid(facts, pkey, site, key), at_latest)
+    return sum(aged_at_latest.get(pid, False) for pid in table["pid"])
+
+
+def _pid(facts: CohortFacts, pkey: str, site: str, key: bytes) -> str:
+    return pseudonym(key, site, patient_basis(facts.patients[pkey].identifiers, pkey))
+
+
+def _age(birth: Date | None, index: Date) -> int | None:
+    """Age in completed years at ``index``, capped at 90; None without a birth date or for one
+    after the index date."""
+    if birth is None or birth > index:
+        return None
+    return cap_age(completed_years(birth, index))
+
+
 def _row(facts: CohortFacts, pkey: str, site: str, key: bytes, fallback: Date) -> dict[str, Any]:
     patient = facts.patients[pkey]
     dates = facts.dates.get(pkey)
-    index = min(dates) if dates else fallback
-    age = None
-    if patient.birth is not None and patient.birth <= index:
-        age = cap_age(completed_years(patient.birth, index))
+    age = _age(patient.birth, min(dates) if dates else fallback)
     row: dict[str, Any] = {
-        "pid": pseudonym(key, site, patient_basis(patient.identifiers, pkey)),
+        "pid": _pid(facts, pkey, site, key),
         "site": site,
         "age": band_age(age, facts.cohort.age_band_years),
         "age_band": age_band(age, facts.cohort.age_band_years),

@@ -22,12 +22,19 @@ __all__ = ["cohort_warnings"]
 
 
 def cohort_warnings(
-    cohort: CohortDefinition, table: pd.DataFrame, accepted: Mapping[str, int], *, dated: bool
+    cohort: CohortDefinition,
+    table: pd.DataFrame,
+    accepted: Mapping[str, int],
+    *,
+    dated: bool,
+    aged_at_latest: int = 0,
 ) -> list[str]:
-    """Warnings on ``table`` (the released rows): a label of one class, features without a value.
+    """Warnings on ``table`` (the released rows): a label of one class, features without a value,
+    ages not taken at the patients' own index dates.
 
     ``accepted`` counts the accepted resources by type; ``dated`` says whether any cohort resource
-    gave a date (the index date of the ages)."""
+    gave a date (the index date of the ages); ``aged_at_latest`` counts the rows whose age was
+    taken at the input's latest date (`consortium.anonymize.cohort_table.rows_aged_at_latest`)."""
     if table.empty:
         return []  # the summary says 0 rows, and `consortium train` refuses a table without rows
     warnings = [*_label(cohort, table, accepted.get("Condition", 0))]
@@ -48,7 +55,23 @@ def cohort_warnings(
             "no Observation or Condition of the cohort gave a date: ages are taken at the date of "
             "this run, not at each patient's index date (the earliest dated cohort resource)"
         )
+    if aged_at_latest:
+        warnings.append(_aged_at_latest(aged_at_latest, len(table)))
     return warnings
+
+
+def _aged_at_latest(n: int, rows: int) -> str:
+    """The rows aged at the input's latest date, counted; the date itself is a date of a patient's
+    record, which Safe Harbor keeps out of everything ingest writes."""
+    one = n == 1
+    has, its, ages = ("has", "its", "age is") if one else ("have", "their", "ages are")
+    whose = "this patient's" if one else "these patients'"
+    return (
+        f"{n} of the {rows} rows {has} no dated Observation or Condition of the cohort: {its} "
+        f"{ages} taken at the latest date the input's cohort resources give, not at an index date "
+        f"of {its} own (the earliest dated cohort resource); check that the export holds {whose} "
+        "Observations and Conditions with their dates"
+    )
 
 
 def _label(cohort: CohortDefinition, table: pd.DataFrame, conditions: int) -> list[str]:

@@ -36,10 +36,11 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from consortium.anonymize.cohort_table import build_cohort_table
+from consortium.anonymize.cohort_table import build_cohort_table, rows_aged_at_latest
 from consortium.anonymize.pseudonym import PseudonymKeyError, fingerprint, load_or_create_key
 from consortium.cli._errors import UserError
 from consortium.fhir.cohort import CohortDefinition, CohortError, load_cohort
@@ -47,6 +48,9 @@ from consortium.fhir.coverage import cohort_warnings
 from consortium.fhir.extract import CohortFacts
 from consortium.fhir.reader import RawResource, collect_files, iter_file
 from consortium.fhir.validate import model_class, validate_resource
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["IngestReport", "OnItem", "Progress", "TypeTally", "ingest", "skipped_text"]
 
@@ -85,8 +89,9 @@ class IngestReport(BaseModel):
     unlinked_patients: int
     # files in the input folders that are not FHIR JSON/NDJSON (by suffix), so not read
     skipped_files: dict[str, int] = Field(default_factory=dict)
-    # what the table lacks because the input did (every label 0, a feature without any value:
-    # `consortium.fhir.coverage`); the run completed, but its table may not be worth training on
+    # what the table lacks because the input did (every label 0, a feature without any value,
+    # ages not taken at the patients' own index dates: `consortium.fhir.coverage`); the run
+    # completed, but its table may not be worth training on
     warnings: list[str] = Field(default_factory=list)
     k: int
     suppressed: int
@@ -186,9 +191,7 @@ def ingest(
                 run, definition, site, len(files), k, suppressed, len(table), key, started
             )
             report.skipped_files = dict(sorted(skipped.items()))
-            accepted = {name: tally.accepted for name, tally in run.by_type.items()}
-            dated = run.facts.latest is not None
-            report.warnings = cohort_warnings(definition, table, accepted, dated=dated)
+            report.warnings = _warnings(run, definition, table, site, key)
             table.to_parquet(out_dir / ".cohort.parquet.partial", index=False)
             text = report.model_dump_json(indent=2) + "\n"
             (out_dir / ".report.json.partial").write_text(text, encoding="utf-8")
@@ -199,6 +202,20 @@ def ingest(
                 f"ingest stopped writing to {out_dir}{where}: {exc.strerror or exc}"
             ) from exc
     return report
+
+
+def _warnings(
+    run: _Run, definition: CohortDefinition, table: pd.DataFrame, site: str, key: bytes
+) -> list[str]:
+    """What the released ``table`` lacks because the input did (`consortium.fhir.coverage`)."""
+    accepted = {name: tally.accepted for name, tally in run.by_type.items()}
+    return cohort_warnings(
+        definition,
+        table,
+        accepted,
+        dated=run.facts.latest is not None,
+        aged_at_latest=rows_aged_at_latest(run.facts, table, site=site, key=key),
+    )
 
 
 def _prepare(
