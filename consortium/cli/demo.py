@@ -19,8 +19,11 @@ from consortium.cli.app import app
 DEMO_MARKER = ".consortium-demo"  # written first by `consortium.demo.run_demo`
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pydantic import ValidationError
     from rich.console import Console
+    from rich.status import Status
 
     from consortium.demo import DemoReport, ModelScore, SiteRow
 
@@ -155,6 +158,20 @@ def thin_held_out(sites: list[SiteRow], rows_are: str = "held-out rows") -> list
     return notes
 
 
+def plain_say(console: Console, status: Status | None = None) -> Callable[[str], None]:
+    """The demo's progress lines, printed as they are: a warning, a path or a member name with
+    square brackets is text, not rich markup (which would drop it or fail on it); ``status``, the
+    spinner's line, shows the latest."""
+    from rich.markup import escape
+
+    def say(line: str) -> None:
+        console.print(line, markup=False, highlight=False)
+        if status is not None:
+            status.update(f"[dim]{escape(line.strip()[:76])}[/]")
+
+    return say
+
+
 def _refused_option(exc: ValidationError, given: dict[str, object]) -> str:
     """The first value DemoConfig refused, as the option that gave it: ``--max-seconds nan:
     max_seconds must be a finite number greater than 0 (got nan), e.g. --max-seconds 200.0``."""
@@ -207,12 +224,7 @@ def demo_command(
         console.print(f"replacing the earlier demo run in {out}")
         shutil.rmtree(out)
     with console.status("starting the demo", spinner="dots") as status:
-
-        def say(line: str) -> None:
-            console.print(line)
-            status.update(f"[dim]{line.strip()[:76]}[/]")
-
-        report = run_demo(cfg, say=say)
+        report = run_demo(cfg, say=plain_say(console, status))
     print_results(console, report)
     if cross_fit:
         console.print(
@@ -221,7 +233,7 @@ def demo_command(
         )
         with console.status("cross-fitting: four more runs of the demo", spinner="dots"):
             folds = cfg.model_copy(update={"in_process": True})
-            crossed = run_cross_fit(folds, report, say=console.print, workers=2)
+            crossed = run_cross_fit(folds, report, say=plain_say(console), workers=2)
         print_aurocs(
             console,
             crossed.sites,

@@ -24,3 +24,17 @@ def test_each_hospitals_ingest_warnings_are_printed_under_its_line(tmp_path: Pat
     # VA's table lacks nothing: its line stands alone
     assert json.loads((tmp_path / "ingest" / "va" / "report.json").read_text())["warnings"] == []
     assert len(lines) == 4 and lines[3].startswith("  va           read 1667 resources"), lines
+
+
+def test_progress_lines_are_printed_as_they_are_not_as_markup() -> None:
+    from rich.console import Console
+
+    from consortium.cli.demo import plain_say
+
+    console = Console(record=True, width=200)
+    line = "    warning: [bold]x[/] under /data/[site]/report.json"
+    with console.status("starting") as status:
+        plain_say(console, status)(line)  # the spinner's line escapes it too: no MarkupError
+    plain_say(console)("[/]")  # a closing tag alone made rich raise
+
+    assert console.export_text().splitlines() == [line, "[/]"]
