@@ -9,8 +9,8 @@ import {
 } from './difficulty';
 import { fail } from './errors';
 import {
-  Aggregate, AttestBlockArgs, Attestation, Head, Json, LearningBlock, PostAggregateArgs, Proposal,
-  ProposeBlockArgs, RecordDownloadArgs,
+  Aggregate, ATTEST_REASONS, AttestBlockArgs, Attestation, Head, Json, LearningBlock,
+  PostAggregateArgs, Proposal, ProposeBlockArgs, RecordDownloadArgs,
 } from './records';
 import { credited, splitRewards } from './rewards';
 import {
@@ -113,9 +113,13 @@ export async function attestBlock(ctx: TxContext, args: AttestBlockArgs): Promis
   }
   const key = `attest/${proposal.proposal_id}/${member.member_id}`;
   if (await exists(ctx, key)) throw fail('ALREADY_ATTESTED', 'one attestation per member and proposal');
+  await checkReason(ctx, args);
+  // reason is left out unless given: an attestation without one keeps the bytes it had before
+  // reasons existed, so a ledger written then replays the same
   const mine: Attestation = {
     proposal_id: proposal.proposal_id, member_id: member.member_id, verdict: args.verdict,
     metric_bp: args.metric_bp, base_metric_bp: args.base_metric_bp, ms: ctx.timestampMs,
+    ...(args.reason !== null ? { reason: args.reason } : {}),
   };
   const every = [...(await attestations(ctx, proposal.proposal_id)), mine];
   const accepts = every.filter((a) => a.verdict === 'accept');
@@ -133,6 +137,18 @@ export async function attestBlock(ctx: TxContext, args: AttestBlockArgs): Promis
   }
   await write(ctx, key, mine);
   return { attestation: mine, proposal_status: status, block };
+}
+
+/**
+ * REASON_MISSING: a reject without a reason, in a task published with attest_reasons (a task
+ * published before the field takes one, as it did then).
+ */
+async function checkReason(ctx: TxContext, args: AttestBlockArgs): Promise<void> {
+  if (args.verdict !== 'reject' || args.reason !== null) return;
+  if ((await loadTask(ctx, args.task_id)).attest_reasons) {
+    throw fail('REASON_MISSING', 'a reject must say which check the proposal failed: give reason, '
+      + `one of ${ATTEST_REASONS.join(', ')} (task '${args.task_id}' sets attest_reasons)`);
+  }
 }
 
 /** The accepting attestation with the lower-median gain (ties by member id). */

@@ -61,7 +61,9 @@ export const QUERIES: Record<string, Query> = {
   },
   async GetProposal(ctx, a) {
     const proposal = await loadProposal(ctx, a.task_id as string, a.proposal_id as string);
-    return { proposal, attestations: await attestations(ctx, proposal.proposal_id) };
+    // an attestation stored without a reason (all but a reject's) reads with reason null
+    const found = await attestations(ctx, proposal.proposal_id);
+    return { proposal, attestations: found.map((a) => ({ reason: null, ...a })) };
   },
   async GetBalance(ctx, a) {
     return (await read(ctx, `balance/${a.member_id}`)) ?? { member_id: a.member_id, units: 0 };

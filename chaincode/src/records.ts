@@ -36,6 +36,12 @@ const reason = literal(
   'OK', 'SML_MISMATCH', 'INCONSISTENT_REVEAL', 'DUPLICATE', 'NO_LEARNING', 'NORM_OUTLIER',
   'DIRECTION_OUTLIER', 'METRIC_DROP', 'BAD_BLOB', 'UNMEASURABLE',
 );
+/** Why an attester rejects a proposal (AttestBlock.reason): the attester's checks, in its order. */
+export const ATTEST_REASONS = [
+  'PROPOSAL_LATE', 'NO_AGGREGATE', 'BLOB_UNREADABLE', 'MODEL_DIGEST_MISMATCH', 'WEIGHTS_MISMATCH',
+  'UPDATE_UNREADABLE', 'NOT_CANONICAL', 'VERSION_MISMATCH',
+] as const;
+const attestReason = literal(...ATTEST_REASONS);
 
 export type Json = Record<string, unknown>;
 export type Role = 'admin' | 'aggregator' | 'auditor' | 'hospital' | 'verifier';
@@ -51,6 +57,7 @@ export interface Task extends Json {
   initial_required_gain_bp: number; min_required_gain_bp: number; max_required_gain_bp: number;
   block_reward: number; sealer_share_bp: number; initial_model_digest: string;
   initial_blob_digest: string; committee_seed: 'tx' | 'head'; verdict_timeout_ms: number;
+  attest_reasons: boolean;
 }
 export interface PublishTaskArgs { task: Task }
 export interface SubmitUpdateArgs {
@@ -70,7 +77,7 @@ export interface ProposeBlockArgs extends WeightedUpdates {
 }
 export interface AttestBlockArgs {
   task_id: string; proposal_id: string; verdict: Verdict; metric_bp: number;
-  base_metric_bp: number;
+  base_metric_bp: number; reason: string | null;
 }
 export interface RecordDownloadArgs { task_id: string; version: number; model_digest: string }
 
@@ -115,6 +122,7 @@ const task = model<Task>(
     verification_set_digest: opt(nullable(digest), null),
     committee_seed: opt(literal('tx', 'head'), 'tx'),
     verdict_timeout_ms: opt(int(0, 2 ** 40), 0),
+    attest_reasons: opt(bool, false),
   },
   (t) => {
     if (t.quorum > t.committee_size) return 'quorum must not exceed committee_size';
@@ -201,10 +209,15 @@ export const TX_ARGS: Record<string, Check<unknown>> = {
     },
     checkWeighted,
   ),
-  AttestBlock: model<AttestBlockArgs>({
-    task_id: req(ident), proposal_id: req(txId), verdict: req(verdict), metric_bp: req(bp),
-    base_metric_bp: req(bp),
-  }),
+  AttestBlock: model<AttestBlockArgs>(
+    {
+      task_id: req(ident), proposal_id: req(txId), verdict: req(verdict), metric_bp: req(bp),
+      base_metric_bp: req(bp), reason: opt(nullable(attestReason), null),
+    },
+    (o) => (o.reason !== null && o.verdict !== 'reject'
+      ? `reason is given only with verdict reject: leave it out of an ${o.verdict}`
+      : undefined),
+  ),
   RecordDownload: model<RecordDownloadArgs>({
     task_id: req(ident), version: req(nonNeg), model_digest: req(digest),
   }),
@@ -257,6 +270,6 @@ export interface Proposal extends Json {
   status: string;
 }
 export interface Attestation extends Json {
-  member_id: string; verdict: string; metric_bp: number; base_metric_bp: number;
+  member_id: string; verdict: string; metric_bp: number; base_metric_bp: number; reason?: string;
 }
 export interface Aggregate extends Json { aggregate_id: string }

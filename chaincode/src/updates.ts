@@ -31,7 +31,7 @@ export type TaskRecord = Task & { published_by: string; published_ms: number };
  */
 const TASK_DEFAULTS = {
   min_interval_bp: 0, gain_decay_intervals: 0, verification_set_digest: null, committee_seed: 'tx',
-  verdict_timeout_ms: 0,
+  verdict_timeout_ms: 0, attest_reasons: false,
 };
 
 /** A stored task with the fields it predates at their defaults. */
@@ -155,12 +155,14 @@ export async function publishTask(ctx: TxContext, args: PublishTaskArgs): Promis
   const task = args.task;
   if (await exists(ctx, `task/${task.task_id}`)) throw fail('TASK_EXISTS', `task '${task.task_id}' exists`);
   const ms = ctx.timestampMs;
-  const { committee_seed: seed, verdict_timeout_ms: timeout, ...rest } = task;
-  // committee_seed is stored only when 'head', verdict_timeout_ms only when set: a task without
-  // them keeps the bytes it had before the fields existed, so a ledger written then replays the same
+  const { committee_seed: seed, verdict_timeout_ms: timeout, attest_reasons: reasons, ...rest } = task;
+  // committee_seed is stored only when 'head', verdict_timeout_ms and attest_reasons only when set:
+  // a task without them keeps the bytes it had before the fields existed, so a ledger written then
+  // replays the same
   const record = {
     ...rest, ...(seed === 'head' ? { committee_seed: seed } : {}),
     ...(timeout !== 0 ? { verdict_timeout_ms: timeout } : {}),
+    ...(reasons ? { attest_reasons: true } : {}),
     published_by: admin.member_id, published_ms: ms,
   };
   const genesis = {

@@ -21,6 +21,11 @@ the proposal's interval since the head comes from the sealer's own transaction t
 the target-interval gate, retargeting and the decayed requirement (0001, "Difficulty"), so a
 post-dated proposal could claim a lower bar. The contract then appends the block when the lower
 median of the accepting attesters' gains meets the required gain (0001, AttestBlock).
+
+A reject says why, on the ledger for auditors (``reason``, 0001 "Attester rejection reasons"):
+the first check the proposal failed, in the order they run: ``PROPOSAL_LATE``, ``NO_AGGREGATE``,
+``BLOB_UNREADABLE``, ``MODEL_DIGEST_MISMATCH``, ``WEIGHTS_MISMATCH``, ``UPDATE_UNREADABLE``,
+``NOT_CANONICAL``, ``VERSION_MISMATCH``.
 """
 
 from __future__ import annotations
@@ -32,46 +37,70 @@ from consortium.canonical import sha256_hex
 from consortium.federation.session import Session
 from consortium.federation.vault import VaultError
 from consortium.federation.verifier import metric_bp
+from consortium.ledger.contract.records import AttestReason
 
 __all__ = ["attest_step"]
 
 
-def _consistent(s: Session, proposal: dict[str, Any]) -> bool:
+def _consistent(s: Session, proposal: dict[str, Any]) -> AttestReason | None:
+    """None when the proposal is what the ledger says it is; else the check it failed, in the
+    order they run, which the reject gives as its reason (`AttestBlock.reason`, 0001)."""
     from consortium.federation.aggregator import weights_as_ledger_says
-    from consortium.federation.ledgerview import update_delta
     from consortium.federation.versions import is_weighted_mean, step_staleness
 
     if not proposal.get("aggregate_id"):
         # The contract binds aggregate_digest to the aggregator's posted sum only when the proposal
         # names it (0001, ProposeBlock); a digest the sealer made up would go on the ledger and no
         # trace could ever recompute the version. Sealers always name one (`sealer._propose`).
-        return False
+        return "NO_AGGREGATE"
     height = int(proposal["height"]) - 1
+    # the parent is the head, which this node opens to measure it anyway: failing to open it is
+    # this node's problem, not the proposal's, and is raised rather than given as a reason
+    base = s.version(height)
+    # ``failed`` names the check running: an exception it raises on what the sealer named is that
+    # check failing. BlobError: a blob the store does not hold (or holds corrupted); the contract
+    # cannot see the store, so that is the sealer's doing, and a reject.
+    failed: AttestReason = "BLOB_UNREADABLE"
     try:
         data = s.vault.open_model(s.blobs.get(proposal["blob_digest"]))
         if sha256_hex(data) != proposal["model_digest"]:
-            return False
+            return "MODEL_DIGEST_MISMATCH"
+        failed = "WEIGHTS_MISMATCH"
         if not weights_as_ledger_says(s, proposal, height):
-            return False
-        deltas, bases = [], []
-        for update_id in proposal["updates"]:
-            view = s.q("GetUpdate", task_id=s.task_id, update_id=update_id)
-            delta = update_delta(s, view["update"])
-            if delta is None:  # its blobs do not open: nothing to form a version from
-                return False
-            deltas.append(delta)
-            bases.append(int(view["update"]["base_version"]))
-        version, base = _tensors(data), s.version(height)
+            return failed
+        failed = "UPDATE_UNREADABLE"
+        opened = _deltas(s, proposal["updates"])
+        if opened is None:
+            return failed
+        failed = "NOT_CANONICAL"
+        version = _tensors(data)
         if version is None or not _canonical(version, base, data):
-            return False
+            return failed
+        failed = "VERSION_MISMATCH"
+        deltas, bases = opened
         task = s.task()
         staleness = step_staleness(bases, height, int(task["staleness_exponent_bp"]))
-        return is_weighted_mean(version, base, deltas, proposal["weights_ppm"],
+        mean = is_weighted_mean(version, base, deltas, proposal["weights_ppm"],
                                 int(task["server_lr_bp"]), staleness)  # fmt: skip
+        return None if mean else failed
     except (VaultError, OSError, ValueError, BlobError):
-        # BlobError: the sealer named a blob the store does not hold (or holds corrupted); the
-        # contract cannot see the store, so that is the sealer's doing, and a reject
-        return False
+        return failed
+
+
+def _deltas(s: Session, updates: list[str]) -> tuple[list[Any], list[int]] | None:
+    """The unmapped deltas of the proposal's updates and their base versions; None when the blobs
+    of one do not open (nothing to form a version from)."""
+    from consortium.federation.ledgerview import update_delta
+
+    deltas, bases = [], []
+    for update_id in updates:
+        view = s.q("GetUpdate", task_id=s.task_id, update_id=update_id)
+        delta = update_delta(s, view["update"])
+        if delta is None:
+            return None
+        deltas.append(delta)
+        bases.append(int(view["update"]["base_version"]))
+    return deltas, bases
 
 
 def _tensors(data: bytes) -> Any:
@@ -122,6 +151,23 @@ def _closed_meanwhile(s: Session, proposal_id: str) -> bool:
     return bool(view["proposal"]["status"] != "open")
 
 
+def _attestation(s: Session, p: dict[str, Any], measures: bool) -> dict[str, Any]:
+    """The `AttestBlock` arguments (but the ids) this member gives proposal ``p``: a reject
+    names the check the proposal failed (``reason``); the metrics are those its rows measure
+    (the parent's also for a reject; 0 for what it did not measure)."""
+    on_time = int(p["ms"]) <= s.now_ms() + s.settings.max_clock_skew_seconds * 1000
+    reason = _consistent(s, p) if on_time else "PROPOSAL_LATE"
+    verdict, new_bp, base_bp = ("accept" if reason is None else "reject"), 0, 0
+    if not measures:
+        verdict = "abstain" if reason is None else "reject"
+    else:
+        base_bp = metric_bp(s.version(int(p["height"]) - 1), s)
+        if reason is None:
+            new_bp = metric_bp(s.model_by_digest(p["model_digest"], p["blob_digest"]), s)
+    told = {} if reason is None else {"reason": reason}
+    return {"verdict": verdict, "metric_bp": new_bp, "base_metric_bp": base_bp, **told}
+
+
 def attest_step(s: Session, proposals: list[str]) -> bool:
     """Attest the next open proposal this member is drawn for; True if it did.
 
@@ -145,23 +191,14 @@ def attest_step(s: Session, proposals: list[str]) -> bool:
             mem.setdefault("done", []).append(proposal_id)
             s.state.write_json(mem, "tasks", s.task_id, "attester.json")
             continue
-        on_time = int(p["ms"]) <= s.now_ms() + s.settings.max_clock_skew_seconds * 1000
-        ok = on_time and _consistent(s, p)
-        verdict, new_bp, base_bp = ("accept" if ok else "reject"), 0, 0
-        if not measures:
-            verdict = "abstain" if ok else "reject"
-        else:
-            base_bp = metric_bp(s.version(int(p["height"]) - 1), s)
-            if ok:
-                new_bp = metric_bp(s.model_by_digest(p["model_digest"], p["blob_digest"]), s)
+        args = _attestation(s, p, measures)
         if _closed_meanwhile(s, proposal_id):  # the quorum came while this one checked
             mem.setdefault("done", []).append(proposal_id)
             s.state.write_json(mem, "tasks", s.task_id, "attester.json")
             return True
-        res = s.ledger.submit("AttestBlock", {
-            "task_id": s.task_id, "proposal_id": proposal_id, "verdict": verdict,
-            "metric_bp": new_bp, "base_metric_bp": base_bp,
-        })  # fmt: skip
+        res = s.ledger.submit(
+            "AttestBlock", {"task_id": s.task_id, "proposal_id": proposal_id, **args}
+        )
         if not res.valid and res.code not in ("ALREADY_ATTESTED", "PROPOSAL_CLOSED"):
             raise RuntimeError(f"AttestBlock refused: {res.code}: {res.message}")
         mem.setdefault("done", []).append(proposal_id)

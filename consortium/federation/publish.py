@@ -105,8 +105,11 @@ def task_record(params: TaskParams, model_digest: str, blob_digest: str) -> dict
         "activation": params.activation,
     }
     # committees drawn from the head, which a submitter cannot vary (decisions/0001, "Committees");
-    # the contract's default, the transaction id, is kept for the tasks published before it
-    record = fields | {"model_spec": spec, "metric": "auroc", "committee_seed": "head"}
+    # the contract's default, the transaction id, is kept for the tasks published before it. A
+    # reject attestation names its reason (0001, AttestBlock), as attesters do; tasks published
+    # before the field take one without.
+    record = fields | {"model_spec": spec, "metric": "auroc", "committee_seed": "head",
+                       "attest_reasons": True}  # fmt: skip
     record |= {"initial_model_digest": model_digest, "initial_blob_digest": blob_digest}
     Task.model_validate(record)  # the contract's own rules, checked before anything is stored
     return record

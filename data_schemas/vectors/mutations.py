@@ -70,10 +70,22 @@ def special_cases(fn: str, args: dict[str, Any]) -> Iterator[tuple[str, dict[str
         seeds = {"head": "head", "tx": "tx", "other": "block", "upper": "HEAD", "null": None}
         for label, seed in seeds.items():
             yield f"committee-seed-{label}", {"task": {**task, "committee_seed": seed}}
+        for label, flag in {"true": True, "false": False, "int": 1, "null": None}.items():
+            yield f"attest-reasons-{label}", {"task": {**task, "attest_reasons": flag}}
     if fn == "Endorse":
         yield "reject-with-ok", {**args, "verdict": "reject", "reason": "OK"}
         yield "scores-65-entries", {**args, "scores": {f"s{i}": i for i in range(65)}}
         yield "scores-bad-key", {**args, "scores": {"a/b": 1}}
+    if fn == "AttestBlock":
+        reject = {**args, "verdict": "reject", "metric_bp": 0}
+        yield "reject-with-reason", {**reject, "reason": "VERSION_MISMATCH"}
+        yield "reject-reason-null", {**reject, "reason": None}
+        yield "reject-reason-lower", {**reject, "reason": "version_mismatch"}
+        yield "reject-reason-empty", {**reject, "reason": ""}
+        yield "reject-reason-endorse", {**reject, "reason": "METRIC_DROP"}
+        yield "accept-with-reason", {**args, "verdict": "accept", "reason": "PROPOSAL_LATE"}
+        yield "abstain-with-reason", {**args, "verdict": "abstain", "reason": "PROPOSAL_LATE"}
+        yield "accept-reason-null", {**args, "verdict": "accept", "reason": None}
     if fn == "ProposeBlock":
         yield "aggregate-id-given", {**args, "aggregate_id": "a" * 64}
         yield "contributions-off-by-one", {**args, "contribution_ppm": [999_999]}

@@ -52,6 +52,7 @@ def build(rec: Recorder) -> None:
     _stale_updates(rec)
     _head_seeded(rec)
     _verdict_timeouts(rec)
+    _attest_reasons(rec)
 
 
 def _bootstrap(rec: Recorder) -> None:
@@ -306,13 +307,16 @@ def _expected_difficulty(rec: Recorder, task_id: str, height: int, head: Any) ->
     return next_required_gain(task, head["required_gain_bp"], window, height)
 
 
-def _attest(proposal_id: str, verdict: str, metric: int, base: int, task: str = "heart") -> Any:
+def _attest(
+    proposal_id: str, verdict: str, metric: int, base: int, task: str = "heart", **kw: Any
+) -> Any:
     return {
         "task_id": task,
         "proposal_id": proposal_id,
         "verdict": verdict,
         "metric_bp": metric,
         "base_metric_bp": base,
+        **kw,
     }
 
 
@@ -881,3 +885,61 @@ def _verdict_timeouts(rec: Recorder) -> None:
          {**_aggregate_args(rec, [ids["h2t0"]], 1), "task_id": "timed"}, keep=False,
          about="h2's update is accepted once its silent seat expired")  # fmt: skip
     rec.sc.state, rec.sc.now_ms, rec.sc.counter = saved
+
+
+def _attest_reasons(rec: Recorder) -> None:
+    """An attester's reject says why (``reason``; task told, published with ``attest_reasons``,
+    task untold without, as every task was before the field; committees of 2, quorum 2, of the
+    active verifiers besides h2): a reason goes with a reject only, and task told refuses a reject
+    without one; task untold takes it, stored as before, and a reject with one. Undone (state,
+    clock and counter), on transaction ids no earlier step used, so no other vector moves."""
+    step, ids = rec.step, {}
+    saved = (MemoryState(rec.sc.state.items()), rec.sc.now_ms, rec.sc.counter)
+    rec.sc.counter += 4000
+    told = _reasons_proposal(rec, ids, "told")
+    untold = _reasons_proposal(rec, ids, "untold")
+    first, second = told["committee"]
+    late = {"reason": "PROPOSAL_LATE"}
+    for verdict in ("accept", "abstain"):
+        args = _attest(told["proposal_id"], verdict, 0, 0, task="told", **late)
+        step(f"attest-{verdict}-with-reason", first, "AttestBlock", args, "BAD_ARGS",
+             about="a reason goes with a reject only")  # fmt: skip
+    step("attest-accept-before-reject", second, "AttestBlock",
+         _attest(told["proposal_id"], "accept", 7400, 7300, task="told"),
+         about="stored without a reason")  # fmt: skip
+    other = _attest(told["proposal_id"], "reject", 0, 7300, task="told", reason="METRIC_DROP")
+    step("attest-endorse-reason", first, "AttestBlock", other, "BAD_ARGS",
+         about="an endorsement's reason is no attester's")  # fmt: skip
+    untold_args = _attest(told["proposal_id"], "reject", 0, 7300, task="told")
+    step("attest-reject-without-reason", first, "AttestBlock", untold_args, "REASON_MISSING",
+         about="task told sets attest_reasons")  # fmt: skip
+    said = _attest(told["proposal_id"], "reject", 0, 7300, task="told", reason="VERSION_MISMATCH")
+    out = step("attest-reject-with-reason", first, "AttestBlock", said,
+               about="stored with its reason; 1 reject of 2 seats: rejected")  # fmt: skip
+    assert out["proposal_status"] == "rejected", out
+    step("query-proposal-reasons", "aud", "GetProposal",
+         {"task_id": "told", "proposal_id": told["proposal_id"]},
+         about="a reason for the reject, null for the accept")  # fmt: skip
+    first = untold["committee"][0]
+    step("attest-reject-with-reason-untold-task", first, "AttestBlock",
+         _attest(untold["proposal_id"], "reject", 0, 0, task="untold", **late), keep=False,
+         about="a task without attest_reasons takes a reject with a reason")  # fmt: skip
+    about = "and one without, stored as before the field"
+    step("attest-reject-untold-task", first, "AttestBlock",
+         _attest(untold["proposal_id"], "reject", 0, 7300, task="untold"), about=about)  # fmt: skip
+    rec.sc.state, rec.sc.now_ms, rec.sc.counter = saved
+
+
+def _reasons_proposal(rec: Recorder, ids: dict[str, str], task_id: str) -> Any:
+    """Task ``task_id`` published (``attest_reasons`` when "told"), h2's update on it accepted and
+    proposed as version 1 by h2."""
+    task = example_task(task_id, committee_size=2, quorum=2, attest_reasons=task_id == "told")
+    if task_id == "told":
+        rec.step("publish-attest-reasons", "admin", "PublishTask", {"task": task},
+                 about="stored with attest_reasons (a task without is stored without)")  # fmt: skip
+    else:
+        rec.sc.ok("admin", "PublishTask", {"task": task})
+    update = _accepted(rec, ids, "h2", task_id, 0)
+    for member in update["committee"]:
+        rec.sc.ok(member, "Endorse", _endorse(ids, f"h2{task_id[0]}0", task=task_id))
+    return rec.sc.ok("h2", "ProposeBlock", _propose(rec, task_id, 1, [update["update_id"]]))

@@ -50,18 +50,31 @@ class _Node:
 
 
 @pytest.mark.parametrize(
-    ("ahead_ms", "verdict"),
-    [(0, "abstain"), (60_000, "abstain"), (60_001, "reject"), (3_600_000, "reject")],
-)
+    ("ahead_ms", "verdict", "reason"),
+    [(0, "abstain", None), (60_000, "abstain", None), (60_001, "reject", "PROPOSAL_LATE"),
+     (3_600_000, "reject", "PROPOSAL_LATE")],
+)  # fmt: skip
 def test_a_proposal_stamped_beyond_the_skew_ahead_of_the_attesters_clock_is_rejected(
-    monkeypatch: pytest.MonkeyPatch, ahead_ms: int, verdict: str
+    monkeypatch: pytest.MonkeyPatch, ahead_ms: int, verdict: str, reason: str | None
 ) -> None:
-    monkeypatch.setattr(attester, "_consistent", lambda s, p: True)  # the blob checks out
+    monkeypatch.setattr(attester, "_consistent", lambda s, p: None)  # the blob checks out
     node = _Node(proposal_ms=1_000_000 + ahead_ms, now_ms=1_000_000)
 
     assert attester.attest_step(node, ["p1"])  # type: ignore[arg-type]
 
-    assert [a["verdict"] for a in node.sent] == [verdict]
+    assert [(a["verdict"], a.get("reason")) for a in node.sent] == [(verdict, reason)]
+
+
+def test_a_reject_says_which_check_the_proposal_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the reason goes on the ledger with the reject (AttestBlock.reason), for auditors; an accept
+    # or an abstention carries none (the contract refuses one)
+    monkeypatch.setattr(attester, "_consistent", lambda s, p: "VERSION_MISMATCH")
+    node = _Node(proposal_ms=1_000_000, now_ms=1_000_000)
+
+    assert attester.attest_step(node, ["p1"])  # type: ignore[arg-type]
+
+    (sent,) = node.sent
+    assert (sent["verdict"], sent["reason"]) == ("reject", "VERSION_MISMATCH")
 
 
 def test_a_proposal_closed_while_it_was_checked_is_not_attested(
@@ -71,9 +84,9 @@ def test_a_proposal_closed_while_it_was_checked_is_not_attested(
     (PROPOSAL_CLOSED) and stay on the ledger as an invalid transaction (the demo had two)."""
     node = _Node(proposal_ms=1_000_000, now_ms=1_000_000)
 
-    def consistent(s: Any, p: dict[str, Any]) -> bool:
+    def consistent(s: Any, p: dict[str, Any]) -> str | None:
         node.proposal = {**node.proposal, "status": "final"}  # the others' attestations land
-        return True
+        return None
 
     monkeypatch.setattr(attester, "_consistent", consistent)
 
@@ -102,9 +115,9 @@ class _Checks:
         return {}
 
 
-@pytest.mark.parametrize(("aggregate_id", "consistent"), [("", False), ("a" * 64, True)])
+@pytest.mark.parametrize(("aggregate_id", "failed"), [("", "NO_AGGREGATE"), ("a" * 64, None)])
 def test_a_proposal_that_names_no_posted_aggregate_is_not_consistent(
-    monkeypatch: pytest.MonkeyPatch, aggregate_id: str, consistent: bool
+    monkeypatch: pytest.MonkeyPatch, aggregate_id: str, failed: str | None
 ) -> None:
     # Everything an attester recomputes in the clear checks out. Without an aggregate_id the
     # contract does not bind aggregate_digest to the aggregator's sum, so the block would record a
@@ -124,7 +137,78 @@ def test_a_proposal_that_names_no_posted_aggregate_is_not_consistent(
         "aggregate_id": aggregate_id, "aggregate_digest": "c" * 64,
     }  # fmt: skip
 
-    assert attester._consistent(_Checks(), proposal) is consistent  # type: ignore[arg-type]
+    assert attester._consistent(_Checks(), proposal) == failed  # type: ignore[arg-type]
+
+
+def _broken(exc: Exception) -> Any:
+    def fail(*args: Any) -> Any:
+        raise exc
+
+    return fail
+
+
+def _check_fails(monkeypatch: pytest.MonkeyPatch, check: str) -> _Checks:
+    """A `_Checks` session (all checks passing) where ``check`` fails, as the sealer or the store
+    can make it fail."""
+    from safetensors import SafetensorError
+
+    from consortium.blobs.base import BlobCorruptedError, BlobNotFoundError
+    from consortium.federation import aggregator, ledgerview, versions
+    from consortium.federation.vault import VaultError
+    from consortium.learning import serialize
+
+    session = _Checks()
+    corrupted = BlobCorruptedError("b" * 64, "0" * 64, "kept")
+    patches: dict[str, tuple[Any, str, Any]] = {
+        "blob-missing": (session.blobs, "get", _broken(BlobNotFoundError("b" * 64))),
+        "blob-corrupted": (session.blobs, "get", _broken(corrupted)),
+        "blob-undecryptable": (session.vault, "open_model", _broken(VaultError("tag"))),
+        "digest": (session.vault, "open_model", lambda blob: b"other bytes"),
+        "weights": (aggregator, "weights_as_ledger_says", lambda s, p, h: False),
+        "update-unopened": (ledgerview, "update_delta", lambda s, u: None),
+        "update-corrupted": (ledgerview, "update_delta", _broken(corrupted)),
+        "not-a-model": (serialize, "from_safetensors", _broken(SafetensorError("header"))),
+        "other-bytes": (serialize, "to_safetensors", lambda arrays: b"float64 bytes"),
+        "not-the-mean": (versions, "is_weighted_mean", lambda *a: False),
+        "mean-of-other-shapes": (versions, "is_weighted_mean", _broken(ValueError("shapes"))),
+    }
+    target, name, value = patches.get(check, (None, "", None))
+    if target is not None:
+        monkeypatch.setattr(target, name, value)
+    return session
+
+
+@pytest.mark.parametrize(
+    ("check", "reason"),
+    [("none", None), ("blob-missing", "BLOB_UNREADABLE"), ("blob-corrupted", "BLOB_UNREADABLE"),
+     ("blob-undecryptable", "BLOB_UNREADABLE"), ("digest", "MODEL_DIGEST_MISMATCH"),
+     ("weights", "WEIGHTS_MISMATCH"), ("update-unopened", "UPDATE_UNREADABLE"),
+     ("update-corrupted", "UPDATE_UNREADABLE"), ("not-a-model", "NOT_CANONICAL"),
+     ("other-bytes", "NOT_CANONICAL"), ("not-the-mean", "VERSION_MISMATCH"),
+     ("mean-of-other-shapes", "VERSION_MISMATCH")],
+)  # fmt: skip
+def test_consistent_names_the_check_a_proposal_fails(
+    monkeypatch: pytest.MonkeyPatch, check: str, reason: str | None
+) -> None:
+    # what goes on the ledger as the reject's reason: an exception a check raises on what the
+    # sealer named (a blob the store lacks, bytes that do not parse) fails that check
+    from consortium.canonical import sha256_hex
+    from consortium.federation import aggregator, ledgerview, versions
+    from consortium.learning import serialize
+
+    monkeypatch.setattr(aggregator, "weights_as_ledger_says", lambda s, p, h: True)
+    monkeypatch.setattr(ledgerview, "update_delta", lambda s, u: {})
+    monkeypatch.setattr(versions, "is_weighted_mean", lambda *a: True)
+    monkeypatch.setattr(serialize, "from_safetensors", lambda data: ({}, None))
+    monkeypatch.setattr(serialize, "to_safetensors", lambda arrays: b"version bytes")
+    session = _check_fails(monkeypatch, check)
+    proposal = {
+        "height": 1, "updates": ["u1"], "weights_ppm": [1_000_000],
+        "model_digest": sha256_hex(b"version bytes"), "blob_digest": "b" * 64,
+        "aggregate_id": "a" * 64, "aggregate_digest": "c" * 64,
+    }  # fmt: skip
+
+    assert attester._consistent(session, proposal) == reason  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(

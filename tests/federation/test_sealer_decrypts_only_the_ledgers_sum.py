@@ -132,12 +132,12 @@ def test_an_attester_accepts_the_sealers_version_without_decrypting_the_aggregat
     assert isinstance(s.vault, _CountingVault)
     s.vault.opened.clear()
 
-    assert attester._consistent(s, proposal) is True  # type: ignore[arg-type]
+    assert attester._consistent(s, proposal) is None  # type: ignore[arg-type]
     assert agg["aggregate_digest"] not in s.vault.opened
     update_blobs = {d for pair in s._updates.values() for d in pair}
     assert set(s.vault.opened) == update_blobs  # what a verifier opens anyway
     s.vault.opened.clear()
-    assert attester._consistent(s, proposal) is True  # type: ignore[arg-type]
+    assert attester._consistent(s, proposal) is None  # type: ignore[arg-type]
     assert s.vault.opened == []  # opened once, then read from the member's state
 
 
@@ -151,7 +151,7 @@ def test_an_attester_rejects_a_proposal_built_on_another_aggregate(
     fresh = [1_000_000] * len(agg["weights_ppm"])
     data = version_bytes(s.vault, s.theta, s.blobs.get(chosen), agg["weights_ppm"], 10_000, fresh)
     proposal = _proposal(s, agg, data, aggregate_digest=chosen)
-    assert attester._consistent(s, proposal) is False  # type: ignore[arg-type]
+    assert attester._consistent(s, proposal) == "VERSION_MISMATCH"  # type: ignore[arg-type]
 
 
 def test_an_attester_rejects_a_version_nudged_beyond_the_sums_noise(
@@ -161,11 +161,11 @@ def test_an_attester_rejects_a_version_nudged_beyond_the_sums_noise(
 
     s, agg, _ = setup
     honest, _ = from_safetensors(sealer.form_version(s, agg, 0))  # type: ignore[arg-type]
-    for step, accepted in ((2e-7, True), (1e-5, False)):  # the bound is 1e-6 per parameter
+    for step, failed in ((2e-7, None), (1e-5, "VERSION_MISMATCH")):  # bound: 1e-6 a parameter
         nudged = OrderedDict((k, v.copy()) for k, v in honest.items())
         nudged["w"][3, 4] += np.float32(step)
         proposal = _proposal(s, agg, bytes(to_safetensors(nudged)))
-        assert attester._consistent(s, proposal) is accepted  # type: ignore[arg-type]
+        assert attester._consistent(s, proposal) == failed  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -182,7 +182,7 @@ def test_an_attester_rejects_a_version_that_is_not_a_model_without_stopping(
     # the digest check. Parsing them must give a reject, not an exception that stops the node at
     # every poll while the proposal is open.
     s, agg, _ = setup
-    assert attester._consistent(s, _proposal(s, agg, data)) is False  # type: ignore[arg-type]
+    assert attester._consistent(s, _proposal(s, agg, data)) == "NOT_CANONICAL"  # type: ignore[arg-type]
 
 
 def test_an_attester_rejects_a_model_whose_metadata_lacks_the_tensor_names(
@@ -195,7 +195,7 @@ def test_an_attester_rejects_a_model_whose_metadata_lacks_the_tensor_names(
     s, agg, _ = setup
     honest, _ = from_safetensors(sealer.form_version(s, agg, 0))  # type: ignore[arg-type]
     data = bytes(save(dict(honest), metadata={"consortium": "{}"}))
-    assert attester._consistent(s, _proposal(s, agg, data)) is False  # type: ignore[arg-type]
+    assert attester._consistent(s, _proposal(s, agg, data)) == "NOT_CANONICAL"  # type: ignore[arg-type]
 
 
 def test_an_attester_rejects_the_right_weights_in_other_bytes(
@@ -217,8 +217,8 @@ def test_an_attester_rejects_the_right_weights_in_other_bytes(
     extra = bytes(save(dict(honest), metadata={**header, "note": "anything at all " * 64}))
     for data in (wide, extra):
         assert from_safetensors(data)[0]["w"].tolist() == honest["w"].tolist()
-        assert attester._consistent(s, _proposal(s, agg, data)) is False  # type: ignore[arg-type]
-    assert attester._consistent(s, _proposal(s, agg, honest_bytes)) is True  # type: ignore[arg-type]
+        assert attester._consistent(s, _proposal(s, agg, data)) == "NOT_CANONICAL"  # type: ignore[arg-type]
+    assert attester._consistent(s, _proposal(s, agg, honest_bytes)) is None  # type: ignore[arg-type]
 
 
 def test_an_attester_rejects_a_proposal_whose_version_blob_is_not_in_the_store(
@@ -232,7 +232,7 @@ def test_an_attester_rejects_a_proposal_whose_version_blob_is_not_in_the_store(
     s, agg, _ = setup
     data = sealer.form_version(s, agg, 0)  # type: ignore[arg-type]
     proposal = {**agg, "height": 1, "model_digest": sha256_hex(data), "blob_digest": "0" * 64}
-    assert attester._consistent(s, proposal) is False  # type: ignore[arg-type]
+    assert attester._consistent(s, proposal) == "BLOB_UNREADABLE"  # type: ignore[arg-type]
 
 
 class _Ledger:

@@ -19,8 +19,8 @@ SITES = ("cleveland", "hungary", "switzerland", "va")
 def one_rejected(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A real ledger, committee 3 and quorum 2: cleveland's update is accepted and cleveland
     proposes version 1 with it. The first attester drawn rejects it as the attester does (its
-    parent measured, ``metric_bp`` 0); the other two accept, and the second accept seals the
-    version. Returns the directory and the rejecting site."""
+    parent measured, ``metric_bp`` 0, the check it failed as its reason); the other two accept,
+    and the second accept seals the version. Returns the directory and the rejecting site."""
     from portal_auth import set_password
     from portal_fixture import _real_version
 
@@ -55,12 +55,12 @@ def one_rejected(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
             "next_required_gain_bp": head["required_gain_bp"],
         })  # fmt: skip
         rejecter, *accepters = proposal["committee"]
-        verdicts = [(rejecter, "reject", 0), *((a, "accept", 7400 + 50 * i)
-                                              for i, a in enumerate(accepters))]  # fmt: skip
-        for site, verdict, metric in verdicts:
+        verdicts = [(rejecter, "reject", 0, {"reason": "VERSION_MISMATCH"})]
+        verdicts += [(a, "accept", 7400 + 50 * i, {}) for i, a in enumerate(accepters)]
+        for site, verdict, metric, reason in verdicts:
             ledgers[site].submit_ok("AttestBlock", {
                 "task_id": TASK, "proposal_id": proposal["proposal_id"], "verdict": verdict,
-                "metric_bp": metric, "base_metric_bp": 7100,
+                "metric_bp": metric, "base_metric_bp": 7100, **reason,
             })  # fmt: skip
         assert ledgers[HOSPITAL].evaluate("GetHead", {"task_id": TASK})["height"] == 1
     finally:

@@ -306,6 +306,16 @@ def test_a_verdict_timeout_enters_the_task_record_only_when_set() -> None:
     assert timed["verdict_timeout_ms"] == 30_000
 
 
+def test_a_published_task_requires_a_reason_with_every_reject() -> None:
+    # attesters give the check a proposal failed (decisions/0001, AttestBlock), and the contract
+    # holds a task published with attest_reasons to it
+    from consortium.federation.publish import TaskParams, task_record
+
+    record = task_record(TaskParams(task_id="t", title="t"), "0" * 64, "0" * 64)
+
+    assert record["attest_reasons"] is True
+
+
 @pytest.mark.parametrize(
     ("args", "says"),
     [

@@ -32,6 +32,7 @@ from consortium.ledger.contract._updates import (
 )
 from consortium.ledger.contract.committee import committee_outcome, quorum_of_seats
 from consortium.ledger.contract.records import (
+    ATTEST_REASONS,
     Attestation,
     AttestBlockArgs,
     Balance,
@@ -134,9 +135,11 @@ def attest_block(ctx: TxContext, args: AttestBlockArgs) -> dict[str, Any]:
     key = f"attest/{proposal.proposal_id}/{member.member_id}"
     if ctx.get_state(key) is not None:
         raise fail(codes.ALREADY_ATTESTED, "one attestation per member and proposal")
+    _check_reason(ctx, args)
     mine = Attestation(
         proposal_id=proposal.proposal_id, member_id=member.member_id, verdict=args.verdict,
         metric_bp=args.metric_bp, base_metric_bp=args.base_metric_bp, ms=ctx.timestamp_ms,
+        reason=args.reason,
     )  # fmt: skip
     every = [*attestations(ctx, proposal.proposal_id), mine]
     accepts = [a for a in every if a.verdict == "accept"]
@@ -153,12 +156,28 @@ def attest_block(ctx: TxContext, args: AttestBlockArgs) -> dict[str, Any]:
     if status != "open":
         closed = proposal.model_copy(update={"status": status, "closed_ms": ctx.timestamp_ms})
         write(ctx, f"proposal/{proposal.task_id}/{proposal.proposal_id}", closed)
-    write(ctx, key, mine)
+    # ``reason`` is left out unless given, so an attestation without one is stored and returned as
+    # the bytes it was before reasons existed (a ledger replayed by `ledger verify` gives the same)
+    plain = mine.model_dump(mode="json", exclude_none=True)
+    write(ctx, key, plain)
     return {
-        "attestation": mine.model_dump(mode="json"),
+        "attestation": plain,
         "proposal_status": status,
         "block": None if block is None else block.model_dump(mode="json"),
     }
+
+
+def _check_reason(ctx: TxContext, args: AttestBlockArgs) -> None:
+    """REASON_MISSING: a reject without a reason, in a task published with ``attest_reasons`` (a
+    task published before the field takes one, as it did then)."""
+    if args.verdict != "reject" or args.reason is not None:
+        return
+    if load_task(ctx, args.task_id).attest_reasons:
+        raise fail(
+            codes.REASON_MISSING,
+            "a reject must say which check the proposal failed: give reason, one of "
+            f"{', '.join(ATTEST_REASONS)} (task {args.task_id!r} sets attest_reasons)",
+        )
 
 
 # federation/attester.py and the abstention tests name the seat rule by this name.

@@ -217,9 +217,10 @@ def publish_task(ctx: TxContext, args: PublishTaskArgs) -> dict[str, Any]:
     )  # fmt: skip
     # ``committee_seed`` is left out when "tx", so such a task's record and result are the bytes
     # they were before the field existed (a ledger replayed by `ledger verify` gives the same).
-    # ``verdict_timeout_ms`` likewise only when set.
+    # ``verdict_timeout_ms`` and ``attest_reasons`` likewise only when set.
     unset = {"committee_seed"} if record.committee_seed == "tx" else set()
     unset |= {"verdict_timeout_ms"} if record.verdict_timeout_ms == 0 else set()
+    unset |= {"attest_reasons"} if not record.attest_reasons else set()
     plain = record.model_dump(mode="json", exclude=unset or None)
     write(ctx, f"task/{task.task_id}", plain)
     write(ctx, version_key(task.task_id, 0), genesis)

@@ -13,7 +13,7 @@ the two in step. Rules that make both languages agree (see docs/decisions/0001-p
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -62,6 +62,20 @@ Reason = Literal[
     "BAD_BLOB",
     "UNMEASURABLE",
 ]
+# Why an attester rejects a proposal (`AttestBlock.reason`): the checks of
+# `consortium.federation.attester`, in the order it runs them (decisions/0001, "Attester rejection
+# reasons"). Only a reject gives one.
+AttestReason = Literal[
+    "PROPOSAL_LATE",
+    "NO_AGGREGATE",
+    "BLOB_UNREADABLE",
+    "MODEL_DIGEST_MISMATCH",
+    "WEIGHTS_MISMATCH",
+    "UPDATE_UNREADABLE",
+    "NOT_CANONICAL",
+    "VERSION_MISMATCH",
+]
+ATTEST_REASONS: tuple[str, ...] = get_args(AttestReason)
 ProposalStatus = Literal[
     "open", "final", "below_target", "superseded", "rejected", "member_revoked"
 ]
@@ -159,6 +173,10 @@ class Task(Record):
     # abstention (`_updates.derived_status`); 0 = never (the rule before the field). Stored only
     # when set (decisions/0007, "A verifier whose node is down").
     verdict_timeout_ms: Annotated[int, Field(ge=0, le=2**40)] = 0
+    # a reject attestation must name its reason (`AttestBlock.reason`; REASON_MISSING without).
+    # Tasks published before the field have none and take a reject without one, as they did then;
+    # stored only when true (decisions/0001, AttestBlock).
+    attest_reasons: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> Task:
@@ -261,13 +279,23 @@ class ProposeBlockArgs(WeightedUpdates):
 
 
 class AttestBlockArgs(Record):
-    """`AttestBlock`: a committee member's evaluation of a proposal against the current head."""
+    """`AttestBlock`: a committee member's evaluation of a proposal against the current head;
+    ``reason`` is the check a rejected proposal failed, given with a reject only."""
 
     task_id: Ident
     proposal_id: TxId
     verdict: Verdict
     metric_bp: Bp
     base_metric_bp: Bp
+    reason: AttestReason | None = None
+
+    @model_validator(mode="after")
+    def _reason_with_reject(self) -> AttestBlockArgs:
+        if self.reason is not None and self.verdict != "reject":
+            raise ValueError(
+                f"reason is given only with verdict reject: leave it out of an {self.verdict}"
+            )
+        return self
 
 
 class RecordDownloadArgs(Record):
@@ -443,7 +471,7 @@ class Proposal(Record):
 
 
 class Attestation(Record):
-    """`attest/{proposal_id}/{member_id}`."""
+    """`attest/{proposal_id}/{member_id}`; ``reason`` (a reject's) stored only when given."""
 
     proposal_id: TxId
     member_id: Ident
@@ -451,6 +479,7 @@ class Attestation(Record):
     metric_bp: Bp
     base_metric_bp: Bp
     ms: NonNegInt
+    reason: AttestReason | None = None
 
 
 def metrics_measured(verdict: str) -> bool:
