@@ -18,7 +18,7 @@ from portal_data import VALID, PortalData, task_of, to_decimal
 from consortium.federation.checks import Thresholds
 from consortium.ledger.base import CommittedTx
 from consortium.ledger.contract.committee import committee_outcome
-from consortium.ledger.contract.records import metrics_measured, too_stale
+from consortium.ledger.contract.records import measured_metrics, too_stale
 
 __all__ = [
     "aggregate_fate",
@@ -323,37 +323,51 @@ ATTESTED_METRICS = (
     "base_metric_bp: the parent version's AUROC (the head it was proposed on, one version lower), "
     "measured by the same attester on the same rows, so metric_bp − base_metric_bp is the gain at "
     "that site (the block keeps the median accepting attester's). Only an accepting attester has "
-    "them: one that abstained could not measure the metric on its rows, and one that rejected did "
-    "not score the proposed version (its verdict is shown, its metrics left blank). "
-    "bp = basis points, 1/10,000 of AUROC."
+    "both: one that abstained could not measure the metric on its rows, and one that rejected did "
+    "not score the proposed version (blank), though it shows the parent's AUROC when its rows "
+    "could measure it. bp = basis points, 1/10,000 of AUROC."
+)
+ATTEST_REASONS = (
+    "reason: the check a rejecting attester found the proposal failing, the first in the order "
+    "it checks: PROPOSAL_LATE (stamped beyond the allowed clock skew ahead of the attester's "
+    "clock), NO_AGGREGATE (names no posted aggregate), BLOB_UNREADABLE (the version's blob is not "
+    "in the store or does not decrypt), MODEL_DIGEST_MISMATCH (the blob is not the version the "
+    "proposal names), WEIGHTS_MISMATCH (weights or reward shares other than the ledger gives its "
+    "updates), UPDATE_UNREADABLE (an included update does not open), NOT_CANONICAL (not the "
+    "bytes of a model as the consortium writes them), VERSION_MISMATCH (not the parent plus the "
+    "weighted mean of its updates). Blank for an accept, an abstention, or a reject recorded "
+    "before attesters gave reasons."
 )
 PROVENANCE_METRICS = (
     "In the provenance, metric_bp is the version's AUROC measured by the median accepting "
     "attester on its own held-out rows, base_metric_bp the parent version's AUROC measured by the "
     "same attester on the same rows, and gain_bp the difference; each of its attestations holds "
-    "one attester's own pair, a measurement only if it accepted: one that abstained sends 0 and "
-    "0, one that rejected metric_bp 0 (it did not score the version), and the contract reads "
-    "neither's. bp = basis points, 1/10,000 of AUROC."
+    "one attester's own pair, both measurements only if it accepted: one that abstained sends 0 "
+    "and 0, one that rejected metric_bp 0 (it did not score the version) and the parent's AUROC "
+    "if its rows measure it (else 0), with the reason it rejected; the contract reads neither's "
+    "metrics. bp = basis points, 1/10,000 of AUROC."
 )
 
 
 def attestations(data: PortalData) -> pd.DataFrame:
-    """Per-site attested metrics of proposed blocks: one row per (proposal, attesting member).
+    """Per-site attestations of proposed blocks: one row per (proposal, attesting member).
 
-    A height can have several proposals (one superseded, one below target); callers keep the
-    rows whose ``proposal_id`` is a learning block's to show the metrics of the versions. Only an
-    accepting attestation's metrics are measurements (`metrics_measured`): an attester that
-    abstained could not measure the metric on its rows, and one that rejected did not score the
-    proposed version, so theirs are None (shown blank, left out of charts), not what the
-    transaction carries (0 for what the attester did not measure; 0001, AttestBlock), as
-    `consortium trace` shows them; their verdict stays."""
+    A height can have several proposals (one superseded, one below target); callers keep the rows
+    whose ``proposal_id`` is a learning block's to show the metrics of the versions. A metric the
+    attester did not measure (`measured_metrics`: an abstainer's two, a rejecter's score of the
+    proposed version, and its parent's when its rows cannot measure it) is None (shown blank, left
+    out of charts), not the 0 the transaction carries (0001, AttestBlock), as `consortium trace`
+    shows them; the verdict stays, with a reject's ``reason`` ("" when none was given)."""
     proposals = {tx.tx_id: tx for tx in data.valid("ProposeBlock")}
     rows = []
     for tx in data.valid("AttestBlock"):
         prop = proposals.get(tx.args.get("proposal_id", ""))
         if prop is None:
             continue
-        measured = metrics_measured(str(tx.args.get("verdict")))
+        verdict = str(tx.args.get("verdict"))
+        metric, base = measured_metrics(
+            verdict, int(tx.args.get("metric_bp", 0)), int(tx.args.get("base_metric_bp", 0))
+        )
         rows.append(
             {
                 "task": task_of(prop),
@@ -361,13 +375,14 @@ def attestations(data: PortalData) -> pd.DataFrame:
                 "height": prop.args.get("height"),
                 "model_digest": prop.args.get("model_digest"),
                 "site": tx.creator,
-                "verdict": tx.args.get("verdict"),
-                "metric_bp": tx.args.get("metric_bp") if measured else None,
-                "base_metric_bp": tx.args.get("base_metric_bp") if measured else None,
+                "verdict": verdict,
+                "reason": tx.args.get("reason") or "",
+                "metric_bp": metric,
+                "base_metric_bp": base,
             }
         )
-    columns = ["task", "proposal_id", "height", "model_digest", "site", "verdict", "metric_bp",
-               "base_metric_bp"]  # fmt: skip
+    columns = ["task", "proposal_id", "height", "model_digest", "site", "verdict", "reason",
+               "metric_bp", "base_metric_bp"]  # fmt: skip
     frame = pd.DataFrame(rows, columns=columns)
     return frame.astype({"metric_bp": "Int64", "base_metric_bp": "Int64"})  # ints, or <NA>
 

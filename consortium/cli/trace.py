@@ -55,7 +55,7 @@ def print_provenance(console: Console, p: Provenance) -> None:
     """The provenance of one version as rich tables."""
     from rich.table import Table
 
-    from consortium.ledger.contract.records import metrics_measured
+    from consortium.ledger.contract.records import measured_metrics
 
     console.print(
         f"[bold]task {p.task_id} version {p.version}[/]  model {p.model_digest[:16]}…  "
@@ -77,12 +77,14 @@ def print_provenance(console: Console, p: Provenance) -> None:
             verdicts.add_row(u.update_id[:12], e.member_id, e.verdict, e.reason, str(e.metric_bp))
     console.print(updates)
     console.print(verdicts)
-    attest = Table("attester", "verdict", "AUROC bp", "parent bp", "tx", title="attestations")
+    attest = Table("attester", "verdict", "reason", "AUROC bp", "parent bp", "tx",
+                   title="attestations")  # fmt: skip
     for a in p.attestations:
-        measured = metrics_measured(a.verdict)  # an abstain's or reject's 0 is a placeholder
+        # what the attester did not measure it sent as 0, a placeholder: shown as "-"
+        metric, base = measured_metrics(a.verdict, a.metric_bp, a.base_metric_bp)
         attest.add_row(
-            a.member_id, a.verdict, str(a.metric_bp) if measured else "-",
-            str(a.base_metric_bp) if measured else "-", _short(a.tx),
+            a.member_id, a.verdict, a.reason or "-", "-" if metric is None else str(metric),
+            "-" if base is None else str(base), _short(a.tx),
         )  # fmt: skip
     console.print(attest)
     rewards = ", ".join(f"{m} {u}" for m, u in sorted(p.rewards.items())) or "none"

@@ -72,7 +72,8 @@ def describe(tx: CommittedTx) -> str:
         case "ProposeBlock":
             what = f"height {a.get('height')}"
         case "AttestBlock":
-            what = f"{a.get('verdict')} proposal {str(a.get('proposal_id'))[:12]}"
+            proposal = str(a.get("proposal_id"))[:12]
+            what = f"{a.get('verdict')} {a.get('reason') or ''} proposal {proposal}"
         case _:
             what = ""
     return " ".join(f"[block {tx.block_number}] {tx.fn} {what} -> {tx.code}".split())

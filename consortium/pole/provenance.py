@@ -92,12 +92,15 @@ class UpdateInfo(BaseModel):
 
 
 class AttestationInfo(BaseModel):
-    """One attester's evaluation of the proposed version against its parent."""
+    """One attester's evaluation of the proposed version against its parent; ``reason`` is the
+    check a reject says the proposal failed (None for an accept, an abstention, or a reject
+    recorded before attesters gave reasons)."""
 
     member_id: str
     verdict: str
     metric_bp: int
     base_metric_bp: int
+    reason: str | None = None
     tx: TxRef | None = None
 
 
@@ -273,6 +276,7 @@ def _attestations(
             verdict=a["verdict"],
             metric_bp=a["metric_bp"],
             base_metric_bp=a["base_metric_bp"],
+            reason=a.get("reason"),
             tx=index.get(("AttestBlock", block["proposal_id"], a["member_id"])),
         )
         for a in view["attestations"]

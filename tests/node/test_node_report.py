@@ -53,6 +53,11 @@ def test_every_kind_of_transaction_has_a_line() -> None:
     assert describe(_tx(0, "h", "AttestBlock", verdict="accept", proposal_id="cd" * 32)) == (
         "[block 3] AttestBlock accept proposal cdcdcdcdcdcd -> VALID"
     )
+    rejected = _tx(0, "h", "AttestBlock", verdict="reject", reason="PROPOSAL_LATE",
+                   proposal_id="cd" * 32)  # fmt: skip
+    assert describe(rejected) == (
+        "[block 3] AttestBlock reject PROPOSAL_LATE proposal cdcdcdcdcdcd -> VALID"
+    )
     assert describe(_tx(0, "h", "RevealNonce", update_id="ef" * 32)) == (
         "[block 3] RevealNonce update efefefefefef -> VALID"
     )

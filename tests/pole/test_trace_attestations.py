@@ -1,7 +1,9 @@
 """`consortium trace` prints an attestation's metrics only when the attester measured them: one
 that abstained could not measure the metric on its rows, and one that rejected did not score the
-proposed version; both send 0 (`consortium.federation.attester`), a placeholder the contract never
-reads (it ranks the accepting attestations only; decisions/0001, AttestBlock)."""
+proposed version, but measured its parent when its rows could; what it did not measure it sends as
+0 (`consortium.federation.attester`), a placeholder the contract never reads (it ranks the
+accepting attestations only; decisions/0001, AttestBlock). A reject's reason is printed beside it
+("-" for a reject recorded before attesters gave reasons)."""
 
 from __future__ import annotations
 
@@ -12,10 +14,12 @@ from rich.console import Console
 from consortium.cli.trace import print_provenance
 from consortium.pole.provenance import AttestationInfo, Provenance
 
-VERDICTS = [  # (attester, verdict, metric_bp, base_metric_bp), as each sent them
-    ("hungary", "accept", 7450, 7100),
-    ("switzerland", "abstain", 0, 0),
-    ("va", "reject", 0, 7100),  # measured the parent; did not score the proposed version
+VERDICTS = [  # (attester, verdict, reason, metric_bp, base_metric_bp), as each sent them
+    ("hungary", "accept", None, 7450, 7100),
+    ("switzerland", "abstain", None, 0, 0),
+    ("va", "reject", "VERSION_MISMATCH", 0, 7100),  # measured the parent, not the version
+    ("basel", "reject", "PROPOSAL_LATE", 0, 0),  # its rows could not measure the parent either
+    ("bern", "reject", None, 0, 7100),  # attested before attesters gave reasons
 ]
 
 
@@ -27,14 +31,14 @@ def _provenance() -> Provenance:
         required_gain_bp=0, next_required_gain_bp=0, interval_ms=60_000, ms=1_795_000_000_000,
         rewards={}, members=[], epsilon_by_member={}, updates=[], proposal=None, aggregate=None,
         attestations=[
-            AttestationInfo(member_id=m, verdict=v, metric_bp=bp, base_metric_bp=base)
-            for m, v, bp, base in VERDICTS
+            AttestationInfo(member_id=m, verdict=v, reason=r, metric_bp=bp, base_metric_bp=base)
+            for m, v, r, bp, base in VERDICTS
         ],
     )  # fmt: skip
 
 
 def _attestation_rows(text: str) -> dict[str, list[str]]:
-    """The attestations table's rows by attester: verdict, AUROC bp, parent bp, tx."""
+    """The attestations table's rows by attester: verdict, reason, AUROC bp, parent bp, tx."""
     table = text[text.index("attestations") :]
     rows = {}
     for line in table.splitlines():
@@ -50,6 +54,8 @@ def test_trace_prints_no_metric_for_an_attester_that_did_not_measure_it() -> Non
     print_provenance(Console(file=out, width=200), _provenance())
 
     rows = _attestation_rows(out.getvalue())
-    assert rows["hungary"][:3] == ["accept", "7450", "7100"]
-    assert rows["switzerland"][:3] == ["abstain", "-", "-"]
-    assert rows["va"][:3] == ["reject", "-", "-"]  # the verdict stays, the placeholder goes
+    assert rows["hungary"][:4] == ["accept", "-", "7450", "7100"]
+    assert rows["switzerland"][:4] == ["abstain", "-", "-", "-"]
+    assert rows["va"][:4] == ["reject", "VERSION_MISMATCH", "-", "7100"]  # the parent it measured
+    assert rows["basel"][:4] == ["reject", "PROPOSAL_LATE", "-", "-"]  # the placeholder goes
+    assert rows["bern"][:4] == ["reject", "-", "-", "7100"]

@@ -104,3 +104,28 @@ def test_an_abstaining_attester_has_no_metric() -> None:
     assert sites.loc["hungary", "metric_bp"] == 8351
     assert pd.isna(sites.loc["switzerland", "metric_bp"])
     assert pd.isna(sites.loc["switzerland", "base_metric_bp"])
+
+
+def test_a_rejecting_attester_shows_its_reason_and_the_parent_it_measured() -> None:
+    # a reject's metric_bp is a placeholder (it did not score the version); its base_metric_bp is
+    # the parent's AUROC when its rows could measure it, 0 when not (0001, AttestBlock)
+    propose = [FakeTx("p1", "va", {"task_id": "heart", "height": 1, "model_digest": "m1"})]
+    attest = [
+        FakeTx("a1", "hungary", {"proposal_id": "p1", "verdict": "reject", "metric_bp": 0,
+                              "base_metric_bp": 7149, "reason": "VERSION_MISMATCH"}),
+        FakeTx("a2", "switzerland", {"proposal_id": "p1", "verdict": "reject", "metric_bp": 0,
+                                  "base_metric_bp": 0, "reason": "PROPOSAL_LATE"}),
+        FakeTx("a3", "cleveland", {"proposal_id": "p1", "verdict": "reject", "metric_bp": 0,
+                                "base_metric_bp": 7149}),  # before attesters gave reasons
+    ]  # fmt: skip
+    data = _Data({"ProposeBlock": propose, "AttestBlock": attest})
+
+    sites = pl.attestations(data).set_index("site")  # type: ignore[arg-type]
+
+    assert sites.loc["hungary", "reason"] == "VERSION_MISMATCH"
+    assert sites.loc["hungary", "base_metric_bp"] == 7149
+    assert pd.isna(sites.loc["hungary", "metric_bp"])
+    assert sites.loc["switzerland", "reason"] == "PROPOSAL_LATE"
+    assert pd.isna(sites.loc["switzerland", "base_metric_bp"])
+    assert sites.loc["cleveland", "reason"] == ""
+    assert sites.loc["cleveland", "base_metric_bp"] == 7149

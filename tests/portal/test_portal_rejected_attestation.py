@@ -1,7 +1,8 @@
 """A version one attester rejected while the others accepted: the rejecting attester did not score
 the proposed version and sends ``metric_bp`` 0 (`consortium.federation.attester`), a placeholder
 to which the contract gives no meaning (it ranks the accepting attestations only; decisions/0001,
-AttestBlock). The Models page must show that the site rejected, not an AUROC of 0."""
+AttestBlock). The Models page must show that the site rejected, and why, not an AUROC of 0; the
+parent's AUROC it measured is shown, and the Audit page lists the attestation with its reason."""
 
 from __future__ import annotations
 
@@ -82,10 +83,48 @@ def test_a_rejecting_attester_has_no_metric_on_the_models_page(
     assert not at.exception
     table = at.dataframe[1].value.set_index("site")
     assert table.loc[rejecter, "verdict"] == "reject"  # the site's verdict stays visible
+    assert table.loc[rejecter, "reason"] == "VERSION_MISMATCH"  # and why it rejected
     assert pd.isna(table.loc[rejecter, "metric_bp"])
-    assert pd.isna(table.loc[rejecter, "base_metric_bp"])
+    assert table.loc[rejecter, "base_metric_bp"] == 7100  # the parent it did measure
     accepted = table[table["verdict"] == "accept"]
     assert len(accepted) == 2 and accepted["metric_bp"].notna().all()
+    assert (accepted["reason"] == "").all()
     (chart,) = at.get("vega_lite_chart")
     plotted = pa.ipc.open_stream(chart.proto.datasets[0].data.data).read_pandas()
     assert sorted(plotted["site"]) == sorted(accepted.index)
+
+
+def test_the_audit_page_lists_the_reject_with_its_reason(
+    one_rejected: tuple[Path, str], portal: Any
+) -> None:
+    root, rejecter = one_rejected
+
+    at = portal(root, HOSPITAL, page="audit")
+
+    assert not at.exception
+    table = next(d.value for d in at.dataframe if {"verdict", "reason"} <= set(d.value))
+    row = table.set_index("site").loc[rejecter]
+    assert (row["verdict"], row["reason"], row["base_metric_bp"]) == (
+        "reject", "VERSION_MISMATCH", 7100,
+    )  # fmt: skip
+    assert pd.isna(row["metric_bp"])
+    assert len(table) == 3  # the proposal's three attestations
+
+
+def test_the_provenance_keeps_the_rejecting_attesters_reason(
+    one_rejected: tuple[Path, str],
+) -> None:
+    from consortium.config import ConsortiumConfig
+    from consortium.ledger.factory import open_ledger
+    from consortium.pole.provenance import build_provenance
+
+    root, rejecter = one_rejected
+    ledger = open_ledger(ConsortiumConfig.load(root), HOSPITAL)
+    try:
+        provenance = build_provenance(ledger, TASK, 1)
+    finally:
+        ledger.close()
+
+    reasons = {a.member_id: a.reason for a in provenance.attestations}
+    assert reasons.pop(rejecter) == "VERSION_MISMATCH"
+    assert set(reasons.values()) == {None}  # the accepts give none

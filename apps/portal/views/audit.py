@@ -8,6 +8,7 @@ import pandas as pd
 import portal_actions as act
 import portal_ledger as pl
 import streamlit as st
+from portal_charts import short
 from portal_data import VALID, PortalUnavailable
 from portal_ui import require, while_signed_in
 
@@ -62,6 +63,24 @@ else:
         .reset_index()
     )
     st.dataframe(blocks, hide_index=True)
+
+st.subheader("Attestations of proposed blocks")
+attested = pl.attestations(data)
+if attested.empty:
+    st.info("No proposed block has been attested yet.")
+else:
+    st.caption(
+        "Every committee member's verdict on every proposed block, sealed or not (AttestBlock): "
+        "a reject says why (reason), and each shows the AUROC it measured on its own held-out "
+        "rows (blank where it measured none)."
+    )
+    st.dataframe(
+        attested.drop(columns=["model_digest"]).assign(
+            proposal_id=attested["proposal_id"].map(short)
+        ),
+        hide_index=True,
+    )
+    st.caption(pl.ATTEST_REASONS)
 
 st.subheader("Model downloads")
 downloads = pl.downloads(data)

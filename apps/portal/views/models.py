@@ -50,8 +50,8 @@ if not sites.empty:
     st.subheader("Metric per site")
     st.caption(
         "Each attester evaluated the proposed version on its own held-out data; one that abstained "
-        "could not measure the metric there, and one that rejected did not score the version: "
-        "neither has a metric, and the chart leaves them out."
+        "could not measure the metric there, and one that rejected did not score the version (its "
+        "reason says why it rejected): neither has a metric, and the chart leaves them out."
     )
     measured = sites.dropna(subset=["metric_bp"])  # an abstention or reject has no metric
     per_site = measured.assign(auroc=measured["metric_bp"].astype(float) / 10000)
@@ -70,6 +70,8 @@ if not sites.empty:
         hide_index=True,
     )
     st.caption(pl.ATTESTED_METRICS)
+    if (sites["verdict"] == "reject").any():
+        st.caption(pl.ATTEST_REASONS)
 
 st.subheader("Download a version")
 heights = [int(h) for h in versions["height"]]

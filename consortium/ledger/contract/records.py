@@ -482,15 +482,23 @@ class Attestation(Record):
     reason: AttestReason | None = None
 
 
-def metrics_measured(verdict: str) -> bool:
-    """Are an attestation's ``metric_bp`` and ``base_metric_bp`` measurements? Only an accept's.
+def measured_metrics(
+    verdict: str, metric_bp: int, base_metric_bp: int
+) -> tuple[int | None, int | None]:
+    """An attestation's ``(metric_bp, base_metric_bp)``, each None where it is a placeholder.
+
     The contract ranks the accepting attestations by their gain and reads no other's metrics
-    (0001, AttestBlock). An attester that abstains could not measure the metric on its rows and
-    sends 0 for both; one that rejects did not score the proposed version and sends ``metric_bp``
-    0, with its parent's AUROC as ``base_metric_bp`` if its rows can measure it and 0 if not
-    (`consortium.federation.attester`): no gain either way. One rule for `consortium trace` and
-    the portal, which show such an attestation's verdict without numbers."""
-    return verdict == "accept"
+    (0001, AttestBlock), and an attester sends 0 for what it did not measure
+    (`consortium.federation.attester`): one that abstains could not measure the metric on its
+    rows (both 0); one that rejects did not score the proposed version (``metric_bp`` 0) but
+    measures its parent when its rows can, and sends 0 when they cannot. A parent's AUROC of
+    exactly 0 (every positive row scored below every negative one) is read as not measured: the
+    ledger cannot tell the two apart. One rule for `consortium trace` and the portal."""
+    if verdict == "accept":
+        return metric_bp, base_metric_bp
+    if verdict == "reject" and base_metric_bp > 0:
+        return None, base_metric_bp
+    return None, None
 
 
 class LearningBlock(Record):
