@@ -34,7 +34,7 @@ does. With ``--personalize`` the demo federates at ``--eps-fed`` and each hospit
 fine-tunes the pulled model (``ft_head``, ``ft_all``) with an accountant that starts from the
 history its node recorded, up to a total of ε = 3; ``local`` is retrained at ε = 3. ``--verifier
 KEY=VALUE`` sets the hospitals' verifier thresholds (node.toml's ``[verifier]``), e.g.
-``min_cosine=-1 plateau_z=1e6 mirror_margin_bp=10000000 mirror_margin_first_bp=10000000`` turns
+``min_cosine=-1 plateau_z=1e6 mirror_margin_bp=10000 mirror_margin_first_bp=10000`` turns
 the direction checks off (decisions/0010, "The verifiers' rejections, and the stand-in").
 
 ``--cross-fit`` runs ``make demo``'s cross-fitted evaluation (`consortium.demo.run_cross_fit`) once

@@ -6,6 +6,9 @@ model has one validator that calls `within_bounds`. A value outside the range is
 message naming the field, the value, the range, what the number is, and the field's default as
 an example of what to give instead.
 
+An int field takes `Bounds` the same way: its range is said as "a whole number of ...", and a
+value past a float's range (10**400) is compared as it is, not turned into a float.
+
 Every range also refuses nan and ±inf. A nan makes every comparison with it false, so a threshold
 or a wait of nan silently always (or never) holds; inf never ends a wait and turns a check off.
 Turning a check off takes a finite number past every value it can see, said so where it is done.
@@ -38,30 +41,35 @@ class Bounds:
 
     def admits(self, value: float) -> bool:
         return (
-            math.isfinite(value)
+            (isinstance(value, int) or math.isfinite(value))  # an int is finite, of any size
             and (self.above is None or value > self.above)
             and (self.at_least is None or value >= self.at_least)
             and (self.below is None or value < self.below)
             and (self.at_most is None or value <= self.at_most)
         )
 
-    def describe(self) -> str:
+    def describe(self, whole: bool = False) -> str:
         """The range in words: "a finite number greater than 0", "... of at least -1 and at
-        most 1"."""
-        ends = [f"{words} {end:g}" for words, end in (("greater than", self.above),
+        most 1"; with ``whole``, "a whole number of at least 0 and at most 10000"."""
+        ends = [f"{words} {_number(end)}" for words, end in (("greater than", self.above),
                 ("at least", self.at_least), ("below", self.below), ("at most", self.at_most))
                 if end is not None]  # fmt: skip
         of = "of " if ends and ends[0].startswith("at ") else ""
-        return f"a finite number {of}{' and '.join(ends)}".rstrip()
+        kind = "a whole number" if whole else "a finite number"
+        return f"{kind} {of}{' and '.join(ends)}".rstrip()
 
     def check(self, field: str, value: float, example: object) -> float:
         """``value``, or ValueError naming ``field``, the value, the range and ``example``."""
         if not self.admits(value):
             why = f": {self.why}" if self.why else ""
-            raise ValueError(
-                f"{field} must be {self.describe()} (got {value}){why}, e.g. {field}={example}"
-            )
+            kind = self.describe(whole=isinstance(value, int))
+            raise ValueError(f"{field} must be {kind} (got {value}){why}, e.g. {field}={example}")
         return value
+
+
+def _number(end: float) -> str:
+    """An end of a range as written: 10000 and 1099511627776 whole, 0.5 and 1e-05 as floats."""
+    return str(end) if isinstance(end, int) else f"{end:g}"
 
 
 # The ranges most fields need: durations, rates, speeds, norms.
@@ -81,5 +89,6 @@ def within_bounds(model: type[BaseModel], field: str | None, value: Any) -> Any:
     for bounds in info.metadata:
         if isinstance(bounds, Bounds):
             example = info.default if bounds.example is None else bounds.example
-            bounds.check(field or "", float(value), example)
+            number = value if isinstance(value, int) else float(value)  # an int of any size
+            bounds.check(field or "", number, example)
     return value

@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, get_args
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from consortium.bounds import AtLeast0, Bounds, within_bounds
 from consortium.ledger.contract.records import Reason
@@ -93,6 +93,23 @@ _NullFraction = Annotated[
     ),
 ]
 _RevealTol = Annotated[float, Bounds(above=0, why="no reveal is exact after CKKS decryption")]
+# The margins compare two metrics of one verifier's held-out rows in basis points (AUROC, or
+# accuracy on rows of one class: both 0 to 10000), so two differ by at most 10000 and a margin of
+# 10000 turns its check off. A negative one asks an update to beat its mirror image, the base or
+# its own mapped model by that much: the honest updates that barely move the metric (every one
+# at a plateau) would fail every time.
+_MarginBp = Annotated[
+    int,
+    Bounds(
+        at_least=0,
+        at_most=10_000,
+        why="a difference of two metrics in basis points; below 0 honest updates that barely "
+        "move the metric fail, 10000 turns the check off",
+    ),
+]
+# A count of norms: with none there is no median to compare a norm with. A count above what a
+# verifier ever holds turns the norm check (min_reference) or the peers' reference (min_peers) off.
+_Count = Annotated[int, Bounds(at_least=1, why="a count of norms; with none there is no median")]
 
 
 class Thresholds(BaseModel):
@@ -102,7 +119,8 @@ class Thresholds(BaseModel):
     ``node.toml`` (`consortium.node.settings.NodeSettings.verifier`); what they cost and protect
     against is measured in 0007-bafl.md ("In the demo's settings, and probation"). A float is
     refused unless finite and in its range (nan would make its check pass, or fail, every update;
-    inf turn it off), with a message naming the field, the value and the default.
+    inf turn it off), an int (a margin in basis points, a count) unless in its range, with a
+    message naming the field, the value and the default.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -142,8 +160,8 @@ class Thresholds(BaseModel):
     # member's record"). 1000 turns it off.
     record_z: _NoiseZ = 1.5
     record_line_z: _LineZ = 2.0
-    mirror_margin_bp: int = 800  # metric(θ+Δ) may trail metric(θ−Δ) by at most this ...
-    mirror_margin_first_bp: int = 500  # ... and by this on version 0 (no trajectory yet)
+    mirror_margin_bp: _MarginBp = 800  # metric(θ+Δ) may trail metric(θ−Δ) by at most this ...
+    mirror_margin_first_bp: _MarginBp = 500  # ... and by this on version 0 (no trajectory yet)
     duplicate_cosine: _Cosine = 0.995  # a near-copy of an earlier delta ...
     duplicate_rel_distance: AtLeast0 = 0.05  # ... within 5 % of its norm
     # ‖Δ‖ below this fraction of the reference median: no learning ...
@@ -151,14 +169,15 @@ class Thresholds(BaseModel):
     # ... or below this absolutely, checked first: a zero delta decrypts to CKKS noise of norm
     # ~1e-8 (per element ~1e-9), honest heart updates have norms of 1e-2 and more.
     null_abs_norm: AtLeast0 = 1e-5
-    metric_drop_bp: int = 800  # held-out metric of base+Δ may be at most this much below base's
-    sml_gap_bp: int = 300  # mapped model behind the layer vs the unmapped model
+    # held-out metric of base+Δ may be at most this much below base's
+    metric_drop_bp: _MarginBp = 800
+    sml_gap_bp: _MarginBp = 300  # mapped model behind the layer vs the unmapped model
     reveal_rel_tol: _RevealTol = 1e-3  # revealed first layer vs mapped one times the layer
     # reference deltas needed before norm/direction checks apply; at least 1: without a
     # reference there is no median to compare a norm with (0 used to stop the verifier's node
     # with a KeyError on its first update). With no reference at all the verifier abstains
     # (`decide`); with fewer than this many it judges the rest, as before.
-    min_reference: int = Field(default=1, ge=1)
+    min_reference: _Count = 1
     # A verifier with no norm reference of its own (nothing it accepted, no delta it trained) and
     # none accepted on the ledger compares a norm with the other members' revealed submissions
     # on the update's base (`Reference.peer_deltas`: one per member, the submitter left out) if
@@ -166,7 +185,7 @@ class Thresholds(BaseModel):
     # base are alike in norm (clipping), so the median of the peers is an honest norm while more
     # than half of them are honest: with 2, one ×10 submitter among three is caught, two are not
     # (0007-bafl.md, "A verifier that never trains"). `min_reference` does not apply to them.
-    min_peers: int = Field(default=2, ge=1)
+    min_peers: _Count = 2
 
     @field_validator("*")
     @classmethod

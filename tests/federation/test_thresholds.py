@@ -79,3 +79,57 @@ def test_a_command_line_threshold_that_is_not_finite_is_refused(pair: str) -> No
     field, value = pair.split("=")
     with pytest.raises(ValueError, match=rf"{field} must be a finite number .*\(got {value}\)"):
         thresholds_from_pairs([pair])
+
+
+INT_FIELDS = [name for name, f in Thresholds.model_fields.items() if f.annotation is int]
+
+
+def test_every_int_threshold_is_covered() -> None:
+    assert set(INT_FIELDS) == {"mirror_margin_bp", "mirror_margin_first_bp", "metric_drop_bp",
+                               "sml_gap_bp", "min_reference", "min_peers"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "bound"),
+    [
+        # a negative margin asks an update to beat its mirror (or the base, or its own mapped
+        # model) by that much: an honest update that changes little fails every time
+        ("mirror_margin_bp", -800, "of at least 0 and at most 10000"),
+        ("mirror_margin_first_bp", -1, "of at least 0 and at most 10000"),
+        ("metric_drop_bp", -800, "of at least 0 and at most 10000"),
+        ("sml_gap_bp", -300, "of at least 0 and at most 10000"),
+        # two AUROCs (or accuracies) in bp differ by at most 10000: 10000 already turns it off
+        ("mirror_margin_bp", 10_001, "of at least 0 and at most 10000"),
+        pytest.param(
+            "metric_drop_bp",
+            10**400,
+            "of at least 0 and at most 10000",
+            id="metric_drop_bp-10**400",
+        ),  # past a float's range: no OverflowError
+        # a count of reference deltas or peers: with none there is no median norm
+        ("min_reference", 0, "of at least 1"),
+        ("min_peers", -2, "of at least 1"),
+    ],
+)
+def test_an_int_threshold_outside_its_range_is_refused(field: str, value: int, bound: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        Thresholds(**{field: value})  # type: ignore[arg-type]
+    message = str(caught.value)
+    assert f"{field} must be a whole number {bound} (got {value})" in message
+    assert f"e.g. {field}={Thresholds.model_fields[field].default}" in message
+
+
+def test_the_ends_of_each_int_range_are_kept() -> None:
+    low = Thresholds(mirror_margin_bp=0, mirror_margin_first_bp=0, metric_drop_bp=0,
+                     sml_gap_bp=0, min_reference=1, min_peers=1)  # fmt: skip
+    high = Thresholds(mirror_margin_bp=10_000, mirror_margin_first_bp=10_000,
+                      metric_drop_bp=10_000, sml_gap_bp=10_000, min_reference=10**30,
+                      min_peers=10**30)  # fmt: skip
+    assert (low.mirror_margin_bp, low.sml_gap_bp, low.min_peers) == (0, 0, 1)
+    assert (high.metric_drop_bp, high.min_reference) == (10_000, 10**30)
+
+
+def test_a_command_line_int_threshold_outside_its_range_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"mirror_margin_bp must be a whole number of at least 0 "
+                       r"and at most 10000 \(got -800\)"):  # fmt: skip
+        thresholds_from_pairs(["mirror_margin_bp=-800"])

@@ -43,6 +43,8 @@ def test_without_a_verifier_table_the_defaults_apply(tmp_path: Path) -> None:
         ("[verifier]\nnorm_z_max = nan\n", "norm_z_max must be a finite number greater than 0"),
         ("[verifier]\nplateau_z = inf\n", "plateau_z must be a finite number of at least 0"),
         ("[verifier]\nmin_cosine = -2.0\n", "min_cosine must be a finite number of at least -1"),
+        # a negative margin fails the honest updates that barely move the metric, every time
+        ("[verifier]\nmetric_drop_bp = -800\n", "metric_drop_bp must be a whole number of at"),
     ],
 )
 def test_a_bad_verifier_table_names_the_file_and_the_key(
