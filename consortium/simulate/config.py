@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from consortium.bounds import Bounds, Positive, within_bounds
 from consortium.federation.checks import Thresholds
+from consortium.ledger.contract.records import Task
 from consortium.node.settings import Attack
 from consortium.simulate.fabric import FabricCheck
 
@@ -34,6 +35,25 @@ BOTH_ROLES: tuple[SiteRole, ...] = ("hospital", "verifier")
 _UPDATE_SECONDS = "the simulated compute per update at speed 1, 0 for none"
 
 
+def _as_the_task(field: str, zero_for_none: bool = False) -> Bounds:
+    """The contract's range of the task's ``field`` (`records.Task`) as `Bounds`: one definition,
+    so that a SimConfig refuses when made what publishing its task would refuse at setup."""
+    ends: dict[str, int | None] = {"ge": None, "le": None}
+    for constraint in Task.model_fields[field].metadata:
+        ends |= {end: getattr(constraint, end) for end in ends if hasattr(constraint, end)}
+    why = f"the task's {field}" + (", 0 for none" if zero_for_none else "")
+    return Bounds(at_least=ends["ge"], at_most=ends["le"], why=why)
+
+
+_AtLeast1 = Annotated[int, Bounds(at_least=1)]
+_Seed = Annotated[
+    int, Bounds(at_least=0, at_most=2**64 - 1, why="torch seeds the initial model with 64 bits")
+]
+_KillEvery = Annotated[
+    int | None, Bounds(at_least=1, example=6, why="ledger blocks between kills; None for none")
+]
+
+
 class SimConfig(BaseModel):
     """A simulated consortium: hospitals (one process each), an aggregator, one task."""
 
@@ -54,27 +74,34 @@ class SimConfig(BaseModel):
     delta: str = "0.00001"
     # the task's accountant (TaskParams.accountant); PRV's ε is tighter for the same noise
     accountant: Literal["prv", "rdp"] = "rdp"
-    planned_updates: int = 4
-    epochs: int = 2
+    planned_updates: _AtLeast1 = 4  # each hospital's; its ε budget is paced over them
+    epochs: _AtLeast1 = 2
     lr: Positive = 0.1
-    batch_size: int = 32
+    batch_size: _AtLeast1 = 32
     hidden: tuple[int, ...] = (16,)
-    buffer_size: int = 3
-    committee_size: int = 3
-    quorum: int = 2
+    buffer_size: Annotated[int, _as_the_task("buffer_size")] = 3
+    committee_size: Annotated[int, _as_the_task("committee_size")] = 3
+    quorum: Annotated[int, _as_the_task("quorum")] = 2  # at most committee_size
     verifier: Thresholds = Field(default_factory=Thresholds)  # every hospital's verifier policy
-    staleness_exponent_bp: int = 5000
-    max_staleness: int = 50
-    server_lr_bp: int = 10_000
-    initial_required_gain_bp: int = -500  # plateau tolerance: held-out AUROCs of ~40-57 rows
-    min_required_gain_bp: int = -1000  # move by a few hundred bp between two good versions
-    max_required_gain_bp: int = 500
-    retarget_every: int = 1000
-    target_interval_ms: int = 5000
-    min_interval_bp: int = 0  # PoLe target-interval gate (0: none)
-    gain_decay_intervals: int = 4  # PoLe decaying requirement (0: none), as TaskParams
+    staleness_exponent_bp: Annotated[int, _as_the_task("staleness_exponent_bp")] = 5000
+    max_staleness: Annotated[int, _as_the_task("max_staleness")] = 50
+    server_lr_bp: Annotated[int, _as_the_task("server_lr_bp")] = 10_000
+    # min_required_gain_bp <= initial_required_gain_bp <= max_required_gain_bp, as the contract's
+    # plateau tolerance: held-out AUROCs of ~40-57 rows
+    initial_required_gain_bp: Annotated[int, _as_the_task("initial_required_gain_bp")] = -500
+    # move by a few hundred bp between two good versions
+    min_required_gain_bp: Annotated[int, _as_the_task("min_required_gain_bp")] = -1000
+    max_required_gain_bp: Annotated[int, _as_the_task("max_required_gain_bp")] = 500
+    retarget_every: Annotated[int, _as_the_task("retarget_every")] = 1000
+    target_interval_ms: Annotated[int, _as_the_task("target_interval_ms")] = 5000
+    # PoLe target-interval gate (0: none)
+    min_interval_bp: Annotated[int, _as_the_task("min_interval_bp", zero_for_none=True)] = 0
+    # PoLe decaying requirement (0: none), as TaskParams
+    gain_decay_intervals: Annotated[
+        int, _as_the_task("gain_decay_intervals", zero_for_none=True)
+    ] = 4
     # a committee seat silent this long after an update's reveal abstains (0: never), as TaskParams
-    verdict_timeout_ms: int = Field(default=0, ge=0, le=2**40)
+    verdict_timeout_ms: Annotated[int, _as_the_task("verdict_timeout_ms", zero_for_none=True)] = 0
     update_seconds: Annotated[float, Bounds(at_least=0, why=_UPDATE_SECONDS)] = 1.0
     pace_by_speed: bool = True  # async: a k-times slower hospital plans ⌈U/k⌉ updates
     flush_seconds: Positive = 4.0
@@ -87,10 +114,10 @@ class SimConfig(BaseModel):
     eval_sites: tuple[str, ...] | None = None  # "honest" pooled metric over these (default:
     # the sites that do not attack)
     in_process: bool = False  # step every node in this process (tests), not one process each
-    kill_every_blocks: int | None = None  # faults: SIGKILL a random node about every this many
+    kill_every_blocks: _KillEvery = None  # faults: SIGKILL a random node about every this many
     # ledger blocks (progress, not wall time: the schedule is the same on a fast or slow machine)
     stop_when_done: bool = True  # stop once every hospital sent all it planned and all is sealed
-    seed: int = 0  # initial model and fault schedule
+    seed: _Seed = 0  # initial model and fault schedule
     train_seed: int | None = None  # tests only: fixed DP noise per hospital (never in real use)
     holdout_fold: int = Field(default=0, ge=0, le=4)  # which fifth of each site is held out
     out: str | None = None  # report directory
@@ -120,6 +147,17 @@ class SimConfig(BaseModel):
                 )
         return speeds
 
+    @field_validator("hidden")
+    @classmethod
+    def _units(cls, hidden: tuple[int, ...]) -> tuple[int, ...]:
+        if any(units < 1 for units in hidden):
+            low = min(hidden)
+            raise ValueError(
+                f"hidden {hidden}: a hidden layer of {low} units passes nothing on; give each "
+                "layer at least 1 unit, e.g. hidden=(16,), or hidden=() for none"
+            )
+        return hidden
+
     @field_validator("target_auroc")
     @classmethod
     def _an_auroc(cls, value: float | None) -> float | None:
@@ -129,6 +167,25 @@ class SimConfig(BaseModel):
                 "between 0 and 1, e.g. target_auroc=0.85, or None for no target"
             )
         return value
+
+    @model_validator(mode="after")
+    def _as_the_contract(self) -> SimConfig:
+        """The task's rules across fields, as `records.Task` checks them at publication."""
+        if self.quorum > self.committee_size:
+            raise ValueError(
+                f"quorum {self.quorum} is above committee_size {self.committee_size}: no "
+                f"committee could reach it; give at most {self.committee_size}, e.g. "
+                f"quorum={min(self.committee_size, 2)}"
+            )
+        gains = (self.min_required_gain_bp, self.initial_required_gain_bp,
+                 self.max_required_gain_bp)  # fmt: skip
+        if not gains[0] <= gains[1] <= gains[2]:
+            raise ValueError(
+                f"required gains (min, initial, max) {gains}: the task needs "
+                "min_required_gain_bp <= initial_required_gain_bp <= max_required_gain_bp, e.g. "
+                "-1000, -500, 500"
+            )
+        return self
 
     @model_validator(mode="after")
     def _roles_of_sites(self) -> SimConfig:
