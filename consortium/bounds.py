@@ -7,7 +7,9 @@ message naming the field, the value, the range, what the number is, and the fiel
 an example of what to give instead.
 
 An int field takes `Bounds` the same way: its range is said as "a whole number of ...", and a
-value past a float's range (10**400) is compared as it is, not turned into a float.
+value past a float's range (10**400) is compared as it is, not turned into a float. So does a str
+field that holds a decimal number (ε in a task's budget is a Decimal): it is read as a `Decimal`,
+and a string that is none ("abc", "") is refused as nan is.
 
 Every range also refuses nan and ±inf. A nan makes every comparison with it false, so a threshold
 or a wait of nan silently always (or never) holds; inf never ends a wait and turns a check off.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from pydantic import BaseModel
@@ -39,7 +42,7 @@ class Bounds:
     why: str = ""
     example: float | None = None
 
-    def admits(self, value: float) -> bool:
+    def admits(self, value: float | Decimal) -> bool:
         return (
             (isinstance(value, int) or math.isfinite(value))  # an int is finite, of any size
             and (self.above is None or value > self.above)
@@ -58,13 +61,28 @@ class Bounds:
         kind = "a whole number" if whole else "a finite number"
         return f"{kind} {of}{' and '.join(ends)}".rstrip()
 
-    def check(self, field: str, value: float, example: object) -> float:
-        """``value``, or ValueError naming ``field``, the value, the range and ``example``."""
-        if not self.admits(value):
+    def check(self, field: str, value: float | str, example: object) -> float | str:
+        """``value`` (a number, or a str holding a decimal one), or ValueError naming ``field``,
+        the value, the range and ``example``."""
+        if not self.admits(_as_number(value)):
             why = f": {self.why}" if self.why else ""
             kind = self.describe(whole=isinstance(value, int))
-            raise ValueError(f"{field} must be {kind} (got {value}){why}, e.g. {field}={example}")
+            shown = repr(value) if isinstance(value, str) else value
+            raise ValueError(f"{field} must be {kind} (got {shown}){why}, e.g. {field}={example}")
         return value
+
+
+def _as_number(value: float | str) -> float | Decimal:
+    """An int as it is (of any size), a str as the `Decimal` it holds (nan when it holds none),
+    anything else as a float."""
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return Decimal(value)
+        except InvalidOperation:
+            return math.nan
+    return float(value)
 
 
 def _number(end: float) -> str:
@@ -89,6 +107,5 @@ def within_bounds(model: type[BaseModel], field: str | None, value: Any) -> Any:
     for bounds in info.metadata:
         if isinstance(bounds, Bounds):
             example = info.default if bounds.example is None else bounds.example
-            number = value if isinstance(value, int) else float(value)  # an int of any size
-            bounds.check(field or "", number, example)
+            bounds.check(field or "", value, example)
     return value

@@ -57,6 +57,8 @@ _NodesLr = Annotated[
     float | None, Bounds(above=0, example=_SIM_LR, why="leave it out for the simulator's")
 ]
 
+_Epsilon = Annotated[str, Bounds(above=0, why="ε, each hospital's privacy budget")]
+
 
 class DemoConfig(BaseModel):
     """What the demo runs; the defaults are what `make demo` runs.
@@ -67,7 +69,7 @@ class DemoConfig(BaseModel):
 
     out: Path = Path("demo-out")
     sites: tuple[str, ...] = DEFAULT_SITES
-    epsilon: str = "3"
+    epsilon: _Epsilon = "3"  # each hospital's ε, federated and alone: a decimal number, e.g. "2.5"
     sml: bool = True
     in_process: bool = False
     planned_updates: int = Field(default=6, ge=1)
@@ -582,7 +584,10 @@ def write_plots(report: DemoReport, out: Path) -> list[Path]:
 
 
 def run_demo(cfg: DemoConfig, say: Say = print) -> DemoReport:
-    """Run stages 1-7 (module docstring) into ``cfg.out``; returns the report (also written)."""
+    """Run stages 1-7 (module docstring) into ``cfg.out``; returns the report (also written).
+
+    Raises ValidationError, before it writes anything, for a value of ``cfg`` that DemoConfig or
+    the simulator's configuration refuses."""
     from consortium.learning.serialize import from_safetensors
     from consortium.pole.blockrate import coefficient_of_variation
 
@@ -594,6 +599,10 @@ def run_demo(cfg: DemoConfig, say: Say = print) -> DemoReport:
         seconds[name] = round(time.monotonic() - clock, 1)
         clock = time.monotonic()
 
+    # a value set past DemoConfig's checks (``model_copy``) is refused here, before anything is
+    # written, not at stage 3 after the FHIR and the ingests
+    DemoConfig.model_validate(cfg.model_dump())
+    sim_config(cfg)
     cfg.out.mkdir(parents=True, exist_ok=True)
     (cfg.out / ".consortium-demo").write_text("made by `consortium demo`; it may replace me\n")
     say("1-2. FHIR for four hospitals, ingested and anonymized at each")

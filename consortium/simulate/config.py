@@ -70,8 +70,8 @@ class SimConfig(BaseModel):
     sml: bool = True
     plaintext: bool = False  # no HE (bench baseline only)
     dp: bool = True
-    epsilon_budget: str = "4"
-    delta: str = "0.00001"
+    epsilon_budget: Annotated[str, Bounds(above=0, why="ε, the task's budget per hospital")] = "4"
+    delta: Annotated[str, Bounds(above=0, below=1, why="δ, a probability")] = "0.00001"
     # the task's accountant (TaskParams.accountant); PRV's ε is tighter for the same noise
     accountant: Literal["prv", "rdp"] = "rdp"
     planned_updates: _AtLeast1 = 4  # each hospital's; its ε budget is paced over them

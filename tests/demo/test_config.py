@@ -73,3 +73,44 @@ def test_the_command_refuses_a_bad_number_before_it_replaces_an_earlier_run(
     assert f"{option[0]} {option[1]}: " in res.output and said in res.output
     assert "nothing was run" in res.output and "e.g. max_seconds=" not in res.output
     assert (out / "report.json").read_text() == "{}"  # the earlier run is kept
+
+
+# ε is a decimal string (the task's budget is a Decimal): it was first read at stage 3 (the
+# task's publication) or 4 (the baselines' float), after the earlier run's folder was replaced
+# and the FHIR written and ingested; "abc" stopped there with decimal.InvalidOperation.
+@pytest.mark.parametrize("value", ["abc", "", "-1", "0", "nan", "inf", "1e400"])
+def test_an_epsilon_that_is_no_finite_number_above_0_is_refused_when_made(value: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        DemoConfig(epsilon=value)
+    message = str(caught.value)
+    assert f"epsilon must be a finite number greater than 0 (got {value!r})" in message
+    assert "e.g. epsilon=3" in message
+
+
+@pytest.mark.parametrize("value", ["3", "2.0", "0.5", " 4 "])
+def test_an_epsilon_above_0_is_kept_as_given(value: str) -> None:
+    assert DemoConfig(epsilon=value).epsilon == value
+    assert sim_config(DemoConfig(epsilon=value)).epsilon_budget == value
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "said"),
+    [
+        ("epsilon_budget", "abc", "epsilon_budget must be a finite number greater than 0"),
+        ("epsilon_budget", "-4", "epsilon_budget must be a finite number greater than 0"),
+        ("delta", "1", "delta must be a finite number greater than 0 and below 1"),
+        ("delta", "x", "delta must be a finite number greater than 0 and below 1"),
+    ],
+)
+def test_the_simulators_budget_is_checked_too(field: str, value: str, said: str) -> None:
+    with pytest.raises(ValidationError, match=rf"{said} \(got '{value}'\)"):
+        SimConfig(**{field: value})  # type: ignore[arg-type]
+
+
+def test_the_demo_refuses_a_budget_set_past_validation_before_it_writes(tmp_path: Path) -> None:
+    from consortium.demo import run_demo
+
+    unchecked = DemoConfig(out=tmp_path / "demo").model_copy(update={"epsilon": "abc"})
+    with pytest.raises(ValidationError, match=r"epsilon must be a finite number .*\(got 'abc'\)"):
+        run_demo(unchecked, say=lambda _: None)
+    assert not (tmp_path / "demo").exists()  # no FHIR, no ingest, no marker
