@@ -35,7 +35,9 @@ fine-tunes the pulled model (``ft_head``, ``ft_all``) with an accountant that st
 history its node recorded, up to a total of ε = 3; ``local`` is retrained at ε = 3. ``--verifier
 KEY=VALUE`` sets the hospitals' verifier thresholds (node.toml's ``[verifier]``), e.g.
 ``min_cosine=-1 plateau_z=1e6 mirror_margin_bp=10000 mirror_margin_first_bp=10000`` turns
-the direction checks off (decisions/0010, "The verifiers' rejections, and the stand-in").
+the direction checks off (decisions/0010, "The verifiers' rejections, and the stand-in"). A key
+that is no threshold or a value outside its range is refused in one line before anything runs,
+as ``--verifier`` without ``--demo`` (or with ``--cross-fit``), where it would change nothing.
 
 ``--cross-fit`` runs ``make demo``'s cross-fitted evaluation (`consortium.demo.run_cross_fit`) once
 per seed: the real demo (in-process nodes) on each of the five held-out fifths of every hospital,
@@ -67,6 +69,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 from consortium.datasets.heart import SITES, heart_cohort_table
+from consortium.federation.checks import Thresholds, thresholds_from_pairs
 from consortium.federation.pacing import plan_pacing
 from consortium.learning.compare import beats
 from consortium.learning.data import design_matrix, load_definition
@@ -395,13 +398,12 @@ def _print_demo_rows(
     return res
 
 
-def _demo_mode(args: argparse.Namespace) -> None:
+def _demo_mode(args: argparse.Namespace, verifier: Thresholds) -> None:
     """The real demo (in-process nodes: BAFL, HE, SML, verifiers, PoLe) once per seed; the seed
     changes the demo's pseudonym keys, hence each hospital's 20 % held-out rows. With
     ``--personalize`` the demo federates at ``--eps-fed`` and each hospital then fine-tunes the
     final model up to a total of ε = 3; ``local`` is then retrained at ε = 3."""
     from consortium.demo import DemoConfig, run_demo
-    from consortium.federation.checks import thresholds_from_pairs
 
     a = Args(args.eps_fed, args.ft_epochs, args.ft_lr, args.rounds)
     models: tuple[str, ...] = ("local", "fed", "central", "sync")
@@ -414,7 +416,7 @@ def _demo_mode(args: argparse.Namespace) -> None:
             eps = str(args.eps_fed) if args.personalize else str(EPSILON)
             cfg = DemoConfig(
                 out=Path(tmp) / "demo", in_process=True, seed=seed, epsilon=eps,
-                verifier=thresholds_from_pairs(args.verifier),
+                verifier=verifier,
             )  # fmt: skip
             report = run_demo(cfg, say=lambda _: None)
             extra, ft_eps = _personalized(cfg, cfg.out, a, seed) if args.personalize else ({}, {})
@@ -476,11 +478,18 @@ def main() -> None:
         " as in node.toml's [verifier] table); repeat for several",
     )  # fmt: skip
     args = p.parse_args()
+    if args.verifier and (args.cross_fit or not args.demo):  # it would change nothing
+        p.error("--verifier sets the demo's verifiers: give --demo, without --cross-fit (the "
+                "stand-in and the cross-fitted runs keep the default thresholds)")  # fmt: skip
+    try:  # checked before any run, in one line (`thresholds_from_pairs`)
+        verifier = thresholds_from_pairs(args.verifier)
+    except ValueError as exc:
+        p.error(f"--verifier: {exc}")
     torch.set_num_threads(1)
     if args.cross_fit:
         _cross_fit_mode(args)
     elif args.demo:
-        _demo_mode(args)
+        _demo_mode(args, verifier)
     else:
         _folds_mode(args)
 

@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, get_args
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
 from consortium.bounds import AtLeast0, Bounds, within_bounds
 from consortium.ledger.contract.records import Reason
@@ -194,15 +194,30 @@ class Thresholds(BaseModel):
 
 
 def thresholds_from_pairs(items: Sequence[str]) -> Thresholds:
-    """`Thresholds` from ``KEY=VALUE`` strings (as a command line gives them); a malformed item or
-    an unknown key raises ValueError naming it."""
+    """`Thresholds` from ``KEY=VALUE`` strings (as a command line gives them); a malformed item, an
+    unknown key or a value out of its range raises ValueError naming it, in one line (for a
+    command's error: `bench/per_hospital.py`, `bench/verifier_signals.py`)."""
     values: dict[str, str] = {}
     for item in items:
         key, sep, value = item.partition("=")
-        if not sep or not key.strip():
+        key = key.strip()
+        if not sep or not key:
             raise ValueError(f"{item!r} is not KEY=VALUE (KEY a field of Thresholds)")
-        values[key.strip()] = value.strip()
-    return Thresholds.model_validate(values)
+        if key not in Thresholds.model_fields:
+            known = ", ".join(Thresholds.model_fields)
+            raise ValueError(f"{key!r} is no field of Thresholds; known: {known}")
+        values[key] = value.strip()
+    try:
+        return Thresholds.model_validate(values)
+    except ValidationError as exc:  # pydantic's own report spans lines, with types and a link
+        raise ValueError("; ".join(_named(e["loc"], e["msg"]) for e in exc.errors())) from None
+
+
+def _named(loc: tuple[int | str, ...], msg: str) -> str:
+    """One refused value: the range's own message names its field; pydantic's ("Input should be
+    a valid integer") gets the field's name in front."""
+    field, why = str(loc[0]) if loc else "", msg.removeprefix("Value error, ")
+    return why if why.startswith(field) else f"{field}: {why}"
 
 
 class Verdict(BaseModel):

@@ -73,3 +73,52 @@ def test_only_an_undefined_auroc_stands_in_as_one_half(bench: ModuleType) -> Non
     assert bench.counted_auroc(ModelScore(auroc=None, n=20, positives=20)) == 0.5
     assert bench.counted_auroc(ModelScore(auroc=0.0, n=21, positives=20)) == 0.0
     assert bench.counted_auroc(ModelScore(auroc=0.85, n=21, positives=20)) == 0.85
+
+
+@pytest.mark.parametrize(
+    ("pair", "said"),
+    [
+        ("norm_z_max=nan", "norm_z_max must be a finite number greater than 0 (got nan)"),
+        ("mirror_margin_bp=-800", "mirror_margin_bp must be a whole number of at least 0"),
+        ("min_cosin=-0.2", "'min_cosin' is no field of Thresholds; known: norm_ratio_max,"),
+        ("plateau_z", "'plateau_z' is not KEY=VALUE"),
+        ("mirror_margin_bp=wide", "mirror_margin_bp: Input should be a valid integer"),
+    ],
+)
+def test_a_bad_verifier_threshold_is_one_line_before_anything_runs(
+    bench: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    pair: str,
+    said: str,
+) -> None:
+    import consortium.demo
+
+    def ran(*_: Any, **__: Any) -> Any:
+        raise AssertionError("the demo ran")
+
+    monkeypatch.setattr(consortium.demo, "run_demo", ran)
+    monkeypatch.setattr(sys, "argv", ["per_hospital.py", "--demo", "--verifier", pair])
+
+    with pytest.raises(SystemExit) as stopped:
+        bench.main()
+
+    assert stopped.value.code == 2
+    out, err = capsys.readouterr()
+    error = err.strip().splitlines()[-1]
+    assert error.startswith(f"per_hospital.py: error: --verifier: {said}"), err
+    assert "validation error" not in err and "pydantic" not in err and out == ""
+
+
+def test_a_verifier_threshold_without_the_demo_is_refused(
+    bench: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the stand-in and --cross-fit run no [verifier] of the user's: the option would do nothing
+    monkeypatch.setattr(sys, "argv", ["per_hospital.py", "--verifier", "min_cosine=-1"])
+    monkeypatch.setattr(bench, "_folds_mode", lambda _: pytest.fail("the folds ran"))
+
+    with pytest.raises(SystemExit) as stopped:
+        bench.main()
+
+    assert stopped.value.code == 2
+    assert "--verifier sets the demo's verifiers: give --demo" in capsys.readouterr().err
