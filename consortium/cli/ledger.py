@@ -210,11 +210,13 @@ def export_command(
         fail(f"{output} exists; choose another --output (nothing was overwritten)")
     if output is not None and not output.parent.is_dir():
         fail(f"--output {output}: the folder {output.parent} does not exist; create it first")
-    if start_block < 0:  # past the head is fine: an incremental export finds nothing new yet
+    if start_block < 0:
         fail(
-            f"--from-block {start_block} is negative: give a block number (0 is the first; the "
-            "head's and later ones export nothing new), or leave the option out to export them all"
+            f"--from-block {start_block} is negative: give a block number (0 is the first), or "
+            "leave the option out to export them all"
         )
+    if start_block > 0 and _nothing_from(config, start_block):
+        return
     txs = read_transactions(config.ledger_path, start_block=start_block)
     try:
         if output is None:
@@ -227,3 +229,27 @@ def export_command(
             output.unlink(missing_ok=True)  # a partial export would block the retry
         _unreadable(config, exc)
     typer.echo(f"wrote {count} transactions to {output}", err=True)
+
+
+def _nothing_from(config: ConsortiumConfig, start_block: int) -> bool:
+    """True, said on stderr, when block ``start_block`` is the ledger's next one: an incremental
+    export from the block after the last it wrote, with no block since, finds nothing new (not an
+    error). A block past that is no block an incremental export asks for, a typo: refused (exit
+    2). Either way nothing is written, so no empty file stands for an export."""
+    from consortium.ledger.embedded.audit import read_blocks
+
+    try:
+        head = read_blocks(config.ledger_path, 1)
+    except (sqlite3.DatabaseError, json.JSONDecodeError, KeyError) as exc:
+        _unreadable(config, exc)
+    height = head[-1].number + 1 if head else 0
+    span = f"(blocks 0 to {height - 1})"
+    if start_block > height:
+        fail(f"--from-block {start_block} is past the ledger's head: its height is {height} "
+             f"{span}; give at most {height} (its next block, which finds nothing new yet), or "
+             "leave the option out to export every block (nothing was written)")  # fmt: skip
+    if start_block == height:
+        typer.echo(f"nothing new from block {start_block}: the ledger's height is {height} {span},"
+                   " no block has come since (nothing was written)", err=True)  # fmt: skip
+        return True
+    return False

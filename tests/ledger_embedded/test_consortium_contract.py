@@ -201,15 +201,12 @@ def test_verify_show_export(demo: Path, tmp_path: Path) -> None:
         assert len(records) == conn.execute("SELECT COUNT(*) FROM txs").fetchone()[0]
     code, output = _invoke("ledger", "export", "-C", str(demo), "--format", "xml")
     assert code != 0 and "unknown format" in output
-    # CSV: the header row, then one row per transaction; past the head, the header alone
-    full, empty = tmp_path / "audit.csv", tmp_path / "none.csv"
+    # CSV: the header row, then one row per transaction
+    full = tmp_path / "audit.csv"
     assert _invoke("ledger", "export", "-C", str(demo), "--format", "csv", "-o", str(full))[0] == 0
-    code, _ = _invoke("ledger", "export", "-C", str(demo), "--format", "csv", "-o", str(empty),
-                      "--from-block", "100000")  # fmt: skip
     header = full.read_text().splitlines()[0]
-    assert code == 0 and header.startswith("block_number,tx_index,tx_id,")
+    assert header.startswith("block_number,tx_index,tx_id,")
     assert len(full.read_text().splitlines()) == len(records) + 1
-    assert empty.read_text().splitlines() == [header]
 
 
 def test_verify_fails_with_location_after_tampering(demo: Path, tmp_path: Path) -> None:
@@ -280,7 +277,7 @@ def test_show_lists_nothing_for_a_member_without_transactions(demo: Path) -> Non
 
 def test_export_refuses_a_negative_first_block(demo: Path, tmp_path: Path) -> None:
     """A negative --from-block exported every block without a word: it is refused, and no file
-    is written. (A block past the head stays allowed: an incremental export finds nothing new.)"""
+    is written."""
     out = tmp_path / "export.jsonl"
     code, output = _invoke(
         "ledger", "export", "-C", str(demo), "--from-block", "-5", "--output", str(out)
@@ -350,3 +347,47 @@ def test_verify_piped_to_files_writes_only_its_line(demo: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
     assert result.stdout.startswith("ledger OK: ") and result.stdout.count("\n") == 1
+
+
+def _height(demo: Path) -> int:
+    with sqlite3.connect(demo / "ledger" / "ledger.sqlite") as conn:
+        return int(conn.execute("SELECT MAX(number) + 1 FROM blocks").fetchone()[0])
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_export_past_the_next_block_is_refused_with_the_height(
+    demo: Path, tmp_path: Path, fmt: str
+) -> None:
+    """A --from-block past the ledger's next block (a typo: no incremental export asks for it)
+    said "wrote 0 transactions" and left an empty file (a CSV header): refused, naming the
+    height, and no file written."""
+    height, out = _height(demo), tmp_path / f"export.{fmt}"
+    code, output = _invoke("ledger", "export", "-C", str(demo), "--format", fmt,
+                           "--from-block", str(height + 5), "--output", str(out))  # fmt: skip
+    said = " ".join(output.split())
+    assert code == 2, output
+    assert f"--from-block {height + 5} is past the ledger's head: its height is {height}" in said
+    assert "nothing was written" in said and "wrote 0" not in said
+    assert not out.exists()
+
+
+def test_export_from_the_next_block_says_there_is_nothing_new(demo: Path, tmp_path: Path) -> None:
+    """An incremental export from the block after the last one exported finds nothing when no
+    block came since: it says so with the height, writes no empty file, and succeeds."""
+    height, out = _height(demo), tmp_path / "next.jsonl"
+    code, output = _invoke("ledger", "export", "-C", str(demo), "--from-block", str(height),
+                           "--output", str(out))  # fmt: skip
+    said = " ".join(output.split())
+    assert code == 0, output
+    assert f"nothing new from block {height}: the ledger's height is {height}" in said
+    assert "nothing was written" in said and not out.exists()
+    code, output = _invoke("ledger", "export", "-C", str(demo), "--from-block", str(height))
+    assert code == 0 and "nothing was written" in output and "{" not in output  # stdout: nothing
+
+
+def test_export_past_the_head_keeps_an_existing_file(demo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "earlier.jsonl"
+    out.write_text("earlier export\n")
+    code, _ = _invoke("ledger", "export", "-C", str(demo), "--from-block", "100000",
+                      "--output", str(out))  # fmt: skip
+    assert code == 2 and out.read_text() == "earlier export\n"
