@@ -115,14 +115,9 @@ class _Checks:
         return {}
 
 
-@pytest.mark.parametrize(("aggregate_id", "failed"), [("", "NO_AGGREGATE"), ("a" * 64, None)])
-def test_a_proposal_that_names_no_posted_aggregate_is_not_consistent(
-    monkeypatch: pytest.MonkeyPatch, aggregate_id: str, failed: str | None
-) -> None:
-    # Everything an attester recomputes in the clear checks out. Without an aggregate_id the
-    # contract does not bind aggregate_digest to the aggregator's sum, so the block would record a
-    # digest nobody can recompute (`consortium trace` fails on it for good): reject it.
-    from consortium.canonical import sha256_hex
+def _every_check_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Everything an attester recomputes in the clear checks out: the weights, the updates'
+    deltas, the weighted mean, and the version's bytes (b"version bytes")."""
     from consortium.federation import aggregator, ledgerview, versions
     from consortium.learning import serialize
 
@@ -131,6 +126,18 @@ def test_a_proposal_that_names_no_posted_aggregate_is_not_consistent(
     monkeypatch.setattr(versions, "is_weighted_mean", lambda *a: True)
     monkeypatch.setattr(serialize, "from_safetensors", lambda data: ({}, None))
     monkeypatch.setattr(serialize, "to_safetensors", lambda arrays: b"version bytes")
+
+
+@pytest.mark.parametrize(("aggregate_id", "failed"), [("", "NO_AGGREGATE"), ("a" * 64, None)])
+def test_a_proposal_that_names_no_posted_aggregate_is_not_consistent(
+    monkeypatch: pytest.MonkeyPatch, aggregate_id: str, failed: str | None
+) -> None:
+    # Everything an attester recomputes in the clear checks out. Without an aggregate_id the
+    # contract does not bind aggregate_digest to the aggregator's sum, so the block would record a
+    # digest nobody can recompute (`consortium trace` fails on it for good): reject it.
+    from consortium.canonical import sha256_hex
+
+    _every_check_passes(monkeypatch)
     proposal = {
         "height": 1, "updates": ["u1"], "weights_ppm": [1_000_000],
         "model_digest": sha256_hex(b"version bytes"), "blob_digest": "b" * 64,
@@ -193,14 +200,8 @@ def test_consistent_names_the_check_a_proposal_fails(
     # what goes on the ledger as the reject's reason: an exception a check raises on what the
     # sealer named (a blob the store lacks, bytes that do not parse) fails that check
     from consortium.canonical import sha256_hex
-    from consortium.federation import aggregator, ledgerview, versions
-    from consortium.learning import serialize
 
-    monkeypatch.setattr(aggregator, "weights_as_ledger_says", lambda s, p, h: True)
-    monkeypatch.setattr(ledgerview, "update_delta", lambda s, u: {})
-    monkeypatch.setattr(versions, "is_weighted_mean", lambda *a: True)
-    monkeypatch.setattr(serialize, "from_safetensors", lambda data: ({}, None))
-    monkeypatch.setattr(serialize, "to_safetensors", lambda arrays: b"version bytes")
+    _every_check_passes(monkeypatch)
     session = _check_fails(monkeypatch, check)
     proposal = {
         "height": 1, "updates": ["u1"], "weights_ppm": [1_000_000],

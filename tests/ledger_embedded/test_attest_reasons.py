@@ -14,9 +14,10 @@ import pytest
 from consortium.config import ConsortiumConfig
 from consortium.identity.setup import create_identities, member_roles
 from consortium.ledger.contract.scenario import example_task, fake_digest
-from consortium.ledger.embedded import BlockPolicy, EmbeddedLedger
 from consortium.ledger.embedded.verify import verify_ledger
 from consortium.ledger.factory import bootstrap_ledger, default_contract, open_ledger
+
+from .oneshot import submit
 
 HOSPITALS = ["a", "b", "c"]
 
@@ -31,29 +32,17 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> ConsortiumConfig:
     return config
 
 
-def _submit(config: ConsortiumConfig, who: str, fn: str, args: dict[str, Any]) -> Any:
-    ledger = open_ledger(config, who)
-    assert isinstance(ledger, EmbeddedLedger)
-    ledger.policy = BlockPolicy(max_txs=1, max_wait_ms=0)
-    try:
-        result = ledger.submit(fn, args)
-    finally:
-        ledger.close()
-    assert result.valid, (fn, who, result.code, result.message)
-    return result.result
-
-
 def _proposal(config: ConsortiumConfig, task_id: str) -> Any:
     """a's update on ``task_id``, accepted by its committee of 2, proposed by a as version 1."""
-    update = _submit(config, "a", "SubmitUpdate", {
+    update = submit(config, "a", "SubmitUpdate", {
         "task_id": task_id, "base_version": 0, "model_digest": fake_digest(task_id),
         "n_samples": 10, "epsilon_spent": "1", "commitment": "",
     })  # fmt: skip
     reveal = {"task_id": task_id, "update_id": update["update_id"], "nonce": "",
               "unmapped_digest": fake_digest(f"unmapped {task_id}")}  # fmt: skip
-    _submit(config, "a", "RevealNonce", reveal)
+    submit(config, "a", "RevealNonce", reveal)
     for judge in update["committee"]:
-        _submit(config, judge, "Endorse", {
+        submit(config, judge, "Endorse", {
             "task_id": task_id, "update_id": update["update_id"], "verdict": "accept",
             "reason": "OK", "metric_bp": 7000, "scores": {},
         })  # fmt: skip
@@ -62,7 +51,7 @@ def _proposal(config: ConsortiumConfig, task_id: str) -> Any:
         head = ledger.evaluate("GetHead", {"task_id": task_id})
     finally:
         ledger.close()
-    return _submit(config, "a", "ProposeBlock", {
+    return submit(config, "a", "ProposeBlock", {
         "task_id": task_id, "height": 1, "parent_digest": head["model_digest"],
         "updates": [update["update_id"]], "weights_ppm": [1_000_000],
         "contribution_ppm": [1_000_000], "aggregate_digest": fake_digest("aggregate"),
@@ -81,11 +70,11 @@ def test_rejects_with_and_without_reasons_replay(config: ConsortiumConfig) -> No
     old = example_task("old", sml=False, committee_size=2, quorum=2)  # no attest_reasons
     new = example_task("new", sml=False, committee_size=2, quorum=2, attest_reasons=True)
     for task in (old, new):
-        _submit(config, "admin", "PublishTask", {"task": task})
+        submit(config, "admin", "PublishTask", {"task": task})
     untold, told = _proposal(config, "old"), _proposal(config, "new")
 
     for proposal, reason in ((untold, {}), (told, {"reason": "VERSION_MISMATCH"})):
-        _submit(config, proposal["committee"][0], "AttestBlock", {
+        submit(config, proposal["committee"][0], "AttestBlock", {
             "task_id": proposal["task_id"], "proposal_id": proposal["proposal_id"],
             "verdict": "reject", "metric_bp": 0, "base_metric_bp": 7000, **reason,
         })  # fmt: skip

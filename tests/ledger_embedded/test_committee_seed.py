@@ -15,9 +15,10 @@ from consortium.config import ConsortiumConfig
 from consortium.identity.setup import create_identities, member_roles
 from consortium.ledger.contract.committee import draw_committee, head_seed
 from consortium.ledger.contract.scenario import example_task, fake_digest
-from consortium.ledger.embedded import BlockPolicy, EmbeddedLedger
 from consortium.ledger.embedded.verify import verify_ledger
-from consortium.ledger.factory import bootstrap_ledger, default_contract, open_ledger
+from consortium.ledger.factory import bootstrap_ledger, default_contract
+
+from .oneshot import submit
 
 HOSPITALS = ["a", "b", "c", "d", "e"]
 
@@ -30,18 +31,6 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> ConsortiumConfig:
     config = create_identities(root, "testnet", roles)
     bootstrap_ledger(config, "admin", contract=default_contract())
     return config
-
-
-def _submit(config: ConsortiumConfig, who: str, fn: str, args: dict[str, Any]) -> Any:
-    ledger = open_ledger(config, who)
-    assert isinstance(ledger, EmbeddedLedger)
-    ledger.policy = BlockPolicy(max_txs=1, max_wait_ms=0)
-    try:
-        result = ledger.submit(fn, args)
-    finally:
-        ledger.close()
-    assert result.valid, (fn, who, result.code, result.message)
-    return result.result
 
 
 def _update(task_id: str) -> dict[str, Any]:
@@ -63,10 +52,10 @@ def test_old_and_head_seeded_tasks_draw_their_way_and_the_ledger_replays(
     old = example_task("old", committee_size=2, quorum=2)  # no committee_seed: as clients before
     new = example_task("new", committee_size=2, quorum=2, committee_seed="head")
     for task in (old, new):
-        _submit(config, "admin", "PublishTask", {"task": task})
+        submit(config, "admin", "PublishTask", {"task": task})
 
-    by_tx = _submit(config, "a", "SubmitUpdate", _update("old"))
-    by_head = _submit(config, "a", "SubmitUpdate", _update("new"))
+    by_tx = submit(config, "a", "SubmitUpdate", _update("old"))
+    by_head = submit(config, "a", "SubmitUpdate", _update("new"))
 
     others = ["b", "c", "d", "e"]
     assert by_tx["committee"] == draw_committee(by_tx["update_id"], others, 2)
