@@ -108,11 +108,31 @@ def _observation_features(features: list[Feature], observations: int) -> str:
         )
     codes = "; ".join(f"{f.name} {', '.join(c.code for c in f.source.codes)}" for f in features)
     one = len(features) == 1
+    it, its = ("it", "its code") if one else ("them", "their codes")
+    taken = ", ".join(_taken_as(f) for f in features)
+    # Not only a wrong code: Switzerland's demo hospital measured no cholesterol at all, and its
+    # export is right. The code looked for is listed so that a site that codes it otherwise can
+    # map its own code to it; the fill is said so that nobody reads the column as measured.
     return (
         f"the feature{'' if one else 's'} {names} {'has' if one else 'have'} no value in any row: "
-        f"no Observation read has {'its code' if one else 'their codes'} ({codes}) for a patient "
-        "in the table; check the codes the export uses"
+        f"no Observation read has {its} ({codes}) for a patient in the table; either this site "
+        f"does not record {it}, or its export codes {it} otherwise (map the export's code to the "
+        f"one listed); training takes {taken} on every row of this site, a model input of 0, so "
+        f"these rows teach the model nothing about {it}"
     )
+
+
+def _taken_as(feature: Feature) -> str:
+    """What training takes for ``feature`` where it has no value (the design matrix of
+    `consortium.learning.data`: 0 after normalization, 0 for false, no one-hot column set)."""
+    if feature.kind == "binary":
+        return f"{feature.name} as false"
+    if feature.kind == "categorical":
+        return f"{feature.name} as none of its categories"
+    if feature.normalize is None:
+        return f"{feature.name} as 0"
+    unit = f" {feature.unit}" if feature.unit else ""
+    return f"{feature.name} as {feature.normalize.center}{unit} (its centre)"
 
 
 def _has_value(table: pd.DataFrame, feature: Feature) -> bool:

@@ -9,10 +9,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 from typer.testing import CliRunner
 
 from consortium.cli import app
+from consortium.fhir.cohort import load_cohort, table_columns
+from consortium.fhir.coverage import cohort_warnings
 from consortium.fhir.ingest import IngestReport, ingest
+from consortium.learning.data import design_matrix, load_definition
 
 OBSERVATION_FEATURES = "cp, trestbps, chol, fbs, restecg, thalch, exang, oldpeak"
 
@@ -72,6 +76,11 @@ def test_observations_without_one_code_warn_that_its_feature_is_empty(
 
     [warning] = report.warnings
     assert warning.startswith("the feature chol has no value in any row: no Observation read")
+    # both causes are said, not only a wrong code: a site may simply not measure it
+    assert "either this site does not record it, or its export codes it otherwise" in warning
+    assert "(chol 2093-3)" in warning  # the code looked for, to map the export's own code to
+    # and what training does with the empty column (`consortium.learning.data.design_matrix`)
+    assert "training takes chol as 220 mg/dL (its centre) on every row of this site" in warning
 
 
 def test_the_demo_sites_warn_only_of_what_their_data_lacks(
@@ -96,3 +105,23 @@ def test_the_command_prints_the_warnings_after_its_summary(demo_dir: Path, tmp_p
     lines = result.stderr.splitlines()
     assert lines and all(line.startswith("warning: ") for line in lines), result.stderr
     assert "warning: no Condition resources were read: every label is 0" in result.stderr
+
+
+def test_an_empty_feature_says_what_training_takes_for_it_by_its_kind() -> None:
+    cohort = load_cohort("heart")
+    row = {"pid": "p", "site": "s", "age": 52, "age_band": "50-54", "sex": "male", "zip3": "441"}
+    row |= {"cp": "asymptomatic", "trestbps": 130, "thalch": 150, "exang": "true", "oldpeak": 1}
+    empty = {"chol": None, "fbs": None, "restecg": None}
+    table = pd.DataFrame([row | empty | {"label": 0}, row | empty | {"label": 1}])
+    table = table[table_columns(cohort)]
+
+    [warning] = cohort_warnings(cohort, table, {"Observation": 9, "Condition": 1}, dated=True)
+
+    assert warning.startswith("the features chol, fbs, restecg have no value in any row: ")
+    assert "either this site does not record them, or its export codes them otherwise" in warning
+    taken = "chol as 220 mg/dL (its centre), fbs as false, restecg as none of its categories"
+    assert f"training takes {taken} on every row of this site" in warning
+    # what the warning says is what the design matrix holds: every column of these features is 0
+    matrix = design_matrix(table, load_definition("heart"))
+    columns = [i for i, name in enumerate(matrix.columns) if name.split("=")[0] in empty]
+    assert len(columns) == 5 and not matrix.X[:, columns].any(), matrix.columns
