@@ -3,7 +3,8 @@
 1. **FHIR**: the four UCI hospitals' records as FHIR R4 (`write_demo_fhir`, synthetic identifiers).
 2. **Ingest** at each hospital: validation, HIPAA Safe Harbor, keyed pseudonyms, k-anonymity
    (`consortium.fhir.ingest.ingest`), one anonymized cohort table per hospital; each hospital's
-   pseudonym key stays in its own folder. Its ingest warnings (what its table lacks) are printed.
+   pseudonym key stays in its own folder. Its ingest warnings (what its table lacks) are printed,
+   and kept in the demo's ``report.json`` (``DemoReport.ingest_warnings``).
 3. **Init**: consortium CA and identities, the ledger's genesis, the CKKS and model keys wrapped
    for every member that may hold them (`ShareKey`), the task and its encrypted version 0
    (`consortium.simulate.setup.create_consortium`, the library form of `consortium init` and a
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -42,6 +44,7 @@ __all__ = [
     "DemoConfig",
     "DemoReport",
     "HeldOut",
+    "IngestedSites",
     "ModelScore",
     "SiteRow",
     "cross_fitted",
@@ -143,6 +146,10 @@ class DemoReport(BaseModel):
     ledger_ok: bool
     ledger_summary: str
     seconds: dict[str, float]
+    # per hospital, what its ingest warned its table lacks (IngestReport.warnings, [] for none),
+    # so that whoever reads this report sees Switzerland has no cholesterol without opening
+    # demo-out/ingest/<site>/report.json; empty in a report written before it was kept
+    ingest_warnings: dict[str, list[str]] = Field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- stages 1-3
@@ -168,8 +175,17 @@ def demo_pseudonym_key(site_out: Path, site: str, seed: int) -> Path:
     return path
 
 
-def ingest_sites(out: Path, sites: tuple[str, ...], seed: int, say: Say) -> dict[str, Any]:
-    """Stages 1-2: demo FHIR, then each hospital's ingest; returns site -> cohort table.
+@dataclass(frozen=True)
+class IngestedSites:
+    """What stages 1-2 give the rest of the demo: per hospital, its cohort table and the warnings
+    of its ingest (what the table lacks)."""
+
+    tables: dict[str, Any]
+    warnings: dict[str, list[str]]
+
+
+def ingest_sites(out: Path, sites: tuple[str, ...], seed: int, say: Say) -> IngestedSites:
+    """Stages 1-2: demo FHIR, then each hospital's ingest; returns each one's table and warnings.
 
     Says one line per hospital, and under it each warning of its ingest (what its table lacks,
     ``IngestReport.warnings``) and where its full report is."""
@@ -180,11 +196,13 @@ def ingest_sites(out: Path, sites: tuple[str, ...], seed: int, say: Say) -> dict
 
     folders = write_demo_fhir(out / "fhir")
     tables = {}
+    warnings = {}
     for site in sites:
         site_out = out / "ingest" / site
         key = demo_pseudonym_key(site_out, site, seed)
         report = ingest([folders[site]], site, "heart", site_out, 5, key_path=key)
         tables[site] = pd.read_parquet(site_out / "cohort.parquet")
+        warnings[site] = list(report.warnings)
         say(
             f"  {site:<12} read {report.read} resources, accepted {report.accepted}, quarantined "
             f"{report.quarantined}; {report.rows} anonymized rows ({report.suppressed} suppressed "
@@ -196,7 +214,7 @@ def ingest_sites(out: Path, sites: tuple[str, ...], seed: int, say: Say) -> dict
             say(f"    warning: {warning}")
         if report.warnings:
             say(f"    full report: {site_out / 'report.json'}")
-    return tables
+    return IngestedSites(tables=tables, warnings=warnings)
 
 
 def sim_config(cfg: DemoConfig) -> SimConfig:
@@ -606,7 +624,8 @@ def run_demo(cfg: DemoConfig, say: Say = print) -> DemoReport:
     cfg.out.mkdir(parents=True, exist_ok=True)
     (cfg.out / ".consortium-demo").write_text("made by `consortium demo`; it may replace me\n")
     say("1-2. FHIR for four hospitals, ingested and anonymized at each")
-    tables = ingest_sites(cfg.out, cfg.sites, cfg.seed, say)
+    ingested = ingest_sites(cfg.out, cfg.sites, cfg.seed, say)
+    tables = ingested.tables
     lap("fhir_ingest")
     say("3. consortium init: CA, identities, ledger genesis, keys shared, task published")
     root = init_consortium(cfg, tables)
@@ -645,6 +664,7 @@ def run_demo(cfg: DemoConfig, say: Say = print) -> DemoReport:
         ledger_ok=ledger_ok,
         ledger_summary=summary,
         seconds=seconds,
+        ingest_warnings=ingested.warnings,
     )
     (cfg.out / "report.json").write_text(report.model_dump_json(indent=1))
     write_plots(report, cfg.out)

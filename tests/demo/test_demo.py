@@ -40,6 +40,7 @@ def test_the_pipeline_ends_with_a_traced_model_and_a_verified_ledger(demo: DemoR
     assert prov["model_digest"] == demo.model_digest and prov["download"]["tx_id"]
     saved = DemoReport.model_validate_json((out / "report.json").read_text())
     assert saved.sites == demo.sites
+    assert saved.ingest_warnings == demo.ingest_warnings
     assert all(
         (out / name).is_file()
         for name in ("auroc_over_time.png", "auroc_per_hospital.png", "epsilon.png")
@@ -51,11 +52,14 @@ def test_every_hospital_ingested_and_scored_on_its_own_rows(demo: DemoReport) ->
     assert [r.site for r in demo.sites] == list(demo.config.sites)
     for row in demo.sites:
         assert (out / "ingest" / row.site / "cohort.parquet").is_file()
+        ingest_report = json.loads((out / "ingest" / row.site / "report.json").read_text())
+        assert demo.ingest_warnings[row.site] == ingest_report["warnings"]
         # The three models are scored on the same held-out rows of that hospital.
         assert row.federated.n == row.local_dp.n == row.central.n > 0
         assert 0 < row.federated.positives <= row.federated.n
         assert 0 < float(row.epsilon_spent) <= float(demo.config.epsilon)
         assert 0 < float(row.local_epsilon) <= float(demo.config.epsilon)
+    assert len(demo.ingest_warnings["switzerland"]) == 1  # it measured no cholesterol
     assert demo.pooled["federated"].n == sum(r.federated.n for r in demo.sites)
     assert sum(demo.rewards.values()) == 1000 * demo.blocks  # block_reward units per block
 

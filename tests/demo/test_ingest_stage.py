@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from consortium.demo import ingest_sites
+from consortium.demo import DemoReport, ingest_sites
 
 
 def test_each_hospitals_ingest_warnings_are_printed_under_its_line(tmp_path: Path) -> None:
@@ -24,6 +24,22 @@ def test_each_hospitals_ingest_warnings_are_printed_under_its_line(tmp_path: Pat
     # VA's table lacks nothing: its line stands alone
     assert json.loads((tmp_path / "ingest" / "va" / "report.json").read_text())["warnings"] == []
     assert len(lines) == 4 and lines[3].startswith("  va           read 1667 resources"), lines
+
+
+def test_the_stage_returns_each_hospitals_warnings_for_the_demos_report(tmp_path: Path) -> None:
+    ingested = ingest_sites(tmp_path, ("switzerland", "va"), 0, lambda _: None)
+
+    written = {
+        site: json.loads((tmp_path / "ingest" / site / "report.json").read_text())["warnings"]
+        for site in ("switzerland", "va")
+    }
+    assert ingested.warnings == written, ingested.warnings
+    assert len(written["switzerland"]) == 1 and written["va"] == []  # VA is listed, without any
+    assert set(ingested.tables) == {"switzerland", "va"}
+    assert len(ingested.tables["switzerland"]) == 107  # the rows its ingest line counts
+    # the demo's report.json holds them per hospital, next to the scores
+    field = DemoReport.model_fields["ingest_warnings"]
+    assert field.annotation == dict[str, list[str]] and field.default_factory is not None
 
 
 def test_progress_lines_are_printed_as_they_are_not_as_markup() -> None:
