@@ -66,18 +66,26 @@ else:
 
 st.subheader("Attestations of proposed blocks")
 attested = pl.attestations(data)
+# Member and Task narrow this table as they do the transactions (an attestation is one member's
+# AttestBlock on one task); Type, Validation code and Time do not: every row is a valid
+# AttestBlock, and pl.attestations has no time column.
+picked = attested
+for column, chosen in (("site", members), ("task", task_ids)):
+    if chosen:
+        picked = picked[picked[column].isin(chosen)]
 if attested.empty:
     st.info("No proposed block has been attested yet.")
+elif picked.empty:
+    st.info(f"No attestation matches the filters (Member, Task): {len(attested)} in all.")
 else:
     st.caption(
-        "Every committee member's verdict on every proposed block, sealed or not (AttestBlock): "
-        "a reject says why (reason), and each shows the AUROC it measured on its own held-out "
-        "rows (blank where it measured none)."
+        f"{len(picked)} of {len(attested)} shown (the Member and Task filters apply here). Every "
+        "committee member's verdict on every proposed block, sealed or not (AttestBlock): a reject "
+        "says why (reason), and each shows the AUROC it measured on its own held-out rows (blank "
+        "where it measured none)."
     )
     st.dataframe(
-        attested.drop(columns=["model_digest"]).assign(
-            proposal_id=attested["proposal_id"].map(short)
-        ),
+        picked.drop(columns=["model_digest"]).assign(proposal_id=picked["proposal_id"].map(short)),
         hide_index=True,
     )
     st.caption(pl.ATTEST_REASONS)
