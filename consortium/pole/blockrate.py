@@ -287,7 +287,12 @@ def _chain(cfg: BlockRateConfig, people: dict[str, Creator]) -> Chain:
         max_required_gain_bp=cfg.max_required_gain_bp,
         min_interval_bp=cfg.min_interval_bp,
         gain_decay_intervals=cfg.gain_decay_intervals,
+        # the rules every task the code publishes has (`consortium.federation.publish.task_record`):
+        # committees drawn from the head, and a reject that names its reason. The bench's attesters
+        # only accept, so the second never applies in a run (its intervals and requirements are
+        # the same without it); the bench's task is the consortium's all the same.
         committee_seed="head",
+        attest_reasons=True,
     )
     sc.ok("admin", "PublishTask", {"task": task})
     return Chain(sc=sc, task=task)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from consortium.ledger.base import Creator
+from consortium.ledger.contract import codes
 from consortium.pole.blockrate import (
     BlockRateConfig,
+    _chain,
     _identities,
     coefficient_of_variation,
     run_block_rate,
@@ -23,6 +25,27 @@ def people() -> dict[str, Creator]:
 def test_cv_of_known_values() -> None:
     assert coefficient_of_variation([1, 1, 1]) == 0.0
     assert coefficient_of_variation([1, 3]) == pytest.approx(2**0.5 / 2)
+
+
+def test_the_bench_publishes_its_task_under_the_rules_the_consortiums_tasks_have(
+    people: dict[str, Creator],
+) -> None:
+    from consortium.federation.publish import task_record
+    from consortium.simulate.config import SimConfig
+    from consortium.simulate.setup import task_params
+
+    chain = _chain(BlockRateConfig(), people)
+    published = task_record(task_params(SimConfig()), "0" * 64, "0" * 64)  # `task publish`'s
+
+    stored = chain.sc.ok("admin", "GetTask", {"task_id": "t"}, after_ms=0)
+    rules = ("committee_seed", "attest_reasons", "metric")
+    assert {k: stored[k] for k in rules} == {k: published[k] for k in rules}
+    # so a reject in the bench is held to the consortium's rule: it must say why (0001)
+    proposal = chain.propose("h1", chain.accepted_update("h1"), interval_ms=60_000).result
+    attest = {"task_id": "t", "proposal_id": proposal["proposal_id"], "verdict": "reject"}
+    attest |= {"metric_bp": 0, "base_metric_bp": 7000}
+    untold = chain.sc.run(proposal["committee"][0], "AttestBlock", attest, after_ms=0)
+    assert untold.code == codes.REASON_MISSING, untold
 
 
 def test_contract_records_the_intervals_and_retargets(people: dict[str, Creator]) -> None:
