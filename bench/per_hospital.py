@@ -37,7 +37,8 @@ KEY=VALUE`` sets the hospitals' verifier thresholds (node.toml's ``[verifier]``)
 ``min_cosine=-1 plateau_z=1e6 mirror_margin_bp=10000 mirror_margin_first_bp=10000`` turns
 the direction checks off (decisions/0010, "The verifiers' rejections, and the stand-in"). A key
 that is no threshold or a value outside its range is refused in one line before anything runs,
-as ``--verifier`` without ``--demo`` (or with ``--cross-fit``), where it would change nothing.
+as ``--verifier`` without ``--demo`` (or with ``--cross-fit``), where it would change nothing,
+and an ``--eps-fed`` outside the demo's range for its ε (`consortium.demo.DemoConfig`).
 
 ``--cross-fit`` runs ``make demo``'s cross-fitted evaluation (`consortium.demo.run_cross_fit`) once
 per seed: the real demo (in-process nodes) on each of the five held-out fifths of every hospital,
@@ -68,6 +69,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
+from consortium.bounds import Bounds
 from consortium.datasets.heart import SITES, heart_cohort_table
 from consortium.federation.checks import Thresholds, thresholds_from_pairs
 from consortium.federation.pacing import plan_pacing
@@ -454,6 +456,13 @@ def _cross_fit_mode(args: argparse.Namespace) -> None:
     print("pooled federated - central per seed: " + ", ".join(f"{g:+.3f}" for g in gaps))
 
 
+def _epsilon_range() -> Bounds:
+    """The range `consortium.demo.DemoConfig` takes its epsilon in, where --eps-fed goes."""
+    from consortium.demo import DemoConfig
+
+    return next(b for b in DemoConfig.model_fields["epsilon"].metadata if isinstance(b, Bounds))
+
+
 def main() -> None:
     """Per seed and hospital the AUROCs, wins against local, and a summary."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -485,6 +494,10 @@ def main() -> None:
         verifier = thresholds_from_pairs(args.verifier)
     except ValueError as exc:
         p.error(f"--verifier: {exc}")
+    try:  # the demo's own range for its epsilon, here before any run rather than per seed
+        _epsilon_range().check("--eps-fed", args.eps_fed, p.get_default("eps_fed"))
+    except ValueError as exc:
+        p.error(str(exc))
     torch.set_num_threads(1)
     if args.cross_fit:
         _cross_fit_mode(args)

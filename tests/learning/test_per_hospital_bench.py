@@ -122,3 +122,38 @@ def test_a_verifier_threshold_without_the_demo_is_refused(
 
     assert stopped.value.code == 2
     assert "--verifier sets the demo's verifiers: give --demo" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("mode", "value", "said"),
+    [
+        (["--demo", "--personalize"], "nan", "--eps-fed must be a finite number greater than 0 "
+         "(got nan): ε, each hospital's privacy budget, e.g. --eps-fed=2.0"),
+        (["--demo", "--personalize"], "-1", "--eps-fed must be a finite number greater than 0 "
+         "(got -1.0)"),
+        ([], "0", "--eps-fed must be a finite number greater than 0 (got 0.0)"),
+        ([], "abc", "argument --eps-fed: invalid float value: 'abc'"),
+    ],
+)  # fmt: skip
+def test_a_federated_epsilon_above_0_is_asked_for_in_one_line_before_anything_runs(
+    bench: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    mode: list[str],
+    value: str,
+    said: str,
+) -> None:
+    # the demo's epsilon is checked by DemoConfig, per seed, after the table's header: a traceback
+    import consortium.demo
+
+    monkeypatch.setattr(consortium.demo, "run_demo", lambda *_, **__: pytest.fail("the demo ran"))
+    monkeypatch.setattr(bench, "_folds_mode", lambda _: pytest.fail("the folds ran"))
+    monkeypatch.setattr(sys, "argv", ["per_hospital.py", *mode, "--eps-fed", value])
+
+    with pytest.raises(SystemExit) as stopped:
+        bench.main()
+
+    assert stopped.value.code == 2
+    out, err = capsys.readouterr()
+    assert err.strip().splitlines()[-1].startswith(f"per_hospital.py: error: {said}"), err
+    assert "validation error" not in err and out == ""
