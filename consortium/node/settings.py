@@ -123,6 +123,23 @@ class NodeSettings(BaseModel):
         return self
 
     @model_validator(mode="after")
+    def _norm_reference_fits(self) -> NodeSettings:
+        """A verifier holds at most ``2 × reference_window`` norms: its last accepted updates and
+        its last own deltas, ``reference_window`` of each (`verifier._references`; one that does
+        not train, ``reference_window``). A `Thresholds.min_reference` above that would leave the
+        norm check, the check against ×10 and model replacement, off for good, silently."""
+        needed, window = self.verifier.min_reference, self.reference_window
+        if needed > 2 * window:
+            raise ValueError(
+                f"verifier.min_reference = {needed} is more than this verifier can hold with "
+                f"reference_window = {window}: at most {2 * window} norms (its last {window} "
+                f"accepted updates and its last {window} own deltas), so its norm check would "
+                f"never run; give verifier.min_reference at most {2 * window}, or "
+                f"reference_window at least {(needed + 1) // 2}"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _dp_under_site_budget(self) -> NodeSettings:
         if not self.dp and self.site_epsilon_budget is not None:
             raise ValueError(

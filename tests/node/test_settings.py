@@ -266,3 +266,28 @@ def test_the_settings_a_node_can_use_are_kept() -> None:
     assert (settings.lr, settings.update_seconds, settings.speed) == (0.05, 0.0, 5.0)
     assert (settings.site_epsilon_budget, settings.site_delta) == (3.0, 1e-6)
     assert NodeSettings().site_epsilon_budget is None
+
+
+# A verifier holds at most 2 × reference_window norms (its last accepted updates and its last own
+# deltas, `verifier._references`): a min_reference above that leaves the norm check off for good.
+@pytest.mark.parametrize(("window", "needed"), [(8, 17), (1, 3), (4, 100)])
+def test_a_norm_reference_the_verifier_can_never_hold_is_refused(
+    tmp_path: Path, window: int, needed: int
+) -> None:
+    text = f"reference_window = {window}\n[verifier]\nmin_reference = {needed}\n"
+    (tmp_path / "node.toml").write_text(text)
+
+    with pytest.raises(ValueError) as err:
+        load_settings(tmp_path)
+
+    message = str(err.value)
+    assert f"verifier.min_reference = {needed}" in message
+    assert f"reference_window = {window}" in message and f"at most {2 * window} norms" in message
+    assert f"give verifier.min_reference at most {2 * window}" in message
+    assert f"or reference_window at least {(needed + 1) // 2}" in message
+    assert (tmp_path / "node.toml").read_text() == text
+
+
+def test_a_norm_reference_the_verifier_can_fill_is_kept() -> None:
+    settings = NodeSettings(reference_window=3, verifier=Thresholds(min_reference=6))
+    assert (settings.reference_window, settings.verifier.min_reference) == (3, 6)
