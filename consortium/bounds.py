@@ -25,7 +25,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel
 
-__all__ = ["AtLeast0", "Bounds", "Positive", "within_bounds"]
+__all__ = ["AtLeast0", "AtLeast1", "Bounds", "Positive", "within_bounds"]
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,8 @@ def _number(end: float) -> str:
 # The ranges most fields need: durations, rates, speeds, norms.
 Positive = Annotated[float, Bounds(above=0)]
 AtLeast0 = Annotated[float, Bounds(at_least=0)]
+# ... and counts: updates, epochs, rows in a batch.
+AtLeast1 = Annotated[int, Bounds(at_least=1)]
 
 
 def within_bounds(model: type[BaseModel], field: str | None, value: Any) -> Any:

@@ -33,7 +33,7 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
-from consortium.bounds import Bounds, Positive, within_bounds
+from consortium.bounds import AtLeast1, Bounds, Positive, within_bounds
 from consortium.federation.checks import Thresholds
 from consortium.learning.compare import AurocDifference
 from consortium.simulate.config import DEFAULT_SITES, SimConfig
@@ -61,6 +61,9 @@ _NodesLr = Annotated[
 ]
 
 _Epsilon = Annotated[str, Bounds(above=0, why="ε, each hospital's privacy budget")]
+_Fifth = Annotated[
+    int, Bounds(at_least=0, at_most=4, why="which fifth of each hospital is held out")
+]
 
 
 class DemoConfig(BaseModel):
@@ -75,16 +78,16 @@ class DemoConfig(BaseModel):
     epsilon: _Epsilon = "3"  # each hospital's ε, federated and alone: a decimal number, e.g. "2.5"
     sml: bool = True
     in_process: bool = False
-    planned_updates: int = Field(default=6, ge=1)
-    epochs: int = Field(default=2, ge=1)
+    planned_updates: AtLeast1 = 6
+    epochs: AtLeast1 = 2
     lr: _NodesLr = None  # the nodes' learning rate [the simulator's default]
     baseline_lr: Positive = 0.05  # the baselines' (`consortium train`'s default)
-    local_epochs: int = Field(default=20, ge=1)
-    central_epochs: int = Field(default=10, ge=1)
+    local_epochs: AtLeast1 = 20
+    central_epochs: AtLeast1 = 10
     max_seconds: Positive = 200.0
     seed: int = 0
     verifier: Thresholds = Field(default_factory=Thresholds)  # the hospitals' verifier policy
-    holdout_fold: int = Field(default=0, ge=0, le=4)  # which fifth of each hospital is held out
+    holdout_fold: _Fifth = 0
 
     @field_validator("*")
     @classmethod

@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from consortium.bounds import AtLeast0, Bounds, Positive, within_bounds
+from consortium.bounds import AtLeast0, AtLeast1, Bounds, Positive, within_bounds
 from consortium.config import validation_text
 from consortium.federation.checks import Thresholds
 from consortium.privacy.site import SiteBudget
@@ -48,6 +48,11 @@ _SiteEpsilon = Annotated[
     float | None, Bounds(above=0, example=3.0, why="an ε cap; leave it out for none")
 ]
 
+_HoldoutBp = Annotated[
+    int,
+    Bounds(at_least=100, at_most=9000, why="the held-out share in basis points, never trained on"),
+]
+
 
 class NodeSettings(BaseModel):
     """What one node does and how (see the module docstring).
@@ -63,17 +68,15 @@ class NodeSettings(BaseModel):
     cohort: str | None = None  # cohort.parquet (relative: to this file's folder); default
     # DIR/members/NAME/cohort/cohort.parquet
     site: str | None = None  # for the demo: take heart_cohort_table(site) when no file exists
-    holdout_bp: int = Field(
-        default=2000, ge=100, le=9000
-    )  # held-out share, never used for training
+    holdout_bp: _HoldoutBp = 2000
     # which share: fold f holds out ranks f·share to (f+1)·share of each stratum (0: the first);
     # cross-fitting runs every fold (`consortium demo --cross-fit`)
-    holdout_fold: int = Field(default=0, ge=0)
+    holdout_fold: Annotated[int, Bounds(at_least=0)] = 0  # below 10000 / holdout_bp
     # training (hospital)
-    planned_updates: int = Field(default=8, ge=1)  # updates the ε budget is paced over
-    epochs: int = Field(default=2, ge=1)
+    planned_updates: AtLeast1 = 8  # updates the ε budget is paced over
+    epochs: AtLeast1 = 2
     lr: Positive = 0.1
-    batch_size: int = Field(default=32, ge=1)
+    batch_size: AtLeast1 = 32
     max_grad_norm: Positive = 1.0
     dp: bool = True
     # DP noise as Opacus' secure_mode draws it (four Gaussian draws per tensor, robust to the
@@ -89,7 +92,7 @@ class NodeSettings(BaseModel):
     site_epsilon_budget: _SiteEpsilon = None
     site_delta: Annotated[float, Bounds(above=0, below=1, why="δ, a probability")] = 1e-5
     # verification
-    reference_window: int = Field(default=8, ge=1)
+    reference_window: AtLeast1 = 8
     # where this verifier draws its lines (a `[verifier]` table; unset keys keep the defaults)
     verifier: Thresholds = Field(default_factory=Thresholds)
     # aggregation

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from consortium.bounds import Bounds, Positive, within_bounds
+from consortium.bounds import AtLeast1, Bounds, Positive, within_bounds
 from consortium.federation.checks import Thresholds
 from consortium.ledger.contract.records import Task
 from consortium.node.settings import Attack
@@ -45,7 +45,6 @@ def _as_the_task(field: str, zero_for_none: bool = False) -> Bounds:
     return Bounds(at_least=ends["ge"], at_most=ends["le"], why=why)
 
 
-_AtLeast1 = Annotated[int, Bounds(at_least=1)]
 _Seed = Annotated[
     int, Bounds(at_least=0, at_most=2**64 - 1, why="torch seeds the initial model with 64 bits")
 ]
@@ -74,10 +73,10 @@ class SimConfig(BaseModel):
     delta: Annotated[str, Bounds(above=0, below=1, why="δ, a probability")] = "0.00001"
     # the task's accountant (TaskParams.accountant); PRV's ε is tighter for the same noise
     accountant: Literal["prv", "rdp"] = "rdp"
-    planned_updates: _AtLeast1 = 4  # each hospital's; its ε budget is paced over them
-    epochs: _AtLeast1 = 2
+    planned_updates: AtLeast1 = 4  # each hospital's; its ε budget is paced over them
+    epochs: AtLeast1 = 2
     lr: Positive = 0.1
-    batch_size: _AtLeast1 = 32
+    batch_size: AtLeast1 = 32
     hidden: tuple[int, ...] = (16,)
     buffer_size: Annotated[int, _as_the_task("buffer_size")] = 3
     committee_size: Annotated[int, _as_the_task("committee_size")] = 3

@@ -31,10 +31,25 @@ def test_the_nodes_lr_is_refused_with_an_example_not_its_default_none() -> None:
     assert f"e.g. lr={SimConfig().lr}" in str(caught.value)
 
 
-@pytest.mark.parametrize("field", ["planned_updates", "epochs", "local_epochs", "central_epochs"])
-def test_a_count_must_be_at_least_1(field: str) -> None:
-    with pytest.raises(ValidationError, match=field):
-        DemoConfig(**{field: 0})  # type: ignore[arg-type]
+@pytest.mark.parametrize(
+    ("field", "value", "bound"),
+    [
+        ("planned_updates", 0, "of at least 1"),
+        ("epochs", 0, "of at least 1"),
+        ("local_epochs", -20, "of at least 1"),
+        ("central_epochs", 0, "of at least 1"),
+        ("holdout_fold", 5, "of at least 0 and at most 4"),
+        ("holdout_fold", -1, "of at least 0 and at most 4"),
+    ],
+)
+def test_a_whole_number_outside_its_range_is_refused(field: str, value: int, bound: str) -> None:
+    # pydantic's own words ("Input should be greater than or equal to 1") named neither the
+    # value nor what to give; the floats' messages do (`consortium.bounds`)
+    with pytest.raises(ValidationError) as caught:
+        DemoConfig(**{field: value})  # type: ignore[arg-type]
+    message = str(caught.value)
+    assert f"{field} must be a whole number {bound} (got {value})" in message
+    assert f"e.g. {field}={DemoConfig.model_fields[field].default}" in message
 
 
 def test_the_nodes_lr_reaches_the_simulator() -> None:
@@ -56,7 +71,11 @@ def test_a_value_set_past_validation_is_still_checked_by_the_simulator() -> None
     [
         (["--max-seconds", "nan"], "max_seconds must be a finite number greater than 0 (got nan)"),
         (["--max-seconds", "inf"], "max_seconds must be a finite number greater than 0 (got inf)"),
-        (["--planned-updates", "0"], "planned_updates: Input should be greater than or equal to 1"),
+        (
+            ["--planned-updates", "0"],
+            "planned_updates must be a whole number of at least 1 (got 0), "
+            "e.g. --planned-updates 6",
+        ),
     ],
 )
 def test_the_command_refuses_a_bad_number_before_it_replaces_an_earlier_run(

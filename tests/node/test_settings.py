@@ -291,3 +291,34 @@ def test_a_norm_reference_the_verifier_can_never_hold_is_refused(
 def test_a_norm_reference_the_verifier_can_fill_is_kept() -> None:
     settings = NodeSettings(reference_window=3, verifier=Thresholds(min_reference=6))
     assert (settings.reference_window, settings.verifier.min_reference) == (3, 6)
+
+
+# The whole numbers say their range as the floats do (`consortium.bounds`): pydantic's own words
+# ("Input should be greater than or equal to 1") named neither the value nor what to give.
+@pytest.mark.parametrize(
+    ("field", "value", "bound"),
+    [
+        ("holdout_bp", 99, "of at least 100 and at most 9000"),
+        ("holdout_bp", 9001, "of at least 100 and at most 9000"),
+        ("holdout_fold", -1, "of at least 0"),
+        ("planned_updates", 0, "of at least 1"),
+        ("epochs", 0, "of at least 1"),
+        ("batch_size", -32, "of at least 1"),
+        ("reference_window", 0, "of at least 1"),
+    ],
+)
+def test_a_whole_number_outside_its_range_is_refused(field: str, value: int, bound: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        NodeSettings(**{field: value})  # type: ignore[arg-type]
+    message = str(caught.value)
+    assert f"{field} must be a whole number {bound} (got {value})" in message
+    assert f"e.g. {field}={NodeSettings.model_fields[field].default}" in message
+
+
+def test_the_whole_numbers_ends_are_kept() -> None:
+    low = NodeSettings(holdout_bp=100, holdout_fold=0, planned_updates=1, epochs=1, batch_size=1,
+                       reference_window=1)  # fmt: skip
+    high = NodeSettings(holdout_bp=9000, holdout_fold=1, planned_updates=10**6)
+    assert (low.holdout_bp, low.reference_window, high.holdout_bp, high.holdout_fold) == (
+        100, 1, 9000, 1,
+    )  # fmt: skip
