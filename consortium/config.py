@@ -32,12 +32,20 @@ CONFIG_NAME = "consortium.toml"
 
 def validation_text(exc: ValidationError, most: int = 3) -> str:
     """pydantic's errors in one line, each as ``key.path: why`` (at most ``most``, then how many
-    more): its own report spans lines, with input types and a link to its documentation."""
+    more): its own report spans lines, with input types and a link to its documentation.
+
+    A message that starts with its key's name (`consortium.bounds`: "norm_z_max must be ...")
+    gets the path in place of that name, said once: ``verifier.norm_z_max must be ...``."""
     found = []
     for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"])
+        loc = [str(part) for part in error["loc"]]
         why = error["msg"].removeprefix("Value error, ")
-        found.append(f"{where}: {why}" if where else why)  # no key: a check of the whole file
+        if loc and why.startswith(f"{loc[-1]} "):
+            found.append(".".join([*loc[:-1], why]))
+        elif loc:
+            found.append(f"{'.'.join(loc)}: {why}")
+        else:  # no key: a check of the whole file
+            found.append(why)
     more = f" (and {len(found) - most} more)" if len(found) > most else ""
     return "; ".join(found[:most]) + more
 

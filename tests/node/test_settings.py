@@ -184,7 +184,11 @@ def test_the_node_holds_out_the_fold_its_settings_name(tmp_path: Path) -> None:
     [
         ("planed_updates = 4\n", "planed_updates: Extra inputs are not permitted"),
         ('planned_updates = "x"\n', "planned_updates: Input should be a valid integer"),
-        ("[verifier]\nmin_reference = 0\n", "verifier.min_reference: "),
+        # a message that names its field already says the dotted location once, in its place
+        ("[verifier]\nmin_reference = 0\n", ": verifier.min_reference must be a whole number "),
+        ("[verifier]\nnorm_z_max = nan\n", ": verifier.norm_z_max must be a finite number "),
+        ("poll_seconds = inf\n", "node.toml: poll_seconds must be a finite number greater than 0"),
+        ("holdout_fold = 5\n", "node.toml: holdout_fold = 5 does not exist at holdout_bp = 2000"),
     ],
 )
 def test_a_setting_refused_is_named_in_one_line(tmp_path: Path, text: str, says: str) -> None:
@@ -199,6 +203,8 @@ def test_a_setting_refused_is_named_in_one_line(tmp_path: Path, text: str, says:
     assert "\n" not in message and "errors.pydantic.dev" not in message
     assert message.startswith(f"{tmp_path / 'node.toml'} is not a valid node.toml: ")
     assert says in message
+    assert "norm_z_max: norm_z_max" not in message and "seconds: poll_seconds" not in message
+    assert "min_reference: min_reference" not in message
 
 
 # node.toml's numbers that must be finite: an inf poll, flush or round wait never ends, an inf lr
